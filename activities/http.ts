@@ -1,0 +1,95 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
+import { FailureType } from '../domain/reasons';
+
+/** What an activity sends to an external system. */
+export interface HttpRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  body?: unknown;
+  /** Sent as `Idempotency-Key`; derived from the order id so a retried attempt is the same request. */
+  idempotencyKey?: string;
+}
+
+/** A 2xx or 4xx answer; 5xx, timeouts and network errors never come back as a response (they are retried). */
+export interface HttpResponse {
+  status: number;
+  body: unknown;
+}
+
+/** The one thing activities need from HTTP, so tests hand in a fake instead of mocking modules. */
+export interface HttpClient {
+  send(request: HttpRequest): Promise<HttpResponse>;
+}
+
+export const DEFAULT_HTTP_TIMEOUT_MS = 5_000;
+
+/**
+ * An {@link HttpClient} on Node's fetch (keep-alive by default). Each call is bounded by `timeoutMs`;
+ * anything that says "try again later" becomes a retryable `UPSTREAM_UNAVAILABLE` failure.
+ */
+export function createFetchHttpClient(timeoutMs = DEFAULT_HTTP_TIMEOUT_MS): HttpClient {
+  return {
+    async send({ method, url, body, idempotencyKey }) {
+      const headers: Record<string, string> = { accept: 'application/json' };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      if (idempotencyKey) headers['idempotency-key'] = idempotencyKey;
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          method,
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (err) {
+        throw ApplicationFailure.retryable(`${method} ${url} failed: ${errorMessage(err)}`, FailureType.UPSTREAM_UNAVAILABLE);
+      }
+      const text = await response.text();
+      if (response.status >= 500 || response.status === 429) {
+        throw ApplicationFailure.retryable(`${method} ${url} answered ${response.status}`, FailureType.UPSTREAM_UNAVAILABLE);
+      }
+      return { status: response.status, body: parseJson(text) };
+    },
+  };
+}
+
+/** Parses a successful answer against the external system's contract; a mismatch is retried (it may be a bad deploy there). */
+export function parseAnswer<T>(schema: z.ZodType<T>, response: HttpResponse, what: string): T {
+  const parsed = schema.safeParse(response.body);
+  if (!parsed.success) {
+    throw ApplicationFailure.retryable(
+      `${what}: unexpected answer (${response.status}): ${z.prettifyError(parsed.error)}`,
+      FailureType.UPSTREAM_CONTRACT,
+    );
+  }
+  return parsed.data;
+}
+
+/** The error body external systems (and the sandbox) send with a 4xx. */
+export const UpstreamError = z.object({ code: z.string(), message: z.string().optional() });
+
+export function isSuccess(response: HttpResponse): boolean {
+  return response.status >= 200 && response.status < 300;
+}
+
+/** A 4xx the activity does not expect: retrying cannot help, so it is not retried. */
+export function unexpectedAnswer(what: string, response: HttpResponse): ApplicationFailure {
+  const parsed = UpstreamError.safeParse(response.body);
+  const detail = parsed.success ? `${parsed.data.code}${parsed.data.message ? `: ${parsed.data.message}` : ''}` : 'no error code';
+  return ApplicationFailure.nonRetryable(`${what} answered ${response.status} (${detail})`, FailureType.UPSTREAM_CONTRACT);
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.cause instanceof Error ? `${err.message} (${err.cause.message})` : err.message;
+  return String(err);
+}

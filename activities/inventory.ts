@@ -1,0 +1,71 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
+import type { OrderItem } from '../domain/order-request';
+import { priceOrder, quantitiesBySku } from '../domain/pricing';
+import { Reason } from '../domain/reasons';
+import { isSuccess, parseAnswer, unexpectedAnswer, UpstreamError, type HttpClient } from './http';
+
+/** The catalog/inventory system's wire contract, as the saga expects it (the sandbox serves the same). */
+export const CatalogEntry = z.object({ sku: z.string(), unitPrice: z.int(), stock: z.int() });
+export const CatalogAnswer = z.object({ items: z.array(CatalogEntry) });
+export const ReservationAnswer = z.object({ orderId: z.string(), status: z.enum(['reserved', 'released']) });
+export const ReservationRequest = z.object({
+  orderId: z.string(),
+  items: z.array(z.object({ sku: z.string(), quantity: z.int().positive() })).min(1),
+});
+/** The error code inventory answers (409) when a SKU has too little stock. */
+export const OUT_OF_STOCK_CODE = 'OUT_OF_STOCK';
+
+export interface InventoryConfig {
+  /** Base URL of the catalog/inventory service, e.g. the sandbox's `http://127.0.0.1:4000`. */
+  baseUrl: string;
+}
+
+/** Activities against catalog and inventory. Reservations are idempotent per order id. */
+export function createInventoryActivities(http: HttpClient, { baseUrl }: InventoryConfig) {
+  return {
+    /** Checks SKUs and prices against the catalog; returns the server-side total or fails with the reason code. */
+    async validateOrder(input: { orderId: string; items: OrderItem[] }): Promise<{ total: number }> {
+      const skus = [...new Set(input.items.map((item) => item.sku))];
+      const url = `${baseUrl}/catalog?skus=${skus.map(encodeURIComponent).join(',')}`;
+      const response = await http.send({ method: 'GET', url });
+      if (!isSuccess(response)) throw unexpectedAnswer('catalog', response);
+      const catalog = parseAnswer(CatalogAnswer, response, 'catalog');
+      const priced = priceOrder(input.items, catalog.items);
+      if (!priced.ok) throw ApplicationFailure.nonRetryable(priced.message, priced.code);
+      return { total: priced.total };
+    },
+
+    /** Reserves every line's stock, all or nothing. Fails with `OUT_OF_STOCK` when any SKU is short. */
+    async reserveStock(input: { orderId: string; items: OrderItem[] }): Promise<void> {
+      const body: z.infer<typeof ReservationRequest> = { orderId: input.orderId, items: quantitiesBySku(input.items) };
+      const response = await http.send({
+        method: 'POST',
+        url: `${baseUrl}/inventory/reservations`,
+        body,
+        idempotencyKey: `reserve-${input.orderId}`,
+      });
+      if (response.status === 409) {
+        const error = UpstreamError.safeParse(response.body);
+        if (error.success && error.data.code === OUT_OF_STOCK_CODE) {
+          throw ApplicationFailure.nonRetryable(error.data.message ?? 'not enough stock', Reason.OUT_OF_STOCK);
+        }
+      }
+      if (!isSuccess(response)) throw unexpectedAnswer('inventory', response);
+      parseAnswer(ReservationAnswer, response, 'inventory');
+    },
+
+    /** Gives the order's reserved stock back. Idempotent: releasing twice, or what was never reserved, is fine. */
+    async releaseStock(input: { orderId: string }): Promise<void> {
+      const response = await http.send({
+        method: 'POST',
+        url: `${baseUrl}/inventory/reservations/${encodeURIComponent(input.orderId)}/release`,
+        idempotencyKey: `release-${input.orderId}`,
+      });
+      if (!isSuccess(response)) throw unexpectedAnswer('inventory', response);
+      parseAnswer(ReservationAnswer, response, 'inventory');
+    },
+  };
+}
+
+export type InventoryActivities = ReturnType<typeof createInventoryActivities>;

@@ -1,0 +1,135 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
+import { PaymentStatus } from '../domain/order-state';
+import { FailureType, Reason } from '../domain/reasons';
+import { isSuccess, parseAnswer, unexpectedAnswer, UpstreamError, type HttpClient, type HttpResponse } from './http';
+
+/** A payment provider's wire contract, as the saga expects it (the sandbox's providers serve the same). */
+export const PaymentRecord = z.object({
+  paymentId: z.string(),
+  orderId: z.string(),
+  amount: z.int(),
+  currency: z.string(),
+  status: PaymentStatus,
+  captured: z.int(),
+  refunded: z.int(),
+  checkoutUrl: z.string(),
+});
+export type PaymentRecord = z.infer<typeof PaymentRecord>;
+export const PaymentList = z.object({ payments: z.array(PaymentRecord) });
+export const CreatePaymentRequest = z.object({
+  orderId: z.string(),
+  amount: z.int().min(0),
+  currency: z.string(),
+  token: z.string(),
+});
+/** The error code a provider answers (409) when a void comes after the payment already left `pending`. */
+export const NOT_PENDING_CODE = 'PAYMENT_NOT_PENDING';
+
+export interface PaymentProviderEndpoint {
+  name: string;
+  baseUrl: string;
+}
+
+export type SettleOutcome =
+  | { outcome: 'refunded'; paymentId: string; amount: number }
+  | { outcome: 'voided'; paymentId: string }
+  | { outcome: 'nothing-to-settle'; paymentId: string | null };
+
+/** Activities against the payment providers, addressed by name. Every mutating call carries an idempotency key. */
+export function createPaymentActivities(http: HttpClient, providers: readonly PaymentProviderEndpoint[]) {
+  const baseUrlOf = (provider: string): string => {
+    const found = providers.find((p) => p.name === provider);
+    if (!found) throw ApplicationFailure.nonRetryable(`unknown payment provider ${provider}`, FailureType.UPSTREAM_CONTRACT);
+    return found.baseUrl;
+  };
+  const paymentUrl = (provider: string, paymentId: string) =>
+    `${baseUrlOf(provider)}/payments/${encodeURIComponent(paymentId)}`;
+  const record = (response: HttpResponse, provider: string) => {
+    if (!isSuccess(response)) throw unexpectedAnswer(`payment provider ${provider}`, response);
+    return parseAnswer(PaymentRecord, response, `payment provider ${provider}`);
+  };
+
+  async function findPayment(provider: string, input: { orderId: string; paymentId?: string }) {
+    if (input.paymentId) {
+      return record(await http.send({ method: 'GET', url: paymentUrl(provider, input.paymentId) }), provider);
+    }
+    const url = `${baseUrlOf(provider)}/payments?orderId=${encodeURIComponent(input.orderId)}`;
+    const response = await http.send({ method: 'GET', url });
+    if (!isSuccess(response)) throw unexpectedAnswer(`payment provider ${provider}`, response);
+    return parseAnswer(PaymentList, response, `payment provider ${provider}`).payments[0] ?? null;
+  }
+
+  return {
+    /** Opens a payment for the order (idempotent per order). Transient failures are retried; a refusal is `PAYMENT_DECLINED`. */
+    async createPayment(input: {
+      provider: string;
+      orderId: string;
+      amount: number;
+      currency: string;
+      token: string;
+    }): Promise<PaymentRecord> {
+      const { provider, ...payment } = input;
+      const response = await http.send({
+        method: 'POST',
+        url: `${baseUrlOf(provider)}/payments`,
+        body: payment satisfies z.infer<typeof CreatePaymentRequest>,
+        idempotencyKey: `pay-${input.orderId}`,
+      });
+      if (response.status >= 400 && response.status < 500) {
+        const error = UpstreamError.safeParse(response.body);
+        throw ApplicationFailure.nonRetryable(
+          `${provider} refused the payment: ${error.success ? error.data.code : response.status}`,
+          Reason.PAYMENT_DECLINED,
+        );
+      }
+      return record(response, provider);
+    },
+
+    /** Asks the provider where a payment stands (reconciliation when the callback never came). */
+    async getPaymentStatus(input: { provider: string; paymentId: string }): Promise<PaymentRecord> {
+      return record(await http.send({ method: 'GET', url: paymentUrl(input.provider, input.paymentId) }), input.provider);
+    },
+
+    /**
+     * Undoes whatever a payment did: refunds what was captured and not yet refunded, voids what is still
+     * pending, and does nothing otherwise. Idempotent, so it is safe as a compensation and for late money.
+     * Without a payment id it looks the order's payment up (the create call may have landed unseen).
+     */
+    async settlePayment(input: { provider: string; orderId: string; paymentId?: string }): Promise<SettleOutcome> {
+      const { provider } = input;
+      const payment = await findPayment(provider, input);
+      if (!payment) return { outcome: 'nothing-to-settle', paymentId: null };
+      const outstanding = payment.captured - payment.refunded;
+      if (outstanding > 0) {
+        const refunded = record(
+          await http.send({
+            method: 'POST',
+            url: `${paymentUrl(provider, payment.paymentId)}/refund`,
+            body: { amount: outstanding },
+            idempotencyKey: `refund-${payment.paymentId}-${payment.refunded}`,
+          }),
+          provider,
+        );
+        return { outcome: 'refunded', paymentId: refunded.paymentId, amount: outstanding };
+      }
+      if (payment.status === 'pending') {
+        const response = await http.send({
+          method: 'POST',
+          url: `${paymentUrl(provider, payment.paymentId)}/void`,
+          idempotencyKey: `void-${payment.paymentId}`,
+        });
+        const error = UpstreamError.safeParse(response.body);
+        if (response.status === 409 && error.success && error.data.code === NOT_PENDING_CODE) {
+          // The payment succeeded between our read and the void: the next attempt reads it again and refunds.
+          throw ApplicationFailure.retryable(`${payment.paymentId} left pending during the void`, FailureType.PAYMENT_STATE_CHANGED);
+        }
+        record(response, provider);
+        return { outcome: 'voided', paymentId: payment.paymentId };
+      }
+      return { outcome: 'nothing-to-settle', paymentId: payment.paymentId };
+    },
+  };
+}
+
+export type PaymentActivities = ReturnType<typeof createPaymentActivities>;

@@ -1,0 +1,52 @@
+import { createHash } from 'node:crypto';
+import type { WorkflowStartOptions } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
+import { MemoKey, ORDER_WORKFLOW_TYPE, orderWorkflowId, type OrderWorkflowInput, type SagaSettings } from '../domain/contract';
+import type { OrderRequest } from '../domain/order-request';
+import { Status } from '../domain/order-state';
+import { OrderSearchAttributes } from '../domain/search-attributes';
+
+/** A hash of the parsed request that ignores key order: the same order sent twice hashes the same. */
+export function canonicalRequestHash(request: OrderRequest): string {
+  return createHash('sha256').update(canonicalJson(request)).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * How an order's workflow is started: its id from the order id, its input with the saga settings fixed
+ * for its whole life, and search attributes and memo set at once, so the order is findable and readable
+ * before any worker has run it.
+ */
+export function orderStartOptions(
+  request: OrderRequest,
+  settings: SagaSettings,
+  taskQueue: string,
+): { workflowType: string; options: WorkflowStartOptions<(input: OrderWorkflowInput) => Promise<unknown>> } {
+  const requestHash = canonicalRequestHash(request);
+  const input: OrderWorkflowInput = { request, requestHash, settings };
+  return {
+    workflowType: ORDER_WORKFLOW_TYPE,
+    options: {
+      workflowId: orderWorkflowId(request.orderId),
+      taskQueue,
+      args: [input],
+      memo: { [MemoKey.requestHash]: requestHash },
+      typedSearchAttributes: new TypedSearchAttributes([
+        { key: OrderSearchAttributes.orderId, value: request.orderId },
+        { key: OrderSearchAttributes.customerId, value: request.customer.id },
+        { key: OrderSearchAttributes.status, value: Status.RECEIVED },
+        { key: OrderSearchAttributes.needsAttention, value: false },
+      ]),
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import express, { Router, type Request, type Response } from 'express';
+import type { Client } from '@temporalio/client';
+import { z } from 'zod';
+import type { PaymentProviderConfig } from '../config';
+import { routePaymentCallback } from './payment-callbacks';
+import { SIGNATURE_HEADER, verifyWebhookSignature } from './webhook-signature';
+import { problem } from './problem';
+
+/** A provider's webhook body (API.md §4). */
+export const WebhookEvent = z.object({
+  id: z.string().min(1).max(200),
+  type: z.enum(['payment.succeeded', 'payment.failed']),
+  created: z.int(),
+  data: z.object({
+    paymentId: z.string().min(1).max(200),
+    orderId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+    amount: z.int().min(0),
+    currency: z.string().regex(/^[A-Z]{3}$/),
+    failureReason: z.string().max(500).nullable(),
+  }),
+});
+
+const WEBHOOK_BODY_LIMIT = '100kb';
+
+/** POST /webhooks/payments/{provider}: signature over the raw body first, then parse, then hand to the order. */
+export function webhookRouter(options: { client: Client; taskQueue: string; providers: readonly PaymentProviderConfig[] }): Router {
+  const router = Router();
+  router.post(
+    '/webhooks/payments/:provider',
+    express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }),
+    async (req: Request<{ provider: string }>, res: Response) => {
+      const provider = options.providers.find((p) => p.name === req.params.provider);
+      if (!provider) return problem(res, 404, 'Unknown provider', `no payment provider is called ${req.params.provider}`);
+      const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const check = verifyWebhookSignature(provider.webhookSecret, rawBody, req.get(SIGNATURE_HEADER), Math.floor(Date.now() / 1000));
+      if (!check.ok) return problem(res, 401, 'Invalid signature', check.problem);
+      let json: unknown;
+      try {
+        json = JSON.parse(rawBody.toString('utf8'));
+      } catch {
+        return problem(res, 400, 'Malformed webhook', 'the body is not JSON');
+      }
+      const event = WebhookEvent.safeParse(json);
+      if (!event.success) return problem(res, 400, 'Malformed webhook', 'the body does not match the webhook schema', event.error);
+      const { id, type, data } = event.data;
+      await routePaymentCallback(options.client, options.taskQueue, { provider: provider.name, eventId: id, type, ...data });
+      res.json({ received: true });
+    },
+  );
+  return router;
+}

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+
+/** Dev tokens (API.md §2), printed by `npm start`. Never valid unless `API_KEYS` is left unset. */
+export const DEV_API_KEYS = {
+  'dev-checkout': { name: 'checkout', scopes: ['orders:write', 'orders:read'] },
+  'dev-support': { name: 'support', scopes: ['orders:read', 'orders:operate'] },
+} as const;
+
+/** The sandbox's providers, primary first, with the dev webhook secrets (API.md §1). */
+export const DEV_PROVIDER_SECRETS = { primary: 'whsec_dev_primary', backup: 'whsec_dev_backup' } as const;
+
+export const Scope = z.enum(['orders:write', 'orders:read', 'orders:operate']);
+export type Scope = z.infer<typeof Scope>;
+export const ApiKeys = z.record(z.string().min(1), z.object({ name: z.string().min(1), scopes: z.array(Scope) }));
+export type ApiKeys = z.infer<typeof ApiKeys>;
+
+export const PaymentProviderConfig = z.object({
+  name: z.string().regex(/^[a-z0-9-]+$/, 'provider names are lowercase letters, digits and dashes'),
+  baseUrl: z.url(),
+  webhookSecret: z.string().min(8),
+});
+export type PaymentProviderConfig = z.infer<typeof PaymentProviderConfig>;
+
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65_535).default(fallback);
+const millis = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const json = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+
+const Env = z.object({
+  API_PORT: port(3000),
+  SANDBOX_PORT: port(4000),
+  TEMPORAL_PORT: port(7233),
+  TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  TEMPORAL_UI_PORT: port(8233),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  WORKER_METRICS_PORT: port(9464),
+  DATA_DIR: z.string().min(1).default('.data'),
+  PAYMENT_WINDOW_MS: millis(900_000),
+  ORDER_ACCEPT_TIMEOUT_MS: millis(10_000),
+  COMPENSATION_GIVE_UP_MS: millis(600_000),
+  ORDER_STATE_SLA_MS: millis(3_600_000),
+  API_KEYS: json(ApiKeys).optional(),
+  PAYMENT_PROVIDERS: json(z.array(PaymentProviderConfig).min(1)).optional(),
+  WEBHOOK_BASE_URL: z.url().optional(),
+  /** Where the catalog/inventory, fulfillment and notification services are; the sandbox by default. */
+  SANDBOX_URL: z.url().optional(),
+});
+
+/** Raised for a bad variable; its message names the variable and what is wrong, never its value. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Validated configuration of every part of the stack. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
+  const parsed = Env.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  const sandboxUrl = e.SANDBOX_URL ?? `http://127.0.0.1:${e.SANDBOX_PORT}`;
+  const paymentProviders: PaymentProviderConfig[] =
+    e.PAYMENT_PROVIDERS ??
+    Object.entries(DEV_PROVIDER_SECRETS).map(([name, webhookSecret]) => ({
+      name,
+      baseUrl: `${sandboxUrl}/providers/${name}`,
+      webhookSecret,
+    }));
+  return {
+    apiPort: e.API_PORT,
+    sandboxPort: e.SANDBOX_PORT,
+    sandboxUrl,
+    temporal: {
+      /** Set when an existing server is used; then no dev server is started. */
+      address: e.TEMPORAL_ADDRESS ?? null,
+      devServerPort: e.TEMPORAL_PORT,
+      uiPort: e.TEMPORAL_UI_PORT,
+      namespace: e.TEMPORAL_NAMESPACE,
+    },
+    workerMetricsPort: e.WORKER_METRICS_PORT,
+    dataDir: e.DATA_DIR,
+    orderAcceptTimeoutMs: e.ORDER_ACCEPT_TIMEOUT_MS,
+    saga: {
+      paymentWindowMs: e.PAYMENT_WINDOW_MS,
+      compensationGiveUpMs: e.COMPENSATION_GIVE_UP_MS,
+      stateSlaMs: e.ORDER_STATE_SLA_MS,
+      paymentProviders: paymentProviders.map((provider) => provider.name),
+    },
+    apiKeys: e.API_KEYS ?? (DEV_API_KEYS as unknown as ApiKeys),
+    usingDevApiKeys: e.API_KEYS === undefined,
+    paymentProviders,
+    webhookBaseUrl: e.WEBHOOK_BASE_URL ?? `http://127.0.0.1:${e.API_PORT}`,
+  };
+}
+
+export type Config = ReturnType<typeof loadConfig>;
+
+/** The Temporal address everything connects to: the configured one, or the local dev server's. */
+export function temporalAddress(config: Config): string {
+  return config.temporal.address ?? `127.0.0.1:${config.temporal.devServerPort}`;
+}

@@ -1,0 +1,97 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { z } from 'zod';
+import { OrderRequest } from './order-request';
+import type { OrderEvent } from './order-events';
+import type { OrderView } from './order-state';
+
+/**
+ * The order workflow's contract: everything the API, the worker and the tests share about it.
+ * Every string that names the workflow, its queue or its handlers is written here and nowhere else.
+ */
+export const ORDER_TASK_QUEUE = 'orders';
+export const ORDER_WORKFLOW_TYPE = 'orderWorkflow';
+
+/** One order, one workflow: the id is derived from the order id, so a retried POST finds the same run. */
+export function orderWorkflowId(orderId: string): string {
+  return `order-${orderId}`;
+}
+
+/** The inverse of {@link orderWorkflowId}; null for ids of other workflows. */
+export function orderIdFromWorkflowId(workflowId: string): string | null {
+  return workflowId.startsWith('order-') ? workflowId.slice('order-'.length) : null;
+}
+
+/** Timings and bounds the saga takes from configuration, fixed per order at its start (so replay sees the same). */
+export const SagaSettings = z.object({
+  /** How long the order waits for the payment callback before it reconciles with the provider. */
+  paymentWindowMs: z.int().positive(),
+  /** How long a failing compensation is retried before the order needs an operator. */
+  compensationGiveUpMs: z.int().positive(),
+  /** How long an order may stay in one non-terminal state before it is flagged as stuck. */
+  stateSlaMs: z.int().positive(),
+  /** Payment provider names, primary first; the saga fails over along this list. */
+  paymentProviders: z.array(z.string().min(1)).min(1),
+});
+export type SagaSettings = z.infer<typeof SagaSettings>;
+
+export const OrderWorkflowInput = z.object({
+  request: OrderRequest,
+  /** Canonical hash of the parsed request: a second POST with the same orderId but another body is a conflict. */
+  requestHash: z.string(),
+  settings: SagaSettings,
+});
+export type OrderWorkflowInput = z.infer<typeof OrderWorkflowInput>;
+
+/** A payment provider's callback, as the webhook endpoint passes it on after checking its signature. */
+export const PaymentCallback = z.object({
+  provider: z.string(),
+  eventId: z.string().min(1),
+  type: z.enum(['payment.succeeded', 'payment.failed']),
+  paymentId: z.string().min(1),
+  orderId: z.string(),
+  amount: z.int(),
+  currency: z.string(),
+  failureReason: z.string().nullable(),
+});
+export type PaymentCallback = z.infer<typeof PaymentCallback>;
+
+export const CancelRequest = z.object({
+  by: z.enum(['customer', 'support']),
+  reason: z.string().max(500).optional(),
+});
+export type CancelRequest = z.infer<typeof CancelRequest>;
+
+export const OperatorRequest = z.object({
+  operator: z.string().min(1).max(200),
+  note: z.string().max(2000),
+});
+export type OperatorRequest = z.infer<typeof OperatorRequest>;
+
+/** Memo keys: the current view, and the event that produced it (so history alone tells the event log). */
+export const MemoKey = { order: 'order', event: 'event', requestHash: 'requestHash' } as const;
+
+/** Signal: a payment provider called back. Durable even while no worker runs. */
+export const paymentCallbackSignal = defineSignal<[PaymentCallback]>('paymentCallback');
+/** Signal: an operator asks to run the failed compensations again. */
+export const retryCompensationSignal = defineSignal<[OperatorRequest]>('retryCompensation');
+/** Signal: an operator settled the order by hand; it ends `CANCELLED`. */
+export const markResolvedSignal = defineSignal<[OperatorRequest]>('markResolved');
+/** Update: cancel the order; completes once compensation has run. Rejected once the order is paid. */
+export const cancelOrderUpdate = defineUpdate<OrderView, [CancelRequest]>('cancelOrder');
+/** Update: wait until the order has a payment link or has ended (used with update-with-start). */
+export const awaitAcceptanceUpdate = defineUpdate<OrderView, []>('awaitAcceptance');
+/** Query: the current view. */
+export const getOrderQuery = defineQuery<OrderView>('getOrder');
+/** Query: the domain events so far. */
+export const getEventsQuery = defineQuery<OrderEvent[]>('getEvents');
+
+export const LATE_REFUND_WORKFLOW_TYPE = 'latePaymentRefundWorkflow';
+
+/** A payment that succeeded where no open order takes it. */
+export const LatePayment = z.object({ provider: z.string(), paymentId: z.string(), orderId: z.string() });
+export type LatePayment = z.infer<typeof LatePayment>;
+
+/** One refund workflow per payment, ever: the id makes "refunded exactly once" the server's job. */
+export function latePaymentRefundWorkflowId(payment: Pick<LatePayment, 'provider' | 'paymentId'>): string {
+  return `refund-${payment.provider}-${payment.paymentId}`;
+}

@@ -1,0 +1,152 @@
+import type { OrderEvent, OrderEventType } from './order-events';
+import { Reason } from './reasons';
+import { isTerminal, Status, type OrderState, type OrderStatus } from './order-state';
+
+/** Raised by {@link evolve} for an event the order's current status does not allow: always a bug in the caller. */
+export class IllegalTransitionError extends Error {
+  override readonly name = 'IllegalTransitionError';
+  constructor(
+    readonly eventType: OrderEventType,
+    readonly status: OrderStatus | null,
+  ) {
+    super(`${eventType} is not allowed when the order is ${status ?? 'not yet received'}`);
+  }
+}
+
+const NON_TERMINAL: readonly OrderStatus[] = Object.values(Status).filter((s) => !isTerminal(s));
+const ANY_RECEIVED: readonly OrderStatus[] = Object.values(Status);
+
+/** The statuses each event may follow: the one place where transitions are checked. */
+const ALLOWED_FROM: Record<Exclude<OrderEventType, 'OrderReceived'>, readonly OrderStatus[]> = {
+  OrderValidated: [Status.RECEIVED],
+  OrderRejected: [Status.RECEIVED],
+  StockReserved: [Status.RECEIVED],
+  PaymentProviderUnavailable: [Status.RESERVED],
+  PaymentRequested: [Status.RESERVED],
+  PaymentSucceeded: [Status.AWAITING_PAYMENT],
+  PaymentFailed: [Status.AWAITING_PAYMENT],
+  PaymentWindowExpired: [Status.AWAITING_PAYMENT],
+  PaymentReconciled: [Status.AWAITING_PAYMENT],
+  OrderConfirmed: [Status.PAID],
+  CompensationStarted: [Status.RECEIVED, Status.RESERVED, Status.AWAITING_PAYMENT, Status.PAID],
+  // Money facts: a refund or void can follow any status (late or stray payments are settled after the end).
+  PaymentRefunded: ANY_RECEIVED,
+  PaymentVoided: ANY_RECEIVED,
+  StockReleased: [Status.COMPENSATING],
+  OrderCancelled: [Status.COMPENSATING],
+  CompensationFailed: [Status.COMPENSATING],
+  OperatorAction: [Status.REQUIRES_ATTENTION],
+  OrderFlaggedStuck: NON_TERMINAL,
+};
+
+/**
+ * The order's state after one more event. Pure and total: it never reads a clock or does I/O, and it
+ * throws {@link IllegalTransitionError} for an event the current status does not allow.
+ */
+export function evolve(state: OrderState | null, event: OrderEvent): OrderState {
+  if (event.type === 'OrderReceived') {
+    if (state !== null) throw new IllegalTransitionError(event.type, state.status);
+    const { orderId, customerId, currency, items } = event.data;
+    return {
+      orderId,
+      status: Status.RECEIVED,
+      customerId,
+      currency,
+      items,
+      total: items.reduce((sum, item) => sum + item.quantity * item.unitPrice, 0),
+      payment: null,
+      reason: null,
+      needsAttention: false,
+      createdAt: event.at,
+      updatedAt: event.at,
+      compensationReason: null,
+    };
+  }
+  if (state === null || !ALLOWED_FROM[event.type].includes(state.status)) {
+    throw new IllegalTransitionError(event.type, state?.status ?? null);
+  }
+  const next = apply(state, event);
+  // A status change clears the stuck flag; only REQUIRES_ATTENTION keeps the order on support's list.
+  const needsAttention =
+    next.status === state.status ? next.needsAttention : next.status === Status.REQUIRES_ATTENTION;
+  return { ...next, needsAttention, updatedAt: event.at };
+}
+
+/** Folds a whole event list, oldest first. */
+export function foldEvents(events: readonly OrderEvent[]): OrderState | null {
+  return events.reduce<OrderState | null>(evolve, null);
+}
+
+function apply(state: OrderState, event: Exclude<OrderEvent, { type: 'OrderReceived' }>): OrderState {
+  switch (event.type) {
+    case 'OrderValidated':
+      return { ...state, total: event.data.total };
+    case 'OrderRejected':
+      return { ...state, status: Status.REJECTED, reason: event.data };
+    case 'StockReserved':
+      return { ...state, status: Status.RESERVED };
+    case 'PaymentProviderUnavailable':
+    case 'PaymentWindowExpired':
+      return state;
+    case 'PaymentRequested': {
+      const { provider, paymentId, checkoutUrl } = event.data;
+      return {
+        ...state,
+        status: Status.AWAITING_PAYMENT,
+        payment: { provider, paymentId, checkoutUrl, status: 'pending' },
+      };
+    }
+    case 'PaymentSucceeded':
+      return { ...requireCurrentPayment(state, event), status: Status.PAID, payment: withStatus(state, 'succeeded') };
+    case 'PaymentFailed':
+      return { ...requireCurrentPayment(state, event), payment: withStatus(state, 'failed') };
+    case 'PaymentReconciled': {
+      requireCurrentPayment(state, event);
+      const providerStatus = event.data.providerStatus;
+      if (providerStatus === 'succeeded') return { ...state, status: Status.PAID, payment: withStatus(state, 'succeeded') };
+      return { ...state, payment: withStatus(state, providerStatus) };
+    }
+    case 'OrderConfirmed':
+      return { ...state, status: Status.CONFIRMED };
+    case 'CompensationStarted':
+      return { ...state, status: Status.COMPENSATING, reason: event.data, compensationReason: event.data };
+    case 'PaymentRefunded':
+      return isCurrentPayment(state, event.data) ? { ...state, payment: withStatus(state, 'refunded') } : state;
+    case 'PaymentVoided':
+      return isCurrentPayment(state, event.data) ? { ...state, payment: withStatus(state, 'voided') } : state;
+    case 'StockReleased':
+      return state;
+    case 'OrderCancelled':
+      return { ...state, status: Status.CANCELLED, reason: state.compensationReason ?? state.reason };
+    case 'CompensationFailed':
+      return {
+        ...state,
+        status: Status.REQUIRES_ATTENTION,
+        reason: { code: Reason.COMPENSATION_FAILED, message: `${event.data.step}: ${event.data.message}` },
+      };
+    case 'OperatorAction':
+      return event.data.action === 'retry-compensation'
+        ? { ...state, status: Status.COMPENSATING, reason: state.compensationReason }
+        : { ...state, status: Status.CANCELLED };
+    case 'OrderFlaggedStuck':
+      if (event.data.status !== state.status) throw new IllegalTransitionError(event.type, state.status);
+      return { ...state, needsAttention: true };
+  }
+}
+
+function isCurrentPayment(state: OrderState, ref: { provider: string; paymentId: string }): boolean {
+  return state.payment?.provider === ref.provider && state.payment.paymentId === ref.paymentId;
+}
+
+function requireCurrentPayment(
+  state: OrderState,
+  event: Extract<OrderEvent, { type: 'PaymentSucceeded' | 'PaymentFailed' | 'PaymentReconciled' }>,
+): OrderState {
+  if (!isCurrentPayment(state, event.data)) throw new IllegalTransitionError(event.type, state.status);
+  return state;
+}
+
+function withStatus(state: OrderState, status: NonNullable<OrderState['payment']>['status']): OrderState['payment'] {
+  return state.payment && { ...state.payment, status };
+}
+

@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { OrderItem } from './order-request';
+import { OrderReason, PaymentStatus } from './order-state';
+
+/** The operator actions support staff can take on an order in `REQUIRES_ATTENTION`. */
+export const OperatorActionKind = z.enum(['retry-compensation', 'mark-resolved']);
+export type OperatorActionKind = z.infer<typeof OperatorActionKind>;
+
+const PaymentRef = { provider: z.string(), paymentId: z.string() };
+
+/**
+ * Domain events: the order's history in business terms. The saga appends them; its state is only
+ * ever `events.reduce(evolve, null)`.
+ */
+export const OrderEventBody = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('OrderReceived'),
+    data: z.object({ orderId: z.string(), customerId: z.string(), currency: z.string(), items: z.array(OrderItem) }),
+  }),
+  z.object({ type: z.literal('OrderValidated'), data: z.object({ total: z.int() }) }),
+  z.object({ type: z.literal('OrderRejected'), data: OrderReason }),
+  z.object({ type: z.literal('StockReserved'), data: z.object({}) }),
+  z.object({
+    type: z.literal('PaymentProviderUnavailable'),
+    data: z.object({ provider: z.string(), message: z.string() }),
+  }),
+  z.object({
+    type: z.literal('PaymentRequested'),
+    data: z.object({ ...PaymentRef, amount: z.int(), checkoutUrl: z.string() }),
+  }),
+  z.object({ type: z.literal('PaymentSucceeded'), data: z.object({ ...PaymentRef, eventId: z.string() }) }),
+  z.object({
+    type: z.literal('PaymentFailed'),
+    data: z.object({ ...PaymentRef, eventId: z.string(), failureReason: z.string() }),
+  }),
+  z.object({ type: z.literal('PaymentWindowExpired'), data: z.object({ windowMs: z.int() }) }),
+  z.object({ type: z.literal('PaymentReconciled'), data: z.object({ ...PaymentRef, providerStatus: PaymentStatus }) }),
+  z.object({ type: z.literal('OrderConfirmed'), data: z.object({ fulfillmentId: z.string() }) }),
+  z.object({ type: z.literal('CompensationStarted'), data: OrderReason }),
+  z.object({
+    type: z.literal('PaymentRefunded'),
+    data: z.object({ ...PaymentRef, amount: z.int(), late: z.boolean() }),
+  }),
+  z.object({ type: z.literal('PaymentVoided'), data: z.object(PaymentRef) }),
+  z.object({ type: z.literal('StockReleased'), data: z.object({}) }),
+  z.object({ type: z.literal('OrderCancelled'), data: z.object({}) }),
+  z.object({ type: z.literal('CompensationFailed'), data: z.object({ step: z.string(), message: z.string() }) }),
+  z.object({
+    type: z.literal('OperatorAction'),
+    data: z.object({ action: OperatorActionKind, operator: z.string(), note: z.string() }),
+  }),
+  z.object({ type: z.literal('OrderFlaggedStuck'), data: z.object({ status: z.string(), slaMs: z.int() }) }),
+]);
+export type OrderEventBody = z.infer<typeof OrderEventBody>;
+export type OrderEventType = OrderEventBody['type'];
+
+/** An event as recorded: numbered from 1 without gaps, stamped with workflow time. */
+export const OrderEvent = z.intersection(z.object({ seq: z.int().min(1), at: z.string() }), OrderEventBody);
+export type OrderEvent = z.infer<typeof OrderEvent>;
+
+/** The body of one event type, for code that builds events. */
+export type EventData<T extends OrderEventType> = Extract<OrderEventBody, { type: T }>['data'];

@@ -1,0 +1,38 @@
+import { z } from 'zod';
+
+/**
+ * The order a checkout service places (API.md §3, POST /orders). Parsed at the HTTP boundary and
+ * again as workflow input; every rule here is the contract's, nothing more.
+ */
+export const OrderItem = z.object({
+  sku: z.string().min(1).max(64),
+  quantity: z.int().min(1).max(1000),
+  unitPrice: z.int().min(0),
+});
+export type OrderItem = z.infer<typeof OrderItem>;
+
+export const ShippingAddress = z.object({
+  name: z.string().min(1).max(200),
+  line1: z.string().min(1).max(200),
+  line2: z.string().max(200).optional(),
+  city: z.string().min(1).max(100),
+  postalCode: z.string().min(1).max(20),
+  country: z.string().regex(/^[A-Z]{2}$/, 'must be two uppercase letters'),
+});
+export type ShippingAddress = z.infer<typeof ShippingAddress>;
+
+export const OrderRequest = z.strictObject({
+  orderId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 . _ -'),
+  customer: z.object({
+    id: z.string().min(1).max(128),
+    email: z.email(),
+  }),
+  currency: z.string().regex(/^[A-Z]{3}$/, 'must be three uppercase letters'),
+  items: z.array(OrderItem).min(1).max(100),
+  shippingAddress: ShippingAddress,
+  payment: z.object({
+    method: z.string().min(1).max(32),
+    token: z.string().min(1).max(128),
+  }),
+});
+export type OrderRequest = z.infer<typeof OrderRequest>;

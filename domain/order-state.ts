@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { OrderItem } from './order-request';
+import { ReasonCode } from './reasons';
+
+/** Order status (API.md §3). */
+export const OrderStatus = z.enum([
+  'RECEIVED',
+  'RESERVED',
+  'AWAITING_PAYMENT',
+  'PAID',
+  'CONFIRMED',
+  'COMPENSATING',
+  'CANCELLED',
+  'REJECTED',
+  'REQUIRES_ATTENTION',
+]);
+export type OrderStatus = z.infer<typeof OrderStatus>;
+export const Status = OrderStatus.enum;
+
+export const TERMINAL_STATUSES: readonly OrderStatus[] = [Status.CONFIRMED, Status.CANCELLED, Status.REJECTED];
+/** Cancel is allowed until the order is paid (DESIGN.md, saga step 7). */
+export const CANCELLABLE_STATUSES: readonly OrderStatus[] = [Status.RECEIVED, Status.RESERVED, Status.AWAITING_PAYMENT];
+
+export function isTerminal(status: OrderStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export const PaymentStatus = z.enum(['pending', 'succeeded', 'failed', 'refunded', 'voided']);
+export type PaymentStatus = z.infer<typeof PaymentStatus>;
+
+export const OrderPayment = z.object({
+  provider: z.string(),
+  paymentId: z.string(),
+  status: PaymentStatus,
+  checkoutUrl: z.string(),
+});
+export type OrderPayment = z.infer<typeof OrderPayment>;
+
+export const OrderReason = z.object({ code: ReasonCode, message: z.string() });
+export type OrderReason = z.infer<typeof OrderReason>;
+
+/** What checkout services and support read (API.md §3 OrderView). No email, no address. */
+export const OrderView = z.object({
+  orderId: z.string(),
+  status: OrderStatus,
+  customerId: z.string(),
+  currency: z.string(),
+  items: z.array(OrderItem),
+  total: z.int(),
+  payment: OrderPayment.nullable(),
+  reason: OrderReason.nullable(),
+  needsAttention: z.boolean(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type OrderView = z.infer<typeof OrderView>;
+
+/**
+ * The state the reducer folds: the view plus what the saga needs to resume compensation after an
+ * operator retry (the reason it started compensating for).
+ */
+export const OrderState = OrderView.extend({
+  compensationReason: OrderReason.nullable(),
+});
+export type OrderState = z.infer<typeof OrderState>;
+
+/** The view of a state: drops what is internal to the saga. */
+export function toOrderView(state: OrderState): OrderView {
+  const { compensationReason: _internal, ...view } = state;
+  return view;
+}

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+
+/** Why an order ended where it did: the closed list of API.md §3. Also the `type` of business `ApplicationFailure`s. */
+export const ReasonCode = z.enum([
+  'UNKNOWN_SKU',
+  'PRICE_MISMATCH',
+  'INVALID_ORDER',
+  'OUT_OF_STOCK',
+  'PAYMENT_DECLINED',
+  'PAYMENT_TIMEOUT',
+  'PAYMENT_UNAVAILABLE',
+  'CANCELLED_BY_CUSTOMER',
+  'CANCELLED_BY_SUPPORT',
+  'CONFIRMATION_FAILED',
+  'COMPENSATION_FAILED',
+]);
+export type ReasonCode = z.infer<typeof ReasonCode>;
+export const Reason = ReasonCode.enum;
+
+/** Reason codes that end an order as `REJECTED` at validation or reservation: no money has moved. */
+export const REJECTION_CODES: readonly ReasonCode[] = [
+  Reason.UNKNOWN_SKU,
+  Reason.PRICE_MISMATCH,
+  Reason.INVALID_ORDER,
+  Reason.OUT_OF_STOCK,
+];
+
+/** Failure types of the activities that are not reason codes: transient trouble, retried by Temporal. */
+export const FailureType = {
+  /** An external system answered 5xx, timed out or could not be reached. */
+  UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
+  /** An external system answered something that does not match its contract. */
+  UPSTREAM_CONTRACT: 'UPSTREAM_CONTRACT',
+  /** A payment changed state under us (e.g. void raced a success); the next attempt reads it again. */
+  PAYMENT_STATE_CHANGED: 'PAYMENT_STATE_CHANGED',
+} as const;

@@ -1,0 +1,193 @@
+import { randomBytes } from 'node:crypto';
+import type { PaymentStatus } from '../domain/order-state';
+
+/** The sandbox catalog (API.md §5): SKU, unit price in minor units, stock at start. */
+export const SANDBOX_CATALOG = [
+  { sku: 'SKU-TEE', unitPrice: 1999, stock: 1_000_000 },
+  { sku: 'SKU-MUG', unitPrice: 1250, stock: 1_000_000 },
+  { sku: 'SKU-CAP', unitPrice: 1500, stock: 1_000_000 },
+  { sku: 'SKU-LAST', unitPrice: 999, stock: 1 },
+] as const;
+
+/** What a payment token makes the sandbox provider do (API.md §5). */
+export const PaymentToken = {
+  OK: 'tok_ok',
+  DECLINE: 'tok_decline',
+  SILENT: 'tok_silent',
+  LOST: 'tok_lost',
+  DUPLICATE: 'tok_duplicate',
+  LATE: 'tok_late',
+} as const;
+const KNOWN_TOKENS: readonly string[] = Object.values(PaymentToken);
+
+export interface SandboxPayment {
+  provider: string;
+  paymentId: string;
+  orderId: string;
+  amount: number;
+  currency: string;
+  token: string;
+  status: PaymentStatus;
+  captured: number;
+  refunded: number;
+}
+
+export class SandboxError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The sandbox's books: stock, reservations, payments, fulfillments and notifications. Every mutation is
+ * idempotent per order (or per payment), as the real systems it stands in for are expected to be.
+ */
+export class Ledger {
+  readonly stock = new Map<string, number>();
+  private readonly reservations = new Map<string, { items: { sku: string; quantity: number }[]; status: 'reserved' | 'released' }>();
+  private readonly payments = new Map<string, SandboxPayment>();
+  private readonly paymentByOrder = new Map<string, string>();
+  private readonly fulfillments = new Map<string, string>();
+  private readonly notifications = new Map<string, string>();
+
+  constructor() {
+    this.reset();
+  }
+
+  reset(): void {
+    this.stock.clear();
+    for (const entry of SANDBOX_CATALOG) this.stock.set(entry.sku, entry.stock);
+    this.reservations.clear();
+    this.payments.clear();
+    this.paymentByOrder.clear();
+    this.fulfillments.clear();
+    this.notifications.clear();
+  }
+
+  catalog(skus?: readonly string[]) {
+    return SANDBOX_CATALOG.filter((entry) => !skus || skus.includes(entry.sku)).map(({ sku, unitPrice }) => ({
+      sku,
+      unitPrice,
+      stock: this.stock.get(sku) ?? 0,
+    }));
+  }
+
+  /** All or nothing. A released order stays released: a reservation that arrives after its release is refused. */
+  reserve(orderId: string, items: readonly { sku: string; quantity: number }[]): { created: boolean } {
+    const existing = this.reservations.get(orderId);
+    if (existing?.status === 'reserved') return { created: false };
+    if (existing?.status === 'released') throw new SandboxError(409, 'RESERVATION_RELEASED', `${orderId} was released`);
+    for (const { sku, quantity } of items) {
+      const available = this.stock.get(sku);
+      if (available === undefined) throw new SandboxError(409, 'UNKNOWN_SKU', `${sku} is not in the catalog`);
+      if (available < quantity) throw new SandboxError(409, 'OUT_OF_STOCK', `${sku}: ${available} left, ${quantity} wanted`);
+    }
+    for (const { sku, quantity } of items) this.stock.set(sku, this.stock.get(sku)! - quantity);
+    this.reservations.set(orderId, { items: [...items], status: 'reserved' });
+    return { created: true };
+  }
+
+  release(orderId: string): void {
+    const existing = this.reservations.get(orderId);
+    if (existing?.status === 'reserved') {
+      for (const { sku, quantity } of existing.items) this.stock.set(sku, (this.stock.get(sku) ?? 0) + quantity);
+    }
+    this.reservations.set(orderId, { items: existing?.items ?? [], status: 'released' });
+  }
+
+  /** Idempotent per provider and order: the same order asks twice, it gets the same payment. */
+  createPayment(provider: string, input: { orderId: string; amount: number; currency: string; token: string }) {
+    const existingId = this.paymentByOrder.get(`${provider}/${input.orderId}`);
+    if (existingId) return { payment: this.payments.get(existingId)!, created: false };
+    if (!KNOWN_TOKENS.includes(input.token)) throw new SandboxError(422, 'INVALID_TOKEN', 'the payment token is not one the sandbox knows');
+    const payment: SandboxPayment = {
+      provider,
+      paymentId: `pay_${randomBytes(9).toString('hex')}`,
+      ...input,
+      status: 'pending',
+      captured: 0,
+      refunded: 0,
+    };
+    this.payments.set(payment.paymentId, payment);
+    this.paymentByOrder.set(`${provider}/${input.orderId}`, payment.paymentId);
+    return { payment, created: true };
+  }
+
+  payment(provider: string, paymentId: string): SandboxPayment {
+    const payment = this.payments.get(paymentId);
+    if (!payment || payment.provider !== provider) throw new SandboxError(404, 'PAYMENT_NOT_FOUND', `no payment ${paymentId}`);
+    return payment;
+  }
+
+  paymentsOfOrder(provider: string, orderId: string): SandboxPayment[] {
+    const id = this.paymentByOrder.get(`${provider}/${orderId}`);
+    return id ? [this.payments.get(id)!] : [];
+  }
+
+  /** The customer paid: the provider captures at once (the money has moved). */
+  succeed(payment: SandboxPayment): void {
+    payment.status = 'succeeded';
+    payment.captured = payment.amount;
+  }
+
+  fail(payment: SandboxPayment): void {
+    if (payment.status === 'pending') payment.status = 'failed';
+  }
+
+  capture(payment: SandboxPayment): void {
+    if (payment.status !== 'succeeded') throw new SandboxError(409, 'PAYMENT_NOT_SUCCEEDED', `${payment.paymentId} is ${payment.status}`);
+  }
+
+  /** Refunds up to what is captured and not yet refunded; never more. */
+  refund(payment: SandboxPayment, amount: number): void {
+    const refundable = payment.captured - payment.refunded;
+    payment.refunded += Math.max(0, Math.min(amount, refundable));
+    if (payment.captured > 0 && payment.refunded === payment.captured) payment.status = 'refunded';
+  }
+
+  void(payment: SandboxPayment): void {
+    if (payment.status === 'voided' || payment.status === 'failed') return;
+    if (payment.status !== 'pending') throw new SandboxError(409, 'PAYMENT_NOT_PENDING', `${payment.paymentId} is ${payment.status}`);
+    payment.status = 'voided';
+  }
+
+  fulfil(orderId: string): string {
+    const existing = this.fulfillments.get(orderId);
+    if (existing) return existing;
+    const id = `ful_${randomBytes(6).toString('hex')}`;
+    this.fulfillments.set(orderId, id);
+    return id;
+  }
+
+  /** Records that a customer was told; the address is not kept, only that a message went out. */
+  notify(orderId: string, template: string): string {
+    const key = `${template}/${orderId}`;
+    const existing = this.notifications.get(key);
+    if (existing) return existing;
+    const id = `ntf_${randomBytes(6).toString('hex')}`;
+    this.notifications.set(key, id);
+    return id;
+  }
+
+  /** GET /_sandbox/ledger (API.md §5), plus what fulfillment and notifications recorded. */
+  snapshot() {
+    return {
+      payments: [...this.payments.values()].map(({ provider, paymentId, orderId, amount, captured, refunded, status }) => ({
+        provider,
+        paymentId,
+        orderId,
+        amount,
+        captured,
+        refunded,
+        status,
+      })),
+      stock: Object.fromEntries(this.stock),
+      fulfillments: Object.fromEntries(this.fulfillments),
+      notifications: [...this.notifications.keys()],
+    };
+  }
+}

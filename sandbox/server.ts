@@ -1,0 +1,205 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { CreatePaymentRequest, type PaymentRecord } from '../activities/payments';
+import { ReservationRequest } from '../activities/inventory';
+import { FulfillmentRequest } from '../activities/fulfillment';
+import { NotificationRequest } from '../activities/notifications';
+import { Ledger, PaymentToken, SandboxError, type SandboxPayment } from './ledger';
+import { WebhookSender } from './webhooks';
+
+export interface SandboxOptions {
+  /** The providers to stand in for, by name, with the secret each signs its webhooks with. */
+  providers: readonly { name: string; webhookSecret: string }[];
+  /** Where webhooks go: `${webhookBaseUrl}/webhooks/payments/{provider}`. */
+  webhookBaseUrl: string;
+  /** `tok_late` payments succeed this long plus two seconds after they are created. */
+  paymentWindowMs: number;
+  /** How long after creation a payment's outcome (and its webhook) comes; "shortly after". */
+  outcomeDelayMs?: number;
+}
+
+const LATE_EXTRA_MS = 2_000;
+const DEFAULT_OUTCOME_DELAY_MS = 100;
+const DUPLICATE_DELIVERIES = 3;
+const Outage = z.object({ down: z.boolean() });
+
+/**
+ * The systems the saga talks to, as one real HTTP server (API.md §5): catalog and inventory, payment
+ * providers with signed webhooks, fulfillment, notifications, fault switches and a ledger to check.
+ */
+export function createSandbox(options: SandboxOptions) {
+  const ledger = new Ledger();
+  const webhooks = new WebhookSender(options.webhookBaseUrl, options.providers);
+  const outcomeDelayMs = options.outcomeDelayMs ?? DEFAULT_OUTCOME_DELAY_MS;
+  const outages = { providers: new Set<string>(), fulfillment: false, refunds: false };
+  const timers = new Set<NodeJS.Timeout>();
+  const providerNames = new Set(options.providers.map((p) => p.name));
+
+  const later = (ms: number, fn: () => void) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      fn();
+    }, ms);
+    timers.add(timer);
+  };
+
+  /** What the provider does after a payment is created, by token. */
+  function schedulePaymentOutcome(payment: SandboxPayment): void {
+    switch (payment.token) {
+      case PaymentToken.OK:
+      case PaymentToken.DUPLICATE:
+        return later(outcomeDelayMs, () => {
+          if (payment.status !== 'pending') return; // voided meanwhile: the customer never paid
+          ledger.succeed(payment);
+          webhooks.send(payment, 'payment.succeeded', payment.token === PaymentToken.DUPLICATE ? DUPLICATE_DELIVERIES : 1);
+        });
+      case PaymentToken.DECLINE:
+        return later(outcomeDelayMs, () => {
+          ledger.fail(payment);
+          webhooks.send(payment, 'payment.failed', 1, 'card_declined');
+        });
+      case PaymentToken.SILENT:
+        return ledger.succeed(payment);
+      case PaymentToken.LATE:
+        // The customer pays after the window; the provider takes the money even if the payment was voided
+        // meanwhile: the race that late-money refunds exist for.
+        return later(options.paymentWindowMs + LATE_EXTRA_MS, () => {
+          ledger.succeed(payment);
+          webhooks.send(payment, 'payment.succeeded', 1);
+        });
+      default:
+        return; // tok_lost: stays pending, no webhook
+    }
+  }
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: '200kb' }));
+  const baseUrl = (req: Request) => `${req.protocol}://${req.get('host')}`;
+  const record = (req: Request, payment: SandboxPayment): PaymentRecord => ({
+    paymentId: payment.paymentId,
+    orderId: payment.orderId,
+    amount: payment.amount,
+    currency: payment.currency,
+    status: payment.status,
+    captured: payment.captured,
+    refunded: payment.refunded,
+    checkoutUrl: `${baseUrl(req)}/providers/${payment.provider}/checkout/${payment.paymentId}`,
+  });
+
+  app.get('/catalog', (req, res) => {
+    const skus = typeof req.query.skus === 'string' ? req.query.skus.split(',') : undefined;
+    res.json({ items: ledger.catalog(skus) });
+  });
+
+  app.post('/inventory/reservations', (req, res) => {
+    const { orderId, items } = ReservationRequest.parse(req.body);
+    const { created } = ledger.reserve(orderId, items);
+    res.status(created ? 201 : 200).json({ orderId, status: 'reserved' });
+  });
+
+  app.post('/inventory/reservations/:orderId/release', (req, res) => {
+    ledger.release(req.params.orderId);
+    res.json({ orderId: req.params.orderId, status: 'released' });
+  });
+
+  const providers = express.Router({ mergeParams: true });
+  providers.use((req: Request<{ provider: string }>, _res, next) => {
+    if (!providerNames.has(req.params.provider)) throw new SandboxError(404, 'UNKNOWN_PROVIDER', 'no such provider');
+    next();
+  });
+  providers.post('/payments', (req: Request<{ provider: string }>, res) => {
+    const { provider } = req.params;
+    if (outages.providers.has(provider)) throw new SandboxError(503, 'PROVIDER_DOWN', `${provider} is down`);
+    const { payment, created } = ledger.createPayment(provider, CreatePaymentRequest.parse(req.body));
+    if (created) schedulePaymentOutcome(payment);
+    res.status(created ? 201 : 200).json(record(req, payment));
+  });
+  providers.get('/payments', (req: Request<{ provider: string }>, res) => {
+    const orderId = z.string().min(1).parse(req.query.orderId);
+    res.json({ payments: ledger.paymentsOfOrder(req.params.provider, orderId).map((p) => record(req, p)) });
+  });
+  providers.get('/payments/:paymentId', (req: Request<{ provider: string; paymentId: string }>, res) => {
+    res.json(record(req, ledger.payment(req.params.provider, req.params.paymentId)));
+  });
+  providers.post('/payments/:paymentId/capture', (req: Request<{ provider: string; paymentId: string }>, res) => {
+    const payment = ledger.payment(req.params.provider, req.params.paymentId);
+    ledger.capture(payment);
+    res.json(record(req, payment));
+  });
+  providers.post('/payments/:paymentId/refund', (req: Request<{ provider: string; paymentId: string }>, res) => {
+    if (outages.refunds) throw new SandboxError(503, 'REFUNDS_DOWN', 'refunds are down');
+    const payment = ledger.payment(req.params.provider, req.params.paymentId);
+    const { amount } = z.object({ amount: z.int().positive().optional() }).parse(req.body ?? {});
+    ledger.refund(payment, amount ?? payment.captured);
+    res.json(record(req, payment));
+  });
+  providers.post('/payments/:paymentId/void', (req: Request<{ provider: string; paymentId: string }>, res) => {
+    if (outages.refunds) throw new SandboxError(503, 'REFUNDS_DOWN', 'voids are down');
+    const payment = ledger.payment(req.params.provider, req.params.paymentId);
+    ledger.void(payment);
+    res.json(record(req, payment));
+  });
+  app.use('/providers/:provider', providers);
+
+  app.post('/fulfillment/orders', (req, res) => {
+    if (outages.fulfillment) throw new SandboxError(503, 'FULFILLMENT_DOWN', 'fulfillment is down');
+    const { orderId } = FulfillmentRequest.parse(req.body);
+    res.status(201).json({ fulfillmentId: ledger.fulfil(orderId), orderId });
+  });
+
+  app.post('/notifications', (req, res) => {
+    const { orderId, template } = NotificationRequest.parse(req.body);
+    res.status(201).json({ notificationId: ledger.notify(orderId, template) });
+  });
+
+  app.post('/_sandbox/providers/:provider/outage', (req, res) => {
+    if (!providerNames.has(req.params.provider)) throw new SandboxError(404, 'UNKNOWN_PROVIDER', 'no such provider');
+    const { down } = Outage.parse(req.body);
+    if (down) outages.providers.add(req.params.provider);
+    else outages.providers.delete(req.params.provider);
+    res.json({ provider: req.params.provider, down });
+  });
+  app.post('/_sandbox/fulfillment/outage', (req, res) => {
+    outages.fulfillment = Outage.parse(req.body).down;
+    res.json({ down: outages.fulfillment });
+  });
+  app.post('/_sandbox/refunds/outage', (req, res) => {
+    outages.refunds = Outage.parse(req.body).down;
+    res.json({ down: outages.refunds });
+  });
+  app.post('/_sandbox/reset', (_req, res) => {
+    clearTimers();
+    ledger.reset();
+    outages.providers.clear();
+    outages.fulfillment = false;
+    outages.refunds = false;
+    res.json({ reset: true });
+  });
+  app.get('/_sandbox/ledger', (_req, res) => {
+    res.json(ledger.snapshot());
+  });
+
+  app.use((_req, res) => {
+    res.status(404).json({ code: 'NOT_FOUND', message: 'no such route' });
+  });
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof SandboxError) return void res.status(err.status).json({ code: err.code, message: err.message });
+    if (err instanceof z.ZodError) return void res.status(400).json({ code: 'INVALID_REQUEST', message: z.prettifyError(err) });
+    const status = (err as { status?: number }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return void res.status(status).json({ code: 'INVALID_REQUEST', message: 'the request could not be read' });
+    }
+    res.status(500).json({ code: 'INTERNAL', message: 'the sandbox failed' });
+  });
+
+  function clearTimers(): void {
+    for (const timer of timers) clearTimeout(timer);
+    timers.clear();
+    webhooks.cancelAll();
+  }
+
+  return { app, ledger, close: clearTimers };
+}
+
+export type Sandbox = ReturnType<typeof createSandbox>;

@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import { SIGNATURE_HEADER, signWebhook } from '../api/webhook-signature';
+import type { SandboxPayment } from './ledger';
+
+/** Delivery attempts per webhook, with doubling waits: a provider retries until the receiver answers 2xx. */
+const MAX_ATTEMPTS = 8;
+const FIRST_RETRY_MS = 250;
+const MAX_RETRY_MS = 5_000;
+const DELIVERY_TIMEOUT_MS = 5_000;
+
+/** Sends signed payment webhooks (API.md §4) the way a provider does: retried, and possibly more than once. */
+export class WebhookSender {
+  private readonly secrets: Map<string, string>;
+  private readonly pending = new Set<NodeJS.Timeout>();
+
+  constructor(
+    private readonly baseUrl: string,
+    providers: readonly { name: string; webhookSecret: string }[],
+  ) {
+    this.secrets = new Map(providers.map((p) => [p.name, p.webhookSecret]));
+  }
+
+  /** Sends one event about the payment `copies` times (the same event id each time). */
+  send(payment: SandboxPayment, type: 'payment.succeeded' | 'payment.failed', copies: number, failureReason: string | null = null): void {
+    const event = {
+      id: `evt_${randomBytes(9).toString('hex')}`,
+      type,
+      created: Math.floor(Date.now() / 1000),
+      data: {
+        paymentId: payment.paymentId,
+        orderId: payment.orderId,
+        amount: payment.amount,
+        currency: payment.currency,
+        failureReason,
+      },
+    };
+    const body = JSON.stringify(event);
+    for (let copy = 0; copy < copies; copy++) void this.deliver(payment.provider, body, 1);
+  }
+
+  /** Drops the retries still waiting (a delivery already on the wire finishes). */
+  cancelAll(): void {
+    for (const timer of this.pending) clearTimeout(timer);
+    this.pending.clear();
+  }
+
+  private async deliver(provider: string, body: string, attempt: number): Promise<void> {
+    const secret = this.secrets.get(provider)!;
+    try {
+      const response = await fetch(`${this.baseUrl}/webhooks/payments/${provider}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          [SIGNATURE_HEADER]: signWebhook(secret, body, Math.floor(Date.now() / 1000)),
+        },
+        body,
+        signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+      });
+      await response.arrayBuffer();
+      if (response.ok) return;
+    } catch {
+      // The receiver is down or slow: retry below, as a provider would.
+    }
+    if (attempt >= MAX_ATTEMPTS) return;
+    const timer = setTimeout(() => {
+      this.pending.delete(timer);
+      void this.deliver(provider, body, attempt + 1);
+    }, Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (attempt - 1)));
+    this.pending.add(timer);
+  }
+}

@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { createApp } from '../../api/server';
+import { orderStartOptions } from '../../api/start-order';
+import { DEV_PROVIDER_SECRETS, type PaymentProviderConfig } from '../../config';
+import type { SagaSettings } from '../../domain/contract';
+import type { OrderRequest } from '../../domain/order-request';
+import type { OrderView } from '../../domain/order-state';
+import { createSandbox } from '../../sandbox/server';
+import { createOrderWorker } from '../../worker/worker';
+import { testTemporalAddress, testWorkflowBundlePath } from './test-env';
+
+export const NAMESPACE = 'default';
+
+/** Short windows so every path finishes in seconds; a test can shorten or lengthen any of them. */
+export const FAST_SETTINGS: Omit<SagaSettings, 'paymentProviders'> = {
+  paymentWindowMs: 3_000,
+  compensationGiveUpMs: 2_000,
+  stateSlaMs: 60_000,
+};
+
+// Workers log their lifecycle at INFO; tests keep warnings and errors only.
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+async function listen(server: http.Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/**
+ * The real stack for one test file: the shared dev server, the sandbox and the API's webhook endpoint on
+ * free ports, and the real worker on a task queue of its own.
+ */
+export async function startStack(settings: Partial<Omit<SagaSettings, 'paymentProviders'>> = {}) {
+  const address = testTemporalAddress();
+  const taskQueue = `orders-test-${randomUUID()}`;
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: NAMESPACE });
+  const nativeConnection = await NativeConnection.connect({ address });
+
+  const apiServer = http.createServer();
+  const sandboxServer = http.createServer();
+  const apiUrl = await listen(apiServer);
+  const sandboxUrl = await listen(sandboxServer);
+  const providers: PaymentProviderConfig[] = Object.entries(DEV_PROVIDER_SECRETS).map(([name, webhookSecret]) => ({
+    name,
+    webhookSecret,
+    baseUrl: `${sandboxUrl}/providers/${name}`,
+  }));
+  const saga: SagaSettings = { ...FAST_SETTINGS, ...settings, paymentProviders: providers.map((p) => p.name) };
+
+  const sandbox = createSandbox({ providers, webhookBaseUrl: apiUrl, paymentWindowMs: saga.paymentWindowMs });
+  sandboxServer.on('request', sandbox.app);
+  apiServer.on('request', createApp({ client, config: { paymentProviders: providers }, taskQueue }));
+
+  const worker = await createOrderWorker({
+    connection: nativeConnection,
+    namespace: NAMESPACE,
+    taskQueue,
+    workflowBundle: { codePath: testWorkflowBundlePath() },
+    endpoints: { inventoryUrl: sandboxUrl, fulfillmentUrl: sandboxUrl, notificationsUrl: sandboxUrl, paymentProviders: providers },
+  });
+  const workerRun = worker.run();
+
+  return {
+    client,
+    taskQueue,
+    sandboxUrl,
+    apiUrl,
+    ledger: sandbox.ledger,
+    settings: saga,
+
+    /** Starts an order's workflow the way the API does. */
+    async startOrder(request: OrderRequest): Promise<WorkflowHandle> {
+      const { workflowType, options } = orderStartOptions(request, saga, taskQueue);
+      return client.workflow.start(workflowType, options);
+    },
+
+    async result(handle: WorkflowHandle): Promise<OrderView> {
+      return (await handle.result()) as OrderView;
+    },
+
+    /** Flips a sandbox fault switch, as the operator of a real outage would experience it. */
+    async outage(target: 'primary' | 'backup' | 'fulfillment' | 'refunds', down: boolean): Promise<void> {
+      const path = target === 'fulfillment' || target === 'refunds' ? `/_sandbox/${target}/outage` : `/_sandbox/providers/${target}/outage`;
+      const response = await fetch(`${sandboxUrl}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ down }),
+      });
+      if (!response.ok) throw new Error(`outage switch answered ${response.status}`);
+    },
+
+    async stop(): Promise<void> {
+      worker.shutdown();
+      await workerRun;
+      sandbox.close();
+      await nativeConnection.close();
+      await connection.close();
+      apiServer.closeAllConnections();
+      sandboxServer.closeAllConnections();
+      await Promise.all([
+        new Promise((resolve) => apiServer.close(resolve)),
+        new Promise((resolve) => sandboxServer.close(resolve)),
+      ]);
+    },
+  };
+}
+
+export type TestStack = Awaited<ReturnType<typeof startStack>>;
+
+/** A valid order with an id no other test uses. */
+export function makeOrder(overrides: Partial<OrderRequest> = {}): OrderRequest {
+  return {
+    orderId: `T-${randomUUID().slice(0, 13)}`,
+    customer: { id: 'c-42', email: 'ada@example.com' },
+    currency: 'EUR',
+    items: [{ sku: 'SKU-TEE', quantity: 2, unitPrice: 1999 }],
+    shippingAddress: { name: 'Ada L', line1: '1 Main St', city: 'Paris', postalCode: '75001', country: 'FR' },
+    payment: { method: 'card', token: 'tok_ok' },
+    ...overrides,
+  };
+}
+
+/** Polls until `check` holds, for things that happen outside the workflow (webhooks, the sandbox's timers). */
+export async function eventually<T>(read: () => Promise<T> | T, check: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (check(value)) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

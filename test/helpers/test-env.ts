@@ -1,0 +1,17 @@
+/** Variables the global setup hands to every test file. */
+export const TEST_ENV = {
+  address: 'ORDER_SAGA_TEST_TEMPORAL_ADDRESS',
+  bundle: 'ORDER_SAGA_TEST_WORKFLOW_BUNDLE',
+} as const;
+
+export function testTemporalAddress(): string {
+  const address = process.env[TEST_ENV.address];
+  if (!address) throw new Error('no test Temporal server: run the tests through jest (test/global-setup.ts)');
+  return address;
+}
+
+export function testWorkflowBundlePath(): string {
+  const bundle = process.env[TEST_ENV.bundle];
+  if (!bundle) throw new Error('no workflow bundle: run the tests through jest (test/global-setup.ts)');
+  return bundle;
+}

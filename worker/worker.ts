@@ -1,0 +1,40 @@
+import path from 'node:path';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityEndpoints } from '../activities';
+import type { HttpClient } from '../activities/http';
+import { ORDER_TASK_QUEUE } from '../domain/contract';
+import type { Config } from '../config';
+
+/** The workflows' entry file, bundled by the SDK when no prebuilt bundle is given. */
+export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts');
+
+/** Where the activities reach the external systems, from configuration. */
+export function activityEndpoints(config: Config): ActivityEndpoints {
+  return {
+    inventoryUrl: config.sandboxUrl,
+    fulfillmentUrl: config.sandboxUrl,
+    notificationsUrl: config.sandboxUrl,
+    paymentProviders: config.paymentProviders,
+  };
+}
+
+export interface OrderWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  endpoints: ActivityEndpoints;
+  /** A prebuilt bundle (`bundleWorkflowCode`), so tests and production do not bundle on every start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  taskQueue?: string;
+  http?: HttpClient;
+}
+
+/** A worker for the order saga: its workflows and every activity, on the orders task queue. */
+export function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue ?? ORDER_TASK_QUEUE,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    activities: createActivities(options.endpoints, options.http),
+  });
+}

@@ -1,0 +1,3 @@
+/** The workflows the worker registers (the bundle's entry point). */
+export { orderWorkflow } from './order';
+export { latePaymentRefundWorkflow } from './late-refund';

@@ -1,0 +1,63 @@
+import * as wf from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/workflow';
+import { MemoKey } from '../domain/contract';
+import { evolve, IllegalTransitionError } from '../domain/evolve';
+import type { OrderEvent, OrderEventBody } from '../domain/order-events';
+import { toOrderView, type OrderState, type OrderView } from '../domain/order-state';
+import { OrderSearchAttributes } from '../domain/search-attributes';
+
+/** Failure type of a workflow bug that tried an event its state does not allow. */
+export const ILLEGAL_TRANSITION = 'ILLEGAL_TRANSITION';
+
+/**
+ * The order's event log inside the workflow: the only way its state changes. Every event goes through
+ * `evolve`, then into the memo (the new view, and the event itself, so the history alone holds the event
+ * log) and, where they changed, into the search attributes, so support can read the order without a worker.
+ */
+export class OrderLog {
+  private readonly recorded: OrderEvent[] = [];
+  private current: OrderState | null = null;
+  private readonly indexed = new Map<string, unknown>();
+
+  get state(): OrderState {
+    if (!this.current) throw ApplicationFailure.nonRetryable('the order has no events yet', ILLEGAL_TRANSITION);
+    return this.current;
+  }
+
+  get view(): OrderView {
+    return toOrderView(this.state);
+  }
+
+  get events(): OrderEvent[] {
+    return [...this.recorded];
+  }
+
+  append(body: OrderEventBody): OrderState {
+    const event = { seq: this.recorded.length + 1, at: new Date().toISOString(), ...body } as OrderEvent;
+    try {
+      this.current = evolve(this.current, event);
+    } catch (err) {
+      // A bug, not bad input: fail loudly instead of retrying the task forever on the same history.
+      if (err instanceof IllegalTransitionError) throw ApplicationFailure.nonRetryable(err.message, ILLEGAL_TRANSITION);
+      throw err;
+    }
+    this.recorded.push(event);
+    wf.upsertMemo({ [MemoKey.order]: toOrderView(this.current), [MemoKey.event]: event });
+    this.index(this.current);
+    return this.current;
+  }
+
+  private index(state: OrderState): void {
+    const values = [
+      { key: OrderSearchAttributes.status, value: state.status },
+      { key: OrderSearchAttributes.total, value: state.total },
+      { key: OrderSearchAttributes.needsAttention, value: state.needsAttention },
+      ...(state.payment ? [{ key: OrderSearchAttributes.paymentProvider, value: state.payment.provider }] : []),
+    ];
+    const changed = values.filter(({ key, value }) => this.indexed.get(key.name) !== value);
+    if (changed.length === 0) return;
+    for (const { key, value } of changed) this.indexed.set(key.name, value);
+    wf.upsertSearchAttributes(changed as SearchAttributeUpdatePair[]);
+  }
+}

@@ -1,0 +1,379 @@
+import * as wf from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope } from '@temporalio/workflow';
+import type { OrderActivities } from '../activities';
+import type { NotificationTemplate } from '../activities/notifications';
+import {
+  awaitAcceptanceUpdate,
+  CancelRequest,
+  cancelOrderUpdate,
+  getEventsQuery,
+  getOrderQuery,
+  markResolvedSignal,
+  OperatorRequest,
+  OrderWorkflowInput,
+  PaymentCallback,
+  paymentCallbackSignal,
+  retryCompensationSignal,
+} from '../domain/contract';
+import type { OperatorActionKind } from '../domain/order-events';
+import { CANCELLABLE_STATUSES, isTerminal, Status, type OrderReason, type OrderStatus, type OrderView } from '../domain/order-state';
+import { Reason, ReasonCode, REJECTION_CODES } from '../domain/reasons';
+import { OrderLog } from './order-log';
+import { Compensations } from './saga';
+
+/** Catalog and inventory: retried while they are down; the stuck-order flag tells support if that lasts. */
+const INVENTORY_OPTIONS: wf.ActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '30 seconds' },
+  // A reservation in flight lands before its release runs, so a cancel never leaks stock.
+  cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+};
+/** Payment creation: a few attempts per provider, then fail over to the next one. */
+const CREATE_PAYMENT_OPTIONS: wf.ActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumAttempts: 3 },
+  cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+};
+/** Reconciliation must get an answer: retried until the provider answers. */
+const RECONCILE_OPTIONS: wf.ActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+};
+/** Fulfillment: a bounded outage is waited out; a longer one fails the confirmation and the money goes back. */
+const CONFIRM_OPTIONS: wf.ActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumAttempts: 5 },
+};
+/** Notifications are best effort: an order never fails because an email could not be sent. */
+const NOTIFY_OPTIONS: wf.ActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 3 },
+};
+/** Late or stray money is refunded however long the refund service is down: it is never ours to keep. */
+const LATE_MONEY_OPTIONS: wf.ActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+};
+
+/** Compensations retry until `compensationGiveUpMs`, then the order waits for an operator. */
+function compensationOptions(giveUpMs: number): wf.ActivityOptions {
+  return {
+    startToCloseTimeout: Math.min(10_000, giveUpMs),
+    scheduleToCloseTimeout: giveUpMs,
+    retry: { initialInterval: '500 milliseconds', maximumInterval: '30 seconds' },
+  };
+}
+
+const inventory = wf.proxyActivities<OrderActivities>(INVENTORY_OPTIONS);
+const payments = wf.proxyActivities<OrderActivities>(CREATE_PAYMENT_OPTIONS);
+const reconcile = wf.proxyActivities<OrderActivities>(RECONCILE_OPTIONS);
+const confirmation = wf.proxyActivities<OrderActivities>(CONFIRM_OPTIONS);
+const notifications = wf.proxyActivities<OrderActivities>(NOTIFY_OPTIONS);
+const lateMoney = wf.proxyActivities<OrderActivities>(LATE_MONEY_OPTIONS);
+
+type ForwardOutcome = { kind: 'paid' } | { kind: 'rejected'; reason: OrderReason } | { kind: 'compensate'; reason: OrderReason };
+
+/** Statuses at which an order has answered its checkout: it has a payment link, or it has ended. */
+const ACCEPTED_STATUSES: readonly OrderStatus[] = Object.values(Status).filter(
+  (status) => status !== Status.RECEIVED && status !== Status.RESERVED,
+);
+
+/**
+ * One customer order as a saga: validate → reserve stock → request payment → await the provider's
+ * callback (reconciling when it never comes) → confirm; on any failure, compensate in reverse order.
+ */
+export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<OrderView> {
+  const input = OrderWorkflowInput.safeParse(rawInput);
+  if (!input.success) throw ApplicationFailure.nonRetryable(`invalid order input: ${input.error.message}`, Reason.INVALID_ORDER);
+  const { request, settings } = input.data;
+  const { orderId } = request;
+
+  const log = new OrderLog();
+  const compensations = new Compensations();
+  const forward = new CancellationScope();
+  const callbacks = new Map<string, PaymentCallback>();
+  const settledStrays = new Set<string>();
+  let cancelRequest: CancelRequest | null = null;
+  let operatorRequest: { action: OperatorActionKind; request: OperatorRequest } | null = null;
+  const compensationActs = wf.proxyActivities<OrderActivities>(compensationOptions(settings.compensationGiveUpMs));
+
+  // Handlers first: callbacks and requests may already be waiting in history before the first step runs.
+  wf.setHandler(getOrderQuery, () => log.view);
+  wf.setHandler(getEventsQuery, () => log.events);
+  wf.setHandler(paymentCallbackSignal, (raw) => {
+    const callback = PaymentCallback.safeParse(raw);
+    if (!callback.success) return wf.log.warn('ignored a malformed payment callback', { orderId });
+    // Providers retry; the event id makes a repeated callback change nothing.
+    if (!callbacks.has(callback.data.eventId)) callbacks.set(callback.data.eventId, callback.data);
+  });
+  wf.setHandler(
+    awaitAcceptanceUpdate,
+    async () => {
+      await wf.condition(() => ACCEPTED_STATUSES.includes(log.state.status));
+      return log.view;
+    },
+  );
+  wf.setHandler(
+    cancelOrderUpdate,
+    async (raw) => {
+      const request = CancelRequest.parse(raw);
+      if (CANCELLABLE_STATUSES.includes(log.state.status) && !cancelRequest) {
+        cancelRequest = request;
+        forward.cancel();
+      }
+      await wf.condition(() => isTerminal(log.state.status) || log.state.status === Status.REQUIRES_ATTENTION);
+      return log.view;
+    },
+    {
+      validator: (raw) => {
+        if (!CancelRequest.safeParse(raw).success) throw ApplicationFailure.nonRetryable('invalid cancel request', 'INVALID_REQUEST');
+        const { status } = log.state;
+        if (status === Status.PAID || status === Status.CONFIRMED || status === Status.REJECTED) {
+          throw ApplicationFailure.nonRetryable(`an order that is ${status} cannot be cancelled`, 'ORDER_NOT_CANCELLABLE');
+        }
+      },
+    },
+  );
+  const onOperator = (action: OperatorActionKind) => (raw: OperatorRequest) => {
+    const request = OperatorRequest.safeParse(raw);
+    if (!request.success || log.state.status !== Status.REQUIRES_ATTENTION || operatorRequest) {
+      return wf.log.warn('ignored an operator action', { orderId, action, status: log.state.status });
+    }
+    operatorRequest = { action, request: request.data };
+  };
+  wf.setHandler(retryCompensationSignal, onOperator('retry-compensation'));
+  wf.setHandler(markResolvedSignal, onOperator('mark-resolved'));
+
+  log.append({
+    type: 'OrderReceived',
+    data: { orderId, customerId: request.customer.id, currency: request.currency, items: request.items },
+  });
+  void wf.CancellationScope.nonCancellable(() => flagStuckStates());
+
+  let outcome: ForwardOutcome;
+  try {
+    outcome = await forward.run(untilPaid);
+  } catch (err) {
+    if (!wf.isCancellation(err) || !cancelRequest) throw err;
+    outcome = { kind: 'compensate', reason: cancellationReason(cancelRequest) };
+  }
+  if (outcome.kind === 'rejected') log.append({ type: 'OrderRejected', data: outcome.reason });
+  else if (outcome.kind === 'compensate') await compensate(outcome.reason);
+  else await confirm();
+
+  await settleStrayPayments();
+  await wf.condition(wf.allHandlersFinished);
+  return log.view;
+
+  /** Steps up to a paid order; cancellable by the customer or support throughout. */
+  async function untilPaid(): Promise<ForwardOutcome> {
+    let total: number;
+    try {
+      ({ total } = await inventory.validateOrder({ orderId, items: request.items }));
+    } catch (err) {
+      // Whatever the catalog refused, the order cannot go on and no money has moved.
+      const reason = failureReason(err, Reason.INVALID_ORDER);
+      return { kind: 'rejected', reason: REJECTION_CODES.includes(reason.code) ? reason : { ...reason, code: Reason.INVALID_ORDER } };
+    }
+    log.append({ type: 'OrderValidated', data: { total } });
+
+    compensations.add('release stock', async () => {
+      await compensationActs.releaseStock({ orderId });
+      log.append({ type: 'StockReleased', data: {} });
+    });
+    try {
+      await inventory.reserveStock({ orderId, items: request.items });
+    } catch (err) {
+      const reason = failureReason(err, Reason.INVALID_ORDER);
+      // Out of stock reserves nothing (all or nothing), so there is nothing to undo: the order is simply rejected.
+      if (reason.code === Reason.OUT_OF_STOCK) return { kind: 'rejected', reason };
+      return { kind: 'compensate', reason };
+    }
+    log.append({ type: 'StockReserved', data: {} });
+
+    const refusal = await requestPayment(total);
+    return refusal ? { kind: 'compensate', reason: refusal } : awaitPayment();
+  }
+
+  /**
+   * Asks each provider in turn; the first that answers takes the payment. Returns why no payment could
+   * be requested, or null when one was. A refusal ends the search: only unavailability fails over.
+   */
+  async function requestPayment(amount: number): Promise<OrderReason | null> {
+    for (const provider of settings.paymentProviders) {
+      // Registered before the call: a payment created behind a timed-out answer is still undone.
+      compensations.add(`settle payment at ${provider}`, () => settle(provider));
+      try {
+        const created = await payments.createPayment({
+          provider,
+          orderId,
+          amount,
+          currency: request.currency,
+          token: request.payment.token,
+        });
+        log.append({
+          type: 'PaymentRequested',
+          data: { provider, paymentId: created.paymentId, amount, checkoutUrl: created.checkoutUrl },
+        });
+        return null;
+      } catch (err) {
+        const reason = failureReason(err, Reason.PAYMENT_UNAVAILABLE);
+        if (reason.code === Reason.PAYMENT_DECLINED) return reason;
+        log.append({ type: 'PaymentProviderUnavailable', data: { provider, message: reason.message } });
+      }
+    }
+    return { code: Reason.PAYMENT_UNAVAILABLE, message: 'no payment provider could take the payment' };
+  }
+
+  /** Waits for the provider's callback within the payment window, then reconciles if it never came. */
+  async function awaitPayment(): Promise<ForwardOutcome> {
+    const arrived = await wf.condition(() => currentCallback() !== undefined, settings.paymentWindowMs);
+    const { provider, paymentId } = log.state.payment!;
+    if (arrived) {
+      const callback = currentCallback()!;
+      if (callback.type === 'payment.succeeded') {
+        log.append({ type: 'PaymentSucceeded', data: { provider, paymentId, eventId: callback.eventId } });
+        return { kind: 'paid' };
+      }
+      const failureReason = callback.failureReason ?? 'payment failed';
+      log.append({ type: 'PaymentFailed', data: { provider, paymentId, eventId: callback.eventId, failureReason } });
+      return { kind: 'compensate', reason: { code: Reason.PAYMENT_DECLINED, message: failureReason } };
+    }
+    log.append({ type: 'PaymentWindowExpired', data: { windowMs: settings.paymentWindowMs } });
+    const status = await reconcile.getPaymentStatus({ provider, paymentId });
+    log.append({ type: 'PaymentReconciled', data: { provider, paymentId, providerStatus: status.status } });
+    if (status.status === 'succeeded') return { kind: 'paid' };
+    if (status.status === 'failed') {
+      return { kind: 'compensate', reason: { code: Reason.PAYMENT_DECLINED, message: 'the provider reports the payment failed' } };
+    }
+    return {
+      kind: 'compensate',
+      reason: { code: Reason.PAYMENT_TIMEOUT, message: `no payment within ${settings.paymentWindowMs} ms` },
+    };
+  }
+
+  /** The first callback about the payment the order is waiting on; others are strays, settled at the end. */
+  function currentCallback(): PaymentCallback | undefined {
+    const payment = log.state.payment;
+    if (!payment) return undefined;
+    for (const callback of callbacks.values()) {
+      if (callback.provider === payment.provider && callback.paymentId === payment.paymentId) return callback;
+    }
+    return undefined;
+  }
+
+  /** Hands the paid order to fulfillment and tells the customer; a fulfillment that keeps failing is refunded. */
+  async function confirm(): Promise<void> {
+    let fulfillmentId: string;
+    try {
+      ({ fulfillmentId } = await confirmation.submitFulfillment({
+        orderId,
+        items: request.items,
+        shippingAddress: request.shippingAddress,
+      }));
+    } catch (err) {
+      return compensate({ code: Reason.CONFIRMATION_FAILED, message: `fulfillment failed: ${failureMessage(err)}` });
+    }
+    log.append({ type: 'OrderConfirmed', data: { fulfillmentId } });
+    await notify('order-confirmed');
+  }
+
+  /** Runs the compensations in reverse; if some keep failing, waits for an operator to retry or resolve. */
+  async function compensate(reason: OrderReason): Promise<void> {
+    log.append({ type: 'CompensationStarted', data: reason });
+    await CancellationScope.nonCancellable(async () => {
+      for (;;) {
+        const failures = await compensations.run();
+        if (failures.length === 0) break;
+        const [first] = failures;
+        log.append({ type: 'CompensationFailed', data: { step: first!.name, message: first!.message } });
+        await wf.condition(() => operatorRequest !== null);
+        const { action, request: operator } = operatorRequest!;
+        operatorRequest = null;
+        log.append({ type: 'OperatorAction', data: { action, operator: operator.operator, note: operator.note } });
+        if (action === 'mark-resolved') return;
+      }
+      log.append({ type: 'OrderCancelled', data: {} });
+      await notify('order-cancelled');
+    });
+  }
+
+  async function settle(provider: string, paymentId?: string, options = { late: false }): Promise<void> {
+    const acts = options.late ? lateMoney : compensationActs;
+    const result = await acts.settlePayment({ provider, orderId, paymentId });
+    if (result.outcome === 'refunded') {
+      log.append({
+        type: 'PaymentRefunded',
+        data: { provider, paymentId: result.paymentId, amount: result.amount, late: options.late },
+      });
+    } else if (result.outcome === 'voided') {
+      log.append({ type: 'PaymentVoided', data: { provider, paymentId: result.paymentId } });
+    }
+  }
+
+  /**
+   * Money that arrived for a payment the order does not keep (a late success after cancel, a provider
+   * the saga failed over from) goes back, once per payment.
+   */
+  async function settleStrayPayments(): Promise<void> {
+    for (;;) {
+      const stray = [...callbacks.values()].find((callback) => isStray(callback) && !settledStrays.has(strayKey(callback)));
+      if (!stray) return;
+      settledStrays.add(strayKey(stray));
+      await settle(stray.provider, stray.paymentId, { late: true });
+    }
+  }
+
+  function isStray(callback: PaymentCallback): boolean {
+    if (callback.type !== 'payment.succeeded') return false;
+    const { status, payment } = log.state;
+    const isCurrent = payment?.provider === callback.provider && payment.paymentId === callback.paymentId;
+    if (!isCurrent) return true;
+    return status !== Status.CONFIRMED && payment.status !== 'refunded';
+  }
+
+  async function notify(template: NotificationTemplate): Promise<void> {
+    try {
+      await notifications.notifyCustomer({ orderId, email: request.customer.email, template });
+    } catch (err) {
+      wf.log.warn('customer notification failed', { orderId, template, error: failureMessage(err) });
+    }
+  }
+
+  /** Flags the order for support when it stays in one state longer than its SLA (the payment window counts extra). */
+  async function flagStuckStates(): Promise<void> {
+    while (!isTerminal(log.state.status)) {
+      const { status } = log.state;
+      const slaMs = settings.stateSlaMs + (status === Status.AWAITING_PAYMENT ? settings.paymentWindowMs : 0);
+      const moved = await wf.condition(() => log.state.status !== status, slaMs);
+      if (moved) continue;
+      if (!log.state.needsAttention) log.append({ type: 'OrderFlaggedStuck', data: { status, slaMs } });
+      await wf.condition(() => log.state.status !== status);
+    }
+  }
+}
+
+function strayKey(callback: PaymentCallback): string {
+  return `${callback.provider}/${callback.paymentId}`;
+}
+
+function cancellationReason(request: CancelRequest): OrderReason {
+  const code = request.by === 'support' ? Reason.CANCELLED_BY_SUPPORT : Reason.CANCELLED_BY_CUSTOMER;
+  return { code, message: request.reason ?? `cancelled by ${request.by}` };
+}
+
+/**
+ * The reason an activity failure gives the order: its own reason code when it is a business failure,
+ * else `fallback`. Cancellation and workflow bugs are not activity failures and go on up.
+ */
+function failureReason(err: unknown, fallback: ReasonCode): OrderReason {
+  if (wf.isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
+  const cause = err.cause;
+  const code = cause instanceof ApplicationFailure ? ReasonCode.safeParse(cause.type) : null;
+  return { code: code?.success ? code.data : fallback, message: failureMessage(err) };
+}
+
+function failureMessage(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
+}

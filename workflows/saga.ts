@@ -1,0 +1,47 @@
+/** One compensating action: a name for the record and an idempotent undo. */
+export interface Compensation {
+  name: string;
+  undo: () => Promise<void>;
+}
+
+export interface CompensationFailure {
+  name: string;
+  message: string;
+}
+
+/**
+ * A stack of compensations. Each is pushed *before* the step it undoes (an ambiguous failure of the step
+ * still gets undone), runs in reverse order, and stays on the stack until it succeeds, so an operator's
+ * retry runs exactly the ones that failed.
+ */
+export class Compensations {
+  private readonly stack: Compensation[] = [];
+
+  add(name: string, undo: () => Promise<void>): void {
+    this.stack.push({ name, undo });
+  }
+
+  /** Runs every pending compensation, last added first; returns the failures (empty when all succeeded). */
+  async run(): Promise<CompensationFailure[]> {
+    const failures: CompensationFailure[] = [];
+    const failed: Compensation[] = [];
+    while (this.stack.length > 0) {
+      const next = this.stack.pop()!;
+      try {
+        await next.undo();
+      } catch (err) {
+        failed.push(next);
+        failures.push({ name: next.name, message: err instanceof Error ? messageOf(err) : String(err) });
+      }
+    }
+    // Failed ones go back in their original order, so a retry keeps the reverse order.
+    this.stack.push(...failed.reverse());
+    return failures;
+  }
+}
+
+/** Activity failures wrap the cause; the cause's message is the one a person can act on. */
+function messageOf(err: Error): string {
+  const cause = (err as { cause?: unknown }).cause;
+  return cause instanceof Error ? messageOf(cause) : err.message;
+}
