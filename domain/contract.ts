@@ -27,7 +27,7 @@ export const SagaSettings = z.object({
   paymentWindowMs: z.int().positive(),
   /** How long a failing compensation is retried before the order needs an operator. */
   compensationGiveUpMs: z.int().positive(),
-  /** How long an order may stay in one non-terminal state before it is flagged as stuck. */
+  /** How long an order may stay in one non-terminal state before it is flagged as stuck; longer than the payment window. */
   stateSlaMs: z.int().positive(),
   /** Payment provider names, primary first; the saga fails over along this list. */
   paymentProviders: z.array(z.string().min(1)).min(1),

@@ -1,4 +1,5 @@
 import { NativeConnection } from '@temporalio/worker';
+import { createActivities } from '../activities';
 import { loadConfig, temporalAddress } from '../config';
 import { activityEndpoints, createOrderWorker } from './worker';
 
@@ -13,7 +14,7 @@ async function main(): Promise<void> {
     const worker = await createOrderWorker({
       connection,
       namespace: config.temporal.namespace,
-      endpoints: activityEndpoints(config),
+      activities: createActivities(activityEndpoints(config)),
     });
     console.log(`worker polling task queue on ${temporalAddress(config)} (namespace ${config.temporal.namespace})`);
     await worker.run();

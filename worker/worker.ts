@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities, type ActivityEndpoints } from '../activities';
-import type { HttpClient } from '../activities/http';
+import type { ActivityEndpoints, OrderActivities } from '../activities';
 import { ORDER_TASK_QUEUE } from '../domain/contract';
 import type { Config } from '../config';
 
@@ -21,11 +20,11 @@ export function activityEndpoints(config: Config): ActivityEndpoints {
 export interface OrderWorkerOptions {
   connection: NativeConnection;
   namespace: string;
-  endpoints: ActivityEndpoints;
+  /** The saga's activities, built by {@link createActivities} from the endpoints. */
+  activities: OrderActivities;
   /** A prebuilt bundle (`bundleWorkflowCode`), so tests and production do not bundle on every start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   taskQueue?: string;
-  http?: HttpClient;
 }
 
 /** A worker for the order saga: its workflows and every activity, on the orders task queue. */
@@ -35,6 +34,6 @@ export function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> 
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? ORDER_TASK_QUEUE,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities(options.endpoints, options.http),
+    activities: options.activities,
   });
 }

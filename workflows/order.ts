@@ -340,11 +340,11 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
     }
   }
 
-  /** Flags the order for support when it stays in one state longer than its SLA (the payment window counts extra). */
+  /** Flags the order for support when it stays in one non-terminal state longer than the SLA. */
   async function flagStuckStates(): Promise<void> {
+    const slaMs = settings.stateSlaMs;
     while (!isTerminal(log.state.status)) {
       const { status } = log.state;
-      const slaMs = settings.stateSlaMs + (status === Status.AWAITING_PAYMENT ? settings.paymentWindowMs : 0);
       const moved = await wf.condition(() => log.state.status !== status, slaMs);
       if (moved) continue;
       if (!log.state.needsAttention) log.append({ type: 'OrderFlaggedStuck', data: { status, slaMs } });

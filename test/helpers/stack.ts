@@ -4,9 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createApp } from '../../api/server';
+import { createActivities, type OrderActivities } from '../../activities';
 import { orderStartOptions } from '../../api/start-order';
 import { DEV_PROVIDER_SECRETS, type PaymentProviderConfig } from '../../config';
-import type { SagaSettings } from '../../domain/contract';
+import { getEventsQuery, type SagaSettings } from '../../domain/contract';
 import type { OrderRequest } from '../../domain/order-request';
 import type { OrderView } from '../../domain/order-state';
 import { createSandbox } from '../../sandbox/server';
@@ -22,8 +23,8 @@ export const FAST_SETTINGS: Omit<SagaSettings, 'paymentProviders'> = {
   stateSlaMs: 60_000,
 };
 
-// Workers log their lifecycle at INFO; tests keep warnings and errors only.
-Runtime.install({ logger: new DefaultLogger('WARN') });
+// Workers log their lifecycle and every retried activity; tests expect both and keep errors only.
+Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 async function listen(server: http.Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -34,7 +35,12 @@ async function listen(server: http.Server): Promise<string> {
  * The real stack for one test file: the shared dev server, the sandbox and the API's webhook endpoint on
  * free ports, and the real worker on a task queue of its own.
  */
-export async function startStack(settings: Partial<Omit<SagaSettings, 'paymentProviders'>> = {}) {
+export interface StackOptions extends Partial<Omit<SagaSettings, 'paymentProviders'>> {
+  /** Wraps the real activities, for a test that must put something in history at an exact moment. */
+  wrapActivities?: (activities: OrderActivities, client: Client) => OrderActivities;
+}
+
+export async function startStack({ wrapActivities, ...settings }: StackOptions = {}) {
   const address = testTemporalAddress();
   const taskQueue = `orders-test-${randomUUID()}`;
   const connection = await Connection.connect({ address });
@@ -56,12 +62,14 @@ export async function startStack(settings: Partial<Omit<SagaSettings, 'paymentPr
   sandboxServer.on('request', sandbox.app);
   apiServer.on('request', createApp({ client, config: { paymentProviders: providers }, taskQueue }));
 
+  const endpoints = { inventoryUrl: sandboxUrl, fulfillmentUrl: sandboxUrl, notificationsUrl: sandboxUrl, paymentProviders: providers };
+  const activities = createActivities(endpoints);
   const worker = await createOrderWorker({
     connection: nativeConnection,
     namespace: NAMESPACE,
     taskQueue,
     workflowBundle: { codePath: testWorkflowBundlePath() },
-    endpoints: { inventoryUrl: sandboxUrl, fulfillmentUrl: sandboxUrl, notificationsUrl: sandboxUrl, paymentProviders: providers },
+    activities: wrapActivities ? wrapActivities(activities, client) : activities,
   });
   const workerRun = worker.run();
 
@@ -134,4 +142,17 @@ export async function eventually<T>(read: () => Promise<T> | T, check: (value: T
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** Captured minus refunded for one order, over every provider: the figure the money invariant is about. */
+export function netMoney(stack: TestStack, orderId: string): number {
+  return stack.ledger
+    .snapshot()
+    .payments.filter((p) => p.orderId === orderId)
+    .reduce((sum, p) => sum + p.captured - p.refunded, 0);
+}
+
+/** The order's domain event types, oldest first. */
+export async function eventTypes(handle: WorkflowHandle): Promise<string[]> {
+  return (await handle.query(getEventsQuery)).map((event) => event.type);
 }

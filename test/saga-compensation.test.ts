@@ -1,0 +1,158 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { signWebhook } from '../api/webhook-signature';
+import {
+  cancelOrderUpdate,
+  getOrderQuery,
+  latePaymentRefundWorkflowId,
+  MemoKey,
+  markResolvedSignal,
+  retryCompensationSignal,
+} from '../domain/contract';
+import type { OrderView } from '../domain/order-state';
+import { OrderSearchAttributes } from '../domain/search-attributes';
+import { DEV_PROVIDER_SECRETS } from '../config';
+import { eventTypes, eventually, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
+import type { WorkflowHandle } from '@temporalio/client';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const lost = { method: 'card', token: 'tok_lost' };
+const awaitingPayment = (handle: WorkflowHandle) =>
+  eventually(() => handle.query(getOrderQuery), (view) => view.status === 'AWAITING_PAYMENT');
+const memoView = async (handle: WorkflowHandle) => (await handle.describe()).memo?.[MemoKey.order] as OrderView;
+
+describe('cancel', () => {
+  test('a customer cancels while the order awaits payment: voided, stock back, CANCELLED_BY_CUSTOMER', async () => {
+    const request = makeOrder({ payment: lost });
+    const before = stack.ledger.snapshot().stock['SKU-TEE']!;
+    const handle = await stack.startOrder(request);
+    await awaitingPayment(handle);
+    const view = await handle.executeUpdate(cancelOrderUpdate, { args: [{ by: 'customer', reason: 'changed my mind' }] });
+    expect(view.status).toBe('CANCELLED');
+    expect(view.reason).toEqual({ code: 'CANCELLED_BY_CUSTOMER', message: 'changed my mind' });
+    expect(view.payment?.status).toBe('voided');
+    expect(stack.ledger.snapshot().stock['SKU-TEE']).toBe(before);
+    expect((await stack.result(handle)).status).toBe('CANCELLED');
+  });
+
+  test('support cancels: the reason says CANCELLED_BY_SUPPORT', async () => {
+    const handle = await stack.startOrder(makeOrder({ payment: lost }));
+    await awaitingPayment(handle);
+    const first = await handle.executeUpdate(cancelOrderUpdate, { args: [{ by: 'support' }] });
+    expect(first.reason?.code).toBe('CANCELLED_BY_SUPPORT');
+  });
+
+  test('a confirmed order cannot be cancelled: the update is refused and nothing changes', async () => {
+    const handle = await stack.startOrder(makeOrder());
+    await eventually(() => handle.query(getOrderQuery), (view) => view.status === 'CONFIRMED');
+    const refused = handle.executeUpdate(cancelOrderUpdate, { args: [{ by: 'customer' }] });
+    await expect(refused).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    await expect(refused).rejects.toMatchObject({ cause: { type: 'ORDER_NOT_CANCELLABLE' } });
+    expect((await stack.result(handle)).status).toBe('CONFIRMED');
+  });
+});
+
+describe('with fulfillment or refunds down', () => {
+  afterEach(async () => {
+    await stack.outage('fulfillment', false);
+    await stack.outage('refunds', false);
+  });
+
+  test('a confirmation that keeps failing is refunded: CANCELLED with CONFIRMATION_FAILED, money back', async () => {
+    await stack.outage('fulfillment', true);
+    const request = makeOrder();
+    const handle = await stack.startOrder(request);
+    const view = await stack.result(handle);
+    expect(view.status).toBe('CANCELLED');
+    expect(view.reason?.code).toBe('CONFIRMATION_FAILED');
+    expect(view.payment?.status).toBe('refunded');
+    const payment = stack.ledger.snapshot().payments.find((p) => p.orderId === request.orderId)!;
+    expect(payment).toMatchObject({ captured: view.total, refunded: view.total });
+    expect(await eventTypes(handle)).toEqual(expect.arrayContaining(['PaymentSucceeded', 'CompensationStarted', 'PaymentRefunded', 'StockReleased', 'OrderCancelled']));
+  });
+
+  test('a compensation that keeps failing needs an operator; their retry finishes it and is recorded', async () => {
+    await stack.outage('refunds', true);
+    const request = makeOrder({ payment: lost });
+    const handle = await stack.startOrder(request);
+    const attention = await eventually(() => memoView(handle), (view) => view?.status === 'REQUIRES_ATTENTION', 30_000);
+    expect(attention).toMatchObject({ needsAttention: true, reason: { code: 'COMPENSATION_FAILED' } });
+    expect((await handle.describe()).typedSearchAttributes.get(OrderSearchAttributes.needsAttention)).toBe(true);
+    // Stock was released even though the void failed: compensations do not stop at the first failure.
+    expect(await eventTypes(handle)).toEqual(expect.arrayContaining(['CompensationFailed', 'StockReleased']));
+
+    await stack.outage('refunds', false);
+    await handle.signal(retryCompensationSignal, { operator: 'grace', note: 'refunds are back' });
+    const view = await stack.result(handle);
+    expect(view).toMatchObject({ status: 'CANCELLED', needsAttention: false, reason: { code: 'PAYMENT_TIMEOUT' } });
+    expect(view.payment?.status).toBe('voided');
+    const events = await handle.query('getEvents') as { type: string; data: Record<string, unknown> }[];
+    expect(events.find((e) => e.type === 'OperatorAction')?.data).toEqual({ action: 'retry-compensation', operator: 'grace', note: 'refunds are back' });
+    expect((await handle.describe()).typedSearchAttributes.get(OrderSearchAttributes.needsAttention)).toBe(false);
+  });
+
+  test('an operator can mark an order resolved by hand: it ends CANCELLED with the action recorded', async () => {
+    await stack.outage('refunds', true);
+    const handle = await stack.startOrder(makeOrder({ payment: lost }));
+    await eventually(() => memoView(handle), (view) => view?.status === 'REQUIRES_ATTENTION', 30_000);
+    await handle.signal(markResolvedSignal, { operator: 'grace', note: 'voided at the provider by hand' });
+    const view = await stack.result(handle);
+    expect(view).toMatchObject({ status: 'CANCELLED', needsAttention: false, reason: { code: 'COMPENSATION_FAILED' } });
+    expect((await eventTypes(handle)).slice(-1)).toEqual(['OperatorAction']);
+  });
+});
+
+test('a success that arrives after the order was cancelled is refunded exactly once', async () => {
+  const request = makeOrder({ payment: { method: 'card', token: 'tok_late' } });
+  const handle = await stack.startOrder(request);
+  const view = await stack.result(handle);
+  expect(view).toMatchObject({ status: 'CANCELLED', reason: { code: 'PAYMENT_TIMEOUT' } });
+  const payment = await eventually(
+    () => stack.ledger.snapshot().payments.find((p) => p.orderId === request.orderId)!,
+    (p) => p.captured > 0 && p.refunded === p.captured,
+  );
+  expect(netMoney(stack, request.orderId)).toBe(0);
+
+  // The provider delivers the same success again: still one refund workflow, still one refund.
+  const body = JSON.stringify({
+    id: 'evt_again',
+    type: 'payment.succeeded',
+    created: Math.floor(Date.now() / 1000),
+    data: { paymentId: payment.paymentId, orderId: request.orderId, amount: payment.amount, currency: 'EUR', failureReason: null },
+  });
+  const response = await fetch(`${stack.apiUrl}/webhooks/payments/primary`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'payment-signature': signWebhook(DEV_PROVIDER_SECRETS.primary, body, Math.floor(Date.now() / 1000)) },
+    body,
+  });
+  expect(response.status).toBe(200);
+  const refundRun = stack.client.workflow.getHandle(latePaymentRefundWorkflowId({ provider: 'primary', paymentId: payment.paymentId }));
+  expect(await refundRun.result()).toMatchObject({ outcome: 'refunded', amount: payment.amount });
+  expect(stack.ledger.snapshot().payments.find((p) => p.orderId === request.orderId)).toMatchObject({ refunded: payment.amount });
+});
+
+describe('stuck orders', () => {
+  let slow: TestStack;
+  beforeAll(async () => {
+    slow = await startStack({ paymentWindowMs: 4_000, stateSlaMs: 1_000 });
+  });
+  afterAll(async () => {
+    await slow?.stop();
+  });
+
+  test('an order that stays in one state past its SLA is flagged for support, and unflagged once it moves', async () => {
+    const handle = await slow.startOrder(makeOrder({ payment: lost }));
+    const flagged = await eventually(() => memoView(handle), (view) => view?.needsAttention === true);
+    expect(flagged.status).toBe('AWAITING_PAYMENT');
+    expect((await handle.describe()).typedSearchAttributes.get(OrderSearchAttributes.needsAttention)).toBe(true);
+    const view = await slow.result(handle);
+    expect(view).toMatchObject({ status: 'CANCELLED', needsAttention: false });
+    expect(await eventTypes(handle)).toContain('OrderFlaggedStuck');
+  });
+});
