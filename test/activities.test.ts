@@ -1,0 +1,114 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { ApplicationFailure } from '@temporalio/common';
+import type { HttpClient, HttpRequest, HttpResponse } from '../activities/http';
+import { createInventoryActivities } from '../activities/inventory';
+import { createPaymentActivities } from '../activities/payments';
+
+/** A fake external system: answers by method and path, and records what it was sent. */
+function fakeHttp(routes: Record<string, (request: HttpRequest) => HttpResponse>) {
+  const sent: HttpRequest[] = [];
+  const http: HttpClient = {
+    async send(request) {
+      sent.push(request);
+      const key = `${request.method} ${new URL(request.url).pathname}`;
+      const route = routes[key];
+      if (!route) throw new Error(`unexpected ${key}`);
+      return route(request);
+    },
+  };
+  return { http, sent };
+}
+
+const env = new MockActivityEnvironment();
+const base = 'http://systems.test';
+const items = [{ sku: 'SKU-TEE', quantity: 2, unitPrice: 1999 }];
+const failureOf = async (promise: Promise<unknown>) => {
+  const err = await promise.then(() => null, (e: unknown) => e);
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  return err as ApplicationFailure;
+};
+
+describe('inventory activities', () => {
+  const catalog = { status: 200, body: { items: [{ sku: 'SKU-TEE', unitPrice: 1999, stock: 5 }] } };
+
+  test('validateOrder prices the order from the catalog', async () => {
+    const { http, sent } = fakeHttp({ 'GET /catalog': () => catalog });
+    const acts = createInventoryActivities(http, { baseUrl: base });
+    await expect(env.run(acts.validateOrder, { orderId: 'A-1', items })).resolves.toEqual({ total: 3998 });
+    expect(sent[0]!.url).toBe(`${base}/catalog?skus=SKU-TEE`);
+  });
+
+  test('validateOrder fails non-retryably with UNKNOWN_SKU or PRICE_MISMATCH', async () => {
+    const { http } = fakeHttp({ 'GET /catalog': () => catalog });
+    const acts = createInventoryActivities(http, { baseUrl: base });
+    const unknown = await failureOf(env.run(acts.validateOrder, { orderId: 'A-1', items: [{ sku: 'X', quantity: 1, unitPrice: 1 }] }));
+    expect(unknown).toMatchObject({ type: 'UNKNOWN_SKU', nonRetryable: true });
+    const mismatch = await failureOf(env.run(acts.validateOrder, { orderId: 'A-1', items: [{ sku: 'SKU-TEE', quantity: 1, unitPrice: 1 }] }));
+    expect(mismatch).toMatchObject({ type: 'PRICE_MISMATCH', nonRetryable: true });
+  });
+
+  test('validateOrder retries an answer that breaks the catalog contract', async () => {
+    const { http } = fakeHttp({ 'GET /catalog': () => ({ status: 200, body: { products: [] } }) });
+    const failure = await failureOf(env.run(createInventoryActivities(http, { baseUrl: base }).validateOrder, { orderId: 'A-1', items }));
+    expect(failure).toMatchObject({ type: 'UPSTREAM_CONTRACT', nonRetryable: false });
+  });
+
+  test('reserveStock sends the summed quantities with an idempotency key from the order id', async () => {
+    const { http, sent } = fakeHttp({ 'POST /inventory/reservations': () => ({ status: 201, body: { orderId: 'A-1', status: 'reserved' } }) });
+    await env.run(createInventoryActivities(http, { baseUrl: base }).reserveStock, { orderId: 'A-1', items: [...items, ...items] });
+    expect(sent[0]).toMatchObject({ idempotencyKey: 'reserve-A-1', body: { orderId: 'A-1', items: [{ sku: 'SKU-TEE', quantity: 4 }] } });
+  });
+
+  test('reserveStock turns a 409 OUT_OF_STOCK into a non-retryable OUT_OF_STOCK', async () => {
+    const { http } = fakeHttp({ 'POST /inventory/reservations': () => ({ status: 409, body: { code: 'OUT_OF_STOCK', message: 'SKU-TEE: 1 left' } }) });
+    const failure = await failureOf(env.run(createInventoryActivities(http, { baseUrl: base }).reserveStock, { orderId: 'A-1', items }));
+    expect(failure).toMatchObject({ type: 'OUT_OF_STOCK', nonRetryable: true, message: 'SKU-TEE: 1 left' });
+  });
+});
+
+describe('payment activities', () => {
+  const record = (over: object) => ({
+    paymentId: 'pay_1', orderId: 'A-1', amount: 3998, currency: 'EUR', status: 'pending', captured: 0, refunded: 0, checkoutUrl: 'http://pay', ...over,
+  });
+  const providers = [{ name: 'primary', baseUrl: `${base}/providers/primary` }];
+
+  test('createPayment sends the order id as idempotency key; a 4xx is a non-retryable PAYMENT_DECLINED', async () => {
+    const ok = fakeHttp({ 'POST /providers/primary/payments': () => ({ status: 201, body: record({}) }) });
+    const created = await env.run(createPaymentActivities(ok.http, providers).createPayment, { provider: 'primary', orderId: 'A-1', amount: 3998, currency: 'EUR', token: 'tok_ok' });
+    expect(created.paymentId).toBe('pay_1');
+    expect(ok.sent[0]!.idempotencyKey).toBe('pay-A-1');
+    const refused = fakeHttp({ 'POST /providers/primary/payments': () => ({ status: 422, body: { code: 'INVALID_TOKEN' } }) });
+    const failure = await failureOf(env.run(createPaymentActivities(refused.http, providers).createPayment, { provider: 'primary', orderId: 'A-1', amount: 1, currency: 'EUR', token: 'x' }));
+    expect(failure).toMatchObject({ type: 'PAYMENT_DECLINED', nonRetryable: true });
+  });
+
+  test('settlePayment refunds what was captured and not yet refunded', async () => {
+    const { http, sent } = fakeHttp({
+      'GET /providers/primary/payments/pay_1': () => ({ status: 200, body: record({ status: 'succeeded', captured: 3998 }) }),
+      'POST /providers/primary/payments/pay_1/refund': () => ({ status: 200, body: record({ status: 'refunded', captured: 3998, refunded: 3998 }) }),
+    });
+    const outcome = await env.run(createPaymentActivities(http, providers).settlePayment, { provider: 'primary', orderId: 'A-1', paymentId: 'pay_1' });
+    expect(outcome).toEqual({ outcome: 'refunded', paymentId: 'pay_1', amount: 3998 });
+    expect(sent[1]).toMatchObject({ body: { amount: 3998 }, idempotencyKey: 'refund-pay_1-0' });
+  });
+
+  test('settlePayment voids a pending payment it finds by order id, and does nothing twice', async () => {
+    const voided = fakeHttp({
+      'GET /providers/primary/payments': () => ({ status: 200, body: { payments: [record({})] } }),
+      'POST /providers/primary/payments/pay_1/void': () => ({ status: 200, body: record({ status: 'voided' }) }),
+    });
+    await expect(env.run(createPaymentActivities(voided.http, providers).settlePayment, { provider: 'primary', orderId: 'A-1' })).resolves.toEqual({ outcome: 'voided', paymentId: 'pay_1' });
+    const settled = fakeHttp({ 'GET /providers/primary/payments': () => ({ status: 200, body: { payments: [record({ status: 'refunded', captured: 5, refunded: 5 })] } }) });
+    await expect(env.run(createPaymentActivities(settled.http, providers).settlePayment, { provider: 'primary', orderId: 'A-1' })).resolves.toEqual({ outcome: 'nothing-to-settle', paymentId: 'pay_1' });
+    expect(settled.sent).toHaveLength(1);
+  });
+
+  test('settlePayment retries when a void races a success', async () => {
+    const { http } = fakeHttp({
+      'GET /providers/primary/payments/pay_1': () => ({ status: 200, body: record({}) }),
+      'POST /providers/primary/payments/pay_1/void': () => ({ status: 409, body: { code: 'PAYMENT_NOT_PENDING' } }),
+    });
+    const failure = await failureOf(env.run(createPaymentActivities(http, providers).settlePayment, { provider: 'primary', orderId: 'A-1', paymentId: 'pay_1' }));
+    expect(failure).toMatchObject({ type: 'PAYMENT_STATE_CHANGED', nonRetryable: false });
+  });
+});
