@@ -75,7 +75,7 @@ describe('payment activities', () => {
   test('createPayment sends the order id as idempotency key; a 4xx is a non-retryable PAYMENT_DECLINED', async () => {
     const ok = fakeHttp({ 'POST /providers/primary/payments': () => ({ status: 201, body: record({}) }) });
     const created = await env.run(createPaymentActivities(ok.http, providers).createPayment, { provider: 'primary', orderId: 'A-1', amount: 3998, currency: 'EUR', token: 'tok_ok' });
-    expect(created.paymentId).toBe('pay_1');
+    expect(created).toMatchObject({ paymentId: 'pay_1' });
     expect(ok.sent[0]!.idempotencyKey).toBe('pay-A-1');
     const refused = fakeHttp({ 'POST /providers/primary/payments': () => ({ status: 422, body: { code: 'INVALID_TOKEN' } }) });
     const failure = await failureOf(env.run(createPaymentActivities(refused.http, providers).createPayment, { provider: 'primary', orderId: 'A-1', amount: 1, currency: 'EUR', token: 'x' }));
