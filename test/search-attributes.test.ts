@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
 import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { ensureOrderSearchAttributes } from '../scripts/search-attributes';
 import { eventually } from './helpers/stack';
@@ -16,7 +17,7 @@ afterAll(async () => {
 test('a namespace that already exists without them gets the order search attributes, once', async () => {
   // The reused-database case: the dev server's --search-attribute flag does not touch an existing namespace.
   const namespace = `sa-${randomUUID().slice(0, 8)}`;
-  await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: { seconds: 86_400 } });
+  await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
   await eventually(
     () => connection.workflowService.describeNamespace({ namespace }).then(() => true, () => false),
     (found) => found,
