@@ -1,5 +1,6 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
+import { DefaultLogger } from '@temporalio/worker';
 import type { HttpClient, HttpRequest, HttpResponse } from '../activities/http';
 import { createInventoryActivities } from '../activities/inventory';
 import { createPaymentActivities } from '../activities/payments';
@@ -19,7 +20,8 @@ function fakeHttp(routes: Record<string, (request: HttpRequest) => HttpResponse>
   return { http, sent };
 }
 
-const env = new MockActivityEnvironment();
+// Activities log their failures; these tests expect failures and assert on them instead.
+const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
 const base = 'http://systems.test';
 const items = [{ sku: 'SKU-TEE', quantity: 2, unitPrice: 1999 }];
 const failureOf = async (promise: Promise<unknown>) => {
