@@ -6,9 +6,27 @@ export interface FieldError {
   message: string;
 }
 
-/** Answers with an RFC 9457 problem (`application/problem+json`), with field paths when zod found them. */
-export function problem(res: Response, status: number, title: string, detail: string, error?: z.ZodError): void {
-  const errors: FieldError[] = error ? error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) : [];
+/** Field errors as API.md words them: a dotted path (`items.0.quantity`) and a message. */
+export function fieldErrors(error: z.ZodError): FieldError[] {
+  return error.issues.flatMap((issue) => {
+    // An unknown key is reported on its parent; name the key itself, it is what the caller must remove.
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [null];
+    return keys.map((key) => ({
+      path: [...issue.path, ...(key === null ? [] : [key])].map(String).join('.'),
+      message: key === null ? issue.message : 'unknown field',
+    }));
+  });
+}
+
+/** Answers with an RFC 9457 problem (`application/problem+json`), with field paths when there are any. */
+export function problem(
+  res: Response,
+  status: number,
+  title: string,
+  detail: string,
+  error?: z.ZodError,
+  errors: FieldError[] = error ? fieldErrors(error) : [],
+): void {
   res
     .status(status)
     .type('application/problem+json')

@@ -2,30 +2,60 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Client } from '@temporalio/client';
 import { ORDER_TASK_QUEUE } from '../domain/contract';
 import type { Config } from '../config';
+import { createApiMetrics } from './metrics';
+import { openApiDocument } from './openapi';
+import { ordersRouter } from './orders-routes';
+import { OrdersService } from './orders-service';
 import { problem } from './problem';
 import { webhookRouter } from './webhooks';
 
 export interface AppOptions {
   client: Client;
-  config: Pick<Config, 'paymentProviders'>;
+  config: Pick<Config, 'paymentProviders' | 'apiKeys' | 'saga' | 'orderAcceptTimeoutMs'>;
   /** The task queue new workflows go to; tests give each suite its own. */
   taskQueue?: string;
 }
 
+/** Body-parser errors that are the caller's: they get their own status, never a 500. */
+const CLIENT_ERRORS: Record<string, { status: number; title: string }> = {
+  'entity.too.large': { status: 413, title: 'Body too large' },
+  'entity.parse.failed': { status: 400, title: 'Malformed JSON' },
+  'encoding.unsupported': { status: 415, title: 'Unsupported content encoding' },
+  'charset.unsupported': { status: 415, title: 'Unsupported charset' },
+  'request.aborted': { status: 400, title: 'Request aborted' },
+};
+
 /** The API as an express app, without listening: `api/main.ts` serves it, tests drive it with supertest. */
 export function createApp({ client, config, taskQueue = ORDER_TASK_QUEUE }: AppOptions): express.Express {
+  const service = new OrdersService(client, { taskQueue, saga: config.saga, acceptTimeoutMs: config.orderAcceptTimeoutMs });
+  const metrics = createApiMetrics();
+  const openApi = openApiDocument();
+
   const app = express();
   app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(metrics.middleware);
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  app.get('/readyz', async (_req, res) => {
+    const ready = await service.ready();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'temporal unreachable' });
+  });
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApi);
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
   app.use(webhookRouter({ client, taskQueue, providers: config.paymentProviders }));
+  app.use(ordersRouter(service, config.apiKeys));
+
   app.use((_req, res) => problem(res, 404, 'Not found', 'no such route'));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const status = (err as { status?: number }).status;
-    if (typeof status === 'number' && status >= 400 && status < 500) {
-      return problem(res, status, 'Bad request', err instanceof Error ? err.message : 'the request could not be read');
-    }
+    const known = CLIENT_ERRORS[(err as { type?: string }).type ?? ''];
+    if (known) return problem(res, known.status, known.title, err instanceof Error ? err.message : known.title);
     console.error('request failed:', err instanceof Error ? err.message : err);
     problem(res, 500, 'Internal error', 'the request could not be handled; it is safe to retry');
   });

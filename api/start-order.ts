@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { WorkflowStartOptions } from '@temporalio/client';
+import { WorkflowIdReusePolicy, type WorkflowStartOptions } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { MemoKey, ORDER_WORKFLOW_TYPE, orderWorkflowId, type OrderWorkflowInput, type SagaSettings } from '../domain/contract';
 import type { OrderRequest } from '../domain/order-request';
-import { Status } from '../domain/order-state';
+import { evolve } from '../domain/evolve';
+import { orderReceived, type OrderEvent } from '../domain/order-events';
+import { Status, toOrderView, type OrderView } from '../domain/order-state';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 
 /** A hash of the parsed request that ignores key order: the same order sent twice hashes the same. */
@@ -31,16 +33,24 @@ export function orderStartOptions(
   request: OrderRequest,
   settings: SagaSettings,
   taskQueue: string,
-): { workflowType: string; options: WorkflowStartOptions<(input: OrderWorkflowInput) => Promise<unknown>> } {
+  receivedAt: Date = new Date(),
+): { workflowType: string; input: OrderWorkflowInput; initialView: OrderView; options: WorkflowStartOptions<(input: OrderWorkflowInput) => Promise<unknown>> } {
   const requestHash = canonicalRequestHash(request);
-  const input: OrderWorkflowInput = { request, requestHash, settings };
+  const input: OrderWorkflowInput = { request, requestHash, receivedAt: receivedAt.toISOString(), settings };
+  // The same first event the workflow records, folded by the same reducer: GET answers before a worker runs.
+  const firstEvent: OrderEvent = { seq: 1, at: input.receivedAt, ...orderReceived(request) };
+  const initialView = toOrderView(evolve(null, firstEvent));
   return {
     workflowType: ORDER_WORKFLOW_TYPE,
+    input,
+    initialView,
     options: {
       workflowId: orderWorkflowId(request.orderId),
       taskQueue,
       args: [input],
-      memo: { [MemoKey.requestHash]: requestHash },
+      // An order id is used once, ever: a closed order is never started again.
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      memo: { [MemoKey.requestHash]: requestHash, [MemoKey.order]: initialView, [MemoKey.event]: firstEvent },
       typedSearchAttributes: new TypedSearchAttributes([
         { key: OrderSearchAttributes.orderId, value: request.orderId },
         { key: OrderSearchAttributes.customerId, value: request.customer.id },

@@ -38,6 +38,8 @@ export const OrderWorkflowInput = z.object({
   request: OrderRequest,
   /** Canonical hash of the parsed request: a second POST with the same orderId but another body is a conflict. */
   requestHash: z.string(),
+  /** When the API accepted the order: the order's `createdAt`, the same before and after a worker runs it. */
+  receivedAt: z.iso.datetime(),
   settings: SagaSettings,
 });
 export type OrderWorkflowInput = z.infer<typeof OrderWorkflowInput>;
@@ -76,10 +78,23 @@ export const paymentCallbackSignal = defineSignal<[PaymentCallback]>('paymentCal
 export const retryCompensationSignal = defineSignal<[OperatorRequest]>('retryCompensation');
 /** Signal: an operator settled the order by hand; it ends `CANCELLED`. */
 export const markResolvedSignal = defineSignal<[OperatorRequest]>('markResolved');
-/** Update: cancel the order; completes once compensation has run. Rejected once the order is paid. */
-export const cancelOrderUpdate = defineUpdate<OrderView, [CancelRequest]>('cancelOrder');
+/**
+ * Signal: cancel the order. A signal, not an update, because it must be durable with no worker running;
+ * the workflow ignores it once the order is paid.
+ */
+export const cancelOrderSignal = defineSignal<[CancelRequest]>('cancelOrder');
+/**
+ * Update: wait for a cancel to play out. Answers once the order is cancelled, needs an operator, or turned
+ * out not cancellable (paid, confirmed, rejected). Read-only, so it is harmless if it reaches the workflow late.
+ */
+export const awaitCancellationUpdate = defineUpdate<OrderView, []>('awaitCancellation');
+/** What a POST /orders asks of the order it starts or finds: refused when the order was placed with another body. */
+export const AcceptanceRequest = z.object({ requestHash: z.string() });
+export type AcceptanceRequest = z.infer<typeof AcceptanceRequest>;
+/** Failure type of an acceptance whose request hash differs from the order's (the API answers 409). */
+export const ORDER_CONFLICT = 'ORDER_CONFLICT';
 /** Update: wait until the order has a payment link or has ended (used with update-with-start). */
-export const awaitAcceptanceUpdate = defineUpdate<OrderView, []>('awaitAcceptance');
+export const awaitAcceptanceUpdate = defineUpdate<OrderView, [AcceptanceRequest]>('awaitAcceptance');
 /** Query: the current view. */
 export const getOrderQuery = defineQuery<OrderView>('getOrder');
 /** Query: the domain events so far. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OrderItem } from './order-request';
+import { OrderItem, type OrderRequest } from './order-request';
 import { OrderReason, PaymentStatus } from './order-state';
 
 /** The operator actions support staff can take on an order in `REQUIRES_ATTENTION`. */
@@ -60,3 +60,11 @@ export type OrderEvent = z.infer<typeof OrderEvent>;
 
 /** The body of one event type, for code that builds events. */
 export type EventData<T extends OrderEventType> = Extract<OrderEventBody, { type: T }>['data'];
+
+/** The first event of every order: what the saga and the API's initial view both start from. */
+export function orderReceived(request: OrderRequest): Extract<OrderEventBody, { type: 'OrderReceived' }> {
+  return {
+    type: 'OrderReceived',
+    data: { orderId: request.orderId, customerId: request.customer.id, currency: request.currency, items: request.items },
+  };
+}

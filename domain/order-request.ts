@@ -21,10 +21,18 @@ export const ShippingAddress = z.object({
 });
 export type ShippingAddress = z.infer<typeof ShippingAddress>;
 
+/**
+ * A customer id: an identifier from the checkout's own system. The charset is what Temporal visibility can
+ * match exactly in a query (quotes and backslashes cannot be), so every order is findable by its customer.
+ */
+export const CustomerId = z
+  .string()
+  .regex(/^[A-Za-z0-9._:@+/-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ : @ + / -');
+
 export const OrderRequest = z.strictObject({
   orderId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 . _ -'),
   customer: z.object({
-    id: z.string().min(1).max(128),
+    id: CustomerId,
     email: z.email(),
   }),
   currency: z.string().regex(/^[A-Z]{3}$/, 'must be three uppercase letters'),

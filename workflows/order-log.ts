@@ -33,8 +33,9 @@ export class OrderLog {
     return [...this.recorded];
   }
 
-  append(body: OrderEventBody): OrderState {
-    const event = { seq: this.recorded.length + 1, at: new Date().toISOString(), ...body } as OrderEvent;
+  /** Records one event at workflow time (or at `at`, for a moment fixed by the input). */
+  append(body: OrderEventBody, at: string = new Date().toISOString()): OrderState {
+    const event = { seq: this.recorded.length + 1, at, ...body } as OrderEvent;
     try {
       this.current = evolve(this.current, event);
     } catch (err) {

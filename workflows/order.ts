@@ -3,13 +3,16 @@ import { ActivityFailure, ApplicationFailure, CancellationScope } from '@tempora
 import type { OrderActivities } from '../activities';
 import type { NotificationTemplate } from '../activities/notifications';
 import {
+  AcceptanceRequest,
   awaitAcceptanceUpdate,
   CancelRequest,
-  cancelOrderUpdate,
+  awaitCancellationUpdate,
+  cancelOrderSignal,
   getEventsQuery,
   getOrderQuery,
   markResolvedSignal,
   OperatorRequest,
+  ORDER_CONFLICT,
   OrderWorkflowInput,
   PaymentCallback,
   paymentCallbackSignal,
@@ -18,6 +21,7 @@ import {
 import type { OperatorActionKind } from '../domain/order-events';
 import { CANCELLABLE_STATUSES, isTerminal, Status, type OrderReason, type OrderStatus, type OrderView } from '../domain/order-state';
 import { Reason, ReasonCode, REJECTION_CODES } from '../domain/reasons';
+import { orderReceived } from '../domain/order-events';
 import { OrderLog } from './order-log';
 import { Compensations } from './saga';
 
@@ -73,6 +77,15 @@ const lateMoney = wf.proxyActivities<OrderActivities>(LATE_MONEY_OPTIONS);
 
 type ForwardOutcome = { kind: 'paid' } | { kind: 'rejected'; reason: OrderReason } | { kind: 'compensate'; reason: OrderReason };
 
+/** Statuses at which a cancel has played out: done, stuck on an operator, or never possible. */
+const CANCELLATION_SETTLED_STATUSES: readonly OrderStatus[] = [
+  Status.CANCELLED,
+  Status.REQUIRES_ATTENTION,
+  Status.PAID,
+  Status.CONFIRMED,
+  Status.REJECTED,
+];
+
 /** Statuses at which an order has answered its checkout: it has a payment link, or it has ended. */
 const ACCEPTED_STATUSES: readonly OrderStatus[] = Object.values(Status).filter(
   (status) => status !== Status.RECEIVED && status !== Status.RESERVED,
@@ -97,7 +110,9 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
   let operatorRequest: { action: OperatorActionKind; request: OperatorRequest } | null = null;
   const compensationActs = wf.proxyActivities<OrderActivities>(compensationOptions(settings.compensationGiveUpMs));
 
-  // Handlers first: callbacks and requests may already be waiting in history before the first step runs.
+  // The first event before any handler: a buffered update (update-with-start) runs as soon as its handler is set.
+  log.append(orderReceived(request), input.data.receivedAt);
+  // Then the handlers, before the first await: callbacks and requests may already be waiting in history.
   wf.setHandler(getOrderQuery, () => log.view);
   wf.setHandler(getEventsQuery, () => log.events);
   wf.setHandler(paymentCallbackSignal, (raw) => {
@@ -112,28 +127,27 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
       await wf.condition(() => ACCEPTED_STATUSES.includes(log.state.status));
       return log.view;
     },
-  );
-  wf.setHandler(
-    cancelOrderUpdate,
-    async (raw) => {
-      const request = CancelRequest.parse(raw);
-      if (CANCELLABLE_STATUSES.includes(log.state.status) && !cancelRequest) {
-        cancelRequest = request;
-        forward.cancel();
-      }
-      await wf.condition(() => isTerminal(log.state.status) || log.state.status === Status.REQUIRES_ATTENTION);
-      return log.view;
-    },
     {
       validator: (raw) => {
-        if (!CancelRequest.safeParse(raw).success) throw ApplicationFailure.nonRetryable('invalid cancel request', 'INVALID_REQUEST');
-        const { status } = log.state;
-        if (status === Status.PAID || status === Status.CONFIRMED || status === Status.REJECTED) {
-          throw ApplicationFailure.nonRetryable(`an order that is ${status} cannot be cancelled`, 'ORDER_NOT_CANCELLABLE');
+        const request = AcceptanceRequest.safeParse(raw);
+        if (!request.success || request.data.requestHash !== input.data.requestHash) {
+          throw ApplicationFailure.nonRetryable('this order id was placed with another body', ORDER_CONFLICT);
         }
       },
     },
   );
+  wf.setHandler(cancelOrderSignal, (raw) => {
+    const request = CancelRequest.safeParse(raw);
+    if (!request.success || !CANCELLABLE_STATUSES.includes(log.state.status) || cancelRequest) {
+      return wf.log.warn('ignored a cancel request', { orderId, status: log.state.status });
+    }
+    cancelRequest = request.data;
+    forward.cancel();
+  });
+  wf.setHandler(awaitCancellationUpdate, async () => {
+    await wf.condition(() => CANCELLATION_SETTLED_STATUSES.includes(log.state.status));
+    return log.view;
+  });
   const onOperator = (action: OperatorActionKind) => (raw: OperatorRequest) => {
     const request = OperatorRequest.safeParse(raw);
     if (!request.success || log.state.status !== Status.REQUIRES_ATTENTION || operatorRequest) {
@@ -144,10 +158,6 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
   wf.setHandler(retryCompensationSignal, onOperator('retry-compensation'));
   wf.setHandler(markResolvedSignal, onOperator('mark-resolved'));
 
-  log.append({
-    type: 'OrderReceived',
-    data: { orderId, customerId: request.customer.id, currency: request.currency, items: request.items },
-  });
   void wf.CancellationScope.nonCancellable(() => flagStuckStates());
 
   let outcome: ForwardOutcome;

@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createApp } from '../../api/server';
 import { createActivities, type OrderActivities } from '../../activities';
 import { orderStartOptions } from '../../api/start-order';
-import { DEV_PROVIDER_SECRETS, type PaymentProviderConfig } from '../../config';
+import { DEV_API_KEYS, DEV_PROVIDER_SECRETS, type ApiKeys, type PaymentProviderConfig } from '../../config';
 import { getEventsQuery, type SagaSettings } from '../../domain/contract';
 import type { OrderRequest } from '../../domain/order-request';
 import type { OrderView } from '../../domain/order-state';
@@ -15,6 +15,13 @@ import { createOrderWorker } from '../../worker/worker';
 import { testTemporalAddress, testWorkflowBundlePath } from './test-env';
 
 export const NAMESPACE = 'default';
+
+/** The dev tokens, plus a support token that may also cancel (cancel needs orders:write). */
+export const TEST_API_KEYS: ApiKeys = {
+  ...(DEV_API_KEYS as unknown as ApiKeys),
+  'test-support-writer': { name: 'support', scopes: ['orders:write', 'orders:read', 'orders:operate'] },
+};
+export const auth = (token: keyof typeof TEST_API_KEYS & string) => ({ authorization: `Bearer ${token}` });
 
 /** Short windows so every path finishes in seconds; a test can shorten or lengthen any of them. */
 export const FAST_SETTINGS: Omit<SagaSettings, 'paymentProviders'> = {
@@ -38,9 +45,12 @@ async function listen(server: http.Server): Promise<string> {
 export interface StackOptions extends Partial<Omit<SagaSettings, 'paymentProviders'>> {
   /** Wraps the real activities, for a test that must put something in history at an exact moment. */
   wrapActivities?: (activities: OrderActivities, client: Client) => OrderActivities;
+  /** False to start with no worker polling (the API must still accept and answer). */
+  worker?: boolean;
+  orderAcceptTimeoutMs?: number;
 }
 
-export async function startStack({ wrapActivities, ...settings }: StackOptions = {}) {
+export async function startStack({ wrapActivities, worker: withWorker = true, orderAcceptTimeoutMs = 10_000, ...settings }: StackOptions = {}) {
   const address = testTemporalAddress();
   const taskQueue = `orders-test-${randomUUID()}`;
   const connection = await Connection.connect({ address });
@@ -60,24 +70,44 @@ export async function startStack({ wrapActivities, ...settings }: StackOptions =
 
   const sandbox = createSandbox({ providers, webhookBaseUrl: apiUrl, paymentWindowMs: saga.paymentWindowMs });
   sandboxServer.on('request', sandbox.app);
-  apiServer.on('request', createApp({ client, config: { paymentProviders: providers }, taskQueue }));
+  const app = createApp({
+    client,
+    config: { paymentProviders: providers, apiKeys: TEST_API_KEYS, saga, orderAcceptTimeoutMs },
+    taskQueue,
+  });
+  apiServer.on('request', app);
 
   const endpoints = { inventoryUrl: sandboxUrl, fulfillmentUrl: sandboxUrl, notificationsUrl: sandboxUrl, paymentProviders: providers };
   const activities = createActivities(endpoints);
-  const worker = await createOrderWorker({
-    connection: nativeConnection,
-    namespace: NAMESPACE,
-    taskQueue,
-    workflowBundle: { codePath: testWorkflowBundlePath() },
-    activities: wrapActivities ? wrapActivities(activities, client) : activities,
-  });
-  const workerRun = worker.run();
+  let running: { worker: Worker; run: Promise<void> } | null = null;
+  async function startWorker(): Promise<void> {
+    const worker = await createOrderWorker({
+      connection: nativeConnection,
+      namespace: NAMESPACE,
+      taskQueue,
+      workflowBundle: { codePath: testWorkflowBundlePath() },
+      activities: wrapActivities ? wrapActivities(activities, client) : activities,
+    });
+    running = { worker, run: worker.run() };
+  }
+  async function stopWorker(): Promise<void> {
+    if (!running) return;
+    running.worker.shutdown();
+    await running.run;
+    running = null;
+  }
+  if (withWorker) await startWorker();
 
   return {
     client,
+    app,
     taskQueue,
     sandboxUrl,
     apiUrl,
+    startWorker,
+    stopWorker,
+    /** The API configuration this stack runs with, for a second app in the same test. */
+    settingsForApp: () => ({ paymentProviders: providers, saga, orderAcceptTimeoutMs }),
     ledger: sandbox.ledger,
     settings: saga,
 
@@ -103,8 +133,7 @@ export async function startStack({ wrapActivities, ...settings }: StackOptions =
     },
 
     async stop(): Promise<void> {
-      worker.shutdown();
-      await workerRun;
+      await stopWorker();
       sandbox.close();
       await nativeConnection.close();
       await connection.close();

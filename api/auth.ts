@@ -1,0 +1,29 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { ApiKeys, Scope } from '../config';
+import { problem } from './problem';
+
+/** Who called: the API key's name (recorded on operator actions) and its scopes. */
+export interface Caller {
+  name: string;
+  scopes: readonly Scope[];
+}
+
+/** Bearer-token auth (API.md §2): 401 without a known token, 403 without the route's scope. */
+export function requireScope(apiKeys: ApiKeys, scope: Scope) {
+  const keys = new Map(Object.entries(apiKeys));
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const match = /^Bearer ([^\s]+)$/.exec(req.get('authorization') ?? '');
+    const key = match ? keys.get(match[1]!) : undefined;
+    if (!key) {
+      res.set('WWW-Authenticate', 'Bearer');
+      return problem(res, 401, 'Unauthorized', 'a valid bearer token is required');
+    }
+    if (!key.scopes.includes(scope)) return problem(res, 403, 'Forbidden', `this token lacks the ${scope} scope`);
+    res.locals.caller = { name: key.name, scopes: key.scopes } satisfies Caller;
+    next();
+  };
+}
+
+export function callerOf(res: Response): Caller {
+  return res.locals.caller as Caller;
+}

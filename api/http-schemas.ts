@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import 'zod-openapi';
+import { OrderEvent } from '../domain/order-events';
+import { CustomerId, OrderRequest } from '../domain/order-request';
+import { OrderStatus, OrderView } from '../domain/order-state';
+
+/**
+ * The HTTP contract's schemas (API.md §3–§4), on top of the domain's. The routes parse with them and the
+ * OpenAPI document is generated from them: one source for both.
+ */
+
+export const OrderIdParam = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,64}$/)
+  .meta({ description: 'The order id the checkout chose', example: 'A-1001' });
+
+export const OrderRequestBody = OrderRequest.meta({ id: 'OrderRequest', description: 'An order to place' });
+export const OrderViewBody = OrderView.meta({ id: 'OrderView', description: 'The order as checkout and support see it' });
+
+export const OrderSummary = z
+  .object({
+    orderId: z.string(),
+    status: OrderStatus,
+    customerId: z.string(),
+    total: z.int(),
+    currency: z.string(),
+    needsAttention: z.boolean(),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'OrderSummary' });
+export type OrderSummary = z.infer<typeof OrderSummary>;
+
+export const ListOrdersQuery = z.strictObject({
+  status: OrderStatus.optional(),
+  customerId: CustomerId.optional(),
+  needsAttention: z.enum(['true', 'false']).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  pageToken: z.string().min(1).max(4096).optional(),
+});
+export type ListOrdersQuery = z.infer<typeof ListOrdersQuery>;
+
+export const OrderList = z
+  .object({ orders: z.array(OrderSummary), nextPageToken: z.string().nullable() })
+  .meta({ id: 'OrderList' });
+
+export const OrderEvents = z
+  .object({ orderId: z.string(), events: z.array(OrderEvent) })
+  .meta({ id: 'OrderEvents', description: 'Domain events, oldest first, seq from 1 without gaps' });
+
+export const CancelBody = z.strictObject({ reason: z.string().max(500).optional() }).meta({ id: 'CancelRequest' });
+export const OperatorBody = z.strictObject({ note: z.string().max(2000) }).meta({ id: 'OperatorRequest' });
+
+export const Problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.int(),
+    detail: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details, with the offending field paths' });
+
+export const Health = z.object({ status: z.string() }).meta({ id: 'Health' });
+export const WebhookReceived = z.object({ received: z.literal(true) }).meta({ id: 'WebhookReceived' });

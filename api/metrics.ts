@@ -1,0 +1,35 @@
+import type { NextFunction, Request, Response } from 'express';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+/** The API's Prometheus metrics, on a registry of its own (so apps in one process never share series). */
+export function createApiMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const requests = new Counter({
+    name: 'orders_api_http_requests_total',
+    help: 'HTTP requests answered, by method, route and status code',
+    labelNames: ['method', 'route', 'code'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'orders_api_http_request_duration_seconds',
+    help: 'HTTP request latency, by method, route and status code',
+    labelNames: ['method', 'route', 'code'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+
+  /** Times every request; the route label is the matched pattern, never the raw path (ids would explode it). */
+  function middleware(req: Request, res: Response, next: NextFunction): void {
+    const stop = duration.startTimer();
+    res.on('finish', () => {
+      const pattern = req.route?.path as string | undefined;
+      const labels = { method: req.method, route: pattern ? `${req.baseUrl}${pattern}` : 'unmatched', code: String(res.statusCode) };
+      requests.inc(labels);
+      stop(labels);
+    });
+    next();
+  }
+
+  return { registry, middleware };
+}

@@ -1,0 +1,133 @@
+import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
+import { z } from 'zod';
+import { WebhookEvent } from './webhooks';
+import {
+  CancelBody,
+  Health,
+  ListOrdersQuery,
+  OperatorBody,
+  OrderEvents,
+  OrderIdParam,
+  OrderList,
+  OrderRequestBody,
+  OrderViewBody,
+  Problem,
+  WebhookReceived,
+} from './http-schemas';
+
+const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
+const problemOf = (description: string) => ({ description, content: { 'application/problem+json': { schema: Problem } } });
+const secured = [{ bearer: [] }];
+const authErrors: ZodOpenApiResponsesObject = {
+  '401': problemOf('No token, or an unknown one'),
+  '403': problemOf('The token lacks the scope'),
+};
+const withOrderId = { requestParams: { path: z.object({ orderId: OrderIdParam }) } };
+const operatorAction = (summary: string): ZodOpenApiOperationObject => ({
+  summary,
+  security: secured,
+  ...withOrderId,
+  requestBody: json(OperatorBody),
+  responses: {
+    '202': { description: 'Signalled; recorded as OperatorAction', ...json(OrderViewBody) },
+    '400': problemOf('Schema errors'),
+    ...authErrors,
+    '404': problemOf('Unknown order'),
+    '409': problemOf('The order is not REQUIRES_ATTENTION'),
+  },
+});
+
+/** The OpenAPI 3.1 document of API.md §1–§4, generated from the schemas the routes parse with. */
+export function openApiDocument() {
+  return createDocument({
+    openapi: '3.1.0',
+    info: { title: 'Order saga orchestrator API', version: '1.0.0' },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    paths: {
+      '/orders': {
+        post: {
+          summary: 'Place an order',
+          security: secured,
+          requestBody: json(OrderRequestBody),
+          responses: {
+            '201': { description: 'New order, at AWAITING_PAYMENT (with checkoutUrl) or terminal', ...json(OrderViewBody) },
+            '200': { description: 'The same order again: nothing new started', ...json(OrderViewBody) },
+            '202': { description: 'Accepted durably, not yet at AWAITING_PAYMENT', ...json(OrderViewBody) },
+            '400': problemOf('Schema errors, with field paths'),
+            ...authErrors,
+            '409': problemOf('The orderId exists with a different body'),
+            '413': problemOf('Body over 100 kB'),
+            '422': { description: 'The order was REJECTED; reason says why', ...json(OrderViewBody) },
+          },
+        },
+        get: {
+          summary: 'List orders (Temporal visibility; may lag a moment)',
+          security: secured,
+          requestParams: { query: ListOrdersQuery },
+          responses: { '200': { description: 'A page of orders', ...json(OrderList) }, '400': problemOf('Bad query'), ...authErrors },
+        },
+      },
+      '/orders/{orderId}': {
+        get: {
+          summary: 'Read an order (answers with no worker running)',
+          security: secured,
+          ...withOrderId,
+          responses: { '200': { description: 'The order', ...json(OrderViewBody) }, ...authErrors, '404': problemOf('Unknown order') },
+        },
+      },
+      '/orders/{orderId}/events': {
+        get: {
+          summary: "An order's domain events",
+          security: secured,
+          ...withOrderId,
+          responses: { '200': { description: 'Events, oldest first', ...json(OrderEvents) }, ...authErrors, '404': problemOf('Unknown order') },
+        },
+      },
+      '/orders/{orderId}/cancel': {
+        post: {
+          summary: 'Cancel an order (until it is PAID)',
+          security: secured,
+          ...withOrderId,
+          requestBody: json(CancelBody),
+          responses: {
+            '200': { description: 'Compensation has run (or the order was already CANCELLED)', ...json(OrderViewBody) },
+            '202': { description: 'Cancel recorded durably; compensation has not finished yet (or no worker runs)', ...json(OrderViewBody) },
+            '400': problemOf('Schema errors'),
+            ...authErrors,
+            '404': problemOf('Unknown order'),
+            '409': problemOf('PAID, CONFIRMED or REJECTED'),
+          },
+        },
+      },
+      '/orders/{orderId}/actions/retry-compensation': { post: operatorAction('Run the failed compensations again') },
+      '/orders/{orderId}/actions/mark-resolved': { post: operatorAction('Mark an order settled by hand; it ends CANCELLED') },
+      '/webhooks/payments/{provider}': {
+        post: {
+          summary: 'Payment provider callback, authenticated by its Payment-Signature',
+          requestParams: {
+            path: z.object({ provider: z.string().meta({ description: 'A configured provider name', example: 'primary' }) }),
+            header: z.object({
+              'Payment-Signature': z.string().optional().meta({ description: 't=<unix s>,v1=<hex HMAC-SHA256(secret, t.rawBody)>' }),
+            }),
+          },
+          requestBody: json(WebhookEvent),
+          responses: {
+            '200': { description: 'Accepted (also for duplicates)', ...json(WebhookReceived) },
+            '400': problemOf('Malformed body'),
+            '401': problemOf('Missing, invalid or stale signature'),
+            '404': problemOf('Unknown provider'),
+          },
+        },
+      },
+      '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'Up', ...json(Health) } } } },
+      '/readyz': {
+        get: {
+          summary: 'Readiness: Temporal answers',
+          responses: { '200': { description: 'Ready', ...json(Health) }, '503': { description: 'Temporal unreachable', ...json(Health) } },
+        },
+      },
+      '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } },
+      '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'Prometheus text format' } } } },
+    },
+  });
+}

@@ -1,0 +1,119 @@
+import express, { Router, type Response } from 'express';
+import type { z } from 'zod';
+import type { ApiKeys } from '../config';
+import { OrderRequest } from '../domain/order-request';
+import { callerOf, requireScope } from './auth';
+import { CancelBody, ListOrdersQuery, OperatorBody, OrderIdParam } from './http-schemas';
+import { InvalidPageTokenError, type OrdersService } from './orders-service';
+import { problem } from './problem';
+
+/** API.md §3: the largest order body accepted; larger ones get 413. */
+export const ORDER_BODY_LIMIT = '100kb';
+
+/** Parses or answers 400 with the field paths; returns undefined when it answered. */
+function parse<T>(schema: z.ZodType<T>, value: unknown, res: Response, what: string): T | undefined {
+  const parsed = schema.safeParse(value ?? {});
+  if (parsed.success) return parsed.data;
+  problem(res, 400, 'Invalid request', `the ${what} does not match the contract`, parsed.error);
+  return undefined;
+}
+
+/** An order id that cannot exist (it breaks the id rules) is simply not found. */
+function orderIdOr404(raw: unknown, res: Response): string | undefined {
+  const parsed = OrderIdParam.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  problem(res, 404, 'Order not found', 'no order has this id');
+  return undefined;
+}
+
+const notFound = (res: Response) => problem(res, 404, 'Order not found', 'no order has this id');
+
+/** The orders routes of API.md §3, each behind its scope. */
+export function ordersRouter(service: OrdersService, apiKeys: ApiKeys): Router {
+  const router = Router();
+  const json = express.json({ limit: ORDER_BODY_LIMIT });
+  const write = requireScope(apiKeys, 'orders:write');
+  const read = requireScope(apiKeys, 'orders:read');
+  const operate = requireScope(apiKeys, 'orders:operate');
+
+  router.post('/orders', write, json, async (req, res) => {
+    const request = parse(OrderRequest, req.body, res, 'order');
+    if (!request) return;
+    const outcome = await service.place(request);
+    switch (outcome.kind) {
+      case 'created':
+        return void res.status(201).json(outcome.view);
+      case 'existing':
+        return void res.status(200).json(outcome.view);
+      case 'accepted':
+        return void res.status(202).json(outcome.view);
+      case 'rejected':
+        return void res.status(422).json(outcome.view);
+      case 'conflict':
+        return problem(res, 409, 'Order conflict', `order ${request.orderId} exists with a different body`);
+    }
+  });
+
+  router.get('/orders', read, async (req, res) => {
+    const query = parse(ListOrdersQuery, req.query, res, 'query');
+    if (!query) return;
+    try {
+      res.json(await service.list(query));
+    } catch (err) {
+      if (!(err instanceof InvalidPageTokenError)) throw err;
+      problem(res, 400, 'Invalid request', err.message, undefined, [{ path: 'pageToken', message: err.message }]);
+    }
+  });
+
+  router.get('/orders/:orderId', read, async (req, res) => {
+    const orderId = orderIdOr404(req.params.orderId, res);
+    if (!orderId) return;
+    const view = await service.get(orderId);
+    if (!view) return notFound(res);
+    res.json(view);
+  });
+
+  router.get('/orders/:orderId/events', read, async (req, res) => {
+    const orderId = orderIdOr404(req.params.orderId, res);
+    if (!orderId) return;
+    const events = await service.events(orderId);
+    if (!events) return notFound(res);
+    res.json({ orderId, events });
+  });
+
+  router.post('/orders/:orderId/cancel', write, json, async (req, res) => {
+    const orderId = orderIdOr404(req.params.orderId, res);
+    if (!orderId) return;
+    const body = parse(CancelBody, req.body, res, 'cancel request');
+    if (!body) return;
+    const by = callerOf(res).name === 'support' ? 'support' : 'customer';
+    const outcome = await service.cancel(orderId, { by, ...(body.reason ? { reason: body.reason } : {}) });
+    switch (outcome.kind) {
+      case 'not-found':
+        return notFound(res);
+      case 'cancelled':
+        return void res.status(200).json(outcome.view);
+      case 'in-progress':
+        return void res.status(202).json(outcome.view);
+      case 'not-cancellable':
+        return problem(res, 409, 'Order not cancellable', `an order that is ${outcome.view.status} cannot be cancelled`);
+    }
+  });
+
+  for (const action of ['retry-compensation', 'mark-resolved'] as const) {
+    router.post(`/orders/:orderId/actions/${action}`, operate, json, async (req, res) => {
+      const orderId = orderIdOr404(req.params.orderId, res);
+      if (!orderId) return;
+      const body = parse(OperatorBody, req.body, res, 'operator request');
+      if (!body) return;
+      const outcome = await service.operatorAction(orderId, action, { operator: callerOf(res).name, note: body.note });
+      if (outcome.kind === 'not-found') return notFound(res);
+      if (outcome.kind === 'not-in-attention') {
+        return problem(res, 409, 'Order not awaiting an operator', `the order is ${outcome.view.status}, not REQUIRES_ATTENTION`);
+      }
+      res.status(202).json(outcome.view);
+    });
+  }
+
+  return router;
+}

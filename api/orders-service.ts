@@ -1,0 +1,272 @@
+import { status as grpcStatus } from '@grpc/grpc-js';
+import {
+  isGrpcServiceError,
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import { createHash } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
+import { decodeMapFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import {
+  awaitAcceptanceUpdate,
+  awaitCancellationUpdate,
+  cancelOrderSignal,
+  markResolvedSignal,
+  MemoKey,
+  ORDER_CONFLICT,
+  ORDER_WORKFLOW_TYPE,
+  orderWorkflowId,
+  retryCompensationSignal,
+  type CancelRequest,
+  type SagaSettings,
+} from '../domain/contract';
+import { OrderEvent } from '../domain/order-events';
+import type { OrderRequest } from '../domain/order-request';
+import { OrderView, Status } from '../domain/order-state';
+import { OrderSearchAttributes } from '../domain/search-attributes';
+import type { ListOrdersQuery, OrderSummary } from './http-schemas';
+import { orderStartOptions } from './start-order';
+
+export type PlaceOutcome =
+  | { kind: 'created' | 'existing' | 'accepted' | 'rejected'; view: OrderView }
+  | { kind: 'conflict' };
+export type CancelOutcome =
+  | { kind: 'cancelled' | 'in-progress' | 'not-cancellable'; view: OrderView }
+  | { kind: 'not-found' };
+export type OperatorOutcome = { kind: 'signalled' | 'not-in-attention'; view: OrderView } | { kind: 'not-found' };
+
+/** A stored order as the server knows it, with no worker involved. */
+interface StoredOrder {
+  view: OrderView;
+  requestHash: string | null;
+  running: boolean;
+}
+
+export class InvalidPageTokenError extends Error {
+  override readonly name = 'InvalidPageTokenError';
+}
+
+export interface OrdersServiceOptions {
+  taskQueue: string;
+  saga: SagaSettings;
+  /** How long POST /orders (and cancel) waits for the workflow before it answers "accepted" (202). */
+  acceptTimeoutMs: number;
+}
+
+/**
+ * What the API does with Temporal: starts order workflows, signals and updates them, and reads their
+ * state from the memo and the history, so every read answers with no worker running.
+ */
+export class OrdersService {
+  constructor(
+    private readonly client: Client,
+    private readonly options: OrdersServiceOptions,
+  ) {}
+
+  /** POST /orders: one order per id (update-with-start), waiting a bounded time for its payment link. */
+  async place(request: OrderRequest): Promise<PlaceOutcome> {
+    const { workflowType, options, input } = orderStartOptions(request, this.options.saga, this.options.taskQueue);
+    const existing = await this.stored(request.orderId);
+    if (existing) return this.sameOrder(existing, input.requestHash);
+
+    const startWorkflowOperation = new WithStartWorkflowOperation(workflowType, {
+      ...options,
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+    try {
+      const view = OrderView.parse(
+        await this.client.withDeadline(Date.now() + this.options.acceptTimeoutMs, () =>
+          this.client.workflow.executeUpdateWithStart(awaitAcceptanceUpdate, {
+            args: [{ requestHash: input.requestHash }],
+            startWorkflowOperation,
+          }),
+        ),
+      );
+      return { kind: view.status === Status.REJECTED ? 'rejected' : 'created', view };
+    } catch (err) {
+      if (failureType(err) === ORDER_CONFLICT) return { kind: 'conflict' };
+      // Started, or found, but not at its payment link in time (no worker, say): the order is durable all the same.
+      const stored = await this.stored(request.orderId);
+      if (!stored) throw err;
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return this.sameOrder(stored, input.requestHash);
+      if (stored.requestHash !== input.requestHash) return { kind: 'conflict' };
+      return { kind: 'accepted', view: stored.view };
+    }
+  }
+
+  /** GET /orders/{id}: the view from the memo (updated at every transition). */
+  async get(orderId: string): Promise<OrderView | null> {
+    return (await this.stored(orderId))?.view ?? null;
+  }
+
+  /** GET /orders/{id}/events: the events folded out of the history's memo updates, oldest first. */
+  async events(orderId: string): Promise<OrderEvent[] | null> {
+    let history;
+    try {
+      history = await this.client.workflow.getHandle(orderWorkflowId(orderId)).fetchHistory();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === grpcStatus.NOT_FOUND)) return null;
+      throw err;
+    }
+    const bySeq = new Map<number, OrderEvent>();
+    for (const event of history.events ?? []) {
+      const fields =
+        event.workflowExecutionStartedEventAttributes?.memo?.fields ??
+        event.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields;
+      if (!fields?.[MemoKey.event]) continue;
+      const memo = await decodeMapFromPayloads(this.client.options.loadedDataConverter, fields);
+      const parsed = OrderEvent.safeParse(memo?.[MemoKey.event]);
+      if (parsed.success) bySeq.set(parsed.data.seq, parsed.data);
+    }
+    return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  /** GET /orders: a page of Temporal visibility, newest first; it may lag a moment behind. */
+  async list(query: ListOrdersQuery): Promise<{ orders: OrderSummary[]; nextPageToken: string | null }> {
+    // Every value below was parsed against an enum or the customer-id charset: nothing needs quoting.
+    const clauses = [`WorkflowType = '${ORDER_WORKFLOW_TYPE}'`];
+    if (query.status) clauses.push(`${OrderSearchAttributes.status.name} = '${query.status}'`);
+    if (query.customerId) clauses.push(`${OrderSearchAttributes.customerId.name} = '${query.customerId}'`);
+    if (query.needsAttention) clauses.push(`${OrderSearchAttributes.needsAttention.name} = ${query.needsAttention}`);
+    const visibilityQuery = clauses.join(' AND ');
+    const serverToken = query.pageToken ? openPageToken(query.pageToken, visibilityQuery) : undefined;
+    let response;
+    try {
+      response = await this.client.withDeadline(Date.now() + LIST_DEADLINE_MS, () =>
+        this.client.workflowService.listWorkflowExecutions({
+          namespace: this.client.options.namespace,
+          query: visibilityQuery,
+          pageSize: query.limit,
+          nextPageToken: serverToken,
+        }),
+      );
+    } catch (err) {
+      // A token that passed our envelope but not the server (tampered inside) is still the caller's error.
+      if (serverToken && isGrpcServiceError(err)) throw new InvalidPageTokenError('pageToken is not one this API gave out');
+      throw err;
+    }
+    const orders: OrderSummary[] = [];
+    for (const execution of response.executions ?? []) {
+      const memo = await decodeMapFromPayloads(this.client.options.loadedDataConverter, execution.memo?.fields);
+      const view = OrderView.safeParse(memo?.[MemoKey.order]);
+      if (!view.success) continue;
+      const { orderId, status, customerId, total, currency, needsAttention, createdAt } = view.data;
+      orders.push({ orderId, status, customerId, total, currency, needsAttention, createdAt });
+    }
+    const token = response.nextPageToken?.length ? sealPageToken(Buffer.from(response.nextPageToken), visibilityQuery) : null;
+    return { orders, nextPageToken: token };
+  }
+
+  /**
+   * POST /orders/{id}/cancel: a durable cancel signal, then a bounded wait for it to play out. With no
+   * worker the cancel is still recorded and runs later: the answer is then "accepted" (202).
+   */
+  async cancel(orderId: string, request: CancelRequest): Promise<CancelOutcome> {
+    const stored = await this.stored(orderId);
+    if (!stored) return { kind: 'not-found' };
+    const settled = this.cancelOutcome(stored.view);
+    if (settled || !stored.running) return settled ?? { kind: 'not-cancellable', view: stored.view };
+    const handle = this.client.workflow.getHandle(orderWorkflowId(orderId));
+    try {
+      await handle.signal(cancelOrderSignal, request);
+      const view = OrderView.parse(
+        await this.client.withDeadline(Date.now() + this.options.acceptTimeoutMs, () => handle.executeUpdate(awaitCancellationUpdate)),
+      );
+      return this.cancelOutcome(view) ?? { kind: 'in-progress', view };
+    } catch (err) {
+      const now = await this.stored(orderId);
+      if (!now) throw err;
+      // Closed meanwhile, or no worker answered in time: the order's own record says where the cancel stands.
+      return this.cancelOutcome(now.view) ?? { kind: 'in-progress', view: now.view };
+    }
+  }
+
+  /** What a cancel has come to, judging by the order's status; null while it is still playing out. */
+  private cancelOutcome(view: OrderView): CancelOutcome | null {
+    if (view.status === Status.CANCELLED) return { kind: 'cancelled', view };
+    if (([Status.PAID, Status.CONFIRMED, Status.REJECTED] as string[]).includes(view.status)) return { kind: 'not-cancellable', view };
+    return null;
+  }
+
+  /** POST /orders/{id}/actions/*: an operator's retry or resolution, as a durable signal. */
+  async operatorAction(
+    orderId: string,
+    action: 'retry-compensation' | 'mark-resolved',
+    operator: { operator: string; note: string },
+  ): Promise<OperatorOutcome> {
+    const stored = await this.stored(orderId);
+    if (!stored) return { kind: 'not-found' };
+    if (!stored.running || stored.view.status !== Status.REQUIRES_ATTENTION) return { kind: 'not-in-attention', view: stored.view };
+    const signal = action === 'retry-compensation' ? retryCompensationSignal : markResolvedSignal;
+    await this.client.workflow.getHandle(orderWorkflowId(orderId)).signal(signal, operator);
+    return { kind: 'signalled', view: stored.view };
+  }
+
+  /** Whether the Temporal server answers (GET /readyz). */
+  async ready(): Promise<boolean> {
+    try {
+      await this.client.withDeadline(Date.now() + 2_000, () => this.client.workflowService.getSystemInfo({}));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private sameOrder(stored: StoredOrder, requestHash: string): PlaceOutcome {
+    return stored.requestHash === requestHash ? { kind: 'existing', view: stored.view } : { kind: 'conflict' };
+  }
+
+  private async stored(orderId: string): Promise<StoredOrder | null> {
+    let description;
+    try {
+      description = await this.client.workflow.getHandle(orderWorkflowId(orderId)).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return null;
+      throw err;
+    }
+    if (description.type !== ORDER_WORKFLOW_TYPE) return null;
+    const view = OrderView.safeParse(description.memo?.[MemoKey.order]);
+    if (!view.success) return null;
+    const hash = description.memo?.[MemoKey.requestHash];
+    return { view: view.data, requestHash: typeof hash === 'string' ? hash : null, running: description.status.name === 'RUNNING' };
+  }
+}
+
+const LIST_DEADLINE_MS = 10_000;
+
+/**
+ * Page tokens wrap the server's opaque token with the query it belongs to: a token from another query, or
+ * one that is not ours at all, is refused at once instead of reaching the server.
+ */
+const PageTokenEnvelope = z.object({ v: z.literal(1), q: z.string(), s: z.string().min(1) });
+
+function queryDigest(visibilityQuery: string): string {
+  return createHash('sha256').update(visibilityQuery).digest('base64url').slice(0, 16);
+}
+
+function sealPageToken(serverToken: Buffer, visibilityQuery: string): string {
+  const envelope: z.infer<typeof PageTokenEnvelope> = { v: 1, q: queryDigest(visibilityQuery), s: serverToken.toString('base64') };
+  return Buffer.from(JSON.stringify(envelope)).toString('base64url');
+}
+
+function openPageToken(token: string, visibilityQuery: string): Buffer {
+  let envelope;
+  try {
+    envelope = PageTokenEnvelope.safeParse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8')));
+  } catch {
+    envelope = null;
+  }
+  if (!envelope?.success || envelope.data.q !== queryDigest(visibilityQuery)) {
+    throw new InvalidPageTokenError('pageToken is not one this API gave out for this query');
+  }
+  return Buffer.from(envelope.data.s, 'base64');
+}
+
+function failureType(err: unknown): string | undefined {
+  if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) return err.cause.type ?? undefined;
+  return undefined;
+}

@@ -1,0 +1,317 @@
+import request from 'supertest';
+import { Client, Connection } from '@temporalio/client';
+import { signWebhook } from '../api/webhook-signature';
+import { createApp } from '../api/server';
+import { DEV_PROVIDER_SECRETS } from '../config';
+import { auth, eventually, makeOrder, startStack, TEST_API_KEYS, type TestStack } from './helpers/stack';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const checkout = auth('dev-checkout');
+const support = auth('dev-support');
+const post = (body: unknown) => request(stack.app).post('/orders').set(checkout).send(body as object);
+const lost = { method: 'card', token: 'tok_lost' };
+const view = (orderId: string) => request(stack.app).get(`/orders/${orderId}`).set(checkout);
+const expectProblem = (res: request.Response, status: number) => {
+  expect(res.status).toBe(status);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(res.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), errors: expect.any(Array) });
+};
+function signed(provider: 'primary' | 'backup', event: object, at = Math.floor(Date.now() / 1000)) {
+  const body = JSON.stringify(event);
+  return request(stack.app)
+    .post(`/webhooks/payments/${provider}`)
+    .set('content-type', 'application/json')
+    .set('payment-signature', signWebhook(DEV_PROVIDER_SECRETS[provider], body, at))
+    .send(body);
+}
+const webhookEvent = (orderId: string, over: object = {}) => ({
+  id: `evt_${Math.random().toString(36).slice(2)}`,
+  type: 'payment.failed',
+  created: Math.floor(Date.now() / 1000),
+  data: { paymentId: 'pay_unknown', orderId, amount: 100, currency: 'EUR', failureReason: 'card_declined' },
+  ...over,
+});
+
+describe('POST /orders', () => {
+  test('201 at AWAITING_PAYMENT with the checkout link and the server-side total', async () => {
+    const order = makeOrder({ payment: lost });
+    const res = await post(order);
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      orderId: order.orderId,
+      status: 'AWAITING_PAYMENT',
+      customerId: 'c-42',
+      currency: 'EUR',
+      items: order.items,
+      total: 3998,
+      payment: { provider: 'primary', paymentId: expect.stringMatching(/^pay_/), status: 'pending', checkoutUrl: expect.stringContaining('/checkout/') },
+      reason: null,
+      needsAttention: false,
+    });
+    expect(JSON.stringify(res.body)).not.toContain('ada@example.com');
+    expect(JSON.stringify(res.body)).not.toContain('Main St');
+  });
+
+  test('200 for the same body again (in any key order): the existing order, nothing new started', async () => {
+    const order = makeOrder({ payment: lost });
+    const first = await post(order);
+    const { payment, shippingAddress, items, customer, currency, orderId } = order;
+    const again = await post({ payment, shippingAddress, items, customer, currency, orderId });
+    expect(again.status).toBe(200);
+    expect(again.body.payment.paymentId).toBe(first.body.payment.paymentId);
+    expect(stack.ledger.snapshot().payments.filter((p) => p.orderId === order.orderId)).toHaveLength(1);
+  });
+
+  test('409 for the same orderId with another body', async () => {
+    const order = makeOrder({ payment: lost });
+    await post(order).expect(201);
+    expectProblem(await post({ ...order, items: [{ sku: 'SKU-MUG', quantity: 1, unitPrice: 1250 }] }), 409);
+  });
+
+  test('422 with the view when the order is REJECTED', async () => {
+    const res = await post(makeOrder({ items: [{ sku: 'SKU-NOPE', quantity: 1, unitPrice: 1 }] }));
+    expect(res.status).toBe(422);
+    expect(res.body).toMatchObject({ status: 'REJECTED', reason: { code: 'UNKNOWN_SKU' }, payment: null });
+  });
+
+  test('400 with the offending field paths, unknown fields included', async () => {
+    const res = await post({ ...makeOrder({ items: [{ sku: 'SKU-TEE', quantity: 0, unitPrice: 1999 }] }), coupon: 'FREE' });
+    expectProblem(res, 400);
+    expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['items.0.quantity', 'coupon']));
+  });
+
+  test('400 for malformed JSON, a wrong content type or no body', async () => {
+    expectProblem(await request(stack.app).post('/orders').set(checkout).set('content-type', 'application/json').send('{"orderId":'), 400);
+    expectProblem(await request(stack.app).post('/orders').set(checkout).set('content-type', 'text/plain').send('hello'), 400);
+    expectProblem(await request(stack.app).post('/orders').set(checkout), 400);
+  });
+
+  test('413 for a body over 100 kB', async () => {
+    expectProblem(await post({ ...makeOrder(), padding: 'x'.repeat(101 * 1024) }), 413);
+  });
+
+  test('401 without a token or with an unknown one; 403 without orders:write', async () => {
+    expectProblem(await request(stack.app).post('/orders').send(makeOrder()), 401);
+    expectProblem(await request(stack.app).post('/orders').set({ authorization: 'Bearer nope' }).send(makeOrder()), 401);
+    expectProblem(await request(stack.app).post('/orders').set(support).send(makeOrder()), 403);
+  });
+});
+
+describe('reading orders', () => {
+  test('GET /orders/{id}: 200 with the view; 404 for an unknown or impossible id', async () => {
+    const order = makeOrder({ payment: lost });
+    await post(order).expect(201);
+    const res = await view(order.orderId);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ orderId: order.orderId, status: 'AWAITING_PAYMENT' });
+    expectProblem(await view('NOPE-never-placed'), 404);
+    expectProblem(await request(stack.app).get('/orders/bad%20id').set(checkout), 404);
+    expectProblem(await request(stack.app).get(`/orders/${order.orderId}`), 401);
+  });
+
+  test('GET /orders/{id}/events: oldest first, seq from 1 without gaps; 404 when unknown', async () => {
+    const order = makeOrder();
+    await post(order).expect(201);
+    await eventually(() => view(order.orderId), (res) => res.body.status === 'CONFIRMED');
+    const res = await request(stack.app).get(`/orders/${order.orderId}/events`).set(checkout);
+    expect(res.status).toBe(200);
+    expect(res.body.orderId).toBe(order.orderId);
+    const events = res.body.events as { seq: number; type: string; at: string; data: object }[];
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(events.map((e) => e.type)).toEqual(['OrderReceived', 'OrderValidated', 'StockReserved', 'PaymentRequested', 'PaymentSucceeded', 'OrderConfirmed']);
+    expect(events[0]).toMatchObject({ at: expect.any(String), data: { orderId: order.orderId } });
+    expectProblem(await request(stack.app).get('/orders/NOPE-x/events').set(checkout), 404);
+  });
+
+  test('GET /orders filters by customer and status and pages with nextPageToken', async () => {
+    const customer = { id: `c-${Date.now()}`, email: 'ada@example.com' };
+    const placed = [makeOrder({ customer, payment: lost }), makeOrder({ customer, payment: lost }), makeOrder({ customer })];
+    for (const order of placed) await post(order).expect(201);
+    await eventually(() => view(placed[2]!.orderId), (res) => res.body.status === 'CONFIRMED');
+    const list = (query: string) => request(stack.app).get(`/orders?customerId=${customer.id}${query}`).set(checkout);
+    const all = await eventually(() => list(''), (res) => res.body.orders?.length === 3);
+    expect(all.body.orders[0]).toEqual({
+      orderId: expect.any(String), status: expect.any(String), customerId: customer.id, total: 3998, currency: 'EUR', needsAttention: false, createdAt: expect.any(String),
+    });
+    const confirmed = await eventually(() => list('&status=CONFIRMED'), (res) => res.body.orders?.length === 1);
+    expect(confirmed.body.orders[0].orderId).toBe(placed[2]!.orderId);
+    expect((await list('&needsAttention=true')).body.orders).toEqual([]);
+
+    const first = await list('&limit=2');
+    expect(first.body.orders).toHaveLength(2);
+    expect(first.body.nextPageToken).toEqual(expect.any(String));
+    const second = await list(`&limit=2&pageToken=${first.body.nextPageToken}`);
+    expect(second.body.orders).toHaveLength(1);
+    const seen = [...first.body.orders, ...second.body.orders].map((o: { orderId: string }) => o.orderId).sort();
+    expect(seen).toEqual(placed.map((o) => o.orderId).sort());
+  });
+
+  test('GET /orders refuses a bad query with the offending field', async () => {
+    for (const [query, path] of [['limit=0', 'limit'], ['limit=101', 'limit'], ['status=LOST', 'status'], ['needsAttention=yes', 'needsAttention'], ['pageToken=bm9wZQ', 'pageToken']]) {
+      const res = await request(stack.app).get(`/orders?${query}`).set(checkout);
+      expectProblem(res, 400);
+      expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(path);
+    }
+  });
+
+  test('customer ids are identifiers: one Temporal visibility can match exactly, or a 400 naming the field', async () => {
+    const customer = { id: `ops:eu/ada+${Date.now()}@shop`, email: 'ada@example.com' };
+    await post(makeOrder({ customer, payment: lost })).expect(201);
+    const res = await eventually(
+      () => request(stack.app).get(`/orders?customerId=${encodeURIComponent(customer.id)}`).set(checkout),
+      (r) => r.body.orders?.length === 1,
+    );
+    expect(res.body.orders[0].customerId).toBe(customer.id);
+    const quoted = await post(makeOrder({ customer: { id: "o'brien", email: 'ada@example.com' } }));
+    expectProblem(quoted, 400);
+    expect(quoted.body.errors[0].path).toBe('customer.id');
+    expectProblem(await request(stack.app).get(`/orders?customerId=${encodeURIComponent("x' OR WorkflowType != '")}`).set(checkout), 400);
+  });
+
+  test('a page token from another query is refused', async () => {
+    const customer = { id: `c-tok-${Date.now()}`, email: 'ada@example.com' };
+    await post(makeOrder({ customer, payment: lost })).expect(201);
+    await post(makeOrder({ customer, payment: lost })).expect(201);
+    const page = await eventually(
+      () => request(stack.app).get(`/orders?customerId=${customer.id}&limit=1`).set(checkout),
+      (r) => typeof r.body.nextPageToken === 'string',
+    );
+    expectProblem(await request(stack.app).get(`/orders?status=CONFIRMED&limit=1&pageToken=${page.body.nextPageToken}`).set(checkout), 400);
+  });
+});
+
+describe('POST /orders/{id}/cancel', () => {
+  const cancel = (orderId: string, headers = checkout, body: object = {}) => request(stack.app).post(`/orders/${orderId}/cancel`).set(headers).send(body);
+
+  test('200 once compensation has run, CANCELLED_BY_CUSTOMER; 200 again when already cancelled', async () => {
+    const order = makeOrder({ payment: lost });
+    await post(order).expect(201);
+    const res = await cancel(order.orderId, checkout, { reason: 'changed my mind' });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'CANCELLED', reason: { code: 'CANCELLED_BY_CUSTOMER', message: 'changed my mind' }, payment: { status: 'voided' } });
+    const again = await cancel(order.orderId);
+    expect(again.status).toBe(200);
+    expect(again.body.status).toBe('CANCELLED');
+  });
+
+  test('CANCELLED_BY_SUPPORT when the token is support’s', async () => {
+    const order = makeOrder({ payment: lost });
+    await post(order).expect(201);
+    const res = await cancel(order.orderId, auth('test-support-writer'));
+    expect(res.status).toBe(200);
+    expect(res.body.reason.code).toBe('CANCELLED_BY_SUPPORT');
+  });
+
+  test('409 for CONFIRMED and REJECTED orders; 404 when unknown; 403 without orders:write', async () => {
+    const confirmed = makeOrder();
+    await post(confirmed).expect(201);
+    await eventually(() => view(confirmed.orderId), (res) => res.body.status === 'CONFIRMED');
+    expectProblem(await cancel(confirmed.orderId), 409);
+    const rejected = makeOrder({ items: [{ sku: 'SKU-NOPE', quantity: 1, unitPrice: 1 }] });
+    await post(rejected).expect(422);
+    expectProblem(await cancel(rejected.orderId), 409);
+    expectProblem(await cancel('NOPE-unknown'), 404);
+    expectProblem(await cancel(confirmed.orderId, support), 403);
+    expectProblem(await cancel(confirmed.orderId, checkout, { reason: 42 }), 400);
+  });
+});
+
+describe('POST /orders/{id}/actions/retry-compensation', () => {
+  afterEach(async () => {
+    await stack.outage('refunds', false);
+  });
+
+  test('409 unless REQUIRES_ATTENTION; then 202, recorded as OperatorAction with the token’s name and note', async () => {
+    const order = makeOrder({ payment: lost });
+    await post(order).expect(201);
+    const retry = (headers = support) =>
+      request(stack.app).post(`/orders/${order.orderId}/actions/retry-compensation`).set(headers).send({ note: 'refunds are back' });
+    expectProblem(await retry(), 409);
+    expectProblem(await retry(checkout), 403);
+
+    await stack.outage('refunds', true);
+    await request(stack.app).post(`/orders/${order.orderId}/cancel`).set(checkout).send({});
+    await eventually(() => view(order.orderId), (res) => res.body.status === 'REQUIRES_ATTENTION', 30_000);
+    const flagged = await eventually(
+      () => request(stack.app).get('/orders?needsAttention=true&limit=100').set(support),
+      (res) => res.body.orders?.some((o: { orderId: string }) => o.orderId === order.orderId),
+    );
+    expect(flagged.status).toBe(200);
+
+    await stack.outage('refunds', false);
+    const res = await retry();
+    expect(res.status).toBe(202);
+    expect(res.body.status).toBe('REQUIRES_ATTENTION');
+    await eventually(() => view(order.orderId), (r) => r.body.status === 'CANCELLED');
+    const events = (await request(stack.app).get(`/orders/${order.orderId}/events`).set(support)).body.events;
+    expect(events.find((e: { type: string }) => e.type === 'OperatorAction').data).toEqual({ action: 'retry-compensation', operator: 'support', note: 'refunds are back' });
+  });
+});
+
+describe('POST /webhooks/payments/{provider}', () => {
+  test('404 for an unknown provider; 401 for a missing, wrong or stale signature; 400 when malformed', async () => {
+    const event = webhookEvent('A-1');
+    expectProblem(await request(stack.app).post('/webhooks/payments/nobody').send(event), 404);
+    expectProblem(await request(stack.app).post('/webhooks/payments/primary').send(event), 401);
+    const body = JSON.stringify(event);
+    const forged = await request(stack.app).post('/webhooks/payments/primary').set('content-type', 'application/json')
+      .set('payment-signature', signWebhook('whsec_forged_secret', body, Math.floor(Date.now() / 1000))).send(body);
+    expectProblem(forged, 401);
+    expectProblem(await signed('primary', event, Math.floor(Date.now() / 1000) - 301), 401);
+    expectProblem(await signed('primary', { ...event, type: 'payment.refunded' }), 400);
+  });
+
+  test('accepted with 200, duplicates too, which change nothing', async () => {
+    const order = makeOrder({ payment: lost });
+    const placed = await post(order).expect(201);
+    const event = webhookEvent(order.orderId, {
+      type: 'payment.failed',
+      data: { paymentId: placed.body.payment.paymentId, orderId: order.orderId, amount: 3998, currency: 'EUR', failureReason: 'card_declined' },
+    });
+    expect((await signed('primary', event)).body).toEqual({ received: true });
+    expect((await signed('primary', event)).status).toBe(200);
+    await eventually(() => view(order.orderId), (res) => res.body.status === 'CANCELLED');
+    const events = (await request(stack.app).get(`/orders/${order.orderId}/events`).set(checkout)).body.events;
+    expect(events.filter((e: { type: string }) => e.type === 'PaymentFailed')).toHaveLength(1);
+  });
+
+  test('a success for an unknown order is answered 200 and refunded', async () => {
+    const payment = stack.ledger.createPayment('primary', { orderId: `GHOST-${Date.now()}`, amount: 500, currency: 'EUR', token: 'tok_lost' }).payment;
+    stack.ledger.succeed(payment);
+    const event = webhookEvent(payment.orderId, { type: 'payment.succeeded', data: { paymentId: payment.paymentId, orderId: payment.orderId, amount: 500, currency: 'EUR', failureReason: null } });
+    expect((await signed('primary', event)).status).toBe(200);
+    await eventually(() => payment.refunded, (refunded) => refunded === 500);
+  });
+});
+
+describe('service routes', () => {
+  test('/healthz, /readyz, /openapi.json and /metrics answer without a token', async () => {
+    expect((await request(stack.app).get('/healthz')).body).toEqual({ status: 'ok' });
+    expect((await request(stack.app).get('/readyz')).status).toBe(200);
+    const doc = (await request(stack.app).get('/openapi.json')).body;
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining([
+      '/orders', '/orders/{orderId}', '/orders/{orderId}/events', '/orders/{orderId}/cancel',
+      '/orders/{orderId}/actions/retry-compensation', '/webhooks/payments/{provider}', '/healthz', '/readyz', '/openapi.json', '/metrics',
+    ]));
+    expect(Object.keys(doc.paths['/orders'].post.responses).sort()).toEqual(['200', '201', '202', '400', '401', '403', '409', '413', '422']);
+    await request(stack.app).get('/orders/NOPE-metrics').set(checkout);
+    const metrics = (await request(stack.app).get('/metrics')).text;
+    expect(metrics).toMatch(/orders_api_http_requests_total\{method="GET",route="\/orders\/:orderId",code="404"\} \d+/);
+  });
+
+  test('/readyz answers 503 when Temporal does not', async () => {
+    const connection = Connection.lazy({ address: '127.0.0.1:1' });
+    const app = createApp({ client: new Client({ connection }), config: { ...stack.settingsForApp(), apiKeys: TEST_API_KEYS } });
+    const res = await request(app).get('/readyz');
+    expect(res.status).toBe(503);
+    await connection.close();
+  });
+});
