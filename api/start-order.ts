@@ -38,7 +38,8 @@ export function orderStartOptions(
   const requestHash = canonicalRequestHash(request);
   const input: OrderWorkflowInput = { request, requestHash, receivedAt: receivedAt.toISOString(), settings };
   // The same first event the workflow records, folded by the same reducer: GET answers before a worker runs.
-  const firstEvent: OrderEvent = { seq: 1, at: input.receivedAt, ...orderReceived(request) };
+  const received = orderReceived(request);
+  const firstEvent: OrderEvent = { seq: 1, type: received.type, at: input.receivedAt, data: received.data };
   const initialView = toOrderView(evolve(null, firstEvent));
   return {
     workflowType: ORDER_WORKFLOW_TYPE,

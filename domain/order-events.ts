@@ -12,7 +12,7 @@ const PaymentRef = { provider: z.string(), paymentId: z.string() };
  * Domain events: the order's history in business terms. The saga appends them; its state is only
  * ever `events.reduce(evolve, null)`.
  */
-export const OrderEventBody = z.discriminatedUnion('type', [
+const EVENT_BODIES = [
   z.object({
     type: z.literal('OrderReceived'),
     data: z.object({ orderId: z.string(), customerId: z.string(), currency: z.string(), items: z.array(OrderItem) }),
@@ -50,13 +50,23 @@ export const OrderEventBody = z.discriminatedUnion('type', [
     data: z.object({ action: OperatorActionKind, operator: z.string(), note: z.string() }),
   }),
   z.object({ type: z.literal('OrderFlaggedStuck'), data: z.object({ status: z.string(), slaMs: z.int() }) }),
-]);
+] as const;
+export const OrderEventBody = z.discriminatedUnion('type', EVENT_BODIES);
 export type OrderEventBody = z.infer<typeof OrderEventBody>;
 export type OrderEventType = OrderEventBody['type'];
 
 /** An event as recorded: numbered from 1 without gaps, stamped with workflow time. */
-export const OrderEvent = z.intersection(z.object({ seq: z.int().min(1), at: z.string() }), OrderEventBody);
-export type OrderEvent = z.infer<typeof OrderEvent>;
+export type OrderEvent = { seq: number; at: string } & OrderEventBody;
+const seq = z.int().min(1);
+/**
+ * The schema of a recorded event: each body with its envelope, as one discriminated union (an intersection
+ * would render as an `allOf` of two closed objects that no event satisfies).
+ */
+export const OrderEvent = z.discriminatedUnion(
+  'type',
+  // Keys in API.md's order (zod's output follows the schema's): seq, type, at, data.
+  EVENT_BODIES.map(({ shape }) => z.object({ seq, type: shape.type, at: z.string(), data: shape.data })) as unknown as typeof EVENT_BODIES,
+) as unknown as z.ZodType<OrderEvent>;
 
 /** The body of one event type, for code that builds events. */
 export type EventData<T extends OrderEventType> = Extract<OrderEventBody, { type: T }>['data'];

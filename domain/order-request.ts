@@ -42,5 +42,11 @@ export const OrderRequest = z.strictObject({
     method: z.string().min(1).max(32),
     token: z.string().min(1).max(128),
   }),
+}).check((ctx) => {
+  // Amounts are exact integers: a total past the safe range could not be computed, so it is refused here.
+  const total = ctx.value.items.reduce((sum, item) => sum + item.quantity * item.unitPrice, 0);
+  if (!Number.isSafeInteger(total)) {
+    ctx.issues.push({ code: 'custom', path: ['items'], message: 'the order total is larger than any amount this API can represent', input: ctx.value.items });
+  }
 });
 export type OrderRequest = z.infer<typeof OrderRequest>;

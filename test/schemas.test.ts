@@ -42,6 +42,7 @@ describe('OrderRequest rejects, naming the field', () => {
     ['a token of 129 characters', { ...order, payment: { method: 'card', token: 't'.repeat(129) } }, 'payment.token'],
     ['an unknown top-level field', { ...order, coupon: 'FREE' }, ''],
     ['a missing shipping address', { ...order, shippingAddress: undefined }, 'shippingAddress'],
+    ['a total past the exact-integer range', { ...order, items: [{ sku: 'SKU-TEE', quantity: 1000, unitPrice: Number.MAX_SAFE_INTEGER }] }, 'items'],
   ])('%s', (_name, input, path) => {
     expect(pathsOf(input)).toContain(path);
   });

@@ -35,7 +35,8 @@ export class OrderLog {
 
   /** Records one event at workflow time (or at `at`, for a moment fixed by the input). */
   append(body: OrderEventBody, at: string = new Date().toISOString()): OrderState {
-    const event = { seq: this.recorded.length + 1, at, ...body } as OrderEvent;
+    // Key order as API.md shows an event: seq, type, at, data.
+    const event = { seq: this.recorded.length + 1, type: body.type, at, data: body.data } as OrderEvent;
     try {
       this.current = evolve(this.current, event);
     } catch (err) {

@@ -1,0 +1,118 @@
+import { mkdirSync } from 'node:fs';
+import http, { type Server } from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { NativeConnection } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { createApp } from '../api/server';
+import { temporalAddress, type Config } from '../config';
+import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
+import { createSandbox } from '../sandbox/server';
+import { activityEndpoints, createOrderWorker } from '../worker/worker';
+import { ensureTemporalCli } from './provision-temporal-cli';
+import { ensureOrderSearchAttributes } from './search-attributes';
+
+/** A port nothing listens on right now, for runs that must not collide with a stack already up. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+}
+
+/** The dev server: the provisioned CLI with SQLite under DATA_DIR and the Web UI; none when TEMPORAL_ADDRESS is set. */
+async function startDevServer(config: Config, say: (line: string) => void): Promise<TestWorkflowEnvironment | null> {
+  if (config.temporal.address) {
+    say(`using the Temporal server at ${config.temporal.address} (TEMPORAL_ADDRESS is set: no dev server started)`);
+    return null;
+  }
+  const cli = ensureTemporalCli(say);
+  mkdirSync(config.dataDir, { recursive: true });
+  const dbFilename = path.resolve(config.dataDir, 'temporal.db');
+  say(`starting the Temporal dev server (database ${dbFilename})...`);
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      ...(cli ? { executable: { type: 'existing-path' as const, path: cli } } : {}),
+      ip: '127.0.0.1',
+      port: config.temporal.devServerPort,
+      ui: true,
+      uiPort: config.temporal.uiPort,
+      namespace: config.temporal.namespace,
+      dbFilename,
+      searchAttributes: ALL_ORDER_SEARCH_ATTRIBUTES,
+      log: { format: 'pretty', level: 'error' },
+    },
+  });
+}
+
+/**
+ * The whole local stack in this process: dev server (unless TEMPORAL_ADDRESS), sandbox, API and worker,
+ * on the configured ports. `stop()` takes them down in order.
+ */
+export async function startLocalStack(config: Config, say: (line: string) => void = () => {}) {
+  const devServer = await startDevServer(config, say);
+  const address = temporalAddress(config);
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  if (devServer) {
+    const added = await ensureOrderSearchAttributes(connection, config.temporal.namespace);
+    if (added.length) say(`registered search attributes ${added.join(', ')} on the existing database`);
+  }
+
+  const sandbox = createSandbox({
+    providers: config.paymentProviders,
+    webhookBaseUrl: config.webhookBaseUrl,
+    paymentWindowMs: config.saga.paymentWindowMs,
+  });
+  const sandboxServer = http.createServer(sandbox.app);
+  await listen(sandboxServer, config.sandboxPort);
+  const apiServer = http.createServer(createApp({ client, config }));
+  await listen(apiServer, config.apiPort);
+
+  say('bundling the workflow code and starting the worker...');
+  const nativeConnection = await NativeConnection.connect({ address });
+  const worker = await createOrderWorker({
+    connection: nativeConnection,
+    namespace: config.temporal.namespace,
+    activities: createActivities(activityEndpoints(config)),
+  });
+  const workerRun = worker.run();
+
+  const health = await fetch(`http://127.0.0.1:${config.apiPort}/healthz`);
+  if (!health.ok) throw new Error(`the API answered ${health.status} on /healthz`);
+
+  let stopped: Promise<void> | null = null;
+  return {
+    address,
+    devServer,
+    client,
+    apiUrl: `http://127.0.0.1:${config.apiPort}`,
+    /** Settles when the worker stops; rejects if it fails. */
+    workerRun,
+    stop(): Promise<void> {
+      stopped ??= (async () => {
+        worker.shutdown();
+        await workerRun.catch(() => undefined);
+        sandbox.close();
+        for (const server of [apiServer, sandboxServer]) {
+          server.closeAllConnections();
+          await new Promise((resolve) => server.close(resolve));
+        }
+        await nativeConnection.close();
+        await connection.close();
+        await devServer?.teardown();
+      })();
+      return stopped;
+    },
+  };
+}
