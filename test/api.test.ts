@@ -1,5 +1,6 @@
 import request from 'supertest';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { latePaymentRefundWorkflowId } from '../domain/contract';
 import { signWebhook } from '../api/webhook-signature';
 import { createApp } from '../api/server';
 import { DEV_PROVIDER_SECRETS } from '../config';
@@ -292,6 +293,20 @@ describe('POST /webhooks/payments/{provider}', () => {
     await eventually(() => view(order.orderId), (res) => res.body.status === 'CANCELLED');
     const events = (await request(stack.app).get(`/orders/${order.orderId}/events`).set(checkout)).body.events;
     expect(events.filter((e: { type: string }) => e.type === 'PaymentFailed')).toHaveLength(1);
+  });
+
+  test('a repeated success for a confirmed, closed order changes nothing: no refund', async () => {
+    const order = makeOrder();
+    const placed = await post(order).expect(201);
+    await stack.result(stack.client.workflow.getHandle(`order-${order.orderId}`));
+    const { paymentId } = placed.body.payment;
+    const event = webhookEvent(order.orderId, { type: 'payment.succeeded', data: { paymentId, orderId: order.orderId, amount: 3998, currency: 'EUR', failureReason: null } });
+    expect((await signed('primary', event)).status).toBe(200);
+    // Describe is strongly consistent (a visibility count could lag and pass for the wrong reason).
+    const refundRun = stack.client.workflow.getHandle(latePaymentRefundWorkflowId({ provider: 'primary', paymentId }));
+    await expect(refundRun.describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    expect(stack.ledger.snapshot().payments.find((p) => p.paymentId === paymentId)).toMatchObject({ captured: 3998, refunded: 0 });
+    expect((await view(order.orderId)).body.status).toBe('CONFIRMED');
   });
 
   test('a success for an unknown order is answered 200 and refunded', async () => {
