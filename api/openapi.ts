@@ -1,5 +1,6 @@
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
 import { z } from 'zod';
+import { CodecPayloads } from './codec-routes';
 import { WebhookEvent } from './webhooks';
 import {
   CancelBody,
@@ -34,6 +35,17 @@ const operatorAction = (summary: string): ZodOpenApiOperationObject => ({
     ...authErrors,
     '404': problemOf('Unknown order'),
     '409': problemOf('The order is not REQUIRES_ATTENTION'),
+  },
+});
+
+const codecOperation = (summary: string): ZodOpenApiOperationObject => ({
+  summary,
+  security: secured,
+  requestBody: json(CodecPayloads),
+  responses: {
+    '200': { description: 'The payloads, encoded or decoded', ...json(CodecPayloads) },
+    '400': problemOf('Not in the codec format, or a payload that cannot be decrypted'),
+    ...authErrors,
   },
 });
 
@@ -119,6 +131,8 @@ export function openApiDocument() {
           },
         },
       },
+      '/codec/encode': { post: codecOperation('Encrypt payloads (Temporal codec server)') },
+      '/codec/decode': { post: codecOperation('Decrypt payloads for the Web UI (Temporal codec server)') },
       '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'Up', ...json(Health) } } } },
       '/readyz': {
         get: {

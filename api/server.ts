@@ -1,5 +1,8 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Client } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
+import { requireScope } from './auth';
+import { codecRouter } from './codec-routes';
 import { ORDER_TASK_QUEUE } from '../domain/contract';
 import type { Config } from '../config';
 import { createApiMetrics } from './metrics';
@@ -11,7 +14,9 @@ import { webhookRouter } from './webhooks';
 
 export interface AppOptions {
   client: Client;
-  config: Pick<Config, 'paymentProviders' | 'apiKeys' | 'saga' | 'orderAcceptTimeoutMs'>;
+  config: Pick<Config, 'paymentProviders' | 'apiKeys' | 'saga' | 'orderAcceptTimeoutMs' | 'codecCorsOrigins'>;
+  /** The payload codec the stack encrypts with, served at /codec/* for the Web UI. */
+  codec: PayloadCodec;
   /** The task queue new workflows go to; tests give each suite its own. */
   taskQueue?: string;
 }
@@ -26,7 +31,7 @@ const CLIENT_ERRORS: Record<string, { status: number; title: string }> = {
 };
 
 /** The API as an express app, without listening: `api/main.ts` serves it, tests drive it with supertest. */
-export function createApp({ client, config, taskQueue = ORDER_TASK_QUEUE }: AppOptions): express.Express {
+export function createApp({ client, config, codec, taskQueue = ORDER_TASK_QUEUE }: AppOptions): express.Express {
   const service = new OrdersService(client, { taskQueue, saga: config.saga, acceptTimeoutMs: config.orderAcceptTimeoutMs });
   const metrics = createApiMetrics();
   const openApi = openApiDocument();
@@ -50,6 +55,7 @@ export function createApp({ client, config, taskQueue = ORDER_TASK_QUEUE }: AppO
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use(webhookRouter({ client, taskQueue, providers: config.paymentProviders }));
+  app.use(codecRouter({ codec, corsOrigins: config.codecCorsOrigins, auth: requireScope(config.apiKeys, 'orders:operate') }));
   app.use(ordersRouter(service, config.apiKeys));
 
   app.use((_req, res) => problem(res, 404, 'Not found', 'no such route'));

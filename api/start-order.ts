@@ -4,6 +4,7 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import { MemoKey, ORDER_WORKFLOW_TYPE, orderWorkflowId, type OrderWorkflowInput, type SagaSettings } from '../domain/contract';
 import type { OrderRequest } from '../domain/order-request';
 import { evolve } from '../domain/evolve';
+import { formatAmount } from '../domain/money';
 import { orderReceived, type OrderEvent } from '../domain/order-events';
 import { Status, toOrderView, type OrderView } from '../domain/order-state';
 import { OrderSearchAttributes } from '../domain/search-attributes';
@@ -22,6 +23,18 @@ function canonicalJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
+}
+
+/** The order's lines as a Markdown table, for the Web UI's details pane. */
+function orderDetails(view: OrderView): string {
+  const lines = view.items.map((item) => `| ${item.sku} | ${item.quantity} | ${formatAmount(item.unitPrice, view.currency)} |`);
+  return [
+    `**Order ${view.orderId}** for customer \`${view.customerId}\`, total ${formatAmount(view.total, view.currency)}`,
+    '',
+    '| SKU | quantity | unit price |',
+    '|---|---|---|',
+    ...lines,
+  ].join('\n');
 }
 
 /**
@@ -52,6 +65,9 @@ export function orderStartOptions(
       // An order id is used once, ever: a closed order is never started again.
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       memo: { [MemoKey.requestHash]: requestHash, [MemoKey.order]: initialView, [MemoKey.event]: firstEvent },
+      // What support reads at the top of the order in the Web UI. Ids and amounts only: no email, no address.
+      staticSummary: `Order ${request.orderId} · customer ${request.customer.id} · ${formatAmount(initialView.total, request.currency)}`,
+      staticDetails: orderDetails(initialView),
       typedSearchAttributes: new TypedSearchAttributes([
         { key: OrderSearchAttributes.orderId, value: request.orderId },
         { key: OrderSearchAttributes.customerId, value: request.customer.id },

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { EncryptionKeysJson, loadOrCreateDevKeys, toEncryptionKeys } from '../codec/keys';
+import type { EncryptionKey } from '../codec/encryption-codec';
 
 /** Dev tokens (API.md §2), printed by `npm start`. Never valid unless `API_KEYS` is left unset. */
 export const DEV_API_KEYS = {
@@ -54,6 +56,12 @@ const Env = z.object({
   WEBHOOK_BASE_URL: z.url().optional(),
   /** Where the catalog/inventory, fulfillment and notification services are; the sandbox by default. */
   SANDBOX_URL: z.url().optional(),
+  /** Payload encryption keys, first encrypts (codec/keys.ts); unset: a dev key generated into DATA_DIR. */
+  ENCRYPTION_KEYS: json(EncryptionKeysJson).optional(),
+  /** The loopback-only codec listener `npm start` runs for the local Web UI. */
+  DEV_CODEC_PORT: port(8234),
+  /** Comma-separated origins allowed to call the codec endpoints from a browser (the Web UI's). */
+  CODEC_CORS_ORIGINS: z.string().optional(),
 });
 
 /** Raised for a bad variable; its message names the variable and what is wrong, never its value. */
@@ -101,6 +109,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     usingDevApiKeys: e.API_KEYS === undefined,
     paymentProviders,
     webhookBaseUrl: e.WEBHOOK_BASE_URL ?? `http://127.0.0.1:${e.API_PORT}`,
+    /** Null: use (or create) the dev key in DATA_DIR, see {@link encryptionKeys}. */
+    encryptionKeys: e.ENCRYPTION_KEYS ? toEncryptionKeys(e.ENCRYPTION_KEYS) : null,
+    devCodecPort: e.DEV_CODEC_PORT,
+    codecCorsOrigins: (
+      e.CODEC_CORS_ORIGINS ?? `http://localhost:${e.TEMPORAL_UI_PORT},http://127.0.0.1:${e.TEMPORAL_UI_PORT}`
+    )
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter(Boolean),
   };
 }
 
@@ -109,4 +126,14 @@ export type Config = ReturnType<typeof loadConfig>;
 /** The Temporal address everything connects to: the configured one, or the local dev server's. */
 export function temporalAddress(config: Config): string {
   return config.temporal.address ?? `127.0.0.1:${config.temporal.devServerPort}`;
+}
+
+/**
+ * The payload encryption keys: `ENCRYPTION_KEYS` when set, else the dev key in DATA_DIR (created on first
+ * use). Every process of one stack must resolve the same keys, or histories will not decode.
+ */
+export function encryptionKeys(config: Config): { keys: EncryptionKey[]; source: string } {
+  if (config.encryptionKeys) return { keys: config.encryptionKeys, source: 'ENCRYPTION_KEYS' };
+  const dev = loadOrCreateDevKeys(config.dataDir);
+  return { keys: dev.keys, source: `${dev.created ? 'new ' : ''}dev key in ${dev.file}` };
 }

@@ -7,7 +7,10 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createApp } from '../api/server';
-import { temporalAddress, type Config } from '../config';
+import express from 'express';
+import { codecRouter } from '../api/codec-routes';
+import { EncryptionCodec } from '../codec';
+import { encryptionKeys, temporalAddress, type Config } from '../config';
 import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { createSandbox } from '../sandbox/server';
 import { activityEndpoints, createOrderWorker } from '../worker/worker';
@@ -30,7 +33,10 @@ function listen(server: Server, port: number): Promise<void> {
   });
 }
 
-/** The dev server: the provisioned CLI with SQLite under DATA_DIR and the Web UI; none when TEMPORAL_ADDRESS is set. */
+/**
+ * The dev server: the provisioned CLI with SQLite under DATA_DIR and the Web UI, which decodes payloads
+ * through the loopback codec listener; none when TEMPORAL_ADDRESS is set.
+ */
 async function startDevServer(config: Config, say: (line: string) => void): Promise<TestWorkflowEnvironment | null> {
   if (config.temporal.address) {
     say(`using the Temporal server at ${config.temporal.address} (TEMPORAL_ADDRESS is set: no dev server started)`);
@@ -51,8 +57,13 @@ async function startDevServer(config: Config, say: (line: string) => void): Prom
       dbFilename,
       searchAttributes: ALL_ORDER_SEARCH_ATTRIBUTES,
       log: { format: 'pretty', level: 'error' },
+      extraArgs: ['--ui-codec-endpoint', devCodecUrl(config)],
     },
   });
+}
+
+export function devCodecUrl(config: Config): string {
+  return `http://127.0.0.1:${config.devCodecPort}`;
 }
 
 /**
@@ -60,10 +71,14 @@ async function startDevServer(config: Config, say: (line: string) => void): Prom
  * on the configured ports. `stop()` takes them down in order.
  */
 export async function startLocalStack(config: Config, say: (line: string) => void = () => {}) {
+  const keys = encryptionKeys(config);
+  say(`payloads are encrypted (AES-256-GCM) with the ${keys.source}`);
+  const codec = new EncryptionCodec(keys.keys);
+  const dataConverter = { payloadCodecs: [codec] };
   const devServer = await startDevServer(config, say);
   const address = temporalAddress(config);
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
   if (devServer) {
     const added = await ensureOrderSearchAttributes(connection, config.temporal.namespace);
     if (added.length) say(`registered search attributes ${added.join(', ')} on the existing database`);
@@ -76,8 +91,12 @@ export async function startLocalStack(config: Config, say: (line: string) => voi
   });
   const sandboxServer = http.createServer(sandbox.app);
   await listen(sandboxServer, config.sandboxPort);
-  const apiServer = http.createServer(createApp({ client, config }));
+  const apiServer = http.createServer(createApp({ client, config, codec }));
   await listen(apiServer, config.apiPort);
+  // The local Web UI's codec endpoint: loopback only and without a token, like the dev server itself.
+  const devCodec = express().use(codecRouter({ codec, corsOrigins: config.codecCorsOrigins, auth: null }));
+  const devCodecServer = http.createServer(devCodec);
+  await listen(devCodecServer, config.devCodecPort);
 
   say('bundling the workflow code and starting the worker...');
   const nativeConnection = await NativeConnection.connect({ address });
@@ -85,6 +104,7 @@ export async function startLocalStack(config: Config, say: (line: string) => voi
     connection: nativeConnection,
     namespace: config.temporal.namespace,
     activities: createActivities(activityEndpoints(config)),
+    dataConverter,
   });
   const workerRun = worker.run();
 
@@ -97,6 +117,7 @@ export async function startLocalStack(config: Config, say: (line: string) => voi
     devServer,
     client,
     apiUrl: `http://127.0.0.1:${config.apiPort}`,
+    devCodecUrl: devCodecUrl(config),
     /** Settles when the worker stops; rejects if it fails. */
     workerRun,
     stop(): Promise<void> {
@@ -104,7 +125,7 @@ export async function startLocalStack(config: Config, say: (line: string) => voi
         worker.shutdown();
         await workerRun.catch(() => undefined);
         sandbox.close();
-        for (const server of [apiServer, sandboxServer]) {
+        for (const server of [apiServer, sandboxServer, devCodecServer]) {
           server.closeAllConnections();
           await new Promise((resolve) => server.close(resolve));
         }

@@ -17,7 +17,9 @@ async function main(): Promise<void> {
   const stack = await startLocalStack(config, say);
 
   say(`Temporal      ${stack.address} (namespace ${config.temporal.namespace})`);
-  if (stack.devServer) say(`Web UI        http://127.0.0.1:${config.temporal.uiPort}`);
+  if (stack.devServer) {
+    say(`Web UI        http://127.0.0.1:${config.temporal.uiPort}   (decodes payloads through ${stack.devCodecUrl}, loopback only)`);
+  }
   say(`Orders API    ${stack.apiUrl}   (OpenAPI: ${stack.apiUrl}/openapi.json)`);
   say(`Sandbox       ${config.sandboxUrl}   (ledger: ${config.sandboxUrl}/_sandbox/ledger)`);
   say(`Worker        metrics on http://127.0.0.1:${config.workerMetricsPort}/metrics`);

@@ -336,7 +336,7 @@ describe('service routes', () => {
 
   test('/readyz answers 503 when Temporal does not', async () => {
     const connection = Connection.lazy({ address: '127.0.0.1:1' });
-    const app = createApp({ client: new Client({ connection }), config: { ...stack.settingsForApp(), apiKeys: TEST_API_KEYS } });
+    const app = createApp({ client: new Client({ connection }), config: { ...stack.settingsForApp(), apiKeys: TEST_API_KEYS }, codec: stack.codec });
     const res = await request(app).get('/readyz');
     expect(res.status).toBe(503);
     await connection.close();

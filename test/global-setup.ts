@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,5 +31,6 @@ export default async function globalSetup(): Promise<void> {
   writeFileSync(bundlePath, bundle.code);
   process.env[TEST_ENV.address] = env.address;
   process.env[TEST_ENV.bundle] = bundlePath;
+  process.env[TEST_ENV.keys] = JSON.stringify([{ id: 'test-run', key: randomBytes(32).toString('base64') }]);
   (globalThis as { temporalTestEnv?: TestWorkflowEnvironment }).temporalTestEnv = env;
 }

@@ -1,6 +1,7 @@
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { loadConfig, temporalAddress } from '../config';
+import { encryptedDataConverter } from '../codec';
+import { encryptionKeys, loadConfig, temporalAddress } from '../config';
 import { activityEndpoints, createOrderWorker } from './worker';
 
 /**
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
       connection,
       namespace: config.temporal.namespace,
       activities: createActivities(activityEndpoints(config)),
+      dataConverter: encryptedDataConverter(encryptionKeys(config).keys),
     });
     console.log(`worker polling task queue on ${temporalAddress(config)} (namespace ${config.temporal.namespace})`);
     await worker.run();

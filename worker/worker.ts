@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { ActivityEndpoints, OrderActivities } from '../activities';
 import { ORDER_TASK_QUEUE } from '../domain/contract';
@@ -22,6 +23,8 @@ export interface OrderWorkerOptions {
   namespace: string;
   /** The saga's activities, built by {@link createActivities} from the endpoints. */
   activities: OrderActivities;
+  /** How payloads are encoded: the stack's encrypted converter (codec/). */
+  dataConverter: DataConverter;
   /** A prebuilt bundle (`bundleWorkflowCode`), so tests and production do not bundle on every start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   taskQueue?: string;
@@ -35,5 +38,6 @@ export function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> 
     taskQueue: options.taskQueue ?? ORDER_TASK_QUEUE,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: options.activities,
+    dataConverter: options.dataConverter,
   });
 }

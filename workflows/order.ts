@@ -21,6 +21,7 @@ import {
 import type { OperatorActionKind } from '../domain/order-events';
 import { CANCELLABLE_STATUSES, isTerminal, Status, type OrderReason, type OrderStatus, type OrderView } from '../domain/order-state';
 import { Reason, ReasonCode, REJECTION_CODES } from '../domain/reasons';
+import { formatAmount } from '../domain/money';
 import { orderReceived } from '../domain/order-events';
 import { OrderLog } from './order-log';
 import { Compensations } from './saga';
@@ -68,12 +69,10 @@ function compensationOptions(giveUpMs: number): wf.ActivityOptions {
   };
 }
 
-const inventory = wf.proxyActivities<OrderActivities>(INVENTORY_OPTIONS);
-const payments = wf.proxyActivities<OrderActivities>(CREATE_PAYMENT_OPTIONS);
-const reconcile = wf.proxyActivities<OrderActivities>(RECONCILE_OPTIONS);
-const confirmation = wf.proxyActivities<OrderActivities>(CONFIRM_OPTIONS);
-const notifications = wf.proxyActivities<OrderActivities>(NOTIFY_OPTIONS);
-const lateMoney = wf.proxyActivities<OrderActivities>(LATE_MONEY_OPTIONS);
+/** The activities with `options`, each call labelled with `summary`: the line support reads in the Web UI. */
+function activities(options: wf.ActivityOptions, summary: string) {
+  return wf.proxyActivities<OrderActivities>({ ...options, summary });
+}
 
 type ForwardOutcome = { kind: 'paid' } | { kind: 'rejected'; reason: OrderReason } | { kind: 'compensate'; reason: OrderReason };
 
@@ -108,7 +107,7 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
   const settledStrays = new Set<string>();
   let cancelRequest: CancelRequest | null = null;
   let operatorRequest: { action: OperatorActionKind; request: OperatorRequest } | null = null;
-  const compensationActs = wf.proxyActivities<OrderActivities>(compensationOptions(settings.compensationGiveUpMs));
+  const compensationOpts = compensationOptions(settings.compensationGiveUpMs);
 
   // The first event before any handler: a buffered update (update-with-start) runs as soon as its handler is set.
   log.append(orderReceived(request), input.data.receivedAt);
@@ -173,13 +172,18 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
 
   await settleStrayPayments();
   await wf.condition(wf.allHandlersFinished);
+  liveStep(endedAs(log.view));
   return log.view;
 
   /** Steps up to a paid order; cancellable by the customer or support throughout. */
   async function untilPaid(): Promise<ForwardOutcome> {
     let total: number;
     try {
-      ({ total } = await inventory.validateOrder({ orderId, items: request.items }));
+      liveStep('Validating prices and SKUs against the catalog');
+      ({ total } = await activities(INVENTORY_OPTIONS, `check ${request.items.length} line(s) against the catalog`).validateOrder({
+        orderId,
+        items: request.items,
+      }));
     } catch (err) {
       // Whatever the catalog refused, the order cannot go on and no money has moved.
       const reason = failureReason(err, Reason.INVALID_ORDER);
@@ -188,11 +192,12 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
     log.append({ type: 'OrderValidated', data: { total } });
 
     compensations.add('release stock', async () => {
-      await compensationActs.releaseStock({ orderId });
+      await activities(compensationOpts, 'release stock at inventory').releaseStock({ orderId });
       log.append({ type: 'StockReleased', data: {} });
     });
     try {
-      await inventory.reserveStock({ orderId, items: request.items });
+      liveStep('Reserving stock at inventory');
+      await activities(INVENTORY_OPTIONS, 'reserve stock at inventory').reserveStock({ orderId, items: request.items });
     } catch (err) {
       const reason = failureReason(err, Reason.INVALID_ORDER);
       // Out of stock reserves nothing (all or nothing), so there is nothing to undo: the order is simply rejected.
@@ -214,7 +219,8 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
       // Registered before the call: a payment created behind a timed-out answer is still undone.
       compensations.add(`settle payment at ${provider}`, () => settle(provider));
       try {
-        const created = await payments.createPayment({
+        liveStep(`Requesting payment of ${formatAmount(amount, request.currency)} at ${provider}`);
+        const created = await activities(CREATE_PAYMENT_OPTIONS, `request payment of ${formatAmount(amount, request.currency)} at ${provider}`).createPayment({
           provider,
           orderId,
           amount,
@@ -237,8 +243,10 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
 
   /** Waits for the provider's callback within the payment window, then reconciles if it never came. */
   async function awaitPayment(): Promise<ForwardOutcome> {
-    const arrived = await wf.condition(() => currentCallback() !== undefined, settings.paymentWindowMs);
     const { provider, paymentId } = log.state.payment!;
+    const deadline = new Date(Date.now() + settings.paymentWindowMs).toISOString();
+    liveStep(`Waiting for ${provider}'s payment callback for ${paymentId} until ${deadline}`);
+    const arrived = await wf.condition(() => currentCallback() !== undefined, settings.paymentWindowMs);
     if (arrived) {
       const callback = currentCallback()!;
       if (callback.type === 'payment.succeeded') {
@@ -250,7 +258,8 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
       return { kind: 'compensate', reason: { code: Reason.PAYMENT_DECLINED, message: failureReason } };
     }
     log.append({ type: 'PaymentWindowExpired', data: { windowMs: settings.paymentWindowMs } });
-    const status = await reconcile.getPaymentStatus({ provider, paymentId });
+    liveStep(`No callback within the payment window: asking ${provider} about ${paymentId}`);
+    const status = await activities(RECONCILE_OPTIONS, `reconcile ${paymentId} at ${provider}`).getPaymentStatus({ provider, paymentId });
     log.append({ type: 'PaymentReconciled', data: { provider, paymentId, providerStatus: status.status } });
     if (status.status === 'succeeded') return { kind: 'paid' };
     if (status.status === 'failed') {
@@ -276,7 +285,8 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
   async function confirm(): Promise<void> {
     let fulfillmentId: string;
     try {
-      ({ fulfillmentId } = await confirmation.submitFulfillment({
+      liveStep('Paid: handing the order to fulfillment');
+      ({ fulfillmentId } = await activities(CONFIRM_OPTIONS, 'submit the order to fulfillment').submitFulfillment({
         orderId,
         items: request.items,
         shippingAddress: request.shippingAddress,
@@ -291,13 +301,16 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
   /** Runs the compensations in reverse; if some keep failing, waits for an operator to retry or resolve. */
   async function compensate(reason: OrderReason): Promise<void> {
     log.append({ type: 'CompensationStarted', data: reason });
+    liveStep(`Compensating (${reason.code}): undoing the steps taken, last first`);
     await CancellationScope.nonCancellable(async () => {
       for (;;) {
         const failures = await compensations.run();
         if (failures.length === 0) break;
         const [first] = failures;
         log.append({ type: 'CompensationFailed', data: { step: first!.name, message: first!.message } });
+        liveStep(`Needs an operator: "${first!.name}" kept failing (${first!.message}). Retry compensation or mark resolved.`);
         await wf.condition(() => operatorRequest !== null);
+        liveStep('Operator acted: compensating again');
         const { action, request: operator } = operatorRequest!;
         operatorRequest = null;
         log.append({ type: 'OperatorAction', data: { action, operator: operator.operator, note: operator.note } });
@@ -309,8 +322,8 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
   }
 
   async function settle(provider: string, paymentId?: string, options = { late: false }): Promise<void> {
-    const acts = options.late ? lateMoney : compensationActs;
-    const result = await acts.settlePayment({ provider, orderId, paymentId });
+    const summary = `refund or void ${paymentId ?? `the payment of order ${orderId}`} at ${provider}${options.late ? ' (late money)' : ''}`;
+    const result = await activities(options.late ? LATE_MONEY_OPTIONS : compensationOpts, summary).settlePayment({ provider, orderId, paymentId });
     if (result.outcome === 'refunded') {
       log.append({
         type: 'PaymentRefunded',
@@ -344,7 +357,7 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
 
   async function notify(template: NotificationTemplate): Promise<void> {
     try {
-      await notifications.notifyCustomer({ orderId, email: request.customer.email, template });
+      await activities(NOTIFY_OPTIONS, `notify the customer (${template})`).notifyCustomer({ orderId, email: request.customer.email, template });
     } catch (err) {
       wf.log.warn('customer notification failed', { orderId, template, error: failureMessage(err) });
     }
@@ -361,6 +374,16 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
       await wf.condition(() => log.state.status !== status);
     }
   }
+}
+
+/** Current details: the live step, as the Web UI shows it beside the order. */
+function liveStep(details: string): void {
+  wf.setCurrentDetails(details);
+}
+
+function endedAs(view: OrderView): string {
+  if (view.status === Status.CONFIRMED) return `Confirmed: ${formatAmount(view.total, view.currency)} paid, handed to fulfillment`;
+  return `${view.status === Status.REJECTED ? 'Rejected' : 'Cancelled'}: ${view.reason?.code ?? 'no reason'}${view.reason ? ` (${view.reason.message})` : ''}`;
 }
 
 function strayKey(callback: PaymentCallback): string {

@@ -12,9 +12,12 @@ import type { OrderRequest } from '../../domain/order-request';
 import type { OrderView } from '../../domain/order-state';
 import { createSandbox } from '../../sandbox/server';
 import { createOrderWorker } from '../../worker/worker';
-import { testTemporalAddress, testWorkflowBundlePath } from './test-env';
+import { EncryptionCodec } from '../../codec';
+import { testEncryptionKeys, testTemporalAddress, testWorkflowBundlePath } from './test-env';
 
 export const NAMESPACE = 'default';
+/** The Web UI origin the test API allows to call its codec endpoints. */
+export const TEST_UI_ORIGIN = 'http://127.0.0.1:8233';
 
 /** The dev tokens, plus a support token that may also cancel (cancel needs orders:write). */
 export const TEST_API_KEYS: ApiKeys = {
@@ -54,7 +57,9 @@ export async function startStack({ wrapActivities, worker: withWorker = true, or
   const address = testTemporalAddress();
   const taskQueue = `orders-test-${randomUUID()}`;
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace: NAMESPACE });
+  const codec = new EncryptionCodec(testEncryptionKeys());
+  const dataConverter = { payloadCodecs: [codec] };
+  const client = new Client({ connection, namespace: NAMESPACE, dataConverter });
   const nativeConnection = await NativeConnection.connect({ address });
 
   const apiServer = http.createServer();
@@ -72,7 +77,8 @@ export async function startStack({ wrapActivities, worker: withWorker = true, or
   sandboxServer.on('request', sandbox.app);
   const app = createApp({
     client,
-    config: { paymentProviders: providers, apiKeys: TEST_API_KEYS, saga, orderAcceptTimeoutMs },
+    config: { paymentProviders: providers, apiKeys: TEST_API_KEYS, saga, orderAcceptTimeoutMs, codecCorsOrigins: [TEST_UI_ORIGIN] },
+    codec,
     taskQueue,
   });
   apiServer.on('request', app);
@@ -87,6 +93,7 @@ export async function startStack({ wrapActivities, worker: withWorker = true, or
       taskQueue,
       workflowBundle: { codePath: testWorkflowBundlePath() },
       activities: wrapActivities ? wrapActivities(activities, client) : activities,
+      dataConverter,
     });
     running = { worker, run: worker.run() };
   }
@@ -107,7 +114,8 @@ export async function startStack({ wrapActivities, worker: withWorker = true, or
     startWorker,
     stopWorker,
     /** The API configuration this stack runs with, for a second app in the same test. */
-    settingsForApp: () => ({ paymentProviders: providers, saga, orderAcceptTimeoutMs }),
+    settingsForApp: () => ({ paymentProviders: providers, saga, orderAcceptTimeoutMs, codecCorsOrigins: [TEST_UI_ORIGIN] }),
+    codec,
     ledger: sandbox.ledger,
     settings: saga,
 
