@@ -217,7 +217,8 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
   async function requestPayment(amount: number): Promise<OrderReason | null> {
     for (const provider of settings.paymentProviders) {
       // Registered before the call: a payment created behind a timed-out answer is still undone.
-      compensations.add(`settle payment at ${provider}`, () => settle(provider));
+      // When it runs, the order usually knows the payment by then; otherwise settle finds it by order id.
+      compensations.add(`settle payment at ${provider}`, () => settle(provider, paymentIdAt(provider)));
       try {
         liveStep(`Requesting payment of ${formatAmount(amount, request.currency)} at ${provider}`);
         const created = await activities(CREATE_PAYMENT_OPTIONS, `request payment of ${formatAmount(amount, request.currency)} at ${provider}`).createPayment({
@@ -269,6 +270,11 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
       kind: 'compensate',
       reason: { code: Reason.PAYMENT_TIMEOUT, message: `no payment within ${settings.paymentWindowMs} ms` },
     };
+  }
+
+  function paymentIdAt(provider: string): string | undefined {
+    const payment = log.state.payment;
+    return payment?.provider === provider ? payment.paymentId : undefined;
   }
 
   /** The first callback about the payment the order is waiting on; others are strays, settled at the end. */

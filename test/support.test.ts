@@ -1,0 +1,149 @@
+import request from 'supertest';
+import type { WorkflowHandle } from '@temporalio/client';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { OrderSearchAttributes } from '../domain/search-attributes';
+import { auth, eventually, makeOrder, NAMESPACE, startStack, TEST_UI_ORIGIN, type TestStack } from './helpers/stack';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const PERSONAL = ['ada.lovelace@example.com', '12 Analytical Engine Row', 'Marylebone'];
+const personalOrder = (overrides = {}) =>
+  makeOrder({
+    customer: { id: `c-${Date.now()}`, email: PERSONAL[0]! },
+    shippingAddress: { name: 'Ada Lovelace', line1: PERSONAL[1]!, city: PERSONAL[2]!, postalCode: 'NW1', country: 'GB' },
+    ...overrides,
+  });
+
+/** The history exactly as the server stores it, as bytes: what anyone with database access would see. */
+async function rawHistory(handle: WorkflowHandle): Promise<{ bytes: Buffer; history: temporal.api.history.v1.IHistory }> {
+  const response = await stack.client.workflowService.getWorkflowExecutionHistory({
+    namespace: NAMESPACE,
+    execution: { workflowId: handle.workflowId },
+  });
+  const history = response.history!;
+  return { bytes: Buffer.from(temporal.api.history.v1.History.encode(history).finish()), history };
+}
+
+test('the raw history of a finished order holds no plaintext email or address', async () => {
+  const handle = await stack.startOrder(personalOrder());
+  expect((await stack.result(handle)).status).toBe('CONFIRMED');
+  const { bytes } = await rawHistory(handle);
+  for (const value of PERSONAL) expect(bytes.includes(value)).toBe(false);
+  // The detector sees plaintext when it is there: the same values in an unencrypted payload are found.
+  const unencrypted = Buffer.from(temporal.api.common.v1.Payload.encode(defaultPayloadConverter.toPayload({ email: PERSONAL[0] })).finish());
+  expect(unencrypted.includes(PERSONAL[0]!)).toBe(true);
+});
+
+test('support reads a summary, details, the live step and a summary on each external call', async () => {
+  const handle = await stack.startOrder(personalOrder({ payment: { method: 'card', token: 'tok_lost' } }));
+  const description = await handle.describe();
+  const summary = await description.staticSummary();
+  expect(summary).toMatch(/^Order T-\S+ · customer c-\d+ · 39\.98 EUR$/);
+  expect(await description.staticDetails()).toContain('| SKU-TEE | 2 | 19.99 EUR |');
+  for (const value of PERSONAL) expect(`${summary}${await description.staticDetails()}`).not.toContain(value);
+
+  const metadata = () => handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+  const waiting = await eventually(metadata, (m) => m.currentDetails?.startsWith('Waiting for primary') ?? false);
+  expect(waiting.currentDetails).toMatch(/^Waiting for primary's payment callback for pay_\w+ until \d{4}-/);
+
+  await stack.result(handle);
+  expect((await metadata()).currentDetails).toBe('Cancelled: PAYMENT_TIMEOUT (no payment within 3000 ms)');
+  const { history } = await rawHistory(handle);
+  const summaries: string[] = [];
+  for (const event of history.events ?? []) {
+    const payload = event.userMetadata?.summary;
+    if (event.activityTaskScheduledEventAttributes && payload) {
+      summaries.push(await decodeFromPayloadsAtIndex<string>(stack.client.options.loadedDataConverter, 0, [payload]));
+    }
+  }
+  expect(summaries).toEqual([
+    'check 1 line(s) against the catalog',
+    'reserve stock at inventory',
+    'request payment of 39.98 EUR at primary',
+    expect.stringMatching(/^reconcile pay_\w+ at primary$/),
+    expect.stringMatching(/^refund or void pay_\w+ at primary$/),
+    'release stock at inventory',
+    'notify the customer (order-cancelled)',
+  ]);
+});
+
+test('visibility finds orders by each search attribute', async () => {
+  await stack.outage('primary', true);
+  const failedOver = personalOrder();
+  const failedOverRun = await stack.startOrder(failedOver);
+  await stack.result(failedOverRun);
+  await stack.outage('primary', false);
+  const big = personalOrder({ items: [{ sku: 'SKU-CAP', quantity: 7, unitPrice: 1500 }], payment: { method: 'card', token: 'tok_lost' } });
+  await stack.result(await stack.startOrder(big));
+
+  const ids = async (query: string) => {
+    const found: string[] = [];
+    for await (const run of stack.client.workflow.list({ query })) found.push(run.workflowId);
+    return found;
+  };
+  const within = `TaskQueue = '${stack.taskQueue}'`;
+  const by = (clause: string) => eventually(() => ids(`${within} AND ${clause}`), (found) => found.length > 0);
+  const { orderId, customerId, status, total, paymentProvider, needsAttention } = OrderSearchAttributes;
+  expect(await by(`${orderId.name} = '${failedOver.orderId}'`)).toEqual([`order-${failedOver.orderId}`]);
+  expect(await by(`${customerId.name} = '${big.customer.id}'`)).toEqual([`order-${big.orderId}`]);
+  expect(await by(`${status.name} = 'CANCELLED' AND ${total.name} = 10500`)).toEqual([`order-${big.orderId}`]);
+  expect(await by(`${total.name} > 10000 AND ${customerId.name} = '${big.customer.id}'`)).toEqual([`order-${big.orderId}`]);
+  expect(await by(`${paymentProvider.name} = 'backup'`)).toEqual([`order-${failedOver.orderId}`]);
+  expect(await ids(`${within} AND ${needsAttention.name} = true`)).toEqual([]);
+  expect(await by(`${needsAttention.name} = false AND ${status.name} = 'CONFIRMED'`)).toContain(`order-${failedOver.orderId}`);
+});
+
+describe('codec endpoints', () => {
+  const body = async () => {
+    const [payload] = await stack.codec.encode([defaultPayloadConverter.toPayload({ email: PERSONAL[0] })]);
+    const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+    return { payloads: [{ metadata: Object.fromEntries(Object.entries(payload!.metadata!).map(([k, v]) => [k, b64(v)])), data: b64(payload!.data!) }] };
+  };
+
+  test('decode gives support the plaintext, in the codec-server format', async () => {
+    const res = await request(stack.app).post('/codec/decode').set(auth('dev-support')).set('x-namespace', NAMESPACE).send(await body());
+    expect(res.status).toBe(200);
+    const [decoded] = res.body.payloads;
+    expect(JSON.parse(Buffer.from(decoded.data, 'base64').toString())).toEqual({ email: PERSONAL[0] });
+    expect(Buffer.from(decoded.metadata.encoding, 'base64').toString()).toBe('json/plain');
+  });
+
+  test('encode then decode round-trips', async () => {
+    const plain = { payloads: [{ metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('"hi"').toString('base64') }] };
+    const encoded = await request(stack.app).post('/codec/encode').set(auth('dev-support')).send(plain);
+    expect(Buffer.from(encoded.body.payloads[0].metadata.encoding, 'base64').toString()).toBe('binary/encrypted');
+    const decoded = await request(stack.app).post('/codec/decode').set(auth('dev-support')).send(encoded.body);
+    expect(decoded.body).toEqual(plain);
+  });
+
+  test('401 without a token, 403 without orders:operate, 400 for what cannot be decoded', async () => {
+    expect((await request(stack.app).post('/codec/decode').send(await body())).status).toBe(401);
+    expect((await request(stack.app).post('/codec/decode').set(auth('dev-checkout')).send(await body())).status).toBe(403);
+    const tampered = await body();
+    tampered.payloads[0]!.data = Buffer.from('not the ciphertext at all, far too short?').toString('base64');
+    expect((await request(stack.app).post('/codec/decode').set(auth('dev-support')).send(tampered)).status).toBe(400);
+  });
+
+  test('CORS lets the Web UI origin in (preflight needs no token), and no other origin', async () => {
+    const preflight = await request(stack.app)
+      .options('/codec/decode')
+      .set('origin', TEST_UI_ORIGIN)
+      .set('access-control-request-method', 'POST')
+      .set('access-control-request-headers', 'content-type,x-namespace,authorization');
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe(TEST_UI_ORIGIN);
+    expect(preflight.headers['access-control-allow-headers']).toContain('x-namespace');
+    const actual = await request(stack.app).post('/codec/decode').set('origin', TEST_UI_ORIGIN).set(auth('dev-support')).send(await body());
+    expect(actual.headers['access-control-allow-origin']).toBe(TEST_UI_ORIGIN);
+    const foreign = await request(stack.app).options('/codec/decode').set('origin', 'http://evil.example').set('access-control-request-method', 'POST');
+    expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
+  });
+});
