@@ -62,8 +62,9 @@ async function startDevServer(config: Config, say: (line: string) => void): Prom
   });
 }
 
+/** The codec endpoint the local Web UI is given; it calls `<endpoint>/decode` and `<endpoint>/encode`. */
 export function devCodecUrl(config: Config): string {
-  return `http://127.0.0.1:${config.devCodecPort}`;
+  return `http://127.0.0.1:${config.devCodecPort}/codec`;
 }
 
 /**

@@ -33,8 +33,16 @@ export const FAST_SETTINGS: Omit<SagaSettings, 'paymentProviders'> = {
   stateSlaMs: 60_000,
 };
 
-// Workers log their lifecycle and every retried activity; tests expect both and keep errors only.
-Runtime.install({ logger: new DefaultLogger('ERROR') });
+let runtimeInstalled = false;
+/**
+ * Workers log their lifecycle and every retried activity; tests expect both and keep errors only. The
+ * runtime is a per-process singleton, so this installs it once.
+ */
+export function quietTemporalLogs(): void {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  runtimeInstalled = true;
+}
 
 async function listen(server: http.Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -54,6 +62,7 @@ export interface StackOptions extends Partial<Omit<SagaSettings, 'paymentProvide
 }
 
 export async function startStack({ wrapActivities, worker: withWorker = true, orderAcceptTimeoutMs = 10_000, ...settings }: StackOptions = {}) {
+  quietTemporalLogs();
   const address = testTemporalAddress();
   const taskQueue = `orders-test-${randomUUID()}`;
   const connection = await Connection.connect({ address });

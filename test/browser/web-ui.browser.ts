@@ -1,0 +1,96 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { loadConfig } from '../../config';
+import { freePort, startLocalStack } from '../../scripts/local-stack';
+import { makeOrder, quietTemporalLogs } from '../helpers/stack';
+
+/**
+ * What a support engineer does: finds an order in the local Web UI by its id, opens it, and reads its
+ * decoded input, summary and live step. Real Temporal UI, real codec listener, headless Chromium.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = path.resolve(__dirname, '..', 'artifacts');
+/** Flags for a closed network: no background calls home that would be refused anyway. */
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+quietTemporalLogs();
+
+let dataDir: string;
+let stack: Awaited<ReturnType<typeof startLocalStack>>;
+let uiUrl: string;
+let browser: BrowserContext;
+let page: Page;
+const order = makeOrder({ payment: { method: 'card', token: 'tok_lost' } });
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'order-saga-ui-'));
+  const uiPort = await freePort();
+  const config = loadConfig({
+    ...process.env,
+    TEMPORAL_ADDRESS: '',
+    DATA_DIR: dataDir,
+    API_PORT: String(await freePort()),
+    SANDBOX_PORT: String(await freePort()),
+    TEMPORAL_PORT: String(await freePort()),
+    TEMPORAL_UI_PORT: String(uiPort),
+    DEV_CODEC_PORT: String(await freePort()),
+  });
+  uiUrl = `http://127.0.0.1:${uiPort}`;
+  stack = await startLocalStack(config);
+  const placed = await fetch(`${stack.apiUrl}/orders`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer dev-checkout', 'content-type': 'application/json' },
+    body: JSON.stringify(order),
+  });
+  expect(placed.status).toBe(201);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await chromium.launchPersistentContext(mkdtempSync(path.join(os.tmpdir(), 'order-saga-chromium-')), {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1400, height: 1000 },
+    args: CHROMIUM_ARGS,
+  });
+  page = await browser.newPage();
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** The UI renders summaries and details (Markdown) in sandboxed iframes: look in every frame until one has the text. */
+async function textInSomeFrame(page: Page, text: string | RegExp, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const frame of page.frames()) {
+      const body = await frame.locator('body').innerText({ timeout: 1_000 }).catch(() => '');
+      if (typeof text === 'string' ? body.includes(text) : text.test(body)) return;
+    }
+    if (Date.now() > deadline) throw new Error(`no frame shows ${String(text)} within ${timeoutMs} ms`);
+    await page.waitForTimeout(250);
+  }
+}
+
+test('support finds the order by its OrderId search attribute', async () => {
+  const query = encodeURIComponent(`OrderId="${order.orderId}"`);
+  await page.goto(`${uiUrl}/namespaces/default/workflows?query=${query}`, { waitUntil: 'domcontentloaded' });
+  await page.getByRole('link', { name: `order-${order.orderId}` }).first().waitFor({ timeout: 30_000 });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'web-ui-search.png') });
+});
+
+test('the order page shows the decoded input; User Metadata shows the summary and the live step', async () => {
+  await page.goto(`${uiUrl}/namespaces/default/workflows/order-${order.orderId}`, { waitUntil: 'domcontentloaded' });
+  // Decoded by the codec listener: in history it is AES-256-GCM ciphertext.
+  await page.getByText(`"email": "${order.customer.email}"`).first().waitFor({ timeout: 30_000 });
+  await page.getByText('request payment of 39.98 EUR at primary').first().waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, 'web-ui-order-history.png') });
+
+  // The run's page redirects to .../<runId>/history; its User Metadata tab lives beside it.
+  await page.goto(page.url().replace(/\/history$/, '/user-metadata'), { waitUntil: 'domcontentloaded' });
+  await textInSomeFrame(page, `Order ${order.orderId} · customer ${order.customer.id} · 39.98 EUR`);
+  await textInSomeFrame(page, /Waiting for primary.s payment callback for pay_\w+ until \d{4}-/);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'web-ui-order-summary.png') });
+});
