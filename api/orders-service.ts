@@ -1,4 +1,3 @@
-import { status as grpcStatus } from '@grpc/grpc-js';
 import {
   isGrpcServiceError,
   WithStartWorkflowOperation,
@@ -109,7 +108,7 @@ export class OrdersService {
     try {
       history = await this.client.workflow.getHandle(orderWorkflowId(orderId)).fetchHistory();
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === grpcStatus.NOT_FOUND)) return null;
+      if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND)) return null;
       throw err;
     }
     const bySeq = new Map<number, OrderEvent>();
@@ -237,6 +236,8 @@ export class OrdersService {
 }
 
 const LIST_DEADLINE_MS = 10_000;
+/** gRPC's standard NOT_FOUND status code (the history of a workflow that never existed). */
+const GRPC_NOT_FOUND = 5;
 
 /**
  * Page tokens wrap the server's opaque token with the query it belongs to: a token from another query, or

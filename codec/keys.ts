@@ -37,3 +37,10 @@ export function loadOrCreateDevKeys(dataDir: string): { keys: EncryptionKey[]; f
   chmodSync(file, 0o600);
   return { keys: toEncryptionKeys(json), file, created: true };
 }
+
+/** The dev keys in DATA_DIR if a local stack has made them, without making any (for read-only tools). */
+export function readDevKeys(dataDir: string): EncryptionKey[] | null {
+  const file = path.resolve(dataDir, DEV_KEYS_FILE);
+  if (!existsSync(file)) return null;
+  return toEncryptionKeys(EncryptionKeysJson.parse(JSON.parse(readFileSync(file, 'utf8'))));
+}

@@ -23,8 +23,8 @@ export interface OrderWorkerOptions {
   namespace: string;
   /** The saga's activities, built by {@link createActivities} from the endpoints. */
   activities: OrderActivities;
-  /** How payloads are encoded: the stack's encrypted converter (codec/). */
-  dataConverter: DataConverter;
+  /** How payloads are encoded: the stack's encrypted converter (codec/); plaintext only for recorded test histories. */
+  dataConverter: DataConverter | undefined;
   /** A prebuilt bundle (`bundleWorkflowCode`), so tests and production do not bundle on every start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   taskQueue?: string;

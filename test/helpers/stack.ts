@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
@@ -59,15 +59,29 @@ export interface StackOptions extends Partial<Omit<SagaSettings, 'paymentProvide
   /** False to start with no worker polling (the API must still accept and answer). */
   worker?: boolean;
   orderAcceptTimeoutMs?: number;
+  /** False to keep payloads plaintext (recorded histories are test data, meant to be read). */
+  encryptPayloads?: boolean;
+  /** Outside jest (the history capture script): the server and bundle to use instead of the run's. */
+  temporalAddress?: string;
+  workflowBundlePath?: string;
 }
 
-export async function startStack({ wrapActivities, worker: withWorker = true, orderAcceptTimeoutMs = 10_000, ...settings }: StackOptions = {}) {
+export async function startStack({
+  wrapActivities,
+  worker: withWorker = true,
+  orderAcceptTimeoutMs = 10_000,
+  encryptPayloads = true,
+  temporalAddress,
+  workflowBundlePath,
+  ...settings
+}: StackOptions = {}) {
   quietTemporalLogs();
-  const address = testTemporalAddress();
+  const address = temporalAddress ?? testTemporalAddress();
+  const bundlePath = workflowBundlePath ?? testWorkflowBundlePath();
   const taskQueue = `orders-test-${randomUUID()}`;
   const connection = await Connection.connect({ address });
-  const codec = new EncryptionCodec(testEncryptionKeys());
-  const dataConverter = { payloadCodecs: [codec] };
+  const codec = new EncryptionCodec(encryptPayloads ? testEncryptionKeys() : [{ id: 'unused', key: randomBytes(32) }]);
+  const dataConverter = encryptPayloads ? { payloadCodecs: [codec] } : undefined;
   const client = new Client({ connection, namespace: NAMESPACE, dataConverter });
   const nativeConnection = await NativeConnection.connect({ address });
 
@@ -100,7 +114,7 @@ export async function startStack({ wrapActivities, worker: withWorker = true, or
       connection: nativeConnection,
       namespace: NAMESPACE,
       taskQueue,
-      workflowBundle: { codePath: testWorkflowBundlePath() },
+      workflowBundle: { codePath: bundlePath },
       activities: wrapActivities ? wrapActivities(activities, client) : activities,
       dataConverter,
     });

@@ -1,0 +1,145 @@
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { latePaymentRefundWorkflowId, orderWorkflowId } from '../domain/contract';
+import type { OrderRequest } from '../domain/order-request';
+import type { OrderView } from '../domain/order-state';
+import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
+import { eventually, makeOrder, quietTemporalLogs, startStack, type TestStack } from '../test/helpers/stack';
+import { WORKFLOWS_PATH } from '../worker/worker';
+import { ensureTemporalCli } from './provision-temporal-cli';
+
+/**
+ * `npm run histories:capture`: runs every saga path for real (a fresh dev server, the worker, the
+ * sandbox, orders placed through the API) and writes each history to test/histories/<path>.json, which
+ * the replay suite then replays against every change to the workflow code. Payloads are left plaintext:
+ * the orders are test data, and the files are meant to be read.
+ */
+export const HISTORIES_DIR = path.resolve(__dirname, '..', 'test', 'histories');
+const say = (line: string) => console.log(`[capture] ${line}`);
+
+type Scenario = (stack: TestStack, orderId: string) => Promise<{ name: string; handle: WorkflowHandle }[]>;
+
+async function api(stack: TestStack, method: 'POST' | 'GET', route: string, body?: unknown, token = 'dev-checkout') {
+  const response = await fetch(`${stack.apiUrl}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as OrderView };
+}
+
+/** Places an order through the API and waits until its workflow has closed. */
+async function placeAndFinish(stack: TestStack, order: OrderRequest): Promise<WorkflowHandle> {
+  await api(stack, 'POST', '/orders', order);
+  const handle = stack.client.workflow.getHandle(orderWorkflowId(order.orderId));
+  await handle.result();
+  return handle;
+}
+
+const orderWith = (orderId: string, token: string, overrides: Partial<OrderRequest> = {}) =>
+  makeOrder({ orderId, customer: { id: 'c-history', email: 'ada@example.com' }, payment: { method: 'card', token }, ...overrides });
+const single = (name: string, handle: WorkflowHandle) => [{ name, handle }];
+const statusIs = (stack: TestStack, orderId: string, status: string) =>
+  eventually(() => api(stack, 'GET', `/orders/${orderId}`), (res) => res.body.status === status, 30_000);
+
+/** Every saga path, by the file name its history gets. */
+const SCENARIOS: Record<string, Scenario> = {
+  happy: async (stack, id) => single('happy', await placeAndFinish(stack, orderWith(id, 'tok_ok'))),
+  declined: async (stack, id) => single('declined', await placeAndFinish(stack, orderWith(id, 'tok_decline'))),
+  'window-expiry-reconciled': async (stack, id) => single('window-expiry-reconciled', await placeAndFinish(stack, orderWith(id, 'tok_silent'))),
+  'window-expiry-voided': async (stack, id) => single('window-expiry-voided', await placeAndFinish(stack, orderWith(id, 'tok_lost'))),
+  'duplicate-callbacks': async (stack, id) => single('duplicate-callbacks', await placeAndFinish(stack, orderWith(id, 'tok_duplicate'))),
+  failover: async (stack, id) => {
+    await stack.outage('primary', true);
+    try {
+      return single('failover', await placeAndFinish(stack, orderWith(id, 'tok_ok')));
+    } finally {
+      await stack.outage('primary', false);
+    }
+  },
+  'customer-cancel': async (stack, id) => {
+    await api(stack, 'POST', '/orders', orderWith(id, 'tok_lost'));
+    await api(stack, 'POST', `/orders/${id}/cancel`, { reason: 'changed my mind' });
+    const handle = stack.client.workflow.getHandle(orderWorkflowId(id));
+    await handle.result();
+    return single('customer-cancel', handle);
+  },
+  'compensation-failure-operator-retry': async (stack, id) => {
+    await stack.outage('refunds', true);
+    await api(stack, 'POST', '/orders', orderWith(id, 'tok_lost'));
+    await statusIs(stack, id, 'REQUIRES_ATTENTION');
+    await stack.outage('refunds', false);
+    await api(stack, 'POST', `/orders/${id}/actions/retry-compensation`, { note: 'refunds are back' }, 'dev-support');
+    const handle = stack.client.workflow.getHandle(orderWorkflowId(id));
+    await handle.result();
+    return single('compensation-failure-operator-retry', handle);
+  },
+  'late-payment-after-cancel': async (stack, id) => {
+    const order = await placeAndFinish(stack, orderWith(id, 'tok_late'));
+    const paymentId = (await api(stack, 'GET', `/orders/${id}`)).body.payment!.paymentId;
+    const refund = stack.client.workflow.getHandle(latePaymentRefundWorkflowId({ provider: 'primary', paymentId }));
+    await eventually(() => refund.describe().then(() => true, () => false), (started) => started, 30_000);
+    await refund.result();
+    return [
+      { name: 'late-payment-after-cancel', handle: order },
+      { name: 'late-payment-refund', handle: refund },
+    ];
+  },
+  rejected: async (stack, id) =>
+    single('rejected', await placeAndFinish(stack, orderWith(id, 'tok_ok', { items: [{ sku: 'SKU-NOPE', quantity: 1, unitPrice: 100 }] }))),
+};
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  quietTemporalLogs();
+  const cli = ensureTemporalCli(say);
+  say('starting a fresh dev server and bundling the workflow code...');
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      ...(cli ? { executable: { type: 'existing-path' as const, path: cli } } : {}),
+      ip: '127.0.0.1',
+      searchAttributes: ALL_ORDER_SEARCH_ATTRIBUTES,
+      log: { format: 'pretty', level: 'error' },
+    },
+  });
+  const bundleDir = path.join(os.tmpdir(), `order-saga-capture-${process.pid}`);
+  mkdirSync(bundleDir, { recursive: true });
+  const bundlePath = path.join(bundleDir, 'workflows.js');
+  writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger })).code);
+  const stack = await startStack({
+    temporalAddress: env.address,
+    workflowBundlePath: bundlePath,
+    encryptPayloads: false,
+    paymentWindowMs: 3_000,
+    compensationGiveUpMs: 2_000,
+  });
+  mkdirSync(HISTORIES_DIR, { recursive: true });
+  try {
+    for (const [scenario, run] of Object.entries(SCENARIOS)) {
+      if (only.length && !only.includes(scenario)) continue;
+      for (const { name, handle } of await run(stack, `H-${scenario}`)) {
+        const history = await handle.fetchHistory();
+        const file = path.join(HISTORIES_DIR, `${name}.json`);
+        writeFileSync(file, `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 2)}\n`);
+        say(`${name}: ${history.events?.length ?? 0} events -> ${path.relative(process.cwd(), file)}`);
+      }
+    }
+  } finally {
+    await stack.stop();
+    await env.teardown();
+    rmSync(bundleDir, { recursive: true, force: true });
+  }
+  say(`${readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).length} histories in ${path.relative(process.cwd(), HISTORIES_DIR)}`);
+}
+
+const quietLogger = { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} };
+
+main().catch((err: unknown) => {
+  console.error('[capture] failed:', err instanceof Error ? err.stack : err);
+  process.exit(1);
+});

@@ -1,0 +1,33 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { HistoryAndWorkflowId } from '@temporalio/client';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
+
+/** Histories recorded by `npm run histories:capture`. */
+export const HISTORIES_DIR = path.resolve(__dirname, '..', 'histories');
+
+/** Every `*.json` history in a folder, named by its file (without `.json`). */
+export function loadHistories(dir: string): HistoryAndWorkflowId[] {
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.json'))
+    .sort()
+    .map((file) => ({
+      workflowId: path.basename(file, '.json'),
+      history: historyFromJSON(JSON.parse(readFileSync(path.join(dir, file), 'utf8'))),
+    }));
+}
+
+export interface ReplayOutcome {
+  name: string;
+  error?: Error;
+}
+
+/** Replays each history against the workflow code in `options`; one outcome per history, in order. */
+export async function replayAll(options: ReplayWorkerOptions, histories: Iterable<HistoryAndWorkflowId> | AsyncIterable<HistoryAndWorkflowId>): Promise<ReplayOutcome[]> {
+  const outcomes: ReplayOutcome[] = [];
+  for await (const result of Worker.runReplayHistories(options, histories)) {
+    outcomes.push({ name: result.workflowId, ...(result.error ? { error: result.error } : {}) });
+  }
+  return outcomes;
+}

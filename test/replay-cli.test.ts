@@ -1,0 +1,29 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { HISTORIES_DIR, loadHistories } from './helpers/histories';
+
+const ROOT = path.resolve(__dirname, '..');
+const replay = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', 'scripts/replay.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+
+test('npm run replay -- --dir passes on the current code: a line per history and the closing count', () => {
+  const run = replay('--dir', 'test/histories');
+  expect(run.status).toBe(0);
+  const lines = run.stdout.trim().split('\n');
+  expect(lines.filter((line) => line.startsWith('PASS '))).toHaveLength(lines.length - 1);
+  expect(lines.at(-1)).toBe(`${lines.length - 1} passed, 0 failed`);
+});
+
+test('it exits non-zero and names each failing history when the code is incompatible', () => {
+  const run = replay('--dir', 'test/histories', '--workflows', 'test/fixtures/workflows-incompatible/index.ts');
+  expect(run.status).toBe(1);
+  expect(run.stdout).toMatch(/^FAIL happy: DeterminismViolationError/m);
+  // Order histories fail; the refund workflow's, which the variant leaves alone, passes.
+  const orders = loadHistories(HISTORIES_DIR).filter((h) => h.workflowId !== 'late-payment-refund').length;
+  expect(run.stdout.trim().split('\n').at(-1)).toBe(`1 passed, ${orders} failed`);
+});
+
+test('it refuses to run without exactly one of --dir and --query', () => {
+  expect(replay().status).toBe(2);
+  expect(replay('--dir', 'a', '--query', 'b').stderr).toContain('usage: npm run replay');
+});
