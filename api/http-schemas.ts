@@ -35,7 +35,8 @@ export const ListOrdersQuery = z.strictObject({
   customerId: CustomerId.optional(),
   needsAttention: z.enum(['true', 'false']).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  pageToken: z.string().min(1).max(4096).optional(),
+  /** Opaque, as the previous page gave it: base64url, a few hundred characters. */
+  pageToken: z.string().regex(/^[A-Za-z0-9_-]{1,1024}$/, 'is not a page token this API gave out').optional(),
 });
 export type ListOrdersQuery = z.infer<typeof ListOrdersQuery>;
 

@@ -23,6 +23,8 @@ const authErrors: ZodOpenApiResponsesObject = {
   '401': problemOf('No token, or an unknown one'),
   '403': problemOf('The token lacks the scope'),
 };
+/** Node refuses a request line and headers over 16 kB before the app sees them (no body). */
+const tooLarge: ZodOpenApiResponsesObject = { '431': { description: 'Request line and headers over 16 kB' } };
 const withOrderId = { requestParams: { path: z.object({ orderId: OrderIdParam }) } };
 const operatorAction = (summary: string): ZodOpenApiOperationObject => ({
   summary,
@@ -35,6 +37,7 @@ const operatorAction = (summary: string): ZodOpenApiOperationObject => ({
     ...authErrors,
     '404': problemOf('Unknown order'),
     '409': problemOf('The order is not REQUIRES_ATTENTION'),
+    ...tooLarge,
   },
 });
 
@@ -76,7 +79,7 @@ export function openApiDocument() {
           summary: 'List orders (Temporal visibility; may lag a moment)',
           security: secured,
           requestParams: { query: ListOrdersQuery },
-          responses: { '200': { description: 'A page of orders', ...json(OrderList) }, '400': problemOf('Bad query'), ...authErrors },
+          responses: { '200': { description: 'A page of orders', ...json(OrderList) }, '400': problemOf('Bad query'), ...authErrors, ...tooLarge },
         },
       },
       '/orders/{orderId}': {
@@ -84,7 +87,7 @@ export function openApiDocument() {
           summary: 'Read an order (answers with no worker running)',
           security: secured,
           ...withOrderId,
-          responses: { '200': { description: 'The order', ...json(OrderViewBody) }, ...authErrors, '404': problemOf('Unknown order') },
+          responses: { '200': { description: 'The order', ...json(OrderViewBody) }, ...authErrors, '404': problemOf('Unknown order'), ...tooLarge },
         },
       },
       '/orders/{orderId}/events': {
@@ -92,7 +95,7 @@ export function openApiDocument() {
           summary: "An order's domain events",
           security: secured,
           ...withOrderId,
-          responses: { '200': { description: 'Events, oldest first', ...json(OrderEvents) }, ...authErrors, '404': problemOf('Unknown order') },
+          responses: { '200': { description: 'Events, oldest first', ...json(OrderEvents) }, ...authErrors, '404': problemOf('Unknown order'), ...tooLarge },
         },
       },
       '/orders/{orderId}/cancel': {
@@ -108,6 +111,7 @@ export function openApiDocument() {
             ...authErrors,
             '404': problemOf('Unknown order'),
             '409': problemOf('PAID, CONFIRMED or REJECTED'),
+            ...tooLarge,
           },
         },
       },
@@ -128,6 +132,7 @@ export function openApiDocument() {
             '400': problemOf('Malformed body'),
             '401': problemOf('Missing, invalid or stale signature'),
             '404': problemOf('Unknown provider'),
+            ...tooLarge,
           },
         },
       },
