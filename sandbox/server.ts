@@ -16,12 +16,24 @@ export interface SandboxOptions {
   paymentWindowMs: number;
   /** How long after creation a payment's outcome (and its webhook) comes; "shortly after". */
   outcomeDelayMs?: number;
+  /** The dice the fault switch rolls (tests pass a fixed sequence). */
+  random?: () => number;
 }
 
 const LATE_EXTRA_MS = 2_000;
 const DEFAULT_OUTCOME_DELAY_MS = 100;
 const DUPLICATE_DELIVERIES = 3;
 const Outage = z.object({ down: z.boolean() });
+/**
+ * The fault switch: a share of calls to the services (not to /_sandbox) fail with 503, or hang past the
+ * activities' HTTP timeout before answering, or either at random.
+ */
+export const FaultSettings = z.strictObject({
+  rate: z.number().min(0).max(1),
+  mode: z.enum(['error', 'hang', 'mixed']).default('mixed'),
+  hangMs: z.int().min(0).max(60_000).default(6_000),
+});
+export type FaultSettings = z.infer<typeof FaultSettings>;
 
 /**
  * The systems the saga talks to, as one real HTTP server (API.md §5): catalog and inventory, payment
@@ -32,6 +44,8 @@ export function createSandbox(options: SandboxOptions) {
   const webhooks = new WebhookSender(options.webhookBaseUrl, options.providers);
   const outcomeDelayMs = options.outcomeDelayMs ?? DEFAULT_OUTCOME_DELAY_MS;
   const outages = { providers: new Set<string>(), fulfillment: false, refunds: false };
+  let faults: FaultSettings = { rate: 0, mode: 'mixed', hangMs: 0 };
+  const random = options.random ?? Math.random;
   const timers = new Set<NodeJS.Timeout>();
   const providerNames = new Set(options.providers.map((p) => p.name));
 
@@ -74,6 +88,13 @@ export function createSandbox(options: SandboxOptions) {
 
   const app = express();
   app.disable('x-powered-by');
+  app.use((req, res, next) => {
+    if (req.path.startsWith('/_sandbox') || faults.rate === 0 || random() >= faults.rate) return next();
+    const hang = faults.mode === 'hang' || (faults.mode === 'mixed' && random() < 0.5);
+    if (!hang) return void res.status(503).json({ code: 'INJECTED_FAULT', message: 'the sandbox fault switch failed this call' });
+    // The call still runs, after the caller has given up: it happened, but its answer is lost.
+    later(faults.hangMs, () => next());
+  });
   app.use(express.json({ limit: '200kb' }));
   const baseUrl = (req: Request) => `${req.protocol}://${req.get('host')}`;
   const record = (req: Request, payment: SandboxPayment): PaymentRecord => ({
@@ -168,8 +189,13 @@ export function createSandbox(options: SandboxOptions) {
     outages.refunds = Outage.parse(req.body).down;
     res.json({ down: outages.refunds });
   });
+  app.post('/_sandbox/faults', (req, res) => {
+    faults = FaultSettings.parse(req.body);
+    res.json(faults);
+  });
   app.post('/_sandbox/reset', (_req, res) => {
     clearTimers();
+    faults = { rate: 0, mode: 'mixed', hangMs: 0 };
     ledger.reset();
     outages.providers.clear();
     outages.fulfillment = false;

@@ -112,3 +112,33 @@ test('refunds never exceed what was captured', async () => {
   const again = await request(sandbox.app).post(`/providers/primary/payments/${id}/refund`).send({ amount: 3998 });
   expect(again.body).toMatchObject({ captured: 3998, refunded: 3998, status: 'refunded' });
 });
+
+describe('the fault switch', () => {
+  const faults = (settings: object) => request(sandbox.app).post('/_sandbox/faults').send(settings);
+
+  test('rate 1, mode error: every service call answers 503, the /_sandbox routes do not', async () => {
+    await faults({ rate: 1, mode: 'error' }).expect(200);
+    expect((await request(sandbox.app).get('/catalog')).status).toBe(503);
+    expect((await pay('tok_ok')).status).toBe(503);
+    expect((await request(sandbox.app).get('/_sandbox/ledger')).status).toBe(200);
+    await faults({ rate: 0 }).expect(200);
+    expect((await request(sandbox.app).get('/catalog')).status).toBe(200);
+  });
+
+  test('mode hang: the answer comes only after hangMs, and the call has still happened', async () => {
+    await faults({ rate: 1, mode: 'hang', hangMs: 300 }).expect(200);
+    const started = Date.now();
+    const created = await pay('tok_lost', 'HANG-1');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(created.status).toBe(201);
+    await faults({ rate: 0 }).expect(200);
+    expect((await request(sandbox.app).get('/providers/primary/payments?orderId=HANG-1')).body.payments).toHaveLength(1);
+  });
+
+  test('reset turns faults off; bad settings are refused', async () => {
+    await faults({ rate: 1, mode: 'error' }).expect(200);
+    await request(sandbox.app).post('/_sandbox/reset').expect(200);
+    expect((await request(sandbox.app).get('/catalog')).status).toBe(200);
+    expect((await faults({ rate: 2 })).status).toBe(400);
+  });
+});
