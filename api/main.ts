@@ -1,7 +1,7 @@
-import http from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { EncryptionCodec } from '../codec';
 import { encryptionKeys, loadConfig, temporalAddress } from '../config';
+import { createHardenedServer } from './http-server';
 import { createApp } from './server';
 
 /** API entry point: listens on API_PORT and, on SIGTERM/SIGINT, stops taking requests, drains, then closes. */
@@ -10,7 +10,7 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: temporalAddress(config) });
   const codec = new EncryptionCodec(encryptionKeys(config).keys);
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: { payloadCodecs: [codec] } });
-  const server = http.createServer(createApp({ client, config, codec }));
+  const server = createHardenedServer(createApp({ client, config, codec }));
   server.listen(config.apiPort, () => console.log(`orders API listening on port ${config.apiPort}`));
   const stop = () => {
     server.close(() => void connection.close().then(() => process.exit(0)));

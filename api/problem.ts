@@ -6,9 +6,12 @@ export interface FieldError {
   message: string;
 }
 
+/** At most this many field errors in one answer: a body with 50,000 bad items gets the first ones, not a 5 MB list. */
+export const MAX_FIELD_ERRORS = 50;
+
 /** Field errors as API.md words them: a dotted path (`items.0.quantity`) and a message. */
 export function fieldErrors(error: z.ZodError): FieldError[] {
-  return error.issues.flatMap((issue) => {
+  return error.issues.slice(0, MAX_FIELD_ERRORS).flatMap((issue) => {
     // An unknown key is reported on its parent; name the key itself, it is what the caller must remove.
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : [null];
     return keys.map((key) => ({
@@ -25,7 +28,7 @@ export function problem(
   title: string,
   detail: string,
   error?: z.ZodError,
-  errors: FieldError[] = error ? fieldErrors(error) : [],
+  errors: FieldError[] = error ? fieldErrors(error).slice(0, MAX_FIELD_ERRORS) : [],
 ): void {
   res
     .status(status)

@@ -9,6 +9,7 @@ import { createActivities } from '../activities';
 import { createApp } from '../api/server';
 import express from 'express';
 import { codecRouter } from '../api/codec-routes';
+import { createHardenedServer } from '../api/http-server';
 import { EncryptionCodec } from '../codec';
 import { encryptionKeys, temporalAddress, type Config } from '../config';
 import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
@@ -92,7 +93,7 @@ export async function startLocalStack(config: Config, say: (line: string) => voi
   });
   const sandboxServer = http.createServer(sandbox.app);
   await listen(sandboxServer, config.sandboxPort);
-  const apiServer = http.createServer(createApp({ client, config, codec }));
+  const apiServer = createHardenedServer(createApp({ client, config, codec }));
   await listen(apiServer, config.apiPort);
   // The local Web UI's codec endpoint: loopback only and without a token, like the dev server itself.
   const devCodec = express().use(codecRouter({ codec, corsOrigins: config.codecCorsOrigins, auth: null }));

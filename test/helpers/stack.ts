@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { createHardenedServer } from '../../api/http-server';
 import { createApp } from '../../api/server';
 import { createActivities, type OrderActivities } from '../../activities';
 import { orderStartOptions } from '../../api/start-order';
@@ -61,6 +62,8 @@ export interface StackOptions extends Partial<Omit<SagaSettings, 'paymentProvide
   orderAcceptTimeoutMs?: number;
   /** False to keep payloads plaintext (recorded histories are test data, meant to be read). */
   encryptPayloads?: boolean;
+  /** The API server's deadline for receiving a whole request (slow-body tests shorten it). */
+  requestTimeoutMs?: number;
   /** Outside jest (the history capture script): the server and bundle to use instead of the run's. */
   temporalAddress?: string;
   workflowBundlePath?: string;
@@ -73,6 +76,7 @@ export async function startStack({
   encryptPayloads = true,
   temporalAddress,
   workflowBundlePath,
+  requestTimeoutMs,
   ...settings
 }: StackOptions = {}) {
   quietTemporalLogs();
@@ -85,7 +89,7 @@ export async function startStack({
   const client = new Client({ connection, namespace: NAMESPACE, dataConverter });
   const nativeConnection = await NativeConnection.connect({ address });
 
-  const apiServer = http.createServer();
+  const apiServer = createHardenedServer(undefined, requestTimeoutMs);
   const sandboxServer = http.createServer();
   const apiUrl = await listen(apiServer);
   const sandboxUrl = await listen(sandboxServer);
