@@ -202,6 +202,9 @@ export function createSandbox(options: SandboxOptions) {
     outages.refunds = false;
     res.json({ reset: true });
   });
+  app.get('/_sandbox/webhooks', (_req, res) => {
+    res.json({ webhooks: webhooks.sent.map(({ provider, body }) => ({ provider, event: JSON.parse(body) as unknown })) });
+  });
   app.get('/_sandbox/ledger', (_req, res) => {
     res.json(ledger.snapshot());
   });

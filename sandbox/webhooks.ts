@@ -9,9 +9,14 @@ const MAX_RETRY_MS = 5_000;
 const DELIVERY_TIMEOUT_MS = 5_000;
 
 /** Sends signed payment webhooks (API.md §4) the way a provider does: retried, and possibly more than once. */
+/** How many sent webhooks the sandbox remembers, for tests that redeliver or reorder real events. */
+const REMEMBERED = 2_000;
+
 export class WebhookSender {
   private readonly secrets: Map<string, string>;
   private readonly pending = new Set<NodeJS.Timeout>();
+  /** The events sent, oldest first (at most REMEMBERED): GET /_sandbox/webhooks. */
+  readonly sent: { provider: string; body: string }[] = [];
 
   constructor(
     private readonly baseUrl: string,
@@ -35,6 +40,8 @@ export class WebhookSender {
       },
     };
     const body = JSON.stringify(event);
+    this.sent.push({ provider: payment.provider, body });
+    if (this.sent.length > REMEMBERED) this.sent.shift();
     for (let copy = 0; copy < copies; copy++) void this.deliver(payment.provider, body, 1);
   }
 

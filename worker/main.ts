@@ -10,18 +10,36 @@ import { activityEndpoints, createOrderWorker } from './worker';
  */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const connection = await NativeConnection.connect({ address: temporalAddress(config) });
+  const connection = await connectPatiently(temporalAddress(config));
   try {
     const worker = await createOrderWorker({
       connection,
       namespace: config.temporal.namespace,
       activities: createActivities(activityEndpoints(config)),
       dataConverter: encryptedDataConverter(encryptionKeys(config).keys),
+      // A prebuilt bundle starts in a moment; without one the worker bundles workflows/ itself.
+      ...(process.env.WORKFLOW_BUNDLE ? { workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE } } : {}),
     });
     console.log(`worker polling task queue on ${temporalAddress(config)} (namespace ${config.temporal.namespace})`);
     await worker.run();
   } finally {
     await connection.close();
+  }
+}
+
+/** How long a starting worker waits for the server: a restart or a rolling deploy is not a reason to exit. */
+const CONNECT_PATIENCE_MS = 60_000;
+
+async function connectPatiently(address: string): Promise<NativeConnection> {
+  const deadline = Date.now() + CONNECT_PATIENCE_MS;
+  for (let wait = 250; ; wait = Math.min(wait * 2, 5_000)) {
+    try {
+      return await NativeConnection.connect({ address });
+    } catch (err) {
+      if (Date.now() + wait > deadline) throw err;
+      console.error(`worker: Temporal at ${address} does not answer yet; retrying in ${wait} ms`);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
   }
 }
 

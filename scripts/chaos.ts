@@ -1,0 +1,364 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { format, parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import { createHardenedServer } from '../api/http-server';
+import { createApp } from '../api/server';
+import { signWebhook } from '../api/webhook-signature';
+import { EncryptionCodec } from '../codec';
+import { DEV_API_KEYS, DEV_PROVIDER_SECRETS, loadConfig } from '../config';
+import type { OrderRequest } from '../domain/order-request';
+import type { OrderView } from '../domain/order-state';
+import { isTerminal } from '../domain/order-state';
+import { SANDBOX_CATALOG } from '../sandbox/ledger';
+import { createSandbox } from '../sandbox/server';
+import { WORKFLOWS_PATH } from '../worker/worker';
+import { DevServerProcess } from './dev-server-process';
+import { freePort } from './local-stack';
+import { ensureTemporalCli } from './provision-temporal-cli';
+
+/**
+ * `npm run test:chaos`: hundreds of orders through the real stack while the worker is SIGKILLed, the
+ * Temporal server restarts, systems go down, a share of calls fail or hang, and webhooks come twice, out
+ * of order, late or forged. Then every promise is checked: every accepted order terminal, money
+ * conserved per order, stock conserved, no double capture, no forged webhook accepted, no secret in the
+ * logs. Loopback only; bounded in time; stops by itself.
+ */
+const { values: args } = parseArgs({
+  options: { orders: { type: 'string' }, concurrency: { type: 'string' }, quick: { type: 'boolean' }, seed: { type: 'string' } },
+});
+const ORDERS = Number(args.orders ?? (args.quick ? 120 : 500));
+const CONCURRENCY = Number(args.concurrency ?? 20);
+const PAYMENT_WINDOW_MS = 4_000;
+const GIVE_UP_MS = 3_000;
+const SETTLE_TIMEOUT_MS = 5 * 60_000;
+const RUN_TIMEOUT_MS = 25 * 60_000;
+const WORKER_KILLS = args.quick ? 2 : 4;
+
+const TOKENS = ['tok_ok', 'tok_ok', 'tok_ok', 'tok_decline', 'tok_silent', 'tok_lost', 'tok_duplicate', 'tok_late', 'cancel', 'cancel'] as const;
+const SKUS = SANDBOX_CATALOG.filter((entry) => entry.stock > 1000);
+
+/** A small seeded PRNG (mulberry32), so a failing run can be replayed with --seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+const seed = Number(args.seed ?? Date.now() % 1_000_000);
+const random = prng(seed);
+const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const logDir = mkdtempSync(path.join(os.tmpdir(), 'order-saga-chaos-'));
+const logFile = path.join(logDir, 'chaos.log');
+const log = createWriteStream(logFile);
+const say = (line: string) => {
+  console.log(`[chaos] ${line}`);
+  log.write(`[chaos] ${line}\n`);
+};
+// The API runs in this process and reports failures on console.error: those lines are scanned for secrets too.
+const consoleError = console.error.bind(console);
+console.error = (...parts: unknown[]) => {
+  log.write(`[api] ${format(...parts)}\n`);
+  consoleError(...parts);
+};
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  Runtime.install({ logger: new DefaultLogger('WARN', (entry) => log.write(`[sdk] ${entry.level} ${entry.message}\n`)) });
+  const cli = ensureTemporalCli(say);
+  if (!cli) throw new Error('chaos needs the Temporal CLI (a dev server it can stop and restart)');
+  const dataDir = path.join(logDir, 'data');
+  const keys = [{ id: 'chaos', key: randomBytes(32) }];
+  const [temporalPort, apiPort, sandboxPort] = [await freePort(), await freePort(), await freePort()];
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
+  const env = {
+    ...process.env,
+    TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+    API_PORT: String(apiPort),
+    SANDBOX_PORT: String(sandboxPort),
+    DATA_DIR: dataDir,
+    PAYMENT_WINDOW_MS: String(PAYMENT_WINDOW_MS),
+    COMPENSATION_GIVE_UP_MS: String(GIVE_UP_MS),
+    ORDER_ACCEPT_TIMEOUT_MS: '5000',
+    ENCRYPTION_KEYS: JSON.stringify(keys.map(({ id, key }) => ({ id, key: key.toString('base64') }))),
+  };
+  const config = loadConfig(env);
+  say(`seed ${seed}: ${ORDERS} orders at concurrency ${CONCURRENCY}; logs in ${logFile}`);
+
+  const server = new DevServerProcess(cli, temporalPort, path.join(logDir, 'temporal.db'), (chunk) => log.write(`[temporal] ${chunk}`));
+  await server.start();
+  const bundlePath = path.join(logDir, 'workflows.js');
+  writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') })).code);
+
+  const sandbox = createSandbox({ providers: config.paymentProviders, webhookBaseUrl: apiUrl, paymentWindowMs: PAYMENT_WINDOW_MS, random });
+  const sandboxServer = createHardenedServer(sandbox.app);
+  await new Promise<void>((resolve) => sandboxServer.listen(sandboxPort, '127.0.0.1', resolve));
+  const codec = new EncryptionCodec(keys);
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection, dataConverter: { payloadCodecs: [codec] } });
+  const apiServer = createHardenedServer(createApp({ client, config, codec }));
+  await new Promise<void>((resolve) => apiServer.listen(apiPort, '127.0.0.1', resolve));
+
+  // The worker is supervised as an orchestrator would: restarted whenever it exits, except when we stop it.
+  let worker = null as ChildProcess | null;
+  let supervising = true;
+  let unplannedExits = 0;
+  const startWorker = () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '..', 'worker', 'main.ts')], {
+      env: { ...env, WORKFLOW_BUNDLE: bundlePath },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (chunk: Buffer) => log.write(`[worker] ${chunk}`));
+    child.stderr!.on('data', (chunk: Buffer) => log.write(`[worker] ${chunk}`));
+    child.once('exit', (code, signal) => {
+      if (!supervising || worker !== child || signal === 'SIGKILL') return;
+      unplannedExits++;
+      say(`worker exited (${code ?? signal}): restarting it`);
+      setTimeout(startWorker, 1_000);
+    });
+    worker = child;
+  };
+  startWorker();
+
+  const sandboxCall = (route: string, body: unknown) =>
+    fetch(`${sandboxUrl}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const call = async (method: 'GET' | 'POST', route: string, body?: unknown, token = 'dev-checkout') => {
+    const response = await fetch(`${apiUrl}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+    return { status: response.status, body: (await response.json().catch(() => null)) as OrderView | null };
+  };
+  /** Retries what the server could not answer (5xx, a dropped connection): placing an order is idempotent. */
+  const callUntilAnswered = async (method: 'GET' | 'POST', route: string, body?: unknown, token?: string) => {
+    for (let attempt = 0; ; attempt++) {
+      const answer = await call(method, route, body, token).catch(() => ({ status: 0, body: null }));
+      if (answer.status > 0 && answer.status < 500) return answer;
+      if (attempt > 120) throw new Error(`${method} ${route} got no answer after ${attempt} tries`);
+      await sleep(500);
+    }
+  };
+
+  // The load: orders of every token, some cancelled by the customer.
+  const placed = new Map<string, OrderRequest>();
+  let forgedSent = 0;
+  let forgedAccepted = 0;
+  let next = 0;
+  const load = async () => {
+    while (next < ORDERS) {
+      const index = next++;
+      const kind = pick(TOKENS);
+      const orderId = `X-${seed}-${index}`;
+      const order: OrderRequest = {
+        orderId,
+        customer: { id: `c-${index % 37}`, email: `customer${index}@example.com` },
+        currency: 'EUR',
+        items: [pick(SKUS), pick(SKUS)].map((entry) => ({ sku: entry.sku, quantity: 1 + Math.floor(random() * 3), unitPrice: entry.unitPrice })),
+        shippingAddress: { name: `Customer ${index}`, line1: `${index} Chaos Street`, city: 'Paris', postalCode: '75001', country: 'FR' },
+        payment: { method: 'card', token: kind === 'cancel' ? 'tok_lost' : kind },
+      };
+      const answer = await callUntilAnswered('POST', '/orders', order);
+      if (answer.status >= 400 && answer.status !== 422) throw new Error(`order ${orderId} was refused with ${answer.status}`);
+      placed.set(orderId, order);
+      if (kind === 'cancel') await callUntilAnswered('POST', `/orders/${orderId}/cancel`, { reason: 'chaos' });
+    }
+  };
+
+  // The chaos, while the load runs.
+  let loading = true;
+  const chaos = async () => {
+    const phase = async (name: string, on: () => Promise<unknown>, off: () => Promise<unknown>, ms: number) => {
+      say(`${name} for ${ms} ms`);
+      await on();
+      await sleep(ms);
+      await off();
+    };
+    const steps: (() => Promise<void>)[] = [
+      () => phase('primary provider down', () => sandboxCall('/_sandbox/providers/primary/outage', { down: true }), () => sandboxCall('/_sandbox/providers/primary/outage', { down: false }), 4_000),
+      () => phase('sandbox faults at 10%', () => sandboxCall('/_sandbox/faults', { rate: 0.1, mode: 'mixed', hangMs: 6_000 }), () => sandboxCall('/_sandbox/faults', { rate: 0 }), 8_000),
+      async () => {
+        say('Temporal server stops (database kept) and restarts');
+        await server.stop();
+        await sleep(2_000);
+        await server.start();
+        say('Temporal server is back');
+      },
+      () => phase('refunds and voids down', () => sandboxCall('/_sandbox/refunds/outage', { down: true }), () => sandboxCall('/_sandbox/refunds/outage', { down: false }), 5_000),
+      () => phase('fulfillment down', () => sandboxCall('/_sandbox/fulfillment/outage', { down: true }), () => sandboxCall('/_sandbox/fulfillment/outage', { down: false }), 4_000),
+    ];
+    let kills = 0;
+    // Every fault happens in every run, however quickly the orders go in; mischief goes on while they do.
+    for (let step = 0; loading || step < steps.length || kills < WORKER_KILLS; step++) {
+      if (kills < WORKER_KILLS) {
+        await sleep(2_000 + random() * 4_000);
+        say(`worker SIGKILL #${++kills}`);
+        worker?.kill('SIGKILL');
+        await sleep(500 + random() * 1_500);
+        startWorker();
+      }
+      if (step < steps.length) await steps[step]!();
+      await sendWebhookMischief();
+      if (kills >= WORKER_KILLS && step >= steps.length) await sleep(1_000);
+    }
+  };
+
+  /** Real events sent again, in reverse order, late; and forged ones that must all be refused. */
+  const sendWebhookMischief = async () => {
+    const { webhooks } = (await (await fetch(`${sandboxUrl}/_sandbox/webhooks`)).json()) as { webhooks: { provider: 'primary' | 'backup'; event: object }[] };
+    for (const { provider, event } of webhooks.slice(-10).reverse()) {
+      const body = JSON.stringify(event);
+      await fetch(`${apiUrl}/webhooks/payments/${provider}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'payment-signature': signWebhook(DEV_PROVIDER_SECRETS[provider], body, Math.floor(Date.now() / 1000)) },
+        body,
+      }).catch(() => undefined);
+    }
+    const victims = [...placed.keys()].slice(-5);
+    for (const orderId of victims) {
+      const body = JSON.stringify({
+        id: `evt_forged_${randomBytes(4).toString('hex')}`,
+        type: 'payment.succeeded',
+        created: Math.floor(Date.now() / 1000),
+        data: { paymentId: `pay_forged_${orderId}`, orderId, amount: 1, currency: 'EUR', failureReason: null },
+      });
+      const forgedSignatures = [
+        signWebhook('whsec_forged_by_attacker', body, Math.floor(Date.now() / 1000)),
+        signWebhook(DEV_PROVIDER_SECRETS.primary, body, Math.floor(Date.now() / 1000) - 3_600),
+        't=0,v1=deadbeef',
+      ];
+      for (const signature of forgedSignatures) {
+        forgedSent++;
+        const response = await fetch(`${apiUrl}/webhooks/payments/primary`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'payment-signature': signature },
+          body,
+        }).catch(() => null);
+        if (response && response.status < 300) forgedAccepted++;
+      }
+    }
+  };
+
+  const deadline = setTimeout(() => {
+    say(`the run passed ${RUN_TIMEOUT_MS} ms: stopping`);
+    process.exit(2);
+  }, RUN_TIMEOUT_MS);
+  deadline.unref();
+
+  const chaosRun = chaos();
+  await Promise.all(Array.from({ length: CONCURRENCY }, load));
+  loading = false;
+  await chaosRun;
+  say(`all ${placed.size} orders accepted in ${Math.round((Date.now() - started) / 1000)} s; faults off, settling...`);
+  await sandboxCall('/_sandbox/faults', { rate: 0 });
+
+  // Settle: wait for every order to end; apply operator retries to those that need one.
+  const views = new Map<string, OrderView>();
+  const settleBy = Date.now() + SETTLE_TIMEOUT_MS;
+  let retried = 0;
+  const lastRetry = new Map<string, number>();
+  while (Date.now() < settleBy) {
+    for (const orderId of placed.keys()) {
+      const known = views.get(orderId);
+      if (known && isTerminal(known.status)) continue;
+      const { status, body } = await callUntilAnswered('GET', `/orders/${orderId}`);
+      if (status !== 200 || !body) continue;
+      views.set(orderId, body);
+      // One retry per order every 10 s at most: a retry takes a moment to show in the view.
+      if (body.status === 'REQUIRES_ATTENTION' && Date.now() - (lastRetry.get(orderId) ?? 0) > 10_000) {
+        lastRetry.set(orderId, Date.now());
+        retried++;
+        await callUntilAnswered('POST', `/orders/${orderId}/actions/retry-compensation`, { note: 'chaos: faults are off' }, 'dev-support');
+      }
+    }
+    if ([...views.values()].filter((view) => isTerminal(view.status)).length === placed.size) break;
+    await sleep(1_000);
+  }
+  // Late payments succeed PAYMENT_WINDOW_MS + 2 s after creation, and their refunds follow.
+  await sleep(PAYMENT_WINDOW_MS + 6_000);
+  const ledger = (await (await fetch(`${sandboxUrl}/_sandbox/ledger`)).json()) as ReturnType<typeof sandbox.ledger.snapshot>;
+
+  // The checks.
+  const terminal = [...views.values()].filter((view) => isTerminal(view.status));
+  const lost = placed.size - terminal.length;
+  let moneyMismatches = 0;
+  let doubleCharges = 0;
+  const stockExpected = new Map<string, number>(SANDBOX_CATALOG.map((entry) => [entry.sku, entry.stock]));
+  for (const view of terminal) {
+    const payments = ledger.payments.filter((payment) => payment.orderId === view.orderId);
+    const net = payments.reduce((sum, payment) => sum + payment.captured - payment.refunded, 0);
+    const expected = view.status === 'CONFIRMED' ? view.total : 0;
+    if (net !== expected) {
+      moneyMismatches++;
+      say(`money mismatch: ${view.orderId} is ${view.status}, net ${net}, expected ${expected}`);
+    }
+    if (payments.filter((payment) => payment.captured - payment.refunded > 0).length > 1) {
+      doubleCharges++;
+      say(`double charge: ${view.orderId}`);
+    }
+    if (view.status === 'CONFIRMED') for (const item of view.items) stockExpected.set(item.sku, stockExpected.get(item.sku)! - item.quantity);
+  }
+  const stockMismatches = [...stockExpected].filter(([sku, stock]) => ledger.stock[sku] !== stock).length;
+  for (const [sku, stock] of stockExpected) if (ledger.stock[sku] !== stock) say(`stock mismatch: ${sku} is ${ledger.stock[sku]}, expected ${stock}`);
+  for (const view of terminal) {
+    // A forged success would have moved a tok_lost order to PAID; none may end confirmed.
+    if (placed.get(view.orderId)!.payment.token === 'tok_lost' && view.status === 'CONFIRMED') forgedAccepted++;
+  }
+
+  supervising = false;
+  worker?.kill('SIGTERM');
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  sandbox.close();
+  apiServer.closeAllConnections();
+  sandboxServer.closeAllConnections();
+  await Promise.all([new Promise((r) => apiServer.close(r)), new Promise((r) => sandboxServer.close(r))]);
+  await connection.close();
+  await server.stop();
+  await new Promise((resolve) => log.end(resolve));
+
+  const leaks = secretsIn(readFileSync(logFile, 'utf8'), [
+    ...Object.keys(DEV_API_KEYS),
+    ...Object.values(DEV_PROVIDER_SECRETS),
+    ...keys.map(({ key }) => key.toString('base64')),
+  ]);
+  for (const leak of leaks) say(`secret in the logs: ${leak}`);
+  for (const view of terminal.filter((v) => v.status === 'REJECTED')) say(`rejected: ${view.orderId}: ${view.reason?.code} (${view.reason?.message})`);
+  const counts = new Map<string, number>();
+  for (const view of terminal) counts.set(view.status, (counts.get(view.status) ?? 0) + 1);
+  const byStatus = [...counts].map(([status, count]) => `${status} ${count}`);
+  say(`${byStatus.join(', ')}; operator retries ${retried}; worker restarts after unplanned exits ${unplannedExits}; forged webhooks sent ${forgedSent}; ${Math.round((Date.now() - started) / 1000)} s`);
+  const failures = lost + moneyMismatches + doubleCharges + forgedAccepted + stockMismatches + leaks.length;
+  if (!failures) rmSync(logDir, { recursive: true, force: true });
+  console.log(
+    `orders ${placed.size}, terminal ${terminal.length}, lost ${lost}, money mismatches ${moneyMismatches}, ` +
+      `double charges ${doubleCharges}, forged accepted ${forgedAccepted}, stock mismatches ${stockMismatches}, secrets in logs ${leaks.length}`,
+  );
+  return failures ? 1 : 0;
+}
+
+/** Which secrets, or email addresses, appear in the logs (named by kind, never printed). */
+function secretsIn(text: string, secrets: string[]): string[] {
+  const found = secrets.filter((secret) => text.includes(secret)).map((secret) => `a secret of ${secret.length} characters`);
+  if (/[\w.+-]+@example\.com/.test(text)) found.push('an email address');
+  return found;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error('[chaos] failed:', err instanceof Error ? err.stack : err);
+    process.exit(1);
+  },
+);

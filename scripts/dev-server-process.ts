@@ -1,0 +1,60 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Connection } from '@temporalio/client';
+import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
+
+const READY_TIMEOUT_MS = 60_000;
+
+/**
+ * The Temporal dev server as a child process on a SQLite file, for runs that must stop and restart it
+ * with its database kept (chaos). Loopback only, no UI.
+ */
+export class DevServerProcess {
+  private child: ChildProcess | null = null;
+
+  constructor(
+    private readonly cli: string,
+    readonly port: number,
+    private readonly dbFile: string,
+    /** Where the server's own log lines go. */
+    private readonly log: (chunk: Buffer) => void = () => {},
+  ) {}
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const searchAttributes = ALL_ORDER_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${key.type}`]);
+    this.child = spawn(
+      this.cli,
+      ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(this.port), '--headless', '--db-filename', this.dbFile, '--log-level', 'error', ...searchAttributes],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.child.stdout!.on('data', this.log);
+    this.child.stderr!.on('data', this.log);
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    for (;;) {
+      if (this.child.exitCode !== null) throw new Error(`the dev server exited with ${this.child.exitCode}`);
+      try {
+        const connection = await Connection.connect({ address: this.address, connectTimeout: 1_000 });
+        await connection.workflowService.getSystemInfo({});
+        await connection.close();
+        return;
+      } catch {
+        if (Date.now() > deadline) throw new Error(`the dev server did not answer within ${READY_TIMEOUT_MS} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+    this.child = null;
+  }
+}
