@@ -334,16 +334,19 @@ async function main(): Promise<number> {
     ...keys.map(({ key }) => key.toString('base64')),
   ]);
   for (const leak of leaks) say(`secret in the logs: ${leak}`);
-  for (const view of terminal.filter((v) => v.status === 'REJECTED')) say(`rejected: ${view.orderId}: ${view.reason?.code} (${view.reason?.message})`);
+  // Every chaos order names real SKUs at catalog prices: a rejection can only be a fault mistaken for a verdict.
+  const wrongRejections = terminal.filter((view) => view.status === 'REJECTED');
+  for (const view of wrongRejections) say(`wrongly rejected: ${view.orderId}: ${view.reason?.code} (${view.reason?.message})`);
   const counts = new Map<string, number>();
   for (const view of terminal) counts.set(view.status, (counts.get(view.status) ?? 0) + 1);
   const byStatus = [...counts].map(([status, count]) => `${status} ${count}`);
   say(`${byStatus.join(', ')}; operator retries ${retried}; worker restarts after unplanned exits ${unplannedExits}; forged webhooks sent ${forgedSent}; ${Math.round((Date.now() - started) / 1000)} s`);
-  const failures = lost + moneyMismatches + doubleCharges + forgedAccepted + stockMismatches + leaks.length;
+  const failures = lost + moneyMismatches + doubleCharges + forgedAccepted + stockMismatches + leaks.length + wrongRejections.length;
   if (!failures) rmSync(logDir, { recursive: true, force: true });
   console.log(
     `orders ${placed.size}, terminal ${terminal.length}, lost ${lost}, money mismatches ${moneyMismatches}, ` +
-      `double charges ${doubleCharges}, forged accepted ${forgedAccepted}, stock mismatches ${stockMismatches}, secrets in logs ${leaks.length}`,
+      `double charges ${doubleCharges}, forged accepted ${forgedAccepted}, stock mismatches ${stockMismatches}, ` +
+      `wrong rejections ${wrongRejections.length}, secrets in logs ${leaks.length}`,
   );
   return failures ? 1 : 0;
 }

@@ -47,6 +47,24 @@ describe('cancel', () => {
     expect((await stack.result(handle)).status).toBe('CANCELLED');
   });
 
+  test('a cancel that lands while an attempt hangs is a cancel, not a rejection (found by chaos)', async () => {
+    const faults = (body: object) =>
+      fetch(`${stack.sandboxUrl}/_sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    await faults({ rate: 1, mode: 'hang', hangMs: 6_000 });
+    try {
+      const handle = await stack.startOrder(makeOrder({ payment: lost }));
+      // The catalog call hangs past the activity's 5 s HTTP timeout; the cancel lands mid-attempt.
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await handle.signal(cancelOrderSignal, { by: 'customer' });
+      await faults({ rate: 0 });
+      const view = await stack.result(handle);
+      expect(view).toMatchObject({ status: 'CANCELLED', reason: { code: 'CANCELLED_BY_CUSTOMER' } });
+      expect(await eventTypes(handle)).not.toContain('OrderRejected');
+    } finally {
+      await faults({ rate: 0 });
+    }
+  });
+
   test('support cancels: the reason says CANCELLED_BY_SUPPORT', async () => {
     const handle = await stack.startOrder(makeOrder({ payment: lost }));
     await awaitingPayment(handle);

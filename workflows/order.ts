@@ -163,7 +163,9 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
   try {
     outcome = await forward.run(untilPaid);
   } catch (err) {
-    if (!wf.isCancellation(err) || !cancelRequest) throw err;
+    // Once a cancel is requested, whatever ended the forward steps ended them because of it: an attempt
+    // already running when the cancel came fails with its own error, not a CancelledFailure.
+    if (!cancelRequest) throw err;
     outcome = { kind: 'compensate', reason: cancellationReason(cancelRequest) };
   }
   if (outcome.kind === 'rejected') log.append({ type: 'OrderRejected', data: outcome.reason });
@@ -403,10 +405,11 @@ function cancellationReason(request: CancelRequest): OrderReason {
 
 /**
  * The reason an activity failure gives the order: its own reason code when it is a business failure,
- * else `fallback`. Cancellation and workflow bugs are not activity failures and go on up.
+ * else `fallback`. Cancellation (including an attempt that failed after its scope was cancelled) and
+ * workflow bugs are not business failures: they go on up.
  */
 function failureReason(err: unknown, fallback: ReasonCode): OrderReason {
-  if (wf.isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
+  if (wf.isCancellation(err) || CancellationScope.current().consideredCancelled || !(err instanceof ActivityFailure)) throw err;
   const cause = err.cause;
   const code = cause instanceof ApplicationFailure ? ReasonCode.safeParse(cause.type) : null;
   return { code: code?.success ? code.data : fallback, message: failureMessage(err) };
