@@ -19,6 +19,12 @@ export class OrderLog {
   private readonly recorded: OrderEvent[] = [];
   private current: OrderState | null = null;
   private readonly indexed = new Map<string, unknown>();
+  private statusChanges = 0;
+
+  /** How many events so far changed the order's status (the stuck-order watchdog's measure of progress). */
+  get transitions(): number {
+    return this.statusChanges;
+  }
 
   get state(): OrderState {
     if (!this.current) throw ApplicationFailure.nonRetryable('the order has no events yet', ILLEGAL_TRANSITION);
@@ -37,6 +43,7 @@ export class OrderLog {
   append(body: OrderEventBody, at: string = new Date().toISOString()): OrderState {
     // Key order as API.md shows an event: seq, type, at, data.
     const event = { seq: this.recorded.length + 1, type: body.type, at, data: body.data } as OrderEvent;
+    const before = this.current?.status;
     try {
       this.current = evolve(this.current, event);
     } catch (err) {
@@ -44,6 +51,7 @@ export class OrderLog {
       if (err instanceof IllegalTransitionError) throw ApplicationFailure.nonRetryable(err.message, ILLEGAL_TRANSITION);
       throw err;
     }
+    if (this.current.status !== before) this.statusChanges++;
     this.recorded.push(event);
     wf.upsertMemo({ [MemoKey.order]: toOrderView(this.current), [MemoKey.event]: event });
     this.index(this.current);

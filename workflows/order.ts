@@ -371,15 +371,19 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
     }
   }
 
-  /** Flags the order for support when it stays in one non-terminal state longer than the SLA. */
+  /**
+   * Flags the order for support when a whole SLA period passes without a transition. One timer per period,
+   * not one per status: a fast order costs one timer, a stuck one is flagged within one to two periods.
+   */
   async function flagStuckStates(): Promise<void> {
     const slaMs = settings.stateSlaMs;
+    let seen = log.transitions;
     while (!isTerminal(log.state.status)) {
-      const { status } = log.state;
-      const moved = await wf.condition(() => log.state.status !== status, slaMs);
-      if (moved) continue;
-      if (!log.state.needsAttention) log.append({ type: 'OrderFlaggedStuck', data: { status, slaMs } });
-      await wf.condition(() => log.state.status !== status);
+      await wf.sleep(slaMs);
+      const moved = log.transitions !== seen;
+      seen = log.transitions;
+      const { status, needsAttention } = log.state;
+      if (!moved && !needsAttention && !isTerminal(status)) log.append({ type: 'OrderFlaggedStuck', data: { status, slaMs } });
     }
   }
 }

@@ -1,0 +1,4 @@
+/** The baseline's activity: nothing, answered at once. */
+export const baselineActivities = {
+  async noop(): Promise<void> {},
+};

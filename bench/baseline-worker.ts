@@ -1,0 +1,24 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { baselineActivities } from './baseline-activities';
+
+/** The baseline's worker (a child process of the bench, like the saga's). */
+export const BASELINE_TASK_QUEUE = 'bench-baseline';
+
+async function main(): Promise<void> {
+  const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
+  const worker = await Worker.create({
+    connection,
+    taskQueue: BASELINE_TASK_QUEUE,
+    workflowsPath: require.resolve('./baseline-workflow'),
+    activities: baselineActivities,
+  });
+  await worker.run();
+  await connection.close();
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error('baseline worker failed:', err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,268 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import { createHardenedServer } from '../api/http-server';
+import { createApp } from '../api/server';
+import { EncryptionCodec } from '../codec';
+import { loadConfig } from '../config';
+import { orderWorkflowId } from '../domain/contract';
+import type { OrderRequest } from '../domain/order-request';
+import { createSandbox } from '../sandbox/server';
+import { DevServerProcess } from '../scripts/dev-server-process';
+import { freePort } from '../scripts/local-stack';
+import { ensureTemporalCli } from '../scripts/provision-temporal-cli';
+import { WORKFLOWS_PATH } from '../worker/worker';
+import { baselineCallbackSignal } from './baseline-workflow';
+import { BASELINE_TASK_QUEUE } from './baseline-worker';
+import { renderChart } from './chart';
+
+/**
+ * `npm run bench`: orders per second end to end (through the real API, worker and sandbox, `tok_ok`)
+ * against a bare baseline workflow with the same activity calls and one signal, on the same server, in
+ * one run. Reports throughput, latency percentiles, peak memory and CPU per concurrency, and the ratio.
+ */
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, orders: { type: 'string' } } });
+const CONCURRENCIES = args.quick ? [8, 32] : [1, 8, 32, 64];
+const ORDERS_PER_LEVEL = Number(args.orders ?? (args.quick ? 150 : 400));
+/** The saga's happy path: validate, reserve, request payment | callback | fulfil, notify. */
+const ACTIVITIES_BEFORE_SIGNAL = 3;
+const ACTIVITIES_AFTER_SIGNAL = 2;
+const RESULTS_DIR = path.resolve(__dirname, 'results');
+const CLOCK_TICKS = 100;
+
+interface Level {
+  concurrency: number;
+  completed: number;
+  seconds: number;
+  perSecond: number;
+  acceptMs?: Percentiles;
+  endToEndMs: Percentiles;
+  peak: { workerRssMb: number; workerCpuPct: number; apiRssMb: number; apiCpuPct: number };
+}
+interface Percentiles {
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+function percentiles(samples: number[]): Percentiles {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
+  return { p50: at(0.5), p95: at(0.95), p99: at(0.99) };
+}
+
+/** Resident memory (MB) and cumulative CPU seconds of a process, from /proc. */
+function processStats(pid: number): { rssMb: number; cpuSeconds: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // Fields 24 (rss, pages) and 14-15 (utime, stime, clock ticks); Linux: 4 kB pages, 100 ticks a second.
+  return { rssMb: (Number(stat[21]) * 4096) / 1e6, cpuSeconds: (Number(stat[11]) + Number(stat[12])) / CLOCK_TICKS };
+}
+
+/** Samples a process's peak memory and its CPU share while `run` runs. */
+async function sampled<T>(pids: { worker: number; api: number }, run: () => Promise<T>): Promise<{ result: T; peak: Level['peak'] }> {
+  const peak = { workerRssMb: 0, workerCpuPct: 0, apiRssMb: 0, apiCpuPct: 0 };
+  let last = { at: Date.now(), worker: processStats(pids.worker).cpuSeconds, api: processStats(pids.api).cpuSeconds };
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const worker = processStats(pids.worker);
+    const api = processStats(pids.api);
+    const seconds = (now - last.at) / 1000;
+    peak.workerRssMb = Math.max(peak.workerRssMb, worker.rssMb);
+    peak.apiRssMb = Math.max(peak.apiRssMb, api.rssMb);
+    peak.workerCpuPct = Math.max(peak.workerCpuPct, ((worker.cpuSeconds - last.worker) / seconds) * 100);
+    peak.apiCpuPct = Math.max(peak.apiCpuPct, ((api.cpuSeconds - last.api) / seconds) * 100);
+    last = { at: now, worker: worker.cpuSeconds, api: api.cpuSeconds };
+  }, 500);
+  try {
+    return { result: await run(), peak: roundAll(peak) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function roundAll<T extends Record<string, number>>(values: T): T {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Math.round(v)])) as T;
+}
+
+/** Runs `count` jobs at `concurrency`, with a progress bar on the terminal. */
+async function drive(label: string, count: number, concurrency: number, job: (index: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  let done = 0;
+  const started = Date.now();
+  const draw = () => {
+    const width = 30;
+    const filled = Math.round((done / count) * width);
+    process.stdout.write(`\r${label.padEnd(22)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${count}`);
+  };
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        await job(next++);
+        done++;
+        draw();
+      }
+    }),
+  );
+  process.stdout.write('\n');
+  return (Date.now() - started) / 1000;
+}
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const cli = ensureTemporalCli((line) => console.log(`[bench] ${line}`));
+  if (!cli) throw new Error('the bench needs the Temporal CLI');
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'order-saga-bench-'));
+  const [temporalPort, apiPort, sandboxPort] = [await freePort(), await freePort(), await freePort()];
+  const keys = [{ id: 'bench', key: randomBytes(32) }];
+  const env = {
+    ...process.env,
+    TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+    API_PORT: String(apiPort),
+    SANDBOX_PORT: String(sandboxPort),
+    DATA_DIR: path.join(workDir, 'data'),
+    ENCRYPTION_KEYS: JSON.stringify(keys.map(({ id, key }) => ({ id, key: key.toString('base64') }))),
+  };
+  const config = loadConfig(env);
+  const server = new DevServerProcess(cli, temporalPort, path.join(workDir, 'temporal.db'));
+  await server.start();
+  const bundlePath = path.join(workDir, 'workflows.js');
+  writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') })).code);
+
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  // The sandbox answers at once: the bench measures the orchestration, not a provider's latency.
+  const sandbox = createSandbox({ providers: config.paymentProviders, webhookBaseUrl: apiUrl, paymentWindowMs: config.saga.paymentWindowMs, outcomeDelayMs: 0 });
+  const sandboxServer = createHardenedServer(sandbox.app);
+  await new Promise<void>((resolve) => sandboxServer.listen(sandboxPort, '127.0.0.1', resolve));
+  const codec = new EncryptionCodec(keys);
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection, dataConverter: { payloadCodecs: [codec] } });
+  const apiServer = createHardenedServer(createApp({ client, config, codec }));
+  await new Promise<void>((resolve) => apiServer.listen(apiPort, '127.0.0.1', resolve));
+
+  const children: ChildProcess[] = [];
+  const child = (script: string, extra: Record<string, string> = {}) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...env, ...extra }, stdio: ['ignore', 'ignore', 'inherit'] });
+    children.push(proc);
+    return proc;
+  };
+  const sagaWorker = child(path.resolve(__dirname, '..', 'worker', 'main.ts'), { WORKFLOW_BUNDLE: bundlePath });
+  const baselineWorker = child(path.resolve(__dirname, 'baseline-worker.ts'));
+  const baselineClient = new Client({ connection });
+
+  const runId = randomBytes(3).toString('hex');
+  const order = (id: string): OrderRequest => ({
+    orderId: id,
+    customer: { id: 'c-bench', email: 'bench@example.com' },
+    currency: 'EUR',
+    items: [{ sku: 'SKU-TEE', quantity: 1, unitPrice: 1999 }],
+    shippingAddress: { name: 'Bench', line1: '1 Load St', city: 'Paris', postalCode: '75001', country: 'FR' },
+    payment: { method: 'card', token: 'tok_ok' },
+  });
+
+  // Warm both paths (bundles loaded, connections open) before measuring.
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const saga: Level[] = [];
+  const baseline: Level[] = [];
+  for (const concurrency of CONCURRENCIES) {
+    const accept: number[] = [];
+    const endToEnd: number[] = [];
+    const sagaRun = await sampled({ worker: sagaWorker.pid!, api: process.pid }, () =>
+      drive(`saga c=${concurrency}`, ORDERS_PER_LEVEL, concurrency, async (index) => {
+        const id = `B-${runId}-${concurrency}-${index}`;
+        const started = performance.now();
+        const response = await fetch(`${apiUrl}/orders`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer dev-checkout', 'content-type': 'application/json' },
+          body: JSON.stringify(order(id)),
+        });
+        await response.arrayBuffer();
+        if (response.status !== 201) throw new Error(`POST /orders answered ${response.status}`);
+        accept.push(performance.now() - started);
+        await client.workflow.getHandle(orderWorkflowId(id)).result();
+        endToEnd.push(performance.now() - started);
+      }),
+    );
+    saga.push({
+      concurrency,
+      completed: ORDERS_PER_LEVEL,
+      seconds: sagaRun.result,
+      perSecond: ORDERS_PER_LEVEL / sagaRun.result,
+      acceptMs: percentiles(accept),
+      endToEndMs: percentiles(endToEnd),
+      peak: sagaRun.peak,
+    });
+
+    const bare: number[] = [];
+    const baseRun = await sampled({ worker: baselineWorker.pid!, api: process.pid }, () =>
+      drive(`baseline c=${concurrency}`, ORDERS_PER_LEVEL, concurrency, async (index) => {
+        const started = performance.now();
+        const handle = await baselineClient.workflow.start('baselineWorkflow', {
+          taskQueue: BASELINE_TASK_QUEUE,
+          workflowId: `baseline-${runId}-${concurrency}-${index}`,
+          args: [ACTIVITIES_BEFORE_SIGNAL, ACTIVITIES_AFTER_SIGNAL],
+        });
+        await handle.signal(baselineCallbackSignal);
+        await handle.result();
+        bare.push(performance.now() - started);
+      }),
+    );
+    baseline.push({
+      concurrency,
+      completed: ORDERS_PER_LEVEL,
+      seconds: baseRun.result,
+      perSecond: ORDERS_PER_LEVEL / baseRun.result,
+      endToEndMs: percentiles(bare),
+      peak: baseRun.peak,
+    });
+  }
+
+  const bestSaga = Math.max(...saga.map((level) => level.perSecond));
+  const bestBaseline = Math.max(...baseline.map((level) => level.perSecond));
+  const ratio = bestSaga / bestBaseline;
+  const report = {
+    at: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, memoryGb: Math.round(os.totalmem() / 1e9), node: process.version },
+    ordersPerLevel: ORDERS_PER_LEVEL,
+    saga,
+    baseline,
+    ratio: Number(ratio.toFixed(2)),
+  };
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const stamp = report.at.replace(/[:.]/g, '-');
+  writeFileSync(path.join(RESULTS_DIR, `bench-${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(path.join(RESULTS_DIR, `bench-${stamp}.svg`), renderChart(saga, baseline));
+
+  console.log('\nconcurrency | saga orders/s | baseline/s | POST p50/p95/p99 ms | to CONFIRMED p50/p99 ms | worker peak MB / CPU% | API peak MB / CPU%');
+  for (const [i, level] of saga.entries()) {
+    const base = baseline[i]!;
+    console.log(
+      `${String(level.concurrency).padStart(11)} | ${level.perSecond.toFixed(1).padStart(13)} | ${base.perSecond.toFixed(1).padStart(10)} | ` +
+        `${level.acceptMs!.p50}/${level.acceptMs!.p95}/${level.acceptMs!.p99}`.padStart(19) +
+        ` | ${`${level.endToEndMs.p50}/${level.endToEndMs.p99}`.padStart(23)} | ${`${level.peak.workerRssMb} / ${level.peak.workerCpuPct}`.padStart(21)} | ${level.peak.apiRssMb} / ${level.peak.apiCpuPct}`,
+    );
+  }
+  console.log(`results in ${path.relative(process.cwd(), RESULTS_DIR)}/bench-${stamp}.{json,svg}`);
+  console.log(`ratio ${ratio.toFixed(2)}`);
+
+  for (const proc of children) proc.kill('SIGTERM');
+  sandbox.close();
+  apiServer.closeAllConnections();
+  sandboxServer.closeAllConnections();
+  await Promise.all([new Promise((r) => apiServer.close(r)), new Promise((r) => sandboxServer.close(r))]);
+  await connection.close();
+  await server.stop();
+  rmSync(workDir, { recursive: true, force: true });
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error('[bench] failed:', err instanceof Error ? err.stack : err);
+    process.exit(1);
+  },
+);
