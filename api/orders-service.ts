@@ -66,12 +66,13 @@ export class OrdersService {
     private readonly options: OrdersServiceOptions,
   ) {}
 
-  /** POST /orders: one order per id (update-with-start), waiting a bounded time for its payment link. */
+  /**
+   * POST /orders: one order per id (update-with-start), waiting a bounded time for its payment link. One
+   * round trip in the common case: the order's `createdAt` is this request's `receivedAt` only if this
+   * request created it, and the workflow refuses the update when the body differs (409).
+   */
   async place(request: OrderRequest): Promise<PlaceOutcome> {
     const { workflowType, options, input } = orderStartOptions(request, this.options.saga, this.options.taskQueue);
-    const existing = await this.stored(request.orderId);
-    if (existing) return this.sameOrder(existing, input.requestHash);
-
     const startWorkflowOperation = new WithStartWorkflowOperation(workflowType, {
       ...options,
       workflowIdConflictPolicy: 'USE_EXISTING',
@@ -85,15 +86,16 @@ export class OrdersService {
           }),
         ),
       );
+      if (view.createdAt !== input.receivedAt) return { kind: 'existing', view };
       return { kind: view.status === Status.REJECTED ? 'rejected' : 'created', view };
     } catch (err) {
       if (failureType(err) === ORDER_CONFLICT) return { kind: 'conflict' };
-      // Started, or found, but not at its payment link in time (no worker, say): the order is durable all the same.
+      // A closed order with this id, or no answer in time (no worker, say): the stored order decides.
       const stored = await this.stored(request.orderId);
       if (!stored) throw err;
-      if (err instanceof WorkflowExecutionAlreadyStartedError) return this.sameOrder(stored, input.requestHash);
       if (stored.requestHash !== input.requestHash) return { kind: 'conflict' };
-      return { kind: 'accepted', view: stored.view };
+      const ours = stored.view.createdAt === input.receivedAt;
+      return { kind: ours && !(err instanceof WorkflowExecutionAlreadyStartedError) ? 'accepted' : 'existing', view: stored.view };
     }
   }
 
@@ -213,10 +215,6 @@ export class OrdersService {
     } catch {
       return false;
     }
-  }
-
-  private sameOrder(stored: StoredOrder, requestHash: string): PlaceOutcome {
-    return stored.requestHash === requestHash ? { kind: 'existing', view: stored.view } : { kind: 'conflict' };
   }
 
   private async stored(orderId: string): Promise<StoredOrder | null> {

@@ -3,6 +3,11 @@ import { Connection } from '@temporalio/client';
 import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 
 const READY_TIMEOUT_MS = 60_000;
+/**
+ * SQLite settings for a dev server that takes many small writes (every transition updates history and
+ * visibility): write-ahead logging, and fsync at checkpoints rather than at every commit.
+ */
+export const DEV_SERVER_SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=normal'];
 
 /**
  * The Temporal dev server as a child process on a SQLite file, for runs that must stop and restart it
@@ -27,7 +32,10 @@ export class DevServerProcess {
     const searchAttributes = ALL_ORDER_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${key.type}`]);
     this.child = spawn(
       this.cli,
-      ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(this.port), '--headless', '--db-filename', this.dbFile, '--log-level', 'error', ...searchAttributes],
+      [
+        'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(this.port), '--headless', '--db-filename', this.dbFile,
+        '--log-level', 'error', ...searchAttributes, ...DEV_SERVER_SQLITE_PRAGMAS.flatMap((pragma) => ['--sqlite-pragma', pragma]),
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child.stdout!.on('data', this.log);

@@ -15,6 +15,7 @@ import { encryptionKeys, temporalAddress, type Config } from '../config';
 import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { createSandbox } from '../sandbox/server';
 import { activityEndpoints, createOrderWorker } from '../worker/worker';
+import { DEV_SERVER_SQLITE_PRAGMAS } from './dev-server-process';
 import { ensureTemporalCli } from './provision-temporal-cli';
 import { ensureOrderSearchAttributes } from './search-attributes';
 
@@ -58,7 +59,7 @@ async function startDevServer(config: Config, say: (line: string) => void): Prom
       dbFilename,
       searchAttributes: ALL_ORDER_SEARCH_ATTRIBUTES,
       log: { format: 'pretty', level: 'error' },
-      extraArgs: ['--ui-codec-endpoint', devCodecUrl(config)],
+      extraArgs: ['--ui-codec-endpoint', devCodecUrl(config), ...DEV_SERVER_SQLITE_PRAGMAS.flatMap((pragma) => ['--sqlite-pragma', pragma])],
     },
   });
 }
