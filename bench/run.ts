@@ -4,19 +4,15 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
-import { createHardenedServer } from '../api/http-server';
-import { createApp } from '../api/server';
-import { EncryptionCodec } from '../codec';
+import { Client } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { orderWorkflowId } from '../domain/contract';
 import type { OrderRequest } from '../domain/order-request';
-import { createSandbox } from '../sandbox/server';
 import { DevServerProcess } from '../scripts/dev-server-process';
-import { freePort } from '../scripts/local-stack';
+import { freePort, serveApiAndSandbox } from '../scripts/local-stack';
 import { ensureTemporalCli } from '../scripts/provision-temporal-cli';
-import { WORKFLOWS_PATH } from '../worker/worker';
+import { writeWorkflowBundle } from '../worker/worker';
 import { baselineCallbackSignal } from './baseline-workflow';
 import { BASELINE_TASK_QUEUE } from './baseline-worker';
 import { renderChart } from './chart';
@@ -131,18 +127,11 @@ async function main(): Promise<void> {
   const server = new DevServerProcess(cli, temporalPort, path.join(workDir, 'temporal.db'));
   await server.start();
   const bundlePath = path.join(workDir, 'workflows.js');
-  writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') })).code);
+  await writeWorkflowBundle(bundlePath);
 
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
   // The sandbox answers at once: the bench measures the orchestration, not a provider's latency.
-  const sandbox = createSandbox({ providers: config.paymentProviders, webhookBaseUrl: apiUrl, paymentWindowMs: config.saga.paymentWindowMs, outcomeDelayMs: 0 });
-  const sandboxServer = createHardenedServer(sandbox.app);
-  await new Promise<void>((resolve) => sandboxServer.listen(sandboxPort, '127.0.0.1', resolve));
-  const codec = new EncryptionCodec(keys);
-  const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection, dataConverter: { payloadCodecs: [codec] } });
-  const apiServer = createHardenedServer(createApp({ client, config, codec }));
-  await new Promise<void>((resolve) => apiServer.listen(apiPort, '127.0.0.1', resolve));
+  const served = await serveApiAndSandbox(config, keys, { outcomeDelayMs: 0 });
+  const { client, apiUrl } = served;
 
   const children: ChildProcess[] = [];
   const child = (script: string, extra: Record<string, string> = {}) => {
@@ -152,7 +141,7 @@ async function main(): Promise<void> {
   };
   const sagaWorker = child(path.resolve(__dirname, '..', 'worker', 'main.ts'), { WORKFLOW_BUNDLE: bundlePath });
   const baselineWorker = child(path.resolve(__dirname, 'baseline-worker.ts'));
-  const baselineClient = new Client({ connection });
+  const baselineClient = new Client({ connection: served.connection });
 
   const runId = randomBytes(3).toString('hex');
   const order = (id: string): OrderRequest => ({
@@ -250,11 +239,7 @@ async function main(): Promise<void> {
   console.log(`ratio ${ratio.toFixed(2)}`);
 
   for (const proc of children) proc.kill('SIGTERM');
-  sandbox.close();
-  apiServer.closeAllConnections();
-  sandboxServer.closeAllConnections();
-  await Promise.all([new Promise((r) => apiServer.close(r)), new Promise((r) => sandboxServer.close(r))]);
-  await connection.close();
+  await served.close();
   await server.stop();
   rmSync(workDir, { recursive: true, force: true });
 }

@@ -3,15 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { latePaymentRefundWorkflowId, orderWorkflowId } from '../domain/contract';
 import type { OrderRequest } from '../domain/order-request';
 import type { OrderView } from '../domain/order-state';
-import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { eventually, makeOrder, quietTemporalLogs, startStack, type TestStack } from '../test/helpers/stack';
-import { WORKFLOWS_PATH } from '../worker/worker';
-import { ensureTemporalCli } from './provision-temporal-cli';
+import { writeWorkflowBundle } from '../worker/worker';
+import { startEphemeralServer } from './ephemeral-server';
 
 /**
  * `npm run histories:capture`: runs every saga path for real (a fresh dev server, the worker, the
@@ -97,20 +94,12 @@ const SCENARIOS: Record<string, Scenario> = {
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   quietTemporalLogs();
-  const cli = ensureTemporalCli(say);
   say('starting a fresh dev server and bundling the workflow code...');
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      ...(cli ? { executable: { type: 'existing-path' as const, path: cli } } : {}),
-      ip: '127.0.0.1',
-      searchAttributes: ALL_ORDER_SEARCH_ATTRIBUTES,
-      log: { format: 'pretty', level: 'error' },
-    },
-  });
+  const env = await startEphemeralServer(say);
   const bundleDir = path.join(os.tmpdir(), `order-saga-capture-${process.pid}`);
   mkdirSync(bundleDir, { recursive: true });
   const bundlePath = path.join(bundleDir, 'workflows.js');
-  writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger })).code);
+  await writeWorkflowBundle(bundlePath);
   const stack = await startStack({
     temporalAddress: env.address,
     workflowBundlePath: bundlePath,
@@ -136,8 +125,6 @@ async function main(): Promise<void> {
   }
   say(`${readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).length} histories in ${path.relative(process.cwd(), HISTORIES_DIR)}`);
 }
-
-const quietLogger = { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} };
 
 main().catch((err: unknown) => {
   console.error('[capture] failed:', err instanceof Error ? err.stack : err);

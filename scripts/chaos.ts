@@ -1,24 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { format, parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
-import { createHardenedServer } from '../api/http-server';
-import { createApp } from '../api/server';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { signWebhook } from '../api/webhook-signature';
-import { EncryptionCodec } from '../codec';
 import { DEV_API_KEYS, DEV_PROVIDER_SECRETS, loadConfig } from '../config';
 import type { OrderRequest } from '../domain/order-request';
 import type { OrderView } from '../domain/order-state';
 import { isTerminal } from '../domain/order-state';
 import { SANDBOX_CATALOG } from '../sandbox/ledger';
-import { createSandbox } from '../sandbox/server';
-import { WORKFLOWS_PATH } from '../worker/worker';
+import { writeWorkflowBundle } from '../worker/worker';
 import { DevServerProcess } from './dev-server-process';
-import { freePort } from './local-stack';
+import { freePort, serveApiAndSandbox } from './local-stack';
 import { ensureTemporalCli } from './provision-temporal-cli';
 
 /**
@@ -99,16 +94,9 @@ async function main(): Promise<number> {
   const server = new DevServerProcess(cli, temporalPort, path.join(logDir, 'temporal.db'), (chunk) => log.write(`[temporal] ${chunk}`));
   await server.start();
   const bundlePath = path.join(logDir, 'workflows.js');
-  writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') })).code);
+  await writeWorkflowBundle(bundlePath);
 
-  const sandbox = createSandbox({ providers: config.paymentProviders, webhookBaseUrl: apiUrl, paymentWindowMs: PAYMENT_WINDOW_MS, random });
-  const sandboxServer = createHardenedServer(sandbox.app);
-  await new Promise<void>((resolve) => sandboxServer.listen(sandboxPort, '127.0.0.1', resolve));
-  const codec = new EncryptionCodec(keys);
-  const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection, dataConverter: { payloadCodecs: [codec] } });
-  const apiServer = createHardenedServer(createApp({ client, config, codec }));
-  await new Promise<void>((resolve) => apiServer.listen(apiPort, '127.0.0.1', resolve));
+  const served = await serveApiAndSandbox(config, keys, { random });
 
   // The worker is supervised as an orchestrator would: restarted whenever it exits, except when we stop it.
   let worker = null as ChildProcess | null;
@@ -288,7 +276,7 @@ async function main(): Promise<number> {
   }
   // Late payments succeed PAYMENT_WINDOW_MS + 2 s after creation, and their refunds follow.
   await sleep(PAYMENT_WINDOW_MS + 6_000);
-  const ledger = (await (await fetch(`${sandboxUrl}/_sandbox/ledger`)).json()) as ReturnType<typeof sandbox.ledger.snapshot>;
+  const ledger = (await (await fetch(`${sandboxUrl}/_sandbox/ledger`)).json()) as ReturnType<typeof served.sandbox.ledger.snapshot>;
 
   // The checks.
   const terminal = [...views.values()].filter((view) => isTerminal(view.status));
@@ -320,11 +308,7 @@ async function main(): Promise<number> {
   supervising = false;
   worker?.kill('SIGTERM');
   await new Promise((resolve) => setTimeout(resolve, 2_000));
-  sandbox.close();
-  apiServer.closeAllConnections();
-  sandboxServer.closeAllConnections();
-  await Promise.all([new Promise((r) => apiServer.close(r)), new Promise((r) => sandboxServer.close(r))]);
-  await connection.close();
+  await served.close();
   await server.stop();
   await new Promise((resolve) => log.end(resolve));
 

@@ -10,10 +10,10 @@ import { createApp } from '../api/server';
 import express from 'express';
 import { codecRouter } from '../api/codec-routes';
 import { createHardenedServer } from '../api/http-server';
-import { EncryptionCodec } from '../codec';
+import { EncryptionCodec, type EncryptionKey } from '../codec';
 import { encryptionKeys, temporalAddress, type Config } from '../config';
 import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
-import { createSandbox } from '../sandbox/server';
+import { createSandbox, type SandboxOptions } from '../sandbox/server';
 import { activityEndpoints, createOrderWorker } from '../worker/worker';
 import { DEV_SERVER_SQLITE_PRAGMAS } from './dev-server-process';
 import { ensureTemporalCli } from './provision-temporal-cli';
@@ -70,56 +70,83 @@ export function devCodecUrl(config: Config): string {
 }
 
 /**
+ * The sandbox and the API in this process, against a Temporal server that runs elsewhere, on the
+ * configured ports, with payloads encrypted under `keys`. The shared core of `npm start`, chaos and bench.
+ */
+export async function serveApiAndSandbox(
+  config: Config,
+  keys: readonly EncryptionKey[],
+  sandboxOptions: Partial<SandboxOptions> = {},
+) {
+  const codec = new EncryptionCodec(keys);
+  const connection = await Connection.connect({ address: temporalAddress(config) });
+  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: { payloadCodecs: [codec] } });
+  const sandbox = createSandbox({
+    providers: config.paymentProviders,
+    webhookBaseUrl: config.webhookBaseUrl,
+    paymentWindowMs: config.saga.paymentWindowMs,
+    ...sandboxOptions,
+  });
+  const sandboxServer = createHardenedServer(sandbox.app);
+  await listen(sandboxServer, config.sandboxPort);
+  const apiServer = createHardenedServer(createApp({ client, config, codec }));
+  await listen(apiServer, config.apiPort);
+  return {
+    codec,
+    connection,
+    client,
+    sandbox,
+    apiUrl: `http://127.0.0.1:${config.apiPort}`,
+    sandboxUrl: config.sandboxUrl,
+    async close(): Promise<void> {
+      sandbox.close();
+      for (const server of [apiServer, sandboxServer]) {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+      await connection.close();
+    },
+  };
+}
+
+/**
  * The whole local stack in this process: dev server (unless TEMPORAL_ADDRESS), sandbox, API and worker,
  * on the configured ports. `stop()` takes them down in order.
  */
 export async function startLocalStack(config: Config, say: (line: string) => void = () => {}) {
   const keys = encryptionKeys(config);
   say(`payloads are encrypted (AES-256-GCM) with the ${keys.source}`);
-  const codec = new EncryptionCodec(keys.keys);
-  const dataConverter = { payloadCodecs: [codec] };
   const devServer = await startDevServer(config, say);
-  const address = temporalAddress(config);
-  const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
+  const served = await serveApiAndSandbox(config, keys.keys);
   if (devServer) {
-    const added = await ensureOrderSearchAttributes(connection, config.temporal.namespace);
+    const added = await ensureOrderSearchAttributes(served.connection, config.temporal.namespace);
     if (added.length) say(`registered search attributes ${added.join(', ')} on the existing database`);
   }
-
-  const sandbox = createSandbox({
-    providers: config.paymentProviders,
-    webhookBaseUrl: config.webhookBaseUrl,
-    paymentWindowMs: config.saga.paymentWindowMs,
-  });
-  const sandboxServer = http.createServer(sandbox.app);
-  await listen(sandboxServer, config.sandboxPort);
-  const apiServer = createHardenedServer(createApp({ client, config, codec }));
-  await listen(apiServer, config.apiPort);
   // The local Web UI's codec endpoint: loopback only and without a token, like the dev server itself.
-  const devCodec = express().use(codecRouter({ codec, corsOrigins: config.codecCorsOrigins, auth: null }));
+  const devCodec = express().use(codecRouter({ codec: served.codec, corsOrigins: config.codecCorsOrigins, auth: null }));
   const devCodecServer = http.createServer(devCodec);
   await listen(devCodecServer, config.devCodecPort);
 
   say('bundling the workflow code and starting the worker...');
+  const address = temporalAddress(config);
   const nativeConnection = await NativeConnection.connect({ address });
   const worker = await createOrderWorker({
     connection: nativeConnection,
     namespace: config.temporal.namespace,
     activities: createActivities(activityEndpoints(config)),
-    dataConverter,
+    dataConverter: { payloadCodecs: [served.codec] },
   });
   const workerRun = worker.run();
 
-  const health = await fetch(`http://127.0.0.1:${config.apiPort}/healthz`);
+  const health = await fetch(`${served.apiUrl}/healthz`);
   if (!health.ok) throw new Error(`the API answered ${health.status} on /healthz`);
 
   let stopped: Promise<void> | null = null;
   return {
     address,
     devServer,
-    client,
-    apiUrl: `http://127.0.0.1:${config.apiPort}`,
+    client: served.client,
+    apiUrl: served.apiUrl,
     devCodecUrl: devCodecUrl(config),
     /** Settles when the worker stops; rejects if it fails. */
     workerRun,
@@ -127,13 +154,10 @@ export async function startLocalStack(config: Config, say: (line: string) => voi
       stopped ??= (async () => {
         worker.shutdown();
         await workerRun.catch(() => undefined);
-        sandbox.close();
-        for (const server of [apiServer, sandboxServer, devCodecServer]) {
-          server.closeAllConnections();
-          await new Promise((resolve) => server.close(resolve));
-        }
+        devCodecServer.closeAllConnections();
+        await new Promise((resolve) => devCodecServer.close(resolve));
+        await served.close();
         await nativeConnection.close();
-        await connection.close();
         await devServer?.teardown();
       })();
       return stopped;

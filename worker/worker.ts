@@ -1,12 +1,19 @@
 import path from 'node:path';
+import { writeFileSync } from 'node:fs';
 import type { DataConverter } from '@temporalio/common';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { ActivityEndpoints, OrderActivities } from '../activities';
 import { ORDER_TASK_QUEUE } from '../domain/contract';
 import type { Config } from '../config';
 
 /** The workflows' entry file, bundled by the SDK when no prebuilt bundle is given. */
 export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts');
+
+/** Bundles the workflows once into `file`; workers given it (`WORKFLOW_BUNDLE`) start without bundling. */
+export async function writeWorkflowBundle(file: string): Promise<void> {
+  const quiet = { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} };
+  writeFileSync(file, (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet })).code);
+}
 
 /** Where the activities reach the external systems, from configuration. */
 export function activityEndpoints(config: Config): ActivityEndpoints {
