@@ -2,13 +2,13 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNo
 import {
   LATE_REFUND_WORKFLOW_TYPE,
   latePaymentRefundWorkflowId,
-  MemoKey,
   orderWorkflowId,
   paymentCallbackSignal,
   type LatePayment,
   type PaymentCallback,
 } from '../domain/contract';
-import { OrderView, Status } from '../domain/order-state';
+import { Status } from '../domain/order-state';
+import type { OrdersService } from './orders-service';
 
 export type CallbackOutcome = 'signalled' | 'refund-started' | 'ignored';
 
@@ -17,7 +17,12 @@ export type CallbackOutcome = 'signalled' | 'refund-started' | 'ignored';
  * even with no worker up). Money that arrives for an order that is closed, unknown, cancelled or rejected
  * is refunded, once per payment; a repeated success for the order's own confirmed payment changes nothing.
  */
-export async function routePaymentCallback(client: Client, taskQueue: string, callback: PaymentCallback): Promise<CallbackOutcome> {
+export async function routePaymentCallback(
+  client: Client,
+  orders: Pick<OrdersService, 'get'>,
+  taskQueue: string,
+  callback: PaymentCallback,
+): Promise<CallbackOutcome> {
   const handle = client.workflow.getHandle(orderWorkflowId(callback.orderId));
   try {
     await handle.signal(paymentCallbackSignal, callback);
@@ -26,7 +31,7 @@ export async function routePaymentCallback(client: Client, taskQueue: string, ca
     if (!(err instanceof WorkflowNotFoundError)) throw err;
   }
   if (callback.type !== 'payment.succeeded') return 'ignored';
-  const order = await closedOrderView(client, callback.orderId);
+  const order = await orders.get(callback.orderId);
   if (order?.status === Status.CONFIRMED && order.payment?.paymentId === callback.paymentId) return 'ignored';
   const payment: LatePayment = { provider: callback.provider, paymentId: callback.paymentId, orderId: callback.orderId };
   try {
@@ -40,16 +45,4 @@ export async function routePaymentCallback(client: Client, taskQueue: string, ca
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
   return 'refund-started';
-}
-
-/** The last view a closed order recorded in its memo, or null when there is no such order. */
-async function closedOrderView(client: Client, orderId: string): Promise<OrderView | null> {
-  try {
-    const description = await client.workflow.getHandle(orderWorkflowId(orderId)).describe();
-    const parsed = OrderView.safeParse(description.memo?.[MemoKey.order]);
-    return parsed.success ? parsed.data : null;
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return null;
-    throw err;
-  }
 }

@@ -54,7 +54,7 @@ export function createApp({ client, config, codec, taskQueue = ORDER_TASK_QUEUE 
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.use(webhookRouter({ client, taskQueue, providers: config.paymentProviders }));
+  app.use(webhookRouter({ client, orders: service, taskQueue, providers: config.paymentProviders }));
   app.use(codecRouter({ codec, corsOrigins: config.codecCorsOrigins, auth: requireScope(config.apiKeys, 'orders:operate') }));
   app.use(ordersRouter(service, config.apiKeys));
 

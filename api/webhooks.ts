@@ -2,6 +2,7 @@ import express, { Router, type Request, type Response } from 'express';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { PaymentProviderConfig } from '../config';
+import type { OrdersService } from './orders-service';
 import { routePaymentCallback } from './payment-callbacks';
 import { SIGNATURE_HEADER, verifyWebhookSignature } from './webhook-signature';
 import { problem } from './problem';
@@ -23,7 +24,12 @@ export const WebhookEvent = z.object({
 const WEBHOOK_BODY_LIMIT = '100kb';
 
 /** POST /webhooks/payments/{provider}: signature over the raw body first, then parse, then hand to the order. */
-export function webhookRouter(options: { client: Client; taskQueue: string; providers: readonly PaymentProviderConfig[] }): Router {
+export function webhookRouter(options: {
+  client: Client;
+  orders: OrdersService;
+  taskQueue: string;
+  providers: readonly PaymentProviderConfig[];
+}): Router {
   const router = Router();
   router.post(
     '/webhooks/payments/:provider',
@@ -43,7 +49,7 @@ export function webhookRouter(options: { client: Client; taskQueue: string; prov
       const event = WebhookEvent.safeParse(json);
       if (!event.success) return problem(res, 400, 'Malformed webhook', 'the body does not match the webhook schema', event.error);
       const { id, type, data } = event.data;
-      await routePaymentCallback(options.client, options.taskQueue, { provider: provider.name, eventId: id, type, ...data });
+      await routePaymentCallback(options.client, options.orders, options.taskQueue, { provider: provider.name, eventId: id, type, ...data });
       res.json({ received: true });
     },
   );

@@ -16,11 +16,6 @@ export function orderWorkflowId(orderId: string): string {
   return `order-${orderId}`;
 }
 
-/** The inverse of {@link orderWorkflowId}; null for ids of other workflows. */
-export function orderIdFromWorkflowId(workflowId: string): string | null {
-  return workflowId.startsWith('order-') ? workflowId.slice('order-'.length) : null;
-}
-
 /** Timings and bounds the saga takes from configuration, fixed per order at its start (so replay sees the same). */
 export const SagaSettings = z.object({
   /** How long the order waits for the payment callback before it reconciles with the provider. */
