@@ -9,7 +9,7 @@ import {
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import { decodeMapFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import { decodeFromPayloadsAtIndex, decodeMapFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import {
   awaitAcceptanceUpdate,
   awaitCancellationUpdate,
@@ -118,9 +118,10 @@ export class OrdersService {
       const fields =
         event.workflowExecutionStartedEventAttributes?.memo?.fields ??
         event.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields;
-      if (!fields?.[MemoKey.event]) continue;
-      const memo = await decodeMapFromPayloads(this.client.options.loadedDataConverter, fields);
-      const parsed = OrderEvent.safeParse(memo?.[MemoKey.event]);
+      const payload = fields?.[MemoKey.event];
+      if (!payload) continue;
+      // Only the event: the view beside it in the same memo update is not needed here (and is encrypted).
+      const parsed = OrderEvent.safeParse(await decodeFromPayloadsAtIndex(this.client.options.loadedDataConverter, 0, [payload]));
       if (parsed.success) bySeq.set(parsed.data.seq, parsed.data);
     }
     return [...bySeq.values()].sort((a, b) => a.seq - b.seq);

@@ -11,7 +11,7 @@ export const MAX_FIELD_ERRORS = 50;
 
 /** Field errors as API.md words them: a dotted path (`items.0.quantity`) and a message. */
 export function fieldErrors(error: z.ZodError): FieldError[] {
-  return error.issues.slice(0, MAX_FIELD_ERRORS).flatMap((issue) => {
+  const errors = error.issues.slice(0, MAX_FIELD_ERRORS).flatMap((issue) => {
     // An unknown key is reported on its parent; name the key itself, it is what the caller must remove.
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : [null];
     return keys.map((key) => ({
@@ -19,6 +19,7 @@ export function fieldErrors(error: z.ZodError): FieldError[] {
       message: key === null ? issue.message : 'unknown field',
     }));
   });
+  return errors.slice(0, MAX_FIELD_ERRORS);
 }
 
 /** Answers with an RFC 9457 problem (`application/problem+json`), with field paths when there are any. */
@@ -28,7 +29,7 @@ export function problem(
   title: string,
   detail: string,
   error?: z.ZodError,
-  errors: FieldError[] = error ? fieldErrors(error).slice(0, MAX_FIELD_ERRORS) : [],
+  errors: FieldError[] = error ? fieldErrors(error) : [],
 ): void {
   res
     .status(status)

@@ -9,6 +9,7 @@ import type { OrderView } from '../domain/order-state';
 import { eventually, makeOrder, quietTemporalLogs, startStack, type TestStack } from '../test/helpers/stack';
 import { writeWorkflowBundle } from '../worker/worker';
 import { startEphemeralServer } from './ephemeral-server';
+import { HISTORIES_DIR } from './histories';
 
 /**
  * `npm run histories:capture`: runs every saga path for real (a fresh dev server, the worker, the
@@ -16,7 +17,6 @@ import { startEphemeralServer } from './ephemeral-server';
  * the replay suite then replays against every change to the workflow code. Payloads are left plaintext:
  * the orders are test data, and the files are meant to be read.
  */
-export const HISTORIES_DIR = path.resolve(__dirname, '..', 'test', 'histories');
 const say = (line: string) => console.log(`[capture] ${line}`);
 
 type Scenario = (stack: TestStack, orderId: string) => Promise<{ name: string; handle: WorkflowHandle }[]>;

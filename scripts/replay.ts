@@ -6,7 +6,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { encryptedDataConverter } from '../codec';
 import { readDevKeys } from '../codec/keys';
 import { loadConfig } from '../config';
-import { loadHistories, replayAll } from '../test/helpers/histories';
+import { loadHistories, replayAll } from './histories';
 import { WORKFLOWS_PATH } from '../worker/worker';
 
 const USAGE = `usage: npm run replay -- --dir DIR

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { HISTORIES_DIR, loadHistories } from './helpers/histories';
+import { HISTORIES_DIR, loadHistories } from '../scripts/histories';
 
 const ROOT = path.resolve(__dirname, '..');
 const replay = (...args: string[]) =>

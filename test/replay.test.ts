@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { encryptedDataConverter } from '../codec';
-import { HISTORIES_DIR, loadHistories, replayAll } from './helpers/histories';
+import { HISTORIES_DIR, loadHistories, replayAll } from '../scripts/histories';
 import { quietTemporalLogs } from './helpers/stack';
 import { testEncryptionKeys, testWorkflowBundlePath } from './helpers/test-env';
 

@@ -4,8 +4,8 @@ import type { HistoryAndWorkflowId } from '@temporalio/client';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 
-/** Histories recorded by `npm run histories:capture`. */
-export const HISTORIES_DIR = path.resolve(__dirname, '..', 'histories');
+/** Histories recorded by `npm run histories:capture`, replayed by the test suite and `npm run replay`. */
+export const HISTORIES_DIR = path.resolve(__dirname, '..', 'test', 'histories');
 
 /** Every `*.json` history in a folder, named by its file (without `.json`). */
 export function loadHistories(dir: string): HistoryAndWorkflowId[] {
