@@ -85,6 +85,18 @@ function roundAll<T extends Record<string, number>>(values: T): T {
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Math.round(v)])) as T;
 }
 
+/** One concurrency level's figures, from its timed, sampled run and its end-to-end latencies. */
+function level(concurrency: number, run: { result: number; peak: Level['peak'] }, endToEnd: number[]): Level {
+  return {
+    concurrency,
+    completed: ORDERS_PER_LEVEL,
+    seconds: run.result,
+    perSecond: ORDERS_PER_LEVEL / run.result,
+    endToEndMs: percentiles(endToEnd),
+    peak: run.peak,
+  };
+}
+
 /** Runs `count` jobs at `concurrency`, with a progress bar on the terminal. */
 async function drive(label: string, count: number, concurrency: number, job: (index: number) => Promise<void>): Promise<number> {
   let next = 0;
@@ -176,15 +188,7 @@ async function main(): Promise<void> {
         endToEnd.push(performance.now() - started);
       }),
     );
-    saga.push({
-      concurrency,
-      completed: ORDERS_PER_LEVEL,
-      seconds: sagaRun.result,
-      perSecond: ORDERS_PER_LEVEL / sagaRun.result,
-      acceptMs: percentiles(accept),
-      endToEndMs: percentiles(endToEnd),
-      peak: sagaRun.peak,
-    });
+    saga.push({ ...level(concurrency, sagaRun, endToEnd), acceptMs: percentiles(accept) });
 
     const bare: number[] = [];
     const baseRun = await sampled({ worker: baselineWorker.pid!, api: process.pid }, () =>
@@ -200,14 +204,7 @@ async function main(): Promise<void> {
         bare.push(performance.now() - started);
       }),
     );
-    baseline.push({
-      concurrency,
-      completed: ORDERS_PER_LEVEL,
-      seconds: baseRun.result,
-      perSecond: ORDERS_PER_LEVEL / baseRun.result,
-      endToEndMs: percentiles(bare),
-      peak: baseRun.peak,
-    });
+    baseline.push(level(concurrency, baseRun, bare));
   }
 
   const bestSaga = Math.max(...saga.map((level) => level.perSecond));
