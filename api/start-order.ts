@@ -72,6 +72,7 @@ export function orderStartOptions(
         { key: OrderSearchAttributes.orderId, value: request.orderId },
         { key: OrderSearchAttributes.customerId, value: request.customer.id },
         { key: OrderSearchAttributes.status, value: Status.RECEIVED },
+        { key: OrderSearchAttributes.total, value: initialView.total },
         { key: OrderSearchAttributes.needsAttention, value: false },
       ]),
     },

@@ -22,7 +22,13 @@ import { renderChart } from './chart';
  * against a bare baseline workflow with the same activity calls and one signal, on the same server, in
  * one run. Reports throughput, latency percentiles, peak memory and CPU per concurrency, and the ratio.
  */
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, orders: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: { quick: { type: 'boolean' }, orders: { type: 'string' }, profile: { type: 'string' }, soak: { type: 'string' } },
+});
+/** `--soak N`: instead of the levels, N saga orders at SOAK_CONCURRENCY, with memory sampled every SOAK_STEP orders. */
+const SOAK_ORDERS = args.soak ? Number(args.soak) : 0;
+const SOAK_CONCURRENCY = 32;
+const SOAK_STEP = 1_000;
 const CONCURRENCIES = args.quick ? [8, 32] : [1, 8, 32, 64];
 const ORDERS_PER_LEVEL = Number(args.orders ?? (args.quick ? 150 : 400));
 /** The saga's happy path: validate, reserve, request payment | callback | fulfil, notify. */
@@ -39,6 +45,8 @@ interface Level {
   acceptMs?: Percentiles;
   endToEndMs: Percentiles;
   peak: { workerRssMb: number; workerCpuPct: number; apiRssMb: number; apiCpuPct: number };
+  /** CPU time per completed order, by process: where the machine's cores go. */
+  cpuMsPerOrder: { server: number; worker: number; api: number };
 }
 interface Percentiles {
   p50: number;
@@ -60,9 +68,18 @@ function processStats(pid: number): { rssMb: number; cpuSeconds: number } {
 }
 
 /** Samples a process's peak memory and its CPU share while `run` runs. */
-async function sampled<T>(pids: { worker: number; api: number }, run: () => Promise<T>): Promise<{ result: T; peak: Level['peak'] }> {
+async function sampled<T>(
+  pids: { server: number; worker: number; api: number },
+  run: () => Promise<T>,
+): Promise<{ result: T; peak: Level['peak']; cpuSeconds: Record<keyof typeof pids, number> }> {
   const peak = { workerRssMb: 0, workerCpuPct: 0, apiRssMb: 0, apiCpuPct: 0 };
-  let last = { at: Date.now(), worker: processStats(pids.worker).cpuSeconds, api: processStats(pids.api).cpuSeconds };
+  const cpu = () => ({
+    server: processStats(pids.server).cpuSeconds,
+    worker: processStats(pids.worker).cpuSeconds,
+    api: processStats(pids.api).cpuSeconds,
+  });
+  const first = cpu();
+  let last = { at: Date.now(), worker: first.worker, api: first.api };
   const timer = setInterval(() => {
     const now = Date.now();
     const worker = processStats(pids.worker);
@@ -75,7 +92,10 @@ async function sampled<T>(pids: { worker: number; api: number }, run: () => Prom
     last = { at: now, worker: worker.cpuSeconds, api: api.cpuSeconds };
   }, 500);
   try {
-    return { result: await run(), peak: roundAll(peak) };
+    const result = await run();
+    const end = cpu();
+    const cpuSeconds = { server: end.server - first.server, worker: end.worker - first.worker, api: end.api - first.api };
+    return { result, peak: roundAll(peak), cpuSeconds };
   } finally {
     clearInterval(timer);
   }
@@ -86,7 +106,12 @@ function roundAll<T extends Record<string, number>>(values: T): T {
 }
 
 /** One concurrency level's figures, from its timed, sampled run and its end-to-end latencies. */
-function level(concurrency: number, run: { result: number; peak: Level['peak'] }, endToEnd: number[]): Level {
+function level(
+  concurrency: number,
+  run: { result: number; peak: Level['peak']; cpuSeconds: Record<keyof Level['cpuMsPerOrder'], number> },
+  endToEnd: number[],
+): Level {
+  const perOrder = (seconds: number) => Math.round((seconds * 1000) / ORDERS_PER_LEVEL);
   return {
     concurrency,
     completed: ORDERS_PER_LEVEL,
@@ -94,6 +119,7 @@ function level(concurrency: number, run: { result: number; peak: Level['peak'] }
     perSecond: ORDERS_PER_LEVEL / run.result,
     endToEndMs: percentiles(endToEnd),
     peak: run.peak,
+    cpuMsPerOrder: { server: perOrder(run.cpuSeconds.server), worker: perOrder(run.cpuSeconds.worker), api: perOrder(run.cpuSeconds.api) },
   };
 }
 
@@ -147,7 +173,9 @@ async function main(): Promise<void> {
 
   const children: ChildProcess[] = [];
   const child = (script: string, extra: Record<string, string> = {}) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...env, ...extra }, stdio: ['ignore', 'ignore', 'inherit'] });
+    // `--profile DIR`: a V8 CPU profile per worker thread (workflows run in their own threads) into DIR.
+    const profiling = args.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(args.profile)] : [];
+    const proc = spawn(process.execPath, [...profiling, '--import', 'tsx', script], { env: { ...env, ...extra }, stdio: ['ignore', 'ignore', 'inherit'] });
     children.push(proc);
     return proc;
   };
@@ -167,78 +195,120 @@ async function main(): Promise<void> {
 
   // Warm both paths (bundles loaded, connections open) before measuring.
   await new Promise((resolve) => setTimeout(resolve, 3_000));
-  const saga: Level[] = [];
-  const baseline: Level[] = [];
-  for (const concurrency of CONCURRENCIES) {
-    const accept: number[] = [];
-    const endToEnd: number[] = [];
-    const sagaRun = await sampled({ worker: sagaWorker.pid!, api: process.pid }, () =>
-      drive(`saga c=${concurrency}`, ORDERS_PER_LEVEL, concurrency, async (index) => {
-        const id = `B-${runId}-${concurrency}-${index}`;
-        const started = performance.now();
-        const response = await fetch(`${apiUrl}/orders`, {
-          method: 'POST',
-          headers: { authorization: 'Bearer dev-checkout', 'content-type': 'application/json' },
-          body: JSON.stringify(order(id)),
-        });
-        await response.arrayBuffer();
-        if (response.status !== 201) throw new Error(`POST /orders answered ${response.status}`);
-        accept.push(performance.now() - started);
-        await client.workflow.getHandle(orderWorkflowId(id)).result();
-        endToEnd.push(performance.now() - started);
-      }),
-    );
-    saga.push({ ...level(concurrency, sagaRun, endToEnd), acceptMs: percentiles(accept) });
 
-    const bare: number[] = [];
-    const baseRun = await sampled({ worker: baselineWorker.pid!, api: process.pid }, () =>
-      drive(`baseline c=${concurrency}`, ORDERS_PER_LEVEL, concurrency, async (index) => {
-        const started = performance.now();
-        const handle = await baselineClient.workflow.start('baselineWorkflow', {
-          taskQueue: BASELINE_TASK_QUEUE,
-          workflowId: `baseline-${runId}-${concurrency}-${index}`,
-          args: [ACTIVITIES_BEFORE_SIGNAL, ACTIVITIES_AFTER_SIGNAL],
-        });
-        await handle.signal(baselineCallbackSignal);
-        await handle.result();
-        bare.push(performance.now() - started);
-      }),
-    );
-    baseline.push(level(concurrency, baseRun, bare));
-  }
-
-  const bestSaga = Math.max(...saga.map((level) => level.perSecond));
-  const bestBaseline = Math.max(...baseline.map((level) => level.perSecond));
-  const ratio = bestSaga / bestBaseline;
-  const report = {
-    at: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, memoryGb: Math.round(os.totalmem() / 1e9), node: process.version },
-    ordersPerLevel: ORDERS_PER_LEVEL,
-    saga,
-    baseline,
-    ratio: Number(ratio.toFixed(2)),
+  /** One order through the API to its end; returns its POST and POST-to-end latencies in ms. */
+  const placeOrder = async (id: string): Promise<{ acceptMs: number; endMs: number }> => {
+    const started = performance.now();
+    const response = await fetch(`${apiUrl}/orders`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer dev-checkout', 'content-type': 'application/json' },
+      body: JSON.stringify(order(id)),
+    });
+    await response.arrayBuffer();
+    if (response.status !== 201) throw new Error(`POST /orders answered ${response.status}`);
+    const acceptMs = performance.now() - started;
+    await client.workflow.getHandle(orderWorkflowId(id)).result();
+    return { acceptMs, endMs: performance.now() - started };
   };
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const stamp = report.at.replace(/[:.]/g, '-');
-  writeFileSync(path.join(RESULTS_DIR, `bench-${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(path.join(RESULTS_DIR, `bench-${stamp}.svg`), renderChart(saga, baseline));
 
-  console.log('\nconcurrency | saga orders/s | baseline/s | POST p50/p95/p99 ms | to CONFIRMED p50/p99 ms | worker peak MB / CPU% | API peak MB / CPU%');
-  for (const [i, level] of saga.entries()) {
-    const base = baseline[i]!;
-    console.log(
-      `${String(level.concurrency).padStart(11)} | ${level.perSecond.toFixed(1).padStart(13)} | ${base.perSecond.toFixed(1).padStart(10)} | ` +
-        `${level.acceptMs!.p50}/${level.acceptMs!.p95}/${level.acceptMs!.p99}`.padStart(19) +
-        ` | ${`${level.endToEndMs.p50}/${level.endToEndMs.p99}`.padStart(23)} | ${`${level.peak.workerRssMb} / ${level.peak.workerCpuPct}`.padStart(21)} | ${level.peak.apiRssMb} / ${level.peak.apiCpuPct}`,
-    );
+  if (SOAK_ORDERS > 0) {
+    const samples: { orders: number; workerRssMb: number; apiRssMb: number; serverRssMb: number; perSecond: number }[] = [];
+    for (let done = 0; done < SOAK_ORDERS; done += SOAK_STEP) {
+      const seconds = await drive(`soak ${done + SOAK_STEP}`, SOAK_STEP, SOAK_CONCURRENCY, async (index) => {
+        await placeOrder(`S-${runId}-${done + index}`);
+      });
+      const rss = (pid: number) => Math.round(processStats(pid).rssMb);
+      samples.push({
+        orders: done + SOAK_STEP,
+        workerRssMb: rss(sagaWorker.pid!),
+        apiRssMb: rss(process.pid),
+        serverRssMb: rss(server.pid!),
+        perSecond: Number((SOAK_STEP / seconds).toFixed(1)),
+      });
+    }
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const file = path.join(RESULTS_DIR, `soak-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    writeFileSync(file, `${JSON.stringify({ concurrency: SOAK_CONCURRENCY, samples }, null, 2)}\n`);
+    console.log('\norders | worker RSS MB | API RSS MB | server RSS MB | orders/s');
+    for (const sample of samples) {
+      console.log(`${String(sample.orders).padStart(6)} | ${String(sample.workerRssMb).padStart(13)} | ${String(sample.apiRssMb).padStart(10)} | ${String(sample.serverRssMb).padStart(13)} | ${sample.perSecond}`);
+    }
+    console.log(`results in ${path.relative(process.cwd(), file)}`);
+  } else {
+    await compare();
   }
-  console.log(`results in ${path.relative(process.cwd(), RESULTS_DIR)}/bench-${stamp}.{json,svg}`);
-  console.log(`ratio ${ratio.toFixed(2)}`);
 
   for (const proc of children) proc.kill('SIGTERM');
   await served.close();
   await server.stop();
   rmSync(workDir, { recursive: true, force: true });
+
+  /** The saga against the baseline, level by level; prints the table and the ratio. */
+  async function compare(): Promise<void> {
+    const saga: Level[] = [];
+    const baseline: Level[] = [];
+    for (const concurrency of CONCURRENCIES) {
+      const accept: number[] = [];
+      const endToEnd: number[] = [];
+      const sagaRun = await sampled({ server: server.pid!, worker: sagaWorker.pid!, api: process.pid }, () =>
+        drive(`saga c=${concurrency}`, ORDERS_PER_LEVEL, concurrency, async (index) => {
+          const latency = await placeOrder(`B-${runId}-${concurrency}-${index}`);
+          accept.push(latency.acceptMs);
+          endToEnd.push(latency.endMs);
+        }),
+      );
+      saga.push({ ...level(concurrency, sagaRun, endToEnd), acceptMs: percentiles(accept) });
+
+      const bare: number[] = [];
+      const baseRun = await sampled({ server: server.pid!, worker: baselineWorker.pid!, api: process.pid }, () =>
+        drive(`baseline c=${concurrency}`, ORDERS_PER_LEVEL, concurrency, async (index) => {
+          const started = performance.now();
+          const handle = await baselineClient.workflow.start('baselineWorkflow', {
+            taskQueue: BASELINE_TASK_QUEUE,
+            workflowId: `baseline-${runId}-${concurrency}-${index}`,
+            args: [ACTIVITIES_BEFORE_SIGNAL, ACTIVITIES_AFTER_SIGNAL],
+          });
+          await handle.signal(baselineCallbackSignal);
+          await handle.result();
+          bare.push(performance.now() - started);
+        }),
+      );
+      baseline.push(level(concurrency, baseRun, bare));
+    }
+
+    const bestSaga = Math.max(...saga.map((level) => level.perSecond));
+    const bestBaseline = Math.max(...baseline.map((level) => level.perSecond));
+    const ratio = bestSaga / bestBaseline;
+    const report = {
+      at: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, memoryGb: Math.round(os.totalmem() / 1e9), node: process.version },
+      ordersPerLevel: ORDERS_PER_LEVEL,
+      saga,
+      baseline,
+      ratio: Number(ratio.toFixed(2)),
+    };
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const stamp = report.at.replace(/[:.]/g, '-');
+    writeFileSync(path.join(RESULTS_DIR, `bench-${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(path.join(RESULTS_DIR, `bench-${stamp}.svg`), renderChart(saga, baseline));
+
+    console.log('\nconcurrency | saga orders/s | baseline/s | POST p50/p95/p99 ms | to CONFIRMED p50/p99 ms | worker peak MB / CPU% | API peak MB / CPU%');
+    for (const [i, level] of saga.entries()) {
+      const base = baseline[i]!;
+      console.log(
+        `${String(level.concurrency).padStart(11)} | ${level.perSecond.toFixed(1).padStart(13)} | ${base.perSecond.toFixed(1).padStart(10)} | ` +
+          `${level.acceptMs!.p50}/${level.acceptMs!.p95}/${level.acceptMs!.p99}`.padStart(19) +
+          ` | ${`${level.endToEndMs.p50}/${level.endToEndMs.p99}`.padStart(23)} | ${`${level.peak.workerRssMb} / ${level.peak.workerCpuPct}`.padStart(21)} | ${level.peak.apiRssMb} / ${level.peak.apiCpuPct}`,
+      );
+    }
+    console.log('\nCPU ms per order (server / worker / API and bench driver), saga vs baseline');
+    for (const [i, level] of saga.entries()) {
+      const cost = (l: Level) => `${l.cpuMsPerOrder.server} / ${l.cpuMsPerOrder.worker} / ${l.cpuMsPerOrder.api}`;
+      console.log(`c=${level.concurrency}: ${cost(level)} vs ${cost(baseline[i]!)}`);
+    }
+    console.log(`results in ${path.relative(process.cwd(), RESULTS_DIR)}/bench-${stamp}.{json,svg}`);
+    console.log(`ratio ${ratio.toFixed(2)}`);
+  }
 }
 
 main().then(

@@ -1,10 +1,18 @@
+/** Digits per currency, looked up once: building an `Intl.NumberFormat` costs more than the formatting. */
+const digitsByCurrency = new Map<string, number>();
+
 /** Minor units per major unit, from the currency's own digits (JPY has none, most have two). */
 function fractionDigits(currency: string): number {
-  try {
-    return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-  } catch {
-    return 2;
+  let digits = digitsByCurrency.get(currency);
+  if (digits === undefined) {
+    try {
+      digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+    } catch {
+      digits = 2;
+    }
+    digitsByCurrency.set(currency, digits);
   }
+  return digits;
 }
 
 /** An amount in minor units as people read it: `39.98 EUR`. For display only; amounts stay integers everywhere else. */

@@ -24,6 +24,11 @@ export class DevServerProcess {
     private readonly log: (chunk: Buffer) => void = () => {},
   ) {}
 
+  /** The server's process id while it runs (the bench reads its CPU time). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get address(): string {
     return `127.0.0.1:${this.port}`;
   }

@@ -16,3 +16,16 @@ test('a paid order is confirmed, captured once, and its stock taken', async () =
   const payments = stack.ledger.snapshot().payments.filter((p) => p.orderId === request.orderId);
   expect(payments).toEqual([expect.objectContaining({ provider: 'primary', amount: 3998, captured: 3998, refunded: 0 })]);
 });
+
+test('what the start already wrote is not written again: one memo write per later event, none for the first', async () => {
+  const handle = await stack.startOrder(makeOrder());
+  await stack.result(handle);
+  const { events } = await handle.fetchHistory();
+  const count = (attributes: 'workflowPropertiesModifiedEventAttributes' | 'upsertWorkflowSearchAttributesEventAttributes') =>
+    events!.filter((event) => event[attributes]).length;
+  // Six events in a confirmed order (received, validated, reserved, payment requested, paid, confirmed).
+  expect(count('workflowPropertiesModifiedEventAttributes')).toBe(5);
+  // One per status change after RECEIVED (reserved, awaiting payment, paid, confirmed): the total and the
+  // attention flag were set at start and did not change.
+  expect(count('upsertWorkflowSearchAttributesEventAttributes')).toBe(4);
+});

@@ -20,6 +20,16 @@ export class OrderLog {
   private current: OrderState | null = null;
   private readonly indexed = new Map<string, unknown>();
   private statusChanges = 0;
+  /** The event the start request already put in the memo (the API's `OrderReceived`), if any. */
+  private readonly memoAtStart: unknown;
+
+  constructor() {
+    // What the start request already wrote needs no second write: each upsert is a history event and a
+    // visibility write. Both come from the start event, so replay sees the same values.
+    const { memo, typedSearchAttributes } = wf.workflowInfo();
+    this.memoAtStart = memo?.[MemoKey.event];
+    for (const { key, value } of typedSearchAttributes.getAll()) this.indexed.set(key.name, value);
+  }
 
   /** How many events so far changed the order's status (the stuck-order watchdog's measure of progress). */
   get transitions(): number {
@@ -53,7 +63,9 @@ export class OrderLog {
     }
     if (this.current.status !== before) this.statusChanges++;
     this.recorded.push(event);
-    wf.upsertMemo({ [MemoKey.order]: toOrderView(this.current), [MemoKey.event]: event });
+    if (!(this.recorded.length === 1 && sameJson(this.memoAtStart, event))) {
+      wf.upsertMemo({ [MemoKey.order]: toOrderView(this.current), [MemoKey.event]: event });
+    }
     this.index(this.current);
     return this.current;
   }
@@ -70,4 +82,8 @@ export class OrderLog {
     for (const { key, value } of changed) this.indexed.set(key.name, value);
     wf.upsertSearchAttributes(changed as SearchAttributeUpdatePair[]);
   }
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
