@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { FailureType } from '../domain/reasons';
+import { traceHeaders } from '../observability/trace-context';
 
 /** What an activity sends to an external system. */
 export interface HttpRequest {
@@ -31,7 +32,8 @@ export const DEFAULT_HTTP_TIMEOUT_MS = 5_000;
 export function createFetchHttpClient(timeoutMs = DEFAULT_HTTP_TIMEOUT_MS): HttpClient {
   return {
     async send({ method, url, body, idempotencyKey }) {
-      const headers: Record<string, string> = { accept: 'application/json' };
+      // The activity's trace goes on into the external system (`traceparent`), when tracing is on.
+      const headers: Record<string, string> = { accept: 'application/json', ...traceHeaders() };
       if (body !== undefined) headers['content-type'] = 'application/json';
       if (idempotencyKey) headers['idempotency-key'] = idempotencyKey;
       let response: Response;

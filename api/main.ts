@@ -1,26 +1,35 @@
 import { Client, Connection } from '@temporalio/client';
 import { EncryptionCodec } from '../codec';
-import { encryptionKeys, loadConfig, temporalAddress } from '../config';
+import { encryptionKeys, loadConfigOrExit, temporalAddress, type Config } from '../config';
+import { loggerFromConfig, type PinoLogger } from '../observability/logger';
+import { startTracing } from '../observability/tracing';
 import { createHardenedServer } from './http-server';
 import { createApp } from './server';
 
 /** API entry point: listens on API_PORT and, on SIGTERM/SIGINT, stops taking requests, drains, then closes. */
-async function main(): Promise<void> {
-  const config = loadConfig();
+async function main(config: Config, logger: PinoLogger): Promise<void> {
+  const tracing = startTracing('order-api');
   const connection = await Connection.connect({ address: temporalAddress(config) });
   const codec = new EncryptionCodec(encryptionKeys(config).keys);
-  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: { payloadCodecs: [codec] } });
-  const server = createHardenedServer(createApp({ client, config, codec }));
-  server.listen(config.apiPort, () => console.log(`orders API listening on port ${config.apiPort}`));
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: { payloadCodecs: [codec] },
+    plugins: tracing ? [tracing.plugin] : [],
+  });
+  const server = createHardenedServer(createApp({ client, config, codec, logger }));
+  server.listen(config.apiPort, () => logger.info({ port: config.apiPort, tracing: tracing !== null }, 'orders API listening'));
   const stop = () => {
-    server.close(() => void connection.close().then(() => process.exit(0)));
+    server.close(() => void Promise.all([connection.close(), tracing?.shutdown()]).then(() => process.exit(0)));
     server.closeIdleConnections();
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }
 
-main().catch((err: unknown) => {
-  console.error('api failed:', err instanceof Error ? err.message : err);
+const config = loadConfigOrExit('api');
+const logger = loggerFromConfig(config.log).child({ component: 'api' });
+main(config, logger).catch((err: unknown) => {
+  logger.fatal({ error: err instanceof Error ? err.message : String(err) }, 'api failed');
   process.exit(1);
 });

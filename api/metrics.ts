@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { routeOf } from '../observability/route';
 
 /** The API's Prometheus metrics, on a registry of its own (so apps in one process never share series). */
 export function createApiMetrics() {
@@ -19,17 +20,28 @@ export function createApiMetrics() {
     registers: [registry],
   });
 
+  const webhooks = new Counter({
+    name: 'orders_api_webhooks_total',
+    help: 'Payment webhooks received, by provider and outcome (accepted, late_refund, duplicate, refused_signature, malformed, unknown_provider)',
+    labelNames: ['provider', 'outcome'] as const,
+    registers: [registry],
+  });
+
   /** Times every request; the route label is the matched pattern, never the raw path (ids would explode it). */
   function middleware(req: Request, res: Response, next: NextFunction): void {
     const stop = duration.startTimer();
     res.on('finish', () => {
-      const pattern = req.route?.path as string | undefined;
-      const labels = { method: req.method, route: pattern ? `${req.baseUrl}${pattern}` : 'unmatched', code: String(res.statusCode) };
+      const labels = { method: req.method, route: routeOf(req), code: String(res.statusCode) };
       requests.inc(labels);
       stop(labels);
     });
     next();
   }
 
-  return { registry, middleware };
+  return { registry, middleware, webhooks };
 }
+
+export type ApiMetrics = ReturnType<typeof createApiMetrics>;
+
+/** What became of a payment webhook, as `orders_api_webhooks_total` counts it. */
+export type WebhookOutcome = 'accepted' | 'late_refund' | 'duplicate' | 'refused_signature' | 'malformed' | 'unknown_provider';

@@ -6,6 +6,7 @@ import { callerOf, requireScope } from './auth';
 import { CancelBody, ListOrdersQuery, OperatorBody, OrderIdParam } from './http-schemas';
 import { InvalidPageTokenError, type OrdersService } from './orders-service';
 import { problem } from './problem';
+import { noteOrder } from '../observability/request-log';
 
 /** API.md §3: the largest order body accepted; larger ones get 413. */
 export const ORDER_BODY_LIMIT = '100kb';
@@ -21,7 +22,10 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, res: Response, what: str
 /** An order id that cannot exist (it breaks the id rules) is simply not found. */
 function orderIdOr404(raw: unknown, res: Response): string | undefined {
   const parsed = OrderIdParam.safeParse(raw);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    noteOrder(res, parsed.data);
+    return parsed.data;
+  }
   problem(res, 404, 'Order not found', 'no order has this id');
   return undefined;
 }
@@ -39,6 +43,7 @@ export function ordersRouter(service: OrdersService, apiKeys: ApiKeys): Router {
   router.post('/orders', write, json, async (req, res) => {
     const request = parse(OrderRequest, req.body, res, 'order');
     if (!request) return;
+    noteOrder(res, request.orderId);
     const outcome = await service.place(request);
     switch (outcome.kind) {
       case 'created':

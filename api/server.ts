@@ -11,6 +11,9 @@ import { ordersRouter } from './orders-routes';
 import { OrdersService } from './orders-service';
 import { problem } from './problem';
 import { webhookRouter } from './webhooks';
+import { orderIds, requestLog } from '../observability/request-log';
+import { createLogger, type PinoLogger } from '../observability/logger';
+import { traceRequests } from '../observability/trace-context';
 
 export interface AppOptions {
   client: Client;
@@ -19,6 +22,8 @@ export interface AppOptions {
   codec: PayloadCodec;
   /** The task queue new workflows go to; tests give each suite its own. */
   taskQueue?: string;
+  /** Where request lines go; silent when not given (tests), `api/main.ts` gives the process's logger. */
+  logger?: PinoLogger;
 }
 
 /** Body-parser errors that are the caller's: they get their own status, never a 500. */
@@ -31,7 +36,13 @@ const CLIENT_ERRORS: Record<string, { status: number; title: string }> = {
 };
 
 /** The API as an express app, without listening: `api/main.ts` serves it, tests drive it with supertest. */
-export function createApp({ client, config, codec, taskQueue = ORDER_TASK_QUEUE }: AppOptions): express.Express {
+export function createApp({
+  client,
+  config,
+  codec,
+  taskQueue = ORDER_TASK_QUEUE,
+  logger = createLogger({ level: 'silent' }),
+}: AppOptions): express.Express {
   const service = new OrdersService(client, { taskQueue, saga: config.saga, acceptTimeoutMs: config.orderAcceptTimeoutMs });
   const metrics = createApiMetrics();
   const openApi = openApiDocument();
@@ -39,7 +50,9 @@ export function createApp({ client, config, codec, taskQueue = ORDER_TASK_QUEUE 
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.use(traceRequests('api'));
   app.use(metrics.middleware);
+  app.use(requestLog(logger));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -54,7 +67,7 @@ export function createApp({ client, config, codec, taskQueue = ORDER_TASK_QUEUE 
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.use(webhookRouter({ client, orders: service, taskQueue, providers: config.paymentProviders }));
+  app.use(webhookRouter({ client, orders: service, taskQueue, providers: config.paymentProviders, metrics, logger }));
   app.use(codecRouter({ codec, corsOrigins: config.codecCorsOrigins, auth: requireScope(config.apiKeys, 'orders:operate') }));
   app.use(ordersRouter(service, config.apiKeys));
 
@@ -62,7 +75,8 @@ export function createApp({ client, config, codec, taskQueue = ORDER_TASK_QUEUE 
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const known = CLIENT_ERRORS[(err as { type?: string }).type ?? ''];
     if (known) return problem(res, known.status, known.title, err instanceof Error ? err.message : known.title);
-    console.error('request failed:', err instanceof Error ? err.message : err);
+    // The message and the error's class only: a stack or a cause may quote a request's body.
+    logger.error({ error: err instanceof Error ? err.message : String(err), errorType: err instanceof Error ? err.name : typeof err, ...orderIds(res) }, 'unhandled error');
     problem(res, 500, 'Internal error', 'the request could not be handled; it is safe to retry');
   });
   return app;

@@ -6,6 +6,16 @@ import type { OrdersService } from './orders-service';
 import { routePaymentCallback } from './payment-callbacks';
 import { SIGNATURE_HEADER, verifyWebhookSignature } from './webhook-signature';
 import { problem } from './problem';
+import type { ApiMetrics, WebhookOutcome } from './metrics';
+import { noteOrder, orderIds } from '../observability/request-log';
+import type { PinoLogger } from '../observability/logger';
+import type { CallbackOutcome } from './payment-callbacks';
+
+const OUTCOME_OF_CALLBACK: Record<CallbackOutcome, WebhookOutcome> = {
+  signalled: 'accepted',
+  'refund-started': 'late_refund',
+  ignored: 'duplicate',
+};
 
 /** A provider's webhook body (API.md §4). */
 export const WebhookEvent = z.object({
@@ -29,27 +39,47 @@ export function webhookRouter(options: {
   orders: OrdersService;
   taskQueue: string;
   providers: readonly PaymentProviderConfig[];
+  metrics: Pick<ApiMetrics, 'webhooks'>;
+  logger: PinoLogger;
 }): Router {
   const router = Router();
+  const { metrics, logger } = options;
   router.post(
     '/webhooks/payments/:provider',
     express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }),
     async (req: Request<{ provider: string }>, res: Response) => {
       const provider = options.providers.find((p) => p.name === req.params.provider);
-      if (!provider) return problem(res, 404, 'Unknown provider', `no payment provider is called ${req.params.provider}`);
+      const count = (outcome: WebhookOutcome) => {
+        // An unknown provider's name is the caller's text: it is not a label (it would grow the series without bound).
+        metrics.webhooks.inc({ provider: provider?.name ?? 'unknown', outcome });
+        logger.info({ provider: provider?.name ?? 'unknown', outcome, ...orderIds(res) }, 'payment webhook');
+      };
+      if (!provider) {
+        count('unknown_provider');
+        return problem(res, 404, 'Unknown provider', `no payment provider is called ${req.params.provider}`);
+      }
       const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const check = verifyWebhookSignature(provider.webhookSecret, rawBody, req.get(SIGNATURE_HEADER), Math.floor(Date.now() / 1000));
-      if (!check.ok) return problem(res, 401, 'Invalid signature', check.problem);
+      if (!check.ok) {
+        count('refused_signature');
+        return problem(res, 401, 'Invalid signature', check.problem);
+      }
       let json: unknown;
       try {
         json = JSON.parse(rawBody.toString('utf8'));
       } catch {
+        count('malformed');
         return problem(res, 400, 'Malformed webhook', 'the body is not JSON');
       }
       const event = WebhookEvent.safeParse(json);
-      if (!event.success) return problem(res, 400, 'Malformed webhook', 'the body does not match the webhook schema', event.error);
+      if (!event.success) {
+        count('malformed');
+        return problem(res, 400, 'Malformed webhook', 'the body does not match the webhook schema', event.error);
+      }
       const { id, type, data } = event.data;
-      await routePaymentCallback(options.client, options.orders, options.taskQueue, { provider: provider.name, eventId: id, type, ...data });
+      noteOrder(res, data.orderId);
+      const outcome = await routePaymentCallback(options.client, options.orders, options.taskQueue, { provider: provider.name, eventId: id, type, ...data });
+      count(OUTCOME_OF_CALLBACK[outcome]);
       res.json({ received: true });
     },
   );

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EncryptionKeysJson, loadOrCreateDevKeys, toEncryptionKeys } from '../codec/keys';
 import type { EncryptionKey } from '../codec/encryption-codec';
+import { LOG_LEVELS } from '../observability/logger';
 
 /** Dev tokens (API.md §2), printed by `npm start`. Never valid unless `API_KEYS` is left unset. */
 export const DEV_API_KEYS = {
@@ -46,6 +47,8 @@ const Env = z.object({
   TEMPORAL_UI_PORT: port(8233),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   WORKER_METRICS_PORT: port(9464),
+  /** The worker's metrics listen on loopback; a container sets 0.0.0.0 for Prometheus to reach it. */
+  WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   DATA_DIR: z.string().min(1).default('.data'),
   PAYMENT_WINDOW_MS: millis(900_000),
   ORDER_ACCEPT_TIMEOUT_MS: millis(10_000),
@@ -62,6 +65,9 @@ const Env = z.object({
   DEV_CODEC_PORT: port(8234),
   /** Comma-separated origins allowed to call the codec endpoints from a browser (the Web UI's). */
   CODEC_CORS_ORIGINS: z.string().optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  /** `json` (one object per line) or `pretty`; unset: pretty when `npm start` runs on a terminal, else JSON. */
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 });
 
 /** Raised for a bad variable; its message names the variable and what is wrong, never its value. */
@@ -97,6 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       namespace: e.TEMPORAL_NAMESPACE,
     },
     workerMetricsPort: e.WORKER_METRICS_PORT,
+    workerMetricsHost: e.WORKER_METRICS_HOST,
     dataDir: e.DATA_DIR,
     orderAcceptTimeoutMs: e.ORDER_ACCEPT_TIMEOUT_MS,
     saga: {
@@ -112,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     /** Null: use (or create) the dev key in DATA_DIR, see {@link encryptionKeys}. */
     encryptionKeys: e.ENCRYPTION_KEYS ? toEncryptionKeys(e.ENCRYPTION_KEYS) : null,
     devCodecPort: e.DEV_CODEC_PORT,
+    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? null },
     codecCorsOrigins: (
       e.CODEC_CORS_ORIGINS ?? `http://localhost:${e.TEMPORAL_UI_PORT},http://127.0.0.1:${e.TEMPORAL_UI_PORT}`
     )
@@ -122,6 +130,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
 }
 
 export type Config = ReturnType<typeof loadConfig>;
+
+/**
+ * An entry point's configuration, or exit 1 with the reason on stderr: a bad variable is found before a
+ * logger exists (the logger's own settings are among the variables).
+ */
+export function loadConfigOrExit(part: string, env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    process.stderr.write(`${part}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+}
 
 /** The Temporal address everything connects to: the configured one, or the local dev server's. */
 export function temporalAddress(config: Config): string {

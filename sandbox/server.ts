@@ -6,6 +6,9 @@ import { FulfillmentRequest } from '../activities/fulfillment';
 import { NotificationRequest } from '../activities/notifications';
 import { Ledger, PaymentToken, SandboxError, type SandboxPayment } from './ledger';
 import { WebhookSender } from './webhooks';
+import { createLogger, type PinoLogger } from '../observability/logger';
+import { noteOrder, requestLog } from '../observability/request-log';
+import { traceRequests } from '../observability/trace-context';
 
 export interface SandboxOptions {
   /** The providers to stand in for, by name, with the secret each signs its webhooks with. */
@@ -18,6 +21,8 @@ export interface SandboxOptions {
   outcomeDelayMs?: number;
   /** The dice the fault switch rolls (tests pass a fixed sequence). */
   random?: () => number;
+  /** Where request lines go; silent when not given. */
+  logger?: PinoLogger;
 }
 
 const LATE_EXTRA_MS = 2_000;
@@ -41,7 +46,8 @@ export type FaultSettings = z.infer<typeof FaultSettings>;
  */
 export function createSandbox(options: SandboxOptions) {
   const ledger = new Ledger();
-  const webhooks = new WebhookSender(options.webhookBaseUrl, options.providers);
+  const logger = options.logger ?? createLogger({ level: 'silent' });
+  const webhooks = new WebhookSender(options.webhookBaseUrl, options.providers, logger);
   const outcomeDelayMs = options.outcomeDelayMs ?? DEFAULT_OUTCOME_DELAY_MS;
   const outages = { providers: new Set<string>(), fulfillment: false, refunds: false };
   let faults: FaultSettings = { rate: 0, mode: 'mixed', hangMs: 0 };
@@ -88,6 +94,8 @@ export function createSandbox(options: SandboxOptions) {
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(traceRequests('sandbox'));
+  app.use(requestLog(logger));
   app.use((req, res, next) => {
     if (req.path.startsWith('/_sandbox') || faults.rate === 0 || random() >= faults.rate) return next();
     const hang = faults.mode === 'hang' || (faults.mode === 'mixed' && random() < 0.5);
@@ -96,6 +104,11 @@ export function createSandbox(options: SandboxOptions) {
     later(faults.hangMs, () => next());
   });
   app.use(express.json({ limit: '200kb' }));
+  app.use((req, res, next) => {
+    const orderId = (req.body as { orderId?: unknown } | undefined)?.orderId;
+    if (typeof orderId === 'string') noteOrder(res, orderId);
+    next();
+  });
   const baseUrl = (req: Request) => `${req.protocol}://${req.get('host')}`;
   const record = (req: Request, payment: SandboxPayment): PaymentRecord => ({
     paymentId: payment.paymentId,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { SIGNATURE_HEADER, signWebhook } from '../api/webhook-signature';
 import type { SandboxPayment } from './ledger';
+import type { PinoLogger } from '../observability/logger';
 
 /** Delivery attempts per webhook, with doubling waits: a provider retries until the receiver answers 2xx. */
 const MAX_ATTEMPTS = 8;
@@ -21,6 +22,7 @@ export class WebhookSender {
   constructor(
     private readonly baseUrl: string,
     providers: readonly { name: string; webhookSecret: string }[],
+    private readonly logger: PinoLogger,
   ) {
     this.secrets = new Map(providers.map((p) => [p.name, p.webhookSecret]));
   }
@@ -42,7 +44,7 @@ export class WebhookSender {
     const body = JSON.stringify(event);
     this.sent.push({ provider: payment.provider, body });
     if (this.sent.length > REMEMBERED) this.sent.shift();
-    for (let copy = 0; copy < copies; copy++) void this.deliver(payment.provider, body, 1);
+    for (let copy = 0; copy < copies; copy++) void this.deliver(payment.provider, payment.orderId, body, 1);
   }
 
   /** Drops the retries still waiting (a delivery already on the wire finishes). */
@@ -51,7 +53,7 @@ export class WebhookSender {
     this.pending.clear();
   }
 
-  private async deliver(provider: string, body: string, attempt: number): Promise<void> {
+  private async deliver(provider: string, orderId: string, body: string, attempt: number): Promise<void> {
     const secret = this.secrets.get(provider)!;
     try {
       const response = await fetch(`${this.baseUrl}/webhooks/payments/${provider}`, {
@@ -65,13 +67,15 @@ export class WebhookSender {
       });
       await response.arrayBuffer();
       if (response.ok) return;
-    } catch {
+      this.logger.warn({ provider, orderId, attempt, status: response.status }, 'webhook refused');
+    } catch (err) {
       // The receiver is down or slow: retry below, as a provider would.
+      this.logger.warn({ provider, orderId, attempt, error: err instanceof Error ? err.message : String(err) }, 'webhook not delivered');
     }
     if (attempt >= MAX_ATTEMPTS) return;
     const timer = setTimeout(() => {
       this.pending.delete(timer);
-      void this.deliver(provider, body, attempt + 1);
+      void this.deliver(provider, orderId, body, attempt + 1);
     }, Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (attempt - 1)));
     this.pending.add(timer);
   }

@@ -6,7 +6,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { latePaymentRefundWorkflowId, orderWorkflowId } from '../domain/contract';
 import type { OrderRequest } from '../domain/order-request';
 import type { OrderView } from '../domain/order-state';
-import { eventually, makeOrder, quietTemporalLogs, startStack, type TestStack } from '../test/helpers/stack';
+import { eventually, makeOrder, installTestRuntime, startStack, type TestStack } from '../test/helpers/stack';
 import { writeWorkflowBundle } from '../worker/worker';
 import { startEphemeralServer } from './ephemeral-server';
 import { HISTORIES_DIR } from './histories';
@@ -93,7 +93,7 @@ const SCENARIOS: Record<string, Scenario> = {
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
-  quietTemporalLogs();
+  installTestRuntime();
   say('starting a fresh dev server and bundling the workflow code...');
   const env = await startEphemeralServer(say);
   const bundleDir = path.join(os.tmpdir(), `order-saga-capture-${process.pid}`);

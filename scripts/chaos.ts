@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { format, parseArgs } from 'node:util';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { parseArgs } from 'node:util';
+import { Runtime } from '@temporalio/worker';
 import { signWebhook } from '../api/webhook-signature';
 import { DEV_API_KEYS, DEV_PROVIDER_SECRETS, loadConfig } from '../config';
 import type { OrderRequest } from '../domain/order-request';
@@ -14,6 +14,7 @@ import { SANDBOX_CATALOG } from '../sandbox/ledger';
 import { writeWorkflowBundle } from '../worker/worker';
 import { DevServerProcess } from './dev-server-process';
 import { freePort, serveApiAndSandbox } from './local-stack';
+import { createLogger, TemporalPinoLogger } from '../observability/logger';
 import { ensureTemporalCli } from './provision-temporal-cli';
 
 /**
@@ -60,16 +61,12 @@ const say = (line: string) => {
   console.log(`[chaos] ${line}`);
   log.write(`[chaos] ${line}\n`);
 };
-// The API runs in this process and reports failures on console.error: those lines are scanned for secrets too.
-const consoleError = console.error.bind(console);
-console.error = (...parts: unknown[]) => {
-  log.write(`[api] ${format(...parts)}\n`);
-  consoleError(...parts);
-};
+// The API and the sandbox run in this process and log into the same file: their lines are scanned for secrets too.
+const logger = createLogger({ level: 'info', destination: log });
 
 async function main(): Promise<number> {
   const started = Date.now();
-  Runtime.install({ logger: new DefaultLogger('WARN', (entry) => log.write(`[sdk] ${entry.level} ${entry.message}\n`)) });
+  Runtime.install({ logger: new TemporalPinoLogger(logger.child({ component: 'sdk' }, { level: 'warn' })) });
   const cli = ensureTemporalCli(say);
   if (!cli) throw new Error('chaos needs the Temporal CLI (a dev server it can stop and restart)');
   const dataDir = path.join(logDir, 'data');
@@ -80,6 +77,8 @@ async function main(): Promise<number> {
   const env = {
     ...process.env,
     TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+    // The worker child's Prometheus endpoint: a free port, so a stack already up on the default is no conflict.
+    WORKER_METRICS_PORT: String(await freePort()),
     API_PORT: String(apiPort),
     SANDBOX_PORT: String(sandboxPort),
     DATA_DIR: dataDir,
@@ -96,7 +95,7 @@ async function main(): Promise<number> {
   const bundlePath = path.join(logDir, 'workflows.js');
   await writeWorkflowBundle(bundlePath);
 
-  const served = await serveApiAndSandbox(config, keys, { random });
+  const served = await serveApiAndSandbox(config, keys, { random }, { logger });
 
   // The worker is supervised as an orchestrator would: restarted whenever it exits, except when we stop it.
   let worker = null as ChildProcess | null;

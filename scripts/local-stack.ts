@@ -18,6 +18,14 @@ import { activityEndpoints, createOrderWorker } from '../worker/worker';
 import { DEV_SERVER_SQLITE_PRAGMAS } from './dev-server-process';
 import { ensureTemporalCli } from './provision-temporal-cli';
 import { ensureOrderSearchAttributes } from './search-attributes';
+import { createLogger, type PinoLogger } from '../observability/logger';
+import type { Tracing } from '../observability/tracing';
+
+/** How a stack's processes log and trace; silent and untraced unless given. */
+export interface StackObservability {
+  logger?: PinoLogger;
+  tracing?: Tracing | null;
+}
 
 /** A port nothing listens on right now, for runs that must not collide with a stack already up. */
 export async function freePort(): Promise<number> {
@@ -77,19 +85,26 @@ export async function serveApiAndSandbox(
   config: Config,
   keys: readonly EncryptionKey[],
   sandboxOptions: Partial<SandboxOptions> = {},
+  { logger = createLogger({ level: 'silent' }), tracing = null }: StackObservability = {},
 ) {
   const codec = new EncryptionCodec(keys);
   const connection = await Connection.connect({ address: temporalAddress(config) });
-  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: { payloadCodecs: [codec] } });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: { payloadCodecs: [codec] },
+    plugins: tracing ? [tracing.plugin] : [],
+  });
   const sandbox = createSandbox({
     providers: config.paymentProviders,
     webhookBaseUrl: config.webhookBaseUrl,
     paymentWindowMs: config.saga.paymentWindowMs,
+    logger: logger.child({ component: 'sandbox' }),
     ...sandboxOptions,
   });
   const sandboxServer = createHardenedServer(sandbox.app);
   await listen(sandboxServer, config.sandboxPort);
-  const apiServer = createHardenedServer(createApp({ client, config, codec }));
+  const apiServer = createHardenedServer(createApp({ client, config, codec, logger: logger.child({ component: 'api' }) }));
   await listen(apiServer, config.apiPort);
   return {
     codec,
@@ -113,11 +128,11 @@ export async function serveApiAndSandbox(
  * The whole local stack in this process: dev server (unless TEMPORAL_ADDRESS), sandbox, API and worker,
  * on the configured ports. `stop()` takes them down in order.
  */
-export async function startLocalStack(config: Config, say: (line: string) => void = () => {}) {
+export async function startLocalStack(config: Config, say: (line: string) => void = () => {}, observability: StackObservability = {}) {
   const keys = encryptionKeys(config);
   say(`payloads are encrypted (AES-256-GCM) with the ${keys.source}`);
   const devServer = await startDevServer(config, say);
-  const served = await serveApiAndSandbox(config, keys.keys);
+  const served = await serveApiAndSandbox(config, keys.keys, {}, observability);
   if (devServer) {
     const added = await ensureOrderSearchAttributes(served.connection, config.temporal.namespace);
     if (added.length) say(`registered search attributes ${added.join(', ')} on the existing database`);
@@ -135,6 +150,7 @@ export async function startLocalStack(config: Config, say: (line: string) => voi
     namespace: config.temporal.namespace,
     activities: createActivities(activityEndpoints(config)),
     dataConverter: { payloadCodecs: [served.codec] },
+    plugins: observability.tracing ? [observability.tracing.plugin] : [],
   });
   const workerRun = worker.run();
 

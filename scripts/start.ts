@@ -1,20 +1,25 @@
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { DEV_API_KEYS, loadConfig } from '../config';
+import { DEV_API_KEYS, loadConfigOrExit } from '../config';
+import { loggerFromConfig } from '../observability/logger';
+import { startTracing } from '../observability/tracing';
+import { installWorkerRuntime } from '../observability/worker-runtime';
 import { startLocalStack } from './local-stack';
 
 const say = (line: string) => console.log(`[start] ${line}`);
 
 /** `npm start`: the whole local stack in one foreground process tree (API.md §1). */
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfigOrExit('start');
+  // Pretty lines for a person at a terminal; JSON when piped or LOG_FORMAT=json.
+  const logger = loggerFromConfig(config.log, true);
   // Installed before anything touches Temporal: the worker's metrics endpoint, and our own signal handling
   // so that Ctrl-C stops the parts in order instead of the SDK stopping only the worker.
-  Runtime.install({
-    logger: new DefaultLogger('WARN'),
+  installWorkerRuntime({
+    logger: logger.child({ component: 'worker' }),
+    metrics: { host: config.workerMetricsHost, port: config.workerMetricsPort },
     shutdownSignals: [],
-    telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.workerMetricsPort}` } } },
   });
-  const stack = await startLocalStack(config, say);
+  const tracing = startTracing('order-saga');
+  const stack = await startLocalStack(config, say, { logger, tracing });
 
   say(`Temporal      ${stack.address} (namespace ${config.temporal.namespace})`);
   if (stack.devServer) {
@@ -22,7 +27,8 @@ async function main(): Promise<void> {
   }
   say(`Orders API    ${stack.apiUrl}   (OpenAPI: ${stack.apiUrl}/openapi.json)`);
   say(`Sandbox       ${config.sandboxUrl}   (ledger: ${config.sandboxUrl}/_sandbox/ledger)`);
-  say(`Worker        metrics on http://127.0.0.1:${config.workerMetricsPort}/metrics`);
+  say(`Worker        metrics on http://${config.workerMetricsHost}:${config.workerMetricsPort}/metrics`);
+  say(`Tracing       ${tracing ? `on (OTEL_TRACES_EXPORTER=${process.env.OTEL_TRACES_EXPORTER})` : 'off (set OTEL_TRACES_EXPORTER to turn it on)'}`);
   if (config.usingDevApiKeys) {
     for (const [token, key] of Object.entries(DEV_API_KEYS)) say(`dev token     ${token}  (${key.name}: ${key.scopes.join(', ')})`);
   }
@@ -31,6 +37,7 @@ async function main(): Promise<void> {
   const stop = async (why: string) => {
     say(`${why}: stopping the worker, the API, the sandbox and the dev server...`);
     await stack.stop();
+    await tracing?.shutdown();
     say('stopped');
   };
   process.once('SIGINT', () => void stop('SIGINT'));

@@ -2,14 +2,14 @@ import path from 'node:path';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { encryptedDataConverter } from '../codec';
 import { HISTORIES_DIR, loadHistories, replayAll } from '../scripts/histories';
-import { quietTemporalLogs } from './helpers/stack';
+import { installTestRuntime } from './helpers/stack';
 import { testEncryptionKeys, testWorkflowBundlePath } from './helpers/test-env';
 
 const histories = loadHistories(HISTORIES_DIR);
 const orderHistories = histories.filter(({ workflowId }) => workflowId !== 'late-payment-refund');
 const fixture = (name: string) => path.join(__dirname, 'fixtures', name, 'index.ts');
 
-beforeAll(() => quietTemporalLogs());
+beforeAll(() => installTestRuntime());
 
 test('every saga path has a recorded history', () => {
   expect(histories.map((h) => h.workflowId)).toEqual(

@@ -1,49 +1,61 @@
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { encryptedDataConverter } from '../codec';
-import { encryptionKeys, loadConfig, temporalAddress } from '../config';
+import { encryptionKeys, loadConfigOrExit, temporalAddress, type Config } from '../config';
+import { loggerFromConfig, type PinoLogger } from '../observability/logger';
+import { startTracing } from '../observability/tracing';
+import { installWorkerRuntime } from '../observability/worker-runtime';
 import { activityEndpoints, createOrderWorker } from './worker';
 
 /**
  * Worker entry point. The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: no new tasks are
  * polled, activities in flight finish, then `run()` resolves and the connection closes.
  */
-async function main(): Promise<void> {
-  const config = loadConfig();
-  const connection = await connectPatiently(temporalAddress(config));
+async function main(config: Config, logger: PinoLogger): Promise<void> {
+  installWorkerRuntime({ logger, metrics: { host: config.workerMetricsHost, port: config.workerMetricsPort } });
+  const tracing = startTracing('order-worker');
+  const connection = await connectPatiently(temporalAddress(config), logger);
   try {
+    // Workflow spans need the tracing interceptors inside the bundle: with tracing on, the worker bundles itself.
+    const bundle = process.env.WORKFLOW_BUNDLE && !tracing ? { workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE } } : {};
     const worker = await createOrderWorker({
       connection,
       namespace: config.temporal.namespace,
       activities: createActivities(activityEndpoints(config)),
       dataConverter: encryptedDataConverter(encryptionKeys(config).keys),
-      // A prebuilt bundle starts in a moment; without one the worker bundles workflows/ itself.
-      ...(process.env.WORKFLOW_BUNDLE ? { workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE } } : {}),
+      plugins: tracing ? [tracing.plugin] : [],
+      ...bundle,
     });
-    console.log(`worker polling task queue on ${temporalAddress(config)} (namespace ${config.temporal.namespace})`);
+    logger.info(
+      { address: temporalAddress(config), namespace: config.temporal.namespace, metrics: `http://${config.workerMetricsHost}:${config.workerMetricsPort}/metrics`, tracing: tracing !== null },
+      'worker polling its task queue',
+    );
     await worker.run();
   } finally {
     await connection.close();
+    await tracing?.shutdown();
   }
 }
 
 /** How long a starting worker waits for the server: a restart or a rolling deploy is not a reason to exit. */
 const CONNECT_PATIENCE_MS = 60_000;
 
-async function connectPatiently(address: string): Promise<NativeConnection> {
+async function connectPatiently(address: string, logger: PinoLogger): Promise<NativeConnection> {
   const deadline = Date.now() + CONNECT_PATIENCE_MS;
   for (let wait = 250; ; wait = Math.min(wait * 2, 5_000)) {
     try {
       return await NativeConnection.connect({ address });
     } catch (err) {
       if (Date.now() + wait > deadline) throw err;
-      console.error(`worker: Temporal at ${address} does not answer yet; retrying in ${wait} ms`);
+      logger.warn({ address, retryInMs: wait }, 'Temporal does not answer yet');
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
 }
 
-main().catch((err: unknown) => {
-  console.error('worker failed:', err instanceof Error ? err.message : err);
+const config = loadConfigOrExit('worker');
+const logger = loggerFromConfig(config.log).child({ component: 'worker' });
+main(config, logger).catch((err: unknown) => {
+  logger.fatal({ error: err instanceof Error ? err.message : String(err) }, 'worker failed');
   process.exit(1);
 });

@@ -35,6 +35,8 @@ export interface OrderWorkerOptions {
   /** A prebuilt bundle (`bundleWorkflowCode`), so tests and production do not bundle on every start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   taskQueue?: string;
+  /** SDK plugins: tracing's (observability/tracing.ts) when it is on. */
+  plugins?: WorkerOptions['plugins'];
 }
 
 /** A worker for the order saga: its workflows and every activity, on the orders task queue. */
@@ -46,5 +48,6 @@ export function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> 
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: options.activities,
     dataConverter: options.dataConverter,
+    plugins: options.plugins,
   });
 }

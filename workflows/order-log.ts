@@ -6,6 +6,7 @@ import { evolve, IllegalTransitionError } from '../domain/evolve';
 import type { OrderEvent, OrderEventBody } from '../domain/order-events';
 import { toOrderView, type OrderState, type OrderView } from '../domain/order-state';
 import { OrderSearchAttributes } from '../domain/search-attributes';
+import { recordEventMetrics } from './order-metrics';
 
 /** Failure type of a workflow bug that tried an event its state does not allow. */
 export const ILLEGAL_TRANSITION = 'ILLEGAL_TRANSITION';
@@ -63,6 +64,9 @@ export class OrderLog {
     }
     if (this.current.status !== before) this.statusChanges++;
     this.recorded.push(event);
+    // The workflow logger is replay-safe, and adds the workflow id and run id to the line.
+    wf.log.info('order event', { orderId: this.current.orderId, seq: event.seq, event: event.type, status: this.current.status });
+    recordEventMetrics(event, before, this.current);
     if (!(this.recorded.length === 1 && sameJson(this.memoAtStart, event))) {
       wf.upsertMemo({ [MemoKey.order]: toOrderView(this.current), [MemoKey.event]: event });
     }

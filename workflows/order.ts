@@ -25,6 +25,7 @@ import { formatAmount } from '../domain/money';
 import { orderReceived } from '../domain/order-events';
 import { OrderLog } from './order-log';
 import { Compensations } from './saga';
+import { recordDuplicateCallback } from './order-metrics';
 
 /** Catalog and inventory: retried while they are down; the stuck-order flag tells support if that lasts. */
 const INVENTORY_OPTIONS: wf.ActivityOptions = {
@@ -118,7 +119,8 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
     const callback = PaymentCallback.safeParse(raw);
     if (!callback.success) return wf.log.warn('ignored a malformed payment callback', { orderId });
     // Providers retry; the event id makes a repeated callback change nothing.
-    if (!callbacks.has(callback.data.eventId)) callbacks.set(callback.data.eventId, callback.data);
+    if (callbacks.has(callback.data.eventId)) return recordDuplicateCallback(callback.data.provider);
+    callbacks.set(callback.data.eventId, callback.data);
   });
   wf.setHandler(
     awaitAcceptanceUpdate,

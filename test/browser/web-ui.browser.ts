@@ -4,7 +4,7 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { loadConfig } from '../../config';
 import { freePort, startLocalStack } from '../../scripts/local-stack';
-import { makeOrder, quietTemporalLogs } from '../helpers/stack';
+import { makeOrder, installTestRuntime } from '../helpers/stack';
 
 /**
  * What a support engineer does: finds an order in the local Web UI by its id, opens it, and reads its
@@ -15,7 +15,7 @@ const ARTIFACTS = path.resolve(__dirname, '..', 'artifacts');
 /** Flags for a closed network: no background calls home that would be refused anyway. */
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-quietTemporalLogs();
+installTestRuntime();
 
 let dataDir: string;
 let stack: Awaited<ReturnType<typeof startLocalStack>>;

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type RuntimeOptions, type Worker } from '@temporalio/worker';
 import { createHardenedServer } from '../../api/http-server';
 import { createApp } from '../../api/server';
 import { createActivities, type OrderActivities } from '../../activities';
@@ -15,6 +15,7 @@ import { createSandbox } from '../../sandbox/server';
 import { createOrderWorker } from '../../worker/worker';
 import { EncryptionCodec } from '../../codec';
 import { testEncryptionKeys, testTemporalAddress, testWorkflowBundlePath } from './test-env';
+import type { StackObservability } from '../../scripts/local-stack';
 
 export const NAMESPACE = 'default';
 /** The Web UI origin the test API allows to call its codec endpoints. */
@@ -36,12 +37,13 @@ export const FAST_SETTINGS: Omit<SagaSettings, 'paymentProviders'> = {
 
 let runtimeInstalled = false;
 /**
- * Workers log their lifecycle and every retried activity; tests expect both and keep errors only. The
- * runtime is a per-process singleton, so this installs it once.
+ * The Temporal runtime of this test file's process, installed once (it is a per-process singleton): by
+ * default workers log errors only (tests expect lifecycle lines and retried activities); a file that
+ * checks logs or metrics installs its own first.
  */
-export function quietTemporalLogs(): void {
+export function installTestRuntime(options: RuntimeOptions = { logger: new DefaultLogger('ERROR') }): void {
   if (runtimeInstalled) return;
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  Runtime.install(options);
   runtimeInstalled = true;
 }
 
@@ -67,6 +69,8 @@ export interface StackOptions extends Partial<Omit<SagaSettings, 'paymentProvide
   /** Outside jest (the history capture script): the server and bundle to use instead of the run's. */
   temporalAddress?: string;
   workflowBundlePath?: string;
+  /** Where the API and the sandbox log, and tracing (the worker then bundles the workflows with its interceptors). */
+  observability?: StackObservability;
 }
 
 export async function startStack({
@@ -77,16 +81,18 @@ export async function startStack({
   temporalAddress,
   workflowBundlePath,
   requestTimeoutMs,
+  observability: { logger, tracing } = {},
   ...settings
 }: StackOptions = {}) {
-  quietTemporalLogs();
+  installTestRuntime();
+  const plugins = tracing ? [tracing.plugin] : [];
   const address = temporalAddress ?? testTemporalAddress();
   const bundlePath = workflowBundlePath ?? testWorkflowBundlePath();
   const taskQueue = `orders-test-${randomUUID()}`;
   const connection = await Connection.connect({ address });
   const codec = new EncryptionCodec(encryptPayloads ? testEncryptionKeys() : [{ id: 'unused', key: randomBytes(32) }]);
   const dataConverter = encryptPayloads ? { payloadCodecs: [codec] } : undefined;
-  const client = new Client({ connection, namespace: NAMESPACE, dataConverter });
+  const client = new Client({ connection, namespace: NAMESPACE, dataConverter, plugins });
   const nativeConnection = await NativeConnection.connect({ address });
 
   const apiServer = createHardenedServer(undefined, requestTimeoutMs);
@@ -100,13 +106,19 @@ export async function startStack({
   }));
   const saga: SagaSettings = { ...FAST_SETTINGS, ...settings, paymentProviders: providers.map((p) => p.name) };
 
-  const sandbox = createSandbox({ providers, webhookBaseUrl: apiUrl, paymentWindowMs: saga.paymentWindowMs });
+  const sandbox = createSandbox({
+    providers,
+    webhookBaseUrl: apiUrl,
+    paymentWindowMs: saga.paymentWindowMs,
+    ...(logger ? { logger: logger.child({ component: 'sandbox' }) } : {}),
+  });
   sandboxServer.on('request', sandbox.app);
   const app = createApp({
     client,
     config: { paymentProviders: providers, apiKeys: TEST_API_KEYS, saga, orderAcceptTimeoutMs, codecCorsOrigins: [TEST_UI_ORIGIN] },
     codec,
     taskQueue,
+    ...(logger ? { logger: logger.child({ component: 'api' }) } : {}),
   });
   apiServer.on('request', app);
 
@@ -118,9 +130,11 @@ export async function startStack({
       connection: nativeConnection,
       namespace: NAMESPACE,
       taskQueue,
-      workflowBundle: { codePath: bundlePath },
+      // The prebuilt bundle has no tracing interceptors: with tracing, the worker bundles the workflows itself.
+      ...(tracing ? {} : { workflowBundle: { codePath: bundlePath } }),
       activities: wrapActivities ? wrapActivities(activities, client) : activities,
       dataConverter,
+      plugins,
     });
     running = { worker, run: worker.run() };
   }

@@ -1,0 +1,187 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { signWebhook, SIGNATURE_HEADER } from '../api/webhook-signature';
+import { getOrderQuery, orderWorkflowId, retryCompensationSignal } from '../domain/contract';
+import { BusinessMetric } from '../domain/business-metrics';
+import type { OrderRequest } from '../domain/order-request';
+import { createLogger } from '../observability/logger';
+import { startTracing, type Tracing } from '../observability/tracing';
+import { TemporalPinoLogger } from '../observability/logger';
+import { workerTelemetry } from '../observability/worker-runtime';
+import { freePort } from '../scripts/local-stack';
+import { auth, eventually, installTestRuntime, makeOrder, startStack, type TestStack } from './helpers/stack';
+
+/** Every line the API, sandbox and worker log in this file, as written. */
+const lines: string[] = [];
+const capture = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    done();
+  },
+});
+const logger = createLogger({ level: 'info', destination: capture });
+const spans = new InMemorySpanExporter();
+
+let stack: TestStack;
+let tracing: Tracing;
+let workerMetricsUrl: string;
+const ok = makeOrder();
+const duplicate = makeOrder({ payment: { method: 'card', token: 'tok_duplicate' } });
+const declined = makeOrder({ payment: { method: 'card', token: 'tok_decline' } });
+/** Placed while the primary provider is down: paid at the backup. */
+const failedOver = makeOrder();
+/** Never paid: the window expires, reconciliation finds it pending, and its void fails until refunds are back. */
+const lost = makeOrder({ payment: { method: 'card', token: 'tok_lost' } });
+
+beforeAll(async () => {
+  const port = await freePort();
+  workerMetricsUrl = `http://127.0.0.1:${port}/metrics`;
+  installTestRuntime({
+    logger: new TemporalPinoLogger(logger.child({ component: 'worker' })),
+    telemetryOptions: workerTelemetry({ host: '127.0.0.1', port }),
+  });
+  tracing = startTracing('order-saga-test', { spanProcessor: new SimpleSpanProcessor(spans) })!;
+  stack = await startStack({ observability: { logger, tracing } });
+
+  for (const order of [ok, duplicate, declined]) {
+    const response = await place(order);
+    expect(response.status).toBe(201);
+  }
+  for (const order of [ok, duplicate, declined]) await finished(order);
+
+  await stack.outage('primary', true);
+  expect((await place(failedOver)).status).toBe(201);
+  await finished(failedOver);
+  await stack.outage('primary', false);
+
+  await stack.outage('refunds', true);
+  expect((await place(lost)).status).toBe(201);
+  const handle = stack.client.workflow.getHandle(orderWorkflowId(lost.orderId));
+  await eventually(() => handle.query(getOrderQuery), (view) => view.status === 'REQUIRES_ATTENTION', 30_000);
+  await stack.outage('refunds', false);
+  await handle.signal(retryCompensationSignal, { operator: 'grace', note: 'refunds are back' });
+  await finished(lost);
+  // A forged callback: refused, and counted as such.
+  const forged = await fetch(`${stack.apiUrl}/webhooks/payments/primary`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signWebhook('not-the-secret', '{}', Math.floor(Date.now() / 1000)) },
+    body: '{}',
+  });
+  expect(forged.status).toBe(401);
+}, 90_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await tracing?.shutdown();
+});
+
+function finished(order: OrderRequest): Promise<unknown> {
+  return stack.client.workflow.getHandle(orderWorkflowId(order.orderId)).result();
+}
+
+function place(order: OrderRequest): Promise<Response> {
+  return fetch(`${stack.apiUrl}/orders`, {
+    method: 'POST',
+    headers: { ...auth('dev-checkout'), 'content-type': 'application/json' },
+    body: JSON.stringify(order),
+  });
+}
+
+/** The value of the one series named `name` whose labels include all of `labels`; undefined if none. */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const series = line.slice(0, line.lastIndexOf(' '));
+    if (Object.entries(labels).every(([key, value]) => series.includes(`${key}="${value}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
+}
+
+test('the API counts requests by route and code, times them, and counts webhooks by outcome', async () => {
+  const text = await (await fetch(`${stack.apiUrl}/metrics`)).text();
+  expect(sample(text, 'orders_api_http_requests_total', { method: 'POST', route: '/orders', code: '201' })).toBe(5);
+  expect(sample(text, 'orders_api_http_request_duration_seconds_count', { method: 'POST', route: '/orders', code: '201' })).toBe(5);
+  // One callback for the paid order, one for the declined one, three deliveries of the duplicated one;
+  // the failed-over order's came from the backup.
+  expect(sample(text, 'orders_api_webhooks_total', { provider: 'primary', outcome: 'accepted' })).toBe(5);
+  expect(sample(text, 'orders_api_webhooks_total', { provider: 'backup', outcome: 'accepted' })).toBe(1);
+  expect(sample(text, 'orders_api_webhooks_total', { provider: 'primary', outcome: 'refused_signature' })).toBe(1);
+});
+
+test("the worker's endpoint carries the SDK's metrics and the business metrics, with their labels", async () => {
+  const text = await (await fetch(workerMetricsUrl)).text();
+  // Workflow metrics carry the SDK's workflow tags (camelCase); the SDK's own metrics, snake_case ones.
+  const queue = { taskQueue: stack.taskQueue };
+  const sdkQueue = { task_queue: stack.taskQueue };
+  expect(sample(text, `${BusinessMetric.terminal}_total`, { ...queue, status: 'CONFIRMED', reason: 'none' })).toBe(3);
+  expect(sample(text, `${BusinessMetric.terminal}_total`, { ...queue, status: 'CANCELLED', reason: 'PAYMENT_DECLINED' })).toBe(1);
+  expect(sample(text, `${BusinessMetric.terminal}_total`, { ...queue, status: 'CANCELLED', reason: 'PAYMENT_TIMEOUT' })).toBe(1);
+  expect(sample(text, `${BusinessMetric.timeToTerminal}_count`, { ...queue, status: 'CONFIRMED' })).toBe(3);
+  expect(sample(text, `${BusinessMetric.timeToTerminal}_bucket`, { ...queue, status: 'CONFIRMED', le: '+Inf' })).toBe(3);
+  // The timed-out order waited out its 3 s payment window before it ended.
+  expect(sample(text, `${BusinessMetric.timeToTerminal}_bucket`, { ...queue, status: 'CANCELLED', le: '2.5' })).toBe(1);
+  expect(sample(text, `${BusinessMetric.timeToTerminal}_count`, { ...queue, status: 'CANCELLED' })).toBe(2);
+  expect(sample(text, `${BusinessMetric.duplicateCallbacks}_total`, { ...queue, provider: 'primary' })).toBe(2);
+  expect(sample(text, `${BusinessMetric.failovers}_total`, { ...queue, provider: 'primary' })).toBe(1);
+  expect(sample(text, `${BusinessMetric.reconciliations}_total`, { ...queue, outcome: 'pending' })).toBe(1);
+  expect(sample(text, `${BusinessMetric.compensationFailures}_total`, { ...queue, step: 'settle payment at primary' })).toBe(1);
+  expect(sample(text, 'temporal_workflow_completed_total', { ...sdkQueue, workflow_type: 'orderWorkflow' })).toBe(5);
+  expect(sample(text, 'temporal_activity_execution_latency_count', { ...sdkQueue, activity_type: 'submitFulfillment' })).toBe(3);
+});
+
+test('every series the Grafana dashboard queries is one the API or the worker exposes', async () => {
+  const exposed = `${await (await fetch(`${stack.apiUrl}/metrics`)).text()}\n${await (await fetch(workerMetricsUrl)).text()}`;
+  const dashboard = readFileSync(path.join(__dirname, '..', 'deploy', 'grafana', 'order-saga-dashboard.json'), 'utf8');
+  const queried = new Set([...dashboard.matchAll(/\b(?:orders|temporal)_[a-z0-9_]+/g)].map(([name]) => name));
+  expect(queried.size).toBeGreaterThan(10);
+  const missing = [...queried].filter((name) => !new RegExp(`^${name}[{ ]`, 'm').test(exposed));
+  expect(missing).toEqual([]);
+});
+
+test('every log line is JSON with the order ids where known, and none carries personal data or secrets', () => {
+  const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  const about = (order: OrderRequest) => parsed.filter((line) => line.orderId === order.orderId);
+  const workflowId = orderWorkflowId(ok.orderId);
+
+  expect(about(ok)).toContainEqual(expect.objectContaining({ component: 'api', route: '/orders', status: 201, workflowId }));
+  expect(about(ok)).toContainEqual(expect.objectContaining({ component: 'sandbox', workflowId }));
+  expect(about(ok)).toContainEqual(
+    expect.objectContaining({ component: 'worker', msg: 'order event', event: 'OrderConfirmed', workflowId, runId: expect.any(String) }),
+  );
+  expect(about(declined)).toContainEqual(
+    expect.objectContaining({ component: 'api', msg: 'payment webhook', outcome: 'accepted', workflowId: orderWorkflowId(declined.orderId) }),
+  );
+
+  const text = lines.join('\n');
+  for (const secret of [ok.customer.email, ok.shippingAddress.line1, 'tok_ok', 'whsec_dev_primary', 'dev-checkout']) {
+    expect(text).not.toContain(secret);
+  }
+});
+
+test('one trace spans the API call, the workflow, its activities and the calls they make', () => {
+  const finished = spans.getFinishedSpans();
+  const post = finished.find((span) => span.name === 'POST /orders' && span.attributes['http.response.status_code'] === 201);
+  expect(post).toBeDefined();
+  // The first order placed; its trace is the one whose workflow ran validateOrder for it.
+  const traces = new Map<string, ReadableSpan[]>();
+  for (const span of finished) traces.set(span.spanContext().traceId, [...(traces.get(span.spanContext().traceId) ?? []), span]);
+  const ofPost = finished
+    .filter((span) => span.name === 'POST /orders')
+    .map((span) => traces.get(span.spanContext().traceId)!.map((s) => s.name));
+  const names = ofPost[0]!;
+  expect(names).toEqual(
+    expect.arrayContaining([
+      'POST /orders',
+      'UpdateWithStartWorkflow:awaitAcceptance',
+      'RunWorkflow:orderWorkflow',
+      'StartActivity:validateOrder',
+      'RunActivity:validateOrder',
+      'RunActivity:reserveStock',
+      'RunActivity:createPayment',
+      'RunActivity:submitFulfillment',
+      'POST /providers/primary/payments',
+    ]),
+  );
+});
