@@ -156,6 +156,8 @@ async function main(): Promise<void> {
   const env = {
     ...process.env,
     TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+    // The worker child's Prometheus endpoint: a free port, so a stack already up on the default is no conflict.
+    WORKER_METRICS_PORT: String(await freePort()),
     API_PORT: String(apiPort),
     SANDBOX_PORT: String(sandboxPort),
     DATA_DIR: path.join(workDir, 'data'),
