@@ -10,6 +10,14 @@ const READY_TIMEOUT_MS = 60_000;
 export const DEV_SERVER_SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=normal'];
 
 /**
+ * The environment without the `OTEL_*` variables: they configure our tracing, and the dev server (Go) would
+ * read them for its own and refuses to start on values it does not know, such as `console`.
+ */
+export function withoutOtelVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([key]) => !key.startsWith('OTEL_')));
+}
+
+/**
  * The Temporal dev server as a child process on a SQLite file, for runs that must stop and restart it
  * with its database kept (chaos). Loopback only, no UI.
  */
@@ -41,7 +49,7 @@ export class DevServerProcess {
         'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(this.port), '--headless', '--db-filename', this.dbFile,
         '--log-level', 'error', ...searchAttributes, ...DEV_SERVER_SQLITE_PRAGMAS.flatMap((pragma) => ['--sqlite-pragma', pragma]),
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: withoutOtelVariables(process.env) },
     );
     this.child.stdout!.on('data', this.log);
     this.child.stderr!.on('data', this.log);

@@ -15,7 +15,7 @@ import { encryptionKeys, temporalAddress, type Config } from '../config';
 import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { createSandbox, type SandboxOptions } from '../sandbox/server';
 import { activityEndpoints, createOrderWorker } from '../worker/worker';
-import { DEV_SERVER_SQLITE_PRAGMAS } from './dev-server-process';
+import { DEV_SERVER_SQLITE_PRAGMAS, withoutOtelVariables } from './dev-server-process';
 import { ensureTemporalCli } from './provision-temporal-cli';
 import { ensureOrderSearchAttributes } from './search-attributes';
 import { createLogger, type PinoLogger } from '../observability/logger';
@@ -56,6 +56,18 @@ async function startDevServer(config: Config, say: (line: string) => void): Prom
   mkdirSync(config.dataDir, { recursive: true });
   const dbFilename = path.resolve(config.dataDir, 'temporal.db');
   say(`starting the Temporal dev server (database ${dbFilename})...`);
+  // The SDK starts the server with this process's environment: for that moment, without OTEL_* (see withoutOtelVariables).
+  const otel = Object.keys(process.env).filter((key) => !(key in withoutOtelVariables(process.env)));
+  const saved = otel.map((key) => [key, process.env[key]] as const);
+  for (const key of otel) delete process.env[key];
+  try {
+    return await startDevServerProcess(config, cli, dbFilename);
+  } finally {
+    for (const [key, value] of saved) process.env[key] = value;
+  }
+}
+
+function startDevServerProcess(config: Config, cli: string | null, dbFilename: string): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
     server: {
       ...(cli ? { executable: { type: 'existing-path' as const, path: cli } } : {}),
