@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { EncryptionCodec } from '../codec';
-import { encryptionKeys, loadConfigOrExit, temporalAddress, type Config } from '../config';
+import { encryptionKeys, loadConfigOrExit, temporalConnectionOptions, type Config } from '../config';
 import { loggerFromConfig, type PinoLogger } from '../observability/logger';
 import { startTracing } from '../observability/tracing';
 import { createHardenedServer } from './http-server';
@@ -9,7 +9,7 @@ import { createApp } from './server';
 /** API entry point: listens on API_PORT and, on SIGTERM/SIGINT, stops taking requests, drains, then closes. */
 async function main(config: Config, logger: PinoLogger): Promise<void> {
   const tracing = startTracing('order-api');
-  const connection = await Connection.connect({ address: temporalAddress(config) });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   const codec = new EncryptionCodec(encryptionKeys(config).keys);
   const client = new Client({
     connection,

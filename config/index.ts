@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import type { NativeConnectionOptions } from '@temporalio/worker';
 import { EncryptionKeysJson, loadOrCreateDevKeys, toEncryptionKeys } from '../codec/keys';
 import type { EncryptionKey } from '../codec/encryption-codec';
 import { LOG_LEVELS } from '../observability/logger';
@@ -42,6 +44,8 @@ const json = <T extends z.ZodType>(schema: T) =>
 const Env = z.object({
   API_PORT: port(3000),
   SANDBOX_PORT: port(4000),
+  /** The sandbox listens on loopback; in a container it sets 0.0.0.0 for the worker and API to reach it. */
+  SANDBOX_HOST: z.string().min(1).default('127.0.0.1'),
   TEMPORAL_PORT: port(7233),
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
   TEMPORAL_UI_PORT: port(8233),
@@ -70,6 +74,27 @@ const Env = z.object({
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 });
 
+/** The variables `loadConfig` reads itself. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(Env.shape);
+
+/** The connection variables `@temporalio/envconfig` reads (`TEMPORAL_GRPC_META_<key>` is one per header). */
+export const ENVCONFIG_VARIABLES: readonly string[] = [
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'TEMPORAL_API_KEY',
+  'TEMPORAL_PROFILE',
+  'TEMPORAL_CONFIG_FILE',
+  'TEMPORAL_TLS',
+  'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  'TEMPORAL_TLS_CLIENT_CERT_DATA',
+  'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  'TEMPORAL_TLS_CLIENT_KEY_DATA',
+  'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+  'TEMPORAL_TLS_SERVER_CA_CERT_DATA',
+  'TEMPORAL_TLS_SERVER_NAME',
+  'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION',
+];
+
 /** Raised for a bad variable; its message names the variable and what is wrong, never its value. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -83,6 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;
+  const temporalConnection = connectionFromEnvconfig(env);
   const sandboxUrl = e.SANDBOX_URL ?? `http://127.0.0.1:${e.SANDBOX_PORT}`;
   const paymentProviders: PaymentProviderConfig[] =
     e.PAYMENT_PROVIDERS ??
@@ -94,13 +120,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   return {
     apiPort: e.API_PORT,
     sandboxPort: e.SANDBOX_PORT,
+    sandboxHost: e.SANDBOX_HOST,
     sandboxUrl,
     temporal: {
-      /** Set when an existing server is used; then no dev server is started. */
-      address: e.TEMPORAL_ADDRESS ?? null,
+      /** Set when an existing server is used (`TEMPORAL_ADDRESS`, or a profile's address); then no dev server is started. */
+      address: temporalConnection.connectionOptions.address ?? null,
+      /** TLS, mTLS files, API key and gRPC metadata, as `@temporalio/envconfig` read them. */
+      connection: temporalConnection.connectionOptions,
       devServerPort: e.TEMPORAL_PORT,
       uiPort: e.TEMPORAL_UI_PORT,
-      namespace: e.TEMPORAL_NAMESPACE,
+      namespace: temporalConnection.namespace ?? e.TEMPORAL_NAMESPACE,
     },
     workerMetricsPort: e.WORKER_METRICS_PORT,
     workerMetricsHost: e.WORKER_METRICS_HOST,
@@ -144,9 +173,28 @@ export function loadConfigOrExit(part: string, env: NodeJS.ProcessEnv = process.
   }
 }
 
+/**
+ * The Temporal connection, by `@temporalio/envconfig`'s conventions: `TEMPORAL_ADDRESS`,
+ * `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS_*` (mTLS files), `TEMPORAL_GRPC_META_*`, and the
+ * profile `TEMPORAL_PROFILE` of the file `TEMPORAL_CONFIG_FILE` (default `~/.config/temporalio/temporal.toml`).
+ */
+function connectionFromEnvconfig(env: NodeJS.ProcessEnv) {
+  const vars = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+  try {
+    return loadClientConnectConfig({ overrideEnvVars: vars });
+  } catch (err) {
+    throw new ConfigError(`invalid Temporal connection settings: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 /** The Temporal address everything connects to: the configured one, or the local dev server's. */
 export function temporalAddress(config: Config): string {
   return config.temporal.address ?? `127.0.0.1:${config.temporal.devServerPort}`;
+}
+
+/** Everything a client or worker needs to reach Temporal: address, TLS or mTLS, API key, metadata. */
+export function temporalConnectionOptions(config: Config): NativeConnectionOptions & { address: string } {
+  return { ...config.temporal.connection, address: temporalAddress(config) };
 }
 
 /**

@@ -4,6 +4,9 @@ import type { BasicTracerProvider, SpanProcessor } from '@opentelemetry/sdk-trac
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
 
+/** The workflow half of the SDK's tracing interceptors, for bundles built ahead of time (`npm run build`). */
+export const TRACING_WORKFLOW_INTERCEPTORS = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
+
 /** A process's tracing: the Temporal plugin (client, worker and workflow interceptors) and how to stop it. */
 export interface Tracing {
   plugin: OpenTelemetryPlugin;

@@ -14,7 +14,7 @@ function main(): void {
     paymentWindowMs: config.saga.paymentWindowMs,
     logger,
   });
-  const server = sandbox.app.listen(config.sandboxPort, '127.0.0.1', () => {
+  const server = sandbox.app.listen(config.sandboxPort, config.sandboxHost, () => {
     logger.info({ url: config.sandboxUrl }, 'sandbox listening');
   });
   const stop = () => {

@@ -14,6 +14,7 @@ import { SANDBOX_CATALOG } from '../sandbox/ledger';
 import { writeWorkflowBundle } from '../worker/worker';
 import { DevServerProcess } from './dev-server-process';
 import { freePort, serveApiAndSandbox } from './local-stack';
+import { checkMoney } from './money-check';
 import { createLogger, TemporalPinoLogger } from '../observability/logger';
 import { ensureTemporalCli } from './provision-temporal-cli';
 
@@ -280,21 +281,10 @@ async function main(): Promise<number> {
   // The checks.
   const terminal = [...views.values()].filter((view) => isTerminal(view.status));
   const lost = placed.size - terminal.length;
-  let moneyMismatches = 0;
-  let doubleCharges = 0;
+  const { moneyMismatches, doubleCharges, problems } = checkMoney(terminal, ledger);
+  for (const problem of problems) say(problem);
   const stockExpected = new Map<string, number>(SANDBOX_CATALOG.map((entry) => [entry.sku, entry.stock]));
   for (const view of terminal) {
-    const payments = ledger.payments.filter((payment) => payment.orderId === view.orderId);
-    const net = payments.reduce((sum, payment) => sum + payment.captured - payment.refunded, 0);
-    const expected = view.status === 'CONFIRMED' ? view.total : 0;
-    if (net !== expected) {
-      moneyMismatches++;
-      say(`money mismatch: ${view.orderId} is ${view.status}, net ${net}, expected ${expected}`);
-    }
-    if (payments.filter((payment) => payment.captured - payment.refunded > 0).length > 1) {
-      doubleCharges++;
-      say(`double charge: ${view.orderId}`);
-    }
     if (view.status === 'CONFIRMED') for (const item of view.items) stockExpected.set(item.sku, stockExpected.get(item.sku)! - item.quantity);
   }
   const stockMismatches = [...stockExpected].filter(([sku, stock]) => ledger.stock[sku] !== stock).length;

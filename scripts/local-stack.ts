@@ -11,7 +11,7 @@ import express from 'express';
 import { codecRouter } from '../api/codec-routes';
 import { createHardenedServer } from '../api/http-server';
 import { EncryptionCodec, type EncryptionKey } from '../codec';
-import { encryptionKeys, temporalAddress, type Config } from '../config';
+import { encryptionKeys, temporalAddress, temporalConnectionOptions, type Config } from '../config';
 import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { createSandbox, type SandboxOptions } from '../sandbox/server';
 import { activityEndpoints, createOrderWorker } from '../worker/worker';
@@ -100,7 +100,7 @@ export async function serveApiAndSandbox(
   { logger = createLogger({ level: 'silent' }), tracing = null }: StackObservability = {},
 ) {
   const codec = new EncryptionCodec(keys);
-  const connection = await Connection.connect({ address: temporalAddress(config) });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   const client = new Client({
     connection,
     namespace: config.temporal.namespace,
@@ -156,7 +156,7 @@ export async function startLocalStack(config: Config, say: (line: string) => voi
 
   say('bundling the workflow code and starting the worker...');
   const address = temporalAddress(config);
-  const nativeConnection = await NativeConnection.connect({ address });
+  const nativeConnection = await NativeConnection.connect(temporalConnectionOptions(config));
   const worker = await createOrderWorker({
     connection: nativeConnection,
     namespace: config.temporal.namespace,

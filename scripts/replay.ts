@@ -1,11 +1,10 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { Client, Connection, type HistoryAndWorkflowId } from '@temporalio/client';
-import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { encryptedDataConverter } from '../codec';
 import { readDevKeys } from '../codec/keys';
-import { loadConfig } from '../config';
+import { loadConfig, temporalConnectionOptions } from '../config';
 import { loadHistories, replayAll } from './histories';
 import { WORKFLOWS_PATH } from '../worker/worker';
 
@@ -40,9 +39,8 @@ async function main(): Promise<number> {
   if (values.dir) {
     histories = loadHistories(path.resolve(values.dir));
   } else {
-    const { connectionOptions, namespace } = loadClientConnectConfig();
-    connection = await Connection.connect(connectionOptions);
-    const client = new Client({ connection, namespace: namespace ?? 'default', dataConverter });
+    connection = await Connection.connect(temporalConnectionOptions(config));
+    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
     histories = client.workflow.list({ query: values.query! }).intoHistories();
   }
 

@@ -1,11 +1,12 @@
-import { NativeConnection } from '@temporalio/worker';
+import { existsSync } from 'node:fs';
+import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { encryptedDataConverter } from '../codec';
-import { encryptionKeys, loadConfigOrExit, temporalAddress, type Config } from '../config';
+import { encryptionKeys, loadConfigOrExit, temporalAddress, temporalConnectionOptions, type Config } from '../config';
 import { loggerFromConfig, type PinoLogger } from '../observability/logger';
 import { startTracing } from '../observability/tracing';
 import { installWorkerRuntime } from '../observability/worker-runtime';
-import { activityEndpoints, createOrderWorker } from './worker';
+import { activityEndpoints, createOrderWorker, tracedBundlePath } from './worker';
 
 /**
  * Worker entry point. The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: no new tasks are
@@ -14,10 +15,9 @@ import { activityEndpoints, createOrderWorker } from './worker';
 async function main(config: Config, logger: PinoLogger): Promise<void> {
   installWorkerRuntime({ logger, metrics: { host: config.workerMetricsHost, port: config.workerMetricsPort } });
   const tracing = startTracing('order-worker');
-  const connection = await connectPatiently(temporalAddress(config), logger);
+  const connection = await connectPatiently(temporalConnectionOptions(config), logger);
   try {
-    // Workflow spans need the tracing interceptors inside the bundle: with tracing on, the worker bundles itself.
-    const bundle = process.env.WORKFLOW_BUNDLE && !tracing ? { workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE } } : {};
+    const bundle = prebuiltBundle(process.env.WORKFLOW_BUNDLE, tracing !== null);
     const worker = await createOrderWorker({
       connection,
       namespace: config.temporal.namespace,
@@ -37,17 +37,27 @@ async function main(config: Config, logger: PinoLogger): Promise<void> {
   }
 }
 
+/**
+ * The prebuilt bundle to load (`npm run build`), if any. Workflow spans need the tracing interceptors
+ * inside the bundle: with tracing on, its traced twin, else the worker bundles the workflows itself.
+ */
+function prebuiltBundle(bundle: string | undefined, traced: boolean): { workflowBundle?: { codePath: string } } {
+  if (!bundle) return {};
+  const codePath = traced ? tracedBundlePath(bundle) : bundle;
+  return existsSync(codePath) ? { workflowBundle: { codePath } } : {};
+}
+
 /** How long a starting worker waits for the server: a restart or a rolling deploy is not a reason to exit. */
 const CONNECT_PATIENCE_MS = 60_000;
 
-async function connectPatiently(address: string, logger: PinoLogger): Promise<NativeConnection> {
+async function connectPatiently(options: NativeConnectionOptions & { address: string }, logger: PinoLogger): Promise<NativeConnection> {
   const deadline = Date.now() + CONNECT_PATIENCE_MS;
   for (let wait = 250; ; wait = Math.min(wait * 2, 5_000)) {
     try {
-      return await NativeConnection.connect({ address });
+      return await NativeConnection.connect(options);
     } catch (err) {
       if (Date.now() + wait > deadline) throw err;
-      logger.warn({ address, retryInMs: wait }, 'Temporal does not answer yet');
+      logger.warn({ address: options.address, retryInMs: wait }, 'Temporal does not answer yet');
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }

@@ -1,18 +1,27 @@
-import path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import type { DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { ActivityEndpoints, OrderActivities } from '../activities';
 import { ORDER_TASK_QUEUE } from '../domain/contract';
 import type { Config } from '../config';
+import { TRACING_WORKFLOW_INTERCEPTORS } from '../observability/tracing';
 
-/** The workflows' entry file, bundled by the SDK when no prebuilt bundle is given. */
-export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts');
+/** The workflows' entry file (`index.ts`, or `index.js` once compiled), bundled when no prebuilt bundle is given. */
+export const WORKFLOWS_PATH = require.resolve('../workflows');
 
-/** Bundles the workflows once into `file`; workers given it (`WORKFLOW_BUNDLE`) start without bundling. */
-export async function writeWorkflowBundle(file: string): Promise<void> {
+/**
+ * Bundles the workflows once into `file`; workers given it (`WORKFLOW_BUNDLE`) start without bundling.
+ * `traced`: with OpenTelemetry's workflow interceptors inside, for workers that run with tracing on.
+ */
+export async function writeWorkflowBundle(file: string, { traced = false } = {}): Promise<void> {
   const quiet = { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} };
-  writeFileSync(file, (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet })).code);
+  const interceptors = traced ? { workflowInterceptorModules: [TRACING_WORKFLOW_INTERCEPTORS] } : {};
+  writeFileSync(file, (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, ...interceptors, logger: quiet })).code);
+}
+
+/** Where `npm run build` puts the traced twin of a bundle: `workflows.js` → `workflows.traced.js`. */
+export function tracedBundlePath(bundle: string): string {
+  return bundle.replace(/\.js$/, '.traced.js');
 }
 
 /** Where the activities reach the external systems, from configuration. */

@@ -1,0 +1,45 @@
+# syntax=docker/dockerfile:1
+# One image for the API, the worker, the sandbox and the Temporal setup: the command decides.
+#   docker run IMAGE                                   -> the API (node dist/api/main.js)
+#   docker run IMAGE node dist/worker/main.js          -> a worker (loads the prebuilt workflow bundle)
+#   docker run IMAGE node dist/sandbox/main.js         -> the stand-in external systems
+#   docker run IMAGE node dist/scripts/setup-temporal.js  -> namespace and search attributes, then exit
+
+ARG NODE_IMAGE=node:20.19.5-bookworm-slim
+
+# Compiles TypeScript to dist/ and bundles the workflows (plain and traced) into dist/bundle/.
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY domain domain
+COPY workflows workflows
+COPY activities activities
+COPY api api
+COPY worker worker
+COPY sandbox sandbox
+COPY config config
+COPY codec codec
+COPY observability observability
+COPY scripts scripts
+RUN npm run build
+
+# Production dependencies only.
+FROM ${NODE_IMAGE} AS dependencies
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production \
+    WORKFLOW_BUNDLE=/app/dist/bundle/workflows.js \
+    WORKER_METRICS_HOST=0.0.0.0
+WORKDIR /app
+COPY --from=dependencies /app/node_modules node_modules
+COPY --from=build /app/dist dist
+COPY package.json ./
+# The image's own unprivileged user; nothing under /app is writable by it.
+USER node
+EXPOSE 3000 4000 9464
+CMD ["node", "dist/api/main.js"]

