@@ -1,0 +1,372 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { DEV_PROVIDER_SECRETS, loadConfig } from '../config';
+import { isTerminal, type OrderView } from '../domain/order-state';
+import type { OrderRequest } from '../domain/order-request';
+import { createSandbox } from '../sandbox/server';
+import { freePort } from './local-stack';
+import { checkMoney } from './money-check';
+import { TOOLS_BIN } from './provision-temporal-cli';
+
+/**
+ * `npm run test:cluster`: the same code on a real Temporal cluster, on this machine. Builds the full
+ * server (and its SQL tool) with Go, runs PostgreSQL from Debian's packages, lays the schemas with
+ * deploy/temporal/setup-schema.sh (the script compose runs), then runs what the image runs, from `dist/`
+ * (`npm run build`): the setup one-shot (namespace, search attributes), two workers on the prebuilt
+ * bundle and two API instances, as separate processes. It places orders across both APIs, kills one
+ * worker mid-run, and checks every order ends with its money right. Loopback only, bounded in time, and
+ * it removes what it started. Last line: the summary.
+ */
+const SERVER_VERSION = 'v1.31.2';
+const SERVER_MODULES = [`go.temporal.io/server/cmd/server@${SERVER_VERSION}`, `go.temporal.io/server/cmd/tools/sql@${SERVER_VERSION}`];
+const SERVER_BIN = path.join(TOOLS_BIN, `temporal-server-${SERVER_VERSION}`);
+const ORDERS = Number(process.env.CLUSTER_ORDERS ?? 240);
+const CONCURRENCY = 12;
+const RUN_TIMEOUT_MS = 30 * 60_000;
+const SETTLE_TIMEOUT_MS = 5 * 60_000;
+const NAMESPACE = 'orders';
+const DIST = path.resolve(__dirname, '..', 'dist');
+const PASSWORD = 'temporal';
+/** Mostly paid orders, some declined, some whose provider sends its callback three times. */
+const TOKENS = ['tok_ok', 'tok_ok', 'tok_ok', 'tok_ok', 'tok_ok', 'tok_ok', 'tok_decline', 'tok_duplicate'] as const;
+
+const workDir = mkdtempSync(path.join(os.tmpdir(), 'order-saga-cluster-'));
+const log = createWriteStream(path.join(workDir, 'cluster.log'));
+const say = (line: string) => {
+  console.log(`[cluster] ${line}`);
+  log.write(`[cluster] ${line}\n`);
+};
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const children: ChildProcess[] = [];
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
+  const result = spawnSync(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  log.write(`$ ${command} ${args.join(' ')}\n${result.stdout}${result.stderr}`);
+  if (result.status !== 0) throw new Error(`${path.basename(command)} ${args[0] ?? ''} exited ${result.status ?? result.signal}: ${result.stderr.trim().split('\n').pop()}`);
+}
+
+/** Starts a long-running child whose output goes to the run's log, prefixed with `name`. */
+function start(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (chunk: Buffer) => log.write(`[${name}] ${chunk}`));
+  child.stderr!.on('data', (chunk: Buffer) => log.write(`[${name}] ${chunk}`));
+  children.push(child);
+  return child;
+}
+
+/** The full server and its SQL tool, built once with Go into .tools/bin; and the schema files of the same version. */
+function ensureServer(): { server: string; sql: string; schemaDir: string } {
+  const server = path.join(SERVER_BIN, 'server');
+  const sql = path.join(SERVER_BIN, 'sql');
+  if (!existsSync(server) || !existsSync(sql)) {
+    say(`building the Temporal server ${SERVER_VERSION} and its SQL tool with Go (the first build takes several minutes)...`);
+    const started = Date.now();
+    const build = spawnSync('go', ['install', ...SERVER_MODULES], {
+      env: { ...process.env, CGO_ENABLED: '0', GOBIN: SERVER_BIN },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    if (build.status !== 0) throw new Error(`go install exited ${build.status ?? build.signal}`);
+    say(`built in ${Math.round((Date.now() - started) / 1000)} s`);
+  }
+  const modCache = spawnSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' }).stdout.trim();
+  const schemaDir = path.join(modCache, `go.temporal.io/server@${SERVER_VERSION}`, 'schema', 'postgresql', 'v12');
+  if (!existsSync(schemaDir)) throw new Error(`no schema files at ${schemaDir}`);
+  return { server, sql, schemaDir };
+}
+
+/** Debian's PostgreSQL binaries, installed with apt-get when missing. */
+function ensurePostgres(): string {
+  const find = () => {
+    const root = '/usr/lib/postgresql';
+    const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
+    const found = versions.map((version) => path.join(root, version, 'bin')).find((bin) => existsSync(path.join(bin, 'initdb')));
+    return found ?? null;
+  };
+  const found = find();
+  if (found) return found;
+  say('PostgreSQL is not installed: installing it from the Debian packages...');
+  run('apt-get', ['update', '-qq']);
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'postgresql'], { ...process.env, DEBIAN_FRONTEND: 'noninteractive' });
+  const installed = find();
+  if (!installed) throw new Error('postgresql installed, but no initdb under /usr/lib/postgresql');
+  return installed;
+}
+
+/** A private PostgreSQL on a free loopback port, in the run's directory; as the `postgres` user when we are root. */
+async function startPostgres(bin: string): Promise<number> {
+  const dataDir = path.join(workDir, 'postgres');
+  mkdirSync(dataDir);
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) run('chown', ['-R', 'postgres:postgres', workDir]);
+  const as = (command: string, args: string[]): [string, string[]] => (asRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args]);
+  run(...as(path.join(bin, 'initdb'), ['-D', dataDir, '-U', 'temporal', '--auth=trust', '-E', 'UTF8']));
+  const port = await freePort();
+  // A throwaway database: durability traded for speed.
+  start('postgres', ...as(path.join(bin, 'postgres'), ['-D', dataDir, '-p', String(port), '-h', '127.0.0.1', '-k', dataDir, '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'max_connections=200']));
+  for (let attempt = 0; attempt < 60; attempt++) {
+    if (spawnSync(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port)]).status === 0) return port;
+    await sleep(500);
+  }
+  throw new Error('PostgreSQL did not start within 30 s');
+}
+
+/** The server's configuration: PostgreSQL for persistence and visibility, every service on a free loopback port. */
+async function writeServerConfig(postgresPort: number): Promise<{ frontend: number; file: string }> {
+  const ports = { frontend: await freePort(), http: await freePort(), history: await freePort(), matching: await freePort(), worker: await freePort() };
+  // The cluster membership table stores ports as a smallint: below 32768, out of the ephemeral range.
+  const membership = {
+    frontend: await freeLowPort(),
+    history: await freeLowPort(),
+    matching: await freeLowPort(),
+    worker: await freeLowPort(),
+  };
+  const store = (database: string, maxConns: number) => `
+      sql:
+        pluginName: postgres12
+        databaseName: ${database}
+        connectAddr: 127.0.0.1:${postgresPort}
+        connectProtocol: tcp
+        user: temporal
+        password: ${PASSWORD}
+        maxConns: ${maxConns}
+        maxIdleConns: ${maxConns}
+        maxConnLifetime: 1h`;
+  const service = (name: keyof typeof membership) => `
+  ${name}:
+    rpc:
+      grpcPort: ${ports[name]}
+      membershipPort: ${membership[name]}
+      bindOnLocalHost: true${name === 'frontend' ? `\n      httpPort: ${ports.http}` : ''}`;
+  const yaml = `log:
+  stdout: true
+  level: warn
+persistence:
+  defaultStore: default
+  visibilityStore: visibility
+  numHistoryShards: 4
+  datastores:
+    default:${store('temporal', 20)}
+    visibility:${store('temporal_visibility', 10)}
+global:
+  membership:
+    maxJoinDuration: 30s
+    broadcastAddress: 127.0.0.1
+services:${service('frontend')}${service('history')}${service('matching')}${service('worker')}
+clusterMetadata:
+  enableGlobalNamespace: false
+  failoverVersionIncrement: 10
+  masterClusterName: active
+  currentClusterName: active
+  clusterInformation:
+    active:
+      enabled: true
+      initialFailoverVersion: 1
+      rpcName: frontend
+      rpcAddress: 127.0.0.1:${ports.frontend}
+dcRedirectionPolicy:
+  policy: noop
+dynamicConfigClient:
+  filepath: ${path.resolve(__dirname, '..', 'deploy', 'temporal', 'dynamic-config.yaml')}
+  pollInterval: 10s
+`;
+  const file = path.join(workDir, 'temporal.yaml');
+  writeFileSync(file, yaml);
+  return { frontend: ports.frontend, file };
+}
+
+/** A free loopback port in 20000–32767. */
+async function freeLowPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_768);
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = net.createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
+async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+    await sleep(500);
+  }
+}
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  const { server, sql, schemaDir } = ensureServer();
+  const postgresBin = ensurePostgres();
+  const postgresPort = await startPostgres(postgresBin);
+  say(`PostgreSQL on 127.0.0.1:${postgresPort}; laying the schemas with deploy/temporal/setup-schema.sh`);
+  run('sh', [path.resolve(__dirname, '..', 'deploy', 'temporal', 'setup-schema.sh')], {
+    ...process.env,
+    SQL_TOOL: sql,
+    SQL_HOST: '127.0.0.1',
+    SQL_PORT: String(postgresPort),
+    SQL_PASSWORD: PASSWORD,
+    SCHEMA_DIR: schemaDir,
+  });
+
+  const { frontend, file } = await writeServerConfig(postgresPort);
+  const temporal = start('temporal', server, ['--config-file', file, '--allow-no-auth', 'start']);
+  const serverExit = new Promise<never>((_, reject) =>
+    temporal.once('exit', (code, signal) => reject(new Error(`the Temporal server exited (${code ?? signal}); see its lines in the log`))),
+  );
+  // Only the setup waits on it; its exit at the end of the run is expected.
+  serverExit.catch(() => undefined);
+  const [apiPorts, sandboxPort] = [[await freePort(), await freePort()], await freePort()];
+  const apiUrls = apiPorts.map((port) => `http://127.0.0.1:${port}`);
+  const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
+  const keys = [{ id: 'cluster', key: randomBytes(32).toString('base64') }];
+  const providers = Object.entries(DEV_PROVIDER_SECRETS).map(([name, webhookSecret]) => ({ name, webhookSecret, baseUrl: `${sandboxUrl}/providers/${name}` }));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TEMPORAL_ADDRESS: `127.0.0.1:${frontend}`,
+    TEMPORAL_NAMESPACE: NAMESPACE,
+    ENCRYPTION_KEYS: JSON.stringify(keys),
+    SANDBOX_URL: sandboxUrl,
+    PAYMENT_PROVIDERS: JSON.stringify(providers),
+    PAYMENT_WINDOW_MS: '20000',
+    LOG_LEVEL: 'warn',
+  };
+  const config = loadConfig(env);
+  say(`Temporal server ${SERVER_VERSION} starting on 127.0.0.1:${frontend}; registering namespace ${NAMESPACE} and the search attributes`);
+  const setup = start('setup', process.execPath, [path.join(DIST, 'scripts', 'setup-temporal.js')], env);
+  const setupExit = await Promise.race([new Promise<number | null>((resolve) => setup.once('exit', resolve)), serverExit]);
+  if (setupExit !== 0) throw new Error(`the setup one-shot exited ${setupExit}`);
+
+  // The sandbox in this process (its ledger is what the money check reads); webhooks go to the second API.
+  const sandbox = createSandbox({ providers, webhookBaseUrl: apiUrls[1]!, paymentWindowMs: config.saga.paymentWindowMs });
+  const sandboxServer = http.createServer(sandbox.app);
+  await new Promise<void>((resolve) => sandboxServer.listen(sandboxPort, '127.0.0.1', resolve));
+
+  const bundle = path.join(DIST, 'bundle', 'workflows.js');
+  if (!existsSync(bundle)) throw new Error(`no ${bundle}: run npm run build first (npm run test:cluster does)`);
+  const node = (entry: string): [string, string[]] => [process.execPath, [path.join(DIST, entry)]];
+  const workers = await Promise.all(
+    [1, 2].map(async (n) => start(`worker-${n}`, ...node('worker/main.js'), { ...env, WORKFLOW_BUNDLE: bundle, WORKER_METRICS_PORT: String(await freePort()) })),
+  );
+  apiPorts.forEach((port, i) => start(`api-${i + 1}`, ...node('api/main.js'), { ...env, API_PORT: String(port) }));
+  await Promise.all(apiUrls.map((url) => waitForHttp(`${url}/readyz`, 60_000)));
+  say(`2 workers and 2 APIs up (${apiUrls.join(', ')}); placing ${ORDERS} orders at concurrency ${CONCURRENCY}`);
+
+  const placed = new Map<string, OrderRequest>();
+  const runId = randomBytes(3).toString('hex');
+  let next = 0;
+  let killed = false;
+  const placeOne = async (index: number) => {
+    const order: OrderRequest = {
+      orderId: `K-${runId}-${index}`,
+      customer: { id: `c-${index % 17}`, email: `buyer${index}@example.com` },
+      currency: 'EUR',
+      items: [{ sku: 'SKU-TEE', quantity: 1 + (index % 3), unitPrice: 1999 }],
+      shippingAddress: { name: 'Cluster', line1: `${index} Main St`, city: 'Paris', postalCode: '75001', country: 'FR' },
+      payment: { method: 'card', token: TOKENS[index % TOKENS.length]! },
+    };
+    const api = apiUrls[index % apiUrls.length]!;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const response = await fetch(`${api}/orders`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer dev-checkout', 'content-type': 'application/json' },
+          body: JSON.stringify(order),
+        });
+        await response.arrayBuffer();
+        if ([200, 201, 202, 422].includes(response.status)) break;
+        throw new Error(`POST /orders answered ${response.status}`);
+      } catch (err) {
+        // A checkout retries with the same body; the order id makes it the same order.
+        if (attempt >= 5) throw err;
+        await sleep(1_000 * attempt);
+      }
+    }
+    placed.set(order.orderId, order);
+  };
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < ORDERS) {
+        const index = next++;
+        if (!killed && index >= ORDERS / 3) {
+          killed = true;
+          say(`killing worker-1 (SIGKILL) with ${placed.size} orders placed`);
+          workers[0]!.kill('SIGKILL');
+        }
+        await placeOne(index);
+      }
+    }),
+  );
+  say(`all ${placed.size} orders accepted in ${Math.round((Date.now() - started) / 1000)} s since start; waiting for each to end`);
+
+  const views = new Map<string, OrderView>();
+  const settleBy = Date.now() + SETTLE_TIMEOUT_MS;
+  while (Date.now() < settleBy) {
+    for (const orderId of placed.keys()) {
+      if (views.has(orderId) && isTerminal(views.get(orderId)!.status)) continue;
+      const response = await fetch(`${apiUrls[0]}/orders/${orderId}`, { headers: { authorization: 'Bearer dev-support' } }).catch(() => null);
+      if (response?.ok) views.set(orderId, (await response.json()) as OrderView);
+    }
+    if ([...views.values()].filter((view) => isTerminal(view.status)).length === placed.size) break;
+    await sleep(1_000);
+  }
+  // Duplicated callbacks arrive after the first: let them land before reading the ledger.
+  await sleep(2_000);
+  const terminal = [...views.values()].filter((view) => isTerminal(view.status));
+  const lost = ORDERS - terminal.length;
+  const { moneyMismatches, doubleCharges, problems } = checkMoney(terminal, sandbox.ledger.snapshot());
+  for (const problem of problems) say(problem);
+  const byStatus = Object.entries(
+    terminal.reduce<Record<string, number>>((counts, view) => ({ ...counts, [view.status]: (counts[view.status] ?? 0) + 1 }), {}),
+  )
+    .map(([status, count]) => `${status} ${count}`)
+    .join(', ');
+
+  sandbox.close();
+  sandboxServer.closeAllConnections();
+  await new Promise((resolve) => sandboxServer.close(resolve));
+  const ok = lost === 0 && moneyMismatches === 0 && doubleCharges === 0;
+  if (!ok) say(`logs kept in ${workDir}`);
+  say(`${byStatus}; ${Math.round((Date.now() - started) / 1000)} s`);
+  console.log(
+    `[cluster] orders ${ORDERS}, terminal ${terminal.length}, lost ${lost}, money mismatches ${moneyMismatches}, double charges ${doubleCharges}` +
+      ` (Temporal ${SERVER_VERSION} on PostgreSQL, 2 APIs, 2 workers, 1 killed)`,
+  );
+  return ok ? 0 : 1;
+}
+
+async function stopChildren(): Promise<void> {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  const deadline = Date.now() + 15_000;
+  while (children.some((child) => child.exitCode === null && child.signalCode === null) && Date.now() < deadline) await sleep(200);
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+const timeout = setTimeout(() => {
+  say(`the run took longer than ${RUN_TIMEOUT_MS / 60_000} minutes: stopping`);
+  void stopChildren().then(() => process.exit(1));
+}, RUN_TIMEOUT_MS);
+timeout.unref();
+
+main()
+  .catch((err: unknown) => {
+    say(`failed: ${err instanceof Error ? err.message : String(err)} (logs in ${workDir})`);
+    return 1;
+  })
+  .then(async (code) => {
+    await stopChildren();
+    await new Promise((resolve) => log.end(resolve));
+    if (code === 0) rmSync(workDir, { recursive: true, force: true });
+    process.exit(code);
+  });
