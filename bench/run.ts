@@ -10,7 +10,7 @@ import { loadConfig } from '../config';
 import { orderWorkflowId } from '../domain/contract';
 import type { OrderRequest } from '../domain/order-request';
 import { DevServerProcess } from '../scripts/dev-server-process';
-import { freePort, serveApiAndSandbox } from '../scripts/local-stack';
+import { serveApiAndSandbox, throwawayStackEnv } from '../scripts/local-stack';
 import { ensureTemporalCli } from '../scripts/provision-temporal-cli';
 import { writeWorkflowBundle } from '../worker/worker';
 import { baselineCallbackSignal } from './baseline-workflow';
@@ -151,18 +151,8 @@ async function main(): Promise<void> {
   const cli = ensureTemporalCli((line) => console.log(`[bench] ${line}`));
   if (!cli) throw new Error('the bench needs the Temporal CLI');
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'order-saga-bench-'));
-  const [temporalPort, apiPort, sandboxPort] = [await freePort(), await freePort(), await freePort()];
   const keys = [{ id: 'bench', key: randomBytes(32) }];
-  const env = {
-    ...process.env,
-    TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
-    // The worker child's Prometheus endpoint: a free port, so a stack already up on the default is no conflict.
-    WORKER_METRICS_PORT: String(await freePort()),
-    API_PORT: String(apiPort),
-    SANDBOX_PORT: String(sandboxPort),
-    DATA_DIR: path.join(workDir, 'data'),
-    ENCRYPTION_KEYS: JSON.stringify(keys.map(({ id, key }) => ({ id, key: key.toString('base64') }))),
-  };
+  const { env, temporalPort } = await throwawayStackEnv(path.join(workDir, 'data'), keys);
   const config = loadConfig(env);
   const server = new DevServerProcess(cli, temporalPort, path.join(workDir, 'temporal.db'));
   await server.start();

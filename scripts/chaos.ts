@@ -13,7 +13,7 @@ import { isTerminal } from '../domain/order-state';
 import { SANDBOX_CATALOG } from '../sandbox/ledger';
 import { writeWorkflowBundle } from '../worker/worker';
 import { DevServerProcess } from './dev-server-process';
-import { freePort, serveApiAndSandbox } from './local-stack';
+import { serveApiAndSandbox, throwawayStackEnv } from './local-stack';
 import { checkMoney } from './money-check';
 import { createLogger, TemporalPinoLogger } from '../observability/logger';
 import { ensureTemporalCli } from './provision-temporal-cli';
@@ -72,21 +72,15 @@ async function main(): Promise<number> {
   if (!cli) throw new Error('chaos needs the Temporal CLI (a dev server it can stop and restart)');
   const dataDir = path.join(logDir, 'data');
   const keys = [{ id: 'chaos', key: randomBytes(32) }];
-  const [temporalPort, apiPort, sandboxPort] = [await freePort(), await freePort(), await freePort()];
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
-  const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
+  const stack = await throwawayStackEnv(dataDir, keys);
+  const { temporalPort } = stack;
+  const apiUrl = `http://127.0.0.1:${stack.apiPort}`;
+  const sandboxUrl = `http://127.0.0.1:${stack.sandboxPort}`;
   const env = {
-    ...process.env,
-    TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
-    // The worker child's Prometheus endpoint: a free port, so a stack already up on the default is no conflict.
-    WORKER_METRICS_PORT: String(await freePort()),
-    API_PORT: String(apiPort),
-    SANDBOX_PORT: String(sandboxPort),
-    DATA_DIR: dataDir,
+    ...stack.env,
     PAYMENT_WINDOW_MS: String(PAYMENT_WINDOW_MS),
     COMPENSATION_GIVE_UP_MS: String(GIVE_UP_MS),
     ORDER_ACCEPT_TIMEOUT_MS: '5000',
-    ENCRYPTION_KEYS: JSON.stringify(keys.map(({ id, key }) => ({ id, key: key.toString('base64') }))),
   };
   const config = loadConfig(env);
   say(`seed ${seed}: ${ORDERS} orders at concurrency ${CONCURRENCY}; logs in ${logFile}`);

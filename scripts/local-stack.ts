@@ -44,6 +44,24 @@ function listen(server: Server, port: number): Promise<void> {
 }
 
 /**
+ * The environment of a throwaway stack whose parts may run as child processes (chaos, bench): every
+ * port free, its own data directory and encryption keys, so nothing collides with a stack already up.
+ */
+export async function throwawayStackEnv(dataDir: string, keys: readonly EncryptionKey[]) {
+  const [temporalPort, apiPort, sandboxPort, workerMetricsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+    WORKER_METRICS_PORT: String(workerMetricsPort),
+    API_PORT: String(apiPort),
+    SANDBOX_PORT: String(sandboxPort),
+    DATA_DIR: dataDir,
+    ENCRYPTION_KEYS: JSON.stringify(keys.map(({ id, key }) => ({ id, key: key.toString('base64') }))),
+  };
+  return { env, temporalPort, apiPort, sandboxPort };
+}
+
+/**
  * The dev server: the provisioned CLI with SQLite under DATA_DIR and the Web UI, which decodes payloads
  * through the loopback codec listener; none when TEMPORAL_ADDRESS is set.
  */
