@@ -44,7 +44,7 @@ export function createLogger(options: LoggerOptions): PinoLogger {
   const settings = { level: options.level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, base: { pid: process.pid } };
   if (options.destination) return pino(settings, options.destination);
   if (options.pretty) {
-    return pino({ ...settings, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
+    return pino({ ...settings, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true } } });
   }
   return pino(settings);
 }
