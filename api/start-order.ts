@@ -49,7 +49,7 @@ export function orderStartOptions(
   receivedAt: Date = new Date(),
 ): { workflowType: string; input: OrderWorkflowInput; initialView: OrderView; options: WorkflowStartOptions<(input: OrderWorkflowInput) => Promise<unknown>> } {
   const requestHash = canonicalRequestHash(request);
-  const input: OrderWorkflowInput = { request, requestHash, receivedAt: receivedAt.toISOString(), settings };
+  const input: OrderWorkflowInput = { request, requestHash, receivedAt: receivedAt.toISOString(), settings, startWroteFirstEvent: true };
   // The same first event the workflow records, folded by the same reducer: GET answers before a worker runs.
   const received = orderReceived(request);
   const firstEvent: OrderEvent = { seq: 1, type: received.type, at: input.receivedAt, data: received.data };

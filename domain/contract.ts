@@ -36,6 +36,11 @@ export const OrderWorkflowInput = z.object({
   /** When the API accepted the order: the order's `createdAt`, the same before and after a worker runs it. */
   receivedAt: z.iso.datetime(),
   settings: SagaSettings,
+  /**
+   * True when the start request already wrote the first event to the memo and the search attributes (the
+   * API does): the workflow then does not write them again. Part of the input, so replay decides the same.
+   */
+  startWroteFirstEvent: z.boolean().optional(),
 });
 export type OrderWorkflowInput = z.infer<typeof OrderWorkflowInput>;
 

@@ -1,3 +1,5 @@
+import { orderStartOptions } from '../api/start-order';
+import { OrderSearchAttributes } from '../domain/search-attributes';
 import { makeOrder, startStack, type TestStack } from './helpers/stack';
 
 let stack: TestStack;
@@ -28,4 +30,18 @@ test('what the start already wrote is not written again: one memo write per late
   // One per status change after RECEIVED (reserved, awaiting payment, paid, confirmed): the total and the
   // attention flag were set at start and did not change.
   expect(count('upsertWorkflowSearchAttributesEventAttributes')).toBe(4);
+});
+
+test('a start that did not write the first event (not through the API) gets it written by the workflow', async () => {
+  const { workflowType, options, input } = orderStartOptions(makeOrder(), stack.settings, stack.taskQueue);
+  const handle = await stack.client.workflow.start(workflowType, {
+    ...options,
+    args: [{ ...input, startWroteFirstEvent: undefined }],
+    memo: {},
+    typedSearchAttributes: [],
+  });
+  await stack.result(handle);
+  const { events } = await handle.fetchHistory();
+  expect(events!.filter((event) => event.workflowPropertiesModifiedEventAttributes).length).toBe(6);
+  expect((await handle.describe()).typedSearchAttributes.get(OrderSearchAttributes.total)).toBe(3998);
 });

@@ -21,15 +21,14 @@ export class OrderLog {
   private current: OrderState | null = null;
   private readonly indexed = new Map<string, unknown>();
   private statusChanges = 0;
-  /** The event the start request already put in the memo (the API's `OrderReceived`), if any. */
-  private readonly memoAtStart: unknown;
-
-  constructor() {
-    // What the start request already wrote needs no second write: each upsert is a history event and a
-    // visibility write. Both come from the start event, so replay sees the same values.
-    const { memo, typedSearchAttributes } = wf.workflowInfo();
-    this.memoAtStart = memo?.[MemoKey.event];
-    for (const { key, value } of typedSearchAttributes.getAll()) this.indexed.set(key.name, value);
+  /**
+   * @param startWroteFirstEvent the start request already put the first event in the memo and set the
+   *   search attributes (the input says so): what it wrote needs no second write, each upsert being a
+   *   history event and a visibility write. The attributes it set come from the start event, so replay
+   *   sees the same values.
+   */
+  constructor(private readonly startWroteFirstEvent: boolean) {
+    for (const { key, value } of wf.workflowInfo().typedSearchAttributes.getAll()) this.indexed.set(key.name, value);
   }
 
   /** How many events so far changed the order's status (the stuck-order watchdog's measure of progress). */
@@ -67,7 +66,7 @@ export class OrderLog {
     // The workflow logger is replay-safe, and adds the workflow id and run id to the line.
     wf.log.info('order event', { orderId: this.current.orderId, seq: event.seq, event: event.type, status: this.current.status });
     recordEventMetrics(event, before, this.current);
-    if (!(this.recorded.length === 1 && sameJson(this.memoAtStart, event))) {
+    if (!(this.recorded.length === 1 && this.startWroteFirstEvent)) {
       wf.upsertMemo({ [MemoKey.order]: toOrderView(this.current), [MemoKey.event]: event });
     }
     this.index(this.current);
@@ -86,8 +85,4 @@ export class OrderLog {
     for (const { key, value } of changed) this.indexed.set(key.name, value);
     wf.upsertSearchAttributes(changed as SearchAttributeUpdatePair[]);
   }
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }

@@ -29,7 +29,8 @@ export function recordEventMetrics(event: OrderEvent, before: OrderStatus | unde
   // Once, when the order ends: late money settled after the end changes no status.
   if (isTerminal(state.status) && state.status !== before) {
     terminal.add(1, { status: state.status, reason: state.reason?.code ?? 'none' });
-    timeToTerminal.record((Date.parse(event.at) - Date.parse(state.createdAt)) / 1000, { status: state.status });
+    // Acceptance is the API host's clock and the end is the server's: never below zero (the SDK would throw).
+    timeToTerminal.record(Math.max(0, (Date.parse(event.at) - Date.parse(state.createdAt)) / 1000), { status: state.status });
   }
 }
 

@@ -101,7 +101,7 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
   const { request, settings } = input.data;
   const { orderId } = request;
 
-  const log = new OrderLog();
+  const log = new OrderLog(input.data.startWroteFirstEvent === true);
   const compensations = new Compensations();
   const forward = new CancellationScope();
   const callbacks = new Map<string, PaymentCallback>();
