@@ -22,7 +22,7 @@ export function createApiMetrics() {
 
   const webhooks = new Counter({
     name: 'orders_api_webhooks_total',
-    help: 'Payment webhooks received, by provider and outcome (accepted, late_refund, duplicate, refused_signature, malformed, unknown_provider)',
+    help: 'Payment webhooks received, by provider and outcome (accepted, late_refund, duplicate, ignored, refused_signature, malformed, unknown_provider, error)',
     labelNames: ['provider', 'outcome'] as const,
     registers: [registry],
   });
@@ -44,4 +44,12 @@ export function createApiMetrics() {
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
 
 /** What became of a payment webhook, as `orders_api_webhooks_total` counts it. */
-export type WebhookOutcome = 'accepted' | 'late_refund' | 'duplicate' | 'refused_signature' | 'malformed' | 'unknown_provider';
+export type WebhookOutcome =
+  | 'accepted'
+  | 'late_refund'
+  | 'duplicate'
+  | 'ignored'
+  | 'refused_signature'
+  | 'malformed'
+  | 'unknown_provider'
+  | 'error';

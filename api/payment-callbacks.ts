@@ -10,7 +10,12 @@ import {
 import { Status } from '../domain/order-state';
 import type { OrdersService } from './orders-service';
 
-export type CallbackOutcome = 'signalled' | 'refund-started' | 'ignored';
+/**
+ * What became of a callback: taken by its running order; late money sent to a refund (`refund-started`),
+ * or already on its way back (`refund-exists`, a provider's retry); a repeated success for the order's own
+ * confirmed payment (`already-settled`); a failure about an order that has ended or never was (`ignored`).
+ */
+export type CallbackOutcome = 'signalled' | 'refund-started' | 'refund-exists' | 'already-settled' | 'ignored';
 
 /**
  * Hands a verified payment callback to its order. A workflow that is running takes it as a signal (durable
@@ -32,7 +37,7 @@ export async function routePaymentCallback(
   }
   if (callback.type !== 'payment.succeeded') return 'ignored';
   const order = await orders.get(callback.orderId);
-  if (order?.status === Status.CONFIRMED && order.payment?.paymentId === callback.paymentId) return 'ignored';
+  if (order?.status === Status.CONFIRMED && order.payment?.paymentId === callback.paymentId) return 'already-settled';
   const payment: LatePayment = { provider: callback.provider, paymentId: callback.paymentId, orderId: callback.orderId };
   try {
     await client.workflow.start(LATE_REFUND_WORKFLOW_TYPE, {
@@ -42,7 +47,8 @@ export async function routePaymentCallback(
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
     });
   } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return 'refund-exists';
+    throw err;
   }
   return 'refund-started';
 }

@@ -14,7 +14,9 @@ import type { CallbackOutcome } from './payment-callbacks';
 const OUTCOME_OF_CALLBACK: Record<CallbackOutcome, WebhookOutcome> = {
   signalled: 'accepted',
   'refund-started': 'late_refund',
-  ignored: 'duplicate',
+  'refund-exists': 'duplicate',
+  'already-settled': 'duplicate',
+  ignored: 'ignored',
 };
 
 /** A provider's webhook body (API.md §4). */
@@ -78,7 +80,14 @@ export function webhookRouter(options: {
       }
       const { id, type, data } = event.data;
       noteOrder(res, data.orderId);
-      const outcome = await routePaymentCallback(options.client, options.orders, options.taskQueue, { provider: provider.name, eventId: id, type, ...data });
+      let outcome: CallbackOutcome;
+      try {
+        outcome = await routePaymentCallback(options.client, options.orders, options.taskQueue, { provider: provider.name, eventId: id, type, ...data });
+      } catch (err) {
+        // Not taken (Temporal unreachable, say): the provider gets a 5xx and retries.
+        count('error');
+        throw err;
+      }
       count(OUTCOME_OF_CALLBACK[outcome]);
       res.json({ received: true });
     },

@@ -92,7 +92,6 @@ export const ENVCONFIG_VARIABLES: readonly string[] = [
   'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
   'TEMPORAL_TLS_SERVER_CA_CERT_DATA',
   'TEMPORAL_TLS_SERVER_NAME',
-  'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION',
 ];
 
 /** Raised for a bad variable; its message names the variable and what is wrong, never its value. */
@@ -175,15 +174,21 @@ export function loadConfigOrExit(part: string, env: NodeJS.ProcessEnv = process.
 
 /**
  * The Temporal connection, by `@temporalio/envconfig`'s conventions: `TEMPORAL_ADDRESS`,
- * `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS_*` (mTLS files), `TEMPORAL_GRPC_META_*`, and the
- * profile `TEMPORAL_PROFILE` of the file `TEMPORAL_CONFIG_FILE` (default `~/.config/temporalio/temporal.toml`).
+ * `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS_*` (mTLS files), `TEMPORAL_GRPC_META_*`, and, when
+ * `TEMPORAL_PROFILE` or `TEMPORAL_CONFIG_FILE` is set, a profile of the config file (default
+ * `~/.config/temporalio/temporal.toml`).
  */
 function connectionFromEnvconfig(env: NodeJS.ProcessEnv) {
   const vars = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+  // The config file only when asked for: a profile a developer keeps for the CLI (a Cloud namespace and
+  // its key, say) must not redirect `npm start`, the tests or a throwaway stack.
+  const useFile = vars.TEMPORAL_PROFILE !== undefined || vars.TEMPORAL_CONFIG_FILE !== undefined;
   try {
-    return loadClientConnectConfig({ overrideEnvVars: vars });
+    return loadClientConnectConfig({ overrideEnvVars: vars, disableFile: !useFile });
   } catch (err) {
-    throw new ConfigError(`invalid Temporal connection settings: ${err instanceof Error ? err.message : String(err)}`);
+    // The first line only: a parser's further lines quote the file, which may hold a key.
+    const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+    throw new ConfigError(`invalid Temporal connection settings: ${reason}`);
   }
 }
 

@@ -8,28 +8,23 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 
 /**
- * Fields that must never reach a log line, wherever they sit: personal data (email, address) and secrets
- * (tokens, signatures, keys). Logging code never adds them on purpose; this catches the accident.
+ * Fields that must never reach a log line: personal data (email, address) and secrets (tokens,
+ * signatures, keys, passwords). Logging code never adds them on purpose; this catches the accident.
  */
-const REDACTED_PATHS = [
+const SENSITIVE_FIELDS = [
   'email',
   'shippingAddress',
   'token',
   'authorization',
   'webhookSecret',
+  'apiKey',
+  'password',
+  'secret',
   'key',
   'signature',
-  '*.email',
-  '*.shippingAddress',
-  '*.token',
-  '*.authorization',
-  '*.webhookSecret',
-  '*.key',
-  '*.signature',
-  '*.*.email',
-  '*.*.token',
-  'req.headers.authorization',
 ];
+/** Each field at the top of a line and up to three levels down, in objects and in arrays. */
+const REDACTED_PATHS = SENSITIVE_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`, `*.*.*.${field}`, `*[*].${field}`, `*.*[*].${field}`]);
 
 export interface LoggerOptions {
   level: LogLevelName;
@@ -62,11 +57,22 @@ const TEMPORAL_TO_PINO: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | '
  * activity's workflowId and runId) and workflow lines (`workflow.log`, replay-safe: the SDK drops them
  * while replaying), each with the ids the SDK attaches.
  */
+/**
+ * The SDK hands failures over as `error` (an Error, which JSON would print as `{}`): its class, message and
+ * failure type instead. Not its stack or cause, which may quote a payload.
+ */
+function withReadableError(meta: LogMetadata): LogMetadata {
+  const error: unknown = meta.error;
+  if (!(error instanceof Error)) return meta;
+  const type = (error as { type?: unknown }).type;
+  return { ...meta, error: { name: error.name, message: error.message, ...(typeof type === 'string' ? { type } : {}) } };
+}
+
 export class TemporalPinoLogger implements TemporalLogger {
   constructor(private readonly logger: PinoLogger) {}
 
   log(level: LogLevel, message: string, meta: LogMetadata = {}): void {
-    this.logger[TEMPORAL_TO_PINO[level]](meta, message);
+    this.logger[TEMPORAL_TO_PINO[level]](withReadableError(meta), message);
   }
   trace(message: string, meta?: LogMetadata): void {
     this.log('TRACE', message, meta);

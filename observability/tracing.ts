@@ -20,8 +20,8 @@ export interface Tracing {
  */
 export function startTracing(serviceName: string, options: { env?: NodeJS.ProcessEnv; spanProcessor?: SpanProcessor } = {}): Tracing | null {
   const env = options.env ?? process.env;
-  const exporters = env.OTEL_TRACES_EXPORTER?.trim();
-  if (!options.spanProcessor && (!exporters || exporters === 'none')) return null;
+  const exporters = (env.OTEL_TRACES_EXPORTER ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+  if (!options.spanProcessor && (exporters.length === 0 || exporters.includes('none') || env.OTEL_SDK_DISABLED === 'true')) return null;
   const resource = new Resource({ 'service.name': env.OTEL_SERVICE_NAME ?? serviceName });
   const sdk = new NodeSDK({
     resource,
@@ -32,12 +32,18 @@ export function startTracing(serviceName: string, options: { env?: NodeJS.Proces
   sdk.start();
   // Workflow spans are recorded inside the workflow sandbox and handed out through a sink: they need the
   // same processor the SDK built from the environment.
-  const provider = (trace.getTracerProvider() as ProxyTracerProvider).getDelegate() as BasicTracerProvider;
-  const spanProcessor = options.spanProcessor ?? provider.getActiveSpanProcessor();
+  const provider = (trace.getTracerProvider() as ProxyTracerProvider).getDelegate() as Partial<BasicTracerProvider>;
+  // No provider registered: the SDK found no exporter it knows in OTEL_TRACES_EXPORTER (and said so).
+  if (!options.spanProcessor && typeof provider.getActiveSpanProcessor !== 'function') {
+    void sdk.shutdown().catch(() => undefined);
+    return null;
+  }
+  const spanProcessor = options.spanProcessor ?? provider.getActiveSpanProcessor!();
   return {
     plugin: new OpenTelemetryPlugin({ resource, spanProcessor }),
+    /** Flushes what is left and stops; never rejects (an exporter that is down must not fail a shutdown). */
     async shutdown() {
-      await sdk.shutdown();
+      await sdk.shutdown().catch((err: unknown) => process.stderr.write(`tracing: the last spans were not exported: ${err instanceof Error ? err.message : String(err)}\n`));
       trace.disable();
       context.disable();
       propagation.disable();

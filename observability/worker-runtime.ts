@@ -11,9 +11,11 @@ export interface WorkerRuntimeOptions {
   shutdownSignals?: NodeJS.Signals[];
 }
 
-/** The worker's Prometheus exporter: the SDK's metrics and the order workflow's business metrics. */
+/** The worker's telemetry: the SDK core's log lines forwarded, and a Prometheus exporter for the SDK's metrics and the business metrics. */
 export function workerTelemetry(metrics: WorkerRuntimeOptions['metrics']): NonNullable<RuntimeOptions['telemetryOptions']> {
   return {
+    // The SDK core's own lines (connection trouble, non-determinism) go through the same logger as JSON.
+    logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },
     metrics: {
       prometheus: {
         bindAddress: `${metrics.host}:${metrics.port}`,

@@ -43,6 +43,8 @@ const say = (line: string) => {
 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const children: ChildProcess[] = [];
+/** Stops the private PostgreSQL, once it runs (set by startPostgres). */
+let stopPostgres: () => void = () => {};
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
   const result = spawnSync(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
@@ -73,7 +75,9 @@ function ensureServer(): { server: string; sql: string; schemaDir: string } {
     if (build.status !== 0) throw new Error(`go install exited ${build.status ?? build.signal}`);
     say(`built in ${Math.round((Date.now() - started) / 1000)} s`);
   }
-  const modCache = spawnSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' }).stdout.trim();
+  const goEnv = spawnSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' });
+  if (goEnv.error || goEnv.status !== 0) throw new Error('Go is needed for the server schema files (go env GOMODCACHE failed)');
+  const modCache = goEnv.stdout.trim();
   const schemaDir = path.join(modCache, `go.temporal.io/server@${SERVER_VERSION}`, 'schema', 'postgresql', 'v12');
   if (!existsSync(schemaDir)) throw new Error(`no schema files at ${schemaDir}`);
   return { server, sql, schemaDir };
@@ -108,6 +112,8 @@ async function startPostgres(bin: string): Promise<number> {
   const port = await freePort();
   // A throwaway database: durability traded for speed.
   start('postgres', ...as(path.join(bin, 'postgres'), ['-D', dataDir, '-p', String(port), '-h', '127.0.0.1', '-k', dataDir, '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'max_connections=200']));
+  // pg_ctl rather than a signal: as root the child is runuser, and a signal to it may orphan the server.
+  stopPostgres = () => void spawnSync(...as(path.join(bin, 'pg_ctl'), ['-D', dataDir, 'stop', '-m', 'fast', '-w', '-t', '20']), { stdio: 'ignore' });
   for (let attempt = 0; attempt < 60; attempt++) {
     if (spawnSync(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port)]).status === 0) return port;
     await sleep(500);
@@ -347,10 +353,23 @@ async function main(): Promise<number> {
 }
 
 async function stopChildren(): Promise<void> {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  const running = () => children.filter((child) => child.exitCode === null && child.signalCode === null);
+  for (const child of running()) child.kill('SIGTERM');
   const deadline = Date.now() + 15_000;
-  while (children.some((child) => child.exitCode === null && child.signalCode === null) && Date.now() < deadline) await sleep(200);
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  while (running().length > 0 && Date.now() < deadline) await sleep(200);
+  stopPostgres();
+  for (const child of running()) child.kill('SIGKILL');
+}
+
+// Interrupted (Ctrl-C, a cancelled CI job): stop everything it started before leaving.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    say(`${signal}: stopping`);
+    void stopChildren().then(() => {
+      rmSync(workDir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  });
 }
 
 const timeout = setTimeout(() => {

@@ -18,6 +18,9 @@ async function main(config: Config, logger: PinoLogger): Promise<void> {
   const connection = await connectPatiently(temporalConnectionOptions(config), logger);
   try {
     const bundle = prebuiltBundle(process.env.WORKFLOW_BUNDLE, tracing !== null);
+    if (process.env.WORKFLOW_BUNDLE && !bundle.workflowBundle) {
+      logger.warn({ bundle: process.env.WORKFLOW_BUNDLE, tracing: tracing !== null }, 'no such prebuilt bundle: bundling the workflows at start');
+    }
     const worker = await createOrderWorker({
       connection,
       namespace: config.temporal.namespace,
@@ -32,8 +35,11 @@ async function main(config: Config, logger: PinoLogger): Promise<void> {
     );
     await worker.run();
   } finally {
-    await connection.close();
-    await tracing?.shutdown();
+    try {
+      await connection.close();
+    } finally {
+      await tracing?.shutdown();
+    }
   }
 }
 
