@@ -25,7 +25,7 @@ import {
 } from '../domain/contract';
 import { OrderEvent } from '../domain/order-events';
 import type { OrderRequest } from '../domain/order-request';
-import { OrderView, Status } from '../domain/order-state';
+import { NOT_CANCELLABLE_STATUSES, OrderView, Status } from '../domain/order-state';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import type { ListOrdersQuery, OrderSummary } from './http-schemas';
 import { orderStartOptions } from './start-order';
@@ -190,7 +190,7 @@ export class OrdersService {
   /** What a cancel has come to, judging by the order's status; null while it is still playing out. */
   private cancelOutcome(view: OrderView): CancelOutcome | null {
     if (view.status === Status.CANCELLED) return { kind: 'cancelled', view };
-    if (([Status.PAID, Status.CONFIRMED, Status.REJECTED] as string[]).includes(view.status)) return { kind: 'not-cancellable', view };
+    if (NOT_CANCELLABLE_STATUSES.includes(view.status)) return { kind: 'not-cancellable', view };
     return null;
   }
 

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { WorkflowIdReusePolicy, type WorkflowStartOptions } from '@temporalio/client';
-import { TypedSearchAttributes } from '@temporalio/common';
+import { TypedSearchAttributes, type SearchAttributePair } from '@temporalio/common';
 import { MemoKey, ORDER_WORKFLOW_TYPE, orderWorkflowId, type OrderWorkflowInput, type SagaSettings } from '../domain/contract';
 import type { OrderRequest } from '../domain/order-request';
-import { evolve } from '../domain/evolve';
+import { evolve, orderReceived } from '../domain/evolve';
 import { formatAmount } from '../domain/money';
-import { orderReceived, type OrderEvent } from '../domain/order-events';
-import { Status, toOrderView, type OrderView } from '../domain/order-state';
-import { OrderSearchAttributes } from '../domain/search-attributes';
+import type { OrderEvent } from '../domain/order-events';
+import { toOrderView, type OrderView } from '../domain/order-state';
+import { OrderSearchAttributes, orderStateSearchAttributes } from '../domain/search-attributes';
 
 /** A hash of the parsed request that ignores key order: the same order sent twice hashes the same. */
 export function canonicalRequestHash(request: OrderRequest): string {
@@ -71,10 +71,8 @@ export function orderStartOptions(
       typedSearchAttributes: new TypedSearchAttributes([
         { key: OrderSearchAttributes.orderId, value: request.orderId },
         { key: OrderSearchAttributes.customerId, value: request.customer.id },
-        { key: OrderSearchAttributes.status, value: Status.RECEIVED },
-        { key: OrderSearchAttributes.total, value: initialView.total },
-        { key: OrderSearchAttributes.needsAttention, value: false },
-      ]),
+        ...orderStateSearchAttributes(initialView),
+      ] as SearchAttributePair[]),
     },
   };
 }

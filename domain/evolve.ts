@@ -1,6 +1,7 @@
-import type { OrderEvent, OrderEventType } from './order-events';
+import type { OrderEvent, OrderEventBody, OrderEventType } from './order-events';
 import { Reason } from './reasons';
-import { isTerminal, Status, type OrderState, type OrderStatus } from './order-state';
+import { isCurrentPayment, isTerminal, Status, type OrderState, type OrderStatus } from './order-state';
+import { orderTotal, type OrderRequest } from './order-request';
 
 /** Raised by {@link evolve} for an event the order's current status does not allow: always a bug in the caller. */
 export class IllegalTransitionError extends Error {
@@ -53,7 +54,7 @@ export function evolve(state: OrderState | null, event: OrderEvent): OrderState 
       customerId,
       currency,
       items,
-      total: items.reduce((sum, item) => sum + item.quantity * item.unitPrice, 0),
+      total: orderTotal(items),
       payment: null,
       reason: null,
       needsAttention: false,
@@ -134,10 +135,6 @@ function apply(state: OrderState, event: Exclude<OrderEvent, { type: 'OrderRecei
   }
 }
 
-function isCurrentPayment(state: OrderState, ref: { provider: string; paymentId: string }): boolean {
-  return state.payment?.provider === ref.provider && state.payment.paymentId === ref.paymentId;
-}
-
 function requireCurrentPayment(
   state: OrderState,
   event: Extract<OrderEvent, { type: 'PaymentSucceeded' | 'PaymentFailed' | 'PaymentReconciled' }>,
@@ -150,3 +147,14 @@ function withStatus(state: OrderState, status: NonNullable<OrderState['payment']
   return state.payment && { ...state.payment, status };
 }
 
+
+/**
+ * The first event of every order: what the saga and the API's initial view both start from. Here, beside
+ * the reducer, so the workflow does not load the event schemas (built again for every workflow) for it.
+ */
+export function orderReceived(request: OrderRequest): Extract<OrderEventBody, { type: 'OrderReceived' }> {
+  return {
+    type: 'OrderReceived',
+    data: { orderId: request.orderId, customerId: request.customer.id, currency: request.currency, items: request.items },
+  };
+}

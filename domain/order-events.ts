@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OrderItem, type OrderRequest } from './order-request';
+import { OrderItem } from './order-request';
 import { OrderReason, PaymentStatus } from './order-state';
 
 /** The operator actions support staff can take on an order in `REQUIRES_ATTENTION`. */
@@ -51,8 +51,8 @@ const EVENT_BODIES = [
   }),
   z.object({ type: z.literal('OrderFlaggedStuck'), data: z.object({ status: z.string(), slaMs: z.int() }) }),
 ] as const;
-export const OrderEventBody = z.discriminatedUnion('type', EVENT_BODIES);
-export type OrderEventBody = z.infer<typeof OrderEventBody>;
+/** One event's body: its type and data (a type only: bodies are built by code, never parsed). */
+export type OrderEventBody = z.infer<(typeof EVENT_BODIES)[number]>;
 export type OrderEventType = OrderEventBody['type'];
 
 /** An event as recorded: numbered from 1 without gaps, stamped with workflow time. */
@@ -68,13 +68,3 @@ export const OrderEvent = z.discriminatedUnion(
   EVENT_BODIES.map(({ shape }) => z.object({ seq, type: shape.type, at: z.string(), data: shape.data })) as unknown as typeof EVENT_BODIES,
 ) as unknown as z.ZodType<OrderEvent>;
 
-/** The body of one event type, for code that builds events. */
-export type EventData<T extends OrderEventType> = Extract<OrderEventBody, { type: T }>['data'];
-
-/** The first event of every order: what the saga and the API's initial view both start from. */
-export function orderReceived(request: OrderRequest): Extract<OrderEventBody, { type: 'OrderReceived' }> {
-  return {
-    type: 'OrderReceived',
-    data: { orderId: request.orderId, customerId: request.customer.id, currency: request.currency, items: request.items },
-  };
-}

@@ -44,9 +44,14 @@ export const OrderRequest = z.strictObject({
   }),
 }).check((ctx) => {
   // Amounts are exact integers: a total past the safe range could not be computed, so it is refused here.
-  const total = ctx.value.items.reduce((sum, item) => sum + item.quantity * item.unitPrice, 0);
+  const total = orderTotal(ctx.value.items);
   if (!Number.isSafeInteger(total)) {
     ctx.issues.push({ code: 'custom', path: ['items'], message: 'the order total is larger than any amount this API can represent', input: ctx.value.items });
   }
 });
 export type OrderRequest = z.infer<typeof OrderRequest>;
+
+/** An order's total in minor units, at the prices its lines carry. */
+export function orderTotal(items: readonly { quantity: number; unitPrice: number }[]): number {
+  return items.reduce((sum, item) => sum + item.quantity * item.unitPrice, 0);
+}

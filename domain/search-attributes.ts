@@ -13,5 +13,24 @@ export const OrderSearchAttributes = {
   needsAttention: defineSearchAttributeKey('NeedsAttention', SearchAttributeType.BOOL),
 } as const;
 
+/**
+ * The attributes an order's state sets, in the order they are written: the start request sets them from
+ * the first event, the workflow re-sets those that changed. One list for both, so they cannot drift
+ * (a difference would be an extra upsert command at the first event, and replay would fail).
+ */
+export function orderStateSearchAttributes(state: {
+  status: string;
+  total: number;
+  needsAttention: boolean;
+  payment: { provider: string } | null;
+}) {
+  return [
+    { key: OrderSearchAttributes.status, value: state.status },
+    { key: OrderSearchAttributes.total, value: state.total },
+    { key: OrderSearchAttributes.needsAttention, value: state.needsAttention },
+    ...(state.payment ? [{ key: OrderSearchAttributes.paymentProvider, value: state.payment.provider }] : []),
+  ];
+}
+
 /** Every key, for registering them on a server. */
 export const ALL_ORDER_SEARCH_ATTRIBUTES = Object.values(OrderSearchAttributes);

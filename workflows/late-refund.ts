@@ -3,11 +3,13 @@ import type { OrderActivities } from '../activities';
 import type { SettleOutcome } from '../activities/payments';
 import type { LatePayment } from '../domain/contract';
 
-/** The money is never ours to keep: retried however long the provider's refunds are down. */
-const { settlePayment } = wf.proxyActivities<OrderActivities>({
+/** Late or stray money is refunded however long the refund service is down: it is never ours to keep. */
+export const LATE_MONEY_OPTIONS: wf.ActivityOptions = {
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
-});
+};
+
+const { settlePayment } = wf.proxyActivities<OrderActivities>(LATE_MONEY_OPTIONS);
 
 /**
  * Refunds a payment that succeeded for an order that is closed, cancelled, rejected or unknown. Started

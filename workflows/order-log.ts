@@ -5,7 +5,7 @@ import { MemoKey } from '../domain/contract';
 import { evolve, IllegalTransitionError } from '../domain/evolve';
 import type { OrderEvent, OrderEventBody } from '../domain/order-events';
 import { toOrderView, type OrderState, type OrderView } from '../domain/order-state';
-import { OrderSearchAttributes } from '../domain/search-attributes';
+import { orderStateSearchAttributes } from '../domain/search-attributes';
 import { recordEventMetrics } from './order-metrics';
 
 /** Failure type of a workflow bug that tried an event its state does not allow. */
@@ -74,13 +74,7 @@ export class OrderLog {
   }
 
   private index(state: OrderState): void {
-    const values = [
-      { key: OrderSearchAttributes.status, value: state.status },
-      { key: OrderSearchAttributes.total, value: state.total },
-      { key: OrderSearchAttributes.needsAttention, value: state.needsAttention },
-      ...(state.payment ? [{ key: OrderSearchAttributes.paymentProvider, value: state.payment.provider }] : []),
-    ];
-    const changed = values.filter(({ key, value }) => this.indexed.get(key.name) !== value);
+    const changed = orderStateSearchAttributes(state).filter(({ key, value }) => this.indexed.get(key.name) !== value);
     if (changed.length === 0) return;
     for (const { key, value } of changed) this.indexed.set(key.name, value);
     wf.upsertSearchAttributes(changed as SearchAttributeUpdatePair[]);

@@ -19,13 +19,23 @@ import {
   retryCompensationSignal,
 } from '../domain/contract';
 import type { OperatorActionKind } from '../domain/order-events';
-import { CANCELLABLE_STATUSES, isTerminal, Status, type OrderReason, type OrderStatus, type OrderView } from '../domain/order-state';
+import {
+  CANCELLABLE_STATUSES,
+  CANCELLATION_SETTLED_STATUSES,
+  isCurrentPayment,
+  isTerminal,
+  Status,
+  type OrderReason,
+  type OrderStatus,
+  type OrderView,
+} from '../domain/order-state';
 import { Reason, ReasonCode, REJECTION_CODES } from '../domain/reasons';
 import { formatAmount } from '../domain/money';
-import { orderReceived } from '../domain/order-events';
+import { orderReceived } from '../domain/evolve';
 import { OrderLog } from './order-log';
 import { Compensations } from './saga';
 import { recordDuplicateCallback } from './order-metrics';
+import { LATE_MONEY_OPTIONS } from './late-refund';
 
 /** Catalog and inventory: retried while they are down; the stuck-order flag tells support if that lasts. */
 const INVENTORY_OPTIONS: wf.ActivityOptions = {
@@ -55,11 +65,6 @@ const NOTIFY_OPTIONS: wf.ActivityOptions = {
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumAttempts: 3 },
 };
-/** Late or stray money is refunded however long the refund service is down: it is never ours to keep. */
-const LATE_MONEY_OPTIONS: wf.ActivityOptions = {
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
-};
 
 /** Compensations retry until `compensationGiveUpMs`, then the order waits for an operator. */
 function compensationOptions(giveUpMs: number): wf.ActivityOptions {
@@ -76,15 +81,6 @@ function activities(options: wf.ActivityOptions, summary: string) {
 }
 
 type ForwardOutcome = { kind: 'paid' } | { kind: 'rejected'; reason: OrderReason } | { kind: 'compensate'; reason: OrderReason };
-
-/** Statuses at which a cancel has played out: done, stuck on an operator, or never possible. */
-const CANCELLATION_SETTLED_STATUSES: readonly OrderStatus[] = [
-  Status.CANCELLED,
-  Status.REQUIRES_ATTENTION,
-  Status.PAID,
-  Status.CONFIRMED,
-  Status.REJECTED,
-];
 
 /** Statuses at which an order has answered its checkout: it has a payment link, or it has ended. */
 const ACCEPTED_STATUSES: readonly OrderStatus[] = Object.values(Status).filter(
@@ -283,11 +279,7 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
 
   /** The first callback about the payment the order is waiting on; others are strays, settled at the end. */
   function currentCallback(): PaymentCallback | undefined {
-    const payment = log.state.payment;
-    if (!payment) return undefined;
-    for (const callback of callbacks.values()) {
-      if (callback.provider === payment.provider && callback.paymentId === payment.paymentId) return callback;
-    }
+    for (const callback of callbacks.values()) if (isCurrentPayment(log.state, callback)) return callback;
     return undefined;
   }
 
@@ -359,10 +351,9 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
 
   function isStray(callback: PaymentCallback): boolean {
     if (callback.type !== 'payment.succeeded') return false;
-    const { status, payment } = log.state;
-    const isCurrent = payment?.provider === callback.provider && payment.paymentId === callback.paymentId;
-    if (!isCurrent) return true;
-    return status !== Status.CONFIRMED && payment.status !== 'refunded';
+    const state = log.state;
+    if (!isCurrentPayment(state, callback)) return true;
+    return state.status !== Status.CONFIRMED && state.payment.status !== 'refunded';
   }
 
   async function notify(template: NotificationTemplate): Promise<void> {
