@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { OrderItem, ShippingAddress } from '../domain/order-request';
-import { isSuccess, parseAnswer, unexpectedAnswer, type HttpClient } from './http';
+import { expectAnswer, type HttpClient } from './http';
 
 /** The fulfillment system's wire contract. */
 export const FulfillmentRequest = z.object({
@@ -28,11 +28,8 @@ export function createFulfillmentActivities(http: HttpClient, { baseUrl }: { bas
         },
         idempotencyKey: `fulfil-${input.orderId}`,
       });
-      if (!isSuccess(response)) throw unexpectedAnswer('fulfillment', response);
-      const { fulfillmentId } = parseAnswer(FulfillmentAnswer, response, 'fulfillment');
+      const { fulfillmentId } = expectAnswer(FulfillmentAnswer, response, 'fulfillment');
       return { fulfillmentId };
     },
   };
 }
-
-export type FulfillmentActivities = ReturnType<typeof createFulfillmentActivities>;

@@ -57,7 +57,7 @@ export function createFetchHttpClient(timeoutMs = DEFAULT_HTTP_TIMEOUT_MS): Http
 }
 
 /** Parses a successful answer against the external system's contract; a mismatch is retried (it may be a bad deploy there). */
-export function parseAnswer<T>(schema: z.ZodType<T>, response: HttpResponse, what: string): T {
+function parseAnswer<T>(schema: z.ZodType<T>, response: HttpResponse, what: string): T {
   const parsed = schema.safeParse(response.body);
   if (!parsed.success) {
     throw ApplicationFailure.retryable(
@@ -71,12 +71,18 @@ export function parseAnswer<T>(schema: z.ZodType<T>, response: HttpResponse, wha
 /** The error body external systems (and the sandbox) send with a 4xx. */
 export const UpstreamError = z.object({ code: z.string(), message: z.string().optional() });
 
-export function isSuccess(response: HttpResponse): boolean {
+function isSuccess(response: HttpResponse): boolean {
   return response.status >= 200 && response.status < 300;
 }
 
+/** A 2xx answer parsed against the system's contract; any other answer is unexpected (see below). */
+export function expectAnswer<T>(schema: z.ZodType<T>, response: HttpResponse, what: string): T {
+  if (!isSuccess(response)) throw unexpectedAnswer(what, response);
+  return parseAnswer(schema, response, what);
+}
+
 /** A 4xx the activity does not expect: retrying cannot help, so it is not retried. */
-export function unexpectedAnswer(what: string, response: HttpResponse): ApplicationFailure {
+function unexpectedAnswer(what: string, response: HttpResponse): ApplicationFailure {
   const parsed = UpstreamError.safeParse(response.body);
   const detail = parsed.success ? `${parsed.data.code}${parsed.data.message ? `: ${parsed.data.message}` : ''}` : 'no error code';
   return ApplicationFailure.nonRetryable(`${what} answered ${response.status} (${detail})`, FailureType.UPSTREAM_CONTRACT);

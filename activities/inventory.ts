@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { OrderItem } from '../domain/order-request';
 import { priceOrder, quantitiesBySku } from '../domain/pricing';
 import { Reason } from '../domain/reasons';
-import { isSuccess, parseAnswer, unexpectedAnswer, UpstreamError, type HttpClient } from './http';
+import { expectAnswer, UpstreamError, type HttpClient } from './http';
 
 /** The catalog/inventory system's wire contract, as the saga expects it (the sandbox serves the same). */
 export const CatalogEntry = z.object({ sku: z.string(), unitPrice: z.int(), stock: z.int() });
@@ -29,8 +29,7 @@ export function createInventoryActivities(http: HttpClient, { baseUrl }: Invento
       const skus = [...new Set(input.items.map((item) => item.sku))];
       const url = `${baseUrl}/catalog?skus=${skus.map(encodeURIComponent).join(',')}`;
       const response = await http.send({ method: 'GET', url });
-      if (!isSuccess(response)) throw unexpectedAnswer('catalog', response);
-      const catalog = parseAnswer(CatalogAnswer, response, 'catalog');
+      const catalog = expectAnswer(CatalogAnswer, response, 'catalog');
       const priced = priceOrder(input.items, catalog.items);
       if (!priced.ok) throw ApplicationFailure.nonRetryable(priced.message, priced.code);
       return { total: priced.total };
@@ -51,8 +50,7 @@ export function createInventoryActivities(http: HttpClient, { baseUrl }: Invento
           throw ApplicationFailure.nonRetryable(error.data.message ?? 'not enough stock', Reason.OUT_OF_STOCK);
         }
       }
-      if (!isSuccess(response)) throw unexpectedAnswer('inventory', response);
-      parseAnswer(ReservationAnswer, response, 'inventory');
+      expectAnswer(ReservationAnswer, response, 'inventory');
     },
 
     /** Gives the order's reserved stock back. Idempotent: releasing twice, or what was never reserved, is fine. */
@@ -62,10 +60,7 @@ export function createInventoryActivities(http: HttpClient, { baseUrl }: Invento
         url: `${baseUrl}/inventory/reservations/${encodeURIComponent(input.orderId)}/release`,
         idempotencyKey: `release-${input.orderId}`,
       });
-      if (!isSuccess(response)) throw unexpectedAnswer('inventory', response);
-      parseAnswer(ReservationAnswer, response, 'inventory');
+      expectAnswer(ReservationAnswer, response, 'inventory');
     },
   };
 }
-
-export type InventoryActivities = ReturnType<typeof createInventoryActivities>;

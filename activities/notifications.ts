@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isSuccess, parseAnswer, unexpectedAnswer, type HttpClient } from './http';
+import { expectAnswer, type HttpClient } from './http';
 
 export const NotificationTemplate = z.enum(['order-confirmed', 'order-cancelled']);
 export type NotificationTemplate = z.infer<typeof NotificationTemplate>;
@@ -17,10 +17,7 @@ export function createNotificationActivities(http: HttpClient, { baseUrl }: { ba
         body: input,
         idempotencyKey: `notify-${input.template}-${input.orderId}`,
       });
-      if (!isSuccess(response)) throw unexpectedAnswer('notifications', response);
-      parseAnswer(NotificationAnswer, response, 'notifications');
+      expectAnswer(NotificationAnswer, response, 'notifications');
     },
   };
 }
-
-export type NotificationActivities = ReturnType<typeof createNotificationActivities>;

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { PaymentStatus } from '../domain/order-state';
 import { FailureType, Reason } from '../domain/reasons';
-import { isSuccess, parseAnswer, unexpectedAnswer, UpstreamError, type HttpClient, type HttpResponse } from './http';
+import { expectAnswer, UpstreamError, type HttpClient, type HttpResponse } from './http';
 
 /** A payment provider's wire contract, as the saga expects it (the sandbox's providers serve the same). */
 export const PaymentRecord = z.object({
@@ -45,19 +45,15 @@ export function createPaymentActivities(http: HttpClient, providers: readonly Pa
   };
   const paymentUrl = (provider: string, paymentId: string) =>
     `${baseUrlOf(provider)}/payments/${encodeURIComponent(paymentId)}`;
-  const record = (response: HttpResponse, provider: string) => {
-    if (!isSuccess(response)) throw unexpectedAnswer(`payment provider ${provider}`, response);
-    return parseAnswer(PaymentRecord, response, `payment provider ${provider}`);
-  };
+  const record = (response: HttpResponse, provider: string) => expectAnswer(PaymentRecord, response, `payment provider ${provider}`);
+  const getPayment = async (provider: string, paymentId: string) =>
+    record(await http.send({ method: 'GET', url: paymentUrl(provider, paymentId) }), provider);
 
   async function findPayment(provider: string, input: { orderId: string; paymentId?: string }) {
-    if (input.paymentId) {
-      return record(await http.send({ method: 'GET', url: paymentUrl(provider, input.paymentId) }), provider);
-    }
+    if (input.paymentId) return getPayment(provider, input.paymentId);
     const url = `${baseUrlOf(provider)}/payments?orderId=${encodeURIComponent(input.orderId)}`;
     const response = await http.send({ method: 'GET', url });
-    if (!isSuccess(response)) throw unexpectedAnswer(`payment provider ${provider}`, response);
-    return parseAnswer(PaymentList, response, `payment provider ${provider}`).payments[0] ?? null;
+    return expectAnswer(PaymentList, response, `payment provider ${provider}`).payments[0] ?? null;
   }
 
   return {
@@ -88,7 +84,7 @@ export function createPaymentActivities(http: HttpClient, providers: readonly Pa
 
     /** Asks the provider where a payment stands (reconciliation when the callback never came). */
     async getPaymentStatus(input: { provider: string; paymentId: string }): Promise<PaymentRecord> {
-      return record(await http.send({ method: 'GET', url: paymentUrl(input.provider, input.paymentId) }), input.provider);
+      return getPayment(input.provider, input.paymentId);
     },
 
     /**
@@ -131,5 +127,3 @@ export function createPaymentActivities(http: HttpClient, providers: readonly Pa
     },
   };
 }
-
-export type PaymentActivities = ReturnType<typeof createPaymentActivities>;

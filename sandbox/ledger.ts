@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PaymentStatus } from '../domain/order-state';
+import { OUT_OF_STOCK_CODE } from '../activities/inventory';
+import { NOT_PENDING_CODE } from '../activities/payments';
 
 /** The sandbox catalog (API.md §5): SKU, unit price in minor units, stock at start. */
 export const SANDBOX_CATALOG = [
@@ -84,7 +86,7 @@ export class Ledger {
     for (const { sku, quantity } of items) {
       const available = this.stock.get(sku);
       if (available === undefined) throw new SandboxError(409, 'UNKNOWN_SKU', `${sku} is not in the catalog`);
-      if (available < quantity) throw new SandboxError(409, 'OUT_OF_STOCK', `${sku}: ${available} left, ${quantity} wanted`);
+      if (available < quantity) throw new SandboxError(409, OUT_OF_STOCK_CODE, `${sku}: ${available} left, ${quantity} wanted`);
     }
     for (const { sku, quantity } of items) this.stock.set(sku, this.stock.get(sku)! - quantity);
     this.reservations.set(orderId, { items: [...items], status: 'reserved' });
@@ -151,7 +153,7 @@ export class Ledger {
 
   void(payment: SandboxPayment): void {
     if (payment.status === 'voided' || payment.status === 'failed') return;
-    if (payment.status !== 'pending') throw new SandboxError(409, 'PAYMENT_NOT_PENDING', `${payment.paymentId} is ${payment.status}`);
+    if (payment.status !== 'pending') throw new SandboxError(409, NOT_PENDING_CODE, `${payment.paymentId} is ${payment.status}`);
     payment.status = 'voided';
   }
 

@@ -39,6 +39,7 @@ export const FaultSettings = z.strictObject({
   hangMs: z.int().min(0).max(60_000).default(6_000),
 });
 export type FaultSettings = z.infer<typeof FaultSettings>;
+const NO_FAULTS: FaultSettings = { rate: 0, mode: 'mixed', hangMs: 0 };
 
 /**
  * The systems the saga talks to, as one real HTTP server (API.md §5): catalog and inventory, payment
@@ -50,7 +51,7 @@ export function createSandbox(options: SandboxOptions) {
   const webhooks = new WebhookSender(options.webhookBaseUrl, options.providers, logger);
   const outcomeDelayMs = options.outcomeDelayMs ?? DEFAULT_OUTCOME_DELAY_MS;
   const outages = { providers: new Set<string>(), fulfillment: false, refunds: false };
-  let faults: FaultSettings = { rate: 0, mode: 'mixed', hangMs: 0 };
+  let faults: FaultSettings = NO_FAULTS;
   const random = options.random ?? Math.random;
   const timers = new Set<NodeJS.Timeout>();
   const providerNames = new Set(options.providers.map((p) => p.name));
@@ -208,7 +209,7 @@ export function createSandbox(options: SandboxOptions) {
   });
   app.post('/_sandbox/reset', (_req, res) => {
     clearTimers();
-    faults = { rate: 0, mode: 'mixed', hangMs: 0 };
+    faults = NO_FAULTS;
     ledger.reset();
     outages.providers.clear();
     outages.fulfillment = false;
