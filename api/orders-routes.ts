@@ -19,6 +19,8 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, res: Response, what: str
   return undefined;
 }
 
+const notFound = (res: Response) => problem(res, 404, 'Order not found', 'no order has this id');
+
 /** An order id that cannot exist (it breaks the id rules) is simply not found. */
 function orderIdOr404(raw: unknown, res: Response): string | undefined {
   const parsed = OrderIdParam.safeParse(raw);
@@ -26,11 +28,9 @@ function orderIdOr404(raw: unknown, res: Response): string | undefined {
     noteOrder(res, parsed.data);
     return parsed.data;
   }
-  problem(res, 404, 'Order not found', 'no order has this id');
+  notFound(res);
   return undefined;
 }
-
-const notFound = (res: Response) => problem(res, 404, 'Order not found', 'no order has this id');
 
 /** The orders routes of API.md §3, each behind its scope. */
 export function ordersRouter(service: OrdersService, apiKeys: ApiKeys): Router {

@@ -9,7 +9,7 @@ import {
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import { decodeFromPayloadsAtIndex, decodeMapFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import {
   awaitAcceptanceUpdate,
   awaitCancellationUpdate,
@@ -113,15 +113,17 @@ export class OrdersService {
       if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND)) return null;
       throw err;
     }
-    const bySeq = new Map<number, OrderEvent>();
-    for (const event of history.events ?? []) {
+    // Only the events: the view beside each in the same memo update is not needed here (and is encrypted).
+    const payloads = (history.events ?? []).flatMap((event) => {
       const fields =
         event.workflowExecutionStartedEventAttributes?.memo?.fields ??
         event.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields;
       const payload = fields?.[MemoKey.event];
-      if (!payload) continue;
-      // Only the event: the view beside it in the same memo update is not needed here (and is encrypted).
-      const parsed = OrderEvent.safeParse(await decodeFromPayloadsAtIndex(this.client.options.loadedDataConverter, 0, [payload]));
+      return payload ? [payload] : [];
+    });
+    const bySeq = new Map<number, OrderEvent>();
+    for (const decoded of await decodeArrayFromPayloads(this.client.options.loadedDataConverter, payloads)) {
+      const parsed = OrderEvent.safeParse(decoded);
       if (parsed.success) bySeq.set(parsed.data.seq, parsed.data);
     }
     return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
@@ -151,10 +153,14 @@ export class OrdersService {
       if (serverToken && isGrpcServiceError(err)) throw new InvalidPageTokenError('pageToken is not one this API gave out');
       throw err;
     }
+    // Only each order's view, all in one decode: not the event and request hash stored beside it.
+    const payloads = (response.executions ?? []).flatMap((execution) => {
+      const payload = execution.memo?.fields?.[MemoKey.order];
+      return payload ? [payload] : [];
+    });
     const orders: OrderSummary[] = [];
-    for (const execution of response.executions ?? []) {
-      const memo = await decodeMapFromPayloads(this.client.options.loadedDataConverter, execution.memo?.fields);
-      const view = OrderView.safeParse(memo?.[MemoKey.order]);
+    for (const decoded of await decodeArrayFromPayloads(this.client.options.loadedDataConverter, payloads)) {
+      const view = OrderView.safeParse(decoded);
       if (!view.success) continue;
       const { orderId, status, customerId, total, currency, needsAttention, createdAt } = view.data;
       orders.push({ orderId, status, customerId, total, currency, needsAttention, createdAt });

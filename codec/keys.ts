@@ -27,10 +27,8 @@ const DEV_KEYS_FILE = 'encryption-keys.json';
  */
 export function loadOrCreateDevKeys(dataDir: string): { keys: EncryptionKey[]; file: string; created: boolean } {
   const file = path.resolve(dataDir, DEV_KEYS_FILE);
-  if (existsSync(file)) {
-    const json = EncryptionKeysJson.parse(JSON.parse(readFileSync(file, 'utf8')));
-    return { keys: toEncryptionKeys(json), file, created: false };
-  }
+  const existing = readDevKeys(dataDir);
+  if (existing) return { keys: existing, file, created: false };
   mkdirSync(dataDir, { recursive: true });
   const json: EncryptionKeysJson = [{ id: `dev-${Date.now().toString(36)}`, key: randomBytes(KEY_BYTES).toString('base64') }];
   writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`, { mode: 0o600 });

@@ -47,7 +47,6 @@ const Env = z.object({
   /** The sandbox listens on loopback; in a container it sets 0.0.0.0 for the worker and API to reach it. */
   SANDBOX_HOST: z.string().min(1).default('127.0.0.1'),
   TEMPORAL_PORT: port(7233),
-  TEMPORAL_ADDRESS: z.string().min(1).optional(),
   TEMPORAL_UI_PORT: port(8233),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   WORKER_METRICS_PORT: port(9464),
@@ -69,6 +68,8 @@ const Env = z.object({
   DEV_CODEC_PORT: port(8234),
   /** Comma-separated origins allowed to call the codec endpoints from a browser (the Web UI's). */
   CODEC_CORS_ORIGINS: z.string().optional(),
+  /** The prebuilt workflow bundle (`npm run build`); unset, the worker bundles the workflows at start. */
+  WORKFLOW_BUNDLE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   /** `json` (one object per line) or `pretty`; unset: pretty when `npm start` runs on a terminal, else JSON. */
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
@@ -94,6 +95,11 @@ export const ENVCONFIG_VARIABLES: readonly string[] = [
   'TEMPORAL_TLS_SERVER_NAME',
 ];
 
+/** The sandbox's two providers at `sandboxUrl`, with the dev webhook secrets (API.md §1). */
+export function devPaymentProviders(sandboxUrl: string): PaymentProviderConfig[] {
+  return Object.entries(DEV_PROVIDER_SECRETS).map(([name, webhookSecret]) => ({ name, baseUrl: `${sandboxUrl}/providers/${name}`, webhookSecret }));
+}
+
 /** Raised for a bad variable; its message names the variable and what is wrong, never its value. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -101,21 +107,17 @@ export class ConfigError extends Error {
 
 /** Validated configuration of every part of the stack. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
-  const parsed = Env.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
+  // An empty variable counts as unset, here and for the Temporal connection.
+  const vars = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+  const parsed = Env.safeParse(vars);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;
-  const temporalConnection = connectionFromEnvconfig(env);
+  const temporalConnection = connectionFromEnvconfig(vars);
   const sandboxUrl = e.SANDBOX_URL ?? `http://127.0.0.1:${e.SANDBOX_PORT}`;
-  const paymentProviders: PaymentProviderConfig[] =
-    e.PAYMENT_PROVIDERS ??
-    Object.entries(DEV_PROVIDER_SECRETS).map(([name, webhookSecret]) => ({
-      name,
-      baseUrl: `${sandboxUrl}/providers/${name}`,
-      webhookSecret,
-    }));
+  const paymentProviders = e.PAYMENT_PROVIDERS ?? devPaymentProviders(sandboxUrl);
   return {
     apiPort: e.API_PORT,
     sandboxPort: e.SANDBOX_PORT,
@@ -132,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     },
     workerMetricsPort: e.WORKER_METRICS_PORT,
     workerMetricsHost: e.WORKER_METRICS_HOST,
+    workflowBundle: e.WORKFLOW_BUNDLE ?? null,
     dataDir: e.DATA_DIR,
     orderAcceptTimeoutMs: e.ORDER_ACCEPT_TIMEOUT_MS,
     saga: {
@@ -178,8 +181,7 @@ export function loadConfigOrExit(part: string, env: NodeJS.ProcessEnv = process.
  * `TEMPORAL_PROFILE` or `TEMPORAL_CONFIG_FILE` is set, a profile of the config file (default
  * `~/.config/temporalio/temporal.toml`).
  */
-function connectionFromEnvconfig(env: NodeJS.ProcessEnv) {
-  const vars = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+function connectionFromEnvconfig(vars: Record<string, string>) {
   // The config file only when asked for: a profile a developer keeps for the CLI (a Cloud namespace and
   // its key, say) must not redirect `npm start`, the tests or a throwaway stack.
   const useFile = vars.TEMPORAL_PROFILE !== undefined || vars.TEMPORAL_CONFIG_FILE !== undefined;

@@ -5,7 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { DEV_PROVIDER_SECRETS, loadConfig } from '../config';
+import { devPaymentProviders, loadConfig } from '../config';
 import { isTerminal, type OrderView } from '../domain/order-state';
 import type { OrderRequest } from '../domain/order-request';
 import { createSandbox } from '../sandbox/server';
@@ -237,7 +237,7 @@ async function main(): Promise<number> {
   const apiUrls = apiPorts.map((port) => `http://127.0.0.1:${port}`);
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
   const keys = [{ id: 'cluster', key: randomBytes(32).toString('base64') }];
-  const providers = Object.entries(DEV_PROVIDER_SECRETS).map(([name, webhookSecret]) => ({ name, webhookSecret, baseUrl: `${sandboxUrl}/providers/${name}` }));
+  const providers = devPaymentProviders(sandboxUrl);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     TEMPORAL_ADDRESS: `127.0.0.1:${frontend}`,

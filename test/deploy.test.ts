@@ -33,7 +33,7 @@ test('it has the services of a production stack, every image pinned, two workers
 });
 
 test('every variable it gives our image is one the code reads', () => {
-  const read = new Set([...CONFIG_VARIABLES, ...ENVCONFIG_VARIABLES, 'WORKFLOW_BUNDLE']);
+  const read = new Set([...CONFIG_VARIABLES, ...ENVCONFIG_VARIABLES]);
   const unread = OURS.flatMap(([name, service]) =>
     Object.keys(service.environment ?? {})
       .filter((variable) => !read.has(variable) && !variable.startsWith('OTEL_'))

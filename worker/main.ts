@@ -17,9 +17,9 @@ async function main(config: Config, logger: PinoLogger): Promise<void> {
   const tracing = startTracing('order-worker');
   const connection = await connectPatiently(temporalConnectionOptions(config), logger);
   try {
-    const bundle = prebuiltBundle(process.env.WORKFLOW_BUNDLE, tracing !== null);
-    if (process.env.WORKFLOW_BUNDLE && !bundle.workflowBundle) {
-      logger.warn({ bundle: process.env.WORKFLOW_BUNDLE, tracing: tracing !== null }, 'no such prebuilt bundle: bundling the workflows at start');
+    const bundle = prebuiltBundle(config.workflowBundle, tracing !== null);
+    if (config.workflowBundle && !bundle.workflowBundle) {
+      logger.warn({ bundle: config.workflowBundle, tracing: tracing !== null }, 'no such prebuilt bundle: bundling the workflows at start');
     }
     const worker = await createOrderWorker({
       connection,
@@ -47,7 +47,7 @@ async function main(config: Config, logger: PinoLogger): Promise<void> {
  * The prebuilt bundle to load (`npm run build`), if any. Workflow spans need the tracing interceptors
  * inside the bundle: with tracing on, its traced twin, else the worker bundles the workflows itself.
  */
-function prebuiltBundle(bundle: string | undefined, traced: boolean): { workflowBundle?: { codePath: string } } {
+function prebuiltBundle(bundle: string | null, traced: boolean): { workflowBundle?: { codePath: string } } {
   if (!bundle) return {};
   const codePath = traced ? tracedBundlePath(bundle) : bundle;
   return existsSync(codePath) ? { workflowBundle: { codePath } } : {};

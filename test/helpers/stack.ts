@@ -7,7 +7,7 @@ import { createHardenedServer } from '../../api/http-server';
 import { createApp } from '../../api/server';
 import { createActivities, type OrderActivities } from '../../activities';
 import { orderStartOptions } from '../../api/start-order';
-import { DEV_API_KEYS, DEV_PROVIDER_SECRETS, type ApiKeys, type PaymentProviderConfig } from '../../config';
+import { DEV_API_KEYS, devPaymentProviders, type ApiKeys } from '../../config';
 import { getEventsQuery, type SagaSettings } from '../../domain/contract';
 import type { OrderRequest } from '../../domain/order-request';
 import type { OrderView } from '../../domain/order-state';
@@ -99,11 +99,7 @@ export async function startStack({
   const sandboxServer = http.createServer();
   const apiUrl = await listen(apiServer);
   const sandboxUrl = await listen(sandboxServer);
-  const providers: PaymentProviderConfig[] = Object.entries(DEV_PROVIDER_SECRETS).map(([name, webhookSecret]) => ({
-    name,
-    webhookSecret,
-    baseUrl: `${sandboxUrl}/providers/${name}`,
-  }));
+  const providers = devPaymentProviders(sandboxUrl);
   const saga: SagaSettings = { ...FAST_SETTINGS, ...settings, paymentProviders: providers.map((p) => p.name) };
 
   const sandbox = createSandbox({
