@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config';
@@ -11,6 +12,7 @@ import { orderWorkflowId } from '../domain/contract';
 import type { OrderRequest } from '../domain/order-request';
 import { DevServerProcess } from '../scripts/dev-server-process';
 import { serveApiAndSandbox, throwawayStackEnv } from '../scripts/local-stack';
+import { stopChild } from '../scripts/children';
 import { ensureTemporalCli } from '../scripts/provision-temporal-cli';
 import { writeWorkflowBundle } from '../worker/worker';
 import { baselineCallbackSignal } from './baseline-workflow';
@@ -186,7 +188,7 @@ async function main(): Promise<void> {
   });
 
   // Warm both paths (bundles loaded, connections open) before measuring.
-  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  await sleep(3_000);
 
   /** One order through the API to its end; returns its POST and POST-to-end latencies in ms. */
   const placeOrder = async (id: string): Promise<{ acceptMs: number; endMs: number }> => {
@@ -230,7 +232,7 @@ async function main(): Promise<void> {
     await compare();
   }
 
-  for (const proc of children) proc.kill('SIGTERM');
+  await Promise.all(children.map((proc) => stopChild(proc)));
   await served.close();
   await server.stop();
   rmSync(workDir, { recursive: true, force: true });

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Runtime } from '@temporalio/worker';
 import { signWebhook } from '../api/webhook-signature';
 import { DEV_API_KEYS, DEV_PROVIDER_SECRETS, loadConfig } from '../config';
@@ -15,6 +16,7 @@ import { writeWorkflowBundle } from '../worker/worker';
 import { DevServerProcess } from './dev-server-process';
 import { serveApiAndSandbox, throwawayStackEnv } from './local-stack';
 import { checkMoney } from './money-check';
+import { stopChild } from './children';
 import { createLogger, TemporalPinoLogger } from '../observability/logger';
 import { ensureTemporalCli } from './provision-temporal-cli';
 
@@ -53,14 +55,15 @@ function prng(seed: number): () => number {
 const seed = Number(args.seed ?? Date.now() % 1_000_000);
 const random = prng(seed);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const logDir = mkdtempSync(path.join(os.tmpdir(), 'order-saga-chaos-'));
 const logFile = path.join(logDir, 'chaos.log');
 const log = createWriteStream(logFile);
 const say = (line: string) => {
   console.log(`[chaos] ${line}`);
-  log.write(`[chaos] ${line}\n`);
+  // The log is closed to be scanned for secrets; the verdict lines after that go to the same file.
+  if (log.writableEnded) appendFileSync(logFile, `[chaos] ${line}\n`);
+  else log.write(`[chaos] ${line}\n`);
 };
 // The API and the sandbox run in this process and log into the same file: their lines are scanned for secrets too.
 const logger = createLogger({ level: 'info', destination: log });
@@ -74,8 +77,6 @@ async function main(): Promise<number> {
   const keys = [{ id: 'chaos', key: randomBytes(32) }];
   const stack = await throwawayStackEnv(dataDir, keys);
   const { temporalPort } = stack;
-  const apiUrl = `http://127.0.0.1:${stack.apiPort}`;
-  const sandboxUrl = `http://127.0.0.1:${stack.sandboxPort}`;
   const env = {
     ...stack.env,
     PAYMENT_WINDOW_MS: String(PAYMENT_WINDOW_MS),
@@ -91,6 +92,7 @@ async function main(): Promise<number> {
   await writeWorkflowBundle(bundlePath);
 
   const served = await serveApiAndSandbox(config, keys, { random }, { logger });
+  const { apiUrl, sandboxUrl } = served;
 
   // The worker is supervised as an orchestrator would: restarted whenever it exits, except when we stop it.
   let worker = null as ChildProcess | null;
@@ -270,7 +272,7 @@ async function main(): Promise<number> {
   }
   // Late payments succeed PAYMENT_WINDOW_MS + 2 s after creation, and their refunds follow.
   await sleep(PAYMENT_WINDOW_MS + 6_000);
-  const ledger = (await (await fetch(`${sandboxUrl}/_sandbox/ledger`)).json()) as ReturnType<typeof served.sandbox.ledger.snapshot>;
+  const ledger = served.sandbox.ledger.snapshot();
 
   // The checks.
   const terminal = [...views.values()].filter((view) => isTerminal(view.status));
@@ -289,8 +291,7 @@ async function main(): Promise<number> {
   }
 
   supervising = false;
-  worker?.kill('SIGTERM');
-  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  if (worker) await stopChild(worker);
   await served.close();
   await server.stop();
   await new Promise((resolve) => log.end(resolve));

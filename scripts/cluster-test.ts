@@ -2,16 +2,18 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { devPaymentProviders, loadConfig } from '../config';
 import { isTerminal, type OrderView } from '../domain/order-state';
 import type { OrderRequest } from '../domain/order-request';
 import { createSandbox } from '../sandbox/server';
 import { freePort } from './local-stack';
 import { checkMoney } from './money-check';
-import { TOOLS_BIN } from './provision-temporal-cli';
+import { stopChild } from './children';
+import { goInstall, TOOLS_BIN } from './provision-temporal-cli';
+import { withoutOtelVariables } from './dev-server-process';
 
 /**
  * `npm run test:cluster`: the same code on a real Temporal cluster, on this machine. Builds the full
@@ -41,10 +43,10 @@ const say = (line: string) => {
   console.log(`[cluster] ${line}`);
   log.write(`[cluster] ${line}\n`);
 };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const children: ChildProcess[] = [];
 /** Stops the private PostgreSQL, once it runs (set by startPostgres). */
 let stopPostgres: () => void = () => {};
+let postgresChild: ChildProcess | null = null;
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
   const result = spawnSync(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
@@ -67,13 +69,7 @@ function ensureServer(): { server: string; sql: string; schemaDir: string } {
   const sql = path.join(SERVER_BIN, 'sql');
   if (!existsSync(server) || !existsSync(sql)) {
     say(`building the Temporal server ${SERVER_VERSION} and its SQL tool with Go (the first build takes several minutes)...`);
-    const started = Date.now();
-    const build = spawnSync('go', ['install', ...SERVER_MODULES], {
-      env: { ...process.env, CGO_ENABLED: '0', GOBIN: SERVER_BIN },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    if (build.status !== 0) throw new Error(`go install exited ${build.status ?? build.signal}`);
-    say(`built in ${Math.round((Date.now() - started) / 1000)} s`);
+    say(`built in ${goInstall(SERVER_MODULES, SERVER_BIN)} s`);
   }
   const goEnv = spawnSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' });
   if (goEnv.error || goEnv.status !== 0) throw new Error('Go is needed for the server schema files (go env GOMODCACHE failed)');
@@ -111,7 +107,7 @@ async function startPostgres(bin: string): Promise<number> {
   run(...as(path.join(bin, 'initdb'), ['-D', dataDir, '-U', 'temporal', '--auth=trust', '-E', 'UTF8']));
   const port = await freePort();
   // A throwaway database: durability traded for speed.
-  start('postgres', ...as(path.join(bin, 'postgres'), ['-D', dataDir, '-p', String(port), '-h', '127.0.0.1', '-k', dataDir, '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'max_connections=200']));
+  postgresChild = start('postgres', ...as(path.join(bin, 'postgres'), ['-D', dataDir, '-p', String(port), '-h', '127.0.0.1', '-k', dataDir, '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'max_connections=200']));
   // pg_ctl rather than a signal: as root the child is runuser, and a signal to it may orphan the server.
   stopPostgres = () => void spawnSync(...as(path.join(bin, 'pg_ctl'), ['-D', dataDir, 'stop', '-m', 'fast', '-w', '-t', '20']), { stdio: 'ignore' });
   for (let attempt = 0; attempt < 60; attempt++) {
@@ -124,13 +120,8 @@ async function startPostgres(bin: string): Promise<number> {
 /** The server's configuration: PostgreSQL for persistence and visibility, every service on a free loopback port. */
 async function writeServerConfig(postgresPort: number): Promise<{ frontend: number; file: string }> {
   const ports = { frontend: await freePort(), http: await freePort(), history: await freePort(), matching: await freePort(), worker: await freePort() };
-  // The cluster membership table stores ports as a smallint: below 32768, out of the ephemeral range.
-  const membership = {
-    frontend: await freeLowPort(),
-    history: await freeLowPort(),
-    matching: await freeLowPort(),
-    worker: await freeLowPort(),
-  };
+  // The cluster membership table stores ports as a smallint: freePort's are below 32768.
+  const membership = { frontend: await freePort(), history: await freePort(), matching: await freePort(), worker: await freePort() };
   const store = (database: string, maxConns: number) => `
       sql:
         pluginName: postgres12
@@ -185,19 +176,6 @@ dynamicConfigClient:
   return { frontend: ports.frontend, file };
 }
 
-/** A free loopback port in 20000–32767. */
-async function freeLowPort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_768);
-    const free = await new Promise<boolean>((resolve) => {
-      const probe = net.createServer();
-      probe.once('error', () => resolve(false));
-      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-}
-
 async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -227,7 +205,7 @@ async function main(): Promise<number> {
   });
 
   const { frontend, file } = await writeServerConfig(postgresPort);
-  const temporal = start('temporal', server, ['--config-file', file, '--allow-no-auth', 'start']);
+  const temporal = start('temporal', server, ['--config-file', file, '--allow-no-auth', 'start'], withoutOtelVariables(process.env));
   const serverExit = new Promise<never>((_, reject) =>
     temporal.once('exit', (code, signal) => reject(new Error(`the Temporal server exited (${code ?? signal}); see its lines in the log`))),
   );
@@ -353,12 +331,10 @@ async function main(): Promise<number> {
 }
 
 async function stopChildren(): Promise<void> {
-  const running = () => children.filter((child) => child.exitCode === null && child.signalCode === null);
-  for (const child of running()) child.kill('SIGTERM');
-  const deadline = Date.now() + 15_000;
-  while (running().length > 0 && Date.now() < deadline) await sleep(200);
+  // Everything but PostgreSQL first (its clients), then PostgreSQL by pg_ctl, then whatever is left.
+  await Promise.all(children.filter((child) => child !== postgresChild).map((child) => stopChild(child, 15_000)));
   stopPostgres();
-  for (const child of running()) child.kill('SIGKILL');
+  await Promise.all(children.map((child) => stopChild(child, 5_000)));
 }
 
 // Interrupted (Ctrl-C, a cancelled CI job): stop everything it started before leaving.

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
+import { stopChild } from './children';
 import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 
 const READY_TIMEOUT_MS = 60_000;
@@ -7,14 +9,23 @@ const READY_TIMEOUT_MS = 60_000;
  * SQLite settings for a dev server that takes many small writes (every transition updates history and
  * visibility): write-ahead logging, and fsync at checkpoints rather than at every commit.
  */
-export const DEV_SERVER_SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=normal'];
+const DEV_SERVER_SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=normal'];
+
+/** The dev server's flags for {@link DEV_SERVER_SQLITE_PRAGMAS}. */
+export function devServerSqliteArgs(): string[] {
+  return DEV_SERVER_SQLITE_PRAGMAS.flatMap((pragma) => ['--sqlite-pragma', pragma]);
+}
 
 /**
  * The environment without the `OTEL_*` variables: they configure our tracing, and the dev server (Go) would
  * read them for its own and refuses to start on values it does not know, such as `console`.
  */
 export function withoutOtelVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(env).filter(([key]) => !key.startsWith('OTEL_')));
+  return Object.fromEntries(Object.entries(env).filter(([key]) => !isOtelVariable(key)));
+}
+
+export function isOtelVariable(name: string): boolean {
+  return name.startsWith('OTEL_');
 }
 
 /**
@@ -47,7 +58,7 @@ export class DevServerProcess {
       this.cli,
       [
         'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(this.port), '--headless', '--db-filename', this.dbFile,
-        '--log-level', 'error', ...searchAttributes, ...DEV_SERVER_SQLITE_PRAGMAS.flatMap((pragma) => ['--sqlite-pragma', pragma]),
+        '--log-level', 'error', ...searchAttributes, ...devServerSqliteArgs(),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: withoutOtelVariables(process.env) },
     );
@@ -63,19 +74,13 @@ export class DevServerProcess {
         return;
       } catch {
         if (Date.now() > deadline) throw new Error(`the dev server did not answer within ${READY_TIMEOUT_MS} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 250));
+        await sleep(250);
       }
     }
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
+    if (this.child) await stopChild(this.child);
     this.child = null;
   }
 }

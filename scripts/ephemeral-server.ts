@@ -1,19 +1,36 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
+import { isOtelVariable } from './dev-server-process';
 import { ensureTemporalCli } from './provision-temporal-cli';
 
+type DevServerOptions = Omit<Extract<NonNullable<Parameters<typeof TestWorkflowEnvironment.createLocal>[0]>['server'], object>, 'executable'>;
+
 /**
- * A throwaway dev server (in-memory, loopback, the order search attributes registered) on the provisioned
- * CLI, through the SDK's own test environment: for the jest run and for history capture.
+ * A dev server through the SDK's own test environment, on the provisioned CLI, on loopback, with the order
+ * search attributes registered; `options` add the rest. The SDK starts it with this process's environment:
+ * for that moment without our OTEL_* variables (see withoutOtelVariables in dev-server-process.ts).
  */
-export async function startEphemeralServer(say?: (line: string) => void): Promise<TestWorkflowEnvironment> {
+export async function startDevServerEnvironment(options: DevServerOptions = {}, say?: (line: string) => void): Promise<TestWorkflowEnvironment> {
   const cli = ensureTemporalCli(say);
-  return TestWorkflowEnvironment.createLocal({
-    server: {
-      ...(cli ? { executable: { type: 'existing-path' as const, path: cli } } : {}),
-      ip: '127.0.0.1',
-      searchAttributes: ALL_ORDER_SEARCH_ATTRIBUTES,
-      log: { format: 'pretty', level: 'error' },
-    },
-  });
+  const otel = Object.keys(process.env).filter(isOtelVariable);
+  const saved = otel.map((key) => [key, process.env[key]] as const);
+  for (const key of otel) delete process.env[key];
+  try {
+    return await TestWorkflowEnvironment.createLocal({
+      server: {
+        ...(cli ? { executable: { type: 'existing-path' as const, path: cli } } : {}),
+        ip: '127.0.0.1',
+        searchAttributes: ALL_ORDER_SEARCH_ATTRIBUTES,
+        log: { format: 'pretty', level: 'error' },
+        ...options,
+      },
+    });
+  } finally {
+    for (const [key, value] of saved) process.env[key] = value;
+  }
+}
+
+/** A throwaway, in-memory dev server: for the jest run and for history capture. */
+export function startEphemeralServer(say?: (line: string) => void): Promise<TestWorkflowEnvironment> {
+  return startDevServerEnvironment({}, say);
 }

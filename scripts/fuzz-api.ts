@@ -3,8 +3,7 @@ import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { loadConfig } from '../config';
-import { freePort, startLocalStack } from './local-stack';
+import { startLocalStack, throwawayLocalStackConfig } from './local-stack';
 
 /**
  * Property-based fuzz of the whole API from its own OpenAPI document (schemathesis), against the real
@@ -39,14 +38,7 @@ function run(command: string, args: string[]): Promise<number> {
 async function main(): Promise<number> {
   const binary = schemathesisBinary();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'order-saga-fuzz-'));
-  const config = loadConfig({
-    ...process.env,
-    TEMPORAL_ADDRESS: '',
-    API_PORT: String(await freePort()),
-    SANDBOX_PORT: String(await freePort()),
-    TEMPORAL_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(await freePort()),
-    DATA_DIR: dataDir,
+  const config = await throwawayLocalStackConfig(dataDir, {
     PAYMENT_WINDOW_MS: '5000',
     ORDER_ACCEPT_TIMEOUT_MS: '3000',
     COMPENSATION_GIVE_UP_MS: '3000',

@@ -11,12 +11,11 @@ import express from 'express';
 import { codecRouter } from '../api/codec-routes';
 import { createHardenedServer } from '../api/http-server';
 import { EncryptionCodec, type EncryptionKey } from '../codec';
-import { encryptionKeys, temporalAddress, temporalConnectionOptions, type Config } from '../config';
-import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
+import { encryptionKeys, loadConfig, temporalAddress, temporalConnectionOptions, type Config } from '../config';
 import { createSandbox, type SandboxOptions } from '../sandbox/server';
 import { activityEndpoints, createOrderWorker } from '../worker/worker';
-import { DEV_SERVER_SQLITE_PRAGMAS, withoutOtelVariables } from './dev-server-process';
-import { ensureTemporalCli } from './provision-temporal-cli';
+import { devServerSqliteArgs } from './dev-server-process';
+import { startDevServerEnvironment } from './ephemeral-server';
 import { ensureOrderSearchAttributes } from './search-attributes';
 import { createLogger, type PinoLogger } from '../observability/logger';
 import type { Tracing } from '../observability/tracing';
@@ -27,13 +26,29 @@ export interface StackObservability {
   tracing?: Tracing | null;
 }
 
-/** A port nothing listens on right now, for runs that must not collide with a stack already up. */
+/** Below Linux's ephemeral range (32768 and up): outgoing connections never take these ports. */
+const LISTEN_PORTS = { from: 20_000, to: 32_767 };
+const handedOut = new Set<number>();
+
+/**
+ * A port nothing listens on right now, for runs that must not collide with a stack already up. Taken
+ * below the ephemeral range, so that between this call and the listen no outgoing connection (the
+ * Temporal server has many) can take it, and never the same twice in one process. Below 32768 also
+ * suits Temporal's cluster membership, which stores ports as a smallint.
+ */
 export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  for (;;) {
+    const port = LISTEN_PORTS.from + Math.floor(Math.random() * (LISTEN_PORTS.to - LISTEN_PORTS.from + 1));
+    if (handedOut.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = net.createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (!free) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 function listen(server: Server, port: number): Promise<void> {
@@ -58,7 +73,26 @@ export async function throwawayStackEnv(dataDir: string, keys: readonly Encrypti
     DATA_DIR: dataDir,
     ENCRYPTION_KEYS: JSON.stringify(keys.map(({ id, key }) => ({ id, key: key.toString('base64') }))),
   };
-  return { env, temporalPort, apiPort, sandboxPort };
+  return { env, temporalPort };
+}
+
+/**
+ * The configuration of a throwaway `startLocalStack` (its own dev server and Web UI): every port free,
+ * including the dev codec listener's, and its own data directory; `extra` for the run's own settings.
+ */
+export async function throwawayLocalStackConfig(dataDir: string, extra: Record<string, string> = {}): Promise<Config> {
+  return loadConfig({
+    ...process.env,
+    TEMPORAL_ADDRESS: '',
+    DATA_DIR: dataDir,
+    API_PORT: String(await freePort()),
+    SANDBOX_PORT: String(await freePort()),
+    TEMPORAL_PORT: String(await freePort()),
+    TEMPORAL_UI_PORT: String(await freePort()),
+    DEV_CODEC_PORT: String(await freePort()),
+    WORKER_METRICS_PORT: String(await freePort()),
+    ...extra,
+  });
 }
 
 /**
@@ -70,36 +104,20 @@ async function startDevServer(config: Config, say: (line: string) => void): Prom
     say(`using the Temporal server at ${config.temporal.address} (TEMPORAL_ADDRESS is set: no dev server started)`);
     return null;
   }
-  const cli = ensureTemporalCli(say);
   mkdirSync(config.dataDir, { recursive: true });
   const dbFilename = path.resolve(config.dataDir, 'temporal.db');
   say(`starting the Temporal dev server (database ${dbFilename})...`);
-  // The SDK starts the server with this process's environment: for that moment, without OTEL_* (see withoutOtelVariables).
-  const otel = Object.keys(process.env).filter((key) => !(key in withoutOtelVariables(process.env)));
-  const saved = otel.map((key) => [key, process.env[key]] as const);
-  for (const key of otel) delete process.env[key];
-  try {
-    return await startDevServerProcess(config, cli, dbFilename);
-  } finally {
-    for (const [key, value] of saved) process.env[key] = value;
-  }
-}
-
-function startDevServerProcess(config: Config, cli: string | null, dbFilename: string): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createLocal({
-    server: {
-      ...(cli ? { executable: { type: 'existing-path' as const, path: cli } } : {}),
-      ip: '127.0.0.1',
+  return startDevServerEnvironment(
+    {
       port: config.temporal.devServerPort,
       ui: true,
       uiPort: config.temporal.uiPort,
       namespace: config.temporal.namespace,
       dbFilename,
-      searchAttributes: ALL_ORDER_SEARCH_ATTRIBUTES,
-      log: { format: 'pretty', level: 'error' },
-      extraArgs: ['--ui-codec-endpoint', devCodecUrl(config), ...DEV_SERVER_SQLITE_PRAGMAS.flatMap((pragma) => ['--sqlite-pragma', pragma])],
+      extraArgs: ['--ui-codec-endpoint', devCodecUrl(config), ...devServerSqliteArgs()],
     },
-  });
+    say,
+  );
 }
 
 /** The codec endpoint the local Web UI is given; it calls `<endpoint>/decode` and `<endpoint>/encode`. */

@@ -41,15 +41,21 @@ export function ensureTemporalCli(log: (line: string) => void = (line) => consol
     return null;
   }
   log(`temporal CLI not found: building ${TEMPORAL_CLI_MODULE} into .tools/bin with Go (the first build takes a few minutes)...`);
-  mkdirSync(TOOLS_BIN, { recursive: true });
+  const seconds = goInstall([TEMPORAL_CLI_MODULE], TOOLS_BIN);
+  log(`temporal CLI built in ${seconds} s: ${path.join(TOOLS_BIN, 'temporal')}`);
+  return path.join(TOOLS_BIN, 'temporal');
+}
+
+/** Builds Go `modules` (pure Go, no cgo) into `gobin`; returns how many seconds it took. */
+export function goInstall(modules: readonly string[], gobin: string): number {
+  mkdirSync(gobin, { recursive: true });
   const started = Date.now();
-  const build = spawnSync('go', ['install', TEMPORAL_CLI_MODULE], {
-    env: { ...process.env, CGO_ENABLED: '0', GOBIN: TOOLS_BIN },
+  const build = spawnSync('go', ['install', ...modules], {
+    env: { ...process.env, CGO_ENABLED: '0', GOBIN: gobin },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  if (build.status !== 0) throw new Error(`building the Temporal CLI failed (go install exited ${build.status ?? build.signal})`);
-  log(`temporal CLI built in ${Math.round((Date.now() - started) / 1000)} s: ${path.join(TOOLS_BIN, 'temporal')}`);
-  return path.join(TOOLS_BIN, 'temporal');
+  if (build.error || build.status !== 0) throw new Error(`go install ${modules.join(' ')} failed (${build.error?.message ?? build.status ?? build.signal})`);
+  return Math.round((Date.now() - started) / 1000);
 }
 
 if (require.main === module) {

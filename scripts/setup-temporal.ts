@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { loadConfigOrExit, temporalConnectionOptions, type Config } from '../config';
@@ -29,7 +30,7 @@ export async function setupTemporal(config: Config, log: (line: string) => void)
     } catch (err) {
       if (Date.now() > deadline) throw err;
       log(`not ready yet (attempt ${attempt}): ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await sleep(2_000);
     } finally {
       await connection?.close();
     }

@@ -2,8 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { loadConfig } from '../../config';
-import { freePort, startLocalStack } from '../../scripts/local-stack';
+import { startLocalStack, throwawayLocalStackConfig } from '../../scripts/local-stack';
 import { makeOrder, installTestRuntime } from '../helpers/stack';
 
 /**
@@ -26,18 +25,8 @@ const order = makeOrder({ payment: { method: 'card', token: 'tok_lost' } });
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'order-saga-ui-'));
-  const uiPort = await freePort();
-  const config = loadConfig({
-    ...process.env,
-    TEMPORAL_ADDRESS: '',
-    DATA_DIR: dataDir,
-    API_PORT: String(await freePort()),
-    SANDBOX_PORT: String(await freePort()),
-    TEMPORAL_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(uiPort),
-    DEV_CODEC_PORT: String(await freePort()),
-  });
-  uiUrl = `http://127.0.0.1:${uiPort}`;
+  const config = await throwawayLocalStackConfig(dataDir);
+  uiUrl = `http://127.0.0.1:${config.temporal.uiPort}`;
   stack = await startLocalStack(config);
   const placed = await fetch(`${stack.apiUrl}/orders`, {
     method: 'POST',
