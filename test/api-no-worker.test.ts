@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { signWebhook } from '../api/webhook-signature';
 import { DEV_PROVIDER_SECRETS } from '../config';
+import { orderWorkflowId, paymentCallbackSignal } from '../domain/contract';
 import { auth, eventually, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
 
 let stack: TestStack;
@@ -46,6 +47,10 @@ test('with no worker: POST answers 202, reads and webhooks answer; once a worker
     .set('payment-signature', signWebhook(DEV_PROVIDER_SECRETS.primary, body, Math.floor(Date.now() / 1000)))
     .send(body);
   expect(hook.status).toBe(200);
+  expect(hook.body).toEqual({ received: true });
+  // Taken durably: the signal is in the order's history before any worker has run it.
+  const { events: history } = await stack.client.workflow.getHandle(orderWorkflowId(order.orderId)).fetchHistory();
+  expect(history!.filter((event) => event.workflowExecutionSignaledEventAttributes?.signalName === paymentCallbackSignal.name)).toHaveLength(1);
 
   await stack.startWorker();
   const done = await eventually(() => request(stack.app).get(`/orders/${order.orderId}`).set(checkout), (res) => res.body.status === 'CONFIRMED', 30_000);

@@ -39,4 +39,5 @@ test('a new step without patched() is caught: every order history fails with a d
 test('the same step behind patched() replays every history', async () => {
   const outcomes = await replayAll({ workflowsPath: fixture('workflows-patched') }, histories);
   expect(outcomes.filter((o) => o.error).map((o) => `${o.name}: ${o.error!.message}`)).toEqual([]);
+  expect(outcomes).toHaveLength(histories.length);
 });

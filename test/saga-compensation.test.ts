@@ -1,6 +1,7 @@
 import { signWebhook } from '../api/webhook-signature';
 import {
   awaitCancellationUpdate,
+  getEventsQuery,
   cancelOrderSignal,
   type CancelRequest,
   getOrderQuery,
@@ -105,7 +106,11 @@ describe('with fulfillment or refunds down', () => {
     expect(view.payment?.status).toBe('refunded');
     const payment = stack.ledger.snapshot().payments.find((p) => p.orderId === request.orderId)!;
     expect(payment).toMatchObject({ captured: view.total, refunded: view.total });
-    expect(await eventTypes(handle)).toEqual(expect.arrayContaining(['PaymentSucceeded', 'CompensationStarted', 'PaymentRefunded', 'StockReleased', 'OrderCancelled']));
+    // Undone last step first: the money back, then the stock.
+    expect(await eventTypes(handle)).toEqual([
+      'OrderReceived', 'OrderValidated', 'StockReserved', 'PaymentRequested', 'PaymentSucceeded',
+      'CompensationStarted', 'PaymentRefunded', 'StockReleased', 'OrderCancelled',
+    ]);
   });
 
   test('a compensation that keeps failing needs an operator; their retry finishes it and is recorded', async () => {
@@ -123,7 +128,14 @@ describe('with fulfillment or refunds down', () => {
     const view = await stack.result(handle);
     expect(view).toMatchObject({ status: 'CANCELLED', needsAttention: false, reason: { code: 'PAYMENT_TIMEOUT' } });
     expect(view.payment?.status).toBe('voided');
-    const events = await handle.query('getEvents') as { type: string; data: Record<string, unknown> }[];
+    expect(stack.ledger.snapshot().payments.filter((p) => p.orderId === request.orderId)).toEqual([
+      expect.objectContaining({ status: 'voided', captured: 0, refunded: 0 }),
+    ]);
+    const events = await handle.query(getEventsQuery);
+    expect(events.map((e) => e.type)).toEqual([
+      'OrderReceived', 'OrderValidated', 'StockReserved', 'PaymentRequested', 'PaymentWindowExpired', 'PaymentReconciled',
+      'CompensationStarted', 'StockReleased', 'CompensationFailed', 'OperatorAction', 'PaymentVoided', 'OrderCancelled',
+    ]);
     expect(events.find((e) => e.type === 'OperatorAction')?.data).toEqual({ action: 'retry-compensation', operator: 'grace', note: 'refunds are back' });
     expect((await handle.describe()).typedSearchAttributes.get(OrderSearchAttributes.needsAttention)).toBe(false);
   });

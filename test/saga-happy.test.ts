@@ -12,9 +12,13 @@ afterAll(async () => {
 
 test('a paid order is confirmed, captured once, and its stock taken', async () => {
   const request = makeOrder();
+  // The first order of this file's sandbox: nothing else moves its stock meanwhile.
+  const stockBefore = stack.ledger.snapshot().stock['SKU-TEE']!;
   const view = await stack.result(await stack.startOrder(request));
   expect(view.status).toBe('CONFIRMED');
   expect(view.total).toBe(3998);
+  expect(view.payment).toMatchObject({ provider: 'primary', status: 'succeeded' });
+  expect(stack.ledger.snapshot().stock['SKU-TEE']).toBe(stockBefore - 2);
   const payments = stack.ledger.snapshot().payments.filter((p) => p.orderId === request.orderId);
   expect(payments).toEqual([expect.objectContaining({ provider: 'primary', amount: 3998, captured: 3998, refunded: 0 })]);
 });
