@@ -3,6 +3,7 @@ import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
+  WorkflowIdReusePolicy,
   WorkflowUpdateFailedError,
   type Client,
 } from '@temporalio/client';
@@ -14,13 +15,18 @@ import {
   awaitAcceptanceUpdate,
   awaitCancellationUpdate,
   cancelOrderSignal,
+  LATE_REFUND_WORKFLOW_TYPE,
+  latePaymentRefundWorkflowId,
   markResolvedSignal,
   MemoKey,
   ORDER_CONFLICT,
   ORDER_WORKFLOW_TYPE,
   orderWorkflowId,
+  paymentCallbackSignal,
   retryCompensationSignal,
   type CancelRequest,
+  type LatePayment,
+  type PaymentCallback,
   type SagaSettings,
 } from '../domain/contract';
 import { OrderEvent } from '../domain/order-events';
@@ -36,6 +42,12 @@ export type PlaceOutcome =
 export type CancelOutcome =
   | { kind: 'cancelled' | 'in-progress' | 'not-cancellable'; view: OrderView }
   | { kind: 'not-found' };
+/**
+ * What became of a callback: taken by its running order; late money sent to a refund (`refund-started`),
+ * or already on its way back (`refund-exists`, a provider's retry); a repeated success for the order's own
+ * confirmed payment (`already-settled`); a failure about an order that has ended or never was (`ignored`).
+ */
+export type CallbackOutcome = 'signalled' | 'refund-started' | 'refund-exists' | 'already-settled' | 'ignored';
 export type OperatorOutcome = { kind: 'signalled' | 'not-in-attention'; view: OrderView } | { kind: 'not-found' };
 
 /** A stored order as the server knows it, with no worker involved. */
@@ -97,6 +109,37 @@ export class OrdersService {
       const ours = stored.view.createdAt === input.receivedAt;
       return { kind: ours && !(err instanceof WorkflowExecutionAlreadyStartedError) ? 'accepted' : 'existing', view: stored.view };
     }
+  }
+
+  /**
+   * Hands a verified payment callback to its order. A workflow that is running takes it as a signal (durable
+   * even with no worker up). Money that arrives for an order that is closed, unknown, cancelled or rejected
+   * is refunded, once per payment; a repeated success for the order's own confirmed payment changes nothing.
+   */
+  async paymentCallback(callback: PaymentCallback): Promise<CallbackOutcome> {
+    const handle = this.client.workflow.getHandle(orderWorkflowId(callback.orderId));
+    try {
+      await handle.signal(paymentCallbackSignal, callback);
+      return 'signalled';
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    if (callback.type !== 'payment.succeeded') return 'ignored';
+    const order = await this.get(callback.orderId);
+    if (order?.status === Status.CONFIRMED && order.payment?.paymentId === callback.paymentId) return 'already-settled';
+    const payment: LatePayment = { provider: callback.provider, paymentId: callback.paymentId, orderId: callback.orderId };
+    try {
+      await this.client.workflow.start(LATE_REFUND_WORKFLOW_TYPE, {
+        workflowId: latePaymentRefundWorkflowId(payment),
+        taskQueue: this.options.taskQueue,
+        args: [payment],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return 'refund-exists';
+      throw err;
+    }
+    return 'refund-started';
   }
 
   /** GET /orders/{id}: the view from the memo (updated at every transition). */

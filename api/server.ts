@@ -67,7 +67,7 @@ export function createApp({
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.use(webhookRouter({ client, orders: service, taskQueue, providers: config.paymentProviders, metrics, logger }));
+  app.use(webhookRouter({ orders: service, providers: config.paymentProviders, metrics, logger }));
   app.use(codecRouter({ codec, corsOrigins: config.codecCorsOrigins, auth: requireScope(config.apiKeys, 'orders:operate') }));
   app.use(ordersRouter(service, config.apiKeys));
 

@@ -1,15 +1,13 @@
 import express, { Router, type Request, type Response } from 'express';
-import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { PaymentProviderConfig } from '../config';
 import type { OrdersService } from './orders-service';
-import { routePaymentCallback } from './payment-callbacks';
 import { SIGNATURE_HEADER, verifyWebhookSignature } from './webhook-signature';
 import { problem } from './problem';
 import type { ApiMetrics, WebhookOutcome } from './metrics';
 import { noteOrder, orderIds } from '../observability/request-log';
 import type { PinoLogger } from '../observability/logger';
-import type { CallbackOutcome } from './payment-callbacks';
+import type { CallbackOutcome } from './orders-service';
 
 const OUTCOME_OF_CALLBACK: Record<CallbackOutcome, WebhookOutcome> = {
   signalled: 'accepted',
@@ -37,9 +35,7 @@ const WEBHOOK_BODY_LIMIT = '100kb';
 
 /** POST /webhooks/payments/{provider}: signature over the raw body first, then parse, then hand to the order. */
 export function webhookRouter(options: {
-  client: Client;
   orders: OrdersService;
-  taskQueue: string;
   providers: readonly PaymentProviderConfig[];
   metrics: Pick<ApiMetrics, 'webhooks'>;
   logger: PinoLogger;
@@ -82,7 +78,7 @@ export function webhookRouter(options: {
       noteOrder(res, data.orderId);
       let outcome: CallbackOutcome;
       try {
-        outcome = await routePaymentCallback(options.client, options.orders, options.taskQueue, { provider: provider.name, eventId: id, type, ...data });
+        outcome = await options.orders.paymentCallback({ provider: provider.name, eventId: id, type, ...data });
       } catch (err) {
         // Not taken (Temporal unreachable, say): the provider gets a 5xx and retries.
         count('error');
