@@ -10,12 +10,11 @@ import { signWebhook } from '../api/webhook-signature';
 import { DEV_API_KEYS, DEV_PROVIDER_SECRETS, loadConfig } from '../config';
 import type { OrderRequest } from '../domain/order-request';
 import type { OrderView } from '../domain/order-state';
-import { isTerminal } from '../domain/order-state';
 import { SANDBOX_CATALOG } from '../sandbox/ledger';
 import { writeWorkflowBundle } from '../worker/worker';
 import { DevServerProcess } from './dev-server-process';
 import { serveApiAndSandbox, throwawayStackEnv } from './local-stack';
-import { checkMoney } from './money-check';
+import { judgeOrders, waitForOrdersToEnd } from './order-checks';
 import { stopChild } from './children';
 import { createLogger, TemporalPinoLogger } from '../observability/logger';
 import { ensureTemporalCli } from './provision-temporal-cli';
@@ -249,35 +248,31 @@ async function main(): Promise<number> {
   await sandboxCall('/_sandbox/faults', { rate: 0 });
 
   // Settle: wait for every order to end; apply operator retries to those that need one.
-  const views = new Map<string, OrderView>();
-  const settleBy = Date.now() + SETTLE_TIMEOUT_MS;
   let retried = 0;
   const lastRetry = new Map<string, number>();
-  while (Date.now() < settleBy) {
-    for (const orderId of placed.keys()) {
-      const known = views.get(orderId);
-      if (known && isTerminal(known.status)) continue;
+  const views = await waitForOrdersToEnd(
+    placed.keys(),
+    async (orderId) => {
       const { status, body } = await callUntilAnswered('GET', `/orders/${orderId}`);
-      if (status !== 200 || !body) continue;
-      views.set(orderId, body);
+      return status === 200 ? body : null;
+    },
+    {
+      timeoutMs: SETTLE_TIMEOUT_MS,
       // One retry per order every 10 s at most: a retry takes a moment to show in the view.
-      if (body.status === 'REQUIRES_ATTENTION' && Date.now() - (lastRetry.get(orderId) ?? 0) > 10_000) {
-        lastRetry.set(orderId, Date.now());
+      onView: async (view) => {
+        if (view.status !== 'REQUIRES_ATTENTION' || Date.now() - (lastRetry.get(view.orderId) ?? 0) <= 10_000) return;
+        lastRetry.set(view.orderId, Date.now());
         retried++;
-        await callUntilAnswered('POST', `/orders/${orderId}/actions/retry-compensation`, { note: 'chaos: faults are off' }, 'dev-support');
-      }
-    }
-    if ([...views.values()].filter((view) => isTerminal(view.status)).length === placed.size) break;
-    await sleep(1_000);
-  }
+        await callUntilAnswered('POST', `/orders/${view.orderId}/actions/retry-compensation`, { note: 'chaos: faults are off' }, 'dev-support');
+      },
+    },
+  );
   // Late payments succeed PAYMENT_WINDOW_MS + 2 s after creation, and their refunds follow.
   await sleep(PAYMENT_WINDOW_MS + 6_000);
   const ledger = served.sandbox.ledger.snapshot();
 
   // The checks.
-  const terminal = [...views.values()].filter((view) => isTerminal(view.status));
-  const lost = placed.size - terminal.length;
-  const { moneyMismatches, doubleCharges, problems } = checkMoney(terminal, ledger);
+  const { terminal, lost, byStatus, moneyMismatches, doubleCharges, problems } = judgeOrders(placed.size, views, ledger);
   for (const problem of problems) say(problem);
   const stockExpected = new Map<string, number>(SANDBOX_CATALOG.map((entry) => [entry.sku, entry.stock]));
   for (const view of terminal) {
@@ -305,10 +300,7 @@ async function main(): Promise<number> {
   // Every chaos order names real SKUs at catalog prices: a rejection can only be a fault mistaken for a verdict.
   const wrongRejections = terminal.filter((view) => view.status === 'REJECTED');
   for (const view of wrongRejections) say(`wrongly rejected: ${view.orderId}: ${view.reason?.code} (${view.reason?.message})`);
-  const counts = new Map<string, number>();
-  for (const view of terminal) counts.set(view.status, (counts.get(view.status) ?? 0) + 1);
-  const byStatus = [...counts].map(([status, count]) => `${status} ${count}`);
-  say(`${byStatus.join(', ')}; operator retries ${retried}; worker restarts after unplanned exits ${unplannedExits}; forged webhooks sent ${forgedSent}; ${Math.round((Date.now() - started) / 1000)} s`);
+  say(`${byStatus}; operator retries ${retried}; worker restarts after unplanned exits ${unplannedExits}; forged webhooks sent ${forgedSent}; ${Math.round((Date.now() - started) / 1000)} s`);
   const failures = lost + moneyMismatches + doubleCharges + forgedAccepted + stockMismatches + leaks.length + wrongRejections.length;
   if (!failures) rmSync(logDir, { recursive: true, force: true });
   console.log(

@@ -6,11 +6,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { devPaymentProviders, loadConfig } from '../config';
-import { isTerminal, type OrderView } from '../domain/order-state';
+import type { OrderView } from '../domain/order-state';
 import type { OrderRequest } from '../domain/order-request';
 import { createSandbox } from '../sandbox/server';
 import { freePort } from './local-stack';
-import { checkMoney } from './money-check';
+import { judgeOrders, waitForOrdersToEnd } from './order-checks';
 import { stopChild } from './children';
 import { goInstall, TOOLS_BIN } from './provision-temporal-cli';
 import { withoutOtelVariables } from './dev-server-process';
@@ -294,28 +294,18 @@ async function main(): Promise<number> {
   );
   say(`all ${placed.size} orders accepted in ${Math.round((Date.now() - started) / 1000)} s since start; waiting for each to end`);
 
-  const views = new Map<string, OrderView>();
-  const settleBy = Date.now() + SETTLE_TIMEOUT_MS;
-  while (Date.now() < settleBy) {
-    for (const orderId of placed.keys()) {
-      if (views.has(orderId) && isTerminal(views.get(orderId)!.status)) continue;
+  const views = await waitForOrdersToEnd(
+    placed.keys(),
+    async (orderId) => {
       const response = await fetch(`${apiUrls[0]}/orders/${orderId}`, { headers: { authorization: 'Bearer dev-support' } }).catch(() => null);
-      if (response?.ok) views.set(orderId, (await response.json()) as OrderView);
-    }
-    if ([...views.values()].filter((view) => isTerminal(view.status)).length === placed.size) break;
-    await sleep(1_000);
-  }
+      return response?.ok ? ((await response.json()) as OrderView) : null;
+    },
+    { timeoutMs: SETTLE_TIMEOUT_MS },
+  );
   // Duplicated callbacks arrive after the first: let them land before reading the ledger.
   await sleep(2_000);
-  const terminal = [...views.values()].filter((view) => isTerminal(view.status));
-  const lost = ORDERS - terminal.length;
-  const { moneyMismatches, doubleCharges, problems } = checkMoney(terminal, sandbox.ledger.snapshot());
+  const { terminal, lost, byStatus, moneyMismatches, doubleCharges, problems } = judgeOrders(ORDERS, views, sandbox.ledger.snapshot());
   for (const problem of problems) say(problem);
-  const byStatus = Object.entries(
-    terminal.reduce<Record<string, number>>((counts, view) => ({ ...counts, [view.status]: (counts[view.status] ?? 0) + 1 }), {}),
-  )
-    .map(([status, count]) => `${status} ${count}`)
-    .join(', ');
 
   sandbox.close();
   sandboxServer.closeAllConnections();

@@ -1,4 +1,5 @@
-import type { OrderView } from '../domain/order-state';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isTerminal, type OrderView } from '../domain/order-state';
 import type { Ledger } from '../sandbox/ledger';
 
 /**
@@ -23,4 +24,45 @@ export function checkMoney(ended: Iterable<OrderView>, ledger: ReturnType<Ledger
     }
   }
   return { moneyMismatches, doubleCharges, problems };
+}
+
+/**
+ * Reads every order until each has ended or `timeoutMs` passes, a second between rounds; `onView` sees each
+ * view as read (chaos retries compensations there). Returns the last view of each order read.
+ */
+export async function waitForOrdersToEnd(
+  orderIds: Iterable<string>,
+  read: (orderId: string) => Promise<OrderView | null>,
+  { timeoutMs, onView = async () => {} }: { timeoutMs: number; onView?: (view: OrderView) => Promise<void> },
+): Promise<Map<string, OrderView>> {
+  const ids = [...orderIds];
+  const views = new Map<string, OrderView>();
+  const ended = () => ids.filter((id) => views.has(id) && isTerminal(views.get(id)!.status)).length;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const orderId of ids) {
+      const known = views.get(orderId);
+      if (known && isTerminal(known.status)) continue;
+      const view = await read(orderId);
+      if (!view) continue;
+      views.set(orderId, view);
+      await onView(view);
+    }
+    if (ended() === ids.length) break;
+    await sleep(1_000);
+  }
+  return views;
+}
+
+/** The verdict over a run's orders: how many ended, how many were lost, the money invariant, a count per status. */
+export function judgeOrders(placed: number, views: Map<string, OrderView>, ledger: ReturnType<Ledger['snapshot']>) {
+  const terminal = [...views.values()].filter((view) => isTerminal(view.status));
+  const counts = new Map<string, number>();
+  for (const view of terminal) counts.set(view.status, (counts.get(view.status) ?? 0) + 1);
+  return {
+    terminal,
+    lost: placed - terminal.length,
+    byStatus: [...counts].map(([status, count]) => `${status} ${count}`).join(', '),
+    ...checkMoney(terminal, ledger),
+  };
 }
