@@ -1,5 +1,5 @@
 import { createFulfillmentActivities } from './fulfillment';
-import { createFetchHttpClient, type HttpClient } from './http';
+import { createHttpClient, type HttpClient } from './http';
 import { createInventoryActivities } from './inventory';
 import { createNotificationActivities } from './notifications';
 import { createPaymentActivities, type PaymentProviderEndpoint } from './payments';
@@ -13,7 +13,7 @@ export interface ActivityEndpoints {
 }
 
 /** Every activity the order saga uses, wired to real HTTP (or to the `http` a test hands in). */
-export function createActivities(endpoints: ActivityEndpoints, http: HttpClient = createFetchHttpClient()) {
+export function createActivities(endpoints: ActivityEndpoints, http: HttpClient = createHttpClient()) {
   return {
     ...createInventoryActivities(http, { baseUrl: endpoints.inventoryUrl }),
     ...createPaymentActivities(http, endpoints.paymentProviders),

@@ -242,7 +242,12 @@ export function createSandbox(options: SandboxOptions) {
     webhooks.cancelAll();
   }
 
-  return { app, ledger, close: clearTimers };
+  function close(): void {
+    clearTimers();
+    webhooks.close();
+  }
+
+  return { app, ledger, close };
 }
 
 export type Sandbox = ReturnType<typeof createSandbox>;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'undici';
 import { SIGNATURE_HEADER, signWebhook } from '../api/webhook-signature';
 import type { SandboxPayment } from './ledger';
 import type { PinoLogger } from '../observability/logger';
@@ -9,11 +10,17 @@ const FIRST_RETRY_MS = 250;
 const MAX_RETRY_MS = 5_000;
 const DELIVERY_TIMEOUT_MS = 5_000;
 
-/** Sends signed payment webhooks (API.md §4) the way a provider does: retried, and possibly more than once. */
 /** How many sent webhooks the sandbox remembers, for tests that redeliver or reorder real events. */
 const REMEMBERED = 2_000;
 
+/** Sends signed payment webhooks (API.md §4) the way a provider does: retried, and possibly more than once. */
 export class WebhookSender {
+  /** undici's `request` on a keep-alive pool, not `fetch`, for the same reason as the activities' client. */
+  private readonly dispatcher = new Agent({
+    connect: { timeout: DELIVERY_TIMEOUT_MS },
+    headersTimeout: DELIVERY_TIMEOUT_MS,
+    bodyTimeout: DELIVERY_TIMEOUT_MS,
+  });
   private readonly secrets: Map<string, string>;
   private readonly pending = new Set<NodeJS.Timeout>();
   /** The events sent, oldest first (at most REMEMBERED): GET /_sandbox/webhooks. */
@@ -53,21 +60,27 @@ export class WebhookSender {
     this.pending.clear();
   }
 
+  /** Stops sending: the retries are dropped, and the connections close once the deliveries on the wire finish. */
+  close(): void {
+    this.cancelAll();
+    if (!this.dispatcher.closed) void this.dispatcher.close();
+  }
+
   private async deliver(provider: string, orderId: string, body: string, attempt: number): Promise<void> {
     const secret = this.secrets.get(provider)!;
     try {
-      const response = await fetch(`${this.baseUrl}/webhooks/payments/${provider}`, {
+      const response = await request(`${this.baseUrl}/webhooks/payments/${provider}`, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
           [SIGNATURE_HEADER]: signWebhook(secret, body, Math.floor(Date.now() / 1000)),
         },
         body,
-        signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+        dispatcher: this.dispatcher,
       });
-      await response.arrayBuffer();
-      if (response.ok) return;
-      this.logger.warn({ provider, orderId, attempt, status: response.status }, 'webhook refused');
+      await response.body.dump();
+      if (response.statusCode >= 200 && response.statusCode < 300) return;
+      this.logger.warn({ provider, orderId, attempt, status: response.statusCode }, 'webhook refused');
     } catch (err) {
       // The receiver is down or slow: retry below, as a provider would.
       this.logger.warn({ provider, orderId, attempt, error: err instanceof Error ? err.message : String(err) }, 'webhook not delivered');
