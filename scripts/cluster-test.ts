@@ -13,7 +13,7 @@ import { freePort } from './local-stack';
 import { judgeOrders, waitForOrdersToEnd } from './order-checks';
 import { stopChild } from './children';
 import { goInstall, TOOLS_BIN } from './provision-temporal-cli';
-import { withoutOtelVariables } from './dev-server-process';
+import { SERVER_DYNAMIC_CONFIG, withoutOtelVariables } from './dev-server-process';
 
 /**
  * `npm run test:cluster`: the same code on a real Temporal cluster, on this machine. Builds the full
@@ -168,7 +168,7 @@ clusterMetadata:
 dcRedirectionPolicy:
   policy: noop
 dynamicConfigClient:
-  filepath: ${path.resolve(__dirname, '..', 'deploy', 'temporal', 'dynamic-config.yaml')}
+  filepath: ${SERVER_DYNAMIC_CONFIG}
   pollInterval: 10s
 `;
   const file = path.join(workDir, 'temporal.yaml');

@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
+import { parse } from 'yaml';
 import { stopChild } from './children';
 import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 
@@ -14,6 +17,15 @@ const DEV_SERVER_SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=normal'];
 /** The dev server's flags for {@link DEV_SERVER_SQLITE_PRAGMAS}. */
 export function devServerSqliteArgs(): string[] {
   return DEV_SERVER_SQLITE_PRAGMAS.flatMap((pragma) => ['--sqlite-pragma', pragma]);
+}
+
+/** The server settings every Temporal server of ours runs with (compose's and the cluster test's read the file itself). */
+export const SERVER_DYNAMIC_CONFIG = path.resolve(__dirname, '..', 'deploy', 'temporal', 'dynamic-config.yaml');
+
+/** {@link SERVER_DYNAMIC_CONFIG} as the dev server's `--dynamic-config-value KEY=JSON` flags. */
+export function devServerDynamicConfigArgs(): string[] {
+  const settings = parse(readFileSync(SERVER_DYNAMIC_CONFIG, 'utf8')) as Record<string, { value: unknown }[]>;
+  return Object.entries(settings).flatMap(([key, [setting]]) => ['--dynamic-config-value', `${key}=${JSON.stringify(setting!.value)}`]);
 }
 
 /**
@@ -58,7 +70,7 @@ export class DevServerProcess {
       this.cli,
       [
         'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(this.port), '--headless', '--db-filename', this.dbFile,
-        '--log-level', 'error', ...searchAttributes, ...devServerSqliteArgs(),
+        '--log-level', 'error', ...searchAttributes, ...devServerSqliteArgs(), ...devServerDynamicConfigArgs(),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: withoutOtelVariables(process.env) },
     );

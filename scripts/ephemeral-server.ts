@@ -1,13 +1,13 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
-import { isOtelVariable } from './dev-server-process';
+import { devServerDynamicConfigArgs, isOtelVariable } from './dev-server-process';
 import { ensureTemporalCli } from './provision-temporal-cli';
 
 type DevServerOptions = Omit<Extract<NonNullable<Parameters<typeof TestWorkflowEnvironment.createLocal>[0]>['server'], object>, 'executable'>;
 
 /**
  * A dev server through the SDK's own test environment, on the provisioned CLI, on loopback, with the order
- * search attributes registered; `options` add the rest. The SDK starts it with this process's environment:
+ * search attributes registered and our servers' dynamic config; `options` add the rest. The SDK starts it with this process's environment:
  * for that moment without our OTEL_* variables (see withoutOtelVariables in dev-server-process.ts).
  */
 export async function startDevServerEnvironment(options: DevServerOptions = {}, say?: (line: string) => void): Promise<TestWorkflowEnvironment> {
@@ -23,6 +23,7 @@ export async function startDevServerEnvironment(options: DevServerOptions = {}, 
         searchAttributes: ALL_ORDER_SEARCH_ATTRIBUTES,
         log: { format: 'pretty', level: 'error' },
         ...options,
+        extraArgs: [...devServerDynamicConfigArgs(), ...(options.extraArgs ?? [])],
       },
     });
   } finally {

@@ -99,6 +99,14 @@ function sample(text: string, name: string, labels: Record<string, string>): num
   return undefined;
 }
 
+/** The sum of every series of `name` that carries `labels`. */
+function sum(text: string, name: string, labels: Record<string, string>): number {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) && Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`)))
+    .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}
+
 test('the API counts requests by route and code, times them, and counts webhooks by outcome', async () => {
   const text = await (await fetch(`${stack.apiUrl}/metrics`)).text();
   expect(sample(text, 'orders_api_http_requests_total', { method: 'POST', route: '/orders', code: '201' })).toBe(5);
@@ -136,6 +144,16 @@ test("the worker's endpoint carries the SDK's metrics and the business metrics, 
   expect(sample(text, `${BusinessMetric.compensationFailures}_total`, { ...queue, step: 'settle payment at primary' })).toBe(1);
   expect(sample(text, 'temporal_workflow_completed_total', { ...sdkQueue, workflow_type: 'orderWorkflow' })).toBe(5);
   expect(sample(text, 'temporal_activity_execution_latency_count', { ...sdkQueue, activity_type: 'submitFulfillment' })).toBe(3);
+});
+
+test('activities reach the worker eagerly, in the answer to the workflow task that scheduled them (the servers\' dynamic config)', async () => {
+  const text = await (await fetch(workerMetricsUrl)).text();
+  const queue = { task_queue: stack.taskQueue };
+  const run = sum(text, 'temporal_activity_execution_latency_count', queue);
+  const eager = sum(text, 'temporal_activity_task_received_total', { ...queue, eager: 'true' });
+  expect(run).toBeGreaterThanOrEqual(20);
+  // Retries, and activities scheduled while the worker's slots were busy, still come from a poll.
+  expect(eager).toBeGreaterThan(run / 2);
 });
 
 test('every series the Grafana dashboard queries is one the API or the worker exposes', async () => {
