@@ -1,8 +1,9 @@
 import cors from 'cors';
-import express, { Router, type RequestHandler } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { z } from 'zod';
 import { PayloadDecryptionError } from '../codec';
+import { jsonBody } from './json-body';
 import { problem } from './problem';
 
 /** Temporal's codec-server body: payloads in proto3 JSON, bytes as base64. */
@@ -49,7 +50,7 @@ export function codecRouter(options: { codec: PayloadCodec; corsOrigins: readonl
   for (const operation of ['encode', 'decode'] as const) {
     const path = `/codec/${operation}`;
     router.options(path, corsForUi);
-    router.post(path, corsForUi, ...(options.auth ? [options.auth] : []), express.json({ limit: CODEC_BODY_LIMIT }), async (req, res) => {
+    router.post(path, corsForUi, ...(options.auth ? [options.auth] : []), ...jsonBody(CODEC_BODY_LIMIT), async (req, res) => {
       const body = CodecPayloads.safeParse(req.body ?? {});
       if (!body.success) return problem(res, 400, 'Invalid request', 'the body is not in the codec-server format', body.error);
       try {

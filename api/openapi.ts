@@ -107,7 +107,7 @@ export function openApiDocument() {
           responses: {
             '200': { description: 'Compensation has run (or the order was already CANCELLED)', ...json(OrderViewBody) },
             '202': { description: 'Cancel recorded durably; compensation has not finished yet (or no worker runs)', ...json(OrderViewBody) },
-            '400': problemOf('Schema errors'),
+            '400': problemOf('Schema errors, or a body that is not JSON'),
             ...authErrors,
             '404': problemOf('Unknown order'),
             '409': problemOf('PAID, CONFIRMED or REJECTED'),

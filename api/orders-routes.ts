@@ -1,9 +1,10 @@
-import express, { Router, type Response } from 'express';
+import { Router, type Response } from 'express';
 import type { z } from 'zod';
 import type { ApiKeys } from '../config';
 import { OrderRequest } from '../domain/order-request';
 import { callerOf, requireScope } from './auth';
 import { CancelBody, ListOrdersQuery, OperatorBody, OrderIdParam } from './http-schemas';
+import { jsonBody } from './json-body';
 import { InvalidPageTokenError, type OrdersService } from './orders-service';
 import { problem } from './problem';
 import { noteOrder } from '../observability/request-log';
@@ -35,12 +36,12 @@ function orderIdOr404(raw: unknown, res: Response): string | undefined {
 /** The orders routes of API.md §3, each behind its scope. */
 export function ordersRouter(service: OrdersService, apiKeys: ApiKeys): Router {
   const router = Router();
-  const json = express.json({ limit: ORDER_BODY_LIMIT });
+  const json = jsonBody(ORDER_BODY_LIMIT);
   const write = requireScope(apiKeys, 'orders:write');
   const read = requireScope(apiKeys, 'orders:read');
   const operate = requireScope(apiKeys, 'orders:operate');
 
-  router.post('/orders', write, json, async (req, res) => {
+  router.post('/orders', write, ...json, async (req, res) => {
     const request = parse(OrderRequest, req.body, res, 'order');
     if (!request) return;
     noteOrder(res, request.orderId);
@@ -86,7 +87,7 @@ export function ordersRouter(service: OrdersService, apiKeys: ApiKeys): Router {
     res.json({ orderId, events });
   });
 
-  router.post('/orders/:orderId/cancel', write, json, async (req, res) => {
+  router.post('/orders/:orderId/cancel', write, ...json, async (req, res) => {
     const orderId = orderIdOr404(req.params.orderId, res);
     if (!orderId) return;
     const body = parse(CancelBody, req.body, res, 'cancel request');
@@ -106,7 +107,7 @@ export function ordersRouter(service: OrdersService, apiKeys: ApiKeys): Router {
   });
 
   for (const action of ['retry-compensation', 'mark-resolved'] as const) {
-    router.post(`/orders/:orderId/actions/${action}`, operate, json, async (req, res) => {
+    router.post(`/orders/:orderId/actions/${action}`, operate, ...json, async (req, res) => {
       const orderId = orderIdOr404(req.params.orderId, res);
       if (!orderId) return;
       const body = parse(OperatorBody, req.body, res, 'operator request');

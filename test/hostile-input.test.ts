@@ -5,8 +5,8 @@ import { DEV_PROVIDER_SECRETS } from '../config';
 import { auth, makeOrder, startStack, type TestStack } from './helpers/stack';
 
 /**
- * A corpus of hostile requests against every route: each must get a 4xx, never a 5xx, and the API must
- * still answer (and still take a real order) afterwards.
+ * A corpus of hostile requests against every route: each must get its 4xx as a problem document, never a
+ * 5xx, and the API must still answer (and still take a real order) afterwards.
  */
 const REQUEST_TIMEOUT_MS = 1_500;
 let stack: TestStack;
@@ -24,23 +24,38 @@ const deepArray = `${'['.repeat(50_000)}${']'.repeat(50_000)}`;
 const deepObject = `${'{"a":'.repeat(15_000)}1${'}'.repeat(15_000)}`;
 const manyItems = `{"items":[${Array.from({ length: 40_000 }, () => '0').join(',')}]}`;
 
-type Hostile = { name: string; method: 'get' | 'post'; path: string; headers?: Record<string, string>; body?: string | object; type?: string };
+type Hostile = {
+  name: string;
+  method: 'get' | 'post';
+  path: string;
+  headers?: Record<string, string>;
+  body?: string | object;
+  type?: string;
+  /** What API.md gives this request. */
+  status: number;
+};
 
-const POST_ROUTES: { path: string; headers: Record<string, string> }[] = [
-  { path: '/orders', headers: checkout },
-  { path: `/orders/${order.orderId}/cancel`, headers: checkout },
-  { path: `/orders/${order.orderId}/actions/retry-compensation`, headers: support },
-  { path: `/orders/${order.orderId}/actions/mark-resolved`, headers: support },
-  { path: '/webhooks/payments/primary', headers: {} },
-  { path: '/codec/encode', headers: support },
-  { path: '/codec/decode', headers: support },
+/**
+ * Each route with what any body below gets there, and what one over the orders' 100 kB limit gets: the
+ * unsigned webhook is refused before its body matters; the codec takes bodies up to 4 MB, so a large one
+ * fails on its contents.
+ */
+const POST_ROUTES: { path: string; headers: Record<string, string>; status: number; tooLarge: number }[] = [
+  { path: '/orders', headers: checkout, status: 400, tooLarge: 413 },
+  { path: `/orders/${order.orderId}/cancel`, headers: checkout, status: 400, tooLarge: 413 },
+  { path: `/orders/${order.orderId}/actions/retry-compensation`, headers: support, status: 400, tooLarge: 413 },
+  { path: `/orders/${order.orderId}/actions/mark-resolved`, headers: support, status: 400, tooLarge: 413 },
+  { path: '/webhooks/payments/primary', headers: {}, status: 401, tooLarge: 413 },
+  { path: '/codec/encode', headers: support, status: 400, tooLarge: 400 },
+  { path: '/codec/decode', headers: support, status: 400, tooLarge: 400 },
 ];
+const TOO_LARGE = 'a body over 100 kB';
 
 const bodies: { name: string; body: string | object; type?: string }[] = [
   { name: 'arrays nested 50,000 deep', body: deepArray, type: 'application/json' },
   { name: 'objects nested 15,000 deep', body: deepObject, type: 'application/json' },
   { name: 'an array of 40,000 items', body: manyItems, type: 'application/json' },
-  { name: 'a body over 100 kB', body: { ...order, padding: 'x'.repeat(110 * 1024) } },
+  { name: TOO_LARGE, body: { ...order, padding: 'x'.repeat(110 * 1024) } },
   { name: 'control and bidi characters in ids', body: { ...order, orderId: 'A\u0000B\u202eC', customer: { id: 'c\u0007', email: 'a\u0000@example.com' } } },
   { name: 'a lone surrogate', body: '{"orderId":"\\ud800","note":"\\udfff","reason":"\\ud800"}', type: 'application/json' },
   { name: 'numbers out of range', body: '{"orderId":"N-1","items":[{"sku":"SKU-TEE","quantity":1e400,"unitPrice":-1e308}],"amount":1e999,"note":1e999}', type: 'application/json' },
@@ -55,30 +70,56 @@ const bodies: { name: string; body: string | object; type?: string }[] = [
 ];
 
 const corpus: Hostile[] = [
-  ...POST_ROUTES.flatMap(({ path, headers }) =>
-    bodies.map(({ name, body, type }) => ({ name: `POST ${path} with ${name}`, method: 'post' as const, path, headers, body, type })),
+  ...POST_ROUTES.flatMap(({ path, headers, status, tooLarge }) =>
+    bodies.map(({ name, body, type }) => ({
+      name: `POST ${path} with ${name}`,
+      method: 'post' as const,
+      path,
+      headers,
+      body,
+      type,
+      status: name === TOO_LARGE ? tooLarge : status,
+    })),
   ),
-  { name: 'a path with a NUL', method: 'get', path: '/orders/%00', headers: checkout },
-  { name: 'a traversal path', method: 'get', path: '/orders/..%2F..%2Fetc%2Fpasswd/events', headers: checkout },
-  { name: 'a 2,000-character id', method: 'get', path: `/orders/${'a'.repeat(2_000)}`, headers: checkout },
-  { name: 'a limit of 1e999', method: 'get', path: '/orders?limit=1e999', headers: checkout },
-  { name: 'a repeated status', method: 'get', path: '/orders?status=CONFIRMED&status=REJECTED', headers: checkout },
-  { name: 'a prototype key in the query', method: 'get', path: '/orders?__proto__[polluted]=1&constructor[prototype][polluted]=1', headers: checkout },
-  { name: 'a garbage page token', method: 'get', path: `/orders?pageToken=${'%FF'.repeat(300)}`, headers: checkout },
-  { name: 'a query over the header limit', method: 'get', path: `/orders?customerId=${'x'.repeat(20_000)}`, headers: checkout },
-  { name: 'a 9 kB token', method: 'get', path: '/orders', headers: { authorization: `Bearer ${'t'.repeat(9_000)}` } },
-  { name: 'a non-bearer scheme', method: 'get', path: '/orders', headers: { authorization: 'Basic YWRtaW46YWRtaW4=' } },
-  { name: 'a forged signature', method: 'post', path: '/webhooks/payments/primary', headers: { 'payment-signature': 't=1,v1=00' }, body: { id: 'evt' } },
-  { name: 'an unknown provider', method: 'post', path: '/webhooks/payments/__proto__', headers: {}, body: {} },
-  { name: 'an unknown route', method: 'post', path: '/admin', headers: checkout, body: {} },
+  { name: 'a path with a NUL', method: 'get', path: '/orders/%00', headers: checkout, status: 404 },
+  { name: 'a traversal path', method: 'get', path: '/orders/..%2F..%2Fetc%2Fpasswd/events', headers: checkout, status: 404 },
+  { name: 'a 2,000-character id', method: 'get', path: `/orders/${'a'.repeat(2_000)}`, headers: checkout, status: 404 },
+  { name: 'a limit of 1e999', method: 'get', path: '/orders?limit=1e999', headers: checkout, status: 400 },
+  { name: 'a repeated status', method: 'get', path: '/orders?status=CONFIRMED&status=REJECTED', headers: checkout, status: 400 },
+  { name: 'a prototype key in the query', method: 'get', path: '/orders?__proto__[polluted]=1&constructor[prototype][polluted]=1', headers: checkout, status: 400 },
+  { name: 'a garbage page token', method: 'get', path: `/orders?pageToken=${'%FF'.repeat(300)}`, headers: checkout, status: 400 },
+  { name: 'a 9 kB token', method: 'get', path: '/orders', headers: { authorization: `Bearer ${'t'.repeat(9_000)}` }, status: 401 },
+  { name: 'a non-bearer scheme', method: 'get', path: '/orders', headers: { authorization: 'Basic YWRtaW46YWRtaW4=' }, status: 401 },
+  { name: 'a forged signature', method: 'post', path: '/webhooks/payments/primary', headers: { 'payment-signature': 't=1,v1=00' }, body: { id: 'evt' }, status: 401 },
+  { name: 'an unknown provider', method: 'post', path: '/webhooks/payments/__proto__', headers: {}, body: {}, status: 404 },
+  { name: 'an unknown route', method: 'post', path: '/admin', headers: checkout, body: {}, status: 404 },
 ];
 
-test.each(corpus.map((c) => [c.name, c] as const))('%s: a 4xx', async (_name, hostile) => {
+test.each(corpus.map((c) => [c.name, c.status, c] as const))('%s: %i, as a problem document', async (_name, status, hostile) => {
   let req = request(stack.app)[hostile.method](hostile.path).set(hostile.headers ?? {});
   if (hostile.type) req = req.set('content-type', hostile.type);
   const res = hostile.body === undefined ? await req : await req.send(hostile.body as string);
-  expect(res.status).toBeGreaterThanOrEqual(400);
-  expect(res.status).toBeLessThan(500);
+  expect(res.status).toBe(status);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(JSON.parse(res.text)).toMatchObject({ status, title: expect.any(String), detail: expect.any(String) });
+});
+
+test("a query over Node's header limit is refused by the HTTP server itself (431)", async () => {
+  const res = await request(stack.app).get(`/orders?customerId=${'x'.repeat(20_000)}`).set(checkout);
+  expect(res.status).toBe(431);
+});
+
+test('a cancel whose body is not JSON is refused, not read as a cancel without a reason', async () => {
+  const placed = await request(stack.app).post('/orders').set(checkout).send(makeOrder());
+  expect(placed.status).toBe(201);
+  const res = await request(stack.app)
+    .post(`/orders/${(placed.body as { orderId: string }).orderId}/cancel`)
+    .set(checkout)
+    .set('content-type', 'application/x-www-form-urlencoded')
+    .send('reason=changed+my+mind');
+  expect(res.status).toBe(400);
+  const after = await request(stack.app).get(`/orders/${(placed.body as { orderId: string }).orderId}`).set(checkout);
+  expect(after.body).toMatchObject({ status: 'AWAITING_PAYMENT' });
 });
 
 test('a valid signature over a hostile body is still a 4xx', async () => {
