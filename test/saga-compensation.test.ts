@@ -15,6 +15,7 @@ import { OrderSearchAttributes } from '../domain/search-attributes';
 import { DEV_PROVIDER_SECRETS } from '../config';
 import { eventTypes, eventually, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
 import type { WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -25,6 +26,7 @@ afterAll(async () => {
 });
 
 const lost = { method: 'card', token: 'tok_lost' };
+const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
 const awaitingPayment = (handle: WorkflowHandle) =>
   eventually(() => handle.query(getOrderQuery), (view) => view.status === 'AWAITING_PAYMENT');
 /** What the API does: the durable signal, then the wait for its outcome. */
@@ -54,13 +56,25 @@ describe('cancel', () => {
     await faults({ rate: 1, mode: 'hang', hangMs: 6_000 });
     try {
       const handle = await stack.startOrder(makeOrder({ payment: lost }));
-      // The catalog call hangs past the activity's 5 s HTTP timeout; the cancel lands mid-attempt.
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      // The catalog call hangs past the activity's 5 s HTTP timeout: once its first attempt runs, cancel.
+      await eventually(
+        () => handle.describe(),
+        (described) => (described.raw.pendingActivities ?? []).some((activity) => activity.activityType?.name === 'validateOrder' && activity.state === STARTED),
+      );
       await handle.signal(cancelOrderSignal, { by: 'customer' });
       await faults({ rate: 0 });
       const view = await stack.result(handle);
       expect(view).toMatchObject({ status: 'CANCELLED', reason: { code: 'CANCELLED_BY_CUSTOMER' } });
       expect(await eventTypes(handle)).not.toContain('OrderRejected');
+      // The cancel did land mid-attempt: history has it before the catalog activity's end.
+      const events = (await handle.fetchHistory()).events ?? [];
+      const scheduled = events.find((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'validateOrder')!;
+      const ended = events.find((event) =>
+        [event.activityTaskCompletedEventAttributes, event.activityTaskFailedEventAttributes, event.activityTaskTimedOutEventAttributes, event.activityTaskCanceledEventAttributes]
+          .some((attributes) => attributes?.scheduledEventId != null && Number(attributes.scheduledEventId) === Number(scheduled.eventId)),
+      )!;
+      const cancelled = events.find((event) => event.workflowExecutionSignaledEventAttributes?.signalName === cancelOrderSignal.name)!;
+      expect(Number(cancelled.eventId)).toBeLessThan(Number(ended.eventId));
     } finally {
       await faults({ rate: 0 });
     }
