@@ -109,17 +109,20 @@ test("a query over Node's header limit is refused by the HTTP server itself (431
   expect(res.status).toBe(431);
 });
 
-test('a cancel whose body is not JSON is refused, not read as a cancel without a reason', async () => {
-  const placed = await request(stack.app).post('/orders').set(checkout).send(makeOrder());
+test('a cancel whose body is not JSON is refused, not read as a cancel without a reason; one with no body at all is a cancel', async () => {
+  // A payment that never completes keeps the order cancellable for as long as the test needs.
+  const placed = await request(stack.app).post('/orders').set(checkout).send(makeOrder({ payment: { method: 'card', token: 'tok_lost' } }));
   expect(placed.status).toBe(201);
-  const res = await request(stack.app)
-    .post(`/orders/${(placed.body as { orderId: string }).orderId}/cancel`)
-    .set(checkout)
-    .set('content-type', 'application/x-www-form-urlencoded')
-    .send('reason=changed+my+mind');
-  expect(res.status).toBe(400);
+  const cancelUrl = `/orders/${(placed.body as { orderId: string }).orderId}/cancel`;
+  const refused = await request(stack.app).post(cancelUrl).set(checkout).set('content-type', 'application/x-www-form-urlencoded').send('reason=changed+my+mind');
+  expect(refused.status).toBe(400);
+  expect(refused.body).toMatchObject({ status: 400, title: 'Body is not JSON' });
   const after = await request(stack.app).get(`/orders/${(placed.body as { orderId: string }).orderId}`).set(checkout);
   expect(after.body).toMatchObject({ status: 'AWAITING_PAYMENT' });
+  // fetch sends a bodiless POST with `Content-Length: 0` and no content type.
+  const bare = await fetch(`${stack.apiUrl}${cancelUrl}`, { method: 'POST', headers: checkout });
+  expect(bare.status).toBe(200);
+  expect(await bare.json()).toMatchObject({ status: 'CANCELLED', reason: { code: 'CANCELLED_BY_CUSTOMER' } });
 });
 
 test('a valid signature over a hostile body is still a 4xx', async () => {
