@@ -1,9 +1,9 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { ApplicationFailure } from '@temporalio/common';
 import { DefaultLogger } from '@temporalio/worker';
 import type { HttpClient, HttpRequest, HttpResponse } from '../activities/http';
 import { createInventoryActivities } from '../activities/inventory';
 import { createPaymentActivities } from '../activities/payments';
+import { failureOf } from './helpers/failures';
 
 /** A fake external system: answers by method and path, and records what it was sent. */
 function fakeHttp(routes: Record<string, (request: HttpRequest) => HttpResponse>) {
@@ -24,12 +24,6 @@ function fakeHttp(routes: Record<string, (request: HttpRequest) => HttpResponse>
 const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
 const base = 'http://systems.test';
 const items = [{ sku: 'SKU-TEE', quantity: 2, unitPrice: 1999 }];
-const failureOf = async (promise: Promise<unknown>) => {
-  const err = await promise.then(() => null, (e: unknown) => e);
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
-};
-
 describe('inventory activities', () => {
   const catalog = { status: 200, body: { items: [{ sku: 'SKU-TEE', unitPrice: 1999, stock: 5 }] } };
 

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApplicationFailure } from '@temporalio/common';
 import { createHttpClient } from '../activities/http';
 import { FailureType } from '../domain/reasons';
+import { failureOf } from './helpers/failures';
 
 /** A real loopback server whose answer each test sets; it records what it received. */
 let server: Server;
@@ -34,12 +34,6 @@ afterAll(async () => {
 beforeEach(() => {
   received.length = 0;
 });
-
-const failureOf = async (promise: Promise<unknown>) => {
-  const err = await promise.then(() => null, (e: unknown) => e);
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
-};
 
 describe('the activities HTTP client', () => {
   const http = createHttpClient(300);

@@ -89,22 +89,25 @@ function place(order: OrderRequest): Promise<Response> {
   });
 }
 
+/** The values of the series named `name` whose labels include all of `labels`. */
+function samples(text: string, name: string, labels: Record<string, string>): number[] {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .filter((line) => Object.entries(labels).every(([key, value]) => line.slice(0, line.lastIndexOf(' ')).includes(`${key}="${value}"`)))
+    .map((line) => Number(line.slice(line.lastIndexOf(' ') + 1)));
+}
+
 /** The value of the one series named `name` whose labels include all of `labels`; undefined if none. */
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    const series = line.slice(0, line.lastIndexOf(' '));
-    if (Object.entries(labels).every(([key, value]) => series.includes(`${key}="${value}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
+  const found = samples(text, name, labels);
+  if (found.length > 1) throw new Error(`${found.length} series of ${name} match ${JSON.stringify(labels)}: name more labels`);
+  return found[0];
 }
 
 /** The sum of every series of `name` that carries `labels`. */
 function sum(text: string, name: string, labels: Record<string, string>): number {
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith(`${name}{`) && Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`)))
-    .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  return samples(text, name, labels).reduce((total, value) => total + value, 0);
 }
 
 test('the API counts requests by route and code, times them, and counts webhooks by outcome', async () => {
