@@ -31,7 +31,7 @@ import {
 } from '../domain/contract';
 import { OrderEvent } from '../domain/order-events';
 import type { OrderRequest } from '../domain/order-request';
-import { NOT_CANCELLABLE_STATUSES, OrderView, Status } from '../domain/order-state';
+import { isCurrentPayment, NOT_CANCELLABLE_STATUSES, OrderView, Status } from '../domain/order-state';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import type { ListOrdersQuery, OrderSummary } from './http-schemas';
 import { orderStartOptions } from './start-order';
@@ -126,7 +126,7 @@ export class OrdersService {
     }
     if (callback.type !== 'payment.succeeded') return 'ignored';
     const order = await this.get(callback.orderId);
-    if (order?.status === Status.CONFIRMED && order.payment?.paymentId === callback.paymentId) return 'already-settled';
+    if (order?.status === Status.CONFIRMED && isCurrentPayment(order, callback)) return 'already-settled';
     const payment: LatePayment = { provider: callback.provider, paymentId: callback.paymentId, orderId: callback.orderId };
     try {
       await this.client.workflow.start(LATE_REFUND_WORKFLOW_TYPE, {

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import { latePaymentRefundWorkflowId } from '../domain/contract';
+import { LATE_REFUND_WORKFLOW_TYPE, latePaymentRefundWorkflowId } from '../domain/contract';
 import { signWebhook } from '../api/webhook-signature';
 import { createApp } from '../api/server';
 import { DEV_PROVIDER_SECRETS } from '../config';
@@ -316,6 +316,23 @@ describe('POST /webhooks/payments/{provider}', () => {
     await expect(refundRun.describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
     expect(stack.ledger.snapshot().payments.find((p) => p.paymentId === paymentId)).toMatchObject({ captured: 3998, refunded: 0 });
     expect((await view(order.orderId)).body.status).toBe('CONFIRMED');
+  });
+
+  test('a success from another provider for a confirmed order is late money, even under the same payment id', async () => {
+    const order = makeOrder();
+    const placed = await post(order).expect(201);
+    await stack.result(stack.client.workflow.getHandle(`order-${order.orderId}`));
+    // Payment ids are the provider's own: the backup may well use one the primary has used.
+    const { paymentId } = placed.body.payment;
+    const event = webhookEvent(order.orderId, { type: 'payment.succeeded', data: { paymentId, orderId: order.orderId, amount: 3998, currency: 'EUR', failureReason: null } });
+    expect((await signed('backup', event)).status).toBe(200);
+    const refundRun = stack.client.workflow.getHandle(latePaymentRefundWorkflowId({ provider: 'backup', paymentId }));
+    try {
+      expect((await refundRun.describe()).type).toBe(LATE_REFUND_WORKFLOW_TYPE);
+    } finally {
+      // The sandbox's backup never took this payment, so the refund cannot complete here.
+      await refundRun.terminate('test over').catch(() => undefined);
+    }
   });
 
   test('a success for an unknown order is answered 200 and refunded', async () => {
