@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
 import { z } from 'zod';
 import { FailureType } from '../domain/reasons';
 import { traceHeaders } from '../observability/trace-context';
@@ -27,14 +27,13 @@ export interface HttpClient {
 export const DEFAULT_HTTP_TIMEOUT_MS = 5_000;
 
 /**
- * An {@link HttpClient} on undici's `request`, over one keep-alive connection pool. Not `fetch`: its
- * WHATWG streams and abort signals cost several times the CPU of the call itself, and an order makes
- * five of them (docs/PERFORMANCE.md). Connecting, waiting for the answer and reading it are each
- * bounded by `timeoutMs`; anything that says "try again later" becomes a retryable
- * `UPSTREAM_UNAVAILABLE` failure.
+ * An {@link HttpClient} on undici's `request` (keep-alive by default). Not `fetch`: its WHATWG streams
+ * cost several times the CPU of the call itself, and an order makes five of them (docs/PERFORMANCE.md).
+ * Each call, answer read included, is bounded by `timeoutMs`, which stays under the activities'
+ * `startToCloseTimeout` so a slow system fails the attempt cleanly; anything that says "try again later"
+ * becomes a retryable `UPSTREAM_UNAVAILABLE` failure.
  */
 export function createHttpClient(timeoutMs = DEFAULT_HTTP_TIMEOUT_MS): HttpClient {
-  const dispatcher = new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   return {
     async send({ method, url, body, idempotencyKey }) {
       // The activity's trace goes on into the external system (`traceparent`), when tracing is on.
@@ -48,7 +47,7 @@ export function createHttpClient(timeoutMs = DEFAULT_HTTP_TIMEOUT_MS): HttpClien
           method,
           headers,
           body: body === undefined ? undefined : JSON.stringify(body),
-          dispatcher,
+          signal: AbortSignal.timeout(timeoutMs),
         });
         status = response.statusCode;
         text = await response.body.text();

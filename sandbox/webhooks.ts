@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
 import { SIGNATURE_HEADER, signWebhook } from '../api/webhook-signature';
+import { traceHeaders } from '../observability/trace-context';
 import type { SandboxPayment } from './ledger';
 import type { PinoLogger } from '../observability/logger';
 
@@ -15,14 +16,11 @@ const REMEMBERED = 2_000;
 
 /** Sends signed payment webhooks (API.md §4) the way a provider does: retried, and possibly more than once. */
 export class WebhookSender {
-  /** undici's `request` on a keep-alive pool, not `fetch`, for the same reason as the activities' client. */
-  private readonly dispatcher = new Agent({
-    connect: { timeout: DELIVERY_TIMEOUT_MS },
-    headersTimeout: DELIVERY_TIMEOUT_MS,
-    bodyTimeout: DELIVERY_TIMEOUT_MS,
-  });
   private readonly secrets: Map<string, string>;
   private readonly pending = new Set<NodeJS.Timeout>();
+  /** Bumped by {@link cancelAll}: a delivery on the wire from before it schedules no retry after it. */
+  private generation = 0;
+  private closed = false;
   /** The events sent, oldest first (at most REMEMBERED): GET /_sandbox/webhooks. */
   readonly sent: { provider: string; body: string }[] = [];
 
@@ -54,19 +52,22 @@ export class WebhookSender {
     for (let copy = 0; copy < copies; copy++) void this.deliver(payment.provider, payment.orderId, body, 1);
   }
 
-  /** Drops the retries still waiting (a delivery already on the wire finishes). */
+  /** Drops every retry, waiting or yet to be scheduled by a delivery on the wire (which itself finishes). */
   cancelAll(): void {
+    this.generation++;
     for (const timer of this.pending) clearTimeout(timer);
     this.pending.clear();
   }
 
-  /** Stops sending: the retries are dropped, and the connections close once the deliveries on the wire finish. */
+  /** Stops sending: no new delivery and no retry. */
   close(): void {
+    this.closed = true;
     this.cancelAll();
-    if (!this.dispatcher.closed) void this.dispatcher.close();
   }
 
-  private async deliver(provider: string, orderId: string, body: string, attempt: number): Promise<void> {
+  /** One attempt, through undici's `request` rather than `fetch` (the same reason as the activities' client). */
+  private async deliver(provider: string, orderId: string, body: string, attempt: number, generation = this.generation): Promise<void> {
+    if (this.closed) return;
     const secret = this.secrets.get(provider)!;
     try {
       const response = await request(`${this.baseUrl}/webhooks/payments/${provider}`, {
@@ -74,9 +75,11 @@ export class WebhookSender {
         headers: {
           'content-type': 'application/json',
           [SIGNATURE_HEADER]: signWebhook(secret, body, Math.floor(Date.now() / 1000)),
+          // The provider's call goes on in the trace of the payment request that caused it, when tracing is on.
+          ...traceHeaders(),
         },
         body,
-        dispatcher: this.dispatcher,
+        signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
       });
       await response.body.dump();
       if (response.statusCode >= 200 && response.statusCode < 300) return;
@@ -85,10 +88,10 @@ export class WebhookSender {
       // The receiver is down or slow: retry below, as a provider would.
       this.logger.warn({ provider, orderId, attempt, error: err instanceof Error ? err.message : String(err) }, 'webhook not delivered');
     }
-    if (attempt >= MAX_ATTEMPTS) return;
+    if (attempt >= MAX_ATTEMPTS || generation !== this.generation) return;
     const timer = setTimeout(() => {
       this.pending.delete(timer);
-      void this.deliver(provider, orderId, body, attempt + 1);
+      void this.deliver(provider, orderId, body, attempt + 1, generation);
     }, Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (attempt - 1)));
     this.pending.add(timer);
   }

@@ -7,15 +7,15 @@ import { eventually } from './helpers/stack';
 
 const secrets = { primary: 'whsec_test_primary', backup: 'whsec_test_backup' };
 
-/** A webhook receiver that keeps what it was sent, raw. */
-async function receiver() {
+/** A webhook receiver that keeps what it was sent, raw, and answers `status` after `holdMs`. */
+async function receiver({ status = 200, holdMs = 0 } = {}) {
   const received: { path: string; signature: string | undefined; body: Buffer }[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       received.push({ path: req.url ?? '', signature: req.headers['payment-signature'] as string | undefined, body: Buffer.concat(chunks) });
-      res.end('{"received":true}');
+      setTimeout(() => res.writeHead(status).end('{"received":true}'), holdMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -98,6 +98,22 @@ test('fault switches make the calls fail with 503, and reset restores the start 
   const ledger = (await request(sandbox.app).get('/_sandbox/ledger')).body;
   expect(ledger.stock['SKU-LAST']).toBe(1);
   expect(ledger.payments).toHaveLength(1);
+});
+
+test('a reset drops the retries of a delivery still on the wire, not only those already waiting', async () => {
+  const refusing = await receiver({ status: 500, holdMs: 150 });
+  const local = createSandbox({ providers: [{ name: 'primary', webhookSecret: secrets.primary }], webhookBaseUrl: refusing.url, paymentWindowMs: 200, outcomeDelayMs: 0 });
+  try {
+    await request(local.app).post('/providers/primary/payments').send({ orderId: 'R-1', amount: 100, currency: 'EUR', token: 'tok_ok' }).expect(201);
+    await eventually(() => refusing.received.length, (count) => count === 1);
+    await request(local.app).post('/_sandbox/reset').expect(200);
+    // Refused at 150 ms, the delivery would be retried 250 ms later: wait well past that.
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(refusing.received).toHaveLength(1);
+  } finally {
+    local.close();
+    await refusing.close();
+  }
 });
 
 test('a released reservation stays released: a reservation that arrives after its release is refused', async () => {
