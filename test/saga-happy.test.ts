@@ -36,6 +36,16 @@ test('what the start already wrote is not written again: one memo write per late
   expect(count('upsertWorkflowSearchAttributesEventAttributes')).toBe(4);
 });
 
+test('an order started before the input said what the start wrote writes its first event again, as it did then', async () => {
+  // Attributes and memo set at start, but no flag: the shape of every order started before the flag.
+  const { workflowType, options, input } = orderStartOptions(makeOrder(), stack.settings, stack.taskQueue);
+  const handle = await stack.client.workflow.start(workflowType, { ...options, args: [{ ...input, startWroteFirstEvent: undefined }] });
+  await stack.result(handle);
+  const { events } = await handle.fetchHistory();
+  expect(events!.filter((event) => event.workflowPropertiesModifiedEventAttributes).length).toBe(6);
+  expect(events!.filter((event) => event.upsertWorkflowSearchAttributesEventAttributes).length).toBe(5);
+});
+
 test('a start that did not write the first event (not through the API) gets it written by the workflow', async () => {
   const { workflowType, options, input } = orderStartOptions(makeOrder(), stack.settings, stack.taskQueue);
   const handle = await stack.client.workflow.start(workflowType, {

@@ -25,9 +25,11 @@ export class OrderLog {
    * @param startWroteFirstEvent the start request already put the first event in the memo and set the
    *   search attributes (the input says so): what it wrote needs no second write, each upsert being a
    *   history event and a visibility write. The attributes it set come from the start event, so replay
-   *   sees the same values.
+   *   sees the same values. Without the flag (orders started before it existed) both are written again,
+   *   as they were then, so those histories replay unchanged.
    */
   constructor(private readonly startWroteFirstEvent: boolean) {
+    if (!startWroteFirstEvent) return;
     for (const { key, value } of wf.workflowInfo().typedSearchAttributes.getAll()) this.indexed.set(key.name, value);
   }
 
