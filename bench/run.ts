@@ -13,7 +13,7 @@ import { orderWorkflowId } from '../domain/contract';
 import type { OrderRequest } from '../domain/order-request';
 import { DevServerProcess } from '../scripts/dev-server-process';
 import { serveApiAndSandbox, throwawayStackEnv } from '../scripts/local-stack';
-import { stopChild } from '../scripts/children';
+import { runScript, stopChild, tracked } from '../scripts/children';
 import { ensureTemporalCli } from '../scripts/provision-temporal-cli';
 import { writeWorkflowBundle } from '../worker/worker';
 import { baselineCallbackSignal } from './baseline-workflow';
@@ -170,7 +170,7 @@ async function main(): Promise<void> {
   const child = (script: string, extra: Record<string, string> = {}) => {
     // `--profile DIR`: a V8 CPU profile per worker thread (workflows run in their own threads) into DIR.
     const profiling = args.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(args.profile)] : [];
-    const proc = spawn(process.execPath, [...profiling, '--import', 'tsx', script], { env: { ...env, ...extra }, stdio: ['ignore', 'ignore', 'inherit'] });
+    const proc = tracked(spawn(process.execPath, [...profiling, '--import', 'tsx', script], { env: { ...env, ...extra }, stdio: ['ignore', 'ignore', 'inherit'] }));
     children.push(proc);
     return proc;
   };
@@ -307,10 +307,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error('[bench] failed:', err instanceof Error ? err.stack : err);
-    process.exit(1);
-  },
-);
+runScript(() => main().then(() => 0), { name: 'bench' });

@@ -15,7 +15,7 @@ import { writeWorkflowBundle } from '../worker/worker';
 import { DevServerProcess } from './dev-server-process';
 import { serveApiAndSandbox, throwawayStackEnv } from './local-stack';
 import { judgeOrders, waitForOrdersToEnd } from './order-checks';
-import { stopChild } from './children';
+import { runScript, stopChild, tracked } from './children';
 import { createLogger, TemporalPinoLogger } from '../observability/logger';
 import { ensureTemporalCli } from './provision-temporal-cli';
 
@@ -98,10 +98,14 @@ async function main(): Promise<number> {
   let supervising = true;
   let unplannedExits = 0;
   const startWorker = () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '..', 'worker', 'main.ts')], {
-      env: { ...env, WORKFLOW_BUNDLE: bundlePath },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    // A restart planned a second ago may come after the final stop.
+    if (!supervising) return;
+    const child = tracked(
+      spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '..', 'worker', 'main.ts')], {
+        env: { ...env, WORKFLOW_BUNDLE: bundlePath },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
     child.stdout!.on('data', (chunk: Buffer) => log.write(`[worker] ${chunk}`));
     child.stderr!.on('data', (chunk: Buffer) => log.write(`[worker] ${chunk}`));
     child.once('exit', (code, signal) => {
@@ -234,12 +238,6 @@ async function main(): Promise<number> {
     }
   };
 
-  const deadline = setTimeout(() => {
-    say(`the run passed ${RUN_TIMEOUT_MS} ms: stopping`);
-    process.exit(2);
-  }, RUN_TIMEOUT_MS);
-  deadline.unref();
-
   const chaosRun = chaos();
   await Promise.all(Array.from({ length: CONCURRENCY }, load));
   loading = false;
@@ -318,10 +316,4 @@ function secretsIn(text: string, secrets: string[]): string[] {
   return found;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error('[chaos] failed:', err instanceof Error ? err.stack : err);
-    process.exit(1);
-  },
-);
+runScript(main, { name: 'chaos', timeoutMs: RUN_TIMEOUT_MS });

@@ -1,7 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 
-/** Whether a child process is still running. */
-export function isRunning(child: ChildProcess): boolean {
+function isRunning(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
 }
 
@@ -13,4 +12,58 @@ export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/** The children this process started and has not seen exit. */
+const running = new Set<ChildProcess>();
+
+/**
+ * Registers a child for {@link runScript} to stop at the end, however the run ends. A child spawned
+ * without it outlives a script that fails: nothing kills a child when its parent exits.
+ */
+export function tracked(child: ChildProcess): ChildProcess {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
+export interface ScriptOptions {
+  /** The prefix of the script's own lines, e.g. `chaos`. */
+  name: string;
+  /** Past this, the run is stopped and fails (exit code 2). */
+  timeoutMs?: number;
+  /** Runs after the tracked children are stopped, before the exit: what must go last (a database), logs. */
+  afterStop?: (code: number) => Promise<void> | void;
+}
+
+/**
+ * Runs a script's `main` and exits with its code. However the run ends (its code, a failure, the
+ * deadline, SIGINT or SIGTERM), the tracked children are stopped first, so no server or worker is left
+ * holding ports and polling after it.
+ */
+export function runScript(main: () => Promise<number>, { name, timeoutMs, afterStop }: ScriptOptions): void {
+  let ending = false;
+  const end = (code: number) => {
+    if (ending) return;
+    ending = true;
+    void Promise.all([...running].map((child) => stopChild(child, 15_000)))
+      .then(() => afterStop?.(code))
+      .finally(() => process.exit(code));
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`[${name}] ${signal}: stopping`);
+      end(130);
+    });
+  }
+  if (timeoutMs !== undefined) {
+    setTimeout(() => {
+      console.error(`[${name}] the run took longer than ${Math.round(timeoutMs / 1000)} s: stopping`);
+      end(2);
+    }, timeoutMs).unref();
+  }
+  main().then(end, (err: unknown) => {
+    console.error(`[${name}] failed:`, err instanceof Error ? err.stack : err);
+    end(1);
+  });
 }

@@ -11,7 +11,7 @@ import type { OrderRequest } from '../domain/order-request';
 import { createSandbox } from '../sandbox/server';
 import { freePort } from './local-stack';
 import { judgeOrders, waitForOrdersToEnd } from './order-checks';
-import { stopChild } from './children';
+import { runScript, tracked } from './children';
 import { goInstall, TOOLS_BIN } from './provision-temporal-cli';
 import { SERVER_DYNAMIC_CONFIG, withoutOtelVariables } from './dev-server-process';
 
@@ -43,10 +43,8 @@ const say = (line: string) => {
   console.log(`[cluster] ${line}`);
   log.write(`[cluster] ${line}\n`);
 };
-const children: ChildProcess[] = [];
 /** Stops the private PostgreSQL, once it runs (set by startPostgres). */
 let stopPostgres: () => void = () => {};
-let postgresChild: ChildProcess | null = null;
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
   const result = spawnSync(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
@@ -56,10 +54,9 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.e
 
 /** Starts a long-running child whose output goes to the run's log, prefixed with `name`. */
 function start(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = tracked(spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   child.stdout!.on('data', (chunk: Buffer) => log.write(`[${name}] ${chunk}`));
   child.stderr!.on('data', (chunk: Buffer) => log.write(`[${name}] ${chunk}`));
-  children.push(child);
   return child;
 }
 
@@ -106,15 +103,12 @@ async function startPostgres(bin: string): Promise<number> {
   const as = (command: string, args: string[]): [string, string[]] => (asRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args]);
   run(...as(path.join(bin, 'initdb'), ['-D', dataDir, '-U', 'temporal', '--auth=trust', '-E', 'UTF8']));
   const port = await freePort();
+  // pg_ctl starts it in the background and waits until it takes connections; it is also the one way it stops.
   // A throwaway database: durability traded for speed.
-  postgresChild = start('postgres', ...as(path.join(bin, 'postgres'), ['-D', dataDir, '-p', String(port), '-h', '127.0.0.1', '-k', dataDir, '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'max_connections=200']));
-  // pg_ctl rather than a signal: as root the child is runuser, and a signal to it may orphan the server.
+  const options = `-p ${port} -h 127.0.0.1 -k ${dataDir} -c fsync=off -c synchronous_commit=off -c max_connections=200`;
   stopPostgres = () => void spawnSync(...as(path.join(bin, 'pg_ctl'), ['-D', dataDir, 'stop', '-m', 'fast', '-w', '-t', '20']), { stdio: 'ignore' });
-  for (let attempt = 0; attempt < 60; attempt++) {
-    if (spawnSync(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port)]).status === 0) return port;
-    await sleep(500);
-  }
-  throw new Error('PostgreSQL did not start within 30 s');
+  run(...as(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-l', path.join(workDir, 'postgres.log'), '-o', options, 'start', '-w', '-t', '60']));
+  return port;
 }
 
 /** The server's configuration: PostgreSQL for persistence and visibility, every service on a free loopback port. */
@@ -320,38 +314,20 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
-async function stopChildren(): Promise<void> {
-  // Everything but PostgreSQL first (its clients), then PostgreSQL by pg_ctl, then whatever is left.
-  await Promise.all(children.filter((child) => child !== postgresChild).map((child) => stopChild(child, 15_000)));
-  stopPostgres();
-  await Promise.all(children.map((child) => stopChild(child, 5_000)));
-}
-
-// Interrupted (Ctrl-C, a cancelled CI job): stop everything it started before leaving.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    say(`${signal}: stopping`);
-    void stopChildren().then(() => {
-      rmSync(workDir, { recursive: true, force: true });
-      process.exit(130);
-    });
-  });
-}
-
-const timeout = setTimeout(() => {
-  say(`the run took longer than ${RUN_TIMEOUT_MS / 60_000} minutes: stopping`);
-  void stopChildren().then(() => process.exit(1));
-}, RUN_TIMEOUT_MS);
-timeout.unref();
-
-main()
-  .catch((err: unknown) => {
-    say(`failed: ${err instanceof Error ? err.message : String(err)} (logs in ${workDir})`);
-    return 1;
-  })
-  .then(async (code) => {
-    await stopChildren();
-    await new Promise((resolve) => log.end(resolve));
-    if (code === 0) rmSync(workDir, { recursive: true, force: true });
-    process.exit(code);
-  });
+runScript(
+  () =>
+    main().catch((err: unknown) => {
+      say(`failed: ${err instanceof Error ? err.message : String(err)} (logs in ${workDir})`);
+      return 1;
+    }),
+  {
+    name: 'cluster',
+    timeoutMs: RUN_TIMEOUT_MS,
+    // PostgreSQL goes after its clients (the tracked children); the logs stay when the run failed.
+    afterStop: async (code) => {
+      stopPostgres();
+      await new Promise((resolve) => log.end(resolve));
+      if (code === 0 || code === 130) rmSync(workDir, { recursive: true, force: true });
+    },
+  },
+);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { parse } from 'yaml';
-import { stopChild } from './children';
+import { stopChild, tracked } from './children';
 import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 
 const READY_TIMEOUT_MS = 60_000;
@@ -66,14 +66,11 @@ export class DevServerProcess {
 
   async start(): Promise<void> {
     const searchAttributes = ALL_ORDER_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${key.type}`]);
-    this.child = spawn(
-      this.cli,
-      [
-        'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(this.port), '--headless', '--db-filename', this.dbFile,
-        '--log-level', 'error', ...searchAttributes, ...devServerSqliteArgs(), ...devServerDynamicConfigArgs(),
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: withoutOtelVariables(process.env) },
-    );
+    const args = [
+      'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(this.port), '--headless', '--db-filename', this.dbFile,
+      '--log-level', 'error', ...searchAttributes, ...devServerSqliteArgs(), ...devServerDynamicConfigArgs(),
+    ];
+    this.child = tracked(spawn(this.cli, args, { stdio: ['ignore', 'pipe', 'pipe'], env: withoutOtelVariables(process.env) }));
     this.child.stdout!.on('data', this.log);
     this.child.stderr!.on('data', this.log);
     const deadline = Date.now() + READY_TIMEOUT_MS;
