@@ -5,6 +5,7 @@ import { signWebhook } from '../api/webhook-signature';
 import { createApp } from '../api/server';
 import { DEV_PROVIDER_SECRETS } from '../config';
 import { auth, eventually, makeOrder, startStack, TEST_API_KEYS, type TestStack } from './helpers/stack';
+import { expectProblem } from './helpers/problems';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -19,11 +20,6 @@ const support = auth('dev-support');
 const post = (body: unknown) => request(stack.app).post('/orders').set(checkout).send(body as object);
 const lost = { method: 'card', token: 'tok_lost' };
 const view = (orderId: string) => request(stack.app).get(`/orders/${orderId}`).set(checkout);
-const expectProblem = (res: request.Response, status: number) => {
-  expect(res.status).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), errors: expect.any(Array) });
-};
 function signed(provider: 'primary' | 'backup', event: object, at = Math.floor(Date.now() / 1000)) {
   const body = JSON.stringify(event);
   return request(stack.app)
@@ -187,7 +183,7 @@ describe('reading orders', () => {
     expect(quoted.body.errors[0].path).toBe('customer.id');
     const injected = await request(stack.app).get(`/orders?customerId=${encodeURIComponent("x' OR WorkflowType != '")}`).set(checkout);
     expectProblem(injected, 400);
-    expect(injected.body.errors.map((e: { path: string }) => e.path)).toContain('customerId');
+    expect(injected.body.errors).toEqual([{ path: 'customerId', message: expect.any(String) }]);
   });
 
   test('a page token from another query is refused', async () => {
@@ -200,7 +196,7 @@ describe('reading orders', () => {
     );
     const refused = await request(stack.app).get(`/orders?status=CONFIRMED&limit=1&pageToken=${page.body.nextPageToken}`).set(checkout);
     expectProblem(refused, 400);
-    expect(refused.body.errors.map((e: { path: string }) => e.path)).toContain('pageToken');
+    expect(refused.body.errors).toEqual([{ path: 'pageToken', message: expect.any(String) }]);
   });
 });
 
@@ -241,7 +237,7 @@ describe('POST /orders/{id}/cancel', () => {
     expectProblem(await cancel(confirmed.orderId, support), 403);
     const badReason = await cancel(confirmed.orderId, checkout, { reason: 42 });
     expectProblem(badReason, 400);
-    expect(badReason.body.errors.map((e: { path: string }) => e.path)).toContain('reason');
+    expect(badReason.body.errors).toEqual([{ path: 'reason', message: expect.any(String) }]);
   });
 });
 

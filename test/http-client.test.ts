@@ -36,7 +36,7 @@ beforeEach(() => {
 });
 
 describe('the activities HTTP client', () => {
-  const http = createHttpClient(300);
+  const http = createHttpClient();
 
   test('sends the JSON body with its idempotency key and returns the parsed answer', async () => {
     answer = () => ({ status: 201, body: '{"paymentId":"pay_1"}' });
@@ -65,7 +65,7 @@ describe('the activities HTTP client', () => {
 
   test('an answer that never comes is a retryable failure once the timeout passes', async () => {
     answer = () => 'hang';
-    const failure = await failureOf(http.send({ method: 'GET', url: `${baseUrl}/slow` }));
+    const failure = await failureOf(createHttpClient(300).send({ method: 'GET', url: `${baseUrl}/slow` }));
     expect(failure.type).toBe(FailureType.UPSTREAM_UNAVAILABLE);
     expect(failure.nonRetryable).toBe(false);
     expect(failure.message).toMatch(/^GET .*\/slow failed: .*timeout/i);

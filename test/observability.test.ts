@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { signWebhook, SIGNATURE_HEADER } from '../api/webhook-signature';
 import { getOrderQuery, orderWorkflowId, retryCompensationSignal } from '../domain/contract';
 import { BusinessMetric } from '../domain/business-metrics';
@@ -78,7 +78,7 @@ afterAll(async () => {
 });
 
 function finished(order: OrderRequest): Promise<unknown> {
-  return stack.client.workflow.getHandle(orderWorkflowId(order.orderId)).result();
+  return stack.result(stack.client.workflow.getHandle(orderWorkflowId(order.orderId)));
 }
 
 function place(order: OrderRequest): Promise<Response> {
@@ -136,8 +136,10 @@ test("the worker's endpoint carries the SDK's metrics and the business metrics, 
   expect(sample(text, `${BusinessMetric.timeToTerminal}_bucket`, { ...queue, status: 'CONFIRMED', le: '+Inf' })).toBe(3);
   // The timed-out order waited out its 3 s payment window before it ended: the times are real.
   expect(sample(text, `${BusinessMetric.timeToTerminal}_count`, { ...queue, status: 'CANCELLED' })).toBe(2);
+  // In seconds: at least the window, far less than its figure in milliseconds; the declined order ended well within 2.5 s.
   expect(sample(text, `${BusinessMetric.timeToTerminal}_sum`, { ...queue, status: 'CANCELLED' })).toBeGreaterThanOrEqual(3);
-  expect(sample(text, `${BusinessMetric.timeToTerminal}_bucket`, { ...queue, status: 'CANCELLED', le: '2.5' })).toBeLessThanOrEqual(1);
+  expect(sample(text, `${BusinessMetric.timeToTerminal}_sum`, { ...queue, status: 'CANCELLED' })).toBeLessThan(60);
+  expect(sample(text, `${BusinessMetric.timeToTerminal}_bucket`, { ...queue, status: 'CANCELLED', le: '2.5' })).toBe(1);
   // The two repeated deliveries: taken and dropped by the order, or (after it ended) by the API.
   const apiText = await (await fetch(`${stack.apiUrl}/metrics`)).text();
   const droppedByApi = sample(apiText, 'orders_api_webhooks_total', { provider: 'primary', outcome: 'duplicate' }) ?? 0;
@@ -190,15 +192,10 @@ test('every log line is JSON with the order ids where known, and none carries pe
 
 test('one trace spans the API call, the workflow, its activities and the calls they make', () => {
   const finished = spans.getFinishedSpans();
+  // The first order placed, and every span of its trace.
   const post = finished.find((span) => span.name === 'POST /orders' && span.attributes['http.response.status_code'] === 201);
   expect(post).toBeDefined();
-  // The first order placed; its trace is the one whose workflow ran validateOrder for it.
-  const traces = new Map<string, ReadableSpan[]>();
-  for (const span of finished) traces.set(span.spanContext().traceId, [...(traces.get(span.spanContext().traceId) ?? []), span]);
-  const ofPost = finished
-    .filter((span) => span.name === 'POST /orders')
-    .map((span) => traces.get(span.spanContext().traceId)!.map((s) => s.name));
-  const names = ofPost[0]!;
+  const names = finished.filter((span) => span.spanContext().traceId === post!.spanContext().traceId).map((span) => span.name);
   expect(names).toEqual(
     expect.arrayContaining([
       'POST /orders',
