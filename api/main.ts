@@ -8,7 +8,7 @@ import { createApp } from './server';
 
 /** API entry point: listens on API_PORT and, on SIGTERM/SIGINT, stops taking requests, drains, then closes. */
 async function main(config: Config, logger: PinoLogger): Promise<void> {
-  const tracing = startTracing('order-api');
+  const tracing = await startTracing('order-api');
   const connection = await Connection.connect(temporalConnectionOptions(config));
   const codec = new EncryptionCodec(encryptionKeys(config).keys);
   const client = new Client({

@@ -1,8 +1,6 @@
 import { context, propagation, trace, type ProxyTracerProvider } from '@opentelemetry/api';
-import { Resource } from '@opentelemetry/resources';
 import type { BasicTracerProvider, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
+import type { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
 
 /** The workflow half of the SDK's tracing interceptors, for bundles built ahead of time (`npm run build`). */
 export const TRACING_WORKFLOW_INTERCEPTORS = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
@@ -18,10 +16,19 @@ export interface Tracing {
  * `zipkin`; the standard `OTEL_EXPORTER_OTLP_*` variables say where): off, and free, by default. The
  * service name is `OTEL_SERVICE_NAME` when set. Tests pass their own span processor (an in-memory exporter).
  */
-export function startTracing(serviceName: string, options: { env?: NodeJS.ProcessEnv; spanProcessor?: SpanProcessor } = {}): Tracing | null {
+export async function startTracing(
+  serviceName: string,
+  options: { env?: NodeJS.ProcessEnv; spanProcessor?: SpanProcessor } = {},
+): Promise<Tracing | null> {
   const env = options.env ?? process.env;
   const exporters = (env.OTEL_TRACES_EXPORTER ?? '').split(',').map((name) => name.trim()).filter(Boolean);
   if (!options.spanProcessor && (exporters.length === 0 || exporters.includes('none') || env.OTEL_SDK_DISABLED === 'true')) return null;
+  // Loaded only now: the OpenTelemetry SDK and plugin cost about 150 ms at start-up, which a process without tracing does not pay.
+  const [{ NodeSDK }, { Resource }, { OpenTelemetryPlugin }] = await Promise.all([
+    import('@opentelemetry/sdk-node'),
+    import('@opentelemetry/resources'),
+    import('@temporalio/interceptors-opentelemetry'),
+  ]);
   const resource = new Resource({ 'service.name': env.OTEL_SERVICE_NAME ?? serviceName });
   const sdk = new NodeSDK({
     resource,

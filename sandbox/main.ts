@@ -4,10 +4,10 @@ import { startTracing } from '../observability/tracing';
 import { createSandbox } from './server';
 
 /** Runs the sandbox alone (`npm run sandbox`); `npm start` runs it with the rest of the stack. */
-function main(): void {
+async function main(): Promise<void> {
   const config = loadConfigOrExit('sandbox');
   const logger = loggerFromConfig(config.log).child({ component: 'sandbox' });
-  const tracing = startTracing('order-sandbox');
+  const tracing = await startTracing('order-sandbox');
   const sandbox = createSandbox({
     providers: config.paymentProviders,
     webhookBaseUrl: config.webhookBaseUrl,
@@ -25,4 +25,4 @@ function main(): void {
   process.once('SIGTERM', stop);
 }
 
-main();
+void main();

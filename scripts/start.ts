@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     metrics: { host: config.workerMetricsHost, port: config.workerMetricsPort },
     shutdownSignals: [],
   });
-  const tracing = startTracing('order-saga');
+  const tracing = await startTracing('order-saga');
   const stack = await startLocalStack(config, say, { logger, tracing });
 
   say(`Temporal      ${stack.address} (namespace ${config.temporal.namespace})`);

@@ -42,7 +42,7 @@ beforeAll(async () => {
     logger: new TemporalPinoLogger(logger.child({ component: 'worker' })),
     telemetryOptions: workerTelemetry({ host: '127.0.0.1', port }),
   });
-  tracing = startTracing('order-saga-test', { spanProcessor: new SimpleSpanProcessor(spans) })!;
+  tracing = (await startTracing('order-saga-test', { spanProcessor: new SimpleSpanProcessor(spans) }))!;
   stack = await startStack({ observability: { logger, tracing } });
 
   for (const order of [ok, duplicate, declined]) {

@@ -14,7 +14,7 @@ import { activityEndpoints, createOrderWorker, tracedBundlePath } from './worker
  */
 async function main(config: Config, logger: PinoLogger): Promise<void> {
   installWorkerRuntime({ logger, metrics: { host: config.workerMetricsHost, port: config.workerMetricsPort } });
-  const tracing = startTracing('order-worker');
+  const tracing = await startTracing('order-worker');
   const connection = await connectPatiently(temporalConnectionOptions(config), logger);
   try {
     const bundle = prebuiltBundle(config.workflowBundle, tracing !== null);
