@@ -2,6 +2,10 @@ import type { NextFunction, Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import { routeOf } from '../observability/route';
 
+/** What became of a payment webhook, as `orders_api_webhooks_total` counts it. */
+const WEBHOOK_OUTCOMES = ['accepted', 'late_refund', 'duplicate', 'ignored', 'refused_signature', 'malformed', 'unknown_provider', 'error'] as const;
+export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number];
+
 /** The API's Prometheus metrics, on a registry of its own (so apps in one process never share series). */
 export function createApiMetrics() {
   const registry = new Registry();
@@ -22,7 +26,7 @@ export function createApiMetrics() {
 
   const webhooks = new Counter({
     name: 'orders_api_webhooks_total',
-    help: 'Payment webhooks received, by provider and outcome (accepted, late_refund, duplicate, ignored, refused_signature, malformed, unknown_provider, error)',
+    help: `Payment webhooks received, by provider and outcome (${WEBHOOK_OUTCOMES.join(', ')})`,
     labelNames: ['provider', 'outcome'] as const,
     registers: [registry],
   });
@@ -42,14 +46,3 @@ export function createApiMetrics() {
 }
 
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
-
-/** What became of a payment webhook, as `orders_api_webhooks_total` counts it. */
-export type WebhookOutcome =
-  | 'accepted'
-  | 'late_refund'
-  | 'duplicate'
-  | 'ignored'
-  | 'refused_signature'
-  | 'malformed'
-  | 'unknown_provider'
-  | 'error';

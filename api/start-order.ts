@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { WorkflowIdReusePolicy, type WorkflowStartOptions } from '@temporalio/client';
-import { TypedSearchAttributes, type SearchAttributePair } from '@temporalio/common';
+import { TypedSearchAttributes } from '@temporalio/common';
 import { MemoKey, ORDER_WORKFLOW_TYPE, orderWorkflowId, type OrderWorkflowInput, type SagaSettings } from '../domain/contract';
 import type { OrderRequest } from '../domain/order-request';
 import { evolve, orderReceived } from '../domain/evolve';
@@ -72,7 +72,7 @@ export function orderStartOptions(
         { key: OrderSearchAttributes.orderId, value: request.orderId },
         { key: OrderSearchAttributes.customerId, value: request.customer.id },
         ...orderStateSearchAttributes(initialView),
-      ] as SearchAttributePair[]),
+      ]),
     },
   };
 }

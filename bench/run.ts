@@ -209,17 +209,20 @@ async function main(): Promise<void> {
 
   if (SOAK_ORDERS > 0) {
     const samples: { orders: number; workerRssMb: number; apiRssMb: number; serverRssMb: number; perSecond: number }[] = [];
-    for (let done = 0; done < SOAK_ORDERS; done += SOAK_STEP) {
-      const seconds = await drive(`soak ${done + SOAK_STEP}`, SOAK_STEP, SOAK_CONCURRENCY, async (index) => {
+    for (let done = 0; done < SOAK_ORDERS; ) {
+      // The last step may be short: --soak 1500 places 1,500 orders, not 2,000.
+      const step = Math.min(SOAK_STEP, SOAK_ORDERS - done);
+      const seconds = await drive(`soak ${done + step}`, step, SOAK_CONCURRENCY, async (index) => {
         await placeOrder(`S-${runId}-${done + index}`);
       });
       const rss = (pid: number) => Math.round(processStats(pid).rssMb);
+      done += step;
       samples.push({
-        orders: done + SOAK_STEP,
+        orders: done,
         workerRssMb: rss(sagaWorker.pid!),
         apiRssMb: rss(process.pid),
         serverRssMb: rss(server.pid!),
-        perSecond: Number((SOAK_STEP / seconds).toFixed(1)),
+        perSecond: Number((step / seconds).toFixed(1)),
       });
     }
     mkdirSync(RESULTS_DIR, { recursive: true });

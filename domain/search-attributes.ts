@@ -1,4 +1,4 @@
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
 
 /**
  * The custom search attributes support staff search orders by in the Web UI. Never personal data:
@@ -23,7 +23,7 @@ export function orderStateSearchAttributes(state: {
   total: number;
   needsAttention: boolean;
   payment: { provider: string } | null;
-}) {
+}): SearchAttributePair[] {
   return [
     { key: OrderSearchAttributes.status, value: state.status },
     { key: OrderSearchAttributes.total, value: state.total },

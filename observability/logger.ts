@@ -53,11 +53,6 @@ const TEMPORAL_TO_PINO: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | '
 };
 
 /**
- * The Temporal SDK's logger, written through pino: worker lines, activity lines (`Context.log`, with the
- * activity's workflowId and runId) and workflow lines (`workflow.log`, replay-safe: the SDK drops them
- * while replaying), each with the ids the SDK attaches.
- */
-/**
  * The SDK hands failures over as `error` (an Error, which JSON would print as `{}`): its class, message and
  * failure type instead. Not its stack or cause, which may quote a payload.
  */
@@ -68,6 +63,11 @@ function withReadableError(meta: LogMetadata): LogMetadata {
   return { ...meta, error: { name: error.name, message: error.message, ...(typeof type === 'string' ? { type } : {}) } };
 }
 
+/**
+ * The Temporal SDK's logger, written through pino: worker lines, activity lines (`Context.log`, with the
+ * activity's workflowId and runId) and workflow lines (`workflow.log`, replay-safe: the SDK drops them
+ * while replaying), each with the ids the SDK attaches.
+ */
 export class TemporalPinoLogger implements TemporalLogger {
   constructor(private readonly logger: PinoLogger) {}
 

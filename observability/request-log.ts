@@ -3,22 +3,15 @@ import { orderWorkflowId } from '../domain/contract';
 import type { PinoLogger } from './logger';
 import { routeOf } from './route';
 
-/** The order a request is about, once a route knows it: every line about the request carries its ids. */
-export interface RequestOrder {
-  orderId: string;
-  runId?: string;
+/** Marks the response as being about `orderId`, for the request's log line: every line about it carries the order's ids. */
+export function noteOrder(res: Response, orderId: string): void {
+  res.locals.orderId = orderId;
 }
 
-/** Marks the response as being about `orderId` (and its run, when known) for the request's log line. */
-export function noteOrder(res: Response, orderId: string, runId?: string): void {
-  res.locals.order = { orderId, ...(runId ? { runId } : {}) } satisfies RequestOrder;
-}
-
-/** The ids a log line about this response carries: order id, workflow id and run id where known. */
+/** The ids a log line about this response carries: order id and workflow id, once a route knows them. */
 export function orderIds(res: Response): Record<string, string> {
-  const order = res.locals.order as RequestOrder | undefined;
-  if (!order) return {};
-  return { orderId: order.orderId, workflowId: orderWorkflowId(order.orderId), ...(order.runId ? { runId: order.runId } : {}) };
+  const orderId = res.locals.orderId as string | undefined;
+  return orderId ? { orderId, workflowId: orderWorkflowId(orderId) } : {};
 }
 
 /**

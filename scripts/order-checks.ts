@@ -6,7 +6,7 @@ import type { Ledger } from '../sandbox/ledger';
  * The money invariant over ended orders, from the sandbox's ledger: a confirmed order's payments net
  * exactly its total, any other order's net zero, and no order has money held at two payments.
  */
-export function checkMoney(ended: Iterable<OrderView>, ledger: ReturnType<Ledger['snapshot']>) {
+function checkMoney(ended: Iterable<OrderView>, ledger: ReturnType<Ledger['snapshot']>) {
   const problems: string[] = [];
   let moneyMismatches = 0;
   let doubleCharges = 0;

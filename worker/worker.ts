@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { DataConverter } from '@temporalio/common';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { ActivityEndpoints, OrderActivities } from '../activities';
 import { ORDER_TASK_QUEUE } from '../domain/contract';
 import type { Config } from '../config';
@@ -14,9 +14,8 @@ export const WORKFLOWS_PATH = require.resolve('../workflows');
  * `traced`: with OpenTelemetry's workflow interceptors inside, for workers that run with tracing on.
  */
 export async function writeWorkflowBundle(file: string, { traced = false } = {}): Promise<void> {
-  const quiet = { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} };
   const interceptors = traced ? { workflowInterceptorModules: [TRACING_WORKFLOW_INTERCEPTORS] } : {};
-  writeFileSync(file, (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, ...interceptors, logger: quiet })).code);
+  writeFileSync(file, (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, ...interceptors, logger: new DefaultLogger('WARN') })).code);
 }
 
 /** Where `npm run build` puts the traced twin of a bundle: `workflows.js` → `workflows.traced.js`. */

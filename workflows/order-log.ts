@@ -1,5 +1,4 @@
 import * as wf from '@temporalio/workflow';
-import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { ApplicationFailure } from '@temporalio/workflow';
 import { MemoKey } from '../domain/contract';
 import { evolve, IllegalTransitionError } from '../domain/evolve';
@@ -79,6 +78,6 @@ export class OrderLog {
     const changed = orderStateSearchAttributes(state).filter(({ key, value }) => this.indexed.get(key.name) !== value);
     if (changed.length === 0) return;
     for (const { key, value } of changed) this.indexed.set(key.name, value);
-    wf.upsertSearchAttributes(changed as SearchAttributeUpdatePair[]);
+    wf.upsertSearchAttributes(changed);
   }
 }
