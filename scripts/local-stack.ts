@@ -179,52 +179,66 @@ export async function serveApiAndSandbox(
 export async function startLocalStack(config: Config, say: (line: string) => void = () => {}, observability: StackObservability = {}) {
   const keys = encryptionKeys(config);
   say(`payloads are encrypted (AES-256-GCM) with the ${keys.source}`);
-  const devServer = await startDevServer(config, say);
-  const served = await serveApiAndSandbox(config, keys.keys, {}, observability);
-  if (devServer) {
-    const added = await ensureOrderSearchAttributes(served.connection, config.temporal.namespace);
-    if (added.length) say(`registered search attributes ${added.join(', ')} on the existing database`);
-  }
-  // The local Web UI's codec endpoint: loopback only and without a token, like the dev server itself.
-  const devCodec = express().use(codecRouter({ codec: served.codec, corsOrigins: config.codecCorsOrigins, auth: null }));
-  const devCodecServer = http.createServer(devCodec);
-  await listen(devCodecServer, config.devCodecPort);
-
-  say('bundling the workflow code and starting the worker...');
-  const address = temporalAddress(config);
-  const nativeConnection = await NativeConnection.connect(temporalConnectionOptions(config));
-  const worker = await createOrderWorker({
-    connection: nativeConnection,
-    namespace: config.temporal.namespace,
-    activities: createActivities(activityEndpoints(config)),
-    dataConverter: { payloadCodecs: [served.codec] },
-    plugins: observability.tracing ? [observability.tracing.plugin] : [],
-  });
-  const workerRun = worker.run();
-
-  const health = await fetch(`${served.apiUrl}/healthz`);
-  if (!health.ok) throw new Error(`the API answered ${health.status} on /healthz`);
-
-  let stopped: Promise<void> | null = null;
-  return {
-    address,
-    devServer,
-    client: served.client,
-    apiUrl: served.apiUrl,
-    devCodecUrl: devCodecUrl(config),
-    /** Settles when the worker stops; rejects if it fails. */
-    workerRun,
-    stop(): Promise<void> {
-      stopped ??= (async () => {
-        worker.shutdown();
-        await workerRun.catch(() => undefined);
-        devCodecServer.closeAllConnections();
-        await new Promise((resolve) => devCodecServer.close(resolve));
-        await served.close();
-        await nativeConnection.close();
-        await devServer?.teardown();
-      })();
-      return stopped;
-    },
+  // What is up so far, last first: a start that fails partway takes it down again instead of leaving it running.
+  const started: (() => Promise<unknown>)[] = [];
+  const stopStarted = async () => {
+    for (const stop of started.splice(0).reverse()) await stop().catch(() => undefined);
   };
+  try {
+    const devServer = await startDevServer(config, say);
+    if (devServer) started.push(() => devServer.teardown());
+    const served = await serveApiAndSandbox(config, keys.keys, {}, observability);
+    started.push(() => served.close());
+    if (devServer) {
+      const added = await ensureOrderSearchAttributes(served.connection, config.temporal.namespace);
+      if (added.length) say(`registered search attributes ${added.join(', ')} on the existing database`);
+    }
+    // The local Web UI's codec endpoint: loopback only and without a token, like the dev server itself.
+    const devCodec = express().use(codecRouter({ codec: served.codec, corsOrigins: config.codecCorsOrigins, auth: null }));
+    const devCodecServer = http.createServer(devCodec);
+    await listen(devCodecServer, config.devCodecPort);
+    started.push(() => {
+      devCodecServer.closeAllConnections();
+      return new Promise((resolve) => devCodecServer.close(resolve));
+    });
+
+    say('bundling the workflow code and starting the worker...');
+    const address = temporalAddress(config);
+    const nativeConnection = await NativeConnection.connect(temporalConnectionOptions(config));
+    started.push(() => nativeConnection.close());
+    const worker = await createOrderWorker({
+      connection: nativeConnection,
+      namespace: config.temporal.namespace,
+      activities: createActivities(activityEndpoints(config)),
+      dataConverter: { payloadCodecs: [served.codec] },
+      plugins: observability.tracing ? [observability.tracing.plugin] : [],
+    });
+    const workerRun = worker.run();
+    started.push(() => {
+      worker.shutdown();
+      return workerRun;
+    });
+
+    const health = await fetch(`${served.apiUrl}/healthz`);
+    if (!health.ok) throw new Error(`the API answered ${health.status} on /healthz`);
+
+    let stopped: Promise<void> | null = null;
+    return {
+      address,
+      devServer,
+      client: served.client,
+      apiUrl: served.apiUrl,
+      devCodecUrl: devCodecUrl(config),
+      /** Settles when the worker stops; rejects if it fails. */
+      workerRun,
+      /** Takes the parts down in the reverse order of their start: the worker first, the dev server last. */
+      stop(): Promise<void> {
+        stopped ??= stopStarted();
+        return stopped;
+      },
+    };
+  } catch (err) {
+    await stopStarted();
+    throw err;
+  }
 }
