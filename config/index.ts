@@ -78,8 +78,8 @@ const Env = z.object({
 /** The variables `loadConfig` reads itself. */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(Env.shape);
 
-/** The connection variables `@temporalio/envconfig` reads (`TEMPORAL_GRPC_META_<key>` is one per header). */
-export const ENVCONFIG_VARIABLES: readonly string[] = [
+/** The connection variables `@temporalio/envconfig` reads, besides one `TEMPORAL_GRPC_META_<key>` per header. */
+const ENVCONFIG_VARIABLES: readonly string[] = [
   'TEMPORAL_ADDRESS',
   'TEMPORAL_NAMESPACE',
   'TEMPORAL_API_KEY',
@@ -93,7 +93,13 @@ export const ENVCONFIG_VARIABLES: readonly string[] = [
   'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
   'TEMPORAL_TLS_SERVER_CA_CERT_DATA',
   'TEMPORAL_TLS_SERVER_NAME',
+  'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION',
 ];
+
+/** Whether a variable is one the process reads: ours, or a Temporal connection setting envconfig takes. */
+export function isReadVariable(name: string): boolean {
+  return CONFIG_VARIABLES.includes(name) || ENVCONFIG_VARIABLES.includes(name) || name.startsWith('TEMPORAL_GRPC_META_');
+}
 
 /** The sandbox's two providers at `sandboxUrl`, with the dev webhook secrets (API.md §1). */
 export function devPaymentProviders(sandboxUrl: string): PaymentProviderConfig[] {
