@@ -300,12 +300,18 @@ describe('POST /webhooks/payments/{provider}', () => {
     expect(events.filter((e: { type: string }) => e.type === 'PaymentFailed')).toHaveLength(1);
   });
 
-  test('a repeated success for a confirmed, closed order changes nothing: no refund', async () => {
+  /** A confirmed, closed order, and a second success callback for its payment (its id, at its total). */
+  async function confirmedWithRepeatedSuccess() {
     const order = makeOrder();
     const placed = await post(order).expect(201);
     await stack.result(stack.client.workflow.getHandle(`order-${order.orderId}`));
     const { paymentId } = placed.body.payment;
     const event = webhookEvent(order.orderId, { type: 'payment.succeeded', data: { paymentId, orderId: order.orderId, amount: 3998, currency: 'EUR', failureReason: null } });
+    return { order, paymentId: paymentId as string, event };
+  }
+
+  test('a repeated success for a confirmed, closed order changes nothing: no refund', async () => {
+    const { order, paymentId, event } = await confirmedWithRepeatedSuccess();
     expect((await signed('primary', event)).status).toBe(200);
     // Describe is strongly consistent (a visibility count could lag and pass for the wrong reason).
     const refundRun = stack.client.workflow.getHandle(latePaymentRefundWorkflowId({ provider: 'primary', paymentId }));
@@ -315,12 +321,8 @@ describe('POST /webhooks/payments/{provider}', () => {
   });
 
   test('a success from another provider for a confirmed order is late money, even under the same payment id', async () => {
-    const order = makeOrder();
-    const placed = await post(order).expect(201);
-    await stack.result(stack.client.workflow.getHandle(`order-${order.orderId}`));
     // Payment ids are the provider's own: the backup may well use one the primary has used.
-    const { paymentId } = placed.body.payment;
-    const event = webhookEvent(order.orderId, { type: 'payment.succeeded', data: { paymentId, orderId: order.orderId, amount: 3998, currency: 'EUR', failureReason: null } });
+    const { paymentId, event } = await confirmedWithRepeatedSuccess();
     expect((await signed('backup', event)).status).toBe(200);
     const refundRun = stack.client.workflow.getHandle(latePaymentRefundWorkflowId({ provider: 'backup', paymentId }));
     try {
