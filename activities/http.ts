@@ -66,12 +66,14 @@ export function createHttpClient(timeoutMs = DEFAULT_HTTP_TIMEOUT_MS): HttpClien
 function parseAnswer<T>(schema: z.ZodType<T>, response: HttpResponse, what: string): T {
   const parsed = schema.safeParse(response.body);
   if (!parsed.success) {
-    throw ApplicationFailure.retryable(
-      `${what}: unexpected answer (${response.status}): ${z.prettifyError(parsed.error)}`,
-      FailureType.UPSTREAM_CONTRACT,
-    );
+    throw ApplicationFailure.retryable(`${what}: unexpected answer (${response.status}): ${oneLine(parsed.error)}`, FailureType.UPSTREAM_CONTRACT);
   }
   return parsed.data;
+}
+
+/** A contract mismatch on one line (it ends up in an order's reason and live step): `path: problem; …`. */
+function oneLine(error: z.ZodError): string {
+  return error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; ');
 }
 
 /** The error body external systems (and the sandbox) send with a 4xx. */

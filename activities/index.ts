@@ -6,6 +6,7 @@ import { createPaymentActivities, type PaymentProviderEndpoint } from './payment
 
 /** Where the external systems are. In the local stack all but the providers are the sandbox. */
 export interface ActivityEndpoints {
+  catalogUrl: string;
   inventoryUrl: string;
   fulfillmentUrl: string;
   notificationsUrl: string;
@@ -15,7 +16,7 @@ export interface ActivityEndpoints {
 /** Every activity the order saga uses, wired to real HTTP (or to the `http` a test hands in). */
 export function createActivities(endpoints: ActivityEndpoints, http: HttpClient = createHttpClient()) {
   return {
-    ...createInventoryActivities(http, { baseUrl: endpoints.inventoryUrl }),
+    ...createInventoryActivities(http, { catalogUrl: endpoints.catalogUrl, inventoryUrl: endpoints.inventoryUrl }),
     ...createPaymentActivities(http, endpoints.paymentProviders),
     ...createFulfillmentActivities(http, { baseUrl: endpoints.fulfillmentUrl }),
     ...createNotificationActivities(http, { baseUrl: endpoints.notificationsUrl }),

@@ -17,17 +17,19 @@ export const ReservationRequest = z.object({
 export const OUT_OF_STOCK_CODE = 'OUT_OF_STOCK';
 
 export interface InventoryConfig {
-  /** Base URL of the catalog/inventory service, e.g. the sandbox's `http://127.0.0.1:4000`. */
-  baseUrl: string;
+  /** Base URL of the catalog service, e.g. the sandbox's `http://127.0.0.1:4000`. */
+  catalogUrl: string;
+  /** Base URL of the inventory service (reservations); the sandbox serves both. */
+  inventoryUrl: string;
 }
 
 /** Activities against catalog and inventory. Reservations are idempotent per order id. */
-export function createInventoryActivities(http: HttpClient, { baseUrl }: InventoryConfig) {
+export function createInventoryActivities(http: HttpClient, { catalogUrl, inventoryUrl }: InventoryConfig) {
   return {
     /** Checks SKUs and prices against the catalog; returns the server-side total or fails with the reason code. */
     async validateOrder(input: { orderId: string; items: OrderItem[] }): Promise<{ total: number }> {
       const skus = [...new Set(input.items.map((item) => item.sku))];
-      const url = `${baseUrl}/catalog?skus=${skus.map(encodeURIComponent).join(',')}`;
+      const url = `${catalogUrl}/catalog?skus=${skus.map(encodeURIComponent).join(',')}`;
       const response = await http.send({ method: 'GET', url });
       const catalog = expectAnswer(CatalogAnswer, response, 'catalog');
       const priced = priceOrder(input.items, catalog.items);
@@ -40,7 +42,7 @@ export function createInventoryActivities(http: HttpClient, { baseUrl }: Invento
       const body: z.infer<typeof ReservationRequest> = { orderId: input.orderId, items: quantitiesBySku(input.items) };
       const response = await http.send({
         method: 'POST',
-        url: `${baseUrl}/inventory/reservations`,
+        url: `${inventoryUrl}/inventory/reservations`,
         body,
         idempotencyKey: `reserve-${input.orderId}`,
       });
@@ -57,7 +59,7 @@ export function createInventoryActivities(http: HttpClient, { baseUrl }: Invento
     async releaseStock(input: { orderId: string }): Promise<void> {
       const response = await http.send({
         method: 'POST',
-        url: `${baseUrl}/inventory/reservations/${encodeURIComponent(input.orderId)}/release`,
+        url: `${inventoryUrl}/inventory/reservations/${encodeURIComponent(input.orderId)}/release`,
         idempotencyKey: `release-${input.orderId}`,
       });
       expectAnswer(ReservationAnswer, response, 'inventory');

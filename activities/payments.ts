@@ -25,6 +25,10 @@ export const CreatePaymentRequest = z.object({
 });
 /** The error code a provider answers (409) when a void comes after the payment already left `pending`. */
 export const NOT_PENDING_CODE = 'PAYMENT_NOT_PENDING';
+/** The error code a provider answers (404) for a payment it has no record of. */
+export const NOT_FOUND_CODE = 'PAYMENT_NOT_FOUND';
+/** The statuses at which a provider refuses a payment itself (the card, the token): a decline, not an error. */
+const DECLINE_STATUSES: readonly number[] = [402, 422];
 
 export interface PaymentProviderEndpoint {
   name: string;
@@ -34,7 +38,15 @@ export interface PaymentProviderEndpoint {
 export type SettleOutcome =
   | { outcome: 'refunded'; paymentId: string; amount: number }
   | { outcome: 'voided'; paymentId: string }
-  | { outcome: 'nothing-to-settle'; paymentId: string | null };
+  | { outcome: 'nothing-to-settle'; paymentId: string | null }
+  /** The provider has no record of the payment: there is nothing to return. */
+  | { outcome: 'not-found'; paymentId: string };
+
+/** A provider's 404 for a payment it does not know, as its contract words it. */
+function isPaymentNotFound(response: HttpResponse): boolean {
+  const error = UpstreamError.safeParse(response.body);
+  return response.status === 404 && error.success && error.data.code === NOT_FOUND_CODE;
+}
 
 /** Activities against the payment providers, addressed by name. Every mutating call carries an idempotency key. */
 export function createPaymentActivities(http: HttpClient, providers: readonly PaymentProviderEndpoint[]) {
@@ -46,8 +58,11 @@ export function createPaymentActivities(http: HttpClient, providers: readonly Pa
   const paymentUrl = (provider: string, paymentId: string) =>
     `${baseUrlOf(provider)}/payments/${encodeURIComponent(paymentId)}`;
   const record = (response: HttpResponse, provider: string) => expectAnswer(PaymentRecord, response, `payment provider ${provider}`);
-  const getPayment = async (provider: string, paymentId: string) =>
-    record(await http.send({ method: 'GET', url: paymentUrl(provider, paymentId) }), provider);
+  /** The payment, or null when the provider has no record of it. */
+  const getPayment = async (provider: string, paymentId: string): Promise<PaymentRecord | null> => {
+    const response = await http.send({ method: 'GET', url: paymentUrl(provider, paymentId) });
+    return isPaymentNotFound(response) ? null : record(response, provider);
+  };
 
   async function findPayment(provider: string, input: { orderId: string; paymentId?: string }) {
     if (input.paymentId) return getPayment(provider, input.paymentId);
@@ -57,7 +72,10 @@ export function createPaymentActivities(http: HttpClient, providers: readonly Pa
   }
 
   return {
-    /** Opens a payment for the order (idempotent per order). Transient failures are retried; a refusal is `PAYMENT_DECLINED`. */
+    /**
+     * Opens a payment for the order (idempotent per order). Transient failures are retried; the provider's
+     * refusal (402, 422) is `PAYMENT_DECLINED`; any other 4xx is an answer the saga cannot read.
+     */
     async createPayment(input: {
       provider: string;
       orderId: string;
@@ -72,7 +90,7 @@ export function createPaymentActivities(http: HttpClient, providers: readonly Pa
         body: payment satisfies z.infer<typeof CreatePaymentRequest>,
         idempotencyKey: `pay-${input.orderId}`,
       });
-      if (response.status >= 400 && response.status < 500) {
+      if (DECLINE_STATUSES.includes(response.status)) {
         const error = UpstreamError.safeParse(response.body);
         throw ApplicationFailure.nonRetryable(
           `${provider} refused the payment: ${error.success ? error.data.code : response.status}`,
@@ -82,8 +100,8 @@ export function createPaymentActivities(http: HttpClient, providers: readonly Pa
       return record(response, provider);
     },
 
-    /** Asks the provider where a payment stands (reconciliation when the callback never came). */
-    async getPaymentStatus(input: { provider: string; paymentId: string }): Promise<PaymentRecord> {
+    /** Asks the provider where a payment stands (reconciliation when the callback never came); null: it has no record of it. */
+    async getPaymentStatus(input: { provider: string; paymentId: string }): Promise<PaymentRecord | null> {
       return getPayment(input.provider, input.paymentId);
     },
 
@@ -95,7 +113,7 @@ export function createPaymentActivities(http: HttpClient, providers: readonly Pa
     async settlePayment(input: { provider: string; orderId: string; paymentId?: string }): Promise<SettleOutcome> {
       const { provider } = input;
       const payment = await findPayment(provider, input);
-      if (!payment) return { outcome: 'nothing-to-settle', paymentId: null };
+      if (!payment) return input.paymentId ? { outcome: 'not-found', paymentId: input.paymentId } : { outcome: 'nothing-to-settle', paymentId: null };
       const outstanding = payment.captured - payment.refunded;
       if (outstanding > 0) {
         const refunded = record(

@@ -127,7 +127,12 @@ export class OrdersService {
     if (callback.type !== 'payment.succeeded') return 'ignored';
     const order = await this.get(callback.orderId);
     if (order?.status === Status.CONFIRMED && isCurrentPayment(order, callback)) return 'already-settled';
-    const payment: LatePayment = { provider: callback.provider, paymentId: callback.paymentId, orderId: callback.orderId };
+    const payment: LatePayment = {
+      provider: callback.provider,
+      paymentId: callback.paymentId,
+      orderId: callback.orderId,
+      retryEveryMs: this.options.saga.compensationGiveUpMs,
+    };
     try {
       await this.client.workflow.start(LATE_REFUND_WORKFLOW_TYPE, {
         workflowId: latePaymentRefundWorkflowId(payment),

@@ -4,6 +4,7 @@ import type { NativeConnectionOptions } from '@temporalio/worker';
 import { EncryptionKeysJson, loadOrCreateDevKeys, toEncryptionKeys } from '../codec/keys';
 import type { EncryptionKey } from '../codec/encryption-codec';
 import { LOG_LEVELS } from '../observability/logger';
+import { DEFAULT_HTTP_TIMEOUT_MS } from '../activities/http';
 
 /** Dev tokens (API.md §2), printed by `npm start`. Never valid unless `API_KEYS` is left unset. */
 export const DEV_API_KEYS = {
@@ -56,6 +57,10 @@ const Env = z.object({
   PAYMENT_WINDOW_MS: millis(900_000),
   ORDER_ACCEPT_TIMEOUT_MS: millis(10_000),
   COMPENSATION_GIVE_UP_MS: millis(600_000),
+  /** How long a forward step retries a system that does not answer before the order compensates or waits for an operator. */
+  STEP_GIVE_UP_MS: millis(600_000),
+  /** How long the worker waits for an external system's whole answer before the attempt counts as failed. */
+  HTTP_TIMEOUT_MS: millis(DEFAULT_HTTP_TIMEOUT_MS),
   ORDER_STATE_SLA_MS: millis(3_600_000),
   API_KEYS: json(ApiKeys).optional(),
   PAYMENT_PROVIDERS: json(z.array(PaymentProviderConfig).min(1)).optional(),
@@ -143,9 +148,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     workflowBundle: e.WORKFLOW_BUNDLE ?? null,
     dataDir: e.DATA_DIR,
     orderAcceptTimeoutMs: e.ORDER_ACCEPT_TIMEOUT_MS,
+    httpTimeoutMs: e.HTTP_TIMEOUT_MS,
     saga: {
       paymentWindowMs: e.PAYMENT_WINDOW_MS,
       compensationGiveUpMs: e.COMPENSATION_GIVE_UP_MS,
+      stepGiveUpMs: e.STEP_GIVE_UP_MS,
       stateSlaMs: e.ORDER_STATE_SLA_MS,
       paymentProviders: paymentProviders.map((provider) => provider.name),
     },

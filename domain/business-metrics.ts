@@ -18,6 +18,8 @@ export const BusinessMetric = {
   compensationFailures: 'orders_compensation_failures',
   /** Payment callbacks the order had already taken (providers retry), by `provider`. */
   duplicateCallbacks: 'orders_duplicate_payment_callbacks',
+  /** Late-payment refund workflows that ended, by `outcome` (`refunded`, `voided`, `nothing-to-settle`, `not-found`). */
+  lateRefunds: 'orders_late_refunds',
 } as const;
 
 /** Buckets of {@link BusinessMetric.timeToTerminal}: a confirmed order takes seconds, a payment window minutes. */

@@ -22,6 +22,12 @@ export const SagaSettings = z.object({
   paymentWindowMs: z.int().positive(),
   /** How long a failing compensation is retried before the order needs an operator. */
   compensationGiveUpMs: z.int().positive(),
+  /**
+   * How long a forward step (catalog, reservation, reconciliation) retries a system that does not answer
+   * before the order compensates or waits for an operator. Absent in orders started before it existed:
+   * those retry without end, as they did then.
+   */
+  stepGiveUpMs: z.int().positive().optional(),
   /** How long an order may stay in one non-terminal state before it is flagged as stuck; longer than the payment window. */
   stateSlaMs: z.int().positive(),
   /** Payment provider names, primary first; the saga fails over along this list. */
@@ -103,7 +109,13 @@ export const getEventsQuery = defineQuery<OrderEvent[]>('getEvents');
 export const LATE_REFUND_WORKFLOW_TYPE = 'latePaymentRefundWorkflow';
 
 /** A payment that succeeded where no open order takes it. */
-export const LatePayment = z.object({ provider: z.string(), paymentId: z.string(), orderId: z.string() });
+export const LatePayment = z.object({
+  provider: z.string(),
+  paymentId: z.string(),
+  orderId: z.string(),
+  /** How often a refund that got an unexpected answer is tried again (absent in refunds started before it existed). */
+  retryEveryMs: z.int().positive().optional(),
+});
 export type LatePayment = z.infer<typeof LatePayment>;
 
 /** One refund workflow per payment, ever: the id makes "refunded exactly once" the server's job. */

@@ -33,11 +33,13 @@ const ALLOWED_FROM: Record<Exclude<OrderEventType, 'OrderReceived'>, readonly Or
   // Money facts: a refund or void can follow any status (late or stray payments are settled after the end).
   PaymentRefunded: ANY_RECEIVED,
   PaymentVoided: ANY_RECEIVED,
+  PaymentNotFound: ANY_RECEIVED,
   StockReleased: [Status.COMPENSATING],
   OrderCancelled: [Status.COMPENSATING],
   CompensationFailed: [Status.COMPENSATING],
   OperatorAction: [Status.REQUIRES_ATTENTION],
   OrderFlaggedStuck: NON_TERMINAL,
+  StepFailed: [Status.RECEIVED, Status.RESERVED, Status.AWAITING_PAYMENT, Status.PAID],
 };
 
 /**
@@ -116,6 +118,7 @@ function apply(state: OrderState, event: Exclude<OrderEvent, { type: 'OrderRecei
     case 'PaymentVoided':
       return isCurrentPayment(state, event.data) ? { ...state, payment: withStatus(state, 'voided') } : state;
     case 'StockReleased':
+    case 'PaymentNotFound':
       return state;
     case 'OrderCancelled':
       return { ...state, status: Status.CANCELLED, reason: state.compensationReason ?? state.reason };
@@ -129,6 +132,11 @@ function apply(state: OrderState, event: Exclude<OrderEvent, { type: 'OrderRecei
       return event.data.action === 'retry-compensation'
         ? { ...state, status: Status.COMPENSATING, reason: state.compensationReason }
         : { ...state, status: Status.CANCELLED };
+    case 'StepFailed': {
+      // What an operator's retry compensates for, as after a failed compensation.
+      const reason = { code: event.data.code, message: `${event.data.step}: ${event.data.message}` };
+      return { ...state, status: Status.REQUIRES_ATTENTION, reason, compensationReason: reason };
+    }
     case 'OrderFlaggedStuck':
       if (event.data.status !== state.status) throw new IllegalTransitionError(event.type, state.status);
       return { ...state, needsAttention: true };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { OrderItem } from './order-request';
 import { OrderReason, PaymentStatus } from './order-state';
+import { ReasonCode } from './reasons';
 
 /** The operator actions support staff can take on an order in `REQUIRES_ATTENTION`. */
 export const OperatorActionKind = z.enum(['retry-compensation', 'mark-resolved']);
@@ -42,6 +43,8 @@ const EVENT_BODIES = [
     data: z.object({ ...PaymentRef, amount: z.int(), late: z.boolean() }),
   }),
   z.object({ type: z.literal('PaymentVoided'), data: z.object(PaymentRef) }),
+  /** The provider has no record of the payment: nothing was paid, nothing is there to return. */
+  z.object({ type: z.literal('PaymentNotFound'), data: z.object(PaymentRef) }),
   z.object({ type: z.literal('StockReleased'), data: z.object({}) }),
   z.object({ type: z.literal('OrderCancelled'), data: z.object({}) }),
   z.object({ type: z.literal('CompensationFailed'), data: z.object({ step: z.string(), message: z.string() }) }),
@@ -50,6 +53,8 @@ const EVENT_BODIES = [
     data: z.object({ action: OperatorActionKind, operator: z.string(), note: z.string() }),
   }),
   z.object({ type: z.literal('OrderFlaggedStuck'), data: z.object({ status: z.string(), slaMs: z.int() }) }),
+  /** A step got an answer the saga has no meaning for, or gave up on its system: the order waits for an operator. */
+  z.object({ type: z.literal('StepFailed'), data: z.object({ step: z.string(), code: ReasonCode, message: z.string() }) }),
 ] as const;
 /** One event's body: its type and data (a type only: bodies are built by code, never parsed). */
 export type OrderEventBody = z.infer<(typeof EVENT_BODIES)[number]>;

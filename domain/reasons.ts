@@ -1,6 +1,9 @@
 import { z } from 'zod';
 
-/** Why an order ended where it did: the closed list of API.md §3. Also the `type` of business `ApplicationFailure`s. */
+/**
+ * Why an order is where it is: the closed list of the contract, then the codes added since (only ever
+ * added, never changed). Also the `type` of business `ApplicationFailure`s.
+ */
 export const ReasonCode = z.enum([
   'UNKNOWN_SKU',
   'PRICE_MISMATCH',
@@ -13,6 +16,14 @@ export const ReasonCode = z.enum([
   'CANCELLED_BY_SUPPORT',
   'CONFIRMATION_FAILED',
   'COMPENSATION_FAILED',
+  /** Inventory could not be reached for the reservation's whole retry budget: compensated, `CANCELLED`. */
+  'INVENTORY_UNAVAILABLE',
+  /** A system answered what the saga has no meaning for (a final 4xx, a body off its contract): `REQUIRES_ATTENTION`. */
+  'UNEXPECTED_ANSWER',
+  /** A step with nothing of its own to undo could not reach its system for its whole retry budget: `REQUIRES_ATTENTION`. */
+  'RETRIES_EXHAUSTED',
+  /** The order's workflow was closed other than through its own story (terminated, failed, timed out). */
+  'WORKFLOW_CLOSED',
 ]);
 export type ReasonCode = z.infer<typeof ReasonCode>;
 export const Reason = ReasonCode.enum;

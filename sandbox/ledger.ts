@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PaymentStatus } from '../domain/order-state';
 import { OUT_OF_STOCK_CODE } from '../activities/inventory';
-import { NOT_PENDING_CODE } from '../activities/payments';
+import { NOT_FOUND_CODE, NOT_PENDING_CODE } from '../activities/payments';
 
 /** The sandbox catalog (API.md §5): SKU, unit price in minor units, stock at start. */
 export const SANDBOX_CATALOG = [
@@ -121,7 +121,7 @@ export class Ledger {
 
   payment(provider: string, paymentId: string): SandboxPayment {
     const payment = this.payments.get(paymentId);
-    if (!payment || payment.provider !== provider) throw new SandboxError(404, 'PAYMENT_NOT_FOUND', `no payment ${paymentId}`);
+    if (!payment || payment.provider !== provider) throw new SandboxError(404, NOT_FOUND_CODE, `no payment ${paymentId}`);
     return payment;
   }
 

@@ -6,6 +6,7 @@ import { FulfillmentRequest } from '../activities/fulfillment';
 import { NotificationRequest } from '../activities/notifications';
 import { Ledger, PaymentToken, SandboxError, type SandboxPayment } from './ledger';
 import { WebhookSender } from './webhooks';
+import { RouteFault, RouteFaults, SandboxRoute } from './route-faults';
 import { createLogger, type PinoLogger } from '../observability/logger';
 import { noteOrder, requestLog } from '../observability/request-log';
 import { traceRequests } from '../observability/trace-context';
@@ -63,6 +64,8 @@ export function createSandbox(options: SandboxOptions) {
     }, ms);
     timers.add(timer);
   };
+  const routeFaults = new RouteFaults(later);
+  const faultable = (route: SandboxRoute) => routeFaults.on(route);
 
   /** What the provider does after a payment is created, by token. */
   function schedulePaymentOutcome(payment: SandboxPayment): void {
@@ -122,18 +125,18 @@ export function createSandbox(options: SandboxOptions) {
     checkoutUrl: `${baseUrl(req)}/providers/${payment.provider}/checkout/${payment.paymentId}`,
   });
 
-  app.get('/catalog', (req, res) => {
+  app.get('/catalog', faultable('catalog'), (req, res) => {
     const skus = typeof req.query.skus === 'string' ? req.query.skus.split(',') : undefined;
     res.json({ items: ledger.catalog(skus) });
   });
 
-  app.post('/inventory/reservations', (req, res) => {
+  app.post('/inventory/reservations', faultable('reserve'), (req, res) => {
     const { orderId, items } = ReservationRequest.parse(req.body);
     const { created } = ledger.reserve(orderId, items);
     res.status(created ? 201 : 200).json({ orderId, status: 'reserved' });
   });
 
-  app.post('/inventory/reservations/:orderId/release', (req, res) => {
+  app.post('/inventory/reservations/:orderId/release', faultable('release'), (req: Request<{ orderId: string }>, res) => {
     ledger.release(req.params.orderId);
     res.json({ orderId: req.params.orderId, status: 'released' });
   });
@@ -143,18 +146,18 @@ export function createSandbox(options: SandboxOptions) {
     if (!providerNames.has(req.params.provider)) throw new SandboxError(404, 'UNKNOWN_PROVIDER', 'no such provider');
     next();
   });
-  providers.post('/payments', (req: Request<{ provider: string }>, res) => {
+  providers.post('/payments', faultable('create-payment'), (req: Request<{ provider: string }>, res) => {
     const { provider } = req.params;
     if (outages.providers.has(provider)) throw new SandboxError(503, 'PROVIDER_DOWN', `${provider} is down`);
     const { payment, created } = ledger.createPayment(provider, CreatePaymentRequest.parse(req.body));
     if (created) schedulePaymentOutcome(payment);
     res.status(created ? 201 : 200).json(record(req, payment));
   });
-  providers.get('/payments', (req: Request<{ provider: string }>, res) => {
+  providers.get('/payments', faultable('find-payments'), (req: Request<{ provider: string }>, res) => {
     const orderId = z.string().min(1).parse(req.query.orderId);
     res.json({ payments: ledger.paymentsOfOrder(req.params.provider, orderId).map((p) => record(req, p)) });
   });
-  providers.get('/payments/:paymentId', (req: Request<{ provider: string; paymentId: string }>, res) => {
+  providers.get('/payments/:paymentId', faultable('get-payment'), (req: Request<{ provider: string; paymentId: string }>, res) => {
     res.json(record(req, ledger.payment(req.params.provider, req.params.paymentId)));
   });
   providers.post('/payments/:paymentId/capture', (req: Request<{ provider: string; paymentId: string }>, res) => {
@@ -162,14 +165,14 @@ export function createSandbox(options: SandboxOptions) {
     ledger.capture(payment);
     res.json(record(req, payment));
   });
-  providers.post('/payments/:paymentId/refund', (req: Request<{ provider: string; paymentId: string }>, res) => {
+  providers.post('/payments/:paymentId/refund', faultable('refund'), (req: Request<{ provider: string; paymentId: string }>, res) => {
     if (outages.refunds) throw new SandboxError(503, 'REFUNDS_DOWN', 'refunds are down');
     const payment = ledger.payment(req.params.provider, req.params.paymentId);
     const { amount } = z.object({ amount: z.int().positive().optional() }).parse(req.body ?? {});
     ledger.refund(payment, amount ?? payment.captured);
     res.json(record(req, payment));
   });
-  providers.post('/payments/:paymentId/void', (req: Request<{ provider: string; paymentId: string }>, res) => {
+  providers.post('/payments/:paymentId/void', faultable('void'), (req: Request<{ provider: string; paymentId: string }>, res) => {
     if (outages.refunds) throw new SandboxError(503, 'REFUNDS_DOWN', 'voids are down');
     const payment = ledger.payment(req.params.provider, req.params.paymentId);
     ledger.void(payment);
@@ -177,13 +180,13 @@ export function createSandbox(options: SandboxOptions) {
   });
   app.use('/providers/:provider', providers);
 
-  app.post('/fulfillment/orders', (req, res) => {
+  app.post('/fulfillment/orders', faultable('fulfillment'), (req, res) => {
     if (outages.fulfillment) throw new SandboxError(503, 'FULFILLMENT_DOWN', 'fulfillment is down');
     const { orderId } = FulfillmentRequest.parse(req.body);
     res.status(201).json({ fulfillmentId: ledger.fulfil(orderId), orderId });
   });
 
-  app.post('/notifications', (req, res) => {
+  app.post('/notifications', faultable('notifications'), (req, res) => {
     const { orderId, template } = NotificationRequest.parse(req.body);
     res.status(201).json({ notificationId: ledger.notify(orderId, template) });
   });
@@ -207,9 +210,26 @@ export function createSandbox(options: SandboxOptions) {
     faults = FaultSettings.parse(req.body);
     res.json(faults);
   });
+  const sandboxRoute = (name: string): SandboxRoute => {
+    const route = SandboxRoute.safeParse(name);
+    if (!route.success) throw new SandboxError(404, 'UNKNOWN_ROUTE', `no route is called ${name}`);
+    return route.data;
+  };
+  app.put('/_sandbox/faults/:route', (req, res) => {
+    const route = sandboxRoute(req.params.route);
+    const fault = RouteFault.parse(req.body);
+    routeFaults.set(route, fault);
+    res.json({ route, fault });
+  });
+  app.delete('/_sandbox/faults/:route', (req, res) => {
+    const route = sandboxRoute(req.params.route);
+    routeFaults.set(route, null);
+    res.json({ route, fault: null });
+  });
   app.post('/_sandbox/reset', (_req, res) => {
     clearTimers();
     faults = NO_FAULTS;
+    routeFaults.clear();
     ledger.reset();
     outages.providers.clear();
     outages.fulfillment = false;

@@ -5,7 +5,6 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection } from '@temporalio/worker';
-import { createActivities } from '../activities';
 import { createApp } from '../api/server';
 import express from 'express';
 import { codecRouter } from '../api/codec-routes';
@@ -13,7 +12,7 @@ import { createHardenedServer } from '../api/http-server';
 import { EncryptionCodec, type EncryptionKey } from '../codec';
 import { encryptionKeys, loadConfig, temporalAddress, temporalConnectionOptions, type Config } from '../config';
 import { createSandbox, type SandboxOptions } from '../sandbox/server';
-import { activityEndpoints, createOrderWorker } from '../worker/worker';
+import { configuredActivities, createOrderWorker } from '../worker/worker';
 import { devServerSqliteArgs } from './dev-server-process';
 import { startDevServerEnvironment } from './ephemeral-server';
 import { ensureOrderSearchAttributes } from './search-attributes';
@@ -209,7 +208,7 @@ export async function startLocalStack(config: Config, say: (line: string) => voi
     const worker = await createOrderWorker({
       connection: nativeConnection,
       namespace: config.temporal.namespace,
-      activities: createActivities(activityEndpoints(config)),
+      activities: configuredActivities(config),
       dataConverter: { payloadCodecs: [served.codec] },
       plugins: observability.tracing ? [observability.tracing.plugin] : [],
     });

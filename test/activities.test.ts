@@ -23,41 +23,43 @@ function fakeHttp(routes: Record<string, (request: HttpRequest) => HttpResponse>
 // Activities log their failures; these tests expect failures and assert on them instead.
 const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
 const base = 'http://systems.test';
+const systems = { catalogUrl: base, inventoryUrl: base };
 const items = [{ sku: 'SKU-TEE', quantity: 2, unitPrice: 1999 }];
 describe('inventory activities', () => {
   const catalog = { status: 200, body: { items: [{ sku: 'SKU-TEE', unitPrice: 1999, stock: 5 }] } };
 
   test('validateOrder prices the order from the catalog', async () => {
     const { http, sent } = fakeHttp({ 'GET /catalog': () => catalog });
-    const acts = createInventoryActivities(http, { baseUrl: base });
+    const acts = createInventoryActivities(http, systems);
     await expect(env.run(acts.validateOrder, { orderId: 'A-1', items })).resolves.toEqual({ total: 3998 });
     expect(sent[0]!.url).toBe(`${base}/catalog?skus=SKU-TEE`);
   });
 
   test('validateOrder fails non-retryably with UNKNOWN_SKU or PRICE_MISMATCH', async () => {
     const { http } = fakeHttp({ 'GET /catalog': () => catalog });
-    const acts = createInventoryActivities(http, { baseUrl: base });
+    const acts = createInventoryActivities(http, systems);
     const unknown = await failureOf(env.run(acts.validateOrder, { orderId: 'A-1', items: [{ sku: 'X', quantity: 1, unitPrice: 1 }] }));
     expect(unknown).toMatchObject({ type: 'UNKNOWN_SKU', nonRetryable: true });
     const mismatch = await failureOf(env.run(acts.validateOrder, { orderId: 'A-1', items: [{ sku: 'SKU-TEE', quantity: 1, unitPrice: 1 }] }));
     expect(mismatch).toMatchObject({ type: 'PRICE_MISMATCH', nonRetryable: true });
   });
 
-  test('validateOrder retries an answer that breaks the catalog contract', async () => {
+  test('validateOrder retries an answer that breaks the catalog contract, and says what broke on one line', async () => {
     const { http } = fakeHttp({ 'GET /catalog': () => ({ status: 200, body: { products: [] } }) });
-    const failure = await failureOf(env.run(createInventoryActivities(http, { baseUrl: base }).validateOrder, { orderId: 'A-1', items }));
+    const failure = await failureOf(env.run(createInventoryActivities(http, systems).validateOrder, { orderId: 'A-1', items }));
     expect(failure).toMatchObject({ type: 'UPSTREAM_CONTRACT', nonRetryable: false });
+    expect(failure.message).toBe('catalog: unexpected answer (200): items: Invalid input: expected array, received undefined');
   });
 
   test('reserveStock sends the summed quantities with an idempotency key from the order id', async () => {
     const { http, sent } = fakeHttp({ 'POST /inventory/reservations': () => ({ status: 201, body: { orderId: 'A-1', status: 'reserved' } }) });
-    await env.run(createInventoryActivities(http, { baseUrl: base }).reserveStock, { orderId: 'A-1', items: [...items, ...items] });
+    await env.run(createInventoryActivities(http, systems).reserveStock, { orderId: 'A-1', items: [...items, ...items] });
     expect(sent[0]).toMatchObject({ idempotencyKey: 'reserve-A-1', body: { orderId: 'A-1', items: [{ sku: 'SKU-TEE', quantity: 4 }] } });
   });
 
   test('reserveStock turns a 409 OUT_OF_STOCK into a non-retryable OUT_OF_STOCK', async () => {
     const { http } = fakeHttp({ 'POST /inventory/reservations': () => ({ status: 409, body: { code: 'OUT_OF_STOCK', message: 'SKU-TEE: 1 left' } }) });
-    const failure = await failureOf(env.run(createInventoryActivities(http, { baseUrl: base }).reserveStock, { orderId: 'A-1', items }));
+    const failure = await failureOf(env.run(createInventoryActivities(http, systems).reserveStock, { orderId: 'A-1', items }));
     expect(failure).toMatchObject({ type: 'OUT_OF_STOCK', nonRetryable: true, message: 'SKU-TEE: 1 left' });
   });
 });
@@ -68,7 +70,7 @@ describe('payment activities', () => {
   });
   const providers = [{ name: 'primary', baseUrl: `${base}/providers/primary` }];
 
-  test('createPayment sends the order id as idempotency key; a 4xx is a non-retryable PAYMENT_DECLINED', async () => {
+  test('createPayment sends the order id as idempotency key; the provider’s refusal (422) is a non-retryable PAYMENT_DECLINED', async () => {
     const ok = fakeHttp({ 'POST /providers/primary/payments': () => ({ status: 201, body: record({}) }) });
     const created = await env.run(createPaymentActivities(ok.http, providers).createPayment, { provider: 'primary', orderId: 'A-1', amount: 3998, currency: 'EUR', token: 'tok_ok' });
     expect(created).toMatchObject({ paymentId: 'pay_1' });
@@ -76,6 +78,28 @@ describe('payment activities', () => {
     const refused = fakeHttp({ 'POST /providers/primary/payments': () => ({ status: 422, body: { code: 'INVALID_TOKEN' } }) });
     const failure = await failureOf(env.run(createPaymentActivities(refused.http, providers).createPayment, { provider: 'primary', orderId: 'A-1', amount: 1, currency: 'EUR', token: 'x' }));
     expect(failure).toMatchObject({ type: 'PAYMENT_DECLINED', nonRetryable: true });
+  });
+
+  test.each([400, 401, 404, 409])('createPayment: a %i is not a decline but an answer the saga cannot read', async (status) => {
+    const { http } = fakeHttp({ 'POST /providers/primary/payments': () => ({ status, body: { code: 'SOMETHING_ELSE' } }) });
+    const failure = await failureOf(env.run(createPaymentActivities(http, providers).createPayment, { provider: 'primary', orderId: 'A-1', amount: 1, currency: 'EUR', token: 'x' }));
+    expect(failure).toMatchObject({ type: 'UPSTREAM_CONTRACT', nonRetryable: true });
+    expect(failure.message).toContain(`answered ${status} (SOMETHING_ELSE)`);
+  });
+
+  test('getPaymentStatus: a 404 PAYMENT_NOT_FOUND means the provider has no record of it (null); another 404 is unreadable', async () => {
+    const unknown = fakeHttp({ 'GET /providers/primary/payments/pay_1': () => ({ status: 404, body: { code: 'PAYMENT_NOT_FOUND' } }) });
+    await expect(env.run(createPaymentActivities(unknown.http, providers).getPaymentStatus, { provider: 'primary', paymentId: 'pay_1' })).resolves.toBeNull();
+    const routeGone = fakeHttp({ 'GET /providers/primary/payments/pay_1': () => ({ status: 404, body: { code: 'NOT_FOUND' } }) });
+    const failure = await failureOf(env.run(createPaymentActivities(routeGone.http, providers).getPaymentStatus, { provider: 'primary', paymentId: 'pay_1' }));
+    expect(failure).toMatchObject({ type: 'UPSTREAM_CONTRACT', nonRetryable: true });
+  });
+
+  test('settlePayment of a payment the provider does not know: not-found, nothing sent after the lookup', async () => {
+    const { http, sent } = fakeHttp({ 'GET /providers/primary/payments/pay_1': () => ({ status: 404, body: { code: 'PAYMENT_NOT_FOUND' } }) });
+    const outcome = await env.run(createPaymentActivities(http, providers).settlePayment, { provider: 'primary', orderId: 'A-1', paymentId: 'pay_1' });
+    expect(outcome).toEqual({ outcome: 'not-found', paymentId: 'pay_1' });
+    expect(sent).toHaveLength(1);
   });
 
   test('settlePayment refunds what was captured and not yet refunded', async () => {

@@ -26,6 +26,8 @@ const E = {
   retry: { type: 'OperatorAction', data: { action: 'retry-compensation', operator: 'grace', note: 'ok' } },
   resolve: { type: 'OperatorAction', data: { action: 'mark-resolved', operator: 'grace', note: 'done by hand' } },
   stuckAwaiting: { type: 'OrderFlaggedStuck', data: { status: 'AWAITING_PAYMENT', slaMs: 1000 } },
+  notFound: { type: 'PaymentNotFound', data: pay },
+  stepFailed: { type: 'StepFailed', data: { step: 'reconcile pay_1 at primary', code: 'UNEXPECTED_ANSWER', message: 'answered 400' } },
 } satisfies Record<string, OrderEventBody>;
 
 const numbered = (bodies: OrderEventBody[]): OrderEvent[] => bodies.map((body, i) => ({ seq: i + 1, at, ...body }) as OrderEvent);
@@ -62,6 +64,12 @@ describe('evolve: every legal transition', () => {
     ['OperatorAction retry: REQUIRES_ATTENTION → COMPENSATING, unflagged, reason restored', [E.received, E.compensating, E.compensationFailed], E.retry, { status: 'COMPENSATING', needsAttention: false, reason: E.compensating.data }],
     ['OperatorAction resolve: REQUIRES_ATTENTION → CANCELLED', [E.received, E.compensating, E.compensationFailed], E.resolve, { status: 'CANCELLED', needsAttention: false }],
     ['OrderFlaggedStuck flags without changing status', [E.received, E.reserved, E.requested], E.stuckAwaiting, { status: 'AWAITING_PAYMENT', needsAttention: true }],
+    ['PaymentNotFound records a fact and changes nothing', [E.received, E.reserved, E.requested, E.expired], E.notFound, { status: 'AWAITING_PAYMENT', payment: expect.objectContaining({ status: 'pending' }) }],
+    ['StepFailed from RECEIVED → REQUIRES_ATTENTION, flagged, step and answer in the reason', [E.received], E.stepFailed, { status: 'REQUIRES_ATTENTION', needsAttention: true, reason: { code: 'UNEXPECTED_ANSWER', message: 'reconcile pay_1 at primary: answered 400' } }],
+    ['StepFailed from AWAITING_PAYMENT', [E.received, E.reserved, E.requested, E.expired], E.stepFailed, { status: 'REQUIRES_ATTENTION' }],
+    ['StepFailed from PAID', [E.received, E.reserved, E.requested, E.succeeded], E.stepFailed, { status: 'REQUIRES_ATTENTION' }],
+    ['OperatorAction retry after StepFailed: → COMPENSATING for the step’s reason', [E.received, E.reserved, E.stepFailed], E.retry, { status: 'COMPENSATING', needsAttention: false, reason: { code: 'UNEXPECTED_ANSWER', message: 'reconcile pay_1 at primary: answered 400' } }],
+    ['OperatorAction resolve after StepFailed: → CANCELLED with the step’s reason', [E.received, E.reserved, E.stepFailed], E.resolve, { status: 'CANCELLED', reason: { code: 'UNEXPECTED_ANSWER' } }],
   ] as [string, OrderEventBody[], OrderEventBody, Partial<OrderState>][])('%s', (_name, history, event, expected) => {
     const next = step(fold(...history), event);
     expect(next).toMatchObject(expected);
@@ -95,6 +103,8 @@ describe('evolve: illegal transitions are rejected', () => {
     ['OperatorAction outside REQUIRES_ATTENTION', [E.received, E.compensating], E.retry],
     ['OrderFlaggedStuck on a terminal order', [E.received, E.rejected], { type: 'OrderFlaggedStuck', data: { status: 'REJECTED', slaMs: 1 } }],
     ['OrderFlaggedStuck for a status the order has left', [E.received, E.reserved], E.stuckAwaiting],
+    ['StepFailed on a CONFIRMED order', [E.received, E.reserved, E.requested, E.succeeded, E.confirmed], E.stepFailed],
+    ['StepFailed while compensating', [E.received, E.compensating], E.stepFailed],
   ] as [string, OrderEventBody[], OrderEventBody][])('%s', (_name, history, event) => {
     const state = history.length ? fold(...history) : null;
     expect(() => step(state, event)).toThrow(IllegalTransitionError);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { signWebhook, SIGNATURE_HEADER } from '../api/webhook-signature';
-import { getOrderQuery, orderWorkflowId, retryCompensationSignal } from '../domain/contract';
+import { getOrderQuery, latePaymentRefundWorkflowId, orderWorkflowId, retryCompensationSignal } from '../domain/contract';
 import { BusinessMetric } from '../domain/business-metrics';
 import type { OrderRequest } from '../domain/order-request';
 import { createLogger } from '../observability/logger';
@@ -34,6 +34,8 @@ const declined = makeOrder({ payment: { method: 'card', token: 'tok_decline' } }
 const failedOver = makeOrder();
 /** Never paid: the window expires, reconciliation finds it pending, and its void fails until refunds are back. */
 const lost = makeOrder({ payment: { method: 'card', token: 'tok_lost' } });
+/** A payment no provider knows, announced by a correctly signed webhook. */
+const unknownPayment = 'pay_nobody_knows';
 
 beforeAll(async () => {
   const port = await freePort();
@@ -70,6 +72,22 @@ beforeAll(async () => {
     body: '{}',
   });
   expect(forged.status).toBe(401);
+  // A correctly signed success for a payment the provider does not know: its refund has nothing to refund.
+  const unknown = makeOrder();
+  const body = JSON.stringify({
+    id: 'evt_unknown',
+    type: 'payment.succeeded',
+    created: Math.floor(Date.now() / 1000),
+    data: { paymentId: unknownPayment, orderId: unknown.orderId, amount: 100, currency: 'EUR', failureReason: null },
+  });
+  const signed = await fetch(`${stack.apiUrl}/webhooks/payments/primary`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signWebhook('whsec_dev_primary', body, Math.floor(Date.now() / 1000)) },
+    body,
+  });
+  expect(signed.status).toBe(200);
+  const refund = stack.client.workflow.getHandle(latePaymentRefundWorkflowId({ provider: 'primary', paymentId: unknownPayment }));
+  expect(await refund.result()).toEqual({ outcome: 'not-found', paymentId: unknownPayment });
 }, 90_000);
 
 afterAll(async () => {
@@ -148,6 +166,8 @@ test("the worker's endpoint carries the SDK's metrics and the business metrics, 
   expect(sample(text, `${BusinessMetric.reconciliations}_total`, { ...queue, outcome: 'pending' })).toBe(1);
   expect(sample(text, `${BusinessMetric.compensationFailures}_total`, { ...queue, step: 'settle payment at primary' })).toBe(1);
   expect(sample(text, 'temporal_workflow_completed_total', { ...sdkQueue, workflow_type: 'orderWorkflow' })).toBe(5);
+  expect(sample(text, `${BusinessMetric.lateRefunds}_total`, { ...queue, outcome: 'not-found' })).toBe(1);
+  expect(sample(text, 'temporal_workflow_completed_total', { ...sdkQueue, workflow_type: 'latePaymentRefundWorkflow' })).toBe(1);
   expect(sample(text, 'temporal_activity_execution_latency_count', { ...sdkQueue, activity_type: 'submitFulfillment' })).toBe(3);
 });
 
@@ -170,7 +190,10 @@ test('every series the Grafana dashboard queries is one the API or the worker ex
   expect(missing).toEqual([]);
 });
 
-test('every log line is JSON with the order ids where known, and none carries personal data or secrets', () => {
+test('every log line is JSON with the order ids where known, and none carries personal data or secrets', async () => {
+  // Workflow lines go out through the SDK's sink after their activation: the refund's may trail its result.
+  const nothingToRefund = (line: Record<string, unknown>) => line.msg === 'late payment unknown to its provider: nothing to refund' && line.paymentId === unknownPayment;
+  await eventually(() => lines.map((line) => JSON.parse(line) as Record<string, unknown>), (all) => all.some(nothingToRefund));
   const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
   const about = (order: OrderRequest) => parsed.filter((line) => line.orderId === order.orderId);
   const workflowId = orderWorkflowId(ok.orderId);
@@ -183,6 +206,9 @@ test('every log line is JSON with the order ids where known, and none carries pe
   expect(about(declined)).toContainEqual(
     expect.objectContaining({ component: 'api', msg: 'payment webhook', outcome: 'accepted', workflowId: orderWorkflowId(declined.orderId) }),
   );
+
+  // The refund with nothing to refund is logged once, by the workflow (replays add no line).
+  expect(parsed.filter(nothingToRefund)).toHaveLength(1);
 
   const text = lines.join('\n');
   for (const secret of [ok.customer.email, ok.shippingAddress.line1, 'tok_ok', 'whsec_dev_primary', 'dev-checkout']) {

@@ -1,12 +1,11 @@
 import { existsSync } from 'node:fs';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
-import { createActivities } from '../activities';
 import { encryptedDataConverter } from '../codec';
 import { encryptionKeys, loadConfigOrExit, temporalAddress, temporalConnectionOptions, type Config } from '../config';
 import { loggerFromConfig, type PinoLogger } from '../observability/logger';
 import { startTracing } from '../observability/tracing';
 import { installWorkerRuntime } from '../observability/worker-runtime';
-import { activityEndpoints, createOrderWorker, tracedBundlePath } from './worker';
+import { configuredActivities, createOrderWorker, tracedBundlePath } from './worker';
 
 /**
  * Worker entry point. The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: no new tasks are
@@ -24,7 +23,7 @@ async function main(config: Config, logger: PinoLogger): Promise<void> {
     const worker = await createOrderWorker({
       connection,
       namespace: config.temporal.namespace,
-      activities: createActivities(activityEndpoints(config)),
+      activities: configuredActivities(config),
       dataConverter: encryptedDataConverter(encryptionKeys(config).keys),
       plugins: tracing ? [tracing.plugin] : [],
       ...bundle,

@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import type { DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import type { ActivityEndpoints, OrderActivities } from '../activities';
+import { createActivities, type ActivityEndpoints, type OrderActivities } from '../activities';
+import { createHttpClient } from '../activities/http';
 import { ORDER_TASK_QUEUE } from '../domain/contract';
 import type { Config } from '../config';
 import { TRACING_WORKFLOW_INTERCEPTORS } from '../observability/tracing';
@@ -23,9 +24,15 @@ export function tracedBundlePath(bundle: string): string {
   return bundle.replace(/\.js$/, '.traced.js');
 }
 
+/** The saga's activities as configured: where each system is, and how long to wait for its answer. */
+export function configuredActivities(config: Config): OrderActivities {
+  return createActivities(activityEndpoints(config), createHttpClient(config.httpTimeoutMs));
+}
+
 /** Where the activities reach the external systems, from configuration. */
-export function activityEndpoints(config: Config): ActivityEndpoints {
+function activityEndpoints(config: Config): ActivityEndpoints {
   return {
+    catalogUrl: config.sandboxUrl,
     inventoryUrl: config.sandboxUrl,
     fulfillmentUrl: config.sandboxUrl,
     notificationsUrl: config.sandboxUrl,

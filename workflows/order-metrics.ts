@@ -1,4 +1,5 @@
 import { metricMeter } from '@temporalio/workflow';
+import type { SettleOutcome } from '../activities/payments';
 import { BusinessMetric } from '../domain/business-metrics';
 import type { OrderEvent } from '../domain/order-events';
 import { isTerminal, type OrderState, type OrderStatus } from '../domain/order-state';
@@ -9,6 +10,7 @@ const failovers = metricMeter.createCounter(BusinessMetric.failovers, 'orders', 
 const reconciliations = metricMeter.createCounter(BusinessMetric.reconciliations, 'orders', 'Payment windows reconciled with the provider');
 const compensationFailures = metricMeter.createCounter(BusinessMetric.compensationFailures, 'steps', 'Compensation steps handed to an operator');
 const duplicateCallbacks = metricMeter.createCounter(BusinessMetric.duplicateCallbacks, 'callbacks', 'Payment callbacks already taken');
+const lateRefunds = metricMeter.createCounter(BusinessMetric.lateRefunds, 'payments', 'Late payments settled, by outcome');
 
 /**
  * Counts what `event` means for the business, given the status before it and the state it led to. The
@@ -36,4 +38,8 @@ export function recordEventMetrics(event: OrderEvent, before: OrderStatus | unde
 
 export function recordDuplicateCallback(provider: string): void {
   duplicateCallbacks.add(1, { provider });
+}
+
+export function recordLateRefund(outcome: SettleOutcome['outcome']): void {
+  lateRefunds.add(1, { outcome });
 }

@@ -1,5 +1,5 @@
 import * as wf from '@temporalio/workflow';
-import { ActivityFailure, ApplicationFailure, CancellationScope } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope } from '@temporalio/workflow';
 import type { OrderActivities } from '../activities';
 import type { NotificationTemplate } from '../activities/notifications';
 import {
@@ -29,15 +29,16 @@ import {
   type OrderStatus,
   type OrderView,
 } from '../domain/order-state';
-import { Reason, ReasonCode, REJECTION_CODES } from '../domain/reasons';
+import { Reason, REJECTION_CODES } from '../domain/reasons';
 import { formatAmount } from '../domain/money';
 import { orderReceived } from '../domain/evolve';
 import { OrderLog } from './order-log';
 import { Compensations } from './saga';
 import { recordDuplicateCallback } from './order-metrics';
-import { LATE_MONEY_OPTIONS } from './late-refund';
+import { LATE_MONEY_OPTIONS, untilSettled } from './late-refund';
+import { failureMessage, stepFailure, type StepFailure } from './step-failure';
 
-/** Catalog and inventory: retried while they are down; the stuck-order flag tells support if that lasts. */
+/** Catalog and inventory: retried while they are down, for the step's retry budget (see {@link withinBudget}). */
 const INVENTORY_OPTIONS: wf.ActivityOptions = {
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '500 milliseconds', maximumInterval: '30 seconds' },
@@ -50,7 +51,7 @@ const CREATE_PAYMENT_OPTIONS: wf.ActivityOptions = {
   retry: { initialInterval: '500 milliseconds', maximumAttempts: 3 },
   cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 };
-/** Reconciliation must get an answer: retried until the provider answers. */
+/** Reconciliation must get an answer: retried while the provider does not answer, for the step's retry budget. */
 const RECONCILE_OPTIONS: wf.ActivityOptions = {
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
@@ -66,6 +67,15 @@ const NOTIFY_OPTIONS: wf.ActivityOptions = {
   retry: { initialInterval: '1 second', maximumAttempts: 3 },
 };
 
+/**
+ * A forward step's options bounded by its retry budget (`stepGiveUpMs`; none for orders started before it
+ * existed, which retry without end as they did then).
+ */
+function withinBudget(options: wf.ActivityOptions, giveUpMs: number | undefined): wf.ActivityOptions {
+  if (giveUpMs === undefined) return options;
+  return { ...options, startToCloseTimeout: Math.min(10_000, giveUpMs), scheduleToCloseTimeout: giveUpMs };
+}
+
 /** Compensations retry until `compensationGiveUpMs`, then the order waits for an operator. */
 function compensationOptions(giveUpMs: number): wf.ActivityOptions {
   return {
@@ -80,7 +90,13 @@ function activities(options: wf.ActivityOptions, summary: string) {
   return wf.proxyActivities<OrderActivities>({ ...options, summary });
 }
 
-type ForwardOutcome = { kind: 'paid' } | { kind: 'rejected'; reason: OrderReason } | { kind: 'compensate'; reason: OrderReason };
+/** Where the steps up to payment leave the order. */
+type ForwardOutcome =
+  | { kind: 'paid' }
+  | { kind: 'rejected'; reason: OrderReason }
+  | { kind: 'compensate'; reason: OrderReason }
+  /** A step got an answer it has no meaning for, or gave up with nothing of its own to undo: an operator decides. */
+  | { kind: 'attention'; step: string; failure: StepFailure };
 
 /** Statuses at which an order has answered its checkout: it has a payment link, or it has ended. */
 const ACCEPTED_STATUSES: readonly OrderStatus[] = Object.values(Status).filter(
@@ -93,13 +109,18 @@ const ACCEPTED_STATUSES: readonly OrderStatus[] = Object.values(Status).filter(
  */
 export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<OrderView> {
   const input = OrderWorkflowInput.safeParse(rawInput);
-  if (!input.success) throw ApplicationFailure.nonRetryable(`invalid order input: ${input.error.message}`, Reason.INVALID_ORDER);
+  // The API parsed this input with the same schema: a mismatch is our bug. It fails the workflow task, so
+  // Temporal retries it until a fix is deployed, instead of failing the order.
+  if (!input.success) throw new TypeError(`invalid order input: ${input.error.message}`);
   const { request, settings } = input.data;
   const { orderId } = request;
 
   const log = new OrderLog(input.data.startWroteFirstEvent === true);
   const compensations = new Compensations();
-  const forward = new CancellationScope();
+  // The story runs shielded from a cancellation asked of Temporal itself (the Web UI's "Request
+  // Cancellation"): that is taken as a support cancel below, so the saga, not Temporal, decides what it means.
+  const story = new CancellationScope({ cancellable: false });
+  const forward = new CancellationScope({ parent: story, cancellable: true });
   const callbacks = new Map<string, PaymentCallback>();
   const settledStrays = new Set<string>();
   let cancelRequest: CancelRequest | null = null;
@@ -133,14 +154,19 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
       },
     },
   );
-  wf.setHandler(cancelOrderSignal, (raw) => {
-    const request = CancelRequest.safeParse(raw);
-    if (!request.success || !CANCELLABLE_STATUSES.includes(log.state.status) || cancelRequest) {
+  const requestCancel = (request: CancelRequest) => {
+    if (!CANCELLABLE_STATUSES.includes(log.state.status) || cancelRequest) {
       return wf.log.warn('ignored a cancel request', { orderId, status: log.state.status });
     }
-    cancelRequest = request.data;
+    cancelRequest = request;
     forward.cancel();
+  };
+  wf.setHandler(cancelOrderSignal, (raw) => {
+    const request = CancelRequest.safeParse(raw);
+    if (!request.success) return wf.log.warn('ignored a malformed cancel request', { orderId });
+    requestCancel(request.data);
   });
+  CancellationScope.current().cancelRequested.catch(() => requestCancel({ by: 'support', reason: 'cancellation requested through Temporal' }));
   wf.setHandler(awaitCancellationUpdate, async () => {
     await wf.condition(() => CANCELLATION_SETTLED_STATUSES.includes(log.state.status));
     return log.view;
@@ -156,38 +182,42 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
   wf.setHandler(markResolvedSignal, onOperator('mark-resolved'));
 
   void wf.CancellationScope.nonCancellable(() => flagStuckStates());
+  return story.run(async () => {
+    let outcome: ForwardOutcome;
+    try {
+      outcome = await forward.run(untilPaid);
+    } catch (err) {
+      // Once a cancel is requested, whatever ended the forward steps ended them because of it: an attempt
+      // already running when the cancel came fails with its own error, not a CancelledFailure.
+      if (!cancelRequest) throw err;
+      outcome = { kind: 'compensate', reason: cancellationReason(cancelRequest) };
+    }
+    if (outcome.kind === 'rejected') log.append({ type: 'OrderRejected', data: outcome.reason });
+    else if (outcome.kind === 'compensate') await compensate(outcome.reason);
+    else if (outcome.kind === 'attention') await askOperator(outcome.step, outcome.failure);
+    else await confirm();
 
-  let outcome: ForwardOutcome;
-  try {
-    outcome = await forward.run(untilPaid);
-  } catch (err) {
-    // Once a cancel is requested, whatever ended the forward steps ended them because of it: an attempt
-    // already running when the cancel came fails with its own error, not a CancelledFailure.
-    if (!cancelRequest) throw err;
-    outcome = { kind: 'compensate', reason: cancellationReason(cancelRequest) };
-  }
-  if (outcome.kind === 'rejected') log.append({ type: 'OrderRejected', data: outcome.reason });
-  else if (outcome.kind === 'compensate') await compensate(outcome.reason);
-  else await confirm();
-
-  await settleStrayPayments();
-  await wf.condition(wf.allHandlersFinished);
-  liveStep(endedAs(log.view));
-  return log.view;
+    await settleStrayPayments();
+    await wf.condition(wf.allHandlersFinished);
+    liveStep(endedAs(log.view));
+    return log.view;
+  });
 
   /** Steps up to a paid order; cancellable by the customer or support throughout. */
   async function untilPaid(): Promise<ForwardOutcome> {
+    const inventoryOptions = withinBudget(INVENTORY_OPTIONS, settings.stepGiveUpMs);
     let total: number;
+    const validate = `check ${request.items.length} line(s) against the catalog`;
     try {
       liveStep('Validating prices and SKUs against the catalog');
-      ({ total } = await activities(INVENTORY_OPTIONS, `check ${request.items.length} line(s) against the catalog`).validateOrder({
-        orderId,
-        items: request.items,
-      }));
+      ({ total } = await activities(inventoryOptions, validate).validateOrder({ orderId, items: request.items }));
     } catch (err) {
-      // Whatever the catalog refused, the order cannot go on and no money has moved.
-      const reason = failureReason(err, Reason.INVALID_ORDER);
-      return { kind: 'rejected', reason: REJECTION_CODES.includes(reason.code) ? reason : { ...reason, code: Reason.INVALID_ORDER } };
+      const failure = stepFailure(err);
+      // What the catalog refuses ends the order before anything has moved; anything else waits for an operator.
+      if (failure.kind === 'refused' && REJECTION_CODES.includes(failure.code)) {
+        return { kind: 'rejected', reason: { code: failure.code, message: failure.message } };
+      }
+      return { kind: 'attention', step: validate, failure };
     }
     log.append({ type: 'OrderValidated', data: { total } });
 
@@ -195,33 +225,41 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
       await activities(compensationOpts, 'release stock at inventory').releaseStock({ orderId });
       log.append({ type: 'StockReleased', data: {} });
     });
+    const reserve = 'reserve stock at inventory';
     try {
       liveStep('Reserving stock at inventory');
-      await activities(INVENTORY_OPTIONS, 'reserve stock at inventory').reserveStock({ orderId, items: request.items });
+      await activities(inventoryOptions, reserve).reserveStock({ orderId, items: request.items });
     } catch (err) {
-      const reason = failureReason(err, Reason.INVALID_ORDER);
+      const failure = stepFailure(err);
       // Out of stock reserves nothing (all or nothing), so there is nothing to undo: the order is simply rejected.
-      if (reason.code === Reason.OUT_OF_STOCK) return { kind: 'rejected', reason };
-      return { kind: 'compensate', reason };
+      if (failure.kind === 'refused' && failure.code === Reason.OUT_OF_STOCK) {
+        return { kind: 'rejected', reason: { code: failure.code, message: failure.message } };
+      }
+      if (failure.kind === 'unavailable') {
+        return { kind: 'compensate', reason: { code: Reason.INVENTORY_UNAVAILABLE, message: `${reserve}: ${failure.message}` } };
+      }
+      return { kind: 'attention', step: reserve, failure };
     }
     log.append({ type: 'StockReserved', data: {} });
 
-    const refusal = await requestPayment(total);
-    return refusal ? { kind: 'compensate', reason: refusal } : awaitPayment();
+    const requested = await requestPayment(total);
+    return requested ?? awaitPayment();
   }
 
   /**
-   * Asks each provider in turn; the first that answers takes the payment. Returns why no payment could
-   * be requested, or null when one was. A refusal ends the search: only unavailability fails over.
+   * Asks each provider in turn; the first that answers takes the payment. Returns where the order goes when
+   * no payment could be requested, or null when one was. Only unavailability fails over: a refusal
+   * compensates, an answer the saga cannot read waits for an operator.
    */
-  async function requestPayment(amount: number): Promise<OrderReason | null> {
+  async function requestPayment(amount: number): Promise<ForwardOutcome | null> {
     for (const provider of settings.paymentProviders) {
       // Registered before the call: a payment created behind a timed-out answer is still undone.
       // When it runs, the order usually knows the payment by then; otherwise settle finds it by order id.
       compensations.add(`settle payment at ${provider}`, () => settle(provider, paymentIdAt(provider)));
+      const step = `request payment of ${formatAmount(amount, request.currency)} at ${provider}`;
       try {
         liveStep(`Requesting payment of ${formatAmount(amount, request.currency)} at ${provider}`);
-        const created = await activities(CREATE_PAYMENT_OPTIONS, `request payment of ${formatAmount(amount, request.currency)} at ${provider}`).createPayment({
+        const created = await activities(CREATE_PAYMENT_OPTIONS, step).createPayment({
           provider,
           orderId,
           amount,
@@ -234,12 +272,15 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
         });
         return null;
       } catch (err) {
-        const reason = failureReason(err, Reason.PAYMENT_UNAVAILABLE);
-        if (reason.code === Reason.PAYMENT_DECLINED) return reason;
-        log.append({ type: 'PaymentProviderUnavailable', data: { provider, message: reason.message } });
+        const failure = stepFailure(err);
+        if (failure.kind === 'refused' && failure.code === Reason.PAYMENT_DECLINED) {
+          return { kind: 'compensate', reason: { code: failure.code, message: failure.message } };
+        }
+        if (failure.kind !== 'unavailable') return { kind: 'attention', step, failure };
+        log.append({ type: 'PaymentProviderUnavailable', data: { provider, message: failure.message } });
       }
     }
-    return { code: Reason.PAYMENT_UNAVAILABLE, message: 'no payment provider could take the payment' };
+    return { kind: 'compensate', reason: { code: Reason.PAYMENT_UNAVAILABLE, message: 'no payment provider could take the payment' } };
   }
 
   /** Waits for the provider's callback within the payment window, then reconciles if it never came. */
@@ -260,16 +301,24 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
     }
     log.append({ type: 'PaymentWindowExpired', data: { windowMs: settings.paymentWindowMs } });
     liveStep(`No callback within the payment window: asking ${provider} about ${paymentId}`);
-    const status = await activities(RECONCILE_OPTIONS, `reconcile ${paymentId} at ${provider}`).getPaymentStatus({ provider, paymentId });
+    const reconcile = `reconcile ${paymentId} at ${provider}`;
+    let status;
+    try {
+      status = await activities(withinBudget(RECONCILE_OPTIONS, settings.stepGiveUpMs), reconcile).getPaymentStatus({ provider, paymentId });
+    } catch (err) {
+      return { kind: 'attention', step: reconcile, failure: stepFailure(err) };
+    }
+    const timedOut = `no payment within ${settings.paymentWindowMs} ms`;
+    if (status === null) {
+      log.append({ type: 'PaymentNotFound', data: { provider, paymentId } });
+      return { kind: 'compensate', reason: { code: Reason.PAYMENT_TIMEOUT, message: `${timedOut}: ${provider} has no record of ${paymentId}` } };
+    }
     log.append({ type: 'PaymentReconciled', data: { provider, paymentId, providerStatus: status.status } });
     if (status.status === 'succeeded') return { kind: 'paid' };
     if (status.status === 'failed') {
       return { kind: 'compensate', reason: { code: Reason.PAYMENT_DECLINED, message: 'the provider reports the payment failed' } };
     }
-    return {
-      kind: 'compensate',
-      reason: { code: Reason.PAYMENT_TIMEOUT, message: `no payment within ${settings.paymentWindowMs} ms` },
-    };
+    return { kind: 'compensate', reason: { code: Reason.PAYMENT_TIMEOUT, message: timedOut } };
   }
 
   function paymentIdAt(provider: string): string | undefined {
@@ -283,18 +332,24 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
     return undefined;
   }
 
-  /** Hands the paid order to fulfillment and tells the customer; a fulfillment that keeps failing is refunded. */
+  /**
+   * Hands the paid order to fulfillment and tells the customer. A fulfillment that cannot be reached is
+   * refunded; one that answers what the saga cannot read may have taken the order, so an operator decides.
+   */
   async function confirm(): Promise<void> {
     let fulfillmentId: string;
+    const submit = 'submit the order to fulfillment';
     try {
       liveStep('Paid: handing the order to fulfillment');
-      ({ fulfillmentId } = await activities(CONFIRM_OPTIONS, 'submit the order to fulfillment').submitFulfillment({
+      ({ fulfillmentId } = await activities(CONFIRM_OPTIONS, submit).submitFulfillment({
         orderId,
         items: request.items,
         shippingAddress: request.shippingAddress,
       }));
     } catch (err) {
-      return compensate({ code: Reason.CONFIRMATION_FAILED, message: `fulfillment failed: ${failureMessage(err)}` });
+      const failure = stepFailure(err);
+      if (failure.kind !== 'unavailable') return askOperator(submit, failure);
+      return compensate({ code: Reason.CONFIRMATION_FAILED, message: `fulfillment failed: ${failure.message}` });
     }
     log.append({ type: 'OrderConfirmed', data: { fulfillmentId } });
     await notify('order-confirmed');
@@ -304,23 +359,47 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
   async function compensate(reason: OrderReason): Promise<void> {
     log.append({ type: 'CompensationStarted', data: reason });
     liveStep(`Compensating (${reason.code}): undoing the steps taken, last first`);
+    await undoAll();
+  }
+
+  /**
+   * A step the saga cannot give a meaning to: the order waits in `REQUIRES_ATTENTION` until an operator
+   * has it compensated (retry compensation) or settles it by hand (mark resolved).
+   */
+  async function askOperator(step: string, failure: StepFailure): Promise<void> {
+    const code = failure.kind === 'unavailable' ? Reason.RETRIES_EXHAUSTED : Reason.UNEXPECTED_ANSWER;
+    log.append({ type: 'StepFailed', data: { step, code, message: failure.message } });
+    const what = failure.kind === 'unavailable' ? 'gave up on its system' : 'got an answer the saga cannot read';
+    const undo = compensations.pending.length ? `undo what the order did (${compensations.pending.join(', ')}) and cancel it` : 'cancel it (nothing to undo)';
+    const action = await operatorDecides(`Needs an operator: "${step}" ${what} (${failure.message}). Retry compensation to ${undo}, or mark resolved once settled by hand.`);
+    if (action === 'retry-compensation') await undoAll();
+  }
+
+  /** Runs the compensations until all succeed or an operator marks the order resolved; then it is cancelled. */
+  async function undoAll(): Promise<void> {
     await CancellationScope.nonCancellable(async () => {
       for (;;) {
         const failures = await compensations.run();
         if (failures.length === 0) break;
         const [first] = failures;
         log.append({ type: 'CompensationFailed', data: { step: first!.name, message: first!.message } });
-        liveStep(`Needs an operator: "${first!.name}" kept failing (${first!.message}). Retry compensation or mark resolved.`);
-        await wf.condition(() => operatorRequest !== null);
-        liveStep('Operator acted: compensating again');
-        const { action, request: operator } = operatorRequest!;
-        operatorRequest = null;
-        log.append({ type: 'OperatorAction', data: { action, operator: operator.operator, note: operator.note } });
+        const action = await operatorDecides(`Needs an operator: "${first!.name}" kept failing (${first!.message}). Retry compensation or mark resolved.`);
         if (action === 'mark-resolved') return;
       }
       log.append({ type: 'OrderCancelled', data: {} });
       await notify('order-cancelled');
     });
+  }
+
+  /** Waits for an operator's action on an order in `REQUIRES_ATTENTION`, with `prompt` as the live step, and records it. */
+  async function operatorDecides(prompt: string): Promise<OperatorActionKind> {
+    liveStep(prompt);
+    await wf.condition(() => operatorRequest !== null);
+    liveStep('Operator acted: compensating again');
+    const { action, request: operator } = operatorRequest!;
+    operatorRequest = null;
+    log.append({ type: 'OperatorAction', data: { action, operator: operator.operator, note: operator.note } });
+    return action;
   }
 
   async function settle(provider: string, paymentId?: string, options = { late: false }): Promise<void> {
@@ -333,6 +412,8 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
       });
     } else if (result.outcome === 'voided') {
       log.append({ type: 'PaymentVoided', data: { provider, paymentId: result.paymentId } });
+    } else if (result.outcome === 'not-found') {
+      log.append({ type: 'PaymentNotFound', data: { provider, paymentId: result.paymentId } });
     }
   }
 
@@ -345,7 +426,8 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
       const stray = [...callbacks.values()].find((callback) => isStray(callback) && !settledStrays.has(strayKey(callback)));
       if (!stray) return;
       settledStrays.add(strayKey(stray));
-      await settle(stray.provider, stray.paymentId, { late: true });
+      // The order has ended: money that cannot be returned yet is tried again, never a reason to fail it.
+      await untilSettled(`${stray.paymentId} at ${stray.provider}`, settings.compensationGiveUpMs, () => settle(stray.provider, stray.paymentId, { late: true }));
     }
   }
 
@@ -400,19 +482,3 @@ function cancellationReason(request: CancelRequest): OrderReason {
   return { code, message: request.reason ?? `cancelled by ${request.by}` };
 }
 
-/**
- * The reason an activity failure gives the order: its own reason code when it is a business failure,
- * else `fallback`. Cancellation (including an attempt that failed after its scope was cancelled) and
- * workflow bugs are not business failures: they go on up.
- */
-function failureReason(err: unknown, fallback: ReasonCode): OrderReason {
-  if (wf.isCancellation(err) || CancellationScope.current().consideredCancelled || !(err instanceof ActivityFailure)) throw err;
-  const cause = err.cause;
-  const code = cause instanceof ApplicationFailure ? ReasonCode.safeParse(cause.type) : null;
-  return { code: code?.success ? code.data : fallback, message: failureMessage(err) };
-}
-
-function failureMessage(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
-  return err instanceof Error ? err.message : String(err);
-}

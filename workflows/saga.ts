@@ -1,3 +1,5 @@
+import { failureMessage } from './step-failure';
+
 /** One compensating action: a name for the record and an idempotent undo. */
 export interface Compensation {
   name: string;
@@ -21,6 +23,11 @@ export class Compensations {
     this.stack.push({ name, undo });
   }
 
+  /** The names of the compensations still to run, in the order they will run. */
+  get pending(): string[] {
+    return this.stack.map(({ name }) => name).reverse();
+  }
+
   /** Runs every pending compensation, last added first; returns the failures (empty when all succeeded). */
   async run(): Promise<CompensationFailure[]> {
     const failures: CompensationFailure[] = [];
@@ -31,17 +38,11 @@ export class Compensations {
         await next.undo();
       } catch (err) {
         failed.push(next);
-        failures.push({ name: next.name, message: err instanceof Error ? messageOf(err) : String(err) });
+        failures.push({ name: next.name, message: failureMessage(err) });
       }
     }
     // Failed ones go back in their original order, so a retry keeps the reverse order.
     this.stack.push(...failed.reverse());
     return failures;
   }
-}
-
-/** Activity failures wrap the cause; the cause's message is the one a person can act on. */
-function messageOf(err: Error): string {
-  const cause = (err as { cause?: unknown }).cause;
-  return cause instanceof Error ? messageOf(cause) : err.message;
 }

@@ -5,10 +5,11 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type RuntimeOptions, type Worker } from '@temporalio/worker';
 import { createHardenedServer } from '../../api/http-server';
 import { createApp } from '../../api/server';
-import { createActivities, type OrderActivities } from '../../activities';
+import { createActivities, type ActivityEndpoints, type OrderActivities } from '../../activities';
+import { createHttpClient } from '../../activities/http';
 import { orderStartOptions } from '../../api/start-order';
-import { DEV_API_KEYS, devPaymentProviders, type ApiKeys } from '../../config';
-import { getEventsQuery, type SagaSettings } from '../../domain/contract';
+import { DEV_API_KEYS, devPaymentProviders, type ApiKeys, type Config } from '../../config';
+import { getEventsQuery } from '../../domain/contract';
 import type { OrderRequest } from '../../domain/order-request';
 import type { OrderView } from '../../domain/order-state';
 import { createSandbox } from '../../sandbox/server';
@@ -29,11 +30,48 @@ export const TEST_API_KEYS: ApiKeys = {
 export const auth = (token: keyof typeof TEST_API_KEYS & string) => ({ authorization: `Bearer ${token}` });
 
 /** Short windows so every path finishes in seconds; a test can shorten or lengthen any of them. */
-export const FAST_SETTINGS: Omit<SagaSettings, 'paymentProviders'> = {
+export const FAST_SETTINGS: Omit<Config['saga'], 'paymentProviders'> = {
   paymentWindowMs: 3_000,
   compensationGiveUpMs: 2_000,
+  // Longer than any outage these tests stage: only the fault matrix lets a step give up.
+  stepGiveUpMs: 20_000,
   stateSlaMs: 60_000,
 };
+
+/** The external systems the activities call, each on a port of its own (the sandbox serves them all). */
+export const SYSTEMS = ['catalog', 'inventory', 'payments', 'fulfillment', 'notifications'] as const;
+export type SystemName = (typeof SYSTEMS)[number];
+
+/**
+ * One system's port. `refuse()` closes it, so connections are refused as by a host that is down;
+ * `accept()` listens on the same port again.
+ */
+class SystemPort {
+  private constructor(
+    private server: http.Server,
+    private readonly app: http.RequestListener,
+    readonly url: string,
+    private readonly port: number,
+  ) {}
+
+  static async open(app: http.RequestListener): Promise<SystemPort> {
+    const server = http.createServer(app);
+    const url = await listen(server);
+    return new SystemPort(server, app, url, (server.address() as AddressInfo).port);
+  }
+
+  async refuse(): Promise<void> {
+    if (!this.server.listening) return;
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  async accept(): Promise<void> {
+    if (this.server.listening) return;
+    this.server = http.createServer(this.app);
+    await listen(this.server, this.port);
+  }
+}
 
 let runtimeInstalled = false;
 /**
@@ -47,8 +85,11 @@ export function installTestRuntime(options: RuntimeOptions = { logger: new Defau
   runtimeInstalled = true;
 }
 
-async function listen(server: http.Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+async function listen(server: http.Server, port = 0): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
@@ -56,7 +97,9 @@ async function listen(server: http.Server): Promise<string> {
  * The real stack for one test file: the shared dev server, the sandbox and the API's webhook endpoint on
  * free ports, and the real worker on a task queue of its own.
  */
-export interface StackOptions extends Partial<Omit<SagaSettings, 'paymentProviders'>> {
+export interface StackOptions extends Partial<Omit<Config['saga'], 'paymentProviders'>> {
+  /** How long the activities wait for a system's answer (the fault matrix shortens it to stage hangs quickly). */
+  httpTimeoutMs?: number;
   /** Wraps the real activities, for a test that must put something in history at an exact moment. */
   wrapActivities?: (activities: OrderActivities, client: Client) => OrderActivities;
   /** False to start with no worker polling (the API must still accept and answer). */
@@ -81,6 +124,7 @@ export async function startStack({
   temporalAddress,
   workflowBundlePath,
   requestTimeoutMs,
+  httpTimeoutMs,
   observability: { logger, tracing } = {},
   ...settings
 }: StackOptions = {}) {
@@ -99,8 +143,13 @@ export async function startStack({
   const sandboxServer = http.createServer();
   const apiUrl = await listen(apiServer);
   const sandboxUrl = await listen(sandboxServer);
-  const providers = devPaymentProviders(sandboxUrl);
-  const saga: SagaSettings = { ...FAST_SETTINGS, ...settings, paymentProviders: providers.map((p) => p.name) };
+  // Each system on a port of its own, served by the sandbox made below (it needs the providers' URLs first).
+  const sandboxApp: http.RequestListener = (req, res) => sandbox.app(req, res);
+  const systems = Object.fromEntries(
+    await Promise.all(SYSTEMS.map(async (name) => [name, await SystemPort.open(sandboxApp)] as const)),
+  ) as Record<SystemName, SystemPort>;
+  const providers = devPaymentProviders(systems.payments.url);
+  const saga: Config['saga'] = { ...FAST_SETTINGS, ...settings, paymentProviders: providers.map((p) => p.name) };
 
   const sandbox = createSandbox({
     providers,
@@ -118,8 +167,14 @@ export async function startStack({
   });
   apiServer.on('request', app);
 
-  const endpoints = { inventoryUrl: sandboxUrl, fulfillmentUrl: sandboxUrl, notificationsUrl: sandboxUrl, paymentProviders: providers };
-  const activities = createActivities(endpoints);
+  const endpoints: ActivityEndpoints = {
+    catalogUrl: systems.catalog.url,
+    inventoryUrl: systems.inventory.url,
+    fulfillmentUrl: systems.fulfillment.url,
+    notificationsUrl: systems.notifications.url,
+    paymentProviders: providers,
+  };
+  const activities = createActivities(endpoints, createHttpClient(httpTimeoutMs));
   let running: { worker: Worker; run: Promise<void> } | null = null;
   async function startWorker(): Promise<void> {
     const worker = await createOrderWorker({
@@ -166,6 +221,11 @@ export async function startStack({
       return (await handle.result()) as OrderView;
     },
 
+    /** Refuses (or accepts again) every connection to one system, as a host that is down does. */
+    async refuseConnections(system: SystemName, refuse: boolean): Promise<void> {
+      await (refuse ? systems[system].refuse() : systems[system].accept());
+    },
+
     /** Flips a sandbox fault switch, as the operator of a real outage would experience it. */
     async outage(target: 'primary' | 'backup' | 'fulfillment' | 'refunds', down: boolean): Promise<void> {
       const path = target === 'fulfillment' || target === 'refunds' ? `/_sandbox/${target}/outage` : `/_sandbox/providers/${target}/outage`;
@@ -180,6 +240,7 @@ export async function startStack({
     async stop(): Promise<void> {
       await stopWorker();
       sandbox.close();
+      await Promise.all(Object.values(systems).map((system) => system.refuse()));
       await nativeConnection.close();
       await connection.close();
       apiServer.closeAllConnections();

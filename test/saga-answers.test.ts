@@ -1,0 +1,90 @@
+import { cancelOrderSignal, getEventsQuery, getOrderQuery, paymentCallbackSignal } from '../domain/contract';
+import { eventTypes, eventually, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
+
+/** Answers and requests the saga was not written around, which must still end each order with an answer. */
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const lost = { method: 'card', token: 'tok_lost' };
+const metadata = (handle: { query: <T>(name: string) => Promise<T> }) => handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+const sandbox = (path: string, method: string, body?: unknown) =>
+  fetch(`${stack.sandboxUrl}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+
+describe('a cancellation asked of Temporal itself (the Web UI’s Request Cancellation)', () => {
+  test('is a support cancel: compensated, CANCELLED_BY_SUPPORT, and the workflow completes', async () => {
+    const request = makeOrder({ payment: lost });
+    const handle = await stack.startOrder(request);
+    await eventually(() => handle.query(getOrderQuery), (view) => view.status === 'AWAITING_PAYMENT');
+    await handle.cancel();
+    const view = await stack.result(handle);
+    expect(view).toMatchObject({ status: 'CANCELLED', reason: { code: 'CANCELLED_BY_SUPPORT' }, payment: { status: 'voided' } });
+    expect((await handle.describe()).status.name).toBe('COMPLETED');
+  });
+
+  test('is ignored once the order is paid: it is confirmed', async () => {
+    await stack.outage('fulfillment', true);
+    try {
+      const handle = await stack.startOrder(makeOrder());
+      await eventually(() => handle.query(getOrderQuery), (view) => view.status === 'PAID');
+      await handle.cancel();
+      await stack.outage('fulfillment', false);
+      expect((await stack.result(handle)).status).toBe('CONFIRMED');
+      expect((await handle.describe()).status.name).toBe('COMPLETED');
+      expect(await eventTypes(handle)).not.toContain('CompensationStarted');
+    } finally {
+      await stack.outage('fulfillment', false);
+    }
+  });
+});
+
+describe('stray money', () => {
+  test('a stray payment whose refund is refused is tried again until it goes through; the order never fails', async () => {
+    const request = makeOrder({ payment: lost });
+    const handle = await stack.startOrder(request);
+    await eventually(() => handle.query(getOrderQuery), (view) => view.status === 'AWAITING_PAYMENT');
+    // The customer also paid at the backup (a second checkout tab): its success webhook reaches the order as a stray.
+    const stray = await sandbox('/providers/backup/payments', 'POST', { orderId: request.orderId, amount: 3998, currency: 'EUR', token: 'tok_ok' });
+    expect(stray.status).toBe(201);
+    await eventually(() => netMoney(stack, request.orderId), (net) => net === 3998);
+    await sandbox('/_sandbox/faults/refund', 'PUT', { kind: 'status', status: 400 });
+    try {
+      await handle.signal(cancelOrderSignal, { by: 'customer' });
+      const details = await eventually(() => metadata(handle), (m) => m.currentDetails?.startsWith('Returning pay_') ?? false);
+      expect(details.currentDetails).toMatch(/^Returning pay_\w+ at backup failed \(.*answered 400.*\); trying again every 2000 ms$/);
+      expect((await handle.query(getOrderQuery)).status).toBe('CANCELLED');
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+    } finally {
+      await sandbox('/_sandbox/faults/refund', 'DELETE');
+    }
+    expect(await stack.result(handle)).toMatchObject({ status: 'CANCELLED', reason: { code: 'CANCELLED_BY_CUSTOMER' } });
+    expect(netMoney(stack, request.orderId)).toBe(0);
+    expect((await handle.describe()).status.name).toBe('COMPLETED');
+  });
+
+  test('a stray success for a payment its provider does not know: nothing to return, recorded, no retries', async () => {
+    const request = makeOrder({ payment: lost });
+    const handle = await stack.startOrder(request);
+    await eventually(() => handle.query(getOrderQuery), (view) => view.status === 'AWAITING_PAYMENT');
+    await handle.signal(paymentCallbackSignal, {
+      provider: 'backup',
+      eventId: 'evt_unknown',
+      type: 'payment.succeeded',
+      paymentId: 'pay_unknown_to_backup',
+      orderId: request.orderId,
+      amount: 3998,
+      currency: 'EUR',
+      failureReason: null,
+    });
+    await handle.signal(cancelOrderSignal, { by: 'customer' });
+    expect((await stack.result(handle)).status).toBe('CANCELLED');
+    const events = await handle.query(getEventsQuery);
+    expect(events.filter((event) => event.type === 'PaymentNotFound').map((event) => event.data)).toEqual([
+      { provider: 'backup', paymentId: 'pay_unknown_to_backup' },
+    ]);
+  });
+});
