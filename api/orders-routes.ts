@@ -117,6 +117,9 @@ export function ordersRouter(service: OrdersService, apiKeys: ApiKeys): Router {
       if (outcome.kind === 'not-in-attention') {
         return problem(res, 409, 'Order not awaiting an operator', `the order is ${outcome.view.status}, not REQUIRES_ATTENTION`);
       }
+      if (outcome.kind === 'closed') {
+        return problem(res, 409, 'Order workflow closed', 'the order’s workflow has ended: nothing can act on it through the API any more; settle it by hand');
+      }
       res.status(202).json(outcome.view);
     });
   }

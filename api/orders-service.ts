@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import { optionalTsToDate } from '@temporalio/common/lib/time';
 import {
   awaitAcceptanceUpdate,
   awaitCancellationUpdate,
@@ -35,6 +36,7 @@ import { isCurrentPayment, NOT_CANCELLABLE_STATUSES, OrderView, Status } from '.
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import type { ListOrdersQuery, OrderSummary } from './http-schemas';
 import { orderStartOptions } from './start-order';
+import { needsAttentionClause, shownView, statusClause } from './closed-orders';
 
 export type PlaceOutcome =
   | { kind: 'created' | 'existing' | 'accepted' | 'rejected'; view: OrderView }
@@ -48,7 +50,7 @@ export type CancelOutcome =
  * confirmed payment (`already-settled`); a failure about an order that has ended or never was (`ignored`).
  */
 export type CallbackOutcome = 'signalled' | 'refund-started' | 'refund-exists' | 'already-settled' | 'ignored';
-export type OperatorOutcome = { kind: 'signalled' | 'not-in-attention'; view: OrderView } | { kind: 'not-found' };
+export type OperatorOutcome = { kind: 'signalled' | 'not-in-attention' | 'closed'; view: OrderView } | { kind: 'not-found' };
 
 /** A stored order as the server knows it, with no worker involved. */
 interface StoredOrder {
@@ -181,9 +183,9 @@ export class OrdersService {
   async list(query: ListOrdersQuery): Promise<{ orders: OrderSummary[]; nextPageToken: string | null }> {
     // Every value below was parsed against an enum or the customer-id charset: nothing needs quoting.
     const clauses = [`WorkflowType = '${ORDER_WORKFLOW_TYPE}'`];
-    if (query.status) clauses.push(`${OrderSearchAttributes.status.name} = '${query.status}'`);
+    if (query.status) clauses.push(statusClause(query.status));
     if (query.customerId) clauses.push(`${OrderSearchAttributes.customerId.name} = '${query.customerId}'`);
-    if (query.needsAttention) clauses.push(`${OrderSearchAttributes.needsAttention.name} = ${query.needsAttention}`);
+    if (query.needsAttention) clauses.push(needsAttentionClause(query.needsAttention === 'true'));
     const visibilityQuery = clauses.join(' AND ');
     const serverToken = query.pageToken ? openPageToken(query.pageToken, visibilityQuery) : undefined;
     let response;
@@ -202,15 +204,15 @@ export class OrdersService {
       throw err;
     }
     // Only each order's view, all in one decode: not the event and request hash stored beside it.
-    const payloads = (response.executions ?? []).flatMap((execution) => {
-      const payload = execution.memo?.fields?.[MemoKey.order];
-      return payload ? [payload] : [];
-    });
+    const withViews = (response.executions ?? []).filter((execution) => execution.memo?.fields?.[MemoKey.order]);
+    const payloads = withViews.map((execution) => execution.memo!.fields![MemoKey.order]!);
+    const decoded = await decodeArrayFromPayloads(this.client.options.loadedDataConverter, payloads);
     const orders: OrderSummary[] = [];
-    for (const decoded of await decodeArrayFromPayloads(this.client.options.loadedDataConverter, payloads)) {
-      const view = OrderView.safeParse(decoded);
+    for (const [i, execution] of withViews.entries()) {
+      const view = OrderView.safeParse(decoded[i]);
       if (!view.success) continue;
-      const { orderId, status, customerId, total, currency, needsAttention, createdAt } = view.data;
+      const shown = shownView(view.data, execution.status, optionalTsToDate(execution.closeTime));
+      const { orderId, status, customerId, total, currency, needsAttention, createdAt } = shown;
       orders.push({ orderId, status, customerId, total, currency, needsAttention, createdAt });
     }
     const token = response.nextPageToken?.length ? sealPageToken(Buffer.from(response.nextPageToken), visibilityQuery) : null;
@@ -256,7 +258,8 @@ export class OrdersService {
   ): Promise<OperatorOutcome> {
     const stored = await this.stored(orderId);
     if (!stored) return { kind: 'not-found' };
-    if (!stored.running || stored.view.status !== Status.REQUIRES_ATTENTION) return { kind: 'not-in-attention', view: stored.view };
+    if (!stored.running) return { kind: 'closed', view: stored.view };
+    if (stored.view.status !== Status.REQUIRES_ATTENTION) return { kind: 'not-in-attention', view: stored.view };
     const signal = action === 'retry-compensation' ? retryCompensationSignal : markResolvedSignal;
     await this.client.workflow.getHandle(orderWorkflowId(orderId)).signal(signal, operator);
     return { kind: 'signalled', view: stored.view };
@@ -284,7 +287,11 @@ export class OrdersService {
     const view = OrderView.safeParse(description.memo?.[MemoKey.order]);
     if (!view.success) return null;
     const hash = description.memo?.[MemoKey.requestHash];
-    return { view: view.data, requestHash: typeof hash === 'string' ? hash : null, running: description.status.name === 'RUNNING' };
+    return {
+      view: shownView(view.data, description.status.code, description.closeTime),
+      requestHash: typeof hash === 'string' ? hash : null,
+      running: description.status.name === 'RUNNING',
+    };
   }
 }
 

@@ -3,6 +3,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import { getOrderQuery } from '../domain/contract';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import { auth, eventually, makeOrder, NAMESPACE, startStack, TEST_UI_ORIGIN, type TestStack } from './helpers/stack';
 
@@ -99,6 +100,36 @@ test('visibility finds orders by each search attribute', async () => {
   expect(await by(`${paymentProvider.name} = 'backup'`)).toEqual([`order-${failedOver.orderId}`]);
   expect(await ids(`${within} AND ${needsAttention.name} = true`)).toEqual([]);
   expect(await by(`${needsAttention.name} = false AND ${status.name} = 'CONFIRMED'`)).toContain(`order-${failedOver.orderId}`);
+});
+
+test('an order whose workflow was terminated (the Web UI’s Terminate) shows it needs attention, and the filters find it', async () => {
+  const customerId = `c-closed-${Date.now()}`;
+  const terminated = personalOrder({ customer: { id: customerId, email: PERSONAL[0]! }, payment: { method: 'card', token: 'tok_lost' } });
+  const confirmed = personalOrder({ customer: { id: customerId, email: PERSONAL[0]! } });
+  const handle = await stack.startOrder(terminated);
+  await eventually(() => handle.query(getOrderQuery), (view) => view.status === 'AWAITING_PAYMENT');
+  await stack.result(await stack.startOrder(confirmed));
+  await handle.terminate('stopped by hand in the Web UI');
+
+  const view = (await request(stack.app).get(`/orders/${terminated.orderId}`).set(auth('dev-support'))).body;
+  expect(view).toMatchObject({ status: 'REQUIRES_ATTENTION', needsAttention: true, reason: { code: 'WORKFLOW_CLOSED' } });
+  expect(view.reason.message).toMatch(/^the order's workflow was terminated at \d{4}-.+ while the order was AWAITING_PAYMENT, so its compensations never ran/);
+
+  const listed = async (filter: string) => {
+    const res = await request(stack.app).get(`/orders?customerId=${customerId}${filter}`).set(auth('dev-support'));
+    expect(res.status).toBe(200);
+    return (res.body.orders as { orderId: string; status: string; needsAttention: boolean }[]).map(({ orderId, status, needsAttention }) => `${orderId} ${status} ${needsAttention}`);
+  };
+  const both = await eventually(() => listed(''), (found) => found.length === 2);
+  expect(both).toEqual(expect.arrayContaining([`${terminated.orderId} REQUIRES_ATTENTION true`, `${confirmed.orderId} CONFIRMED false`]));
+  expect(await listed('&needsAttention=true')).toEqual([`${terminated.orderId} REQUIRES_ATTENTION true`]);
+  expect(await listed('&needsAttention=false')).toEqual([`${confirmed.orderId} CONFIRMED false`]);
+  expect(await listed('&status=REQUIRES_ATTENTION')).toEqual([`${terminated.orderId} REQUIRES_ATTENTION true`]);
+  expect(await listed('&status=AWAITING_PAYMENT')).toEqual([]);
+
+  const retry = await request(stack.app).post(`/orders/${terminated.orderId}/actions/retry-compensation`).set(auth('dev-support')).send({ note: 'try' });
+  expect(retry.status).toBe(409);
+  expect(retry.body.title).toBe('Order workflow closed');
 });
 
 describe('codec endpoints', () => {
