@@ -157,7 +157,7 @@ async function main(): Promise<void> {
   const keys = [{ id: 'bench', key: randomBytes(32) }];
   const { env, temporalPort } = await throwawayStackEnv(path.join(workDir, 'data'), keys);
   const config = loadConfig(env);
-  const server = new DevServerProcess(cli, temporalPort, path.join(workDir, 'temporal.db'));
+  const server = new DevServerProcess(cli, { port: temporalPort, dbFile: path.join(workDir, 'temporal.db') });
   await server.start();
   const bundlePath = path.join(workDir, 'workflows.js');
   await writeWorkflowBundle(bundlePath);

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -13,16 +13,17 @@ import type { OrderView } from '../domain/order-state';
 import { SANDBOX_CATALOG } from '../sandbox/ledger';
 import { writeWorkflowBundle } from '../worker/worker';
 import { DevServerProcess } from './dev-server-process';
-import { serveApiAndSandbox, throwawayStackEnv } from './local-stack';
-import { judgeOrders, waitForOrdersToEnd } from './order-checks';
-import { runScript, stopChild, tracked } from './children';
+import { connectClient, serveSandbox, throwawayStackEnv, waitUntilAnswers } from './local-stack';
+import { judgeOrders, judgeWorkflows, waitForOrdersToEnd } from './order-checks';
+import { runScript, SupervisedChild } from './children';
 import { createLogger, TemporalPinoLogger } from '../observability/logger';
 import { ensureTemporalCli } from './provision-temporal-cli';
 
 /**
- * `npm run test:chaos`: hundreds of orders through the real stack while the worker is SIGKILLed, the
- * Temporal server restarts, systems go down, a share of calls fail or hang, and webhooks come twice, out
- * of order, late or forged. Then every promise is checked: every accepted order terminal, money
+ * `npm run test:chaos`: hundreds of orders through the real stack while the worker and the API are
+ * SIGKILLed, the Temporal server is stopped and killed and restarts on its database, systems go down, a
+ * share of calls fail or hang, and webhooks come twice, out of order, late or forged. Then every promise
+ * is checked: every accepted order terminal, no workflow failed or closed with a live-looking status, money
  * conserved per order, stock conserved, no double capture, no forged webhook accepted, no secret in the
  * logs. Loopback only; bounded in time; stops by itself.
  */
@@ -85,41 +86,43 @@ async function main(): Promise<number> {
   const config = loadConfig(env);
   say(`seed ${seed}: ${ORDERS} orders at concurrency ${CONCURRENCY}; logs in ${logFile}`);
 
-  const server = new DevServerProcess(cli, temporalPort, path.join(logDir, 'temporal.db'), (chunk) => log.write(`[temporal] ${chunk}`));
+  const server = new DevServerProcess(cli, { port: temporalPort, dbFile: path.join(logDir, 'temporal.db'), log: (chunk) => log.write(`[temporal] ${chunk}`) });
   await server.start();
   const bundlePath = path.join(logDir, 'workflows.js');
   await writeWorkflowBundle(bundlePath);
 
-  const served = await serveApiAndSandbox(config, keys, { random }, { logger });
-  const { apiUrl, sandboxUrl } = served;
+  const served = await serveSandbox(config, { random }, logger);
+  const { sandboxUrl } = served;
+  // The verdict reads Temporal's visibility with a client of its own.
+  const temporal = await connectClient(config, keys);
 
-  // The worker is supervised as an orchestrator would: restarted whenever it exits, except when we stop it.
-  let worker = null as ChildProcess | null;
-  let supervising = true;
-  let unplannedExits = 0;
-  const startWorker = () => {
-    // A restart planned a second ago may come after the final stop.
-    if (!supervising) return;
-    const child = tracked(
-      spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '..', 'worker', 'main.ts')], {
-        env: { ...env, WORKFLOW_BUNDLE: bundlePath },
+  // The worker and the API are separate processes, supervised as an orchestrator would: restarted whenever
+  // they exit on their own; the chaos SIGKILLs them and starts them again.
+  const service = (name: string, entry: string, extraEnv: NodeJS.ProcessEnv = {}) =>
+    new SupervisedChild(name, () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '..', ...entry.split('/'))], {
+        env: { ...env, ...extraEnv },
         stdio: ['ignore', 'pipe', 'pipe'],
-      }),
-    );
-    child.stdout!.on('data', (chunk: Buffer) => log.write(`[worker] ${chunk}`));
-    child.stderr!.on('data', (chunk: Buffer) => log.write(`[worker] ${chunk}`));
-    child.once('exit', (code, signal) => {
-      if (!supervising || worker !== child || signal === 'SIGKILL') return;
-      unplannedExits++;
-      say(`worker exited (${code ?? signal}): restarting it`);
-      setTimeout(startWorker, 1_000);
-    });
-    worker = child;
-  };
-  startWorker();
+      });
+      child.stdout!.on('data', (chunk: Buffer) => log.write(`[${name}] ${chunk}`));
+      child.stderr!.on('data', (chunk: Buffer) => log.write(`[${name}] ${chunk}`));
+      return child;
+    }, say);
+  const worker = service('worker', 'worker/main.ts', { WORKFLOW_BUNDLE: bundlePath });
+  const api = service('api', 'api/main.ts');
+  const apiUrl = `http://127.0.0.1:${config.apiPort}`;
+  worker.start();
+  api.start();
+  await waitUntilAnswers(`${apiUrl}/healthz`);
 
-  const sandboxCall = (route: string, body: unknown) =>
-    fetch(`${sandboxUrl}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const sandboxCall = (route: string, body?: unknown, method = 'POST') =>
+    fetch(`${sandboxUrl}${route}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  /** Answers the saga has no meaning for: the orders they reach wait for an operator (the settle loop below is one). */
+  const UNEXPECTED: [string, object][] = [
+    ['reserve', { kind: 'status', status: 400 }],
+    ['fulfillment', { kind: 'bad-body' }],
+    ['get-payment', { kind: 'status', status: 409 }],
+  ];
   const call = async (method: 'GET' | 'POST', route: string, body?: unknown, token = 'dev-checkout') => {
     const response = await fetch(`${apiUrl}${route}`, {
       method,
@@ -129,11 +132,20 @@ async function main(): Promise<number> {
     });
     return { status: response.status, body: (await response.json().catch(() => null)) as OrderView | null };
   };
-  /** Retries what the server could not answer (5xx, a dropped connection): placing an order is idempotent. */
+  /**
+   * Retries what the server could not answer (5xx, a dropped or refused connection) with the same body, as
+   * a checkout does: placing an order and cancelling it are idempotent.
+   */
+  let inFlightPosts = 0;
+  let unansweredRetried = 0;
   const callUntilAnswered = async (method: 'GET' | 'POST', route: string, body?: unknown, token?: string) => {
     for (let attempt = 0; ; attempt++) {
-      const answer = await call(method, route, body, token).catch(() => ({ status: 0, body: null }));
+      if (method === 'POST') inFlightPosts++;
+      const answer = await call(method, route, body, token)
+        .catch(() => ({ status: 0, body: null }))
+        .finally(() => method === 'POST' && inFlightPosts--);
       if (answer.status > 0 && answer.status < 500) return answer;
+      if (method === 'POST') unansweredRetried++;
       if (attempt > 120) throw new Error(`${method} ${route} got no answer after ${attempt} tries`);
       await sleep(500);
     }
@@ -173,7 +185,24 @@ async function main(): Promise<number> {
       await sleep(ms);
       await off();
     };
+    // The kills first: they need POSTs in flight, and even the quick run's load lasts only so long.
     const steps: (() => Promise<void>)[] = [
+      async () => {
+        while (loading && inFlightPosts === 0) await sleep(10);
+        say(`API SIGKILLed with ${inFlightPosts} POSTs in flight; restarted`);
+        await api.kill();
+        await sleep(1_000);
+        api.start();
+        await waitUntilAnswers(`${apiUrl}/healthz`);
+        say('API is back');
+      },
+      async () => {
+        say('Temporal server SIGKILLed mid-run; restarted on the same database');
+        await server.kill();
+        await sleep(2_000);
+        await server.start();
+        say('Temporal server is back');
+      },
       () => phase('primary provider down', () => sandboxCall('/_sandbox/providers/primary/outage', { down: true }), () => sandboxCall('/_sandbox/providers/primary/outage', { down: false }), 4_000),
       () => phase('sandbox faults at 10%', () => sandboxCall('/_sandbox/faults', { rate: 0.1, mode: 'mixed', hangMs: 6_000 }), () => sandboxCall('/_sandbox/faults', { rate: 0 }), 8_000),
       async () => {
@@ -183,6 +212,13 @@ async function main(): Promise<number> {
         await server.start();
         say('Temporal server is back');
       },
+      () =>
+        phase(
+          `unexpected answers (${UNEXPECTED.map(([route]) => route).join(', ')})`,
+          () => Promise.all(UNEXPECTED.map(([route, fault]) => sandboxCall(`/_sandbox/faults/${route}`, fault, 'PUT'))),
+          () => Promise.all(UNEXPECTED.map(([route]) => sandboxCall(`/_sandbox/faults/${route}`, undefined, 'DELETE'))),
+          3_000,
+        ),
       () => phase('refunds and voids down', () => sandboxCall('/_sandbox/refunds/outage', { down: true }), () => sandboxCall('/_sandbox/refunds/outage', { down: false }), 5_000),
       () => phase('fulfillment down', () => sandboxCall('/_sandbox/fulfillment/outage', { down: true }), () => sandboxCall('/_sandbox/fulfillment/outage', { down: false }), 4_000),
     ];
@@ -192,9 +228,9 @@ async function main(): Promise<number> {
       if (kills < WORKER_KILLS) {
         await sleep(2_000 + random() * 4_000);
         say(`worker SIGKILL #${++kills}`);
-        worker?.kill('SIGKILL');
+        await worker.kill();
         await sleep(500 + random() * 1_500);
-        startWorker();
+        worker.start();
       }
       if (step < steps.length) await steps[step]!();
       await sendWebhookMischief();
@@ -268,6 +304,8 @@ async function main(): Promise<number> {
   // Late payments succeed PAYMENT_WINDOW_MS + 2 s after creation, and their refunds follow.
   await sleep(PAYMENT_WINDOW_MS + 6_000);
   const ledger = served.sandbox.ledger.snapshot();
+  const workflows = await judgeWorkflows(temporal.client, { timeoutMs: 60_000 });
+  for (const problem of workflows.problems) say(problem);
 
   // The checks.
   const { terminal, lost, byStatus, moneyMismatches, doubleCharges, problems } = judgeOrders(placed.size, views, ledger);
@@ -283,8 +321,9 @@ async function main(): Promise<number> {
     if (placed.get(view.orderId)!.payment.token === 'tok_lost' && view.status === 'CONFIRMED') forgedAccepted++;
   }
 
-  supervising = false;
-  if (worker) await stopChild(worker);
+  await api.stop();
+  await worker.stop();
+  await temporal.connection.close();
   await served.close();
   await server.stop();
   await new Promise((resolve) => log.end(resolve));
@@ -298,11 +337,16 @@ async function main(): Promise<number> {
   // Every chaos order names real SKUs at catalog prices: a rejection can only be a fault mistaken for a verdict.
   const wrongRejections = terminal.filter((view) => view.status === 'REJECTED');
   for (const view of wrongRejections) say(`wrongly rejected: ${view.orderId}: ${view.reason?.code} (${view.reason?.message})`);
-  say(`${byStatus}; operator retries ${retried}; worker restarts after unplanned exits ${unplannedExits}; forged webhooks sent ${forgedSent}; ${Math.round((Date.now() - started) / 1000)} s`);
-  const failures = lost + moneyMismatches + doubleCharges + forgedAccepted + stockMismatches + leaks.length + wrongRejections.length;
+  say(
+    `${byStatus}; operator retries ${retried}; POSTs retried after no answer ${unansweredRetried}; ` +
+      `restarts after unplanned exits: worker ${worker.unplannedExits}, API ${api.unplannedExits}; ` +
+      `workflows still running ${workflows.running}; forged webhooks sent ${forgedSent}; ${Math.round((Date.now() - started) / 1000)} s`,
+  );
+  const failures =
+    lost + workflows.failed + workflows.stale + moneyMismatches + doubleCharges + forgedAccepted + stockMismatches + leaks.length + wrongRejections.length;
   if (!failures) rmSync(logDir, { recursive: true, force: true });
   console.log(
-    `orders ${placed.size}, terminal ${terminal.length}, lost ${lost}, money mismatches ${moneyMismatches}, ` +
+    `orders ${placed.size}, terminal ${terminal.length}, lost ${lost}, failed workflows ${workflows.failed}, stale statuses ${workflows.stale}, money mismatches ${moneyMismatches}, ` +
       `double charges ${doubleCharges}, forged accepted ${forgedAccepted}, stock mismatches ${stockMismatches}, ` +
       `wrong rejections ${wrongRejections.length}, secrets in logs ${leaks.length}`,
   );

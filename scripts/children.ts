@@ -67,3 +67,49 @@ export function runScript(main: () => Promise<number>, { name, timeoutMs, afterS
     end(1);
   });
 }
+
+/**
+ * A child process kept running as an orchestrator keeps a service: restarted whenever it exits on its
+ * own. A planned kill ({@link kill}) is not restarted until {@link start} is called again.
+ */
+export class SupervisedChild {
+  private child: ChildProcess | null = null;
+  private supervising = false;
+  /** Exits the supervisor did not cause (crashes), each followed by a restart. */
+  unplannedExits = 0;
+
+  constructor(
+    private readonly name: string,
+    private readonly spawnChild: () => ChildProcess,
+    private readonly say: (line: string) => void,
+    private readonly restartAfterMs = 1_000,
+  ) {}
+
+  start(): void {
+    this.supervising = true;
+    const child = tracked(this.spawnChild());
+    child.once('exit', (code, signal) => {
+      if (!this.supervising || this.child !== child) return;
+      this.unplannedExits++;
+      this.say(`${this.name} exited (${code ?? signal}): restarting it`);
+      setTimeout(() => this.supervising && this.child === child && this.start(), this.restartAfterMs);
+    });
+    this.child = child;
+  }
+
+  /** SIGKILL, as a crash or an out-of-memory kill would end it; it stays down until {@link start}. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    this.supervising = false;
+    if (!child || !isRunning(child)) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** Stops supervising, then stops the child gracefully. */
+  async stop(): Promise<void> {
+    this.supervising = false;
+    if (this.child) await stopChild(this.child);
+  }
+}

@@ -5,12 +5,12 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { devPaymentProviders, loadConfig } from '../config';
+import { devPaymentProviders, encryptionKeys, loadConfig } from '../config';
 import type { OrderView } from '../domain/order-state';
 import type { OrderRequest } from '../domain/order-request';
 import { createSandbox } from '../sandbox/server';
-import { freePort } from './local-stack';
-import { judgeOrders, waitForOrdersToEnd } from './order-checks';
+import { connectClient, freePort, waitUntilAnswers } from './local-stack';
+import { judgeOrders, judgeWorkflows, waitForOrdersToEnd } from './order-checks';
 import { runScript, tracked } from './children';
 import { goInstall, TOOLS_BIN } from './provision-temporal-cli';
 import { SERVER_DYNAMIC_CONFIG, withoutOtelVariables } from './dev-server-process';
@@ -170,19 +170,6 @@ dynamicConfigClient:
   return { frontend: ports.frontend, file };
 }
 
-async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
-    await sleep(500);
-  }
-}
-
 async function main(): Promise<number> {
   const started = Date.now();
   const { server, sql, schemaDir } = ensureServer();
@@ -238,7 +225,7 @@ async function main(): Promise<number> {
     [1, 2].map(async (n) => start(`worker-${n}`, ...node('worker/main.js'), { ...env, WORKFLOW_BUNDLE: bundle, WORKER_METRICS_PORT: String(await freePort()) })),
   );
   apiPorts.forEach((port, i) => start(`api-${i + 1}`, ...node('api/main.js'), { ...env, API_PORT: String(port) }));
-  await Promise.all(apiUrls.map((url) => waitForHttp(`${url}/readyz`, 60_000)));
+  await Promise.all(apiUrls.map((url) => waitUntilAnswers(`${url}/readyz`)));
   say(`2 workers and 2 APIs up (${apiUrls.join(', ')}); placing ${ORDERS} orders at concurrency ${CONCURRENCY}`);
 
   const placed = new Map<string, OrderRequest>();
@@ -300,15 +287,20 @@ async function main(): Promise<number> {
   await sleep(2_000);
   const { terminal, lost, byStatus, moneyMismatches, doubleCharges, problems } = judgeOrders(ORDERS, views, sandbox.ledger.snapshot());
   for (const problem of problems) say(problem);
+  const visibility = await connectClient(config, encryptionKeys(config).keys);
+  const workflows = await judgeWorkflows(visibility.client, { timeoutMs: 60_000 });
+  for (const problem of workflows.problems) say(problem);
+  await visibility.connection.close();
 
   sandbox.close();
   sandboxServer.closeAllConnections();
   await new Promise((resolve) => sandboxServer.close(resolve));
-  const ok = lost === 0 && moneyMismatches === 0 && doubleCharges === 0;
+  const ok = lost === 0 && workflows.failed === 0 && workflows.stale === 0 && moneyMismatches === 0 && doubleCharges === 0;
   if (!ok) say(`logs kept in ${workDir}`);
   say(`${byStatus}; ${Math.round((Date.now() - started) / 1000)} s`);
   console.log(
-    `[cluster] orders ${ORDERS}, terminal ${terminal.length}, lost ${lost}, money mismatches ${moneyMismatches}, double charges ${doubleCharges}` +
+    `[cluster] orders ${ORDERS}, terminal ${terminal.length}, lost ${lost}, failed workflows ${workflows.failed}, stale statuses ${workflows.stale}, ` +
+      `money mismatches ${moneyMismatches}, double charges ${doubleCharges}` +
       ` (Temporal ${SERVER_VERSION} on PostgreSQL, 2 APIs, 2 workers, 1 killed)`,
   );
   return ok ? 0 : 1;

@@ -40,20 +40,32 @@ export function isOtelVariable(name: string): boolean {
   return name.startsWith('OTEL_');
 }
 
+export interface DevServerOptions {
+  port: number;
+  /** The SQLite file: the server's whole state, kept across restarts. */
+  dbFile: string;
+  namespace?: string;
+  /** The Web UI, with the codec endpoint it decodes payloads through; none when absent. */
+  ui?: { port: number; codecEndpoint: string };
+  /** Where the server's own log lines go. */
+  log?: (chunk: Buffer) => void;
+}
+
 /**
- * The Temporal dev server as a child process on a SQLite file, for runs that must stop and restart it
- * with its database kept (chaos). Loopback only, no UI.
+ * The Temporal dev server as a child process on a SQLite file, on loopback: for `npm start`, and for runs
+ * that stop, kill and restart it with its database kept (chaos, bench). It runs in a process group of its
+ * own, so a Ctrl-C at the terminal reaches only us, and we stop it last, after the parts that use it.
  */
 export class DevServerProcess {
   private child: ChildProcess | null = null;
+  readonly port: number;
 
   constructor(
     private readonly cli: string,
-    readonly port: number,
-    private readonly dbFile: string,
-    /** Where the server's own log lines go. */
-    private readonly log: (chunk: Buffer) => void = () => {},
-  ) {}
+    private readonly options: DevServerOptions,
+  ) {
+    this.port = options.port;
+  }
 
   /** The server's process id while it runs (the bench reads its CPU time). */
   get pid(): number | undefined {
@@ -65,14 +77,17 @@ export class DevServerProcess {
   }
 
   async start(): Promise<void> {
+    const { dbFile, namespace, ui, log = () => {} } = this.options;
     const searchAttributes = ALL_ORDER_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${key.type}`]);
+    const uiArgs = ui ? ['--ui-port', String(ui.port), '--ui-codec-endpoint', ui.codecEndpoint] : ['--headless'];
     const args = [
-      'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(this.port), '--headless', '--db-filename', this.dbFile,
+      'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(this.port), ...uiArgs, '--db-filename', dbFile,
+      ...(namespace ? ['--namespace', namespace] : []),
       '--log-level', 'error', ...searchAttributes, ...devServerSqliteArgs(), ...devServerDynamicConfigArgs(),
     ];
-    this.child = tracked(spawn(this.cli, args, { stdio: ['ignore', 'pipe', 'pipe'], env: withoutOtelVariables(process.env) }));
-    this.child.stdout!.on('data', this.log);
-    this.child.stderr!.on('data', this.log);
+    this.child = tracked(spawn(this.cli, args, { stdio: ['ignore', 'pipe', 'pipe'], env: withoutOtelVariables(process.env), detached: true }));
+    this.child.stdout!.on('data', log);
+    this.child.stderr!.on('data', log);
     const deadline = Date.now() + READY_TIMEOUT_MS;
     for (;;) {
       if (this.child.exitCode !== null) throw new Error(`the dev server exited with ${this.child.exitCode}`);
@@ -90,6 +105,16 @@ export class DevServerProcess {
 
   async stop(): Promise<void> {
     if (this.child) await stopChild(this.child);
+    this.child = null;
+  }
+
+  /** Kills the server outright (SIGKILL), as a crash or an out-of-memory kill would: nothing is flushed. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
     this.child = null;
   }
 }

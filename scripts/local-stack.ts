@@ -2,8 +2,8 @@ import { mkdirSync } from 'node:fs';
 import http, { type Server } from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection } from '@temporalio/worker';
 import { createApp } from '../api/server';
 import express from 'express';
@@ -13,8 +13,8 @@ import { EncryptionCodec, type EncryptionKey } from '../codec';
 import { encryptionKeys, loadConfig, temporalAddress, temporalConnectionOptions, type Config } from '../config';
 import { createSandbox, type SandboxOptions } from '../sandbox/server';
 import { configuredActivities, createOrderWorker } from '../worker/worker';
-import { devServerSqliteArgs } from './dev-server-process';
-import { startDevServerEnvironment } from './ephemeral-server';
+import { DevServerProcess } from './dev-server-process';
+import { ensureTemporalCli } from './provision-temporal-cli';
 import { ensureOrderSearchAttributes } from './search-attributes';
 import { createLogger, type PinoLogger } from '../observability/logger';
 import type { Tracing } from '../observability/tracing';
@@ -47,6 +47,17 @@ export async function freePort(): Promise<number> {
     if (!free) continue;
     handedOut.add(port);
     return port;
+  }
+}
+
+/** Resolves once `url` answers 2xx; a service that is starting refuses connections until it listens. */
+export async function waitUntilAnswers(url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await fetch(url).catch(() => null);
+    if (response?.ok) return;
+    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+    await sleep(250);
   }
 }
 
@@ -98,25 +109,25 @@ export async function throwawayLocalStackConfig(dataDir: string, extra: Record<s
  * The dev server: the provisioned CLI with SQLite under DATA_DIR and the Web UI, which decodes payloads
  * through the loopback codec listener; none when TEMPORAL_ADDRESS is set.
  */
-async function startDevServer(config: Config, say: (line: string) => void): Promise<TestWorkflowEnvironment | null> {
+async function startDevServer(config: Config, say: (line: string) => void): Promise<DevServerProcess | null> {
   if (config.temporal.address) {
     say(`using the Temporal server at ${config.temporal.address} (TEMPORAL_ADDRESS is set: no dev server started)`);
     return null;
   }
+  const cli = ensureTemporalCli(say);
+  if (!cli) throw new Error('no Temporal CLI: set TEMPORAL_CLI, put temporal on PATH, or install Go for the build from source');
   mkdirSync(config.dataDir, { recursive: true });
-  const dbFilename = path.resolve(config.dataDir, 'temporal.db');
-  say(`starting the Temporal dev server (database ${dbFilename})...`);
-  return startDevServerEnvironment(
-    {
-      port: config.temporal.devServerPort,
-      ui: true,
-      uiPort: config.temporal.uiPort,
-      namespace: config.temporal.namespace,
-      dbFilename,
-      extraArgs: ['--ui-codec-endpoint', devCodecUrl(config), ...devServerSqliteArgs()],
-    },
-    say,
-  );
+  const dbFile = path.resolve(config.dataDir, 'temporal.db');
+  say(`starting the Temporal dev server (database ${dbFile})...`);
+  const server = new DevServerProcess(cli, {
+    port: config.temporal.devServerPort,
+    dbFile,
+    namespace: config.temporal.namespace,
+    ui: { port: config.temporal.uiPort, codecEndpoint: devCodecUrl(config) },
+    log: (chunk) => process.stderr.write(chunk),
+  });
+  await server.start();
+  return server;
 }
 
 /** The codec endpoint the local Web UI is given; it calls `<endpoint>/decode` and `<endpoint>/encode`. */
@@ -124,16 +135,35 @@ export function devCodecUrl(config: Config): string {
   return `http://127.0.0.1:${config.devCodecPort}/codec`;
 }
 
-/**
- * The sandbox and the API in this process, against a Temporal server that runs elsewhere, on the
- * configured ports, with payloads encrypted under `keys`. The shared core of `npm start`, chaos and bench.
- */
-export async function serveApiAndSandbox(
-  config: Config,
-  keys: readonly EncryptionKey[],
-  sandboxOptions: Partial<SandboxOptions> = {},
-  { logger = createLogger({ level: 'silent' }), tracing = null }: StackObservability = {},
-) {
+/** A server's close, all connections included. */
+async function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+}
+
+/** The sandbox's systems on the configured port, in this process. */
+export async function serveSandbox(config: Config, sandboxOptions: Partial<SandboxOptions> = {}, logger = createLogger({ level: 'silent' })) {
+  const sandbox = createSandbox({
+    providers: config.paymentProviders,
+    webhookBaseUrl: config.webhookBaseUrl,
+    paymentWindowMs: config.saga.paymentWindowMs,
+    logger: logger.child({ component: 'sandbox' }),
+    ...sandboxOptions,
+  });
+  const server = createHardenedServer(sandbox.app);
+  await listen(server, config.sandboxPort);
+  return {
+    sandbox,
+    sandboxUrl: config.sandboxUrl,
+    async close(): Promise<void> {
+      sandbox.close();
+      await closeServer(server);
+    },
+  };
+}
+
+/** A client of the configured Temporal server whose payloads are encrypted under `keys`. */
+export async function connectClient(config: Config, keys: readonly EncryptionKey[], tracing: Tracing | null = null) {
   const codec = new EncryptionCodec(keys);
   const connection = await Connection.connect(temporalConnectionOptions(config));
   const client = new Client({
@@ -142,41 +172,51 @@ export async function serveApiAndSandbox(
     dataConverter: { payloadCodecs: [codec] },
     plugins: tracing ? [tracing.plugin] : [],
   });
-  const sandbox = createSandbox({
-    providers: config.paymentProviders,
-    webhookBaseUrl: config.webhookBaseUrl,
-    paymentWindowMs: config.saga.paymentWindowMs,
-    logger: logger.child({ component: 'sandbox' }),
-    ...sandboxOptions,
-  });
-  const sandboxServer = createHardenedServer(sandbox.app);
-  await listen(sandboxServer, config.sandboxPort);
-  const apiServer = createHardenedServer(createApp({ client, config, codec, logger: logger.child({ component: 'api' }) }));
-  await listen(apiServer, config.apiPort);
+  return { codec, connection, client };
+}
+
+/** The API on the configured port, in this process, over `client`. */
+export async function serveApi(config: Config, { client, codec }: { client: Client; codec: EncryptionCodec }, logger = createLogger({ level: 'silent' })) {
+  const server = createHardenedServer(createApp({ client, config, codec, logger: logger.child({ component: 'api' }) }));
+  await listen(server, config.apiPort);
+  return { apiUrl: `http://127.0.0.1:${config.apiPort}`, close: () => closeServer(server) };
+}
+
+/**
+ * The sandbox and the API in this process, against a Temporal server that runs elsewhere, on the
+ * configured ports, with payloads encrypted under `keys` (the bench's stack).
+ */
+export async function serveApiAndSandbox(
+  config: Config,
+  keys: readonly EncryptionKey[],
+  sandboxOptions: Partial<SandboxOptions> = {},
+  { logger = createLogger({ level: 'silent' }), tracing = null }: StackObservability = {},
+) {
+  const { sandbox, close: closeSandbox } = await serveSandbox(config, sandboxOptions, logger);
+  const temporal = await connectClient(config, keys, tracing);
+  const api = await serveApi(config, temporal, logger);
   return {
-    codec,
-    connection,
-    client,
+    ...temporal,
     sandbox,
-    apiUrl: `http://127.0.0.1:${config.apiPort}`,
+    apiUrl: api.apiUrl,
     sandboxUrl: config.sandboxUrl,
     async close(): Promise<void> {
-      sandbox.close();
-      for (const server of [apiServer, sandboxServer]) {
-        server.closeAllConnections();
-        await new Promise((resolve) => server.close(resolve));
-      }
-      await connection.close();
+      await api.close();
+      await closeSandbox();
+      await temporal.connection.close();
     },
   };
 }
 
 /**
- * The whole local stack in this process: dev server (unless TEMPORAL_ADDRESS), sandbox, API and worker,
- * on the configured ports. `stop()` takes them down in order.
+ * The whole local stack in this process: dev server (unless TEMPORAL_ADDRESS), sandbox, worker and API,
+ * on the configured ports, started in that order. `stop()` takes them down in the reverse order: the API
+ * stops taking requests, the worker drains (its activities still reach the sandbox), then the sandbox and
+ * the dev server go.
  */
 export async function startLocalStack(config: Config, say: (line: string) => void = () => {}, observability: StackObservability = {}) {
   const keys = encryptionKeys(config);
+  const { logger = createLogger({ level: 'silent' }), tracing = null } = observability;
   say(`payloads are encrypted (AES-256-GCM) with the ${keys.source}`);
   // What is up so far, last first: a start that fails partway takes it down again instead of leaving it running.
   const started: (() => Promise<unknown>)[] = [];
@@ -185,21 +225,20 @@ export async function startLocalStack(config: Config, say: (line: string) => voi
   };
   try {
     const devServer = await startDevServer(config, say);
-    if (devServer) started.push(() => devServer.teardown());
-    const served = await serveApiAndSandbox(config, keys.keys, {}, observability);
+    if (devServer) started.push(() => devServer.stop());
+    const served = await serveSandbox(config, {}, logger);
     started.push(() => served.close());
+    const temporal = await connectClient(config, keys.keys, tracing);
+    started.push(() => temporal.connection.close());
     if (devServer) {
-      const added = await ensureOrderSearchAttributes(served.connection, config.temporal.namespace);
+      const added = await ensureOrderSearchAttributes(temporal.connection, config.temporal.namespace);
       if (added.length) say(`registered search attributes ${added.join(', ')} on the existing database`);
     }
     // The local Web UI's codec endpoint: loopback only and without a token, like the dev server itself.
-    const devCodec = express().use(codecRouter({ codec: served.codec, corsOrigins: config.codecCorsOrigins, auth: null }));
+    const devCodec = express().use(codecRouter({ codec: temporal.codec, corsOrigins: config.codecCorsOrigins, auth: null }));
     const devCodecServer = http.createServer(devCodec);
     await listen(devCodecServer, config.devCodecPort);
-    started.push(() => {
-      devCodecServer.closeAllConnections();
-      return new Promise((resolve) => devCodecServer.close(resolve));
-    });
+    started.push(() => closeServer(devCodecServer));
 
     say('bundling the workflow code and starting the worker...');
     const address = temporalAddress(config);
@@ -209,8 +248,8 @@ export async function startLocalStack(config: Config, say: (line: string) => voi
       connection: nativeConnection,
       namespace: config.temporal.namespace,
       activities: configuredActivities(config),
-      dataConverter: { payloadCodecs: [served.codec] },
-      plugins: observability.tracing ? [observability.tracing.plugin] : [],
+      dataConverter: { payloadCodecs: [temporal.codec] },
+      plugins: tracing ? [tracing.plugin] : [],
     });
     const workerRun = worker.run();
     started.push(() => {
@@ -218,19 +257,21 @@ export async function startLocalStack(config: Config, say: (line: string) => voi
       return workerRun;
     });
 
-    const health = await fetch(`${served.apiUrl}/healthz`);
+    const api = await serveApi(config, temporal, logger);
+    started.push(() => api.close());
+    const health = await fetch(`${api.apiUrl}/healthz`);
     if (!health.ok) throw new Error(`the API answered ${health.status} on /healthz`);
 
     let stopped: Promise<void> | null = null;
     return {
       address,
       devServer,
-      client: served.client,
-      apiUrl: served.apiUrl,
+      client: temporal.client,
+      apiUrl: api.apiUrl,
       devCodecUrl: devCodecUrl(config),
       /** Settles when the worker stops; rejects if it fails. */
       workerRun,
-      /** Takes the parts down in the reverse order of their start: the worker first, the dev server last. */
+      /** Takes the parts down in the reverse order of their start: the API first, the dev server last. */
       stop(): Promise<void> {
         stopped ??= stopStarted();
         return stopped;

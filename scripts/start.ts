@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   say('ready: press Ctrl-C to stop');
 
   const stop = async (why: string) => {
-    say(`${why}: stopping the worker, the API, the sandbox and the dev server...`);
+    say(`${why}: stopping the API, draining the worker, then the sandbox and the dev server...`);
     await stack.stop();
     await tracing?.shutdown();
     say('stopped');
