@@ -43,6 +43,16 @@ const orderWith = (orderId: string, token: string, overrides: Partial<OrderReque
 const single = (name: string, handle: WorkflowHandle) => [{ name, handle }];
 const statusIs = (stack: TestStack, orderId: string, status: string) =>
   eventually(() => api(stack, 'GET', `/orders/${orderId}`), (res) => res.body.status === status, 30_000);
+/** Turns a sandbox route's fault switch on (with `fault`) or off, around `run`. */
+async function withRouteFault<T>(stack: TestStack, route: string, fault: object, run: (faultOn: () => Promise<void>) => Promise<T>): Promise<T> {
+  const url = `${stack.sandboxUrl}/_sandbox/faults/${route}`;
+  const faultOn = async () => void (await fetch(url, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fault) }));
+  try {
+    return await run(faultOn);
+  } finally {
+    await fetch(url, { method: 'DELETE' });
+  }
+}
 
 /** Every saga path, by the file name its history gets. */
 const SCENARIOS: Record<string, Scenario> = {
@@ -76,6 +86,25 @@ const SCENARIOS: Record<string, Scenario> = {
     await handle.result();
     return single('compensation-failure-operator-retry', handle);
   },
+  'unexpected-answer-operator-retry': async (stack, id) => {
+    await withRouteFault(stack, 'reserve', { kind: 'status', status: 400 }, async (faultOn) => {
+      await faultOn();
+      await api(stack, 'POST', '/orders', orderWith(id, 'tok_ok'));
+      await statusIs(stack, id, 'REQUIRES_ATTENTION');
+    });
+    await api(stack, 'POST', `/orders/${id}/actions/retry-compensation`, { note: 'inventory fixed its contract' }, 'dev-support');
+    const handle = stack.client.workflow.getHandle(orderWorkflowId(id));
+    await handle.result();
+    return single('unexpected-answer-operator-retry', handle);
+  },
+  'reconciled-not-found': async (stack, id) =>
+    withRouteFault(stack, 'get-payment', { kind: 'status', status: 404, code: 'PAYMENT_NOT_FOUND' }, async (faultOn) => {
+      await api(stack, 'POST', '/orders', orderWith(id, 'tok_lost'));
+      await faultOn();
+      const handle = stack.client.workflow.getHandle(orderWorkflowId(id));
+      await handle.result();
+      return single('reconciled-not-found', handle);
+    }),
   'late-payment-after-cancel': async (stack, id) => {
     const order = await placeAndFinish(stack, orderWith(id, 'tok_late'));
     const paymentId = (await api(stack, 'GET', `/orders/${id}`)).body.payment!.paymentId;

@@ -16,6 +16,7 @@ test('every saga path has a recorded history', () => {
     expect.arrayContaining([
       'happy', 'declined', 'window-expiry-reconciled', 'window-expiry-voided', 'duplicate-callbacks', 'failover',
       'customer-cancel', 'compensation-failure-operator-retry', 'late-payment-after-cancel', 'late-payment-refund', 'rejected',
+      'unexpected-answer-operator-retry', 'reconciled-not-found',
     ]),
   );
 });

@@ -1,4 +1,9 @@
-import { cancelOrderSignal, getEventsQuery, getOrderQuery, paymentCallbackSignal } from '../domain/contract';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { orderStartOptions } from '../api/start-order';
+import { cancelOrderSignal, getEventsQuery, getOrderQuery, MemoKey, paymentCallbackSignal } from '../domain/contract';
+import { testTemporalAddress } from './helpers/test-env';
 import { eventTypes, eventually, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
 
 /** Answers and requests the saga was not written around, which must still end each order with an answer. */
@@ -40,6 +45,33 @@ describe('a cancellation asked of Temporal itself (the Web UI’s Request Cancel
       await stack.outage('fulfillment', false);
     }
   });
+});
+
+test('a bug in the workflow code fails its workflow task, not the order: it waits, running, for a fix', async () => {
+  const taskQueue = `orders-buggy-${randomUUID()}`;
+  const connection = await NativeConnection.connect({ address: testTemporalAddress() });
+  const worker = await Worker.create({
+    connection,
+    taskQueue,
+    workflowsPath: path.join(__dirname, 'fixtures', 'workflows-buggy', 'index.ts'),
+    dataConverter: { payloadCodecs: [stack.codec] },
+  });
+  const run = worker.run();
+  const { workflowType, options } = orderStartOptions(makeOrder(), stack.settings, taskQueue);
+  const handle = await stack.client.workflow.start(workflowType, options);
+  try {
+    // Retried: the server records the first failure in history and counts the attempts after it.
+    const description = await eventually(() => handle.describe(), (described) => (described.raw.pendingWorkflowTask?.attempt ?? 0) >= 2);
+    expect(description.status.name).toBe('RUNNING');
+    const failedTasks = ((await handle.fetchHistory()).events ?? []).filter((event) => event.workflowTaskFailedEventAttributes);
+    expect(failedTasks[0]!.workflowTaskFailedEventAttributes!.failure!.message).toBe('OrderConfirmed is not allowed when the order is RECEIVED');
+    expect(description.memo?.[MemoKey.order]).toMatchObject({ status: 'RECEIVED' });
+  } finally {
+    await handle.terminate('end of test');
+    worker.shutdown();
+    await run;
+    await connection.close();
+  }
 });
 
 describe('stray money', () => {
