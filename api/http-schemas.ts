@@ -62,4 +62,9 @@ export const Problem = z
   .meta({ id: 'Problem', description: 'RFC 9457 problem details, with the offending field paths' });
 
 export const Health = z.object({ status: z.string() }).meta({ id: 'Health' });
+export const Readiness = Health.extend({
+  shedding: z.boolean().meta({ description: 'Whether POST /orders was refused for load in the last few seconds' }),
+  startsInFlight: z.int(),
+  maxStartsInFlight: z.int(),
+}).meta({ id: 'Readiness' });
 export const WebhookReceived = z.object({ received: z.literal(true) }).meta({ id: 'WebhookReceived' });

@@ -13,6 +13,7 @@ import {
   OrderRequestBody,
   OrderViewBody,
   Problem,
+  Readiness,
   WebhookReceived,
 } from './http-schemas';
 
@@ -23,6 +24,14 @@ const authErrors: ZodOpenApiResponsesObject = {
   '401': problemOf('No token, or an unknown one'),
   '403': problemOf('The token lacks the scope'),
 };
+/** A 503: retrying after `Retry-After` seconds, with the same body, is safe. */
+const unavailable = (description: string): ZodOpenApiResponsesObject => ({
+  '503': {
+    ...problemOf(description),
+    headers: z.object({ 'Retry-After': z.string().meta({ description: 'Seconds to wait before sending the same request again' }) }),
+  },
+});
+const temporalUnavailable = unavailable('Temporal did not answer in time; retrying is safe');
 /** Node refuses a request line and headers over 16 kB before the app sees them (no body). */
 const tooLarge: ZodOpenApiResponsesObject = { '431': { description: 'Request line and headers over 16 kB' } };
 const withOrderId = { requestParams: { path: z.object({ orderId: OrderIdParam }) } };
@@ -36,8 +45,9 @@ const operatorAction = (summary: string): ZodOpenApiOperationObject => ({
     '400': problemOf('Schema errors'),
     ...authErrors,
     '404': problemOf('Unknown order'),
-    '409': problemOf('The order is not REQUIRES_ATTENTION'),
+    '409': problemOf('The order is not REQUIRES_ATTENTION, or its workflow has closed'),
     ...tooLarge,
+    ...temporalUnavailable,
   },
 });
 
@@ -73,13 +83,16 @@ export function openApiDocument() {
             '409': problemOf('The orderId exists with a different body'),
             '413': problemOf('Body over 100 kB'),
             '422': { description: 'The order was REJECTED; reason says why', ...json(OrderViewBody) },
+            ...unavailable(
+              'Nothing was started: the API is at its limit of orders in flight (title "Too many orders in flight"); or Temporal could not say in time whether the order was recorded, so it may or may not exist (title "Order outcome unknown"). Either way, retrying with the same body after Retry-After is safe',
+            ),
           },
         },
         get: {
           summary: 'List orders (Temporal visibility; may lag a moment)',
           security: secured,
           requestParams: { query: ListOrdersQuery },
-          responses: { '200': { description: 'A page of orders', ...json(OrderList) }, '400': problemOf('Bad query'), ...authErrors, ...tooLarge },
+          responses: { '200': { description: 'A page of orders', ...json(OrderList) }, '400': problemOf('Bad query'), ...authErrors, ...tooLarge, ...temporalUnavailable },
         },
       },
       '/orders/{orderId}': {
@@ -87,7 +100,7 @@ export function openApiDocument() {
           summary: 'Read an order (answers with no worker running)',
           security: secured,
           ...withOrderId,
-          responses: { '200': { description: 'The order', ...json(OrderViewBody) }, ...authErrors, '404': problemOf('Unknown order'), ...tooLarge },
+          responses: { '200': { description: 'The order', ...json(OrderViewBody) }, ...authErrors, '404': problemOf('Unknown order'), ...tooLarge, ...temporalUnavailable },
         },
       },
       '/orders/{orderId}/events': {
@@ -95,7 +108,7 @@ export function openApiDocument() {
           summary: "An order's domain events",
           security: secured,
           ...withOrderId,
-          responses: { '200': { description: 'Events, oldest first', ...json(OrderEvents) }, ...authErrors, '404': problemOf('Unknown order'), ...tooLarge },
+          responses: { '200': { description: 'Events, oldest first', ...json(OrderEvents) }, ...authErrors, '404': problemOf('Unknown order'), ...tooLarge, ...temporalUnavailable },
         },
       },
       '/orders/{orderId}/cancel': {
@@ -112,6 +125,7 @@ export function openApiDocument() {
             '404': problemOf('Unknown order'),
             '409': problemOf('PAID, CONFIRMED or REJECTED'),
             ...tooLarge,
+            ...unavailable('Temporal could not say in time whether the cancel was recorded; retrying it is safe'),
           },
         },
       },
@@ -133,6 +147,7 @@ export function openApiDocument() {
             '401': problemOf('Missing, invalid or stale signature'),
             '404': problemOf('Unknown provider'),
             ...tooLarge,
+            ...unavailable('Not taken: Temporal did not answer in time; the provider retries'),
           },
         },
       },
@@ -141,8 +156,8 @@ export function openApiDocument() {
       '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'Up', ...json(Health) } } } },
       '/readyz': {
         get: {
-          summary: 'Readiness: Temporal answers',
-          responses: { '200': { description: 'Ready', ...json(Health) }, '503': { description: 'Temporal unreachable', ...json(Health) } },
+          summary: 'Readiness: Temporal answers (an API that sheds starts is still ready: it serves reads and webhooks)',
+          responses: { '200': { description: 'Ready', ...json(Readiness) }, '503': { description: 'Temporal unreachable', ...json(Readiness) } },
         },
       },
       '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } },

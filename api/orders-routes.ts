@@ -6,7 +6,8 @@ import { callerOf, requireScope } from './auth';
 import { CancelBody, ListOrdersQuery, OperatorBody, OrderIdParam } from './http-schemas';
 import { jsonBody } from './json-body';
 import { InvalidPageTokenError, type OrdersService } from './orders-service';
-import { problem } from './problem';
+import { problem, serviceUnavailable } from './problem';
+import type { StartAdmission } from './admission';
 import { noteOrder } from '../observability/request-log';
 
 /** API.md §3: the largest order body accepted; larger ones get 413. */
@@ -33,8 +34,8 @@ function orderIdOr404(raw: unknown, res: Response): string | undefined {
   return undefined;
 }
 
-/** The orders routes of API.md §3, each behind its scope. */
-export function ordersRouter(service: OrdersService, apiKeys: ApiKeys): Router {
+/** The orders routes of API.md §3, each behind its scope; order starts behind `admission`. */
+export function ordersRouter(service: OrdersService, apiKeys: ApiKeys, admission: StartAdmission): Router {
   const router = Router();
   const json = jsonBody(ORDER_BODY_LIMIT);
   const write = requireScope(apiKeys, 'orders:write');
@@ -45,7 +46,20 @@ export function ordersRouter(service: OrdersService, apiKeys: ApiKeys): Router {
     const request = parse(OrderRequest, req.body, res, 'order');
     if (!request) return;
     noteOrder(res, request.orderId);
-    const outcome = await service.place(request);
+    const release = admission.tryAdmit();
+    if (!release) {
+      return serviceUnavailable(
+        res,
+        'Too many orders in flight',
+        `the API is placing ${admission.limit} orders already: nothing was started; retry after Retry-After with the same body`,
+      );
+    }
+    let outcome;
+    try {
+      outcome = await service.place(request);
+    } finally {
+      release();
+    }
     switch (outcome.kind) {
       case 'created':
         return void res.status(201).json(outcome.view);
@@ -57,6 +71,12 @@ export function ordersRouter(service: OrdersService, apiKeys: ApiKeys): Router {
         return void res.status(422).json(outcome.view);
       case 'conflict':
         return problem(res, 409, 'Order conflict', `order ${request.orderId} exists with a different body`);
+      case 'unknown':
+        return serviceUnavailable(
+          res,
+          'Order outcome unknown',
+          `Temporal could not say in time whether order ${request.orderId} was recorded: it may or may not exist. Retrying with the same body is always safe: it finds the order if it was recorded, or places it`,
+        );
     }
   });
 
@@ -103,6 +123,8 @@ export function ordersRouter(service: OrdersService, apiKeys: ApiKeys): Router {
         return void res.status(202).json(outcome.view);
       case 'not-cancellable':
         return problem(res, 409, 'Order not cancellable', `an order that is ${outcome.view.status} cannot be cancelled`);
+      case 'unknown':
+        return serviceUnavailable(res, 'Cancel outcome unknown', 'Temporal could not say in time whether the cancel was recorded: retrying it is always safe');
     }
   });
 

@@ -37,13 +37,16 @@ import { OrderSearchAttributes } from '../domain/search-attributes';
 import type { ListOrdersQuery, OrderSummary } from './http-schemas';
 import { orderStartOptions } from './start-order';
 import { needsAttentionClause, shownView, statusClause } from './closed-orders';
+import { isTemporalUnavailable } from './temporal-unavailable';
 
+/** `unknown`: Temporal could not say within the deadline whether the order was recorded (it may yet be). */
 export type PlaceOutcome =
   | { kind: 'created' | 'existing' | 'accepted' | 'rejected'; view: OrderView }
-  | { kind: 'conflict' };
+  | { kind: 'conflict' | 'unknown' };
+/** `unknown`: Temporal could not say within the deadline whether the cancel was recorded. */
 export type CancelOutcome =
   | { kind: 'cancelled' | 'in-progress' | 'not-cancellable'; view: OrderView }
-  | { kind: 'not-found' };
+  | { kind: 'not-found' | 'unknown' };
 /**
  * What became of a callback: taken by its running order; late money sent to a refund (`refund-started`),
  * or already on its way back (`refund-exists`, a provider's retry); a repeated success for the order's own
@@ -66,7 +69,11 @@ export class InvalidPageTokenError extends Error {
 export interface OrdersServiceOptions {
   taskQueue: string;
   saga: SagaSettings;
-  /** How long POST /orders (and cancel) waits for the workflow before it answers "accepted" (202). */
+  /**
+   * How long POST /orders (and cancel) waits for the workflow before it answers "accepted" (202); and how
+   * long any other call waits for Temporal before the API answers 503: no request hangs on a server that
+   * does not answer.
+   */
   acceptTimeoutMs: number;
 }
 
@@ -93,7 +100,7 @@ export class OrdersService {
     });
     try {
       const view = OrderView.parse(
-        await this.client.withDeadline(Date.now() + this.options.acceptTimeoutMs, () =>
+        await this.withinDeadline(() =>
           this.client.workflow.executeUpdateWithStart(awaitAcceptanceUpdate, {
             args: [{ requestHash: input.requestHash }],
             startWorkflowOperation,
@@ -104,9 +111,19 @@ export class OrdersService {
       return { kind: view.status === Status.REJECTED ? 'rejected' : 'created', view };
     } catch (err) {
       if (failureType(err) === ORDER_CONFLICT) return { kind: 'conflict' };
-      // A closed order with this id, or no answer in time (no worker, say): the stored order decides.
-      const stored = await this.stored(request.orderId);
-      if (!stored) throw err;
+      // A closed order with this id, or no answer in time (no worker, say): the stored order decides, if
+      // Temporal can tell. When it cannot, the start may still land: the caller's retry will find out.
+      let stored: StoredOrder | null;
+      try {
+        stored = await this.stored(request.orderId, FALLBACK_READ_DEADLINE_MS);
+      } catch (readErr) {
+        if (isTemporalUnavailable(readErr)) return { kind: 'unknown' };
+        throw readErr;
+      }
+      if (!stored) {
+        if (isTemporalUnavailable(err)) return { kind: 'unknown' };
+        throw err;
+      }
       if (stored.requestHash !== input.requestHash) return { kind: 'conflict' };
       const ours = stored.view.createdAt === input.receivedAt;
       return { kind: ours && !(err instanceof WorkflowExecutionAlreadyStartedError) ? 'accepted' : 'existing', view: stored.view };
@@ -121,7 +138,7 @@ export class OrdersService {
   async paymentCallback(callback: PaymentCallback): Promise<CallbackOutcome> {
     const handle = this.client.workflow.getHandle(orderWorkflowId(callback.orderId));
     try {
-      await handle.signal(paymentCallbackSignal, callback);
+      await this.withinDeadline(() => handle.signal(paymentCallbackSignal, callback));
       return 'signalled';
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
@@ -136,12 +153,12 @@ export class OrdersService {
       retryEveryMs: this.options.saga.compensationGiveUpMs,
     };
     try {
-      await this.client.workflow.start(LATE_REFUND_WORKFLOW_TYPE, {
+      await this.withinDeadline(() => this.client.workflow.start(LATE_REFUND_WORKFLOW_TYPE, {
         workflowId: latePaymentRefundWorkflowId(payment),
         taskQueue: this.options.taskQueue,
         args: [payment],
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      });
+      }));
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) return 'refund-exists';
       throw err;
@@ -158,7 +175,7 @@ export class OrdersService {
   async events(orderId: string): Promise<OrderEvent[] | null> {
     let history;
     try {
-      history = await this.client.workflow.getHandle(orderWorkflowId(orderId)).fetchHistory();
+      history = await this.withinDeadline(() => this.client.workflow.getHandle(orderWorkflowId(orderId)).fetchHistory());
     } catch (err) {
       if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND)) return null;
       throw err;
@@ -190,7 +207,7 @@ export class OrdersService {
     const serverToken = query.pageToken ? openPageToken(query.pageToken, visibilityQuery) : undefined;
     let response;
     try {
-      response = await this.client.withDeadline(Date.now() + LIST_DEADLINE_MS, () =>
+      response = await this.withinDeadline(() =>
         this.client.workflowService.listWorkflowExecutions({
           namespace: this.client.options.namespace,
           query: visibilityQuery,
@@ -230,15 +247,28 @@ export class OrdersService {
     if (settled || !stored.running) return settled ?? { kind: 'not-cancellable', view: stored.view };
     const handle = this.client.workflow.getHandle(orderWorkflowId(orderId));
     try {
-      await handle.signal(cancelOrderSignal, request);
+      await this.withinDeadline(() => handle.signal(cancelOrderSignal, request));
+    } catch (err) {
+      // Not known to be recorded (it may still land): the caller's retry, a durable signal again, is safe.
+      if (isTemporalUnavailable(err)) return { kind: 'unknown' };
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    try {
       const view = OrderView.parse(
-        await this.client.withDeadline(Date.now() + this.options.acceptTimeoutMs, () => handle.executeUpdate(awaitCancellationUpdate)),
+        await this.withinDeadline(() => handle.executeUpdate(awaitCancellationUpdate)),
       );
       return this.cancelOutcome(view) ?? { kind: 'in-progress', view };
     } catch (err) {
-      const now = await this.stored(orderId);
+      // Closed meanwhile, or no worker answered in time: the order's own record says where the cancel
+      // stands, if Temporal can tell.
+      let now: StoredOrder | null;
+      try {
+        now = await this.stored(orderId, FALLBACK_READ_DEADLINE_MS);
+      } catch (readErr) {
+        if (isTemporalUnavailable(readErr)) return { kind: 'in-progress', view: stored.view };
+        throw readErr;
+      }
       if (!now) throw err;
-      // Closed meanwhile, or no worker answered in time: the order's own record says where the cancel stands.
       return this.cancelOutcome(now.view) ?? { kind: 'in-progress', view: now.view };
     }
   }
@@ -261,7 +291,7 @@ export class OrdersService {
     if (!stored.running) return { kind: 'closed', view: stored.view };
     if (stored.view.status !== Status.REQUIRES_ATTENTION) return { kind: 'not-in-attention', view: stored.view };
     const signal = action === 'retry-compensation' ? retryCompensationSignal : markResolvedSignal;
-    await this.client.workflow.getHandle(orderWorkflowId(orderId)).signal(signal, operator);
+    await this.withinDeadline(() => this.client.workflow.getHandle(orderWorkflowId(orderId)).signal(signal, operator));
     return { kind: 'signalled', view: stored.view };
   }
 
@@ -275,10 +305,15 @@ export class OrdersService {
     }
   }
 
-  private async stored(orderId: string): Promise<StoredOrder | null> {
+  /** `call` bounded by the accept timeout (or `deadlineMs`): past it, Temporal is unavailable to this request. */
+  private withinDeadline<T>(call: () => Promise<T>, deadlineMs = this.options.acceptTimeoutMs): Promise<T> {
+    return this.client.withDeadline(Date.now() + deadlineMs, call);
+  }
+
+  private async stored(orderId: string, deadlineMs = this.options.acceptTimeoutMs): Promise<StoredOrder | null> {
     let description;
     try {
-      description = await this.client.workflow.getHandle(orderWorkflowId(orderId)).describe();
+      description = await this.withinDeadline(() => this.client.workflow.getHandle(orderWorkflowId(orderId)).describe(), deadlineMs);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return null;
       throw err;
@@ -295,7 +330,8 @@ export class OrdersService {
   }
 }
 
-const LIST_DEADLINE_MS = 10_000;
+/** The read after a start or cancel that got no answer: short, the caller has already waited its accept timeout. */
+const FALLBACK_READ_DEADLINE_MS = 2_000;
 /** gRPC's standard NOT_FOUND status code (the history of a workflow that never existed). */
 const GRPC_NOT_FOUND = 5;
 

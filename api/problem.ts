@@ -36,3 +36,12 @@ export function problem(
     .type('application/problem+json')
     .json({ type: `https://httpstatuses.io/${status}`, title, status, detail, errors });
 }
+
+/** Seconds a client should wait before retrying a 503: long enough for a burst to drain a little. */
+export const RETRY_AFTER_SECONDS = 2;
+
+/** A 503 problem with `Retry-After`: the request may be sent again, with the same body, after that. */
+export function serviceUnavailable(res: Response, title: string, detail: string): void {
+  res.set('Retry-After', String(RETRY_AFTER_SECONDS));
+  problem(res, 503, title, detail);
+}

@@ -9,7 +9,9 @@ import { createApiMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 import { ordersRouter } from './orders-routes';
 import { OrdersService } from './orders-service';
-import { problem } from './problem';
+import { problem, serviceUnavailable } from './problem';
+import { StartAdmission } from './admission';
+import { isTemporalUnavailable } from './temporal-unavailable';
 import { webhookRouter } from './webhooks';
 import { orderIds, requestLog } from '../observability/request-log';
 import { createLogger, type PinoLogger } from '../observability/logger';
@@ -17,7 +19,7 @@ import { traceRequests } from '../observability/trace-context';
 
 export interface AppOptions {
   client: Client;
-  config: Pick<Config, 'paymentProviders' | 'apiKeys' | 'saga' | 'orderAcceptTimeoutMs' | 'codecCorsOrigins'>;
+  config: Pick<Config, 'paymentProviders' | 'apiKeys' | 'saga' | 'orderAcceptTimeoutMs' | 'maxStartsInFlight' | 'codecCorsOrigins'>;
   /** The payload codec the stack encrypts with, served at /codec/* for the Web UI. */
   codec: PayloadCodec;
   /** The task queue new workflows go to; tests give each suite its own. */
@@ -45,6 +47,7 @@ export function createApp({
 }: AppOptions): express.Express {
   const service = new OrdersService(client, { taskQueue, saga: config.saga, acceptTimeoutMs: config.orderAcceptTimeoutMs });
   const metrics = createApiMetrics();
+  const admission = new StartAdmission(config.maxStartsInFlight, metrics.registry);
   const openApi = openApiDocument();
 
   const app = express();
@@ -57,9 +60,10 @@ export function createApp({
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  // Ready while Temporal answers, shedding or not: a shedding API still serves reads and webhooks.
   app.get('/readyz', async (_req, res) => {
     const ready = await service.ready();
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'temporal unreachable' });
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'temporal unreachable', ...admission.status() });
   });
   app.get('/openapi.json', (_req, res) => {
     res.json(openApi);
@@ -69,12 +73,15 @@ export function createApp({
   });
   app.use(webhookRouter({ orders: service, providers: config.paymentProviders, metrics, logger }));
   app.use(codecRouter({ codec, corsOrigins: config.codecCorsOrigins, auth: requireScope(config.apiKeys, 'orders:operate') }));
-  app.use(ordersRouter(service, config.apiKeys));
+  app.use(ordersRouter(service, config.apiKeys, admission));
 
   app.use((_req, res) => problem(res, 404, 'Not found', 'no such route'));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const known = CLIENT_ERRORS[(err as { type?: string }).type ?? ''];
     if (known) return problem(res, known.status, known.title, err instanceof Error ? err.message : known.title);
+    if (isTemporalUnavailable(err)) {
+      return serviceUnavailable(res, 'Temporal unavailable', 'Temporal did not answer in time: retry after Retry-After; retrying is safe');
+    }
     // The message and the error's class only: a stack or a cause may quote a request's body.
     logger.error({ error: err instanceof Error ? err.message : String(err), errorType: err instanceof Error ? err.name : typeof err, ...orderIds(res) }, 'unhandled error');
     problem(res, 500, 'Internal error', 'the request could not be handled; it is safe to retry');

@@ -27,6 +27,9 @@ export const PaymentProviderConfig = z.object({
 });
 export type PaymentProviderConfig = z.infer<typeof PaymentProviderConfig>;
 
+/** Measured on this project's reference machine: the number of starts in flight at its best throughput (docs/PERFORMANCE.md). */
+export const DEFAULT_MAX_STARTS_IN_FLIGHT = 64;
+
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65_535).default(fallback);
 const millis = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const json = <T extends z.ZodType>(schema: T) =>
@@ -56,6 +59,8 @@ const Env = z.object({
   DATA_DIR: z.string().min(1).default('.data'),
   PAYMENT_WINDOW_MS: millis(900_000),
   ORDER_ACCEPT_TIMEOUT_MS: millis(10_000),
+  /** How many POST /orders may wait on Temporal at once; more are shed with a 503 at once (docs/PERFORMANCE.md). */
+  MAX_STARTS_IN_FLIGHT: z.coerce.number().int().positive().default(DEFAULT_MAX_STARTS_IN_FLIGHT),
   COMPENSATION_GIVE_UP_MS: millis(600_000),
   /** How long a forward step retries a system that does not answer before the order compensates or waits for an operator. */
   STEP_GIVE_UP_MS: millis(600_000),
@@ -148,6 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     workflowBundle: e.WORKFLOW_BUNDLE ?? null,
     dataDir: e.DATA_DIR,
     orderAcceptTimeoutMs: e.ORDER_ACCEPT_TIMEOUT_MS,
+    maxStartsInFlight: e.MAX_STARTS_IN_FLIGHT,
     httpTimeoutMs: e.HTTP_TIMEOUT_MS,
     saga: {
       paymentWindowMs: e.PAYMENT_WINDOW_MS,

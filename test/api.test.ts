@@ -352,7 +352,7 @@ describe('service routes', () => {
       '/orders', '/orders/{orderId}', '/orders/{orderId}/events', '/orders/{orderId}/cancel',
       '/orders/{orderId}/actions/retry-compensation', '/webhooks/payments/{provider}', '/healthz', '/readyz', '/openapi.json', '/metrics',
     ]));
-    expect(Object.keys(doc.paths['/orders'].post.responses).sort()).toEqual(['200', '201', '202', '400', '401', '403', '409', '413', '422']);
+    expect(Object.keys(doc.paths['/orders'].post.responses).sort()).toEqual(['200', '201', '202', '400', '401', '403', '409', '413', '422', '503']);
     await request(stack.app).get('/orders/NOPE-metrics').set(checkout);
     const metrics = (await request(stack.app).get('/metrics')).text;
     expect(metrics).toMatch(/orders_api_http_requests_total\{method="GET",route="\/orders\/:orderId",code="404"\} \d+/);

@@ -8,7 +8,7 @@ import { createApp } from '../../api/server';
 import { createActivities, type ActivityEndpoints, type OrderActivities } from '../../activities';
 import { createHttpClient } from '../../activities/http';
 import { orderStartOptions } from '../../api/start-order';
-import { DEV_API_KEYS, devPaymentProviders, type ApiKeys, type Config } from '../../config';
+import { DEFAULT_MAX_STARTS_IN_FLIGHT, DEV_API_KEYS, devPaymentProviders, type ApiKeys, type Config } from '../../config';
 import { getEventsQuery } from '../../domain/contract';
 import type { OrderRequest } from '../../domain/order-request';
 import type { OrderView } from '../../domain/order-state';
@@ -105,6 +105,8 @@ export interface StackOptions extends Partial<Omit<Config['saga'], 'paymentProvi
   /** False to start with no worker polling (the API must still accept and answer). */
   worker?: boolean;
   orderAcceptTimeoutMs?: number;
+  /** The API's limit of starts in flight (a shedding test lowers it). */
+  maxStartsInFlight?: number;
   /** False to keep payloads plaintext (recorded histories are test data, meant to be read). */
   encryptPayloads?: boolean;
   /** The API server's deadline for receiving a whole request (slow-body tests shorten it). */
@@ -120,6 +122,7 @@ export async function startStack({
   wrapActivities,
   worker: withWorker = true,
   orderAcceptTimeoutMs = 10_000,
+  maxStartsInFlight = DEFAULT_MAX_STARTS_IN_FLIGHT,
   encryptPayloads = true,
   temporalAddress,
   workflowBundlePath,
@@ -158,9 +161,10 @@ export async function startStack({
     ...(logger ? { logger: logger.child({ component: 'sandbox' }) } : {}),
   });
   sandboxServer.on('request', sandbox.app);
+  const appConfig = { paymentProviders: providers, saga, orderAcceptTimeoutMs, maxStartsInFlight, codecCorsOrigins: [TEST_UI_ORIGIN] };
   const app = createApp({
     client,
-    config: { paymentProviders: providers, apiKeys: TEST_API_KEYS, saga, orderAcceptTimeoutMs, codecCorsOrigins: [TEST_UI_ORIGIN] },
+    config: { ...appConfig, apiKeys: TEST_API_KEYS },
     codec,
     taskQueue,
     ...(logger ? { logger: logger.child({ component: 'api' }) } : {}),
@@ -206,7 +210,7 @@ export async function startStack({
     startWorker,
     stopWorker,
     /** The API configuration this stack runs with, for a second app in the same test. */
-    settingsForApp: () => ({ paymentProviders: providers, saga, orderAcceptTimeoutMs, codecCorsOrigins: [TEST_UI_ORIGIN] }),
+    settingsForApp: () => appConfig,
     codec,
     ledger: sandbox.ledger,
     settings: saga,
