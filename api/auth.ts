@@ -8,12 +8,20 @@ export interface Caller {
   scopes: readonly Scope[];
 }
 
+/** The API key a request's bearer token names, if any. */
+export function apiKeyOf(apiKeys: ApiKeys): (req: Request) => ApiKeys[string] | undefined {
+  const keys = new Map(Object.entries(apiKeys));
+  return (req) => {
+    const match = /^Bearer ([^\s]+)$/.exec(req.get('authorization') ?? '');
+    return match ? keys.get(match[1]!) : undefined;
+  };
+}
+
 /** Bearer-token auth (API.md §2): 401 without a known token, 403 without the route's scope. */
 export function requireScope(apiKeys: ApiKeys, scope: Scope) {
-  const keys = new Map(Object.entries(apiKeys));
+  const keyOf = apiKeyOf(apiKeys);
   return (req: Request, res: Response, next: NextFunction): void => {
-    const match = /^Bearer ([^\s]+)$/.exec(req.get('authorization') ?? '');
-    const key = match ? keys.get(match[1]!) : undefined;
+    const key = keyOf(req);
     if (!key) {
       res.set('WWW-Authenticate', 'Bearer');
       return problem(res, 401, 'Unauthorized', 'a valid bearer token is required');

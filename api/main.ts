@@ -6,6 +6,9 @@ import { startTracing } from '../observability/tracing';
 import { createHardenedServer } from './http-server';
 import { createApp } from './server';
 
+/** Connections the kernel queues before the API accepts them (capped by net.core.somaxconn). */
+const LISTEN_BACKLOG = 4096;
+
 /** API entry point: listens on API_PORT and, on SIGTERM/SIGINT, stops taking requests, drains, then closes. */
 async function main(config: Config, logger: PinoLogger): Promise<void> {
   const tracing = await startTracing('order-api');
@@ -18,7 +21,9 @@ async function main(config: Config, logger: PinoLogger): Promise<void> {
     plugins: tracing ? [tracing.plugin] : [],
   });
   const server = createHardenedServer(createApp({ client, config, codec, logger }));
-  server.listen(config.apiPort, () => logger.info({ port: config.apiPort, tracing: tracing !== null }, 'orders API listening'));
+  // A burst of checkouts connects all at once: a backlog that holds them (Node's default, 511, makes the
+  // rest retry their SYN a second later, before they are even shed).
+  server.listen({ port: config.apiPort, backlog: LISTEN_BACKLOG }, () => logger.info({ port: config.apiPort, tracing: tracing !== null }, 'orders API listening'));
   const stop = () => {
     server.close(() => void Promise.all([connection.close(), tracing?.shutdown()]).then(() => process.exit(0)));
     server.closeIdleConnections();

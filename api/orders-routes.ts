@@ -7,7 +7,6 @@ import { CancelBody, ListOrdersQuery, OperatorBody, OrderIdParam } from './http-
 import { jsonBody } from './json-body';
 import { InvalidPageTokenError, type OrdersService } from './orders-service';
 import { problem, serviceUnavailable } from './problem';
-import type { StartAdmission } from './admission';
 import { noteOrder } from '../observability/request-log';
 
 /** API.md §3: the largest order body accepted; larger ones get 413. */
@@ -34,32 +33,20 @@ function orderIdOr404(raw: unknown, res: Response): string | undefined {
   return undefined;
 }
 
-/** The orders routes of API.md §3, each behind its scope; order starts behind `admission`. */
-export function ordersRouter(service: OrdersService, apiKeys: ApiKeys, admission: StartAdmission): Router {
+/** The orders routes of API.md §3, each behind its scope. */
+export function ordersRouter(service: OrdersService, apiKeys: ApiKeys): Router {
   const router = Router();
   const json = jsonBody(ORDER_BODY_LIMIT);
   const write = requireScope(apiKeys, 'orders:write');
   const read = requireScope(apiKeys, 'orders:read');
   const operate = requireScope(apiKeys, 'orders:operate');
 
+  // Admitted (or shed) before it gets here: api/admission.ts.
   router.post('/orders', write, ...json, async (req, res) => {
     const request = parse(OrderRequest, req.body, res, 'order');
     if (!request) return;
     noteOrder(res, request.orderId);
-    const release = admission.tryAdmit();
-    if (!release) {
-      return serviceUnavailable(
-        res,
-        'Too many orders in flight',
-        `the API is placing ${admission.limit} orders already: nothing was started; retry after Retry-After with the same body`,
-      );
-    }
-    let outcome;
-    try {
-      outcome = await service.place(request);
-    } finally {
-      release();
-    }
+    const outcome = await service.place(request);
     switch (outcome.kind) {
       case 'created':
         return void res.status(201).json(outcome.view);

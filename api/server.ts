@@ -10,7 +10,7 @@ import { openApiDocument } from './openapi';
 import { ordersRouter } from './orders-routes';
 import { OrdersService } from './orders-service';
 import { problem, serviceUnavailable } from './problem';
-import { StartAdmission } from './admission';
+import { admitStarts, StartAdmission } from './admission';
 import { isTemporalUnavailable } from './temporal-unavailable';
 import { webhookRouter } from './webhooks';
 import { orderIds, requestLog } from '../observability/request-log';
@@ -53,6 +53,7 @@ export function createApp({
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.post('/orders', admitStarts(admission, config.apiKeys));
   app.use(traceRequests('api'));
   app.use(metrics.middleware);
   app.use(requestLog(logger));
@@ -73,7 +74,7 @@ export function createApp({
   });
   app.use(webhookRouter({ orders: service, providers: config.paymentProviders, metrics, logger }));
   app.use(codecRouter({ codec, corsOrigins: config.codecCorsOrigins, auth: requireScope(config.apiKeys, 'orders:operate') }));
-  app.use(ordersRouter(service, config.apiKeys, admission));
+  app.use(ordersRouter(service, config.apiKeys));
 
   app.use((_req, res) => problem(res, 404, 'Not found', 'no such route'));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +19,7 @@ import { writeWorkflowBundle } from '../worker/worker';
 import { baselineCallbackSignal } from './baseline-workflow';
 import { BASELINE_TASK_QUEUE } from './baseline-worker';
 import { renderChart } from './chart';
+import { percentiles, processStats, type Percentiles } from '../scripts/measure';
 
 /**
  * `npm run bench`: orders per second end to end (through the real API, worker and sandbox, `tok_ok`)
@@ -38,7 +39,6 @@ const ORDERS_PER_LEVEL = Number(args.orders ?? (args.quick ? 150 : 400));
 const ACTIVITIES_BEFORE_SIGNAL = 3;
 const ACTIVITIES_AFTER_SIGNAL = 2;
 const RESULTS_DIR = path.resolve(__dirname, 'results');
-const CLOCK_TICKS = 100;
 
 interface Level {
   concurrency: number;
@@ -51,25 +51,6 @@ interface Level {
   /** CPU time per completed order, by process: where the machine's cores go. */
   cpuMsPerOrder: { server: number; worker: number; api: number };
 }
-interface Percentiles {
-  p50: number;
-  p95: number;
-  p99: number;
-}
-
-function percentiles(samples: number[]): Percentiles {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
-  return { p50: at(0.5), p95: at(0.95), p99: at(0.99) };
-}
-
-/** Resident memory (MB) and cumulative CPU seconds of a process, from /proc. */
-function processStats(pid: number): { rssMb: number; cpuSeconds: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // Fields 24 (rss, pages) and 14-15 (utime, stime, clock ticks); Linux: 4 kB pages, 100 ticks a second.
-  return { rssMb: (Number(stat[21]) * 4096) / 1e6, cpuSeconds: (Number(stat[11]) + Number(stat[12])) / CLOCK_TICKS };
-}
-
 /** Samples a process's peak memory and its CPU share while `run` runs. */
 async function sampled<T>(
   pids: { server: number; worker: number; api: number },

@@ -28,7 +28,7 @@ export const PaymentProviderConfig = z.object({
 export type PaymentProviderConfig = z.infer<typeof PaymentProviderConfig>;
 
 /** Measured on this project's reference machine: the number of starts in flight at its best throughput (docs/PERFORMANCE.md). */
-export const DEFAULT_MAX_STARTS_IN_FLIGHT = 64;
+export const DEFAULT_MAX_STARTS_IN_FLIGHT = 32;
 
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65_535).default(fallback);
 const millis = (fallback: number) => z.coerce.number().int().positive().default(fallback);

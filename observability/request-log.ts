@@ -29,7 +29,8 @@ export function requestLog(logger: PinoLogger) {
         durationMs: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
         ...orderIds(res),
       };
-      if (res.statusCode >= 500) logger.error(line, 'request failed');
+      // A 503 is an answer the API chose (shed, or Temporal unavailable), counted by its metrics: not a failure.
+      if (res.statusCode >= 500 && res.statusCode !== 503) logger.error(line, 'request failed');
       else logger.info(line, 'request');
     });
     next();

@@ -85,6 +85,11 @@ export class SupervisedChild {
     private readonly restartAfterMs = 1_000,
   ) {}
 
+  /** The running child's process id. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   start(): void {
     this.supervising = true;
     const child = tracked(this.spawnChild());

@@ -9,7 +9,10 @@ import type { Ledger } from '../sandbox/ledger';
  * The money invariant over ended orders, from the sandbox's ledger: a confirmed order's payments net
  * exactly its total, any other order's net zero, and no order has money held at two payments.
  */
-function checkMoney(ended: Iterable<OrderView>, ledger: ReturnType<Ledger['snapshot']>) {
+/** What the checks need of an order: a full view, or a list's summary. */
+type EndedOrder = Pick<OrderView, 'orderId' | 'status' | 'total'>;
+
+function checkMoney(ended: Iterable<EndedOrder>, ledger: ReturnType<Ledger['snapshot']>) {
   const problems: string[] = [];
   let moneyMismatches = 0;
   let doubleCharges = 0;
@@ -58,7 +61,7 @@ export async function waitForOrdersToEnd(
 }
 
 /** The verdict over a run's orders: how many ended, how many were lost, the money invariant, a count per status. */
-export function judgeOrders(placed: number, views: Map<string, OrderView>, ledger: ReturnType<Ledger['snapshot']>) {
+export function judgeOrders<V extends EndedOrder>(placed: number, views: Map<string, V>, ledger: ReturnType<Ledger['snapshot']>) {
   const terminal = [...views.values()].filter((view) => isTerminal(view.status));
   const counts = new Map<string, number>();
   for (const view of terminal) counts.set(view.status, (counts.get(view.status) ?? 0) + 1);

@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+
+/** Linux's clock ticks per second in /proc/<pid>/stat. */
+const CLOCK_TICKS = 100;
+
+export interface Percentiles {
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+/** p50, p95 and p99 of `samples`, rounded; zeros for no samples. */
+export function percentiles(samples: number[]): Percentiles {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
+  return { p50: at(0.5), p95: at(0.95), p99: at(0.99) };
+}
+
+/** Resident memory (MB) and cumulative CPU seconds of a process, from /proc. */
+export function processStats(pid: number): { rssMb: number; cpuSeconds: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // Fields 24 (rss, pages) and 14-15 (utime, stime, clock ticks); Linux: 4 kB pages.
+  return { rssMb: (Number(stat[21]) * 4096) / 1e6, cpuSeconds: (Number(stat[11]) + Number(stat[12])) / CLOCK_TICKS };
+}
+
+/** The highest resident memory (MB) a process has had since it started (the kernel's VmHWM). */
+export function peakRssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
+  return line ? Math.round(Number(line.split(/\s+/)[1]) / 1024) : 0;
+}
