@@ -185,6 +185,14 @@ async function main(): Promise<number> {
       await sleep(ms);
       await off();
     };
+    /** Takes the server down (`how`), then starts it again on the same database. */
+    const restartServer = async (how: string, down: () => Promise<void>) => {
+      say(`Temporal server ${how}; restarting it on the same database`);
+      await down();
+      await sleep(2_000);
+      await server.start();
+      say('Temporal server is back');
+    };
     // The kills first: they need POSTs in flight, and even the quick run's load lasts only so long.
     const steps: (() => Promise<void>)[] = [
       async () => {
@@ -196,22 +204,10 @@ async function main(): Promise<number> {
         await waitUntilAnswers(`${apiUrl}/healthz`);
         say('API is back');
       },
-      async () => {
-        say('Temporal server SIGKILLed mid-run; restarted on the same database');
-        await server.kill();
-        await sleep(2_000);
-        await server.start();
-        say('Temporal server is back');
-      },
+      () => restartServer('SIGKILLed mid-run', () => server.kill()),
       () => phase('primary provider down', () => sandboxCall('/_sandbox/providers/primary/outage', { down: true }), () => sandboxCall('/_sandbox/providers/primary/outage', { down: false }), 4_000),
       () => phase('sandbox faults at 10%', () => sandboxCall('/_sandbox/faults', { rate: 0.1, mode: 'mixed', hangMs: 6_000 }), () => sandboxCall('/_sandbox/faults', { rate: 0 }), 8_000),
-      async () => {
-        say('Temporal server stops (database kept) and restarts');
-        await server.stop();
-        await sleep(2_000);
-        await server.start();
-        say('Temporal server is back');
-      },
+      () => restartServer('stopped (database kept)', () => server.stop()),
       () =>
         phase(
           `unexpected answers (${UNEXPECTED.map(([route]) => route).join(', ')})`,
