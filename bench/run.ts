@@ -132,7 +132,7 @@ async function drive(label: string, count: number, concurrency: number, job: (in
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const cli = ensureTemporalCli((line) => console.log(`[bench] ${line}`));
+  const cli = await ensureTemporalCli((line) => console.log(`[bench] ${line}`));
   if (!cli) throw new Error('the bench needs the Temporal CLI');
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'order-saga-bench-'));
   const keys = [{ id: 'bench', key: randomBytes(32) }];

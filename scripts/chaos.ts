@@ -71,7 +71,7 @@ const logger = createLogger({ level: 'info', destination: log });
 async function main(): Promise<number> {
   const started = Date.now();
   Runtime.install({ logger: new TemporalPinoLogger(logger.child({ component: 'sdk' }, { level: 'warn' })) });
-  const cli = ensureTemporalCli(say);
+  const cli = await ensureTemporalCli(say);
   if (!cli) throw new Error('chaos needs the Temporal CLI (a dev server it can stop and restart)');
   const dataDir = path.join(logDir, 'data');
   const keys = [{ id: 'chaos', key: randomBytes(32) }];

@@ -11,7 +11,7 @@ type DevServerOptions = Omit<Extract<NonNullable<Parameters<typeof TestWorkflowE
  * for that moment without our OTEL_* variables (see withoutOtelVariables in dev-server-process.ts).
  */
 export async function startDevServerEnvironment(options: DevServerOptions = {}, say?: (line: string) => void): Promise<TestWorkflowEnvironment> {
-  const cli = ensureTemporalCli(say);
+  const cli = await ensureTemporalCli(say);
   const otel = Object.keys(process.env).filter(isOtelVariable);
   const saved = otel.map((key) => [key, process.env[key]] as const);
   for (const key of otel) delete process.env[key];

@@ -54,7 +54,7 @@ interface Answers {
 
 async function main(): Promise<number> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const cli = ensureTemporalCli(say);
+  const cli = await ensureTemporalCli(say);
   if (!cli) throw new Error('the load test needs the Temporal CLI');
   const keys = [{ id: 'load', key: randomBytes(32) }];
   const stack = await throwawayStackEnv(path.join(workDir, 'data'), keys);

@@ -114,7 +114,7 @@ async function startDevServer(config: Config, say: (line: string) => void): Prom
     say(`using the Temporal server at ${config.temporal.address} (TEMPORAL_ADDRESS is set: no dev server started)`);
     return null;
   }
-  const cli = ensureTemporalCli(say);
+  const cli = await ensureTemporalCli(say);
   if (!cli) throw new Error('no Temporal CLI: set TEMPORAL_CLI, put temporal on PATH, or install Go for the build from source');
   mkdirSync(config.dataDir, { recursive: true });
   const dbFile = path.resolve(config.dataDir, 'temporal.db');

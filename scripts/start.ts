@@ -32,7 +32,8 @@ async function main(): Promise<void> {
   if (config.usingDevApiKeys) {
     for (const [token, key] of Object.entries(DEV_API_KEYS)) say(`dev token     ${token}  (${key.name}: ${key.scopes.join(', ')})`);
   }
-  say('ready: press Ctrl-C to stop');
+  // Since the process began: a first run's download of the CLI included.
+  say(`ready in ${process.uptime().toFixed(1)} s: press Ctrl-C to stop`);
 
   const stop = async (why: string) => {
     say(`${why}: stopping the API, draining the worker, then the sandbox and the dev server...`);

@@ -65,6 +65,13 @@ test('a bug in the workflow code fails its workflow task, not the order: it wait
     expect(description.status.name).toBe('RUNNING');
     const failedTasks = ((await handle.fetchHistory()).events ?? []).filter((event) => event.workflowTaskFailedEventAttributes);
     expect(failedTasks[0]!.workflowTaskFailedEventAttributes!.failure!.message).toBe('OrderConfirmed is not allowed when the order is RECEIVED');
+    // What support searches for (server 1.32 flags a workflow whose tasks keep failing).
+    const flagged = await eventually(async () => {
+      const found: string[] = [];
+      for await (const run of stack.client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND TemporalReportedProblems IS NOT NULL` })) found.push(run.workflowId);
+      return found;
+    }, (found) => found.length > 0);
+    expect(flagged).toEqual([handle.workflowId]);
     expect(description.memo?.[MemoKey.order]).toMatchObject({ status: 'RECEIVED' });
   } finally {
     await handle.terminate('end of test');

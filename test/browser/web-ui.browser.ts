@@ -77,8 +77,8 @@ test('the order page shows the decoded input; User Metadata shows the summary an
   await page.getByText('request payment of 39.98 EUR at primary').first().waitFor();
   await page.screenshot({ path: path.join(ARTIFACTS, 'web-ui-order-history.png') });
 
-  // The run's page redirects to .../<runId>/history; its User Metadata tab lives beside it.
-  await page.goto(page.url().replace(/\/history$/, '/user-metadata'), { waitUntil: 'domcontentloaded' });
+  // The run's page has a tab of its own for User Metadata.
+  await page.getByRole('tab', { name: 'User Metadata' }).or(page.getByRole('link', { name: 'User Metadata' })).first().click();
   await textInSomeFrame(page, `Order ${order.orderId} · customer ${order.customer.id} · 39.98 EUR`);
   await textInSomeFrame(page, /Waiting for primary.s payment callback for pay_\w+ until \d{4}-/);
   await page.screenshot({ path: path.join(ARTIFACTS, 'web-ui-order-summary.png') });
