@@ -89,6 +89,16 @@ export function expectAnswer<T>(schema: z.ZodType<T>, response: HttpResponse, wh
   return parseAnswer(schema, response, what);
 }
 
+/**
+ * The error of an answer that is `status` with the contract's `code` (OUT_OF_STOCK, PAYMENT_NOT_FOUND…):
+ * the 4xx answers a system's contract gives a meaning. Null for any other answer.
+ */
+export function contractError(response: HttpResponse, status: number, code: string): z.infer<typeof UpstreamError> | null {
+  if (response.status !== status) return null;
+  const error = UpstreamError.safeParse(response.body);
+  return error.success && error.data.code === code ? error.data : null;
+}
+
 /** A 4xx the activity does not expect: retrying cannot help, so it is not retried. */
 function unexpectedAnswer(what: string, response: HttpResponse): ApplicationFailure {
   const parsed = UpstreamError.safeParse(response.body);

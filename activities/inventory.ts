@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { OrderItem } from '../domain/order-request';
 import { priceOrder, quantitiesBySku } from '../domain/pricing';
 import { Reason } from '../domain/reasons';
-import { expectAnswer, UpstreamError, type HttpClient } from './http';
+import { contractError, expectAnswer, type HttpClient } from './http';
 
 /** The catalog/inventory system's wire contract, as the saga expects it (the sandbox serves the same). */
 export const CatalogEntry = z.object({ sku: z.string(), unitPrice: z.int(), stock: z.int() });
@@ -46,12 +46,8 @@ export function createInventoryActivities(http: HttpClient, { catalogUrl, invent
         body,
         idempotencyKey: `reserve-${input.orderId}`,
       });
-      if (response.status === 409) {
-        const error = UpstreamError.safeParse(response.body);
-        if (error.success && error.data.code === OUT_OF_STOCK_CODE) {
-          throw ApplicationFailure.nonRetryable(error.data.message ?? 'not enough stock', Reason.OUT_OF_STOCK);
-        }
-      }
+      const shortage = contractError(response, 409, OUT_OF_STOCK_CODE);
+      if (shortage) throw ApplicationFailure.nonRetryable(shortage.message ?? 'not enough stock', Reason.OUT_OF_STOCK);
       expectAnswer(ReservationAnswer, response, 'inventory');
     },
 

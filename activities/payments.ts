@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { PaymentStatus } from '../domain/order-state';
 import { FailureType, Reason } from '../domain/reasons';
-import { expectAnswer, UpstreamError, type HttpClient, type HttpResponse } from './http';
+import { contractError, expectAnswer, UpstreamError, type HttpClient, type HttpResponse } from './http';
 
 /** A payment provider's wire contract, as the saga expects it (the sandbox's providers serve the same). */
 export const PaymentRecord = z.object({
@@ -42,12 +42,6 @@ export type SettleOutcome =
   /** The provider has no record of the payment: there is nothing to return. */
   | { outcome: 'not-found'; paymentId: string };
 
-/** A provider's 404 for a payment it does not know, as its contract words it. */
-function isPaymentNotFound(response: HttpResponse): boolean {
-  const error = UpstreamError.safeParse(response.body);
-  return response.status === 404 && error.success && error.data.code === NOT_FOUND_CODE;
-}
-
 /** Activities against the payment providers, addressed by name. Every mutating call carries an idempotency key. */
 export function createPaymentActivities(http: HttpClient, providers: readonly PaymentProviderEndpoint[]) {
   const baseUrlOf = (provider: string): string => {
@@ -61,7 +55,7 @@ export function createPaymentActivities(http: HttpClient, providers: readonly Pa
   /** The payment, or null when the provider has no record of it. */
   const getPayment = async (provider: string, paymentId: string): Promise<PaymentRecord | null> => {
     const response = await http.send({ method: 'GET', url: paymentUrl(provider, paymentId) });
-    return isPaymentNotFound(response) ? null : record(response, provider);
+    return contractError(response, 404, NOT_FOUND_CODE) ? null : record(response, provider);
   };
 
   async function findPayment(provider: string, input: { orderId: string; paymentId?: string }) {
@@ -133,8 +127,7 @@ export function createPaymentActivities(http: HttpClient, providers: readonly Pa
           url: `${paymentUrl(provider, payment.paymentId)}/void`,
           idempotencyKey: `void-${payment.paymentId}`,
         });
-        const error = UpstreamError.safeParse(response.body);
-        if (response.status === 409 && error.success && error.data.code === NOT_PENDING_CODE) {
+        if (contractError(response, 409, NOT_PENDING_CODE)) {
           // The payment succeeded between our read and the void: the next attempt reads it again and refunds.
           throw ApplicationFailure.retryable(`${payment.paymentId} left pending during the void`, FailureType.PAYMENT_STATE_CHANGED);
         }

@@ -43,9 +43,11 @@ export function shownView(view: OrderView, executionStatus: ExecutionStatus | nu
 }
 
 const closedStatuses = `(${[...CLOSED_OTHERWISE.values()].map(({ query }) => `'${query}'`).join(', ')})`;
-const closedOtherwise = `ExecutionStatus IN ${closedStatuses}`;
+/** Visibility: the workflows closed other than by completing. */
+export const closedOtherwise = `ExecutionStatus IN ${closedStatuses}`;
 const notClosedOtherwise = `ExecutionStatus NOT IN ${closedStatuses}`;
-const terminal = `(${TERMINAL_STATUSES.map((status) => `'${status}'`).join(', ')})`;
+/** Visibility: the orders whose last written status is not terminal. */
+export const notTerminal = `${OrderSearchAttributes.status.name} NOT IN (${TERMINAL_STATUSES.map((status) => `'${status}'`).join(', ')})`;
 
 /** The visibility clause that finds what {@link shownView} shows with `needsAttention`. */
 export function needsAttentionClause(needsAttention: boolean): string {
@@ -57,6 +59,6 @@ export function needsAttentionClause(needsAttention: boolean): string {
 export function statusClause(status: OrderStatus): string {
   const attribute = OrderSearchAttributes.status.name;
   if (isTerminal(status)) return `${attribute} = '${status}'`;
-  if (status === Status.REQUIRES_ATTENTION) return `(${attribute} = '${status}' OR (${closedOtherwise} AND ${attribute} NOT IN ${terminal}))`;
+  if (status === Status.REQUIRES_ATTENTION) return `(${attribute} = '${status}' OR (${closedOtherwise} AND ${notTerminal}))`;
   return `(${attribute} = '${status}' AND ${notClosedOtherwise})`;
 }

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -15,7 +14,7 @@ import { writeWorkflowBundle } from '../worker/worker';
 import { DevServerProcess } from './dev-server-process';
 import { connectClient, serveSandbox, throwawayStackEnv, waitUntilAnswers } from './local-stack';
 import { judgeOrders, judgeWorkflows, waitForOrdersToEnd } from './order-checks';
-import { runScript, SupervisedChild } from './children';
+import { runScript, supervisedEntry } from './children';
 import { createLogger, TemporalPinoLogger } from '../observability/logger';
 import { ensureTemporalCli } from './provision-temporal-cli';
 
@@ -99,15 +98,7 @@ async function main(): Promise<number> {
   // The worker and the API are separate processes, supervised as an orchestrator would: restarted whenever
   // they exit on their own; the chaos SIGKILLs them and starts them again.
   const service = (name: string, entry: string, extraEnv: NodeJS.ProcessEnv = {}) =>
-    new SupervisedChild(name, () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '..', ...entry.split('/'))], {
-        env: { ...env, ...extraEnv },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      child.stdout!.on('data', (chunk: Buffer) => log.write(`[${name}] ${chunk}`));
-      child.stderr!.on('data', (chunk: Buffer) => log.write(`[${name}] ${chunk}`));
-      return child;
-    }, say);
+    supervisedEntry(name, entry, { env: { ...env, ...extraEnv }, onOutput: (chunk) => log.write(`[${name}] ${chunk}`), say });
   const worker = service('worker', 'worker/main.ts', { WORKFLOW_BUNDLE: bundlePath });
   const api = service('api', 'api/main.ts');
   const apiUrl = `http://127.0.0.1:${config.apiPort}`;

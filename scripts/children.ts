@@ -1,4 +1,5 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 
 function isRunning(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
@@ -12,6 +13,14 @@ export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/** Kills a child outright (SIGKILL), as a crash or an out-of-memory kill would, and waits for its exit. */
+export async function killChild(child: ChildProcess): Promise<void> {
+  if (!isRunning(child)) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
 }
 
 /** The children this process started and has not seen exit. */
@@ -104,12 +113,8 @@ export class SupervisedChild {
 
   /** SIGKILL, as a crash or an out-of-memory kill would end it; it stays down until {@link start}. */
   async kill(): Promise<void> {
-    const child = this.child;
     this.supervising = false;
-    if (!child || !isRunning(child)) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
+    if (this.child) await killChild(this.child);
   }
 
   /** Stops supervising, then stops the child gracefully. */
@@ -117,4 +122,25 @@ export class SupervisedChild {
     this.supervising = false;
     if (this.child) await stopChild(this.child);
   }
+}
+
+/**
+ * One of the project's entry points (`worker/main.ts`, `api/main.ts`) as a supervised Node process run
+ * through tsx, with `env`; every chunk it writes goes to `onOutput`.
+ */
+export function supervisedEntry(
+  name: string,
+  entry: string,
+  { env, onOutput, say }: { env: NodeJS.ProcessEnv; onOutput: (chunk: Buffer) => void; say: (line: string) => void },
+): SupervisedChild {
+  return new SupervisedChild(
+    name,
+    () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '..', ...entry.split('/'))], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout!.on('data', onOutput);
+      child.stderr!.on('data', onOutput);
+      return child;
+    },
+    say,
+  );
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { parse } from 'yaml';
-import { stopChild, tracked } from './children';
+import { killChild, stopChild, tracked } from './children';
 import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 
 const READY_TIMEOUT_MS = 60_000;
@@ -110,11 +110,7 @@ export class DevServerProcess {
 
   /** Kills the server outright (SIGKILL), as a crash or an out-of-memory kill would: nothing is flushed. */
   async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
+    if (this.child) await killChild(this.child);
     this.child = null;
   }
 }

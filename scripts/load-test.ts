@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -15,7 +14,7 @@ import { writeWorkflowBundle } from '../worker/worker';
 import { DevServerProcess } from './dev-server-process';
 import { serveSandbox, throwawayStackEnv, waitUntilAnswers } from './local-stack';
 import { judgeOrders } from './order-checks';
-import { runScript, SupervisedChild } from './children';
+import { runScript, supervisedEntry } from './children';
 import { peakRssMb, percentiles } from './measure';
 import { ensureTemporalCli } from './provision-temporal-cli';
 
@@ -71,16 +70,14 @@ async function main(): Promise<number> {
 
   let unhandled = 0;
   const service = (name: string, entry: string, extraEnv: NodeJS.ProcessEnv = {}) =>
-    new SupervisedChild(name, () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '..', ...entry.split('/'))], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-      const scan = (chunk: Buffer) => {
+    supervisedEntry(name, entry, {
+      env: { ...env, ...extraEnv },
+      onOutput: (chunk) => {
         log.write(`[${name}] ${chunk}`);
         unhandled += chunk.toString().split('\n').filter((line) => line.includes('"unhandled error"')).length;
-      };
-      child.stdout!.on('data', scan);
-      child.stderr!.on('data', scan);
-      return child;
-    }, say);
+      },
+      say,
+    });
   const worker = service('worker', 'worker/main.ts', { WORKFLOW_BUNDLE: bundlePath });
   const api = service('api', 'api/main.ts');
   worker.start();

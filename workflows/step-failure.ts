@@ -1,10 +1,11 @@
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
+import type { OrderReason } from '../domain/order-state';
 import { FailureType, ReasonCode } from '../domain/reasons';
 
 /** What a step's failure means for the order. */
 export type StepFailure =
-  /** The system said no in the saga's own terms: a reason code (`UNKNOWN_SKU`, `OUT_OF_STOCK`, `PAYMENT_DECLINED`…). */
-  | { kind: 'refused'; code: ReasonCode; message: string }
+  /** The system said no in the saga's own terms: a reason (`UNKNOWN_SKU`, `OUT_OF_STOCK`, `PAYMENT_DECLINED`…). */
+  | { kind: 'refused'; reason: OrderReason; message: string }
   /** The system could not be reached (5xx, 429, timeouts, refused connections) for the step's whole retry budget. */
   | { kind: 'unavailable'; message: string }
   /** The system answered what the saga has no meaning for: a final 4xx, a body off its contract, an activity bug. */
@@ -23,7 +24,7 @@ export function stepFailure(err: unknown): StepFailure {
   const last = lastApplicationFailure(err);
   const message = failureMessage(err);
   const code = ReasonCode.safeParse(last?.type);
-  if (code.success) return { kind: 'refused', code: code.data, message };
+  if (code.success) return { kind: 'refused', reason: { code: code.data, message }, message };
   if (!last || TRANSIENT_TYPES.includes(last.type ?? '')) return { kind: 'unavailable', message };
   return { kind: 'unexpected', message };
 }
