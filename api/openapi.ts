@@ -20,6 +20,8 @@ import {
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 const problemOf = (description: string) => ({ description, content: { 'application/problem+json': { schema: Problem } } });
 const secured = [{ bearer: [] }];
+/** Open to anyone who can reach the API: probes, scrapers, and the providers' callbacks (signed instead). */
+const open: [] = [];
 const authErrors: ZodOpenApiResponsesObject = {
   '401': problemOf('No token, or an unknown one'),
   '403': problemOf('The token lacks the scope'),
@@ -35,7 +37,8 @@ const temporalUnavailable = unavailable('Temporal did not answer in time; retryi
 /** Node refuses a request line and headers over 16 kB before the app sees them (no body). */
 const tooLarge: ZodOpenApiResponsesObject = { '431': { description: 'Request line and headers over 16 kB' } };
 const withOrderId = { requestParams: { path: z.object({ orderId: OrderIdParam }) } };
-const operatorAction = (summary: string): ZodOpenApiOperationObject => ({
+const operatorAction = (operationId: string, summary: string): ZodOpenApiOperationObject => ({
+  operationId,
   summary,
   security: secured,
   ...withOrderId,
@@ -51,7 +54,8 @@ const operatorAction = (summary: string): ZodOpenApiOperationObject => ({
   },
 });
 
-const codecOperation = (summary: string): ZodOpenApiOperationObject => ({
+const codecOperation = (operationId: string, summary: string): ZodOpenApiOperationObject => ({
+  operationId,
   summary,
   security: secured,
   requestBody: json(CodecPayloads),
@@ -59,18 +63,26 @@ const codecOperation = (summary: string): ZodOpenApiOperationObject => ({
     '200': { description: 'The payloads, encoded or decoded', ...json(CodecPayloads) },
     '400': problemOf('Not in the codec format, or a payload that cannot be decrypted'),
     ...authErrors,
+    ...tooLarge,
   },
 });
 
-/** The OpenAPI 3.1 document of API.md §1–§4, generated from the schemas the routes parse with. */
+/** The OpenAPI 3.1 document of the API, generated from the schemas the routes parse with. */
 export function openApiDocument() {
   return createDocument({
     openapi: '3.1.0',
-    info: { title: 'Order saga orchestrator API', version: '1.0.0' },
+    info: {
+      title: 'Order saga orchestrator API',
+      version: '1.0.0',
+      description: 'Places orders as durable Temporal sagas, takes the payment providers\' callbacks, and reads and acts on orders.',
+      license: { name: 'MIT', identifier: 'MIT' },
+    },
+    servers: [{ url: '/', description: 'The API serving this document' }],
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     paths: {
       '/orders': {
         post: {
+          operationId: 'placeOrder',
           summary: 'Place an order',
           security: secured,
           requestBody: json(OrderRequestBody),
@@ -89,6 +101,7 @@ export function openApiDocument() {
           },
         },
         get: {
+          operationId: 'listOrders',
           summary: 'List orders (Temporal visibility; may lag a moment)',
           security: secured,
           requestParams: { query: ListOrdersQuery },
@@ -97,6 +110,7 @@ export function openApiDocument() {
       },
       '/orders/{orderId}': {
         get: {
+          operationId: 'getOrder',
           summary: 'Read an order (answers with no worker running)',
           security: secured,
           ...withOrderId,
@@ -105,6 +119,7 @@ export function openApiDocument() {
       },
       '/orders/{orderId}/events': {
         get: {
+          operationId: 'listOrderEvents',
           summary: "An order's domain events",
           security: secured,
           ...withOrderId,
@@ -113,6 +128,7 @@ export function openApiDocument() {
       },
       '/orders/{orderId}/cancel': {
         post: {
+          operationId: 'cancelOrder',
           summary: 'Cancel an order (until it is PAID)',
           security: secured,
           ...withOrderId,
@@ -129,11 +145,13 @@ export function openApiDocument() {
           },
         },
       },
-      '/orders/{orderId}/actions/retry-compensation': { post: operatorAction('Run the failed compensations again') },
-      '/orders/{orderId}/actions/mark-resolved': { post: operatorAction('Mark an order settled by hand; it ends CANCELLED') },
+      '/orders/{orderId}/actions/retry-compensation': { post: operatorAction('retryCompensation', 'Run the failed compensations again') },
+      '/orders/{orderId}/actions/mark-resolved': { post: operatorAction('markResolved', 'Mark an order settled by hand; it ends CANCELLED') },
       '/webhooks/payments/{provider}': {
         post: {
+          operationId: 'receivePaymentWebhook',
           summary: 'Payment provider callback, authenticated by its Payment-Signature',
+          security: open,
           requestParams: {
             path: z.object({ provider: z.string().meta({ description: 'A configured provider name', example: 'primary' }) }),
             header: z.object({
@@ -151,17 +169,19 @@ export function openApiDocument() {
           },
         },
       },
-      '/codec/encode': { post: codecOperation('Encrypt payloads (Temporal codec server)') },
-      '/codec/decode': { post: codecOperation('Decrypt payloads for the Web UI (Temporal codec server)') },
-      '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'Up', ...json(Health) } } } },
+      '/codec/encode': { post: codecOperation('encodePayloads', 'Encrypt payloads (Temporal codec server)') },
+      '/codec/decode': { post: codecOperation('decodePayloads', 'Decrypt payloads for the Web UI (Temporal codec server)') },
+      '/healthz': { get: { operationId: 'getLiveness', summary: 'Liveness', security: open, responses: { '200': { description: 'Up', ...json(Health) }, ...tooLarge } } },
       '/readyz': {
         get: {
+          operationId: 'getReadiness',
           summary: 'Readiness: Temporal answers (an API that sheds starts is still ready: it serves reads and webhooks)',
-          responses: { '200': { description: 'Ready', ...json(Readiness) }, '503': { description: 'Temporal unreachable', ...json(Readiness) } },
+          security: open,
+          responses: { '200': { description: 'Ready', ...json(Readiness) }, ...tooLarge, '503': { description: 'Temporal unreachable', ...json(Readiness) } },
         },
       },
-      '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } },
-      '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'Prometheus text format' } } } },
+      '/openapi.json': { get: { operationId: 'getOpenApiDocument', summary: 'This document', security: open, responses: { '200': { description: 'OpenAPI 3.1' }, ...tooLarge } } },
+      '/metrics': { get: { operationId: 'getMetrics', summary: 'Prometheus metrics', security: open, responses: { '200': { description: 'Prometheus text format' }, ...tooLarge } } },
     },
   });
 }

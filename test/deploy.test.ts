@@ -52,3 +52,11 @@ test('each of our services runs an entry point the image builds', () => {
     expect(include.some((pattern) => source === pattern || source.startsWith(`${pattern.replace(/\/?\*\*.*$/, '')}/`))).toBe(true);
   }
 });
+
+test('the image and .nvmrc run the Node release npm ci brings', () => {
+  const { optionalDependencies } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { optionalDependencies: Record<string, string> };
+  const brought = new Set(Object.entries(optionalDependencies).filter(([name]) => name.startsWith('node-')).map(([, version]) => version));
+  const image = /ARG NODE_IMAGE=node:([\d.]+)-/.exec(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
+  const nvmrc = readFileSync(path.join(ROOT, '.nvmrc'), 'utf8').trim();
+  expect({ brought: [...brought], image, nvmrc }).toEqual({ brought: [process.versions.node], image: process.versions.node, nvmrc: process.versions.node });
+});
