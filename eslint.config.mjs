@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 const deterministic = 'workflows/ and domain/ run inside the Temporal workflow sandbox: they must be deterministic.';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.tools/', '.data/', 'coverage/', 'test/artifacts/', 'bench/results/'] },
+  { ignores: ['node_modules/', 'dist/', 'client/generated/', '.tools/', '.data/', 'coverage/', 'test/artifacts/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

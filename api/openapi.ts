@@ -18,6 +18,7 @@ import {
 } from './http-schemas';
 
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
+const requiredJson = <T extends z.ZodType>(schema: T) => ({ required: true, ...json(schema) });
 const problemOf = (description: string) => ({ description, content: { 'application/problem+json': { schema: Problem } } });
 const secured = [{ bearer: [] }];
 /** Open to anyone who can reach the API: probes, scrapers, and the providers' callbacks (signed instead). */
@@ -42,7 +43,7 @@ const operatorAction = (operationId: string, summary: string): ZodOpenApiOperati
   summary,
   security: secured,
   ...withOrderId,
-  requestBody: json(OperatorBody),
+  requestBody: requiredJson(OperatorBody),
   responses: {
     '202': { description: 'Signalled; recorded as OperatorAction', ...json(OrderViewBody) },
     '400': problemOf('Schema errors'),
@@ -58,7 +59,7 @@ const codecOperation = (operationId: string, summary: string): ZodOpenApiOperati
   operationId,
   summary,
   security: secured,
-  requestBody: json(CodecPayloads),
+  requestBody: requiredJson(CodecPayloads),
   responses: {
     '200': { description: 'The payloads, encoded or decoded', ...json(CodecPayloads) },
     '400': problemOf('Not in the codec format, or a payload that cannot be decrypted'),
@@ -85,7 +86,7 @@ export function openApiDocument() {
           operationId: 'placeOrder',
           summary: 'Place an order',
           security: secured,
-          requestBody: json(OrderRequestBody),
+          requestBody: requiredJson(OrderRequestBody),
           responses: {
             '201': { description: 'New order, at AWAITING_PAYMENT (with checkoutUrl) or terminal', ...json(OrderViewBody) },
             '200': { description: 'The same order again: nothing new started', ...json(OrderViewBody) },
@@ -158,7 +159,7 @@ export function openApiDocument() {
               'Payment-Signature': z.string().optional().meta({ description: 't=<unix s>,v1=<hex HMAC-SHA256(secret, t.rawBody)>' }),
             }),
           },
-          requestBody: json(WebhookEvent),
+          requestBody: requiredJson(WebhookEvent.meta({ id: 'PaymentWebhookEvent', description: "A payment provider's callback" })),
           responses: {
             '200': { description: 'Accepted (also for duplicates)', ...json(WebhookReceived) },
             '400': problemOf('Malformed body'),
@@ -180,8 +181,8 @@ export function openApiDocument() {
           responses: { '200': { description: 'Ready', ...json(Readiness) }, ...tooLarge, '503': { description: 'Temporal unreachable', ...json(Readiness) } },
         },
       },
-      '/openapi.json': { get: { operationId: 'getOpenApiDocument', summary: 'This document', security: open, responses: { '200': { description: 'OpenAPI 3.1' }, ...tooLarge } } },
-      '/metrics': { get: { operationId: 'getMetrics', summary: 'Prometheus metrics', security: open, responses: { '200': { description: 'Prometheus text format' }, ...tooLarge } } },
+      '/openapi.json': { get: { operationId: 'getOpenApiDocument', summary: 'This document', security: open, responses: { '200': { description: 'OpenAPI 3.1', ...json(z.looseObject({ openapi: z.string() })) }, ...tooLarge } } },
+      '/metrics': { get: { operationId: 'getMetrics', summary: 'Prometheus metrics', security: open, responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } }, ...tooLarge } } },
     },
   });
 }

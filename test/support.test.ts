@@ -5,7 +5,9 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { getOrderQuery } from '../domain/contract';
 import { OrderSearchAttributes } from '../domain/search-attributes';
+import type { ListOrdersQuery, OrdersClient } from '../client';
 import { auth, eventually, makeOrder, NAMESPACE, startStack, TEST_UI_ORIGIN, type TestStack } from './helpers/stack';
+import { expectProblem } from './helpers/problems';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -111,27 +113,27 @@ test('an order whose workflow was terminated (the Web UI’s Terminate) shows it
   await stack.result(await stack.startOrder(confirmed));
   await handle.terminate('stopped by hand in the Web UI');
 
-  const view = (await request(stack.app).get(`/orders/${terminated.orderId}`).set(auth('dev-support'))).body;
+  const support = stack.api('dev-support');
+  const view = (await support.GET('/orders/{orderId}', { params: { path: { orderId: terminated.orderId } } })).data!;
   expect(view).toMatchObject({ status: 'REQUIRES_ATTENTION', needsAttention: true, reason: { code: 'WORKFLOW_CLOSED' } });
-  expect(view.reason.message).toMatch(/^the order's workflow was terminated at \d{4}-.+ while the order was AWAITING_PAYMENT, so its compensations never ran/);
+  expect(view.reason!.message).toMatch(/^the order's workflow was terminated at \d{4}-.+ while the order was AWAITING_PAYMENT, so its compensations never ran/);
 
-  const listed = async (filter: string) => {
-    const res = await request(stack.app).get(`/orders?customerId=${customerId}${filter}`).set(auth('dev-support'));
-    expect(res.status).toBe(200);
-    return (res.body.orders as { orderId: string; status: string; needsAttention: boolean }[]).map(({ orderId, status, needsAttention }) => `${orderId} ${status} ${needsAttention}`);
+  const listed = async (filter: ListOrdersQuery) => {
+    const { data, response } = await support.GET('/orders', { params: { query: { customerId, ...filter } } });
+    expect(response.status).toBe(200);
+    return data!.orders.map(({ orderId, status, needsAttention }) => `${orderId} ${status} ${needsAttention}`);
   };
   // Visibility records the close a moment after the terminate: each filter is read until it shows it.
-  const shows = async (filter: string, expected: string[]) =>
+  const shows = async (filter: ListOrdersQuery, expected: string[]) =>
     expect((await eventually(() => listed(filter), (found) => found.length === expected.length && expected.every((line) => found.includes(line)))).sort()).toEqual(expected.sort());
-  await shows('', [`${terminated.orderId} REQUIRES_ATTENTION true`, `${confirmed.orderId} CONFIRMED false`]);
-  await shows('&needsAttention=true', [`${terminated.orderId} REQUIRES_ATTENTION true`]);
-  await shows('&needsAttention=false', [`${confirmed.orderId} CONFIRMED false`]);
-  await shows('&status=REQUIRES_ATTENTION', [`${terminated.orderId} REQUIRES_ATTENTION true`]);
-  expect(await listed('&status=AWAITING_PAYMENT')).toEqual([]);
+  await shows({}, [`${terminated.orderId} REQUIRES_ATTENTION true`, `${confirmed.orderId} CONFIRMED false`]);
+  await shows({ needsAttention: 'true' }, [`${terminated.orderId} REQUIRES_ATTENTION true`]);
+  await shows({ needsAttention: 'false' }, [`${confirmed.orderId} CONFIRMED false`]);
+  await shows({ status: 'REQUIRES_ATTENTION' }, [`${terminated.orderId} REQUIRES_ATTENTION true`]);
+  expect(await listed({ status: 'AWAITING_PAYMENT' })).toEqual([]);
 
-  const retry = await request(stack.app).post(`/orders/${terminated.orderId}/actions/retry-compensation`).set(auth('dev-support')).send({ note: 'try' });
-  expect(retry.status).toBe(409);
-  expect(retry.body.title).toBe('Order workflow closed');
+  const retry = await support.POST('/orders/{orderId}/actions/retry-compensation', { params: { path: { orderId: terminated.orderId } }, body: { note: 'try' } });
+  expectProblem(retry, 409, 'Order workflow closed');
 });
 
 describe('codec endpoints', () => {
@@ -141,28 +143,30 @@ describe('codec endpoints', () => {
     return { payloads: [{ metadata: Object.fromEntries(Object.entries(payload!.metadata!).map(([k, v]) => [k, b64(v)])), data: b64(payload!.data!) }] };
   };
 
+  const decode = async (client: OrdersClient, payloads: Awaited<ReturnType<typeof body>>) => client.POST('/codec/decode', { body: payloads });
+
   test('decode gives support the plaintext, in the codec-server format', async () => {
-    const res = await request(stack.app).post('/codec/decode').set(auth('dev-support')).set('x-namespace', NAMESPACE).send(await body());
-    expect(res.status).toBe(200);
-    const [decoded] = res.body.payloads;
-    expect(JSON.parse(Buffer.from(decoded.data, 'base64').toString())).toEqual({ email: PERSONAL[0] });
-    expect(Buffer.from(decoded.metadata.encoding, 'base64').toString()).toBe('json/plain');
+    const { data, response } = await stack.api('dev-support').POST('/codec/decode', { body: await body(), headers: { 'x-namespace': NAMESPACE } });
+    expect(response.status).toBe(200);
+    const [decoded] = data!.payloads;
+    expect(JSON.parse(Buffer.from(decoded!.data!, 'base64').toString())).toEqual({ email: PERSONAL[0] });
+    expect(Buffer.from(decoded!.metadata!.encoding!, 'base64').toString()).toBe('json/plain');
   });
 
   test('encode then decode round-trips', async () => {
+    const support = stack.api('dev-support');
     const plain = { payloads: [{ metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('"hi"').toString('base64') }] };
-    const encoded = await request(stack.app).post('/codec/encode').set(auth('dev-support')).send(plain);
-    expect(Buffer.from(encoded.body.payloads[0].metadata.encoding, 'base64').toString()).toBe('binary/encrypted');
-    const decoded = await request(stack.app).post('/codec/decode').set(auth('dev-support')).send(encoded.body);
-    expect(decoded.body).toEqual(plain);
+    const encoded = (await support.POST('/codec/encode', { body: plain })).data!;
+    expect(Buffer.from(encoded.payloads[0]!.metadata!.encoding!, 'base64').toString()).toBe('binary/encrypted');
+    expect((await support.POST('/codec/decode', { body: encoded })).data).toEqual(plain);
   });
 
   test('401 without a token, 403 without orders:operate, 400 for what cannot be decoded', async () => {
-    expect((await request(stack.app).post('/codec/decode').send(await body())).status).toBe(401);
-    expect((await request(stack.app).post('/codec/decode').set(auth('dev-checkout')).send(await body())).status).toBe(403);
+    expectProblem(await decode(stack.api(), await body()), 401);
+    expectProblem(await decode(stack.api('dev-checkout'), await body()), 403);
     const tampered = await body();
     tampered.payloads[0]!.data = Buffer.from('not the ciphertext at all, far too short?').toString('base64');
-    expect((await request(stack.app).post('/codec/decode').set(auth('dev-support')).send(tampered)).status).toBe(400);
+    expectProblem(await decode(stack.api('dev-support'), tampered), 400);
   });
 
   test('CORS lets the Web UI origin in (preflight needs no token), and no other origin', async () => {

@@ -15,6 +15,7 @@ import type { OrderView } from '../../domain/order-state';
 import { createSandbox } from '../../sandbox/server';
 import { createOrderWorker } from '../../worker/worker';
 import { EncryptionCodec } from '../../codec';
+import { createOrdersClient, type OrdersClient } from '../../client';
 import { testEncryptionKeys, testTemporalAddress, testWorkflowBundlePath } from './test-env';
 import type { StackObservability } from '../../scripts/local-stack';
 
@@ -27,7 +28,8 @@ export const TEST_API_KEYS: ApiKeys = {
   ...(DEV_API_KEYS as unknown as ApiKeys),
   'test-support-writer': { name: 'support', scopes: ['orders:write', 'orders:read', 'orders:operate'] },
 };
-export const auth = (token: keyof typeof TEST_API_KEYS & string) => ({ authorization: `Bearer ${token}` });
+export type TestToken = keyof typeof TEST_API_KEYS & string;
+export const auth = (token: TestToken) => ({ authorization: `Bearer ${token}` });
 
 /** Short windows so every path finishes in seconds; a test can shorten or lengthen any of them. */
 export const FAST_SETTINGS: Omit<Config['saga'], 'paymentProviders'> = {
@@ -207,6 +209,8 @@ export async function startStack({
     taskQueue,
     sandboxUrl,
     apiUrl,
+    /** The generated typed client of the API, as a checkout or support tool holding this token calls it. */
+    api: (token?: TestToken): OrdersClient => createOrdersClient(apiUrl, token),
     startWorker,
     stopWorker,
     /** The API configuration this stack runs with, for a second app in the same test. */
