@@ -10,6 +10,11 @@ export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number];
 export function createApiMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // prom-client's totals of the active handles, requests and resources are gauges named as counters, which
+  // Prometheus's conventions refuse; sum() over the by-type gauge of each gives the same number.
+  for (const misnamed of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(misnamed);
+  }
   const requests = new Counter({
     name: 'orders_api_http_requests_total',
     help: 'HTTP requests answered, by method, route and status code',

@@ -1,26 +1,42 @@
 /**
- * The business metrics the order workflow emits (through the SDK's workflow metric meter, so they are
- * replay-safe and land on the worker's Prometheus endpoint). One place for the names: the workflow, the
- * worker's exporter settings, the Grafana dashboard and the README all use these.
+ * The business metrics the workflows record. One place for each metric's name, kind, unit and help: the
+ * workflows, the worker that exports them, the Grafana dashboard and the docs all use these.
  *
- * Counters are named without `_total`: the worker's exporter appends it (`orders_terminal_total`).
+ * The workflows record them through the {@link BusinessMetricsSinks} sink, never while replaying, so each
+ * counts once however often a workflow is replayed. The worker exports them on its Prometheus endpoint with
+ * `namespace`, `task_queue` and `workflow_type` labels, the names the SDK's own metrics use. (The SDK's
+ * workflow metric meter would label them `taskQueue` and `workflowType`, which Prometheus's conventions
+ * refuse.) Counters are named without `_total`: the exporter appends it (`orders_terminal_total`).
  */
-export const BusinessMetric = {
-  /** Orders that ended, by `status` (CONFIRMED, CANCELLED, REJECTED) and `reason` (a reason code, or `none`). */
-  terminal: 'orders_terminal',
-  /** Seconds from the order's acceptance to its terminal state, by `status`. */
-  timeToTerminal: 'orders_time_to_terminal_seconds',
-  /** Payment requests that failed over from a provider that was unavailable, by `provider`. */
-  failovers: 'orders_payment_failovers',
-  /** Payment windows that expired and were reconciled with the provider, by `outcome` (the provider's answer). */
-  reconciliations: 'orders_payment_reconciliations',
-  /** Compensation steps that kept failing and put the order in front of an operator, by `step`. */
-  compensationFailures: 'orders_compensation_failures',
-  /** Payment callbacks the order had already taken (providers retry), by `provider`. */
-  duplicateCallbacks: 'orders_duplicate_payment_callbacks',
-  /** Late-payment refund workflows that ended, by `outcome` (`refunded`, `voided`, `nothing-to-settle`, `not-found`). */
-  lateRefunds: 'orders_late_refunds',
-} as const;
+export const BusinessMetrics = {
+  /** By `status` (CONFIRMED, CANCELLED, REJECTED) and `reason` (a reason code, or `none`). */
+  terminal: { name: 'orders_terminal', kind: 'counter', unit: 'orders', help: 'Orders that reached a terminal status' },
+  /** By `status`. */
+  timeToTerminal: { name: 'orders_time_to_terminal_seconds', kind: 'histogram', unit: 's', help: 'Time from acceptance to terminal status' },
+  /** By `provider`: payment requests that failed over from a provider that was unavailable. */
+  failovers: { name: 'orders_payment_failovers', kind: 'counter', unit: 'orders', help: 'Payment requests failed over from an unavailable provider' },
+  /** By `outcome` (the provider's answer): payment windows that expired and were reconciled with the provider. */
+  reconciliations: { name: 'orders_payment_reconciliations', kind: 'counter', unit: 'orders', help: 'Payment windows reconciled with the provider' },
+  /** By `step`: compensation steps that kept failing and put the order in front of an operator. */
+  compensationFailures: { name: 'orders_compensation_failures', kind: 'counter', unit: 'steps', help: 'Compensation steps handed to an operator' },
+  /** By `provider`: payment callbacks the order had already taken (providers retry). */
+  duplicateCallbacks: { name: 'orders_duplicate_payment_callbacks', kind: 'counter', unit: 'callbacks', help: 'Payment callbacks already taken' },
+  /** By `outcome` (`refunded`, `voided`, `nothing-to-settle`, `not-found`): late-payment refund workflows that ended. */
+  lateRefunds: { name: 'orders_late_refunds', kind: 'counter', unit: 'payments', help: 'Late payments settled, by outcome' },
+} as const satisfies Record<string, { name: string; kind: 'counter' | 'histogram'; unit: string; help: string }>;
 
-/** Buckets of {@link BusinessMetric.timeToTerminal}: a confirmed order takes seconds, a payment window minutes. */
+export type BusinessMetric = keyof typeof BusinessMetrics;
+
+/** Labels of one recording, in Prometheus's snake_case; the worker adds the workflow's own. */
+export type BusinessMetricLabels = Record<string, string>;
+
+/** The sink the workflows record business metrics through, and the worker implements. */
+export type BusinessMetricsSinks = {
+  businessMetrics: {
+    /** Adds `value` to a counter, or records it in a histogram. */
+    record(metric: BusinessMetric, value: number, labels: BusinessMetricLabels): void;
+  };
+};
+
+/** Buckets of {@link BusinessMetrics.timeToTerminal}: a confirmed order takes seconds, a payment window minutes. */
 export const TIME_TO_TERMINAL_BUCKETS_SECONDS = [0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800, 3600, 86_400];

@@ -1,5 +1,6 @@
-import { Runtime, type RuntimeOptions } from '@temporalio/worker';
-import { BusinessMetric, TIME_TO_TERMINAL_BUCKETS_SECONDS } from '../domain/business-metrics';
+import type { MetricMeter, MetricTags } from '@temporalio/common';
+import { Runtime, type InjectedSinks, type RuntimeOptions } from '@temporalio/worker';
+import { BusinessMetrics, TIME_TO_TERMINAL_BUCKETS_SECONDS, type BusinessMetric, type BusinessMetricsSinks } from '../domain/business-metrics';
 import { TemporalPinoLogger, type PinoLogger } from './logger';
 
 export interface WorkerRuntimeOptions {
@@ -22,7 +23,7 @@ export function workerTelemetry(metrics: WorkerRuntimeOptions['metrics']): NonNu
         // Prometheus conventions: counters end in `_total`, durations are in seconds.
         countersTotalSuffix: true,
         useSecondsForDurations: true,
-        histogramBucketOverrides: { [BusinessMetric.timeToTerminal]: TIME_TO_TERMINAL_BUCKETS_SECONDS },
+        histogramBucketOverrides: { [BusinessMetrics.timeToTerminal.name]: TIME_TO_TERMINAL_BUCKETS_SECONDS },
       },
     },
   };
@@ -35,4 +36,38 @@ export function installWorkerRuntime(options: WorkerRuntimeOptions): void {
     telemetryOptions: workerTelemetry(options.metrics),
     ...(options.shutdownSignals ? { shutdownSignals: options.shutdownSignals } : {}),
   });
+}
+
+/**
+ * The worker's side of the workflows' business-metrics sink: each recording goes to the runtime's metric
+ * meter, which the Prometheus exporter above serves, labelled with the workflow's namespace, task queue and
+ * type in the SDK's own label names. Skipped while replaying, as the SDK's metric sink is.
+ */
+export function businessMetricsSinks(meter: () => MetricMeter = () => Runtime.instance().metricMeter): InjectedSinks<BusinessMetricsSinks> {
+  // Creating an instrument is a call into the SDK core: one per metric, made on its first recording.
+  const instruments = new Map<BusinessMetric, (value: number, tags: MetricTags) => void>();
+  const instrument = (metric: BusinessMetric) => {
+    let record = instruments.get(metric);
+    if (!record) {
+      const { name, kind, unit, help } = BusinessMetrics[metric];
+      if (kind === 'counter') {
+        const counter = meter().createCounter(name, unit, help);
+        record = (value, tags) => counter.add(value, tags);
+      } else {
+        const histogram = meter().createHistogram(name, 'float', unit, help);
+        record = (value, tags) => histogram.record(value, tags);
+      }
+      instruments.set(metric, record);
+    }
+    return record;
+  };
+  return {
+    businessMetrics: {
+      record: {
+        fn: (info, metric, value, labels) =>
+          instrument(metric)(value, { namespace: info.namespace, task_queue: info.taskQueue, workflow_type: info.workflowType, ...labels }),
+        callDuringReplay: false,
+      },
+    },
+  };
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { HistoryAndWorkflowId } from '@temporalio/client';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
+import { businessMetricsSinks } from '../observability/worker-runtime';
 
 /** Histories recorded by `npm run histories:capture`, replayed by the test suite and `npm run replay`. */
 export const HISTORIES_DIR = path.resolve(__dirname, '..', 'test', 'histories');
@@ -26,7 +27,8 @@ export interface ReplayOutcome {
 /** Replays each history against the workflow code in `options`; one outcome per history, in order. */
 export async function replayAll(options: ReplayWorkerOptions, histories: Iterable<HistoryAndWorkflowId> | AsyncIterable<HistoryAndWorkflowId>): Promise<ReplayOutcome[]> {
   const outcomes: ReplayOutcome[] = [];
-  for await (const result of Worker.runReplayHistories(options, histories)) {
+  // The workflows call the business-metrics sink; a replay worker drops the calls, but must know the sink.
+  for await (const result of Worker.runReplayHistories({ sinks: businessMetricsSinks(), ...options }, histories)) {
     outcomes.push({ name: result.workflowId, ...(result.error ? { error: result.error } : {}) });
   }
   return outcomes;

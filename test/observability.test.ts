@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { signWebhook, SIGNATURE_HEADER } from '../api/webhook-signature';
 import { getOrderQuery, latePaymentRefundWorkflowId, orderWorkflowId, retryCompensationSignal } from '../domain/contract';
-import { BusinessMetric } from '../domain/business-metrics';
+import { BusinessMetrics } from '../domain/business-metrics';
 import type { OrderRequest } from '../domain/order-request';
 import { createLogger } from '../observability/logger';
 import { startTracing, type Tracing } from '../observability/tracing';
@@ -144,29 +144,29 @@ test('the API counts requests by route and code, times them, and counts webhooks
 
 test("the worker's endpoint carries the SDK's metrics and the business metrics, with their labels", async () => {
   const text = await (await fetch(workerMetricsUrl)).text();
-  // Workflow metrics carry the SDK's workflow tags (camelCase); the SDK's own metrics, snake_case ones.
-  const queue = { taskQueue: stack.taskQueue };
+  // The business metrics carry the labels the SDK's own metrics do, in the same snake_case names.
+  const queue = { task_queue: stack.taskQueue, workflow_type: 'orderWorkflow' };
   const sdkQueue = { task_queue: stack.taskQueue };
-  expect(sample(text, `${BusinessMetric.terminal}_total`, { ...queue, status: 'CONFIRMED', reason: 'none' })).toBe(3);
-  expect(sample(text, `${BusinessMetric.terminal}_total`, { ...queue, status: 'CANCELLED', reason: 'PAYMENT_DECLINED' })).toBe(1);
-  expect(sample(text, `${BusinessMetric.terminal}_total`, { ...queue, status: 'CANCELLED', reason: 'PAYMENT_TIMEOUT' })).toBe(1);
-  expect(sample(text, `${BusinessMetric.timeToTerminal}_count`, { ...queue, status: 'CONFIRMED' })).toBe(3);
-  expect(sample(text, `${BusinessMetric.timeToTerminal}_bucket`, { ...queue, status: 'CONFIRMED', le: '+Inf' })).toBe(3);
+  expect(sample(text, `${BusinessMetrics.terminal.name}_total`, { ...queue, status: 'CONFIRMED', reason: 'none' })).toBe(3);
+  expect(sample(text, `${BusinessMetrics.terminal.name}_total`, { ...queue, status: 'CANCELLED', reason: 'PAYMENT_DECLINED' })).toBe(1);
+  expect(sample(text, `${BusinessMetrics.terminal.name}_total`, { ...queue, status: 'CANCELLED', reason: 'PAYMENT_TIMEOUT' })).toBe(1);
+  expect(sample(text, `${BusinessMetrics.timeToTerminal.name}_count`, { ...queue, status: 'CONFIRMED' })).toBe(3);
+  expect(sample(text, `${BusinessMetrics.timeToTerminal.name}_bucket`, { ...queue, status: 'CONFIRMED', le: '+Inf' })).toBe(3);
   // The timed-out order waited out its 3 s payment window before it ended: the times are real.
-  expect(sample(text, `${BusinessMetric.timeToTerminal}_count`, { ...queue, status: 'CANCELLED' })).toBe(2);
+  expect(sample(text, `${BusinessMetrics.timeToTerminal.name}_count`, { ...queue, status: 'CANCELLED' })).toBe(2);
   // In seconds: at least the window, far less than its figure in milliseconds; the declined order ended well within 2.5 s.
-  expect(sample(text, `${BusinessMetric.timeToTerminal}_sum`, { ...queue, status: 'CANCELLED' })).toBeGreaterThanOrEqual(3);
-  expect(sample(text, `${BusinessMetric.timeToTerminal}_sum`, { ...queue, status: 'CANCELLED' })).toBeLessThan(60);
-  expect(sample(text, `${BusinessMetric.timeToTerminal}_bucket`, { ...queue, status: 'CANCELLED', le: '2.5' })).toBe(1);
+  expect(sample(text, `${BusinessMetrics.timeToTerminal.name}_sum`, { ...queue, status: 'CANCELLED' })).toBeGreaterThanOrEqual(3);
+  expect(sample(text, `${BusinessMetrics.timeToTerminal.name}_sum`, { ...queue, status: 'CANCELLED' })).toBeLessThan(60);
+  expect(sample(text, `${BusinessMetrics.timeToTerminal.name}_bucket`, { ...queue, status: 'CANCELLED', le: '2.5' })).toBe(1);
   // The two repeated deliveries: taken and dropped by the order, or (after it ended) by the API.
   const apiText = await (await fetch(`${stack.apiUrl}/metrics`)).text();
   const droppedByApi = sample(apiText, 'orders_api_webhooks_total', { provider: 'primary', outcome: 'duplicate' }) ?? 0;
-  expect((sample(text, `${BusinessMetric.duplicateCallbacks}_total`, { ...queue, provider: 'primary' }) ?? 0) + droppedByApi).toBe(2);
-  expect(sample(text, `${BusinessMetric.failovers}_total`, { ...queue, provider: 'primary' })).toBe(1);
-  expect(sample(text, `${BusinessMetric.reconciliations}_total`, { ...queue, outcome: 'pending' })).toBe(1);
-  expect(sample(text, `${BusinessMetric.compensationFailures}_total`, { ...queue, step: 'settle payment at primary' })).toBe(1);
+  expect((sample(text, `${BusinessMetrics.duplicateCallbacks.name}_total`, { ...queue, provider: 'primary' }) ?? 0) + droppedByApi).toBe(2);
+  expect(sample(text, `${BusinessMetrics.failovers.name}_total`, { ...queue, provider: 'primary' })).toBe(1);
+  expect(sample(text, `${BusinessMetrics.reconciliations.name}_total`, { ...queue, outcome: 'pending' })).toBe(1);
+  expect(sample(text, `${BusinessMetrics.compensationFailures.name}_total`, { ...queue, step: 'settle payment at primary' })).toBe(1);
   expect(sample(text, 'temporal_workflow_completed_total', { ...sdkQueue, workflow_type: 'orderWorkflow' })).toBe(5);
-  expect(sample(text, `${BusinessMetric.lateRefunds}_total`, { ...queue, outcome: 'not-found' })).toBe(1);
+  expect(sample(text, `${BusinessMetrics.lateRefunds.name}_total`, { ...sdkQueue, workflow_type: 'latePaymentRefundWorkflow', outcome: 'not-found' })).toBe(1);
   expect(sample(text, 'temporal_workflow_completed_total', { ...sdkQueue, workflow_type: 'latePaymentRefundWorkflow' })).toBe(1);
   expect(sample(text, 'temporal_activity_execution_latency_count', { ...sdkQueue, activity_type: 'submitFulfillment' })).toBe(3);
 });
@@ -179,6 +179,17 @@ test('activities reach the worker eagerly, in the answer to the workflow task th
   expect(run).toBeGreaterThanOrEqual(20);
   // Retries, and activities scheduled while the worker's slots were busy, still come from a poll.
   expect(eager).toBeGreaterThan(run / 2);
+});
+
+test('both endpoints name series and labels as Prometheus does: snake_case labels, `_total` on counters only', async () => {
+  // What `promtool check metrics` (run on both endpoints by .ci/run) holds a scrape to, checked here too.
+  for (const url of [`${stack.apiUrl}/metrics`, workerMetricsUrl]) {
+    const text = await (await fetch(url)).text();
+    const types = new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map(([, name, type]) => [name!, type!]));
+    const misnamed = [...types].filter(([name, type]) => (type === 'counter') !== name.endsWith('_total')).map(([name, type]) => `${name} (${type})`);
+    const labels = new Set([...text.matchAll(/^[a-zA-Z_:][\w:]*\{([^}]*)\}/gm)].flatMap(([, inside]) => [...inside!.matchAll(/(\w+)="/g)].map(([, label]) => label!)));
+    expect({ url, misnamed, camelCaseLabels: [...labels].filter((label) => /[A-Z]/.test(label)) }).toEqual({ url, misnamed: [], camelCaseLabels: [] });
+  }
 });
 
 test('every series the Grafana dashboard queries is one the API or the worker exposes', async () => {

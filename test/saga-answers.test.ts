@@ -3,6 +3,7 @@ import path from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { orderStartOptions } from '../api/start-order';
 import { cancelOrderSignal, getEventsQuery, getOrderQuery, MemoKey, paymentCallbackSignal } from '../domain/contract';
+import { businessMetricsSinks } from '../observability/worker-runtime';
 import { testTemporalAddress } from './helpers/test-env';
 import { eventTypes, eventually, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
 
@@ -54,6 +55,7 @@ test('a bug in the workflow code fails its workflow task, not the order: it wait
     connection,
     taskQueue,
     workflowsPath: path.join(__dirname, 'fixtures', 'workflows-buggy', 'index.ts'),
+    sinks: businessMetricsSinks(),
     dataConverter: { payloadCodecs: [stack.codec] },
   });
   const run = worker.run();

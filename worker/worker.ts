@@ -6,6 +6,7 @@ import { createHttpClient } from '../activities/http';
 import { ORDER_TASK_QUEUE } from '../domain/contract';
 import type { Config } from '../config';
 import { TRACING_WORKFLOW_INTERCEPTORS } from '../observability/tracing';
+import { businessMetricsSinks } from '../observability/worker-runtime';
 
 /** The workflows' entry file (`index.ts`, or `index.js` once compiled), bundled when no prebuilt bundle is given. */
 export const WORKFLOWS_PATH = require.resolve('../workflows');
@@ -62,6 +63,7 @@ export function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> 
     taskQueue: options.taskQueue ?? ORDER_TASK_QUEUE,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: options.activities,
+    sinks: businessMetricsSinks(),
     dataConverter: options.dataConverter,
     plugins: options.plugins,
   });
