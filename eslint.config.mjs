@@ -6,7 +6,18 @@ import tseslint from 'typescript-eslint';
 const deterministic = 'workflows/ and domain/ run inside the Temporal workflow sandbox: they must be deterministic.';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'client/generated/', '.tools/', '.data/', 'coverage/', 'test/artifacts/', 'bench/results/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'client/generated/',
+      '.tools/',
+      '.data/',
+      'coverage/',
+      'test/artifacts/',
+      'bench/results/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -31,7 +42,10 @@ export default tseslint.config(
               allowTypeImports: true,
               message: 'Workflows import only the types of activities (proxyActivities<typeof ...>), never their code.',
             },
-            { group: ['**/api/*', '**/worker/*', '**/sandbox/*', '**/scripts/*', '**/config', '**/config/*'], message: deterministic },
+            {
+              group: ['**/api/*', '**/worker/*', '**/sandbox/*', '**/scripts/*', '**/config', '**/config/*'],
+              message: deterministic,
+            },
           ],
         },
       ],

@@ -52,7 +52,10 @@ export function createHttpClient(timeoutMs = DEFAULT_HTTP_TIMEOUT_MS): HttpClien
         status = response.statusCode;
         text = await response.body.text();
       } catch (err) {
-        throw ApplicationFailure.retryable(`${method} ${url} failed: ${errorMessage(err)}`, FailureType.UPSTREAM_UNAVAILABLE);
+        throw ApplicationFailure.retryable(
+          `${method} ${url} failed: ${errorMessage(err)}`,
+          FailureType.UPSTREAM_UNAVAILABLE,
+        );
       }
       if (status >= 500 || status === 429) {
         throw ApplicationFailure.retryable(`${method} ${url} answered ${status}`, FailureType.UPSTREAM_UNAVAILABLE);
@@ -66,7 +69,10 @@ export function createHttpClient(timeoutMs = DEFAULT_HTTP_TIMEOUT_MS): HttpClien
 function parseAnswer<T>(schema: z.ZodType<T>, response: HttpResponse, what: string): T {
   const parsed = schema.safeParse(response.body);
   if (!parsed.success) {
-    throw ApplicationFailure.retryable(`${what}: unexpected answer (${response.status}): ${oneLine(parsed.error)}`, FailureType.UPSTREAM_CONTRACT);
+    throw ApplicationFailure.retryable(
+      `${what}: unexpected answer (${response.status}): ${oneLine(parsed.error)}`,
+      FailureType.UPSTREAM_CONTRACT,
+    );
   }
   return parsed.data;
 }
@@ -93,7 +99,11 @@ export function expectAnswer<T>(schema: z.ZodType<T>, response: HttpResponse, wh
  * The error of an answer that is `status` with the contract's `code` (OUT_OF_STOCK, PAYMENT_NOT_FOUND…):
  * the 4xx answers a system's contract gives a meaning. Null for any other answer.
  */
-export function contractError(response: HttpResponse, status: number, code: string): z.infer<typeof UpstreamError> | null {
+export function contractError(
+  response: HttpResponse,
+  status: number,
+  code: string,
+): z.infer<typeof UpstreamError> | null {
   if (response.status !== status) return null;
   const error = UpstreamError.safeParse(response.body);
   return error.success && error.data.code === code ? error.data : null;
@@ -102,8 +112,13 @@ export function contractError(response: HttpResponse, status: number, code: stri
 /** A 4xx the activity does not expect: retrying cannot help, so it is not retried. */
 function unexpectedAnswer(what: string, response: HttpResponse): ApplicationFailure {
   const parsed = UpstreamError.safeParse(response.body);
-  const detail = parsed.success ? `${parsed.data.code}${parsed.data.message ? `: ${parsed.data.message}` : ''}` : 'no error code';
-  return ApplicationFailure.nonRetryable(`${what} answered ${response.status} (${detail})`, FailureType.UPSTREAM_CONTRACT);
+  const detail = parsed.success
+    ? `${parsed.data.code}${parsed.data.message ? `: ${parsed.data.message}` : ''}`
+    : 'no error code';
+  return ApplicationFailure.nonRetryable(
+    `${what} answered ${response.status} (${detail})`,
+    FailureType.UPSTREAM_CONTRACT,
+  );
 }
 
 function parseJson(text: string): unknown {

@@ -46,12 +46,14 @@ export type SettleOutcome =
 export function createPaymentActivities(http: HttpClient, providers: readonly PaymentProviderEndpoint[]) {
   const baseUrlOf = (provider: string): string => {
     const found = providers.find((p) => p.name === provider);
-    if (!found) throw ApplicationFailure.nonRetryable(`unknown payment provider ${provider}`, FailureType.UPSTREAM_CONTRACT);
+    if (!found)
+      throw ApplicationFailure.nonRetryable(`unknown payment provider ${provider}`, FailureType.UPSTREAM_CONTRACT);
     return found.baseUrl;
   };
   const paymentUrl = (provider: string, paymentId: string) =>
     `${baseUrlOf(provider)}/payments/${encodeURIComponent(paymentId)}`;
-  const record = (response: HttpResponse, provider: string) => expectAnswer(PaymentRecord, response, `payment provider ${provider}`);
+  const record = (response: HttpResponse, provider: string) =>
+    expectAnswer(PaymentRecord, response, `payment provider ${provider}`);
   /** The payment, or null when the provider has no record of it. */
   const getPayment = async (provider: string, paymentId: string): Promise<PaymentRecord | null> => {
     const response = await http.send({ method: 'GET', url: paymentUrl(provider, paymentId) });
@@ -107,7 +109,10 @@ export function createPaymentActivities(http: HttpClient, providers: readonly Pa
     async settlePayment(input: { provider: string; orderId: string; paymentId?: string }): Promise<SettleOutcome> {
       const { provider } = input;
       const payment = await findPayment(provider, input);
-      if (!payment) return input.paymentId ? { outcome: 'not-found', paymentId: input.paymentId } : { outcome: 'nothing-to-settle', paymentId: null };
+      if (!payment)
+        return input.paymentId
+          ? { outcome: 'not-found', paymentId: input.paymentId }
+          : { outcome: 'nothing-to-settle', paymentId: null };
       const outstanding = payment.captured - payment.refunded;
       if (outstanding > 0) {
         const refunded = record(
@@ -129,7 +134,10 @@ export function createPaymentActivities(http: HttpClient, providers: readonly Pa
         });
         if (contractError(response, 409, NOT_PENDING_CODE)) {
           // The payment succeeded between our read and the void: the next attempt reads it again and refunds.
-          throw ApplicationFailure.retryable(`${payment.paymentId} left pending during the void`, FailureType.PAYMENT_STATE_CHANGED);
+          throw ApplicationFailure.retryable(
+            `${payment.paymentId} left pending during the void`,
+            FailureType.PAYMENT_STATE_CHANGED,
+          );
         }
         record(response, provider);
         return { outcome: 'voided', paymentId: payment.paymentId };

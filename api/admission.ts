@@ -58,7 +58,11 @@ export class StartAdmission {
 
   /** What /readyz reports: whether starts were shed a moment ago, and how many are in flight. */
   status(): { shedding: boolean; startsInFlight: number; maxStartsInFlight: number } {
-    return { shedding: Date.now() - this.lastShedAt < SHEDDING_WINDOW_MS, startsInFlight: this.inFlight, maxStartsInFlight: this.limit };
+    return {
+      shedding: Date.now() - this.lastShedAt < SHEDDING_WINDOW_MS,
+      startsInFlight: this.inFlight,
+      maxStartsInFlight: this.limit,
+    };
   }
 }
 

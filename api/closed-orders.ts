@@ -18,7 +18,10 @@ const CLOSED_OTHERWISE = new Map<ExecutionStatus, { query: string; words: string
   [WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TERMINATED, { query: 'Terminated', words: 'terminated' }],
   [WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_FAILED, { query: 'Failed', words: 'failed' }],
   [WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TIMED_OUT, { query: 'TimedOut', words: 'timed out' }],
-  [WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED, { query: 'Canceled', words: 'cancelled through Temporal' }],
+  [
+    WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED,
+    { query: 'Canceled', words: 'cancelled through Temporal' },
+  ],
 ]);
 
 /**
@@ -27,8 +30,13 @@ const CLOSED_OTHERWISE = new Map<ExecutionStatus, { query: string; words: string
  * `WORKFLOW_CLOSED` reason saying how it ended, and a status that no longer looks alive
  * (`REQUIRES_ATTENTION`, unless the order had already ended).
  */
-export function shownView(view: OrderView, executionStatus: ExecutionStatus | null | undefined, closedAt: Date | undefined): OrderView {
-  const closed = executionStatus === null || executionStatus === undefined ? undefined : CLOSED_OTHERWISE.get(executionStatus);
+export function shownView(
+  view: OrderView,
+  executionStatus: ExecutionStatus | null | undefined,
+  closedAt: Date | undefined,
+): OrderView {
+  const closed =
+    executionStatus === null || executionStatus === undefined ? undefined : CLOSED_OTHERWISE.get(executionStatus);
   if (!closed) return view;
   const how = `the order's workflow was ${closed.words}${closedAt ? ` at ${closedAt.toISOString()}` : ''}`;
   const message = isTerminal(view.status)
@@ -52,13 +60,16 @@ export const notTerminal = `${OrderSearchAttributes.status.name} NOT IN (${TERMI
 /** The visibility clause that finds what {@link shownView} shows with `needsAttention`. */
 export function needsAttentionClause(needsAttention: boolean): string {
   const attribute = OrderSearchAttributes.needsAttention.name;
-  return needsAttention ? `(${attribute} = true OR ${closedOtherwise})` : `(${attribute} = false AND ${notClosedOtherwise})`;
+  return needsAttention
+    ? `(${attribute} = true OR ${closedOtherwise})`
+    : `(${attribute} = false AND ${notClosedOtherwise})`;
 }
 
 /** The visibility clause that finds what {@link shownView} shows with `status`. */
 export function statusClause(status: OrderStatus): string {
   const attribute = OrderSearchAttributes.status.name;
   if (isTerminal(status)) return `${attribute} = '${status}'`;
-  if (status === Status.REQUIRES_ATTENTION) return `(${attribute} = '${status}' OR (${closedOtherwise} AND ${notTerminal}))`;
+  if (status === Status.REQUIRES_ATTENTION)
+    return `(${attribute} = '${status}' OR (${closedOtherwise} AND ${notTerminal}))`;
   return `(${attribute} = '${status}' AND ${notClosedOtherwise})`;
 }

@@ -15,7 +15,10 @@ export const OrderIdParam = z
   .meta({ description: 'The order id the checkout chose', example: 'A-1001' });
 
 export const OrderRequestBody = OrderRequest.meta({ id: 'OrderRequest', description: 'An order to place' });
-export const OrderViewBody = OrderView.meta({ id: 'OrderView', description: 'The order as checkout and support see it' });
+export const OrderViewBody = OrderView.meta({
+  id: 'OrderView',
+  description: 'The order as checkout and support see it',
+});
 
 export const OrderSummary = z
   .object({
@@ -36,7 +39,10 @@ export const ListOrdersQuery = z.strictObject({
   needsAttention: z.enum(['true', 'false']).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   /** Opaque, as the previous page gave it: base64url, a few hundred characters. */
-  pageToken: z.string().regex(/^[A-Za-z0-9_-]{1,1024}$/, 'is not a page token this API gave out').optional(),
+  pageToken: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,1024}$/, 'is not a page token this API gave out')
+    .optional(),
 });
 export type ListOrdersQuery = z.infer<typeof ListOrdersQuery>;
 

@@ -10,7 +10,8 @@ export function jsonBody(limit: string): RequestHandler[] {
   const refuseOtherBodies: RequestHandler = (req, res, next) => {
     // Not `req.is()` alone: it counts `Content-Length: 0` as a body, and that is what fetch sends for a bodiless POST.
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-    if (hasBody && !req.is('application/json')) return problem(res, 400, 'Body is not JSON', 'send the body as application/json');
+    if (hasBody && !req.is('application/json'))
+      return problem(res, 400, 'Body is not JSON', 'send the body as application/json');
     next();
   };
   return [express.json({ limit }), refuseOtherBodies];

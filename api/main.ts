@@ -23,7 +23,9 @@ async function main(config: Config, logger: PinoLogger): Promise<void> {
   const server = createHardenedServer(createApp({ client, config, codec, logger }));
   // A burst of checkouts connects all at once: a backlog that holds them (Node's default, 511, makes the
   // rest retry their SYN a second later, before they are even shed).
-  server.listen({ port: config.apiPort, backlog: LISTEN_BACKLOG }, () => logger.info({ port: config.apiPort, tracing: tracing !== null }, 'orders API listening'));
+  server.listen({ port: config.apiPort, backlog: LISTEN_BACKLOG }, () =>
+    logger.info({ port: config.apiPort, tracing: tracing !== null }, 'orders API listening'),
+  );
   const stop = () => {
     server.close(() => void Promise.all([connection.close(), tracing?.shutdown()]).then(() => process.exit(0)));
     server.closeIdleConnections();

@@ -3,7 +3,16 @@ import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client
 import { routeOf } from '../observability/route';
 
 /** What became of a payment webhook, as `orders_api_webhooks_total` counts it. */
-const WEBHOOK_OUTCOMES = ['accepted', 'late_refund', 'duplicate', 'ignored', 'refused_signature', 'malformed', 'unknown_provider', 'error'] as const;
+const WEBHOOK_OUTCOMES = [
+  'accepted',
+  'late_refund',
+  'duplicate',
+  'ignored',
+  'refused_signature',
+  'malformed',
+  'unknown_provider',
+  'error',
+] as const;
 export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number];
 
 /** The API's Prometheus metrics, on a registry of its own (so apps in one process never share series). */
@@ -12,7 +21,11 @@ export function createApiMetrics() {
   collectDefaultMetrics({ register: registry });
   // prom-client's totals of the active handles, requests and resources are gauges named as counters, which
   // Prometheus's conventions refuse; sum() over the by-type gauge of each gives the same number.
-  for (const misnamed of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+  for (const misnamed of [
+    'nodejs_active_handles_total',
+    'nodejs_active_requests_total',
+    'nodejs_active_resources_total',
+  ]) {
     registry.removeSingleMetric(misnamed);
   }
   const requests = new Counter({

@@ -19,7 +19,10 @@ import {
 
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 const requiredJson = <T extends z.ZodType>(schema: T) => ({ required: true, ...json(schema) });
-const problemOf = (description: string) => ({ description, content: { 'application/problem+json': { schema: Problem } } });
+const problemOf = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: Problem } },
+});
 const secured = [{ bearer: [] }];
 /** Open to anyone who can reach the API: probes, scrapers, and the providers' callbacks (signed instead). */
 const open: [] = [];
@@ -31,7 +34,9 @@ const authErrors: ZodOpenApiResponsesObject = {
 const unavailable = (description: string): ZodOpenApiResponsesObject => ({
   '503': {
     ...problemOf(description),
-    headers: z.object({ 'Retry-After': z.string().meta({ description: 'Seconds to wait before sending the same request again' }) }),
+    headers: z.object({
+      'Retry-After': z.string().meta({ description: 'Seconds to wait before sending the same request again' }),
+    }),
   },
 });
 const temporalUnavailable = unavailable('Temporal did not answer in time; retrying is safe');
@@ -75,7 +80,8 @@ export function openApiDocument() {
     info: {
       title: 'Order saga orchestrator API',
       version: '1.0.0',
-      description: 'Places orders as durable Temporal sagas, takes the payment providers\' callbacks, and reads and acts on orders.',
+      description:
+        "Places orders as durable Temporal sagas, takes the payment providers' callbacks, and reads and acts on orders.",
       license: { name: 'MIT', identifier: 'MIT' },
     },
     servers: [{ url: '/', description: 'The API serving this document' }],
@@ -88,7 +94,10 @@ export function openApiDocument() {
           security: secured,
           requestBody: requiredJson(OrderRequestBody),
           responses: {
-            '201': { description: 'New order, at AWAITING_PAYMENT (with checkoutUrl) or terminal', ...json(OrderViewBody) },
+            '201': {
+              description: 'New order, at AWAITING_PAYMENT (with checkoutUrl) or terminal',
+              ...json(OrderViewBody),
+            },
             '200': { description: 'The same order again: nothing new started', ...json(OrderViewBody) },
             '202': { description: 'Accepted durably, not yet at AWAITING_PAYMENT', ...json(OrderViewBody) },
             '400': problemOf('Schema errors, with field paths'),
@@ -106,7 +115,13 @@ export function openApiDocument() {
           summary: 'List orders (Temporal visibility; may lag a moment)',
           security: secured,
           requestParams: { query: ListOrdersQuery },
-          responses: { '200': { description: 'A page of orders', ...json(OrderList) }, '400': problemOf('Bad query'), ...authErrors, ...tooLarge, ...temporalUnavailable },
+          responses: {
+            '200': { description: 'A page of orders', ...json(OrderList) },
+            '400': problemOf('Bad query'),
+            ...authErrors,
+            ...tooLarge,
+            ...temporalUnavailable,
+          },
         },
       },
       '/orders/{orderId}': {
@@ -115,7 +130,13 @@ export function openApiDocument() {
           summary: 'Read an order (answers with no worker running)',
           security: secured,
           ...withOrderId,
-          responses: { '200': { description: 'The order', ...json(OrderViewBody) }, ...authErrors, '404': problemOf('Unknown order'), ...tooLarge, ...temporalUnavailable },
+          responses: {
+            '200': { description: 'The order', ...json(OrderViewBody) },
+            ...authErrors,
+            '404': problemOf('Unknown order'),
+            ...tooLarge,
+            ...temporalUnavailable,
+          },
         },
       },
       '/orders/{orderId}/events': {
@@ -124,7 +145,13 @@ export function openApiDocument() {
           summary: "An order's domain events",
           security: secured,
           ...withOrderId,
-          responses: { '200': { description: 'Events, oldest first', ...json(OrderEvents) }, ...authErrors, '404': problemOf('Unknown order'), ...tooLarge, ...temporalUnavailable },
+          responses: {
+            '200': { description: 'Events, oldest first', ...json(OrderEvents) },
+            ...authErrors,
+            '404': problemOf('Unknown order'),
+            ...tooLarge,
+            ...temporalUnavailable,
+          },
         },
       },
       '/orders/{orderId}/cancel': {
@@ -136,7 +163,10 @@ export function openApiDocument() {
           requestBody: json(CancelBody),
           responses: {
             '200': { description: 'Compensation has run (or the order was already CANCELLED)', ...json(OrderViewBody) },
-            '202': { description: 'Cancel recorded durably; compensation has not finished yet (or no worker runs)', ...json(OrderViewBody) },
+            '202': {
+              description: 'Cancel recorded durably; compensation has not finished yet (or no worker runs)',
+              ...json(OrderViewBody),
+            },
             '400': problemOf('Schema errors, or a body that is not JSON'),
             ...authErrors,
             '404': problemOf('Unknown order'),
@@ -146,20 +176,31 @@ export function openApiDocument() {
           },
         },
       },
-      '/orders/{orderId}/actions/retry-compensation': { post: operatorAction('retryCompensation', 'Run the failed compensations again') },
-      '/orders/{orderId}/actions/mark-resolved': { post: operatorAction('markResolved', 'Mark an order settled by hand; it ends CANCELLED') },
+      '/orders/{orderId}/actions/retry-compensation': {
+        post: operatorAction('retryCompensation', 'Run the failed compensations again'),
+      },
+      '/orders/{orderId}/actions/mark-resolved': {
+        post: operatorAction('markResolved', 'Mark an order settled by hand; it ends CANCELLED'),
+      },
       '/webhooks/payments/{provider}': {
         post: {
           operationId: 'receivePaymentWebhook',
           summary: 'Payment provider callback, authenticated by its Payment-Signature',
           security: open,
           requestParams: {
-            path: z.object({ provider: z.string().meta({ description: 'A configured provider name', example: 'primary' }) }),
+            path: z.object({
+              provider: z.string().meta({ description: 'A configured provider name', example: 'primary' }),
+            }),
             header: z.object({
-              'Payment-Signature': z.string().optional().meta({ description: 't=<unix s>,v1=<hex HMAC-SHA256(secret, t.rawBody)>' }),
+              'Payment-Signature': z
+                .string()
+                .optional()
+                .meta({ description: 't=<unix s>,v1=<hex HMAC-SHA256(secret, t.rawBody)>' }),
             }),
           },
-          requestBody: requiredJson(WebhookEvent.meta({ id: 'PaymentWebhookEvent', description: "A payment provider's callback" })),
+          requestBody: requiredJson(
+            WebhookEvent.meta({ id: 'PaymentWebhookEvent', description: "A payment provider's callback" }),
+          ),
           responses: {
             '200': { description: 'Accepted (also for duplicates)', ...json(WebhookReceived) },
             '400': problemOf('Malformed body'),
@@ -171,18 +212,52 @@ export function openApiDocument() {
         },
       },
       '/codec/encode': { post: codecOperation('encodePayloads', 'Encrypt payloads (Temporal codec server)') },
-      '/codec/decode': { post: codecOperation('decodePayloads', 'Decrypt payloads for the Web UI (Temporal codec server)') },
-      '/healthz': { get: { operationId: 'getLiveness', summary: 'Liveness', security: open, responses: { '200': { description: 'Up', ...json(Health) }, ...tooLarge } } },
+      '/codec/decode': {
+        post: codecOperation('decodePayloads', 'Decrypt payloads for the Web UI (Temporal codec server)'),
+      },
+      '/healthz': {
+        get: {
+          operationId: 'getLiveness',
+          summary: 'Liveness',
+          security: open,
+          responses: { '200': { description: 'Up', ...json(Health) }, ...tooLarge },
+        },
+      },
       '/readyz': {
         get: {
           operationId: 'getReadiness',
-          summary: 'Readiness: Temporal answers (an API that sheds starts is still ready: it serves reads and webhooks)',
+          summary:
+            'Readiness: Temporal answers (an API that sheds starts is still ready: it serves reads and webhooks)',
           security: open,
-          responses: { '200': { description: 'Ready', ...json(Readiness) }, ...tooLarge, '503': { description: 'Temporal unreachable', ...json(Readiness) } },
+          responses: {
+            '200': { description: 'Ready', ...json(Readiness) },
+            ...tooLarge,
+            '503': { description: 'Temporal unreachable', ...json(Readiness) },
+          },
         },
       },
-      '/openapi.json': { get: { operationId: 'getOpenApiDocument', summary: 'This document', security: open, responses: { '200': { description: 'OpenAPI 3.1', ...json(z.looseObject({ openapi: z.string() })) }, ...tooLarge } } },
-      '/metrics': { get: { operationId: 'getMetrics', summary: 'Prometheus metrics', security: open, responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } }, ...tooLarge } } },
+      '/openapi.json': {
+        get: {
+          operationId: 'getOpenApiDocument',
+          summary: 'This document',
+          security: open,
+          responses: {
+            '200': { description: 'OpenAPI 3.1', ...json(z.looseObject({ openapi: z.string() })) },
+            ...tooLarge,
+          },
+        },
+      },
+      '/metrics': {
+        get: {
+          operationId: 'getMetrics',
+          summary: 'Prometheus metrics',
+          security: open,
+          responses: {
+            '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } },
+            ...tooLarge,
+          },
+        },
+      },
     },
   });
 }

@@ -109,9 +109,18 @@ export function ordersRouter(service: OrdersService, apiKeys: ApiKeys): Router {
       case 'in-progress':
         return void res.status(202).json(outcome.view);
       case 'not-cancellable':
-        return problem(res, 409, 'Order not cancellable', `an order that is ${outcome.view.status} cannot be cancelled`);
+        return problem(
+          res,
+          409,
+          'Order not cancellable',
+          `an order that is ${outcome.view.status} cannot be cancelled`,
+        );
       case 'unknown':
-        return serviceUnavailable(res, 'Cancel outcome unknown', 'Temporal could not say in time whether the cancel was recorded: retrying it is always safe');
+        return serviceUnavailable(
+          res,
+          'Cancel outcome unknown',
+          'Temporal could not say in time whether the cancel was recorded: retrying it is always safe',
+        );
     }
   });
 
@@ -124,10 +133,20 @@ export function ordersRouter(service: OrdersService, apiKeys: ApiKeys): Router {
       const outcome = await service.operatorAction(orderId, action, { operator: callerOf(res).name, note: body.note });
       if (outcome.kind === 'not-found') return notFound(res);
       if (outcome.kind === 'not-in-attention') {
-        return problem(res, 409, 'Order not awaiting an operator', `the order is ${outcome.view.status}, not REQUIRES_ATTENTION`);
+        return problem(
+          res,
+          409,
+          'Order not awaiting an operator',
+          `the order is ${outcome.view.status}, not REQUIRES_ATTENTION`,
+        );
       }
       if (outcome.kind === 'closed') {
-        return problem(res, 409, 'Order workflow closed', 'the order’s workflow has ended: nothing can act on it through the API any more; settle it by hand');
+        return problem(
+          res,
+          409,
+          'Order workflow closed',
+          'the order’s workflow has ended: nothing can act on it through the API any more; settle it by hand',
+        );
       }
       res.status(202).json(outcome.view);
     });

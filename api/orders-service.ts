@@ -41,19 +41,18 @@ import { isTemporalUnavailable } from './temporal-unavailable';
 
 /** `unknown`: Temporal could not say within the deadline whether the order was recorded (it may yet be). */
 export type PlaceOutcome =
-  | { kind: 'created' | 'existing' | 'accepted' | 'rejected'; view: OrderView }
-  | { kind: 'conflict' | 'unknown' };
+  { kind: 'created' | 'existing' | 'accepted' | 'rejected'; view: OrderView } | { kind: 'conflict' | 'unknown' };
 /** `unknown`: Temporal could not say within the deadline whether the cancel was recorded. */
 export type CancelOutcome =
-  | { kind: 'cancelled' | 'in-progress' | 'not-cancellable'; view: OrderView }
-  | { kind: 'not-found' | 'unknown' };
+  { kind: 'cancelled' | 'in-progress' | 'not-cancellable'; view: OrderView } | { kind: 'not-found' | 'unknown' };
 /**
  * What became of a callback: taken by its running order; late money sent to a refund (`refund-started`),
  * or already on its way back (`refund-exists`, a provider's retry); a repeated success for the order's own
  * confirmed payment (`already-settled`); a failure about an order that has ended or never was (`ignored`).
  */
 export type CallbackOutcome = 'signalled' | 'refund-started' | 'refund-exists' | 'already-settled' | 'ignored';
-export type OperatorOutcome = { kind: 'signalled' | 'not-in-attention' | 'closed'; view: OrderView } | { kind: 'not-found' };
+export type OperatorOutcome =
+  { kind: 'signalled' | 'not-in-attention' | 'closed'; view: OrderView } | { kind: 'not-found' };
 
 /** A stored order as the server knows it, with no worker involved. */
 interface StoredOrder {
@@ -126,7 +125,10 @@ export class OrdersService {
       }
       if (stored.requestHash !== input.requestHash) return { kind: 'conflict' };
       const ours = stored.view.createdAt === input.receivedAt;
-      return { kind: ours && !(err instanceof WorkflowExecutionAlreadyStartedError) ? 'accepted' : 'existing', view: stored.view };
+      return {
+        kind: ours && !(err instanceof WorkflowExecutionAlreadyStartedError) ? 'accepted' : 'existing',
+        view: stored.view,
+      };
     }
   }
 
@@ -153,12 +155,14 @@ export class OrdersService {
       retryEveryMs: this.options.saga.compensationGiveUpMs,
     };
     try {
-      await this.withinDeadline(() => this.client.workflow.start(LATE_REFUND_WORKFLOW_TYPE, {
-        workflowId: latePaymentRefundWorkflowId(payment),
-        taskQueue: this.options.taskQueue,
-        args: [payment],
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      }));
+      await this.withinDeadline(() =>
+        this.client.workflow.start(LATE_REFUND_WORKFLOW_TYPE, {
+          workflowId: latePaymentRefundWorkflowId(payment),
+          taskQueue: this.options.taskQueue,
+          args: [payment],
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        }),
+      );
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) return 'refund-exists';
       throw err;
@@ -175,7 +179,9 @@ export class OrdersService {
   async events(orderId: string): Promise<OrderEvent[] | null> {
     let history;
     try {
-      history = await this.withinDeadline(() => this.client.workflow.getHandle(orderWorkflowId(orderId)).fetchHistory());
+      history = await this.withinDeadline(() =>
+        this.client.workflow.getHandle(orderWorkflowId(orderId)).fetchHistory(),
+      );
     } catch (err) {
       if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND)) return null;
       throw err;
@@ -217,7 +223,8 @@ export class OrdersService {
       );
     } catch (err) {
       // A token that passed our envelope but not the server (tampered inside) is still the caller's error.
-      if (serverToken && isGrpcServiceError(err)) throw new InvalidPageTokenError('pageToken is not one this API gave out');
+      if (serverToken && isGrpcServiceError(err))
+        throw new InvalidPageTokenError('pageToken is not one this API gave out');
       throw err;
     }
     // Only each order's view, all in one decode: not the event and request hash stored beside it.
@@ -232,7 +239,9 @@ export class OrdersService {
       const { orderId, status, customerId, total, currency, needsAttention, createdAt } = shown;
       orders.push({ orderId, status, customerId, total, currency, needsAttention, createdAt });
     }
-    const token = response.nextPageToken?.length ? sealPageToken(Buffer.from(response.nextPageToken), visibilityQuery) : null;
+    const token = response.nextPageToken?.length
+      ? sealPageToken(Buffer.from(response.nextPageToken), visibilityQuery)
+      : null;
     return { orders, nextPageToken: token };
   }
 
@@ -254,9 +263,7 @@ export class OrdersService {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
     try {
-      const view = OrderView.parse(
-        await this.withinDeadline(() => handle.executeUpdate(awaitCancellationUpdate)),
-      );
+      const view = OrderView.parse(await this.withinDeadline(() => handle.executeUpdate(awaitCancellationUpdate)));
       return this.cancelOutcome(view) ?? { kind: 'in-progress', view };
     } catch (err) {
       // Closed meanwhile, or no worker answered in time: the order's own record says where the cancel
@@ -313,7 +320,10 @@ export class OrdersService {
   private async stored(orderId: string, deadlineMs = this.options.acceptTimeoutMs): Promise<StoredOrder | null> {
     let description;
     try {
-      description = await this.withinDeadline(() => this.client.workflow.getHandle(orderWorkflowId(orderId)).describe(), deadlineMs);
+      description = await this.withinDeadline(
+        () => this.client.workflow.getHandle(orderWorkflowId(orderId)).describe(),
+        deadlineMs,
+      );
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return null;
       throw err;
@@ -346,7 +356,11 @@ function queryDigest(visibilityQuery: string): string {
 }
 
 function sealPageToken(serverToken: Buffer, visibilityQuery: string): string {
-  const envelope: z.infer<typeof PageTokenEnvelope> = { v: 1, q: queryDigest(visibilityQuery), s: serverToken.toString('base64') };
+  const envelope: z.infer<typeof PageTokenEnvelope> = {
+    v: 1,
+    q: queryDigest(visibilityQuery),
+    s: serverToken.toString('base64'),
+  };
   return Buffer.from(JSON.stringify(envelope)).toString('base64url');
 }
 
@@ -364,6 +378,7 @@ function openPageToken(token: string, visibilityQuery: string): Buffer {
 }
 
 function failureType(err: unknown): string | undefined {
-  if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) return err.cause.type ?? undefined;
+  if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure)
+    return err.cause.type ?? undefined;
   return undefined;
 }

@@ -19,7 +19,10 @@ import { traceRequests } from '../observability/trace-context';
 
 export interface AppOptions {
   client: Client;
-  config: Pick<Config, 'paymentProviders' | 'apiKeys' | 'saga' | 'orderAcceptTimeoutMs' | 'maxStartsInFlight' | 'codecCorsOrigins'>;
+  config: Pick<
+    Config,
+    'paymentProviders' | 'apiKeys' | 'saga' | 'orderAcceptTimeoutMs' | 'maxStartsInFlight' | 'codecCorsOrigins'
+  >;
   /** The payload codec the stack encrypts with, served at /codec/* for the Web UI. */
   codec: PayloadCodec;
   /** The task queue new workflows go to; tests give each suite its own. */
@@ -45,7 +48,11 @@ export function createApp({
   taskQueue = ORDER_TASK_QUEUE,
   logger = createLogger({ level: 'silent' }),
 }: AppOptions): express.Express {
-  const service = new OrdersService(client, { taskQueue, saga: config.saga, acceptTimeoutMs: config.orderAcceptTimeoutMs });
+  const service = new OrdersService(client, {
+    taskQueue,
+    saga: config.saga,
+    acceptTimeoutMs: config.orderAcceptTimeoutMs,
+  });
   const metrics = createApiMetrics();
   const admission = new StartAdmission(config.maxStartsInFlight, metrics.registry);
   const openApi = openApiDocument();
@@ -73,7 +80,9 @@ export function createApp({
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use(webhookRouter({ orders: service, providers: config.paymentProviders, metrics, logger }));
-  app.use(codecRouter({ codec, corsOrigins: config.codecCorsOrigins, auth: requireScope(config.apiKeys, 'orders:operate') }));
+  app.use(
+    codecRouter({ codec, corsOrigins: config.codecCorsOrigins, auth: requireScope(config.apiKeys, 'orders:operate') }),
+  );
   app.use(ordersRouter(service, config.apiKeys));
 
   app.use((_req, res) => problem(res, 404, 'Not found', 'no such route'));
@@ -81,10 +90,21 @@ export function createApp({
     const known = CLIENT_ERRORS[(err as { type?: string }).type ?? ''];
     if (known) return problem(res, known.status, known.title, err instanceof Error ? err.message : known.title);
     if (isTemporalUnavailable(err)) {
-      return serviceUnavailable(res, 'Temporal unavailable', 'Temporal did not answer in time: retry after Retry-After; retrying is safe');
+      return serviceUnavailable(
+        res,
+        'Temporal unavailable',
+        'Temporal did not answer in time: retry after Retry-After; retrying is safe',
+      );
     }
     // The message and the error's class only: a stack or a cause may quote a request's body.
-    logger.error({ error: err instanceof Error ? err.message : String(err), errorType: err instanceof Error ? err.name : typeof err, ...orderIds(res) }, 'unhandled error');
+    logger.error(
+      {
+        error: err instanceof Error ? err.message : String(err),
+        errorType: err instanceof Error ? err.name : typeof err,
+        ...orderIds(res),
+      },
+      'unhandled error',
+    );
     problem(res, 500, 'Internal error', 'the request could not be handled; it is safe to retry');
   });
   return app;

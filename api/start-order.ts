@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { WorkflowIdReusePolicy, type WorkflowStartOptions } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
-import { MemoKey, ORDER_WORKFLOW_TYPE, orderWorkflowId, type OrderWorkflowInput, type SagaSettings } from '../domain/contract';
+import {
+  MemoKey,
+  ORDER_WORKFLOW_TYPE,
+  orderWorkflowId,
+  type OrderWorkflowInput,
+  type SagaSettings,
+} from '../domain/contract';
 import type { OrderRequest } from '../domain/order-request';
 import { evolve, orderReceived } from '../domain/evolve';
 import { formatAmount } from '../domain/money';
@@ -27,7 +33,9 @@ function canonicalJson(value: unknown): string {
 
 /** The order's lines as a Markdown table, for the Web UI's details pane. */
 function orderDetails(view: OrderView): string {
-  const lines = view.items.map((item) => `| ${item.sku} | ${item.quantity} | ${formatAmount(item.unitPrice, view.currency)} |`);
+  const lines = view.items.map(
+    (item) => `| ${item.sku} | ${item.quantity} | ${formatAmount(item.unitPrice, view.currency)} |`,
+  );
   return [
     `**Order ${view.orderId}** for customer \`${view.customerId}\`, total ${formatAmount(view.total, view.currency)}`,
     '',
@@ -47,9 +55,20 @@ export function orderStartOptions(
   settings: SagaSettings,
   taskQueue: string,
   receivedAt: Date = new Date(),
-): { workflowType: string; input: OrderWorkflowInput; initialView: OrderView; options: WorkflowStartOptions<(input: OrderWorkflowInput) => Promise<unknown>> } {
+): {
+  workflowType: string;
+  input: OrderWorkflowInput;
+  initialView: OrderView;
+  options: WorkflowStartOptions<(input: OrderWorkflowInput) => Promise<unknown>>;
+} {
   const requestHash = canonicalRequestHash(request);
-  const input: OrderWorkflowInput = { request, requestHash, receivedAt: receivedAt.toISOString(), settings, startWroteFirstEvent: true };
+  const input: OrderWorkflowInput = {
+    request,
+    requestHash,
+    receivedAt: receivedAt.toISOString(),
+    settings,
+    startWroteFirstEvent: true,
+  };
   // The same first event the workflow records, folded by the same reducer: GET answers before a worker runs.
   const received = orderReceived(request);
   const firstEvent: OrderEvent = { seq: 1, type: received.type, at: input.receivedAt, data: received.data };

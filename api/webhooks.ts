@@ -57,7 +57,12 @@ export function webhookRouter(options: {
         return problem(res, 404, 'Unknown provider', `no payment provider is called ${req.params.provider}`);
       }
       const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const check = verifyWebhookSignature(provider.webhookSecret, rawBody, req.get(SIGNATURE_HEADER), Math.floor(Date.now() / 1000));
+      const check = verifyWebhookSignature(
+        provider.webhookSecret,
+        rawBody,
+        req.get(SIGNATURE_HEADER),
+        Math.floor(Date.now() / 1000),
+      );
       if (!check.ok) {
         count('refused_signature');
         return problem(res, 401, 'Invalid signature', check.problem);

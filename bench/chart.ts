@@ -15,7 +15,9 @@ export function renderChart(saga: Point[], baseline: Point[]): string {
   const line = (points: Point[], color: string) =>
     `<polyline fill="none" stroke="${color}" stroke-width="2" points="${points.map((p, i) => `${x(i)},${y(p.perSecond)}`).join(' ')}"/>` +
     points.map((p, i) => `<circle cx="${x(i)}" cy="${y(p.perSecond)}" r="3" fill="${color}"/>`).join('');
-  const ticks = levels.map((c, i) => `<text x="${x(i)}" y="${height - pad + 18}" text-anchor="middle">${c}</text>`).join('');
+  const ticks = levels
+    .map((c, i) => `<text x="${x(i)}" y="${height - pad + 18}" text-anchor="middle">${c}</text>`)
+    .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
 <text x="${pad}" y="24" font-size="14">Orders per second by concurrency</text>

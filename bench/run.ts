@@ -27,7 +27,12 @@ import { percentiles, processStats, type Percentiles } from '../scripts/measure'
  * one run. Reports throughput, latency percentiles, peak memory and CPU per concurrency, and the ratio.
  */
 const { values: args } = parseArgs({
-  options: { quick: { type: 'boolean' }, orders: { type: 'string' }, profile: { type: 'string' }, soak: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean' },
+    orders: { type: 'string' },
+    profile: { type: 'string' },
+    soak: { type: 'string' },
+  },
 });
 /** `--soak N`: instead of the levels, N saga orders at SOAK_CONCURRENCY, with memory sampled every SOAK_STEP orders. */
 const SOAK_ORDERS = args.soak ? Number(args.soak) : 0;
@@ -78,7 +83,11 @@ async function sampled<T>(
   try {
     const result = await run();
     const end = cpu();
-    const cpuSeconds = { server: end.server - first.server, worker: end.worker - first.worker, api: end.api - first.api };
+    const cpuSeconds = {
+      server: end.server - first.server,
+      worker: end.worker - first.worker,
+      api: end.api - first.api,
+    };
     return { result, peak: roundAll(peak), cpuSeconds };
   } finally {
     clearInterval(timer);
@@ -103,12 +112,21 @@ function level(
     perSecond: ORDERS_PER_LEVEL / run.result,
     endToEndMs: percentiles(endToEnd),
     peak: run.peak,
-    cpuMsPerOrder: { server: perOrder(run.cpuSeconds.server), worker: perOrder(run.cpuSeconds.worker), api: perOrder(run.cpuSeconds.api) },
+    cpuMsPerOrder: {
+      server: perOrder(run.cpuSeconds.server),
+      worker: perOrder(run.cpuSeconds.worker),
+      api: perOrder(run.cpuSeconds.api),
+    },
   };
 }
 
 /** Runs `count` jobs at `concurrency`, with a progress bar on the terminal. */
-async function drive(label: string, count: number, concurrency: number, job: (index: number) => Promise<void>): Promise<number> {
+async function drive(
+  label: string,
+  count: number,
+  concurrency: number,
+  job: (index: number) => Promise<void>,
+): Promise<number> {
   let next = 0;
   let done = 0;
   const started = Date.now();
@@ -151,7 +169,12 @@ async function main(): Promise<void> {
   const child = (script: string, extra: Record<string, string> = {}) => {
     // `--profile DIR`: a V8 CPU profile per worker thread (workflows run in their own threads) into DIR.
     const profiling = args.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(args.profile)] : [];
-    const proc = tracked(spawn(process.execPath, [...profiling, '--import', 'tsx', script], { env: { ...env, ...extra }, stdio: ['ignore', 'ignore', 'inherit'] }));
+    const proc = tracked(
+      spawn(process.execPath, [...profiling, '--import', 'tsx', script], {
+        env: { ...env, ...extra },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      }),
+    );
     children.push(proc);
     return proc;
   };
@@ -189,8 +212,9 @@ async function main(): Promise<void> {
   };
 
   if (SOAK_ORDERS > 0) {
-    const samples: { orders: number; workerRssMb: number; apiRssMb: number; serverRssMb: number; perSecond: number }[] = [];
-    for (let done = 0; done < SOAK_ORDERS; ) {
+    const samples: { orders: number; workerRssMb: number; apiRssMb: number; serverRssMb: number; perSecond: number }[] =
+      [];
+    for (let done = 0; done < SOAK_ORDERS;) {
       // The last step may be short: --soak 1500 places 1,500 orders, not 2,000.
       const step = Math.min(SOAK_STEP, SOAK_ORDERS - done);
       const seconds = await drive(`soak ${done + step}`, step, SOAK_CONCURRENCY, async (index) => {
@@ -211,7 +235,9 @@ async function main(): Promise<void> {
     writeFileSync(file, `${JSON.stringify({ concurrency: SOAK_CONCURRENCY, samples }, null, 2)}\n`);
     console.log('\norders | worker RSS MB | API RSS MB | server RSS MB | orders/s');
     for (const sample of samples) {
-      console.log(`${String(sample.orders).padStart(6)} | ${String(sample.workerRssMb).padStart(13)} | ${String(sample.apiRssMb).padStart(10)} | ${String(sample.serverRssMb).padStart(13)} | ${sample.perSecond}`);
+      console.log(
+        `${String(sample.orders).padStart(6)} | ${String(sample.workerRssMb).padStart(13)} | ${String(sample.apiRssMb).padStart(10)} | ${String(sample.serverRssMb).padStart(13)} | ${sample.perSecond}`,
+      );
     }
     console.log(`results in ${path.relative(process.cwd(), file)}`);
   } else {
@@ -272,7 +298,9 @@ async function main(): Promise<void> {
     writeFileSync(path.join(RESULTS_DIR, `bench-${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(path.join(RESULTS_DIR, `bench-${stamp}.svg`), renderChart(saga, baseline));
 
-    console.log('\nconcurrency | saga orders/s | baseline/s | POST p50/p95/p99 ms | to CONFIRMED p50/p99 ms | worker peak MB / CPU% | API peak MB / CPU%');
+    console.log(
+      '\nconcurrency | saga orders/s | baseline/s | POST p50/p95/p99 ms | to CONFIRMED p50/p99 ms | worker peak MB / CPU% | API peak MB / CPU%',
+    );
     for (const [i, level] of saga.entries()) {
       const base = baseline[i]!;
       console.log(

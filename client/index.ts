@@ -14,6 +14,10 @@ export type OrdersClient = Client<paths>;
  * openapi-typescript makes of the OpenAPI document (`npm run client:generate`). Paths, bodies, query
  * parameters and each status's answer are checked against the document at compile time.
  */
-export function createOrdersClient(baseUrl: string, token?: string, options: Omit<ClientOptions, 'baseUrl'> = {}): OrdersClient {
+export function createOrdersClient(
+  baseUrl: string,
+  token?: string,
+  options: Omit<ClientOptions, 'baseUrl'> = {},
+): OrdersClient {
   return createClient<paths>({ ...options, baseUrl, headers: token ? { authorization: `Bearer ${token}` } : {} });
 }

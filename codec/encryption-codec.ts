@@ -69,7 +69,10 @@ export class EncryptionCodec implements PayloadCodec {
       decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
       let plaintext: Buffer;
       try {
-        plaintext = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
+        plaintext = Buffer.concat([
+          decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)),
+          decipher.final(),
+        ]);
       } catch {
         throw new PayloadDecryptionError(`the payload encrypted with key ${keyId} failed authentication`);
       }

@@ -9,7 +9,9 @@ export const EncryptionKeysJson = z
   .array(
     z.object({
       id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
-      key: z.base64().refine((key) => Buffer.from(key, 'base64').length === KEY_BYTES, `must be ${KEY_BYTES} bytes, base64`),
+      key: z
+        .base64()
+        .refine((key) => Buffer.from(key, 'base64').length === KEY_BYTES, `must be ${KEY_BYTES} bytes, base64`),
     }),
   )
   .min(1);
@@ -30,7 +32,9 @@ export function loadOrCreateDevKeys(dataDir: string): { keys: EncryptionKey[]; f
   const existing = readDevKeys(dataDir);
   if (existing) return { keys: existing, file, created: false };
   mkdirSync(dataDir, { recursive: true });
-  const json: EncryptionKeysJson = [{ id: `dev-${Date.now().toString(36)}`, key: randomBytes(KEY_BYTES).toString('base64') }];
+  const json: EncryptionKeysJson = [
+    { id: `dev-${Date.now().toString(36)}`, key: randomBytes(KEY_BYTES).toString('base64') },
+  ];
   writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
   return { keys: toEncryptionKeys(json), file, created: true };

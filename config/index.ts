@@ -108,12 +108,18 @@ const ENVCONFIG_VARIABLES: readonly string[] = [
 
 /** Whether a variable is one the process reads: ours, or a Temporal connection setting envconfig takes. */
 export function isReadVariable(name: string): boolean {
-  return CONFIG_VARIABLES.includes(name) || ENVCONFIG_VARIABLES.includes(name) || name.startsWith('TEMPORAL_GRPC_META_');
+  return (
+    CONFIG_VARIABLES.includes(name) || ENVCONFIG_VARIABLES.includes(name) || name.startsWith('TEMPORAL_GRPC_META_')
+  );
 }
 
 /** The sandbox's two providers at `sandboxUrl`, with the dev webhook secrets (API.md §1). */
 export function devPaymentProviders(sandboxUrl: string): PaymentProviderConfig[] {
-  return Object.entries(DEV_PROVIDER_SECRETS).map(([name, webhookSecret]) => ({ name, baseUrl: `${sandboxUrl}/providers/${name}`, webhookSecret }));
+  return Object.entries(DEV_PROVIDER_SECRETS).map(([name, webhookSecret]) => ({
+    name,
+    baseUrl: `${sandboxUrl}/providers/${name}`,
+    webhookSecret,
+  }));
 }
 
 /** Raised for a bad variable; its message names the variable and what is wrong, never its value. */
@@ -124,7 +130,9 @@ export class ConfigError extends Error {
 /** Validated configuration of every part of the stack. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   // An empty variable counts as unset, here and for the Temporal connection.
-  const vars = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+  const vars = Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''),
+  );
   const parsed = Env.safeParse(vars);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);

@@ -12,17 +12,47 @@ export const BusinessMetrics = {
   /** By `status` (CONFIRMED, CANCELLED, REJECTED) and `reason` (a reason code, or `none`). */
   terminal: { name: 'orders_terminal', kind: 'counter', unit: 'orders', help: 'Orders that reached a terminal status' },
   /** By `status`. */
-  timeToTerminal: { name: 'orders_time_to_terminal_seconds', kind: 'histogram', unit: 's', help: 'Time from acceptance to terminal status' },
+  timeToTerminal: {
+    name: 'orders_time_to_terminal_seconds',
+    kind: 'histogram',
+    unit: 's',
+    help: 'Time from acceptance to terminal status',
+  },
   /** By `provider`: payment requests that failed over from a provider that was unavailable. */
-  failovers: { name: 'orders_payment_failovers', kind: 'counter', unit: 'orders', help: 'Payment requests failed over from an unavailable provider' },
+  failovers: {
+    name: 'orders_payment_failovers',
+    kind: 'counter',
+    unit: 'orders',
+    help: 'Payment requests failed over from an unavailable provider',
+  },
   /** By `outcome` (the provider's answer): payment windows that expired and were reconciled with the provider. */
-  reconciliations: { name: 'orders_payment_reconciliations', kind: 'counter', unit: 'orders', help: 'Payment windows reconciled with the provider' },
+  reconciliations: {
+    name: 'orders_payment_reconciliations',
+    kind: 'counter',
+    unit: 'orders',
+    help: 'Payment windows reconciled with the provider',
+  },
   /** By `step`: compensation steps that kept failing and put the order in front of an operator. */
-  compensationFailures: { name: 'orders_compensation_failures', kind: 'counter', unit: 'steps', help: 'Compensation steps handed to an operator' },
+  compensationFailures: {
+    name: 'orders_compensation_failures',
+    kind: 'counter',
+    unit: 'steps',
+    help: 'Compensation steps handed to an operator',
+  },
   /** By `provider`: payment callbacks the order had already taken (providers retry). */
-  duplicateCallbacks: { name: 'orders_duplicate_payment_callbacks', kind: 'counter', unit: 'callbacks', help: 'Payment callbacks already taken' },
+  duplicateCallbacks: {
+    name: 'orders_duplicate_payment_callbacks',
+    kind: 'counter',
+    unit: 'callbacks',
+    help: 'Payment callbacks already taken',
+  },
   /** By `outcome` (`refunded`, `voided`, `nothing-to-settle`, `not-found`): late-payment refund workflows that ended. */
-  lateRefunds: { name: 'orders_late_refunds', kind: 'counter', unit: 'payments', help: 'Late payments settled, by outcome' },
+  lateRefunds: {
+    name: 'orders_late_refunds',
+    kind: 'counter',
+    unit: 'payments',
+    help: 'Late payments settled, by outcome',
+  },
 } as const satisfies Record<string, { name: string; kind: 'counter' | 'histogram'; unit: string; help: string }>;
 
 export type BusinessMetric = keyof typeof BusinessMetrics;

@@ -70,8 +70,7 @@ export function evolve(state: OrderState | null, event: OrderEvent): OrderState 
   }
   const next = apply(state, event);
   // A status change clears the stuck flag; only REQUIRES_ATTENTION keeps the order on support's list.
-  const needsAttention =
-    next.status === state.status ? next.needsAttention : next.status === Status.REQUIRES_ATTENTION;
+  const needsAttention = next.status === state.status ? next.needsAttention : next.status === Status.REQUIRES_ATTENTION;
   return { ...next, needsAttention, updatedAt: event.at };
 }
 
@@ -106,7 +105,8 @@ function apply(state: OrderState, event: Exclude<OrderEvent, { type: 'OrderRecei
     case 'PaymentReconciled': {
       requireCurrentPayment(state, event);
       const providerStatus = event.data.providerStatus;
-      if (providerStatus === 'succeeded') return { ...state, status: Status.PAID, payment: withStatus(state, 'succeeded') };
+      if (providerStatus === 'succeeded')
+        return { ...state, status: Status.PAID, payment: withStatus(state, 'succeeded') };
       return { ...state, payment: withStatus(state, providerStatus) };
     }
     case 'OrderConfirmed':
@@ -155,7 +155,6 @@ function withStatus(state: OrderState, status: NonNullable<OrderState['payment']
   return state.payment && { ...state.payment, status };
 }
 
-
 /**
  * The first event of every order: what the saga and the API's initial view both start from. Here, beside
  * the reducer, so the workflow does not load the event schemas (built again for every workflow) for it.
@@ -163,6 +162,11 @@ function withStatus(state: OrderState, status: NonNullable<OrderState['payment']
 export function orderReceived(request: OrderRequest): Extract<OrderEventBody, { type: 'OrderReceived' }> {
   return {
     type: 'OrderReceived',
-    data: { orderId: request.orderId, customerId: request.customer.id, currency: request.currency, items: request.items },
+    data: {
+      orderId: request.orderId,
+      customerId: request.customer.id,
+      currency: request.currency,
+      items: request.items,
+    },
   };
 }

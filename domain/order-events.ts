@@ -54,7 +54,10 @@ const EVENT_BODIES = [
   }),
   z.object({ type: z.literal('OrderFlaggedStuck'), data: z.object({ status: z.string(), slaMs: z.int() }) }),
   /** A step got an answer the saga has no meaning for, or gave up on its system: the order waits for an operator. */
-  z.object({ type: z.literal('StepFailed'), data: z.object({ step: z.string(), code: ReasonCode, message: z.string() }) }),
+  z.object({
+    type: z.literal('StepFailed'),
+    data: z.object({ step: z.string(), code: ReasonCode, message: z.string() }),
+  }),
 ] as const;
 /** One event's body: its type and data (a type only: bodies are built by code, never parsed). */
 export type OrderEventBody = z.infer<(typeof EVENT_BODIES)[number]>;
@@ -70,6 +73,7 @@ const seq = z.int().min(1);
 export const OrderEvent = z.discriminatedUnion(
   'type',
   // Keys in API.md's order (zod's output follows the schema's): seq, type, at, data.
-  EVENT_BODIES.map(({ shape }) => z.object({ seq, type: shape.type, at: z.string(), data: shape.data })) as unknown as typeof EVENT_BODIES,
+  EVENT_BODIES.map(({ shape }) =>
+    z.object({ seq, type: shape.type, at: z.string(), data: shape.data }),
+  ) as unknown as typeof EVENT_BODIES,
 ) as unknown as z.ZodType<OrderEvent>;
-

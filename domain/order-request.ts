@@ -29,26 +29,33 @@ export const CustomerId = z
   .string()
   .regex(/^[A-Za-z0-9._:@+/-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ : @ + / -');
 
-export const OrderRequest = z.strictObject({
-  orderId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 . _ -'),
-  customer: z.object({
-    id: CustomerId,
-    email: z.email(),
-  }),
-  currency: z.string().regex(/^[A-Z]{3}$/, 'must be three uppercase letters'),
-  items: z.array(OrderItem).min(1).max(100),
-  shippingAddress: ShippingAddress,
-  payment: z.object({
-    method: z.string().min(1).max(32),
-    token: z.string().min(1).max(128),
-  }),
-}).check((ctx) => {
-  // Amounts are exact integers: a total past the safe range could not be computed, so it is refused here.
-  const total = orderTotal(ctx.value.items);
-  if (!Number.isSafeInteger(total)) {
-    ctx.issues.push({ code: 'custom', path: ['items'], message: 'the order total is larger than any amount this API can represent', input: ctx.value.items });
-  }
-});
+export const OrderRequest = z
+  .strictObject({
+    orderId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 . _ -'),
+    customer: z.object({
+      id: CustomerId,
+      email: z.email(),
+    }),
+    currency: z.string().regex(/^[A-Z]{3}$/, 'must be three uppercase letters'),
+    items: z.array(OrderItem).min(1).max(100),
+    shippingAddress: ShippingAddress,
+    payment: z.object({
+      method: z.string().min(1).max(32),
+      token: z.string().min(1).max(128),
+    }),
+  })
+  .check((ctx) => {
+    // Amounts are exact integers: a total past the safe range could not be computed, so it is refused here.
+    const total = orderTotal(ctx.value.items);
+    if (!Number.isSafeInteger(total)) {
+      ctx.issues.push({
+        code: 'custom',
+        path: ['items'],
+        message: 'the order total is larger than any amount this API can represent',
+        input: ctx.value.items,
+      });
+    }
+  });
 export type OrderRequest = z.infer<typeof OrderRequest>;
 
 /** An order's total in minor units, at the prices its lines carry. */

@@ -23,7 +23,11 @@ export const CANCELLABLE_STATUSES: readonly OrderStatus[] = [Status.RECEIVED, St
 /** Statuses a cancel can no longer change: paid, or ended otherwise than by a cancel. */
 export const NOT_CANCELLABLE_STATUSES: readonly OrderStatus[] = [Status.PAID, Status.CONFIRMED, Status.REJECTED];
 /** Statuses at which a cancel has played out: done, stuck on an operator, or never possible. */
-export const CANCELLATION_SETTLED_STATUSES: readonly OrderStatus[] = [Status.CANCELLED, Status.REQUIRES_ATTENTION, ...NOT_CANCELLABLE_STATUSES];
+export const CANCELLATION_SETTLED_STATUSES: readonly OrderStatus[] = [
+  Status.CANCELLED,
+  Status.REQUIRES_ATTENTION,
+  ...NOT_CANCELLABLE_STATUSES,
+];
 
 /** Whether `ref` names the order's current payment (not one it failed over from, nor a stray). */
 export function isCurrentPayment<S extends { payment: { provider: string; paymentId: string } | null }>(

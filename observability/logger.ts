@@ -24,7 +24,14 @@ const SENSITIVE_FIELDS = [
   'signature',
 ];
 /** Each field at the top of a line and up to three levels down, in objects and in arrays. */
-const REDACTED_PATHS = SENSITIVE_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`, `*.*.*.${field}`, `*[*].${field}`, `*.*[*].${field}`]);
+const REDACTED_PATHS = SENSITIVE_FIELDS.flatMap((field) => [
+  field,
+  `*.${field}`,
+  `*.*.${field}`,
+  `*.*.*.${field}`,
+  `*[*].${field}`,
+  `*.*[*].${field}`,
+]);
 
 export interface LoggerOptions {
   level: LogLevelName;
@@ -36,10 +43,20 @@ export interface LoggerOptions {
 
 /** The root logger of a process: JSON lines with `component` and whatever ids the caller binds. */
 export function createLogger(options: LoggerOptions): PinoLogger {
-  const settings = { level: options.level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, base: { pid: process.pid } };
+  const settings = {
+    level: options.level,
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    base: { pid: process.pid },
+  };
   if (options.destination) return pino(settings, options.destination);
   if (options.pretty) {
-    return pino({ ...settings, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true } } });
+    return pino({
+      ...settings,
+      transport: {
+        target: 'pino-pretty',
+        options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true },
+      },
+    });
   }
   return pino(settings);
 }
@@ -60,7 +77,10 @@ function withReadableError(meta: LogMetadata): LogMetadata {
   const error: unknown = meta.error;
   if (!(error instanceof Error)) return meta;
   const type = (error as { type?: unknown }).type;
-  return { ...meta, error: { name: error.name, message: error.message, ...(typeof type === 'string' ? { type } : {}) } };
+  return {
+    ...meta,
+    error: { name: error.name, message: error.message, ...(typeof type === 'string' ? { type } : {}) },
+  };
 }
 
 /**
@@ -95,7 +115,10 @@ export class TemporalPinoLogger implements TemporalLogger {
  * The process's logger from `LOG_LEVEL` and `LOG_FORMAT`. Without a format, lines are JSON, except for a
  * person at a terminal (`interactive`: `npm start`), who gets them pretty.
  */
-export function loggerFromConfig(log: { level: LogLevelName; format: 'json' | 'pretty' | null }, interactive = false): PinoLogger {
+export function loggerFromConfig(
+  log: { level: LogLevelName; format: 'json' | 'pretty' | null },
+  interactive = false,
+): PinoLogger {
   const pretty = log.format === 'pretty' || (log.format === null && interactive && process.stdout.isTTY === true);
   return createLogger({ level: log.level, pretty });
 }

@@ -10,7 +10,11 @@ export function traceRequests(component: string) {
   const tracer = trace.getTracer(component);
   return (req: Request, res: Response, next: NextFunction): void => {
     const parent = propagation.extract(context.active(), req.headers);
-    const span = tracer.startSpan(req.method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method } }, parent);
+    const span = tracer.startSpan(
+      req.method,
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method } },
+      parent,
+    );
     res.on('finish', () => {
       const route = routeOf(req);
       span.updateName(`${req.method} ${route}`);

@@ -3,7 +3,8 @@ import type { BasicTracerProvider, SpanProcessor } from '@opentelemetry/sdk-trac
 import type { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
 
 /** The workflow half of the SDK's tracing interceptors, for bundles built ahead of time (`npm run build`). */
-export const TRACING_WORKFLOW_INTERCEPTORS = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
+export const TRACING_WORKFLOW_INTERCEPTORS =
+  require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
 
 /** A process's tracing: the Temporal plugin (client, worker and workflow interceptors) and how to stop it. */
 export interface Tracing {
@@ -21,8 +22,15 @@ export async function startTracing(
   options: { env?: NodeJS.ProcessEnv; spanProcessor?: SpanProcessor } = {},
 ): Promise<Tracing | null> {
   const env = options.env ?? process.env;
-  const exporters = (env.OTEL_TRACES_EXPORTER ?? '').split(',').map((name) => name.trim()).filter(Boolean);
-  if (!options.spanProcessor && (exporters.length === 0 || exporters.includes('none') || env.OTEL_SDK_DISABLED === 'true')) return null;
+  const exporters = (env.OTEL_TRACES_EXPORTER ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  if (
+    !options.spanProcessor &&
+    (exporters.length === 0 || exporters.includes('none') || env.OTEL_SDK_DISABLED === 'true')
+  )
+    return null;
   // Loaded only now: the OpenTelemetry SDK and plugin cost about 150 ms at start-up, which a process without tracing does not pay.
   const [{ NodeSDK }, { Resource }, { OpenTelemetryPlugin }] = await Promise.all([
     import('@opentelemetry/sdk-node'),
@@ -50,7 +58,13 @@ export async function startTracing(
     plugin: new OpenTelemetryPlugin({ resource, spanProcessor }),
     /** Flushes what is left and stops; never rejects (an exporter that is down must not fail a shutdown). */
     async shutdown() {
-      await sdk.shutdown().catch((err: unknown) => process.stderr.write(`tracing: the last spans were not exported: ${err instanceof Error ? err.message : String(err)}\n`));
+      await sdk
+        .shutdown()
+        .catch((err: unknown) =>
+          process.stderr.write(
+            `tracing: the last spans were not exported: ${err instanceof Error ? err.message : String(err)}\n`,
+          ),
+        );
       trace.disable();
       context.disable();
       propagation.disable();

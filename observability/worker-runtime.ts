@@ -1,6 +1,11 @@
 import type { MetricMeter, MetricTags } from '@temporalio/common';
 import { Runtime, type InjectedSinks, type RuntimeOptions } from '@temporalio/worker';
-import { BusinessMetrics, TIME_TO_TERMINAL_BUCKETS_SECONDS, type BusinessMetric, type BusinessMetricsSinks } from '../domain/business-metrics';
+import {
+  BusinessMetrics,
+  TIME_TO_TERMINAL_BUCKETS_SECONDS,
+  type BusinessMetric,
+  type BusinessMetricsSinks,
+} from '../domain/business-metrics';
 import { TemporalPinoLogger, type PinoLogger } from './logger';
 
 export interface WorkerRuntimeOptions {
@@ -13,7 +18,9 @@ export interface WorkerRuntimeOptions {
 }
 
 /** The worker's telemetry: the SDK core's log lines forwarded, and a Prometheus exporter for the SDK's metrics and the business metrics. */
-export function workerTelemetry(metrics: WorkerRuntimeOptions['metrics']): NonNullable<RuntimeOptions['telemetryOptions']> {
+export function workerTelemetry(
+  metrics: WorkerRuntimeOptions['metrics'],
+): NonNullable<RuntimeOptions['telemetryOptions']> {
   return {
     // The SDK core's own lines (connection trouble, non-determinism) go through the same logger as JSON.
     logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },
@@ -43,7 +50,9 @@ export function installWorkerRuntime(options: WorkerRuntimeOptions): void {
  * meter, which the Prometheus exporter above serves, labelled with the workflow's namespace, task queue and
  * type in the SDK's own label names. Skipped while replaying, as the SDK's metric sink is.
  */
-export function businessMetricsSinks(meter: () => MetricMeter = () => Runtime.instance().metricMeter): InjectedSinks<BusinessMetricsSinks> {
+export function businessMetricsSinks(
+  meter: () => MetricMeter = () => Runtime.instance().metricMeter,
+): InjectedSinks<BusinessMetricsSinks> {
   // Creating an instrument is a call into the SDK core: one per metric, made on its first recording.
   const instruments = new Map<BusinessMetric, (value: number, tags: MetricTags) => void>();
   const instrument = (metric: BusinessMetric) => {
@@ -65,7 +74,12 @@ export function businessMetricsSinks(meter: () => MetricMeter = () => Runtime.in
     businessMetrics: {
       record: {
         fn: (info, metric, value, labels) =>
-          instrument(metric)(value, { namespace: info.namespace, task_queue: info.taskQueue, workflow_type: info.workflowType, ...labels }),
+          instrument(metric)(value, {
+            namespace: info.namespace,
+            task_queue: info.taskQueue,
+            workflow_type: info.workflowType,
+            ...labels,
+          }),
         callDuringReplay: false,
       },
     },

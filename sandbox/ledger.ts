@@ -50,7 +50,10 @@ export class SandboxError extends Error {
  */
 export class Ledger {
   readonly stock = new Map<string, number>();
-  private readonly reservations = new Map<string, { items: { sku: string; quantity: number }[]; status: 'reserved' | 'released' }>();
+  private readonly reservations = new Map<
+    string,
+    { items: { sku: string; quantity: number }[]; status: 'reserved' | 'released' }
+  >();
   private readonly payments = new Map<string, SandboxPayment>();
   private readonly paymentByOrder = new Map<string, string>();
   private readonly fulfillments = new Map<string, string>();
@@ -86,7 +89,8 @@ export class Ledger {
     for (const { sku, quantity } of items) {
       const available = this.stock.get(sku);
       if (available === undefined) throw new SandboxError(409, 'UNKNOWN_SKU', `${sku} is not in the catalog`);
-      if (available < quantity) throw new SandboxError(409, OUT_OF_STOCK_CODE, `${sku}: ${available} left, ${quantity} wanted`);
+      if (available < quantity)
+        throw new SandboxError(409, OUT_OF_STOCK_CODE, `${sku}: ${available} left, ${quantity} wanted`);
     }
     for (const { sku, quantity } of items) this.stock.set(sku, this.stock.get(sku)! - quantity);
     this.reservations.set(orderId, { items: [...items], status: 'reserved' });
@@ -105,7 +109,8 @@ export class Ledger {
   createPayment(provider: string, input: { orderId: string; amount: number; currency: string; token: string }) {
     const existingId = this.paymentByOrder.get(`${provider}/${input.orderId}`);
     if (existingId) return { payment: this.payments.get(existingId)!, created: false };
-    if (!KNOWN_TOKENS.includes(input.token)) throw new SandboxError(422, 'INVALID_TOKEN', 'the payment token is not one the sandbox knows');
+    if (!KNOWN_TOKENS.includes(input.token))
+      throw new SandboxError(422, 'INVALID_TOKEN', 'the payment token is not one the sandbox knows');
     const payment: SandboxPayment = {
       provider,
       paymentId: `pay_${randomBytes(9).toString('hex')}`,
@@ -121,7 +126,8 @@ export class Ledger {
 
   payment(provider: string, paymentId: string): SandboxPayment {
     const payment = this.payments.get(paymentId);
-    if (!payment || payment.provider !== provider) throw new SandboxError(404, NOT_FOUND_CODE, `no payment ${paymentId}`);
+    if (!payment || payment.provider !== provider)
+      throw new SandboxError(404, NOT_FOUND_CODE, `no payment ${paymentId}`);
     return payment;
   }
 
@@ -141,7 +147,8 @@ export class Ledger {
   }
 
   capture(payment: SandboxPayment): void {
-    if (payment.status !== 'succeeded') throw new SandboxError(409, 'PAYMENT_NOT_SUCCEEDED', `${payment.paymentId} is ${payment.status}`);
+    if (payment.status !== 'succeeded')
+      throw new SandboxError(409, 'PAYMENT_NOT_SUCCEEDED', `${payment.paymentId} is ${payment.status}`);
   }
 
   /** Refunds up to what is captured and not yet refunded; never more. */
@@ -153,7 +160,8 @@ export class Ledger {
 
   void(payment: SandboxPayment): void {
     if (payment.status === 'voided' || payment.status === 'failed') return;
-    if (payment.status !== 'pending') throw new SandboxError(409, NOT_PENDING_CODE, `${payment.paymentId} is ${payment.status}`);
+    if (payment.status !== 'pending')
+      throw new SandboxError(409, NOT_PENDING_CODE, `${payment.paymentId} is ${payment.status}`);
     payment.status = 'voided';
   }
 
@@ -178,15 +186,17 @@ export class Ledger {
   /** GET /_sandbox/ledger (API.md §5), plus what fulfillment and notifications recorded. */
   snapshot() {
     return {
-      payments: [...this.payments.values()].map(({ provider, paymentId, orderId, amount, captured, refunded, status }) => ({
-        provider,
-        paymentId,
-        orderId,
-        amount,
-        captured,
-        refunded,
-        status,
-      })),
+      payments: [...this.payments.values()].map(
+        ({ provider, paymentId, orderId, amount, captured, refunded, status }) => ({
+          provider,
+          paymentId,
+          orderId,
+          amount,
+          captured,
+          refunded,
+          status,
+        }),
+      ),
       stock: Object.fromEntries(this.stock),
       fulfillments: Object.fromEntries(this.fulfillments),
       notifications: [...this.notifications.keys()],

@@ -61,7 +61,9 @@ export class RouteFaults {
       if (!fault) return next();
       switch (fault.kind) {
         case 'status':
-          return void res.status(fault.status).json({ code: fault.code, message: `the sandbox's ${route} fault switch answered ${fault.status}` });
+          return void res
+            .status(fault.status)
+            .json({ code: fault.code, message: `the sandbox's ${route} fault switch answered ${fault.status}` });
         case 'bad-body': {
           const json = res.json.bind(res);
           res.json = () => json(BAD_BODY);

@@ -75,7 +75,11 @@ export function createSandbox(options: SandboxOptions) {
         return later(outcomeDelayMs, () => {
           if (payment.status !== 'pending') return; // voided meanwhile: the customer never paid
           ledger.succeed(payment);
-          webhooks.send(payment, 'payment.succeeded', payment.token === PaymentToken.DUPLICATE ? DUPLICATE_DELIVERIES : 1);
+          webhooks.send(
+            payment,
+            'payment.succeeded',
+            payment.token === PaymentToken.DUPLICATE ? DUPLICATE_DELIVERIES : 1,
+          );
         });
       case PaymentToken.DECLINE:
         return later(outcomeDelayMs, () => {
@@ -103,7 +107,10 @@ export function createSandbox(options: SandboxOptions) {
   app.use((req, res, next) => {
     if (req.path.startsWith('/_sandbox') || faults.rate === 0 || random() >= faults.rate) return next();
     const hang = faults.mode === 'hang' || (faults.mode === 'mixed' && random() < 0.5);
-    if (!hang) return void res.status(503).json({ code: 'INJECTED_FAULT', message: 'the sandbox fault switch failed this call' });
+    if (!hang)
+      return void res
+        .status(503)
+        .json({ code: 'INJECTED_FAULT', message: 'the sandbox fault switch failed this call' });
     // The call still runs, after the caller has given up: it happened, but its answer is lost.
     later(faults.hangMs, () => next());
   });
@@ -136,10 +143,14 @@ export function createSandbox(options: SandboxOptions) {
     res.status(created ? 201 : 200).json({ orderId, status: 'reserved' });
   });
 
-  app.post('/inventory/reservations/:orderId/release', faultable('release'), (req: Request<{ orderId: string }>, res) => {
-    ledger.release(req.params.orderId);
-    res.json({ orderId: req.params.orderId, status: 'released' });
-  });
+  app.post(
+    '/inventory/reservations/:orderId/release',
+    faultable('release'),
+    (req: Request<{ orderId: string }>, res) => {
+      ledger.release(req.params.orderId);
+      res.json({ orderId: req.params.orderId, status: 'released' });
+    },
+  );
 
   const providers = express.Router({ mergeParams: true });
   providers.use((req: Request<{ provider: string }>, _res, next) => {
@@ -157,27 +168,39 @@ export function createSandbox(options: SandboxOptions) {
     const orderId = z.string().min(1).parse(req.query.orderId);
     res.json({ payments: ledger.paymentsOfOrder(req.params.provider, orderId).map((p) => record(req, p)) });
   });
-  providers.get('/payments/:paymentId', faultable('get-payment'), (req: Request<{ provider: string; paymentId: string }>, res) => {
-    res.json(record(req, ledger.payment(req.params.provider, req.params.paymentId)));
-  });
+  providers.get(
+    '/payments/:paymentId',
+    faultable('get-payment'),
+    (req: Request<{ provider: string; paymentId: string }>, res) => {
+      res.json(record(req, ledger.payment(req.params.provider, req.params.paymentId)));
+    },
+  );
   providers.post('/payments/:paymentId/capture', (req: Request<{ provider: string; paymentId: string }>, res) => {
     const payment = ledger.payment(req.params.provider, req.params.paymentId);
     ledger.capture(payment);
     res.json(record(req, payment));
   });
-  providers.post('/payments/:paymentId/refund', faultable('refund'), (req: Request<{ provider: string; paymentId: string }>, res) => {
-    if (outages.refunds) throw new SandboxError(503, 'REFUNDS_DOWN', 'refunds are down');
-    const payment = ledger.payment(req.params.provider, req.params.paymentId);
-    const { amount } = z.object({ amount: z.int().positive().optional() }).parse(req.body ?? {});
-    ledger.refund(payment, amount ?? payment.captured);
-    res.json(record(req, payment));
-  });
-  providers.post('/payments/:paymentId/void', faultable('void'), (req: Request<{ provider: string; paymentId: string }>, res) => {
-    if (outages.refunds) throw new SandboxError(503, 'REFUNDS_DOWN', 'voids are down');
-    const payment = ledger.payment(req.params.provider, req.params.paymentId);
-    ledger.void(payment);
-    res.json(record(req, payment));
-  });
+  providers.post(
+    '/payments/:paymentId/refund',
+    faultable('refund'),
+    (req: Request<{ provider: string; paymentId: string }>, res) => {
+      if (outages.refunds) throw new SandboxError(503, 'REFUNDS_DOWN', 'refunds are down');
+      const payment = ledger.payment(req.params.provider, req.params.paymentId);
+      const { amount } = z.object({ amount: z.int().positive().optional() }).parse(req.body ?? {});
+      ledger.refund(payment, amount ?? payment.captured);
+      res.json(record(req, payment));
+    },
+  );
+  providers.post(
+    '/payments/:paymentId/void',
+    faultable('void'),
+    (req: Request<{ provider: string; paymentId: string }>, res) => {
+      if (outages.refunds) throw new SandboxError(503, 'REFUNDS_DOWN', 'voids are down');
+      const payment = ledger.payment(req.params.provider, req.params.paymentId);
+      ledger.void(payment);
+      res.json(record(req, payment));
+    },
+  );
   app.use('/providers/:provider', providers);
 
   app.post('/fulfillment/orders', faultable('fulfillment'), (req, res) => {
@@ -237,7 +260,9 @@ export function createSandbox(options: SandboxOptions) {
     res.json({ reset: true });
   });
   app.get('/_sandbox/webhooks', (_req, res) => {
-    res.json({ webhooks: webhooks.sent.map(({ provider, body }) => ({ provider, event: JSON.parse(body) as unknown })) });
+    res.json({
+      webhooks: webhooks.sent.map(({ provider, body }) => ({ provider, event: JSON.parse(body) as unknown })),
+    });
   });
   app.get('/_sandbox/ledger', (_req, res) => {
     res.json(ledger.snapshot());
@@ -248,7 +273,8 @@ export function createSandbox(options: SandboxOptions) {
   });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof SandboxError) return void res.status(err.status).json({ code: err.code, message: err.message });
-    if (err instanceof z.ZodError) return void res.status(400).json({ code: 'INVALID_REQUEST', message: z.prettifyError(err) });
+    if (err instanceof z.ZodError)
+      return void res.status(400).json({ code: 'INVALID_REQUEST', message: z.prettifyError(err) });
     const status = (err as { status?: number }).status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       return void res.status(status).json({ code: 'INVALID_REQUEST', message: 'the request could not be read' });

@@ -33,7 +33,12 @@ export class WebhookSender {
   }
 
   /** Sends one event about the payment `copies` times (the same event id each time). */
-  send(payment: SandboxPayment, type: 'payment.succeeded' | 'payment.failed', copies: number, failureReason: string | null = null): void {
+  send(
+    payment: SandboxPayment,
+    type: 'payment.succeeded' | 'payment.failed',
+    copies: number,
+    failureReason: string | null = null,
+  ): void {
     const event = {
       id: `evt_${randomBytes(9).toString('hex')}`,
       type,
@@ -66,7 +71,13 @@ export class WebhookSender {
   }
 
   /** One attempt, through undici's `request` rather than `fetch` (the same reason as the activities' client). */
-  private async deliver(provider: string, orderId: string, body: string, attempt: number, generation = this.generation): Promise<void> {
+  private async deliver(
+    provider: string,
+    orderId: string,
+    body: string,
+    attempt: number,
+    generation = this.generation,
+  ): Promise<void> {
     if (this.closed) return;
     const secret = this.secrets.get(provider)!;
     try {
@@ -86,13 +97,19 @@ export class WebhookSender {
       this.logger.warn({ provider, orderId, attempt, status: response.statusCode }, 'webhook refused');
     } catch (err) {
       // The receiver is down or slow: retry below, as a provider would.
-      this.logger.warn({ provider, orderId, attempt, error: err instanceof Error ? err.message : String(err) }, 'webhook not delivered');
+      this.logger.warn(
+        { provider, orderId, attempt, error: err instanceof Error ? err.message : String(err) },
+        'webhook not delivered',
+      );
     }
     if (attempt >= MAX_ATTEMPTS || generation !== this.generation) return;
-    const timer = setTimeout(() => {
-      this.pending.delete(timer);
-      void this.deliver(provider, orderId, body, attempt + 1, generation);
-    }, Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (attempt - 1)));
+    const timer = setTimeout(
+      () => {
+        this.pending.delete(timer);
+        void this.deliver(provider, orderId, body, attempt + 1, generation);
+      },
+      Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (attempt - 1)),
+    );
     this.pending.add(timer);
   }
 }

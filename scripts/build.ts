@@ -12,7 +12,9 @@ async function main(): Promise<void> {
   mkdirSync(path.dirname(bundle), { recursive: true });
   await writeWorkflowBundle(bundle);
   await writeWorkflowBundle(tracedBundlePath(bundle), { traced: true });
-  console.log(`built ${path.relative(process.cwd(), bundle)} and ${path.relative(process.cwd(), tracedBundlePath(bundle))}`);
+  console.log(
+    `built ${path.relative(process.cwd(), bundle)} and ${path.relative(process.cwd(), tracedBundlePath(bundle))}`,
+  );
 }
 
 main().catch((err: unknown) => {

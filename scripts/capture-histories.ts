@@ -39,14 +39,33 @@ async function placeAndFinish(stack: TestStack, order: OrderRequest): Promise<Wo
 }
 
 const orderWith = (orderId: string, token: string, overrides: Partial<OrderRequest> = {}) =>
-  makeOrder({ orderId, customer: { id: 'c-history', email: 'ada@example.com' }, payment: { method: 'card', token }, ...overrides });
+  makeOrder({
+    orderId,
+    customer: { id: 'c-history', email: 'ada@example.com' },
+    payment: { method: 'card', token },
+    ...overrides,
+  });
 const single = (name: string, handle: WorkflowHandle) => [{ name, handle }];
 const statusIs = (stack: TestStack, orderId: string, status: string) =>
-  eventually(() => api(stack, 'GET', `/orders/${orderId}`), (res) => res.body.status === status, 30_000);
+  eventually(
+    () => api(stack, 'GET', `/orders/${orderId}`),
+    (res) => res.body.status === status,
+    30_000,
+  );
 /** Turns a sandbox route's fault switch on (with `fault`) or off, around `run`. */
-async function withRouteFault<T>(stack: TestStack, route: string, fault: object, run: (faultOn: () => Promise<void>) => Promise<T>): Promise<T> {
+async function withRouteFault<T>(
+  stack: TestStack,
+  route: string,
+  fault: object,
+  run: (faultOn: () => Promise<void>) => Promise<T>,
+): Promise<T> {
   const url = `${stack.sandboxUrl}/_sandbox/faults/${route}`;
-  const faultOn = async () => void (await fetch(url, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fault) }));
+  const faultOn = async () =>
+    void (await fetch(url, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(fault),
+    }));
   try {
     return await run(faultOn);
   } finally {
@@ -58,9 +77,12 @@ async function withRouteFault<T>(stack: TestStack, route: string, fault: object,
 const SCENARIOS: Record<string, Scenario> = {
   happy: async (stack, id) => single('happy', await placeAndFinish(stack, orderWith(id, 'tok_ok'))),
   declined: async (stack, id) => single('declined', await placeAndFinish(stack, orderWith(id, 'tok_decline'))),
-  'window-expiry-reconciled': async (stack, id) => single('window-expiry-reconciled', await placeAndFinish(stack, orderWith(id, 'tok_silent'))),
-  'window-expiry-voided': async (stack, id) => single('window-expiry-voided', await placeAndFinish(stack, orderWith(id, 'tok_lost'))),
-  'duplicate-callbacks': async (stack, id) => single('duplicate-callbacks', await placeAndFinish(stack, orderWith(id, 'tok_duplicate'))),
+  'window-expiry-reconciled': async (stack, id) =>
+    single('window-expiry-reconciled', await placeAndFinish(stack, orderWith(id, 'tok_silent'))),
+  'window-expiry-voided': async (stack, id) =>
+    single('window-expiry-voided', await placeAndFinish(stack, orderWith(id, 'tok_lost'))),
+  'duplicate-callbacks': async (stack, id) =>
+    single('duplicate-callbacks', await placeAndFinish(stack, orderWith(id, 'tok_duplicate'))),
   failover: async (stack, id) => {
     await stack.outage('primary', true);
     try {
@@ -92,24 +114,43 @@ const SCENARIOS: Record<string, Scenario> = {
       await api(stack, 'POST', '/orders', orderWith(id, 'tok_ok'));
       await statusIs(stack, id, 'REQUIRES_ATTENTION');
     });
-    await api(stack, 'POST', `/orders/${id}/actions/retry-compensation`, { note: 'inventory fixed its contract' }, 'dev-support');
+    await api(
+      stack,
+      'POST',
+      `/orders/${id}/actions/retry-compensation`,
+      { note: 'inventory fixed its contract' },
+      'dev-support',
+    );
     const handle = stack.client.workflow.getHandle(orderWorkflowId(id));
     await handle.result();
     return single('unexpected-answer-operator-retry', handle);
   },
   'reconciled-not-found': async (stack, id) =>
-    withRouteFault(stack, 'get-payment', { kind: 'status', status: 404, code: 'PAYMENT_NOT_FOUND' }, async (faultOn) => {
-      await api(stack, 'POST', '/orders', orderWith(id, 'tok_lost'));
-      await faultOn();
-      const handle = stack.client.workflow.getHandle(orderWorkflowId(id));
-      await handle.result();
-      return single('reconciled-not-found', handle);
-    }),
+    withRouteFault(
+      stack,
+      'get-payment',
+      { kind: 'status', status: 404, code: 'PAYMENT_NOT_FOUND' },
+      async (faultOn) => {
+        await api(stack, 'POST', '/orders', orderWith(id, 'tok_lost'));
+        await faultOn();
+        const handle = stack.client.workflow.getHandle(orderWorkflowId(id));
+        await handle.result();
+        return single('reconciled-not-found', handle);
+      },
+    ),
   'late-payment-after-cancel': async (stack, id) => {
     const order = await placeAndFinish(stack, orderWith(id, 'tok_late'));
     const paymentId = (await api(stack, 'GET', `/orders/${id}`)).body.payment!.paymentId;
     const refund = stack.client.workflow.getHandle(latePaymentRefundWorkflowId({ provider: 'primary', paymentId }));
-    await eventually(() => refund.describe().then(() => true, () => false), (started) => started, 30_000);
+    await eventually(
+      () =>
+        refund.describe().then(
+          () => true,
+          () => false,
+        ),
+      (started) => started,
+      30_000,
+    );
     await refund.result();
     return [
       { name: 'late-payment-after-cancel', handle: order },
@@ -117,7 +158,13 @@ const SCENARIOS: Record<string, Scenario> = {
     ];
   },
   rejected: async (stack, id) =>
-    single('rejected', await placeAndFinish(stack, orderWith(id, 'tok_ok', { items: [{ sku: 'SKU-NOPE', quantity: 1, unitPrice: 100 }] }))),
+    single(
+      'rejected',
+      await placeAndFinish(
+        stack,
+        orderWith(id, 'tok_ok', { items: [{ sku: 'SKU-NOPE', quantity: 1, unitPrice: 100 }] }),
+      ),
+    ),
 };
 
 async function main(): Promise<void> {
@@ -152,7 +199,9 @@ async function main(): Promise<void> {
     await env.teardown();
     rmSync(bundleDir, { recursive: true, force: true });
   }
-  say(`${readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).length} histories in ${path.relative(process.cwd(), HISTORIES_DIR)}`);
+  say(
+    `${readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).length} histories in ${path.relative(process.cwd(), HISTORIES_DIR)}`,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -27,7 +27,12 @@ import { ensureTemporalCli } from './provision-temporal-cli';
  * logs. Loopback only; bounded in time; stops by itself.
  */
 const { values: args } = parseArgs({
-  options: { orders: { type: 'string' }, concurrency: { type: 'string' }, quick: { type: 'boolean' }, seed: { type: 'string' } },
+  options: {
+    orders: { type: 'string' },
+    concurrency: { type: 'string' },
+    quick: { type: 'boolean' },
+    seed: { type: 'string' },
+  },
 });
 const ORDERS = Number(args.orders ?? (args.quick ? 120 : 500));
 const CONCURRENCY = Number(args.concurrency ?? 20);
@@ -37,7 +42,18 @@ const SETTLE_TIMEOUT_MS = 5 * 60_000;
 const RUN_TIMEOUT_MS = 25 * 60_000;
 const WORKER_KILLS = args.quick ? 2 : 4;
 
-const TOKENS = ['tok_ok', 'tok_ok', 'tok_ok', 'tok_decline', 'tok_silent', 'tok_lost', 'tok_duplicate', 'tok_late', 'cancel', 'cancel'] as const;
+const TOKENS = [
+  'tok_ok',
+  'tok_ok',
+  'tok_ok',
+  'tok_decline',
+  'tok_silent',
+  'tok_lost',
+  'tok_duplicate',
+  'tok_late',
+  'cancel',
+  'cancel',
+] as const;
 const SKUS = SANDBOX_CATALOG.filter((entry) => entry.stock > 1000);
 
 /** A small seeded PRNG (mulberry32), so a failing run can be replayed with --seed. */
@@ -85,7 +101,11 @@ async function main(): Promise<number> {
   const config = loadConfig(env);
   say(`seed ${seed}: ${ORDERS} orders at concurrency ${CONCURRENCY}; logs in ${logFile}`);
 
-  const server = new DevServerProcess(cli, { port: temporalPort, dbFile: path.join(logDir, 'temporal.db'), log: (chunk) => log.write(`[temporal] ${chunk}`) });
+  const server = new DevServerProcess(cli, {
+    port: temporalPort,
+    dbFile: path.join(logDir, 'temporal.db'),
+    log: (chunk) => log.write(`[temporal] ${chunk}`),
+  });
   await server.start();
   const bundlePath = path.join(logDir, 'workflows.js');
   await writeWorkflowBundle(bundlePath);
@@ -98,7 +118,11 @@ async function main(): Promise<number> {
   // The worker and the API are separate processes, supervised as an orchestrator would: restarted whenever
   // they exit on their own; the chaos SIGKILLs them and starts them again.
   const service = (name: string, entry: string, extraEnv: NodeJS.ProcessEnv = {}) =>
-    supervisedEntry(name, entry, { env: { ...env, ...extraEnv }, onOutput: (chunk) => log.write(`[${name}] ${chunk}`), say });
+    supervisedEntry(name, entry, {
+      env: { ...env, ...extraEnv },
+      onOutput: (chunk) => log.write(`[${name}] ${chunk}`),
+      say,
+    });
   const worker = service('worker', 'worker/main.ts', { WORKFLOW_BUNDLE: bundlePath });
   const api = service('api', 'api/main.ts');
   const apiUrl = `http://127.0.0.1:${config.apiPort}`;
@@ -107,7 +131,11 @@ async function main(): Promise<number> {
   await waitUntilAnswers(`${apiUrl}/healthz`);
 
   const sandboxCall = (route: string, body?: unknown, method = 'POST') =>
-    fetch(`${sandboxUrl}${route}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    fetch(`${sandboxUrl}${route}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   /** Answers the saga has no meaning for: the orders they reach wait for an operator (the settle loop below is one). */
   const UNEXPECTED: [string, object][] = [
     ['reserve', { kind: 'status', status: 400 }],
@@ -156,12 +184,23 @@ async function main(): Promise<number> {
         orderId,
         customer: { id: `c-${index % 37}`, email: `customer${index}@example.com` },
         currency: 'EUR',
-        items: [pick(SKUS), pick(SKUS)].map((entry) => ({ sku: entry.sku, quantity: 1 + Math.floor(random() * 3), unitPrice: entry.unitPrice })),
-        shippingAddress: { name: `Customer ${index}`, line1: `${index} Chaos Street`, city: 'Paris', postalCode: '75001', country: 'FR' },
+        items: [pick(SKUS), pick(SKUS)].map((entry) => ({
+          sku: entry.sku,
+          quantity: 1 + Math.floor(random() * 3),
+          unitPrice: entry.unitPrice,
+        })),
+        shippingAddress: {
+          name: `Customer ${index}`,
+          line1: `${index} Chaos Street`,
+          city: 'Paris',
+          postalCode: '75001',
+          country: 'FR',
+        },
         payment: { method: 'card', token: kind === 'cancel' ? 'tok_lost' : kind },
       };
       const answer = await callUntilAnswered('POST', '/orders', order);
-      if (answer.status >= 400 && answer.status !== 422) throw new Error(`order ${orderId} was refused with ${answer.status}`);
+      if (answer.status >= 400 && answer.status !== 422)
+        throw new Error(`order ${orderId} was refused with ${answer.status}`);
       placed.set(orderId, order);
       if (kind === 'cancel') await callUntilAnswered('POST', `/orders/${orderId}/cancel`, { reason: 'chaos' });
     }
@@ -196,8 +235,20 @@ async function main(): Promise<number> {
         say('API is back');
       },
       () => restartServer('SIGKILLed mid-run', () => server.kill()),
-      () => phase('primary provider down', () => sandboxCall('/_sandbox/providers/primary/outage', { down: true }), () => sandboxCall('/_sandbox/providers/primary/outage', { down: false }), 4_000),
-      () => phase('sandbox faults at 10%', () => sandboxCall('/_sandbox/faults', { rate: 0.1, mode: 'mixed', hangMs: 6_000 }), () => sandboxCall('/_sandbox/faults', { rate: 0 }), 8_000),
+      () =>
+        phase(
+          'primary provider down',
+          () => sandboxCall('/_sandbox/providers/primary/outage', { down: true }),
+          () => sandboxCall('/_sandbox/providers/primary/outage', { down: false }),
+          4_000,
+        ),
+      () =>
+        phase(
+          'sandbox faults at 10%',
+          () => sandboxCall('/_sandbox/faults', { rate: 0.1, mode: 'mixed', hangMs: 6_000 }),
+          () => sandboxCall('/_sandbox/faults', { rate: 0 }),
+          8_000,
+        ),
       () => restartServer('stopped (database kept)', () => server.stop()),
       () =>
         phase(
@@ -206,8 +257,20 @@ async function main(): Promise<number> {
           () => Promise.all(UNEXPECTED.map(([route]) => sandboxCall(`/_sandbox/faults/${route}`, undefined, 'DELETE'))),
           3_000,
         ),
-      () => phase('refunds and voids down', () => sandboxCall('/_sandbox/refunds/outage', { down: true }), () => sandboxCall('/_sandbox/refunds/outage', { down: false }), 5_000),
-      () => phase('fulfillment down', () => sandboxCall('/_sandbox/fulfillment/outage', { down: true }), () => sandboxCall('/_sandbox/fulfillment/outage', { down: false }), 4_000),
+      () =>
+        phase(
+          'refunds and voids down',
+          () => sandboxCall('/_sandbox/refunds/outage', { down: true }),
+          () => sandboxCall('/_sandbox/refunds/outage', { down: false }),
+          5_000,
+        ),
+      () =>
+        phase(
+          'fulfillment down',
+          () => sandboxCall('/_sandbox/fulfillment/outage', { down: true }),
+          () => sandboxCall('/_sandbox/fulfillment/outage', { down: false }),
+          4_000,
+        ),
     ];
     let kills = 0;
     // Every fault happens in every run, however quickly the orders go in; mischief goes on while they do.
@@ -227,12 +290,17 @@ async function main(): Promise<number> {
 
   /** Real events sent again, in reverse order, late; and forged ones that must all be refused. */
   const sendWebhookMischief = async () => {
-    const { webhooks } = (await (await fetch(`${sandboxUrl}/_sandbox/webhooks`)).json()) as { webhooks: { provider: 'primary' | 'backup'; event: object }[] };
+    const { webhooks } = (await (await fetch(`${sandboxUrl}/_sandbox/webhooks`)).json()) as {
+      webhooks: { provider: 'primary' | 'backup'; event: object }[];
+    };
     for (const { provider, event } of webhooks.slice(-10).reverse()) {
       const body = JSON.stringify(event);
       await fetch(`${apiUrl}/webhooks/payments/${provider}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'payment-signature': signWebhook(DEV_PROVIDER_SECRETS[provider], body, Math.floor(Date.now() / 1000)) },
+        headers: {
+          'content-type': 'application/json',
+          'payment-signature': signWebhook(DEV_PROVIDER_SECRETS[provider], body, Math.floor(Date.now() / 1000)),
+        },
         body,
       }).catch(() => undefined);
     }
@@ -284,7 +352,12 @@ async function main(): Promise<number> {
         if (view.status !== 'REQUIRES_ATTENTION' || Date.now() - (lastRetry.get(view.orderId) ?? 0) <= 10_000) return;
         lastRetry.set(view.orderId, Date.now());
         retried++;
-        await callUntilAnswered('POST', `/orders/${view.orderId}/actions/retry-compensation`, { note: 'chaos: faults are off' }, 'dev-support');
+        await callUntilAnswered(
+          'POST',
+          `/orders/${view.orderId}/actions/retry-compensation`,
+          { note: 'chaos: faults are off' },
+          'dev-support',
+        );
       },
     },
   );
@@ -295,14 +368,20 @@ async function main(): Promise<number> {
   for (const problem of workflows.problems) say(problem);
 
   // The checks.
-  const { terminal, lost, byStatus, moneyMismatches, doubleCharges, problems } = judgeOrders(placed.size, views, ledger);
+  const { terminal, lost, byStatus, moneyMismatches, doubleCharges, problems } = judgeOrders(
+    placed.size,
+    views,
+    ledger,
+  );
   for (const problem of problems) say(problem);
   const stockExpected = new Map<string, number>(SANDBOX_CATALOG.map((entry) => [entry.sku, entry.stock]));
   for (const view of terminal) {
-    if (view.status === 'CONFIRMED') for (const item of view.items) stockExpected.set(item.sku, stockExpected.get(item.sku)! - item.quantity);
+    if (view.status === 'CONFIRMED')
+      for (const item of view.items) stockExpected.set(item.sku, stockExpected.get(item.sku)! - item.quantity);
   }
   const stockMismatches = [...stockExpected].filter(([sku, stock]) => ledger.stock[sku] !== stock).length;
-  for (const [sku, stock] of stockExpected) if (ledger.stock[sku] !== stock) say(`stock mismatch: ${sku} is ${ledger.stock[sku]}, expected ${stock}`);
+  for (const [sku, stock] of stockExpected)
+    if (ledger.stock[sku] !== stock) say(`stock mismatch: ${sku} is ${ledger.stock[sku]}, expected ${stock}`);
   for (const view of terminal) {
     // A forged success would have moved a tok_lost order to PAID; none may end confirmed.
     if (placed.get(view.orderId)!.payment.token === 'tok_lost' && view.status === 'CONFIRMED') forgedAccepted++;
@@ -323,14 +402,23 @@ async function main(): Promise<number> {
   for (const leak of leaks) say(`secret in the logs: ${leak}`);
   // Every chaos order names real SKUs at catalog prices: a rejection can only be a fault mistaken for a verdict.
   const wrongRejections = terminal.filter((view) => view.status === 'REJECTED');
-  for (const view of wrongRejections) say(`wrongly rejected: ${view.orderId}: ${view.reason?.code} (${view.reason?.message})`);
+  for (const view of wrongRejections)
+    say(`wrongly rejected: ${view.orderId}: ${view.reason?.code} (${view.reason?.message})`);
   say(
     `${byStatus}; operator retries ${retried}; POSTs retried after no answer ${unansweredRetried}; ` +
       `restarts after unplanned exits: worker ${worker.unplannedExits}, API ${api.unplannedExits}; ` +
       `workflows still running ${workflows.running}; forged webhooks sent ${forgedSent}; ${Math.round((Date.now() - started) / 1000)} s`,
   );
   const failures =
-    lost + workflows.failed + workflows.stale + moneyMismatches + doubleCharges + forgedAccepted + stockMismatches + leaks.length + wrongRejections.length;
+    lost +
+    workflows.failed +
+    workflows.stale +
+    moneyMismatches +
+    doubleCharges +
+    forgedAccepted +
+    stockMismatches +
+    leaks.length +
+    wrongRejections.length;
   if (!failures) rmSync(logDir, { recursive: true, force: true });
   console.log(
     `orders ${placed.size}, terminal ${terminal.length}, lost ${lost}, failed workflows ${workflows.failed}, stale statuses ${workflows.stale}, money mismatches ${moneyMismatches}, ` +
@@ -342,7 +430,9 @@ async function main(): Promise<number> {
 
 /** Which secrets, or email addresses, appear in the logs (named by kind, never printed). */
 function secretsIn(text: string, secrets: string[]): string[] {
-  const found = secrets.filter((secret) => text.includes(secret)).map((secret) => `a secret of ${secret.length} characters`);
+  const found = secrets
+    .filter((secret) => text.includes(secret))
+    .map((secret) => `a secret of ${secret.length} characters`);
   if (/[\w.+-]+@example\.com/.test(text)) found.push('an email address');
   return found;
 }

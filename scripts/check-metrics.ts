@@ -29,11 +29,16 @@ function promtool(): string {
 /** promtool's findings on one scrape: empty when it is clean. */
 function lint(exposition: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(promtool(), ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'], timeout: PROMTOOL_TIMEOUT_MS });
+    const child = spawn(promtool(), ['check', 'metrics'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: PROMTOOL_TIMEOUT_MS,
+    });
     let findings = '';
     child.stdout.on('data', (chunk: Buffer) => (findings += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (findings += chunk.toString()));
-    child.once('error', (err) => reject(new Error(`cannot run promtool (${err.message}): apt-get install prometheus, or set PROMTOOL`)));
+    child.once('error', (err) =>
+      reject(new Error(`cannot run promtool (${err.message}): apt-get install prometheus, or set PROMTOOL`)),
+    );
     child.once('exit', (code) => resolve(code === 0 ? '' : findings.trim() || `promtool exited with ${code}`));
     child.stdin.end(exposition);
   });
@@ -42,7 +47,10 @@ function lint(exposition: string): Promise<string> {
 async function main(): Promise<number> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'order-saga-metrics-'));
   const config = await throwawayLocalStackConfig(dataDir);
-  installWorkerRuntime({ logger: createLogger({ level: 'warn' }), metrics: { host: '127.0.0.1', port: config.workerMetricsPort } });
+  installWorkerRuntime({
+    logger: createLogger({ level: 'warn' }),
+    metrics: { host: '127.0.0.1', port: config.workerMetricsPort },
+  });
   const stack = await startLocalStack(config, say);
   try {
     const checkout = createOrdersClient(stack.apiUrl, 'dev-checkout');
@@ -57,7 +65,13 @@ async function main(): Promise<number> {
             customer: { id: 'c-metrics', email: 'metrics@example.com' },
             currency: 'EUR',
             items: [{ sku: 'SKU-TEE', quantity: 1, unitPrice: 1999 }],
-            shippingAddress: { name: 'M Etrics', line1: '1 Main St', city: 'Paris', postalCode: '75001', country: 'FR' },
+            shippingAddress: {
+              name: 'M Etrics',
+              line1: '1 Main St',
+              city: 'Paris',
+              postalCode: '75001',
+              country: 'FR',
+            },
             payment: { method: 'card', token },
           },
         });
@@ -67,16 +81,23 @@ async function main(): Promise<number> {
     );
     const deadline = Date.now() + ORDERS_END_WITHIN_MS;
     for (const orderId of orderIds) {
-      while (!TERMINAL.has((await checkout.GET('/orders/{orderId}', { params: { path: { orderId } } })).data?.status ?? '')) {
+      while (
+        !TERMINAL.has((await checkout.GET('/orders/{orderId}', { params: { path: { orderId } } })).data?.status ?? '')
+      ) {
         if (Date.now() > deadline) throw new Error(`order ${orderId} did not end within ${ORDERS_END_WITHIN_MS} ms`);
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     }
     let failed = 0;
-    for (const [part, url] of [['API', `${stack.apiUrl}/metrics`], ['worker', `http://127.0.0.1:${config.workerMetricsPort}/metrics`]] as const) {
+    for (const [part, url] of [
+      ['API', `${stack.apiUrl}/metrics`],
+      ['worker', `http://127.0.0.1:${config.workerMetricsPort}/metrics`],
+    ] as const) {
       const exposition = await (await fetch(url)).text();
       const findings = await lint(exposition);
-      say(`${part} ${url}: ${exposition.split('\n').filter((line) => line && !line.startsWith('#')).length} samples, ${findings ? `promtool finds:\n${findings}` : 'promtool check metrics clean'}`);
+      say(
+        `${part} ${url}: ${exposition.split('\n').filter((line) => line && !line.startsWith('#')).length} samples, ${findings ? `promtool finds:\n${findings}` : 'promtool check metrics clean'}`,
+      );
       if (findings) failed++;
     }
     return failed ? 1 : 0;

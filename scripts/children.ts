@@ -136,7 +136,10 @@ export function supervisedEntry(
   return new SupervisedChild(
     name,
     () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '..', ...entry.split('/'))], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '..', ...entry.split('/'))], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       child.stdout!.on('data', onOutput);
       child.stderr!.on('data', onOutput);
       return child;

@@ -25,7 +25,10 @@ import { SERVER_DYNAMIC_CONFIG, withoutOtelVariables } from './dev-server-proces
  * it removes what it started. Last line: the summary.
  */
 const SERVER_VERSION = 'v1.31.2';
-const SERVER_MODULES = [`go.temporal.io/server/cmd/server@${SERVER_VERSION}`, `go.temporal.io/server/cmd/tools/sql@${SERVER_VERSION}`];
+const SERVER_MODULES = [
+  `go.temporal.io/server/cmd/server@${SERVER_VERSION}`,
+  `go.temporal.io/server/cmd/tools/sql@${SERVER_VERSION}`,
+];
 const SERVER_BIN = path.join(TOOLS_BIN, `temporal-server-${SERVER_VERSION}`);
 const ORDERS = Number(process.env.CLUSTER_ORDERS ?? 240);
 const CONCURRENCY = 12;
@@ -49,7 +52,10 @@ let stopPostgres: () => void = () => {};
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
   const result = spawnSync(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   log.write(`$ ${command} ${args.join(' ')}\n${result.stdout}${result.stderr}`);
-  if (result.status !== 0) throw new Error(`${path.basename(command)} ${args[0] ?? ''} exited ${result.status ?? result.signal}: ${result.stderr.trim().split('\n').pop()}`);
+  if (result.status !== 0)
+    throw new Error(
+      `${path.basename(command)} ${args[0] ?? ''} exited ${result.status ?? result.signal}: ${result.stderr.trim().split('\n').pop()}`,
+    );
 }
 
 /** Starts a long-running child whose output goes to the run's log, prefixed with `name`. */
@@ -65,11 +71,14 @@ function ensureServer(): { server: string; sql: string; schemaDir: string } {
   const server = path.join(SERVER_BIN, 'server');
   const sql = path.join(SERVER_BIN, 'sql');
   if (!existsSync(server) || !existsSync(sql)) {
-    say(`building the Temporal server ${SERVER_VERSION} and its SQL tool with Go (the first build takes several minutes)...`);
+    say(
+      `building the Temporal server ${SERVER_VERSION} and its SQL tool with Go (the first build takes several minutes)...`,
+    );
     say(`built in ${goInstall(SERVER_MODULES, SERVER_BIN)} s`);
   }
   const goEnv = spawnSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' });
-  if (goEnv.error || goEnv.status !== 0) throw new Error('Go is needed for the server schema files (go env GOMODCACHE failed)');
+  if (goEnv.error || goEnv.status !== 0)
+    throw new Error('Go is needed for the server schema files (go env GOMODCACHE failed)');
   const modCache = goEnv.stdout.trim();
   const schemaDir = path.join(modCache, `go.temporal.io/server@${SERVER_VERSION}`, 'schema', 'postgresql', 'v12');
   if (!existsSync(schemaDir)) throw new Error(`no schema files at ${schemaDir}`);
@@ -81,14 +90,19 @@ function ensurePostgres(): string {
   const find = () => {
     const root = '/usr/lib/postgresql';
     const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
-    const found = versions.map((version) => path.join(root, version, 'bin')).find((bin) => existsSync(path.join(bin, 'initdb')));
+    const found = versions
+      .map((version) => path.join(root, version, 'bin'))
+      .find((bin) => existsSync(path.join(bin, 'initdb')));
     return found ?? null;
   };
   const found = find();
   if (found) return found;
   say('PostgreSQL is not installed: installing it from the Debian packages...');
   run('apt-get', ['update', '-qq']);
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'postgresql'], { ...process.env, DEBIAN_FRONTEND: 'noninteractive' });
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'postgresql'], {
+    ...process.env,
+    DEBIAN_FRONTEND: 'noninteractive',
+  });
   const installed = find();
   if (!installed) throw new Error('postgresql installed, but no initdb under /usr/lib/postgresql');
   return installed;
@@ -100,22 +114,50 @@ async function startPostgres(bin: string): Promise<number> {
   mkdirSync(dataDir);
   const asRoot = process.getuid?.() === 0;
   if (asRoot) run('chown', ['-R', 'postgres:postgres', workDir]);
-  const as = (command: string, args: string[]): [string, string[]] => (asRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args]);
+  const as = (command: string, args: string[]): [string, string[]] =>
+    asRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
   run(...as(path.join(bin, 'initdb'), ['-D', dataDir, '-U', 'temporal', '--auth=trust', '-E', 'UTF8']));
   const port = await freePort();
   // pg_ctl starts it in the background and waits until it takes connections; it is also the one way it stops.
   // A throwaway database: durability traded for speed.
   const options = `-p ${port} -h 127.0.0.1 -k ${dataDir} -c fsync=off -c synchronous_commit=off -c max_connections=200`;
-  stopPostgres = () => void spawnSync(...as(path.join(bin, 'pg_ctl'), ['-D', dataDir, 'stop', '-m', 'fast', '-w', '-t', '20']), { stdio: 'ignore' });
-  run(...as(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-l', path.join(workDir, 'postgres.log'), '-o', options, 'start', '-w', '-t', '60']));
+  stopPostgres = () =>
+    void spawnSync(...as(path.join(bin, 'pg_ctl'), ['-D', dataDir, 'stop', '-m', 'fast', '-w', '-t', '20']), {
+      stdio: 'ignore',
+    });
+  run(
+    ...as(path.join(bin, 'pg_ctl'), [
+      '-D',
+      dataDir,
+      '-l',
+      path.join(workDir, 'postgres.log'),
+      '-o',
+      options,
+      'start',
+      '-w',
+      '-t',
+      '60',
+    ]),
+  );
   return port;
 }
 
 /** The server's configuration: PostgreSQL for persistence and visibility, every service on a free loopback port. */
 async function writeServerConfig(postgresPort: number): Promise<{ frontend: number; file: string }> {
-  const ports = { frontend: await freePort(), http: await freePort(), history: await freePort(), matching: await freePort(), worker: await freePort() };
+  const ports = {
+    frontend: await freePort(),
+    http: await freePort(),
+    history: await freePort(),
+    matching: await freePort(),
+    worker: await freePort(),
+  };
   // The cluster membership table stores ports as a smallint: freePort's are below 32768.
-  const membership = { frontend: await freePort(), history: await freePort(), matching: await freePort(), worker: await freePort() };
+  const membership = {
+    frontend: await freePort(),
+    history: await freePort(),
+    matching: await freePort(),
+    worker: await freePort(),
+  };
   const store = (database: string, maxConns: number) => `
       sql:
         pluginName: postgres12
@@ -186,9 +228,16 @@ async function main(): Promise<number> {
   });
 
   const { frontend, file } = await writeServerConfig(postgresPort);
-  const temporal = start('temporal', server, ['--config-file', file, '--allow-no-auth', 'start'], withoutOtelVariables(process.env));
+  const temporal = start(
+    'temporal',
+    server,
+    ['--config-file', file, '--allow-no-auth', 'start'],
+    withoutOtelVariables(process.env),
+  );
   const serverExit = new Promise<never>((_, reject) =>
-    temporal.once('exit', (code, signal) => reject(new Error(`the Temporal server exited (${code ?? signal}); see its lines in the log`))),
+    temporal.once('exit', (code, signal) =>
+      reject(new Error(`the Temporal server exited (${code ?? signal}); see its lines in the log`)),
+    ),
   );
   // Only the setup waits on it; its exit at the end of the run is expected.
   serverExit.catch(() => undefined);
@@ -208,13 +257,22 @@ async function main(): Promise<number> {
     LOG_LEVEL: 'warn',
   };
   const config = loadConfig(env);
-  say(`Temporal server ${SERVER_VERSION} starting on 127.0.0.1:${frontend}; registering namespace ${NAMESPACE} and the search attributes`);
+  say(
+    `Temporal server ${SERVER_VERSION} starting on 127.0.0.1:${frontend}; registering namespace ${NAMESPACE} and the search attributes`,
+  );
   const setup = start('setup', process.execPath, [path.join(DIST, 'scripts', 'setup-temporal.js')], env);
-  const setupExit = await Promise.race([new Promise<number | null>((resolve) => setup.once('exit', resolve)), serverExit]);
+  const setupExit = await Promise.race([
+    new Promise<number | null>((resolve) => setup.once('exit', resolve)),
+    serverExit,
+  ]);
   if (setupExit !== 0) throw new Error(`the setup one-shot exited ${setupExit}`);
 
   // The sandbox in this process (its ledger is what the money check reads); webhooks go to the second API.
-  const sandbox = createSandbox({ providers, webhookBaseUrl: apiUrls[1]!, paymentWindowMs: config.saga.paymentWindowMs });
+  const sandbox = createSandbox({
+    providers,
+    webhookBaseUrl: apiUrls[1]!,
+    paymentWindowMs: config.saga.paymentWindowMs,
+  });
   const sandboxServer = http.createServer(sandbox.app);
   await new Promise<void>((resolve) => sandboxServer.listen(sandboxPort, '127.0.0.1', resolve));
 
@@ -222,7 +280,13 @@ async function main(): Promise<number> {
   if (!existsSync(bundle)) throw new Error(`no ${bundle}: run npm run build first (npm run test:cluster does)`);
   const node = (entry: string): [string, string[]] => [process.execPath, [path.join(DIST, entry)]];
   const workers = await Promise.all(
-    [1, 2].map(async (n) => start(`worker-${n}`, ...node('worker/main.js'), { ...env, WORKFLOW_BUNDLE: bundle, WORKER_METRICS_PORT: String(await freePort()) })),
+    [1, 2].map(async (n) =>
+      start(`worker-${n}`, ...node('worker/main.js'), {
+        ...env,
+        WORKFLOW_BUNDLE: bundle,
+        WORKER_METRICS_PORT: String(await freePort()),
+      }),
+    ),
   );
   apiPorts.forEach((port, i) => start(`api-${i + 1}`, ...node('api/main.js'), { ...env, API_PORT: String(port) }));
   await Promise.all(apiUrls.map((url) => waitUntilAnswers(`${url}/readyz`)));
@@ -238,7 +302,13 @@ async function main(): Promise<number> {
       customer: { id: `c-${index % 17}`, email: `buyer${index}@example.com` },
       currency: 'EUR',
       items: [{ sku: 'SKU-TEE', quantity: 1 + (index % 3), unitPrice: 1999 }],
-      shippingAddress: { name: 'Cluster', line1: `${index} Main St`, city: 'Paris', postalCode: '75001', country: 'FR' },
+      shippingAddress: {
+        name: 'Cluster',
+        line1: `${index} Main St`,
+        city: 'Paris',
+        postalCode: '75001',
+        country: 'FR',
+      },
       payment: { method: 'card', token: TOKENS[index % TOKENS.length]! },
     };
     const api = apiUrls[index % apiUrls.length]!;
@@ -273,19 +343,27 @@ async function main(): Promise<number> {
       }
     }),
   );
-  say(`all ${placed.size} orders accepted in ${Math.round((Date.now() - started) / 1000)} s since start; waiting for each to end`);
+  say(
+    `all ${placed.size} orders accepted in ${Math.round((Date.now() - started) / 1000)} s since start; waiting for each to end`,
+  );
 
   const views = await waitForOrdersToEnd(
     placed.keys(),
     async (orderId) => {
-      const response = await fetch(`${apiUrls[0]}/orders/${orderId}`, { headers: { authorization: 'Bearer dev-support' } }).catch(() => null);
+      const response = await fetch(`${apiUrls[0]}/orders/${orderId}`, {
+        headers: { authorization: 'Bearer dev-support' },
+      }).catch(() => null);
       return response?.ok ? ((await response.json()) as OrderView) : null;
     },
     { timeoutMs: SETTLE_TIMEOUT_MS },
   );
   // Duplicated callbacks arrive after the first: let them land before reading the ledger.
   await sleep(2_000);
-  const { terminal, lost, byStatus, moneyMismatches, doubleCharges, problems } = judgeOrders(ORDERS, views, sandbox.ledger.snapshot());
+  const { terminal, lost, byStatus, moneyMismatches, doubleCharges, problems } = judgeOrders(
+    ORDERS,
+    views,
+    sandbox.ledger.snapshot(),
+  );
   for (const problem of problems) say(problem);
   const visibility = await connectClient(config, encryptionKeys(config).keys);
   const workflows = await judgeWorkflows(visibility.client, { timeoutMs: 60_000 });
@@ -295,7 +373,8 @@ async function main(): Promise<number> {
   sandbox.close();
   sandboxServer.closeAllConnections();
   await new Promise((resolve) => sandboxServer.close(resolve));
-  const ok = lost === 0 && workflows.failed === 0 && workflows.stale === 0 && moneyMismatches === 0 && doubleCharges === 0;
+  const ok =
+    lost === 0 && workflows.failed === 0 && workflows.stale === 0 && moneyMismatches === 0 && doubleCharges === 0;
   if (!ok) say(`logs kept in ${workDir}`);
   say(`${byStatus}; ${Math.round((Date.now() - started) / 1000)} s`);
   console.log(

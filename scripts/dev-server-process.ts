@@ -25,7 +25,10 @@ export const SERVER_DYNAMIC_CONFIG = path.resolve(__dirname, '..', 'deploy', 'te
 /** {@link SERVER_DYNAMIC_CONFIG} as the dev server's `--dynamic-config-value KEY=JSON` flags. */
 export function devServerDynamicConfigArgs(): string[] {
   const settings = parse(readFileSync(SERVER_DYNAMIC_CONFIG, 'utf8')) as Record<string, { value: unknown }[]>;
-  return Object.entries(settings).flatMap(([key, [setting]]) => ['--dynamic-config-value', `${key}=${JSON.stringify(setting!.value)}`]);
+  return Object.entries(settings).flatMap(([key, [setting]]) => [
+    '--dynamic-config-value',
+    `${key}=${JSON.stringify(setting!.value)}`,
+  ]);
 }
 
 /**
@@ -78,14 +81,35 @@ export class DevServerProcess {
 
   async start(): Promise<void> {
     const { dbFile, namespace, ui, log = () => {} } = this.options;
-    const searchAttributes = ALL_ORDER_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${key.type}`]);
+    const searchAttributes = ALL_ORDER_SEARCH_ATTRIBUTES.flatMap((key) => [
+      '--search-attribute',
+      `${key.name}=${key.type}`,
+    ]);
     const uiArgs = ui ? ['--ui-port', String(ui.port), '--ui-codec-endpoint', ui.codecEndpoint] : ['--headless'];
     const args = [
-      'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(this.port), ...uiArgs, '--db-filename', dbFile,
+      'server',
+      'start-dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(this.port),
+      ...uiArgs,
+      '--db-filename',
+      dbFile,
       ...(namespace ? ['--namespace', namespace] : []),
-      '--log-level', 'error', ...searchAttributes, ...devServerSqliteArgs(), ...devServerDynamicConfigArgs(),
+      '--log-level',
+      'error',
+      ...searchAttributes,
+      ...devServerSqliteArgs(),
+      ...devServerDynamicConfigArgs(),
     ];
-    this.child = tracked(spawn(this.cli, args, { stdio: ['ignore', 'pipe', 'pipe'], env: withoutOtelVariables(process.env), detached: true }));
+    this.child = tracked(
+      spawn(this.cli, args, {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: withoutOtelVariables(process.env),
+        detached: true,
+      }),
+    );
     this.child.stdout!.on('data', log);
     this.child.stderr!.on('data', log);
     const deadline = Date.now() + READY_TIMEOUT_MS;

@@ -22,7 +22,9 @@ function schemathesisBinary(): string {
     accessSync(SCHEMATHESIS, constants.X_OK);
     return SCHEMATHESIS;
   } catch {
-    throw new Error(`schemathesis is not installed at ${SCHEMATHESIS}: run \`npm run fuzz:setup\` (a Python venv under .tools/)`);
+    throw new Error(
+      `schemathesis is not installed at ${SCHEMATHESIS}: run \`npm run fuzz:setup\` (a Python venv under .tools/)`,
+    );
   }
 }
 
@@ -55,12 +57,27 @@ async function main(): Promise<number> {
     for (const { token, only } of runs) {
       say(`schemathesis with ${token}, ${MAX_EXAMPLES} examples per operation`);
       const status = await run(binary, [
-        'run', `${stack.apiUrl}/openapi.json`, '--checks', CHECKS, '--header', `Authorization: Bearer ${token}`,
-        '--max-examples', MAX_EXAMPLES, '--request-timeout', '20', '--workers', '1', '--no-color', ...only,
+        'run',
+        `${stack.apiUrl}/openapi.json`,
+        '--checks',
+        CHECKS,
+        '--header',
+        `Authorization: Bearer ${token}`,
+        '--max-examples',
+        MAX_EXAMPLES,
+        '--request-timeout',
+        '20',
+        '--workers',
+        '1',
+        '--no-color',
+        ...only,
       ]);
       if (status !== 0) failed++;
     }
-    const health = await fetch(`${stack.apiUrl}/healthz`).then((r) => r.status, () => 0);
+    const health = await fetch(`${stack.apiUrl}/healthz`).then(
+      (r) => r.status,
+      () => 0,
+    );
     say(`the API answers /healthz with ${health} after the fuzz`);
     if (health !== 200) failed++;
   } finally {

@@ -25,7 +25,10 @@ export interface ReplayOutcome {
 }
 
 /** Replays each history against the workflow code in `options`; one outcome per history, in order. */
-export async function replayAll(options: ReplayWorkerOptions, histories: Iterable<HistoryAndWorkflowId> | AsyncIterable<HistoryAndWorkflowId>): Promise<ReplayOutcome[]> {
+export async function replayAll(
+  options: ReplayWorkerOptions,
+  histories: Iterable<HistoryAndWorkflowId> | AsyncIterable<HistoryAndWorkflowId>,
+): Promise<ReplayOutcome[]> {
   const outcomes: ReplayOutcome[] = [];
   // The workflows call the business-metrics sink; a replay worker drops the calls, but must know the sink.
   for await (const result of Worker.runReplayHistories({ sinks: businessMetricsSinks(), ...options }, histories)) {

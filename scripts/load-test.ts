@@ -58,11 +58,19 @@ async function main(): Promise<number> {
   const keys = [{ id: 'load', key: randomBytes(32) }];
   const stack = await throwawayStackEnv(path.join(workDir, 'data'), keys);
   // Warnings and errors only from the API: its log is scanned for unhandled errors, not kept for requests.
-  const env = { ...stack.env, LOG_LEVEL: 'warn', ...(args['max-starts'] ? { MAX_STARTS_IN_FLIGHT: args['max-starts'] } : {}) };
+  const env = {
+    ...stack.env,
+    LOG_LEVEL: 'warn',
+    ...(args['max-starts'] ? { MAX_STARTS_IN_FLIGHT: args['max-starts'] } : {}),
+  };
   const config = loadConfig(env);
   say(`bursts ${BURSTS.join(', ')}; at most ${config.maxStartsInFlight} starts in flight; logs in ${workDir}`);
 
-  const server = new DevServerProcess(cli, { port: stack.temporalPort, dbFile: path.join(workDir, 'temporal.db'), log: (chunk) => log.write(`[temporal] ${chunk}`) });
+  const server = new DevServerProcess(cli, {
+    port: stack.temporalPort,
+    dbFile: path.join(workDir, 'temporal.db'),
+    log: (chunk) => log.write(`[temporal] ${chunk}`),
+  });
   await server.start();
   const bundlePath = path.join(workDir, 'workflows.js');
   await writeWorkflowBundle(bundlePath);
@@ -74,7 +82,10 @@ async function main(): Promise<number> {
       env: { ...env, ...extraEnv },
       onOutput: (chunk) => {
         log.write(`[${name}] ${chunk}`);
-        unhandled += chunk.toString().split('\n').filter((line) => line.includes('"unhandled error"')).length;
+        unhandled += chunk
+          .toString()
+          .split('\n')
+          .filter((line) => line.includes('"unhandled error"')).length;
       },
       say,
     });
@@ -141,13 +152,20 @@ async function main(): Promise<number> {
     while (Date.now() < deadline) {
       for (let pageToken: string | null = null, first = true; first || pageToken; first = false) {
         const query = `customerId=${customerId}&limit=100${pageToken ? `&pageToken=${pageToken}` : ''}`;
-        const page = await request(`${apiUrl}/orders?${query}`, { dispatcher, headers: { authorization: 'Bearer dev-support' } });
+        const page = await request(`${apiUrl}/orders?${query}`, {
+          dispatcher,
+          headers: { authorization: 'Bearer dev-support' },
+        });
         if (page.statusCode !== 200) {
           await page.body.dump();
           break;
         }
-        const { orders: listed, nextPageToken } = (await page.body.json()) as { orders: OrderSummary[]; nextPageToken: string | null };
-        for (const view of listed) if (!views.has(view.orderId) || !isTerminal(views.get(view.orderId)!.status)) views.set(view.orderId, view);
+        const { orders: listed, nextPageToken } = (await page.body.json()) as {
+          orders: OrderSummary[];
+          nextPageToken: string | null;
+        };
+        for (const view of listed)
+          if (!views.has(view.orderId) || !isTerminal(views.get(view.orderId)!.status)) views.set(view.orderId, view);
         pageToken = nextPageToken;
       }
       if ([...placed].every((id) => views.has(id) && isTerminal(views.get(id)!.status))) break;
@@ -158,7 +176,9 @@ async function main(): Promise<number> {
     const verdict = judgeOrders(size, views, sandbox.sandbox.ledger.snapshot());
     for (const problem of verdict.problems.slice(0, 20)) say(problem);
     const count = (status: number) => answers.byStatus.get(status) ?? 0;
-    const other5xx = [...answers.byStatus].filter(([status]) => status >= 500 && status !== 503).reduce((sum, [, n]) => sum + n, 0);
+    const other5xx = [...answers.byStatus]
+      .filter(([status]) => status >= 500 && status !== 503)
+      .reduce((sum, [, n]) => sum + n, 0);
     const line =
       `burst ${size}: 201 ${count(201)}, 202 ${count(202)}, 200 ${count(200)}, 503 ${count(503)}, 5xx other ${other5xx}, no answer ${answers.noAnswer}; ` +
       `placed after retries ${placed.size}; ended ${verdict.terminal.length}; lost ${verdict.lost}; money mismatches ${verdict.moneyMismatches}; ` +
@@ -166,7 +186,14 @@ async function main(): Promise<number> {
       `all placed in ${placedAfter} s, ended in ${Math.round((Date.now() - started) / 1000)} s`;
     console.log(line);
     log.write(`${line}\n`);
-    failures += other5xx + answers.noAnswer + answers.gaveUp + (size - placed.size) + verdict.lost + verdict.moneyMismatches + unhandled;
+    failures +=
+      other5xx +
+      answers.noAnswer +
+      answers.gaveUp +
+      (size - placed.size) +
+      verdict.lost +
+      verdict.moneyMismatches +
+      unhandled;
   }
 
   await dispatcher.close();

@@ -73,7 +73,12 @@ function listen(server: Server, port: number): Promise<void> {
  * port free, its own data directory and encryption keys, so nothing collides with a stack already up.
  */
 export async function throwawayStackEnv(dataDir: string, keys: readonly EncryptionKey[]) {
-  const [temporalPort, apiPort, sandboxPort, workerMetricsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [temporalPort, apiPort, sandboxPort, workerMetricsPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
@@ -115,7 +120,8 @@ async function startDevServer(config: Config, say: (line: string) => void): Prom
     return null;
   }
   const cli = await ensureTemporalCli(say);
-  if (!cli) throw new Error('no Temporal CLI: set TEMPORAL_CLI, put temporal on PATH, or install Go for the build from source');
+  if (!cli)
+    throw new Error('no Temporal CLI: set TEMPORAL_CLI, put temporal on PATH, or install Go for the build from source');
   mkdirSync(config.dataDir, { recursive: true });
   const dbFile = path.resolve(config.dataDir, 'temporal.db');
   say(`starting the Temporal dev server (database ${dbFile})...`);
@@ -142,7 +148,11 @@ async function closeServer(server: Server): Promise<void> {
 }
 
 /** The sandbox's systems on the configured port, in this process. */
-export async function serveSandbox(config: Config, sandboxOptions: Partial<SandboxOptions> = {}, logger = createLogger({ level: 'silent' })) {
+export async function serveSandbox(
+  config: Config,
+  sandboxOptions: Partial<SandboxOptions> = {},
+  logger = createLogger({ level: 'silent' }),
+) {
   const sandbox = createSandbox({
     providers: config.paymentProviders,
     webhookBaseUrl: config.webhookBaseUrl,
@@ -176,7 +186,11 @@ export async function connectClient(config: Config, keys: readonly EncryptionKey
 }
 
 /** The API on the configured port, in this process, over `client`. */
-export async function serveApi(config: Config, { client, codec }: { client: Client; codec: EncryptionCodec }, logger = createLogger({ level: 'silent' })) {
+export async function serveApi(
+  config: Config,
+  { client, codec }: { client: Client; codec: EncryptionCodec },
+  logger = createLogger({ level: 'silent' }),
+) {
   const server = createHardenedServer(createApp({ client, config, codec, logger: logger.child({ component: 'api' }) }));
   await listen(server, config.apiPort);
   return { apiUrl: `http://127.0.0.1:${config.apiPort}`, close: () => closeServer(server) };
@@ -214,7 +228,11 @@ export async function serveApiAndSandbox(
  * stops taking requests, the worker drains (its activities still reach the sandbox), then the sandbox and
  * the dev server go.
  */
-export async function startLocalStack(config: Config, say: (line: string) => void = () => {}, observability: StackObservability = {}) {
+export async function startLocalStack(
+  config: Config,
+  say: (line: string) => void = () => {},
+  observability: StackObservability = {},
+) {
   const keys = encryptionKeys(config);
   const { logger = createLogger({ level: 'silent' }), tracing = null } = observability;
   say(`payloads are encrypted (AES-256-GCM) with the ${keys.source}`);
@@ -235,7 +253,9 @@ export async function startLocalStack(config: Config, say: (line: string) => voi
       if (added.length) say(`registered search attributes ${added.join(', ')} on the existing database`);
     }
     // The local Web UI's codec endpoint: loopback only and without a token, like the dev server itself.
-    const devCodec = express().use(codecRouter({ codec: temporal.codec, corsOrigins: config.codecCorsOrigins, auth: null }));
+    const devCodec = express().use(
+      codecRouter({ codec: temporal.codec, corsOrigins: config.codecCorsOrigins, auth: null }),
+    );
     const devCodecServer = http.createServer(devCodec);
     await listen(devCodecServer, config.devCodecPort);
     started.push(() => closeServer(devCodecServer));

@@ -25,6 +25,8 @@ export function processStats(pid: number): { rssMb: number; cpuSeconds: number }
 
 /** The highest resident memory (MB) a process has had since it started (the kernel's VmHWM). */
 export function peakRssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmHWM:'));
   return line ? Math.round(Number(line.split(/\s+/)[1]) / 1024) : 0;
 }

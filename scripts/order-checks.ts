@@ -62,7 +62,11 @@ export async function waitForOrdersToEnd(
 }
 
 /** The verdict over a run's orders: how many ended, how many were lost, the money invariant, a count per status. */
-export function judgeOrders<V extends EndedOrder>(placed: number, views: Map<string, V>, ledger: ReturnType<Ledger['snapshot']>) {
+export function judgeOrders<V extends EndedOrder>(
+  placed: number,
+  views: Map<string, V>,
+  ledger: ReturnType<Ledger['snapshot']>,
+) {
   const terminal = [...views.values()].filter((view) => isTerminal(view.status));
   const counts = new Map<string, number>();
   for (const view of terminal) counts.set(view.status, (counts.get(view.status) ?? 0) + 1);
@@ -88,11 +92,14 @@ export async function judgeWorkflows(client: Client, { timeoutMs }: { timeoutMs:
     running = await count(`ExecutionStatus = 'Running'`);
   }
   const failed: string[] = [];
-  for await (const run of client.workflow.list({ query: closedOtherwise })) failed.push(`workflow ${run.workflowId} ended ${run.status.name}`);
+  for await (const run of client.workflow.list({ query: closedOtherwise }))
+    failed.push(`workflow ${run.workflowId} ended ${run.status.name}`);
   const staleQuery = `WorkflowType = '${ORDER_WORKFLOW_TYPE}' AND ExecutionStatus != 'Running' AND ${notTerminal}`;
   const stale: string[] = [];
   for await (const run of client.workflow.list({ query: staleQuery })) {
-    stale.push(`workflow ${run.workflowId} closed (${run.status.name}) at status ${String(run.typedSearchAttributes.get(OrderSearchAttributes.status))}`);
+    stale.push(
+      `workflow ${run.workflowId} closed (${run.status.name}) at status ${String(run.typedSearchAttributes.get(OrderSearchAttributes.status))}`,
+    );
   }
   return { running, failed: failed.length, stale: stale.length, problems: [...failed, ...stale] };
 }

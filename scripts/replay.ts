@@ -23,9 +23,14 @@ dev key when there is one.`;
  */
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { dir: { type: 'string' }, query: { type: 'string' }, workflows: { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      dir: { type: 'string' },
+      query: { type: 'string' },
+      workflows: { type: 'string' },
+      help: { type: 'boolean' },
+    },
   });
-  if (values.help || (!values.dir === !values.query)) {
+  if (values.help || !values.dir === !values.query) {
     console.error(USAGE);
     return values.help ? 0 : 2;
   }
@@ -70,7 +75,8 @@ main().then(
   (err: unknown) => {
     const message = err instanceof Error ? err.message : String(err);
     console.error(`replay failed: ${message}`);
-    if (message.includes('binary/encrypted')) console.error('the histories are encrypted: set ENCRYPTION_KEYS (or DATA_DIR to the stack that wrote them)');
+    if (message.includes('binary/encrypted'))
+      console.error('the histories are encrypted: set ENCRYPTION_KEYS (or DATA_DIR to the stack that wrote them)');
     process.exit(1);
   },
 );

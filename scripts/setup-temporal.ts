@@ -25,7 +25,9 @@ export async function setupTemporal(config: Config, log: (line: string) => void)
       connection = await Connection.connect({ ...temporalConnectionOptions(config), connectTimeout: 5_000 });
       await registerNamespace(connection, namespace);
       const added = await ensureOrderSearchAttributes(connection, namespace);
-      log(`namespace ${namespace} ready; search attributes ${added.length ? `added: ${added.join(', ')}` : 'already there'}`);
+      log(
+        `namespace ${namespace} ready; search attributes ${added.length ? `added: ${added.join(', ')}` : 'already there'}`,
+      );
       return;
     } catch (err) {
       if (Date.now() > deadline) throw err;
@@ -39,7 +41,10 @@ export async function setupTemporal(config: Config, log: (line: string) => void)
 
 async function registerNamespace(connection: Connection, namespace: string): Promise<void> {
   try {
-    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs(RETENTION) });
+    await connection.workflowService.registerNamespace({
+      namespace,
+      workflowExecutionRetentionPeriod: msToTs(RETENTION),
+    });
   } catch (err) {
     if ((err as { code?: number }).code !== ALREADY_EXISTS) throw err;
   }

@@ -23,14 +23,19 @@ async function main(): Promise<void> {
 
   say(`Temporal      ${stack.address} (namespace ${config.temporal.namespace})`);
   if (stack.devServer) {
-    say(`Web UI        http://127.0.0.1:${config.temporal.uiPort}   (decodes payloads through ${stack.devCodecUrl}, loopback only)`);
+    say(
+      `Web UI        http://127.0.0.1:${config.temporal.uiPort}   (decodes payloads through ${stack.devCodecUrl}, loopback only)`,
+    );
   }
   say(`Orders API    ${stack.apiUrl}   (OpenAPI: ${stack.apiUrl}/openapi.json)`);
   say(`Sandbox       ${config.sandboxUrl}   (ledger: ${config.sandboxUrl}/_sandbox/ledger)`);
   say(`Worker        metrics on http://${config.workerMetricsHost}:${config.workerMetricsPort}/metrics`);
-  say(`Tracing       ${tracing ? `on (OTEL_TRACES_EXPORTER=${process.env.OTEL_TRACES_EXPORTER})` : 'off (set OTEL_TRACES_EXPORTER to turn it on)'}`);
+  say(
+    `Tracing       ${tracing ? `on (OTEL_TRACES_EXPORTER=${process.env.OTEL_TRACES_EXPORTER})` : 'off (set OTEL_TRACES_EXPORTER to turn it on)'}`,
+  );
   if (config.usingDevApiKeys) {
-    for (const [token, key] of Object.entries(DEV_API_KEYS)) say(`dev token     ${token}  (${key.name}: ${key.scopes.join(', ')})`);
+    for (const [token, key] of Object.entries(DEV_API_KEYS))
+      say(`dev token     ${token}  (${key.name}: ${key.scopes.join(', ')})`);
   }
   // Since the process began: a first run's download of the CLI included.
   say(`ready in ${process.uptime().toFixed(1)} s: press Ctrl-C to stop`);

@@ -38,76 +38,166 @@ describe('inventory activities', () => {
   test('validateOrder fails non-retryably with UNKNOWN_SKU or PRICE_MISMATCH', async () => {
     const { http } = fakeHttp({ 'GET /catalog': () => catalog });
     const acts = createInventoryActivities(http, systems);
-    const unknown = await failureOf(env.run(acts.validateOrder, { orderId: 'A-1', items: [{ sku: 'X', quantity: 1, unitPrice: 1 }] }));
+    const unknown = await failureOf(
+      env.run(acts.validateOrder, { orderId: 'A-1', items: [{ sku: 'X', quantity: 1, unitPrice: 1 }] }),
+    );
     expect(unknown).toMatchObject({ type: 'UNKNOWN_SKU', nonRetryable: true });
-    const mismatch = await failureOf(env.run(acts.validateOrder, { orderId: 'A-1', items: [{ sku: 'SKU-TEE', quantity: 1, unitPrice: 1 }] }));
+    const mismatch = await failureOf(
+      env.run(acts.validateOrder, { orderId: 'A-1', items: [{ sku: 'SKU-TEE', quantity: 1, unitPrice: 1 }] }),
+    );
     expect(mismatch).toMatchObject({ type: 'PRICE_MISMATCH', nonRetryable: true });
   });
 
   test('validateOrder retries an answer that breaks the catalog contract, and says what broke on one line', async () => {
     const { http } = fakeHttp({ 'GET /catalog': () => ({ status: 200, body: { products: [] } }) });
-    const failure = await failureOf(env.run(createInventoryActivities(http, systems).validateOrder, { orderId: 'A-1', items }));
+    const failure = await failureOf(
+      env.run(createInventoryActivities(http, systems).validateOrder, { orderId: 'A-1', items }),
+    );
     expect(failure).toMatchObject({ type: 'UPSTREAM_CONTRACT', nonRetryable: false });
-    expect(failure.message).toBe('catalog: unexpected answer (200): items: Invalid input: expected array, received undefined');
+    expect(failure.message).toBe(
+      'catalog: unexpected answer (200): items: Invalid input: expected array, received undefined',
+    );
   });
 
   test('reserveStock sends the summed quantities with an idempotency key from the order id', async () => {
-    const { http, sent } = fakeHttp({ 'POST /inventory/reservations': () => ({ status: 201, body: { orderId: 'A-1', status: 'reserved' } }) });
-    await env.run(createInventoryActivities(http, systems).reserveStock, { orderId: 'A-1', items: [...items, ...items] });
-    expect(sent[0]).toMatchObject({ idempotencyKey: 'reserve-A-1', body: { orderId: 'A-1', items: [{ sku: 'SKU-TEE', quantity: 4 }] } });
+    const { http, sent } = fakeHttp({
+      'POST /inventory/reservations': () => ({ status: 201, body: { orderId: 'A-1', status: 'reserved' } }),
+    });
+    await env.run(createInventoryActivities(http, systems).reserveStock, {
+      orderId: 'A-1',
+      items: [...items, ...items],
+    });
+    expect(sent[0]).toMatchObject({
+      idempotencyKey: 'reserve-A-1',
+      body: { orderId: 'A-1', items: [{ sku: 'SKU-TEE', quantity: 4 }] },
+    });
   });
 
   test('reserveStock turns a 409 OUT_OF_STOCK into a non-retryable OUT_OF_STOCK', async () => {
-    const { http } = fakeHttp({ 'POST /inventory/reservations': () => ({ status: 409, body: { code: 'OUT_OF_STOCK', message: 'SKU-TEE: 1 left' } }) });
-    const failure = await failureOf(env.run(createInventoryActivities(http, systems).reserveStock, { orderId: 'A-1', items }));
+    const { http } = fakeHttp({
+      'POST /inventory/reservations': () => ({
+        status: 409,
+        body: { code: 'OUT_OF_STOCK', message: 'SKU-TEE: 1 left' },
+      }),
+    });
+    const failure = await failureOf(
+      env.run(createInventoryActivities(http, systems).reserveStock, { orderId: 'A-1', items }),
+    );
     expect(failure).toMatchObject({ type: 'OUT_OF_STOCK', nonRetryable: true, message: 'SKU-TEE: 1 left' });
   });
 });
 
 describe('payment activities', () => {
   const record = (over: object) => ({
-    paymentId: 'pay_1', orderId: 'A-1', amount: 3998, currency: 'EUR', status: 'pending', captured: 0, refunded: 0, checkoutUrl: 'http://pay', ...over,
+    paymentId: 'pay_1',
+    orderId: 'A-1',
+    amount: 3998,
+    currency: 'EUR',
+    status: 'pending',
+    captured: 0,
+    refunded: 0,
+    checkoutUrl: 'http://pay',
+    ...over,
   });
   const providers = [{ name: 'primary', baseUrl: `${base}/providers/primary` }];
 
   test('createPayment sends the order id as idempotency key; the provider’s refusal (422) is a non-retryable PAYMENT_DECLINED', async () => {
     const ok = fakeHttp({ 'POST /providers/primary/payments': () => ({ status: 201, body: record({}) }) });
-    const created = await env.run(createPaymentActivities(ok.http, providers).createPayment, { provider: 'primary', orderId: 'A-1', amount: 3998, currency: 'EUR', token: 'tok_ok' });
+    const created = await env.run(createPaymentActivities(ok.http, providers).createPayment, {
+      provider: 'primary',
+      orderId: 'A-1',
+      amount: 3998,
+      currency: 'EUR',
+      token: 'tok_ok',
+    });
     expect(created).toMatchObject({ paymentId: 'pay_1' });
     expect(ok.sent[0]!.idempotencyKey).toBe('pay-A-1');
-    const refused = fakeHttp({ 'POST /providers/primary/payments': () => ({ status: 422, body: { code: 'INVALID_TOKEN' } }) });
-    const failure = await failureOf(env.run(createPaymentActivities(refused.http, providers).createPayment, { provider: 'primary', orderId: 'A-1', amount: 1, currency: 'EUR', token: 'x' }));
+    const refused = fakeHttp({
+      'POST /providers/primary/payments': () => ({ status: 422, body: { code: 'INVALID_TOKEN' } }),
+    });
+    const failure = await failureOf(
+      env.run(createPaymentActivities(refused.http, providers).createPayment, {
+        provider: 'primary',
+        orderId: 'A-1',
+        amount: 1,
+        currency: 'EUR',
+        token: 'x',
+      }),
+    );
     expect(failure).toMatchObject({ type: 'PAYMENT_DECLINED', nonRetryable: true });
   });
 
-  test.each([400, 401, 404, 409])('createPayment: a %i is not a decline but an answer the saga cannot read', async (status) => {
-    const { http } = fakeHttp({ 'POST /providers/primary/payments': () => ({ status, body: { code: 'SOMETHING_ELSE' } }) });
-    const failure = await failureOf(env.run(createPaymentActivities(http, providers).createPayment, { provider: 'primary', orderId: 'A-1', amount: 1, currency: 'EUR', token: 'x' }));
-    expect(failure).toMatchObject({ type: 'UPSTREAM_CONTRACT', nonRetryable: true });
-    expect(failure.message).toContain(`answered ${status} (SOMETHING_ELSE)`);
-  });
+  test.each([400, 401, 404, 409])(
+    'createPayment: a %i is not a decline but an answer the saga cannot read',
+    async (status) => {
+      const { http } = fakeHttp({
+        'POST /providers/primary/payments': () => ({ status, body: { code: 'SOMETHING_ELSE' } }),
+      });
+      const failure = await failureOf(
+        env.run(createPaymentActivities(http, providers).createPayment, {
+          provider: 'primary',
+          orderId: 'A-1',
+          amount: 1,
+          currency: 'EUR',
+          token: 'x',
+        }),
+      );
+      expect(failure).toMatchObject({ type: 'UPSTREAM_CONTRACT', nonRetryable: true });
+      expect(failure.message).toContain(`answered ${status} (SOMETHING_ELSE)`);
+    },
+  );
 
   test('getPaymentStatus: a 404 PAYMENT_NOT_FOUND means the provider has no record of it (null); another 404 is unreadable', async () => {
-    const unknown = fakeHttp({ 'GET /providers/primary/payments/pay_1': () => ({ status: 404, body: { code: 'PAYMENT_NOT_FOUND' } }) });
-    await expect(env.run(createPaymentActivities(unknown.http, providers).getPaymentStatus, { provider: 'primary', paymentId: 'pay_1' })).resolves.toBeNull();
-    const routeGone = fakeHttp({ 'GET /providers/primary/payments/pay_1': () => ({ status: 404, body: { code: 'NOT_FOUND' } }) });
-    const failure = await failureOf(env.run(createPaymentActivities(routeGone.http, providers).getPaymentStatus, { provider: 'primary', paymentId: 'pay_1' }));
+    const unknown = fakeHttp({
+      'GET /providers/primary/payments/pay_1': () => ({ status: 404, body: { code: 'PAYMENT_NOT_FOUND' } }),
+    });
+    await expect(
+      env.run(createPaymentActivities(unknown.http, providers).getPaymentStatus, {
+        provider: 'primary',
+        paymentId: 'pay_1',
+      }),
+    ).resolves.toBeNull();
+    const routeGone = fakeHttp({
+      'GET /providers/primary/payments/pay_1': () => ({ status: 404, body: { code: 'NOT_FOUND' } }),
+    });
+    const failure = await failureOf(
+      env.run(createPaymentActivities(routeGone.http, providers).getPaymentStatus, {
+        provider: 'primary',
+        paymentId: 'pay_1',
+      }),
+    );
     expect(failure).toMatchObject({ type: 'UPSTREAM_CONTRACT', nonRetryable: true });
   });
 
   test('settlePayment of a payment the provider does not know: not-found, nothing sent after the lookup', async () => {
-    const { http, sent } = fakeHttp({ 'GET /providers/primary/payments/pay_1': () => ({ status: 404, body: { code: 'PAYMENT_NOT_FOUND' } }) });
-    const outcome = await env.run(createPaymentActivities(http, providers).settlePayment, { provider: 'primary', orderId: 'A-1', paymentId: 'pay_1' });
+    const { http, sent } = fakeHttp({
+      'GET /providers/primary/payments/pay_1': () => ({ status: 404, body: { code: 'PAYMENT_NOT_FOUND' } }),
+    });
+    const outcome = await env.run(createPaymentActivities(http, providers).settlePayment, {
+      provider: 'primary',
+      orderId: 'A-1',
+      paymentId: 'pay_1',
+    });
     expect(outcome).toEqual({ outcome: 'not-found', paymentId: 'pay_1' });
     expect(sent).toHaveLength(1);
   });
 
   test('settlePayment refunds what was captured and not yet refunded', async () => {
     const { http, sent } = fakeHttp({
-      'GET /providers/primary/payments/pay_1': () => ({ status: 200, body: record({ status: 'succeeded', captured: 3998 }) }),
-      'POST /providers/primary/payments/pay_1/refund': () => ({ status: 200, body: record({ status: 'refunded', captured: 3998, refunded: 3998 }) }),
+      'GET /providers/primary/payments/pay_1': () => ({
+        status: 200,
+        body: record({ status: 'succeeded', captured: 3998 }),
+      }),
+      'POST /providers/primary/payments/pay_1/refund': () => ({
+        status: 200,
+        body: record({ status: 'refunded', captured: 3998, refunded: 3998 }),
+      }),
     });
-    const outcome = await env.run(createPaymentActivities(http, providers).settlePayment, { provider: 'primary', orderId: 'A-1', paymentId: 'pay_1' });
+    const outcome = await env.run(createPaymentActivities(http, providers).settlePayment, {
+      provider: 'primary',
+      orderId: 'A-1',
+      paymentId: 'pay_1',
+    });
     expect(outcome).toEqual({ outcome: 'refunded', paymentId: 'pay_1', amount: 3998 });
     expect(sent[1]).toMatchObject({ body: { amount: 3998 }, idempotencyKey: 'refund-pay_1-0' });
   });
@@ -117,9 +207,18 @@ describe('payment activities', () => {
       'GET /providers/primary/payments': () => ({ status: 200, body: { payments: [record({})] } }),
       'POST /providers/primary/payments/pay_1/void': () => ({ status: 200, body: record({ status: 'voided' }) }),
     });
-    await expect(env.run(createPaymentActivities(voided.http, providers).settlePayment, { provider: 'primary', orderId: 'A-1' })).resolves.toEqual({ outcome: 'voided', paymentId: 'pay_1' });
-    const settled = fakeHttp({ 'GET /providers/primary/payments': () => ({ status: 200, body: { payments: [record({ status: 'refunded', captured: 5, refunded: 5 })] } }) });
-    await expect(env.run(createPaymentActivities(settled.http, providers).settlePayment, { provider: 'primary', orderId: 'A-1' })).resolves.toEqual({ outcome: 'nothing-to-settle', paymentId: 'pay_1' });
+    await expect(
+      env.run(createPaymentActivities(voided.http, providers).settlePayment, { provider: 'primary', orderId: 'A-1' }),
+    ).resolves.toEqual({ outcome: 'voided', paymentId: 'pay_1' });
+    const settled = fakeHttp({
+      'GET /providers/primary/payments': () => ({
+        status: 200,
+        body: { payments: [record({ status: 'refunded', captured: 5, refunded: 5 })] },
+      }),
+    });
+    await expect(
+      env.run(createPaymentActivities(settled.http, providers).settlePayment, { provider: 'primary', orderId: 'A-1' }),
+    ).resolves.toEqual({ outcome: 'nothing-to-settle', paymentId: 'pay_1' });
     expect(settled.sent).toHaveLength(1);
   });
 
@@ -128,7 +227,13 @@ describe('payment activities', () => {
       'GET /providers/primary/payments/pay_1': () => ({ status: 200, body: record({}) }),
       'POST /providers/primary/payments/pay_1/void': () => ({ status: 409, body: { code: 'PAYMENT_NOT_PENDING' } }),
     });
-    const failure = await failureOf(env.run(createPaymentActivities(http, providers).settlePayment, { provider: 'primary', orderId: 'A-1', paymentId: 'pay_1' }));
+    const failure = await failureOf(
+      env.run(createPaymentActivities(http, providers).settlePayment, {
+        provider: 'primary',
+        orderId: 'A-1',
+        paymentId: 'pay_1',
+      }),
+    );
     expect(failure).toMatchObject({ type: 'PAYMENT_STATE_CHANGED', nonRetryable: false });
   });
 });

@@ -33,7 +33,8 @@ test('with no worker: POST answers 202, reads and webhooks answer; once a worker
   const events = await checkout.GET('/orders/{orderId}/events', { params: { path: { orderId: order.orderId } } });
   expect(events.data!.events).toEqual([expect.objectContaining({ seq: 1, type: 'OrderReceived', at: createdAt })]);
   await eventually(
-    () => checkout.GET('/orders', { params: { query: { customerId: order.customer.id, status: 'RECEIVED', limit: 100 } } }),
+    () =>
+      checkout.GET('/orders', { params: { query: { customerId: order.customer.id, status: 'RECEIVED', limit: 100 } } }),
     (res) => res.data?.orders.some((o) => o.orderId === order.orderId) ?? false,
   );
 
@@ -42,7 +43,13 @@ test('with no worker: POST answers 202, reads and webhooks answer; once a worker
     id: 'evt_while_down',
     type: 'payment.failed',
     created: Math.floor(Date.now() / 1000),
-    data: { paymentId: 'pay_from_an_abandoned_attempt', orderId: order.orderId, amount: 3998, currency: 'EUR', failureReason: 'card_declined' },
+    data: {
+      paymentId: 'pay_from_an_abandoned_attempt',
+      orderId: order.orderId,
+      amount: 3998,
+      currency: 'EUR',
+      failureReason: 'card_declined',
+    },
   } as const;
   const signature = signWebhook(DEV_PROVIDER_SECRETS.primary, JSON.stringify(event), Math.floor(Date.now() / 1000));
   const hook = await stack.api().POST('/webhooks/payments/{provider}', {
@@ -53,10 +60,18 @@ test('with no worker: POST answers 202, reads and webhooks answer; once a worker
   expect(hook.data).toEqual({ received: true });
   // Taken durably: the signal is in the order's history before any worker has run it.
   const { events: history } = await stack.client.workflow.getHandle(orderWorkflowId(order.orderId)).fetchHistory();
-  expect(history!.filter((event) => event.workflowExecutionSignaledEventAttributes?.signalName === paymentCallbackSignal.name)).toHaveLength(1);
+  expect(
+    history!.filter(
+      (event) => event.workflowExecutionSignaledEventAttributes?.signalName === paymentCallbackSignal.name,
+    ),
+  ).toHaveLength(1);
 
   await stack.startWorker();
-  const done = await eventually(() => view(order.orderId), (res) => res.data?.status === 'CONFIRMED', 30_000);
+  const done = await eventually(
+    () => view(order.orderId),
+    (res) => res.data?.status === 'CONFIRMED',
+    30_000,
+  );
   expect(done.data!.createdAt).toBe(createdAt);
   expect(netMoney(stack, order.orderId)).toBe(3998);
   await stack.stopWorker();
@@ -65,12 +80,19 @@ test('with no worker: POST answers 202, reads and webhooks answer; once a worker
 test('with no worker a cancel is recorded durably (202) and carried out once a worker runs', async () => {
   const order = makeOrder({ payment: { method: 'card', token: 'tok_lost' } });
   expect((await checkout.POST('/orders', { body: order })).response.status).toBe(202);
-  const cancel = await checkout.POST('/orders/{orderId}/cancel', { params: { path: { orderId: order.orderId } }, body: { reason: 'too slow' } });
+  const cancel = await checkout.POST('/orders/{orderId}/cancel', {
+    params: { path: { orderId: order.orderId } },
+    body: { reason: 'too slow' },
+  });
   expect(cancel.response.status).toBe(202);
   expect(cancel.data!.status).toBe('RECEIVED');
 
   await stack.startWorker();
-  const done = await eventually(() => view(order.orderId), (res) => res.data?.status === 'CANCELLED', 30_000);
+  const done = await eventually(
+    () => view(order.orderId),
+    (res) => res.data?.status === 'CANCELLED',
+    30_000,
+  );
   expect(done.data!.reason).toEqual({ code: 'CANCELLED_BY_CUSTOMER', message: 'too slow' });
   expect(stack.ledger.snapshot().payments.filter((p) => p.orderId === order.orderId)).toEqual([]);
 });

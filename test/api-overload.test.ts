@@ -36,7 +36,10 @@ test('beyond its starts in flight the API sheds at once with a 503 and Retry-Aft
   const answered: string[] = [];
   const inFlight = [first, second].map((order) => place(order).then((res) => (answered.push(order.orderId), res)));
   // Both are admitted and waiting on Temporal once the gauge says so.
-  await eventually(async () => (await request(stack.app).get('/metrics')).text, (metrics) => /^orders_api_starts_in_flight 2$/m.test(metrics));
+  await eventually(
+    async () => (await request(stack.app).get('/metrics')).text,
+    (metrics) => /^orders_api_starts_in_flight 2$/m.test(metrics),
+  );
 
   const shed = await place(third);
   expect(answered).toEqual([]);
@@ -63,7 +66,12 @@ test('beyond its starts in flight the API sheds at once with a 503 and Retry-Aft
 describe('with Temporal unreachable, every route answers 503 with Retry-After, never a 500', () => {
   const connection = Connection.lazy({ address: '127.0.0.1:1' });
   afterAll(() => connection.close());
-  const app = () => createApp({ client: new Client({ connection }), config: { ...stack.settingsForApp(), apiKeys: TEST_API_KEYS }, codec: stack.codec });
+  const app = () =>
+    createApp({
+      client: new Client({ connection }),
+      config: { ...stack.settingsForApp(), apiKeys: TEST_API_KEYS },
+      codec: stack.codec,
+    });
 
   test('placing an order: the outcome is unknown, and retrying with the same body is safe', async () => {
     const res = await request(app()).post('/orders').set(checkout).send(makeOrder());
@@ -81,7 +89,9 @@ describe('with Temporal unreachable, every route answers 503 with Retry-After, n
     ['POST', '/orders/A-1/actions/retry-compensation', { note: 'the system is back' }],
   ])('%s %s', async (method, path, body) => {
     const token = path.includes('/actions/') ? auth('dev-support') : checkout;
-    const res = await (method === 'GET' ? request(app()).get(path).set(token) : request(app()).post(path).set(token).send(body));
+    const res = await (method === 'GET'
+      ? request(app()).get(path).set(token)
+      : request(app()).post(path).set(token).send(body));
     expectProblem(res, 503, 'Temporal unavailable');
     expect(res.headers['retry-after']).toBe('2');
   });

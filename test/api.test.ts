@@ -27,14 +27,18 @@ const raw = () => request(stack.app);
 const post = (body: OrderRequest, client = checkout) => client.POST('/orders', { body });
 const lost = { method: 'card', token: 'tok_lost' } as const;
 const view = (orderId: string, client = checkout) => client.GET('/orders/{orderId}', { params: { path: { orderId } } });
-const eventsOf = (orderId: string, client = checkout) => client.GET('/orders/{orderId}/events', { params: { path: { orderId } } });
+const eventsOf = (orderId: string, client = checkout) =>
+  client.GET('/orders/{orderId}/events', { params: { path: { orderId } } });
 const list = (query: ListOrdersQuery, client = checkout) => client.GET('/orders', { params: { query } });
 const cancel = (orderId: string, body: { reason?: string } = {}, client = checkout) =>
   client.POST('/orders/{orderId}/cancel', { params: { path: { orderId } }, body });
 /** The provider's side: the body signed as it is sent. */
 const signed = (provider: 'primary' | 'backup', event: PaymentWebhookEvent, at = Math.floor(Date.now() / 1000)) =>
   stack.api().POST('/webhooks/payments/{provider}', {
-    params: { path: { provider }, header: { 'Payment-Signature': signWebhook(DEV_PROVIDER_SECRETS[provider], JSON.stringify(event), at) } },
+    params: {
+      path: { provider },
+      header: { 'Payment-Signature': signWebhook(DEV_PROVIDER_SECRETS[provider], JSON.stringify(event), at) },
+    },
     body: event,
   });
 const webhookEvent = (orderId: string, over: Partial<PaymentWebhookEvent> = {}): PaymentWebhookEvent => ({
@@ -57,7 +61,12 @@ describe('POST /orders', () => {
       currency: 'EUR',
       items: order.items,
       total: 3998,
-      payment: { provider: 'primary', paymentId: expect.stringMatching(/^pay_/), status: 'pending', checkoutUrl: expect.stringContaining('/checkout/') },
+      payment: {
+        provider: 'primary',
+        paymentId: expect.stringMatching(/^pay_/),
+        status: 'pending',
+        checkoutUrl: expect.stringContaining('/checkout/'),
+      },
       reason: null,
       needsAttention: false,
     });
@@ -93,18 +102,29 @@ describe('POST /orders', () => {
       .set(auth('dev-checkout'))
       .send({ ...makeOrder({ items: [{ sku: 'SKU-TEE', quantity: 0, unitPrice: 1999 }] }), coupon: 'FREE' });
     expectProblem(res, 400);
-    expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['items.0.quantity', 'coupon']));
+    expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual(
+      expect.arrayContaining(['items.0.quantity', 'coupon']),
+    );
   });
 
   test('400 for malformed JSON, a wrong content type or no body', async () => {
     const checkoutAuth = auth('dev-checkout');
-    expectProblem(await raw().post('/orders').set(checkoutAuth).set('content-type', 'application/json').send('{"orderId":'), 400);
+    expectProblem(
+      await raw().post('/orders').set(checkoutAuth).set('content-type', 'application/json').send('{"orderId":'),
+      400,
+    );
     expectProblem(await raw().post('/orders').set(checkoutAuth).set('content-type', 'text/plain').send('hello'), 400);
     expectProblem(await raw().post('/orders').set(checkoutAuth), 400);
   });
 
   test('413 for a body over 100 kB', async () => {
-    expectProblem(await raw().post('/orders').set(auth('dev-checkout')).send({ ...makeOrder(), padding: 'x'.repeat(101 * 1024) }), 413);
+    expectProblem(
+      await raw()
+        .post('/orders')
+        .set(auth('dev-checkout'))
+        .send({ ...makeOrder(), padding: 'x'.repeat(101 * 1024) }),
+      413,
+    );
   });
 
   test('401 without a token or with an unknown one; 403 without orders:write', async () => {
@@ -129,13 +149,23 @@ describe('reading orders', () => {
   test('GET /orders/{id}/events: oldest first, seq from 1 without gaps; 404 when unknown', async () => {
     const order = makeOrder();
     expect((await post(order)).response.status).toBe(201);
-    await eventually(() => view(order.orderId), (res) => res.data?.status === 'CONFIRMED');
+    await eventually(
+      () => view(order.orderId),
+      (res) => res.data?.status === 'CONFIRMED',
+    );
     const { data, response } = await eventsOf(order.orderId);
     expect(response.status).toBe(200);
     expect(data!.orderId).toBe(order.orderId);
     const { events } = data!;
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
-    expect(events.map((e) => e.type)).toEqual(['OrderReceived', 'OrderValidated', 'StockReserved', 'PaymentRequested', 'PaymentSucceeded', 'OrderConfirmed']);
+    expect(events.map((e) => e.type)).toEqual([
+      'OrderReceived',
+      'OrderValidated',
+      'StockReserved',
+      'PaymentRequested',
+      'PaymentSucceeded',
+      'OrderConfirmed',
+    ]);
     expect(events[0]).toMatchObject({ at: expect.any(String), data: { orderId: order.orderId } });
     expectProblem(await eventsOf('NOPE-x'), 404);
   });
@@ -146,12 +176,23 @@ describe('reading orders', () => {
     const paid = makeOrder({ customer });
     expect((await post(waiting)).response.status).toBe(201);
     expect((await post(paid)).response.status).toBe(201);
-    const all = await eventually(() => list({ customerId: customer.id }), (res) => res.data?.orders.length === 2);
+    const all = await eventually(
+      () => list({ customerId: customer.id }),
+      (res) => res.data?.orders.length === 2,
+    );
     expect(all.data!.orders).toContainEqual({
-      orderId: waiting.orderId, status: 'AWAITING_PAYMENT', customerId: customer.id, total: 3998, currency: 'EUR',
-      needsAttention: false, createdAt: expect.any(String),
+      orderId: waiting.orderId,
+      status: 'AWAITING_PAYMENT',
+      customerId: customer.id,
+      total: 3998,
+      currency: 'EUR',
+      needsAttention: false,
+      createdAt: expect.any(String),
     });
-    const confirmed = await eventually(() => list({ customerId: customer.id, status: 'CONFIRMED' }), (res) => res.data?.orders.length === 1);
+    const confirmed = await eventually(
+      () => list({ customerId: customer.id, status: 'CONFIRMED' }),
+      (res) => res.data?.orders.length === 1,
+    );
     expect(confirmed.data!.orders[0]!.orderId).toBe(paid.orderId);
     expect((await list({ customerId: customer.id, needsAttention: 'true' })).data!.orders).toEqual([]);
     expect((await list({ customerId: 'nobody-has-this-id' })).data).toEqual({ orders: [], nextPageToken: null });
@@ -160,9 +201,16 @@ describe('reading orders', () => {
   test('GET /orders pages with nextPageToken through every order once', async () => {
     // Orders that do not change while paging: visibility orders closed runs apart from running ones.
     const customer = { id: `c-page-${Date.now()}`, email: 'ada@example.com' };
-    const placed = [makeOrder({ customer, payment: lost }), makeOrder({ customer, payment: lost }), makeOrder({ customer, payment: lost })];
+    const placed = [
+      makeOrder({ customer, payment: lost }),
+      makeOrder({ customer, payment: lost }),
+      makeOrder({ customer, payment: lost }),
+    ];
     for (const order of placed) expect((await post(order)).response.status).toBe(201);
-    await eventually(() => list({ customerId: customer.id, status: 'AWAITING_PAYMENT' }), (res) => res.data?.orders.length === 3);
+    await eventually(
+      () => list({ customerId: customer.id, status: 'AWAITING_PAYMENT' }),
+      (res) => res.data?.orders.length === 3,
+    );
     const first = (await list({ customerId: customer.id, limit: 2 })).data!;
     expect(first.orders).toHaveLength(2);
     expect(first.nextPageToken).toEqual(expect.any(String));
@@ -174,7 +222,13 @@ describe('reading orders', () => {
   });
 
   test('GET /orders refuses a bad query with the offending field', async () => {
-    for (const [query, path] of [['limit=0', 'limit'], ['limit=101', 'limit'], ['status=LOST', 'status'], ['needsAttention=yes', 'needsAttention'], ['pageToken=bm9wZQ', 'pageToken']]) {
+    for (const [query, path] of [
+      ['limit=0', 'limit'],
+      ['limit=101', 'limit'],
+      ['status=LOST', 'status'],
+      ['needsAttention=yes', 'needsAttention'],
+      ['pageToken=bm9wZQ', 'pageToken'],
+    ]) {
       const res = await raw().get(`/orders?${query}`).set(auth('dev-checkout'));
       expectProblem(res, 400);
       expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(path);
@@ -184,7 +238,10 @@ describe('reading orders', () => {
   test('customer ids are identifiers: one Temporal visibility can match exactly, or a 400 naming the field', async () => {
     const customer = { id: `ops:eu/ada+${Date.now()}@shop`, email: 'ada@example.com' };
     expect((await post(makeOrder({ customer, payment: lost }))).response.status).toBe(201);
-    const found = await eventually(() => list({ customerId: customer.id }), (r) => r.data?.orders.length === 1);
+    const found = await eventually(
+      () => list({ customerId: customer.id }),
+      (r) => r.data?.orders.length === 1,
+    );
     expect(found.data!.orders[0]!.customerId).toBe(customer.id);
     const quoted = await post(makeOrder({ customer: { id: "o'brien", email: 'ada@example.com' } }));
     expectProblem(quoted, 400);
@@ -198,10 +255,15 @@ describe('reading orders', () => {
     const customer = { id: `c-tok-${Date.now()}`, email: 'ada@example.com' };
     expect((await post(makeOrder({ customer, payment: lost }))).response.status).toBe(201);
     expect((await post(makeOrder({ customer, payment: lost }))).response.status).toBe(201);
-    const page = await eventually(() => list({ customerId: customer.id, limit: 1 }), (r) => typeof r.data?.nextPageToken === 'string');
+    const page = await eventually(
+      () => list({ customerId: customer.id, limit: 1 }),
+      (r) => typeof r.data?.nextPageToken === 'string',
+    );
     const refused = await list({ status: 'CONFIRMED', limit: 1, pageToken: page.data!.nextPageToken! });
     expectProblem(refused, 400);
-    expect(refused.error).toEqual(expect.objectContaining({ errors: [{ path: 'pageToken', message: expect.any(String) }] }));
+    expect(refused.error).toEqual(
+      expect.objectContaining({ errors: [{ path: 'pageToken', message: expect.any(String) }] }),
+    );
   });
 });
 
@@ -211,7 +273,11 @@ describe('POST /orders/{id}/cancel', () => {
     expect((await post(order)).response.status).toBe(201);
     const res = await cancel(order.orderId, { reason: 'changed my mind' });
     expect(res.response.status).toBe(200);
-    expect(res.data).toMatchObject({ status: 'CANCELLED', reason: { code: 'CANCELLED_BY_CUSTOMER', message: 'changed my mind' }, payment: { status: 'voided' } });
+    expect(res.data).toMatchObject({
+      status: 'CANCELLED',
+      reason: { code: 'CANCELLED_BY_CUSTOMER', message: 'changed my mind' },
+      payment: { status: 'voided' },
+    });
     expect(stack.ledger.snapshot().payments.filter((p) => p.orderId === order.orderId)).toEqual([
       expect.objectContaining({ status: 'voided', captured: 0, refunded: 0 }),
     ]);
@@ -231,14 +297,20 @@ describe('POST /orders/{id}/cancel', () => {
   test('409 for CONFIRMED and REJECTED orders; 404 when unknown; 403 without orders:write', async () => {
     const confirmed = makeOrder();
     expect((await post(confirmed)).response.status).toBe(201);
-    await eventually(() => view(confirmed.orderId), (res) => res.data?.status === 'CONFIRMED');
+    await eventually(
+      () => view(confirmed.orderId),
+      (res) => res.data?.status === 'CONFIRMED',
+    );
     expectProblem(await cancel(confirmed.orderId), 409);
     const rejected = makeOrder({ items: [{ sku: 'SKU-NOPE', quantity: 1, unitPrice: 1 }] });
     expect((await post(rejected)).response.status).toBe(422);
     expectProblem(await cancel(rejected.orderId), 409);
     expectProblem(await cancel('NOPE-unknown'), 404);
     expectProblem(await cancel(confirmed.orderId, {}, support), 403);
-    const badReason = await raw().post(`/orders/${confirmed.orderId}/cancel`).set(auth('dev-checkout')).send({ reason: 42 });
+    const badReason = await raw()
+      .post(`/orders/${confirmed.orderId}/cancel`)
+      .set(auth('dev-checkout'))
+      .send({ reason: 42 });
     expectProblem(badReason, 400);
     expect(badReason.body.errors).toEqual([{ path: 'reason', message: expect.any(String) }]);
   });
@@ -253,13 +325,20 @@ describe('POST /orders/{id}/actions/retry-compensation', () => {
     const order = makeOrder({ payment: lost });
     expect((await post(order)).response.status).toBe(201);
     const retry = (client = support) =>
-      client.POST('/orders/{orderId}/actions/retry-compensation', { params: { path: { orderId: order.orderId } }, body: { note: 'refunds are back' } });
+      client.POST('/orders/{orderId}/actions/retry-compensation', {
+        params: { path: { orderId: order.orderId } },
+        body: { note: 'refunds are back' },
+      });
     expectProblem(await retry(), 409);
     expectProblem(await retry(checkout), 403);
 
     await stack.outage('refunds', true);
     await cancel(order.orderId);
-    await eventually(() => view(order.orderId), (res) => res.data?.status === 'REQUIRES_ATTENTION', 30_000);
+    await eventually(
+      () => view(order.orderId),
+      (res) => res.data?.status === 'REQUIRES_ATTENTION',
+      30_000,
+    );
     const flagged = await eventually(
       () => list({ needsAttention: 'true', limit: 100 }, support),
       (res) => res.data?.orders.some((o) => o.orderId === order.orderId) ?? false,
@@ -270,9 +349,16 @@ describe('POST /orders/{id}/actions/retry-compensation', () => {
     const res = await retry();
     expect(res.response.status).toBe(202);
     expect(res.data!.status).toBe('REQUIRES_ATTENTION');
-    await eventually(() => view(order.orderId), (r) => r.data?.status === 'CANCELLED');
+    await eventually(
+      () => view(order.orderId),
+      (r) => r.data?.status === 'CANCELLED',
+    );
     const { events } = (await eventsOf(order.orderId, support)).data!;
-    expect(events.find((e) => e.type === 'OperatorAction')!.data).toEqual({ action: 'retry-compensation', operator: 'support', note: 'refunds are back' });
+    expect(events.find((e) => e.type === 'OperatorAction')!.data).toEqual({
+      action: 'retry-compensation',
+      operator: 'support',
+      note: 'refunds are back',
+    });
   });
 });
 
@@ -282,8 +368,11 @@ describe('POST /webhooks/payments/{provider}', () => {
     expectProblem(await raw().post('/webhooks/payments/nobody').send(event), 404);
     expectProblem(await raw().post('/webhooks/payments/primary').send(event), 401);
     const body = JSON.stringify(event);
-    const forged = await raw().post('/webhooks/payments/primary').set('content-type', 'application/json')
-      .set('payment-signature', signWebhook('whsec_forged_secret', body, Math.floor(Date.now() / 1000))).send(body);
+    const forged = await raw()
+      .post('/webhooks/payments/primary')
+      .set('content-type', 'application/json')
+      .set('payment-signature', signWebhook('whsec_forged_secret', body, Math.floor(Date.now() / 1000)))
+      .send(body);
     expectProblem(forged, 401);
     expectProblem(await signed('primary', event, Math.floor(Date.now() / 1000) - 301), 401);
     expectProblem(await signed('primary', { ...event, type: 'payment.refunded' as never }), 400);
@@ -295,11 +384,20 @@ describe('POST /webhooks/payments/{provider}', () => {
     expect(placed.response.status).toBe(201);
     const event = webhookEvent(order.orderId, {
       type: 'payment.failed',
-      data: { paymentId: placed.data!.payment!.paymentId, orderId: order.orderId, amount: 3998, currency: 'EUR', failureReason: 'card_declined' },
+      data: {
+        paymentId: placed.data!.payment!.paymentId,
+        orderId: order.orderId,
+        amount: 3998,
+        currency: 'EUR',
+        failureReason: 'card_declined',
+      },
     });
     expect((await signed('primary', event)).data).toEqual({ received: true });
     expect((await signed('primary', event)).response.status).toBe(200);
-    await eventually(() => view(order.orderId), (res) => res.data?.status === 'CANCELLED');
+    await eventually(
+      () => view(order.orderId),
+      (res) => res.data?.status === 'CANCELLED',
+    );
     const { events } = (await eventsOf(order.orderId)).data!;
     expect(events.filter((e) => e.type === 'PaymentFailed')).toHaveLength(1);
   });
@@ -311,7 +409,10 @@ describe('POST /webhooks/payments/{provider}', () => {
     expect(placed.response.status).toBe(201);
     await stack.result(stack.client.workflow.getHandle(`order-${order.orderId}`));
     const { paymentId } = placed.data!.payment!;
-    const event = webhookEvent(order.orderId, { type: 'payment.succeeded', data: { paymentId, orderId: order.orderId, amount: 3998, currency: 'EUR', failureReason: null } });
+    const event = webhookEvent(order.orderId, {
+      type: 'payment.succeeded',
+      data: { paymentId, orderId: order.orderId, amount: 3998, currency: 'EUR', failureReason: null },
+    });
     return { order, paymentId, event };
   }
 
@@ -321,7 +422,10 @@ describe('POST /webhooks/payments/{provider}', () => {
     // Describe is strongly consistent (a visibility count could lag and pass for the wrong reason).
     const refundRun = stack.client.workflow.getHandle(latePaymentRefundWorkflowId({ provider: 'primary', paymentId }));
     await expect(refundRun.describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
-    expect(stack.ledger.snapshot().payments.find((p) => p.paymentId === paymentId)).toMatchObject({ captured: 3998, refunded: 0 });
+    expect(stack.ledger.snapshot().payments.find((p) => p.paymentId === paymentId)).toMatchObject({
+      captured: 3998,
+      refunded: 0,
+    });
     expect((await view(order.orderId)).data!.status).toBe('CONFIRMED');
   });
 
@@ -339,11 +443,28 @@ describe('POST /webhooks/payments/{provider}', () => {
   });
 
   test('a success for an unknown order is answered 200 and refunded', async () => {
-    const payment = stack.ledger.createPayment('primary', { orderId: `GHOST-${Date.now()}`, amount: 500, currency: 'EUR', token: 'tok_lost' }).payment;
+    const payment = stack.ledger.createPayment('primary', {
+      orderId: `GHOST-${Date.now()}`,
+      amount: 500,
+      currency: 'EUR',
+      token: 'tok_lost',
+    }).payment;
     stack.ledger.succeed(payment);
-    const event = webhookEvent(payment.orderId, { type: 'payment.succeeded', data: { paymentId: payment.paymentId, orderId: payment.orderId, amount: 500, currency: 'EUR', failureReason: null } });
+    const event = webhookEvent(payment.orderId, {
+      type: 'payment.succeeded',
+      data: {
+        paymentId: payment.paymentId,
+        orderId: payment.orderId,
+        amount: 500,
+        currency: 'EUR',
+        failureReason: null,
+      },
+    });
     expect((await signed('primary', event)).response.status).toBe(200);
-    await eventually(() => payment.refunded, (refunded) => refunded === 500);
+    await eventually(
+      () => payment.refunded,
+      (refunded) => refunded === 500,
+    );
   });
 });
 
@@ -355,11 +476,32 @@ describe('service routes', () => {
     const doc = (await open.GET('/openapi.json')).data!;
     const paths = doc.paths as Record<string, { post: { responses: object } }>;
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(paths)).toEqual(expect.arrayContaining([
-      '/orders', '/orders/{orderId}', '/orders/{orderId}/events', '/orders/{orderId}/cancel',
-      '/orders/{orderId}/actions/retry-compensation', '/webhooks/payments/{provider}', '/healthz', '/readyz', '/openapi.json', '/metrics',
-    ]));
-    expect(Object.keys(paths['/orders']!.post.responses).sort()).toEqual(['200', '201', '202', '400', '401', '403', '409', '413', '422', '503']);
+    expect(Object.keys(paths)).toEqual(
+      expect.arrayContaining([
+        '/orders',
+        '/orders/{orderId}',
+        '/orders/{orderId}/events',
+        '/orders/{orderId}/cancel',
+        '/orders/{orderId}/actions/retry-compensation',
+        '/webhooks/payments/{provider}',
+        '/healthz',
+        '/readyz',
+        '/openapi.json',
+        '/metrics',
+      ]),
+    );
+    expect(Object.keys(paths['/orders']!.post.responses).sort()).toEqual([
+      '200',
+      '201',
+      '202',
+      '400',
+      '401',
+      '403',
+      '409',
+      '413',
+      '422',
+      '503',
+    ]);
     await view('NOPE-metrics');
     const metrics = (await open.GET('/metrics', { parseAs: 'text' })).data!;
     expect(metrics).toMatch(/orders_api_http_requests_total\{method="GET",route="\/orders\/:orderId",code="404"\} \d+/);
@@ -367,7 +509,11 @@ describe('service routes', () => {
 
   test('/readyz answers 503 when Temporal does not', async () => {
     const connection = Connection.lazy({ address: '127.0.0.1:1' });
-    const app = createApp({ client: new Client({ connection }), config: { ...stack.settingsForApp(), apiKeys: TEST_API_KEYS }, codec: stack.codec });
+    const app = createApp({
+      client: new Client({ connection }),
+      config: { ...stack.settingsForApp(), apiKeys: TEST_API_KEYS },
+      codec: stack.codec,
+    });
     const res = await request(app).get('/readyz');
     expect(res.status).toBe(503);
     await connection.close();

@@ -7,7 +7,16 @@ import { isReadVariable } from '../config';
 
 const ROOT = path.join(__dirname, '..');
 const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
-  services: Record<string, { image?: string; build?: unknown; command?: string[]; environment?: Record<string, string>; deploy?: { replicas?: number } }>;
+  services: Record<
+    string,
+    {
+      image?: string;
+      build?: unknown;
+      command?: string[];
+      environment?: Record<string, string>;
+      deploy?: { replicas?: number };
+    }
+  >;
 };
 /** The services that run this project's image; the others (PostgreSQL, Temporal, its UI) take their images' variables. */
 const OURS = Object.entries(compose.services).filter(([, service]) => service.image?.startsWith('order-saga:'));
@@ -49,14 +58,26 @@ test('each of our services runs an entry point the image builds', () => {
     const entry = service.command?.[1] ?? /CMD \["node", "([^"]+)"\]/.exec(dockerfile)![1]!;
     const source = entry.replace(/^dist\//, '').replace(/\.js$/, '.ts');
     expect(readFileSync(path.join(ROOT, source), 'utf8').length).toBeGreaterThan(0);
-    expect(include.some((pattern) => source === pattern || source.startsWith(`${pattern.replace(/\/?\*\*.*$/, '')}/`))).toBe(true);
+    expect(
+      include.some((pattern) => source === pattern || source.startsWith(`${pattern.replace(/\/?\*\*.*$/, '')}/`)),
+    ).toBe(true);
   }
 });
 
 test('the image and .nvmrc run the Node release npm ci brings', () => {
-  const { optionalDependencies } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { optionalDependencies: Record<string, string> };
-  const brought = new Set(Object.entries(optionalDependencies).filter(([name]) => name.startsWith('node-')).map(([, version]) => version));
+  const { optionalDependencies } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    optionalDependencies: Record<string, string>;
+  };
+  const brought = new Set(
+    Object.entries(optionalDependencies)
+      .filter(([name]) => name.startsWith('node-'))
+      .map(([, version]) => version),
+  );
   const image = /ARG NODE_IMAGE=node:([\d.]+)-/.exec(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
   const nvmrc = readFileSync(path.join(ROOT, '.nvmrc'), 'utf8').trim();
-  expect({ brought: [...brought], image, nvmrc }).toEqual({ brought: [process.versions.node], image: process.versions.node, nvmrc: process.versions.node });
+  expect({ brought: [...brought], image, nvmrc }).toEqual({
+    brought: [process.versions.node],
+    image: process.versions.node,
+    nvmrc: process.versions.node,
+  });
 });

@@ -3,7 +3,9 @@ import { EXPECTED, FAULTS, MEANINGFUL_ANSWERS, runCell, type CallName, type Faul
 
 /** The fault matrix, the rest: compensations, confirmation and notification × each way they can fail. */
 const ROWS: CallName[] = ['release', 'settle', 'fulfillment', 'notification'];
-const cells = ROWS.flatMap((call) => (Object.keys(FAULTS) as FaultName[]).map((fault) => [call, fault, EXPECTED[call][fault]] as const));
+const cells = ROWS.flatMap((call) =>
+  (Object.keys(FAULTS) as FaultName[]).map((fault) => [call, fault, EXPECTED[call][fault]] as const),
+);
 
 test.concurrent.each(cells)('%s answers %s: the order ends %s', async (call, fault, expected) => {
   await runCell({ call, fault: FAULTS[fault], expected });
@@ -21,7 +23,8 @@ describe('answers that mean something', () => {
         // The event names the order's own payment: the one the provider had no record of.
         const events = (await handle.query(getEventsQuery)).filter((event) => event.type === cell.event);
         expect(events.length).toBeGreaterThan(0);
-        for (const event of events) expect(event.data).toEqual({ provider: 'primary', paymentId: view.payment!.paymentId });
+        for (const event of events)
+          expect(event.data).toEqual({ provider: 'primary', paymentId: view.payment!.paymentId });
       },
     });
   });

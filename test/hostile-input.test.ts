@@ -57,10 +57,25 @@ const bodies: { name: string; body: string | object; type?: string }[] = [
   { name: 'objects nested 15,000 deep', body: deepObject, type: 'application/json' },
   { name: 'an array of 40,000 items', body: manyItems, type: 'application/json' },
   { name: TOO_LARGE, body: { ...order, padding: 'x'.repeat(110 * 1024) } },
-  { name: 'control and bidi characters in ids', body: { ...order, orderId: 'A\u0000B\u202eC', customer: { id: 'c\u0007', email: 'a\u0000@example.com' } } },
-  { name: 'a lone surrogate', body: '{"orderId":"\\ud800","note":"\\udfff","reason":"\\ud800"}', type: 'application/json' },
-  { name: 'numbers out of range', body: '{"orderId":"N-1","items":[{"sku":"SKU-TEE","quantity":1e400,"unitPrice":-1e308}],"amount":1e999,"note":1e999}', type: 'application/json' },
-  { name: 'a prototype-pollution key', body: '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"note":{"__proto__":{"polluted":true}}}', type: 'application/json' },
+  {
+    name: 'control and bidi characters in ids',
+    body: { ...order, orderId: 'A\u0000B\u202eC', customer: { id: 'c\u0007', email: 'a\u0000@example.com' } },
+  },
+  {
+    name: 'a lone surrogate',
+    body: '{"orderId":"\\ud800","note":"\\udfff","reason":"\\ud800"}',
+    type: 'application/json',
+  },
+  {
+    name: 'numbers out of range',
+    body: '{"orderId":"N-1","items":[{"sku":"SKU-TEE","quantity":1e400,"unitPrice":-1e308}],"amount":1e999,"note":1e999}',
+    type: 'application/json',
+  },
+  {
+    name: 'a prototype-pollution key',
+    body: '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"note":{"__proto__":{"polluted":true}}}',
+    type: 'application/json',
+  },
   { name: 'strings where objects go', body: '"just a string"', type: 'application/json' },
   { name: 'null', body: 'null', type: 'application/json' },
   { name: 'text/plain', body: 'orderId=A-1', type: 'text/plain' },
@@ -83,25 +98,79 @@ const corpus: Hostile[] = [
     })),
   ),
   { name: 'a path with a NUL', method: 'get', path: '/orders/%00', headers: checkout, status: 404 },
-  { name: 'a traversal path', method: 'get', path: '/orders/..%2F..%2Fetc%2Fpasswd/events', headers: checkout, status: 404 },
+  {
+    name: 'a traversal path',
+    method: 'get',
+    path: '/orders/..%2F..%2Fetc%2Fpasswd/events',
+    headers: checkout,
+    status: 404,
+  },
   { name: 'a 2,000-character id', method: 'get', path: `/orders/${'a'.repeat(2_000)}`, headers: checkout, status: 404 },
   { name: 'a limit of 1e999', method: 'get', path: '/orders?limit=1e999', headers: checkout, status: 400 },
-  { name: 'a repeated status', method: 'get', path: '/orders?status=CONFIRMED&status=REJECTED', headers: checkout, status: 400 },
-  { name: 'a prototype key in the query', method: 'get', path: '/orders?__proto__[polluted]=1&constructor[prototype][polluted]=1', headers: checkout, status: 400 },
-  { name: 'a garbage page token', method: 'get', path: `/orders?pageToken=${'%FF'.repeat(300)}`, headers: checkout, status: 400 },
-  { name: 'a 9 kB token', method: 'get', path: '/orders', headers: { authorization: `Bearer ${'t'.repeat(9_000)}` }, status: 401 },
-  { name: 'a non-bearer scheme', method: 'get', path: '/orders', headers: { authorization: 'Basic YWRtaW46YWRtaW4=' }, status: 401 },
-  { name: 'a forged signature', method: 'post', path: '/webhooks/payments/primary', headers: { 'payment-signature': 't=1,v1=00' }, body: { id: 'evt' }, status: 401 },
-  { name: 'an unknown provider', method: 'post', path: '/webhooks/payments/__proto__', headers: {}, body: {}, status: 404 },
+  {
+    name: 'a repeated status',
+    method: 'get',
+    path: '/orders?status=CONFIRMED&status=REJECTED',
+    headers: checkout,
+    status: 400,
+  },
+  {
+    name: 'a prototype key in the query',
+    method: 'get',
+    path: '/orders?__proto__[polluted]=1&constructor[prototype][polluted]=1',
+    headers: checkout,
+    status: 400,
+  },
+  {
+    name: 'a garbage page token',
+    method: 'get',
+    path: `/orders?pageToken=${'%FF'.repeat(300)}`,
+    headers: checkout,
+    status: 400,
+  },
+  {
+    name: 'a 9 kB token',
+    method: 'get',
+    path: '/orders',
+    headers: { authorization: `Bearer ${'t'.repeat(9_000)}` },
+    status: 401,
+  },
+  {
+    name: 'a non-bearer scheme',
+    method: 'get',
+    path: '/orders',
+    headers: { authorization: 'Basic YWRtaW46YWRtaW4=' },
+    status: 401,
+  },
+  {
+    name: 'a forged signature',
+    method: 'post',
+    path: '/webhooks/payments/primary',
+    headers: { 'payment-signature': 't=1,v1=00' },
+    body: { id: 'evt' },
+    status: 401,
+  },
+  {
+    name: 'an unknown provider',
+    method: 'post',
+    path: '/webhooks/payments/__proto__',
+    headers: {},
+    body: {},
+    status: 404,
+  },
   { name: 'an unknown route', method: 'post', path: '/admin', headers: checkout, body: {}, status: 404 },
 ];
 
-test.each(corpus.map((c) => [c.name, c.status, c] as const))('%s: %i, as a problem document', async (_name, status, hostile) => {
-  let req = request(stack.app)[hostile.method](hostile.path).set(hostile.headers ?? {});
-  if (hostile.type) req = req.set('content-type', hostile.type);
-  const res = hostile.body === undefined ? await req : await req.send(hostile.body as string);
-  expectProblem(res, status);
-});
+test.each(corpus.map((c) => [c.name, c.status, c] as const))(
+  '%s: %i, as a problem document',
+  async (_name, status, hostile) => {
+    const app = request(stack.app);
+    let req = app[hostile.method](hostile.path).set(hostile.headers ?? {});
+    if (hostile.type) req = req.set('content-type', hostile.type);
+    const res = hostile.body === undefined ? await req : await req.send(hostile.body as string);
+    expectProblem(res, status);
+  },
+);
 
 test("a query over Node's header limit is refused by the API's HTTP server itself (431)", async () => {
   const res = await fetch(`${stack.apiUrl}/orders?customerId=${'x'.repeat(20_000)}`, { headers: checkout });
@@ -113,7 +182,11 @@ test('a cancel whose body is not JSON is refused, not read as a cancel without a
   const order = makeOrder({ payment: { method: 'card', token: 'tok_lost' } });
   expect((await request(stack.app).post('/orders').set(checkout).send(order)).status).toBe(201);
   const cancelUrl = `/orders/${order.orderId}/cancel`;
-  const refused = await request(stack.app).post(cancelUrl).set(checkout).set('content-type', 'application/x-www-form-urlencoded').send('reason=changed+my+mind');
+  const refused = await request(stack.app)
+    .post(cancelUrl)
+    .set(checkout)
+    .set('content-type', 'application/x-www-form-urlencoded')
+    .send('reason=changed+my+mind');
   expect(refused.status).toBe(400);
   expect(refused.body).toMatchObject({ status: 400, title: 'Body is not JSON' });
   const after = await request(stack.app).get(`/orders/${order.orderId}`).set(checkout);
@@ -140,7 +213,9 @@ test('a body sent a byte at a time is cut off, and other clients are served mean
   const { hostname, port } = new URL(stack.apiUrl);
   const socket = net.connect(Number(port), hostname);
   await new Promise((resolve) => socket.once('connect', resolve));
-  socket.write('POST /orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev-checkout\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
+  socket.write(
+    'POST /orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev-checkout\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{',
+  );
   const drip = setInterval(() => socket.write(' '), 200);
   const answer = new Promise<string>((resolve) => {
     let text = '';

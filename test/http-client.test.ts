@@ -40,11 +40,20 @@ describe('the activities HTTP client', () => {
 
   test('sends the JSON body with its idempotency key and returns the parsed answer', async () => {
     answer = () => ({ status: 201, body: '{"paymentId":"pay_1"}' });
-    const response = await http.send({ method: 'POST', url: `${baseUrl}/payments`, body: { orderId: 'o-1' }, idempotencyKey: 'o-1' });
+    const response = await http.send({
+      method: 'POST',
+      url: `${baseUrl}/payments`,
+      body: { orderId: 'o-1' },
+      idempotencyKey: 'o-1',
+    });
     expect(response).toEqual({ status: 201, body: { paymentId: 'pay_1' } });
     expect(received).toHaveLength(1);
     expect(received[0]).toMatchObject({ method: 'POST', url: '/payments', body: '{"orderId":"o-1"}' });
-    expect(received[0]!.headers).toMatchObject({ 'content-type': 'application/json', 'idempotency-key': 'o-1', accept: 'application/json' });
+    expect(received[0]!.headers).toMatchObject({
+      'content-type': 'application/json',
+      'idempotency-key': 'o-1',
+      accept: 'application/json',
+    });
   });
 
   test('returns a 4xx as an answer, and a body that is not JSON as text', async () => {

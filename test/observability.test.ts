@@ -3,7 +3,12 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { signWebhook, SIGNATURE_HEADER } from '../api/webhook-signature';
-import { getOrderQuery, latePaymentRefundWorkflowId, orderWorkflowId, retryCompensationSignal } from '../domain/contract';
+import {
+  getOrderQuery,
+  latePaymentRefundWorkflowId,
+  orderWorkflowId,
+  retryCompensationSignal,
+} from '../domain/contract';
 import { BusinessMetrics } from '../domain/business-metrics';
 import type { OrderRequest } from '../domain/order-request';
 import { createLogger } from '../observability/logger';
@@ -61,14 +66,21 @@ beforeAll(async () => {
   await stack.outage('refunds', true);
   expect((await place(lost)).status).toBe(201);
   const handle = stack.client.workflow.getHandle(orderWorkflowId(lost.orderId));
-  await eventually(() => handle.query(getOrderQuery), (view) => view.status === 'REQUIRES_ATTENTION', 30_000);
+  await eventually(
+    () => handle.query(getOrderQuery),
+    (view) => view.status === 'REQUIRES_ATTENTION',
+    30_000,
+  );
   await stack.outage('refunds', false);
   await handle.signal(retryCompensationSignal, { operator: 'grace', note: 'refunds are back' });
   await finished(lost);
   // A forged callback: refused, and counted as such.
   const forged = await fetch(`${stack.apiUrl}/webhooks/payments/primary`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signWebhook('not-the-secret', '{}', Math.floor(Date.now() / 1000)) },
+    headers: {
+      'content-type': 'application/json',
+      [SIGNATURE_HEADER]: signWebhook('not-the-secret', '{}', Math.floor(Date.now() / 1000)),
+    },
     body: '{}',
   });
   expect(forged.status).toBe(401);
@@ -82,11 +94,16 @@ beforeAll(async () => {
   });
   const signed = await fetch(`${stack.apiUrl}/webhooks/payments/primary`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signWebhook('whsec_dev_primary', body, Math.floor(Date.now() / 1000)) },
+    headers: {
+      'content-type': 'application/json',
+      [SIGNATURE_HEADER]: signWebhook('whsec_dev_primary', body, Math.floor(Date.now() / 1000)),
+    },
     body,
   });
   expect(signed.status).toBe(200);
-  const refund = stack.client.workflow.getHandle(latePaymentRefundWorkflowId({ provider: 'primary', paymentId: unknownPayment }));
+  const refund = stack.client.workflow.getHandle(
+    latePaymentRefundWorkflowId({ provider: 'primary', paymentId: unknownPayment }),
+  );
   expect(await refund.result()).toEqual({ outcome: 'not-found', paymentId: unknownPayment });
 }, 90_000);
 
@@ -112,14 +129,19 @@ function samples(text: string, name: string, labels: Record<string, string>): nu
   return text
     .split('\n')
     .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
-    .filter((line) => Object.entries(labels).every(([key, value]) => line.slice(0, line.lastIndexOf(' ')).includes(`${key}="${value}"`)))
+    .filter((line) =>
+      Object.entries(labels).every(([key, value]) =>
+        line.slice(0, line.lastIndexOf(' ')).includes(`${key}="${value}"`),
+      ),
+    )
     .map((line) => Number(line.slice(line.lastIndexOf(' ') + 1)));
 }
 
 /** The value of the one series named `name` whose labels include all of `labels`; undefined if none. */
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
   const found = samples(text, name, labels);
-  if (found.length > 1) throw new Error(`${found.length} series of ${name} match ${JSON.stringify(labels)}: name more labels`);
+  if (found.length > 1)
+    throw new Error(`${found.length} series of ${name} match ${JSON.stringify(labels)}: name more labels`);
   return found[0];
 }
 
@@ -131,7 +153,9 @@ function sum(text: string, name: string, labels: Record<string, string>): number
 test('the API counts requests by route and code, times them, and counts webhooks by outcome', async () => {
   const text = await (await fetch(`${stack.apiUrl}/metrics`)).text();
   expect(sample(text, 'orders_api_http_requests_total', { method: 'POST', route: '/orders', code: '201' })).toBe(5);
-  expect(sample(text, 'orders_api_http_request_duration_seconds_count', { method: 'POST', route: '/orders', code: '201' })).toBe(5);
+  expect(
+    sample(text, 'orders_api_http_request_duration_seconds_count', { method: 'POST', route: '/orders', code: '201' }),
+  ).toBe(5);
   // One callback for the paid order, one for the declined one, three deliveries of the duplicated one
   // (a copy that lands after its order has ended counts as a duplicate here); the failed-over order's came
   // from the backup.
@@ -147,31 +171,68 @@ test("the worker's endpoint carries the SDK's metrics and the business metrics, 
   // The business metrics carry the labels the SDK's own metrics do, in the same snake_case names.
   const queue = { task_queue: stack.taskQueue, workflow_type: 'orderWorkflow' };
   const sdkQueue = { task_queue: stack.taskQueue };
-  expect(sample(text, `${BusinessMetrics.terminal.name}_total`, { ...queue, status: 'CONFIRMED', reason: 'none' })).toBe(3);
-  expect(sample(text, `${BusinessMetrics.terminal.name}_total`, { ...queue, status: 'CANCELLED', reason: 'PAYMENT_DECLINED' })).toBe(1);
-  expect(sample(text, `${BusinessMetrics.terminal.name}_total`, { ...queue, status: 'CANCELLED', reason: 'PAYMENT_TIMEOUT' })).toBe(1);
+  expect(
+    sample(text, `${BusinessMetrics.terminal.name}_total`, { ...queue, status: 'CONFIRMED', reason: 'none' }),
+  ).toBe(3);
+  expect(
+    sample(text, `${BusinessMetrics.terminal.name}_total`, {
+      ...queue,
+      status: 'CANCELLED',
+      reason: 'PAYMENT_DECLINED',
+    }),
+  ).toBe(1);
+  expect(
+    sample(text, `${BusinessMetrics.terminal.name}_total`, {
+      ...queue,
+      status: 'CANCELLED',
+      reason: 'PAYMENT_TIMEOUT',
+    }),
+  ).toBe(1);
   expect(sample(text, `${BusinessMetrics.timeToTerminal.name}_count`, { ...queue, status: 'CONFIRMED' })).toBe(3);
-  expect(sample(text, `${BusinessMetrics.timeToTerminal.name}_bucket`, { ...queue, status: 'CONFIRMED', le: '+Inf' })).toBe(3);
+  expect(
+    sample(text, `${BusinessMetrics.timeToTerminal.name}_bucket`, { ...queue, status: 'CONFIRMED', le: '+Inf' }),
+  ).toBe(3);
   // The timed-out order waited out its 3 s payment window before it ended: the times are real.
   expect(sample(text, `${BusinessMetrics.timeToTerminal.name}_count`, { ...queue, status: 'CANCELLED' })).toBe(2);
   // In seconds: at least the window, far less than its figure in milliseconds; the declined order ended well within 2.5 s.
-  expect(sample(text, `${BusinessMetrics.timeToTerminal.name}_sum`, { ...queue, status: 'CANCELLED' })).toBeGreaterThanOrEqual(3);
-  expect(sample(text, `${BusinessMetrics.timeToTerminal.name}_sum`, { ...queue, status: 'CANCELLED' })).toBeLessThan(60);
-  expect(sample(text, `${BusinessMetrics.timeToTerminal.name}_bucket`, { ...queue, status: 'CANCELLED', le: '2.5' })).toBe(1);
+  expect(
+    sample(text, `${BusinessMetrics.timeToTerminal.name}_sum`, { ...queue, status: 'CANCELLED' }),
+  ).toBeGreaterThanOrEqual(3);
+  expect(sample(text, `${BusinessMetrics.timeToTerminal.name}_sum`, { ...queue, status: 'CANCELLED' })).toBeLessThan(
+    60,
+  );
+  expect(
+    sample(text, `${BusinessMetrics.timeToTerminal.name}_bucket`, { ...queue, status: 'CANCELLED', le: '2.5' }),
+  ).toBe(1);
   // The two repeated deliveries: taken and dropped by the order, or (after it ended) by the API.
   const apiText = await (await fetch(`${stack.apiUrl}/metrics`)).text();
   const droppedByApi = sample(apiText, 'orders_api_webhooks_total', { provider: 'primary', outcome: 'duplicate' }) ?? 0;
-  expect((sample(text, `${BusinessMetrics.duplicateCallbacks.name}_total`, { ...queue, provider: 'primary' }) ?? 0) + droppedByApi).toBe(2);
+  expect(
+    (sample(text, `${BusinessMetrics.duplicateCallbacks.name}_total`, { ...queue, provider: 'primary' }) ?? 0) +
+      droppedByApi,
+  ).toBe(2);
   expect(sample(text, `${BusinessMetrics.failovers.name}_total`, { ...queue, provider: 'primary' })).toBe(1);
   expect(sample(text, `${BusinessMetrics.reconciliations.name}_total`, { ...queue, outcome: 'pending' })).toBe(1);
-  expect(sample(text, `${BusinessMetrics.compensationFailures.name}_total`, { ...queue, step: 'settle payment at primary' })).toBe(1);
+  expect(
+    sample(text, `${BusinessMetrics.compensationFailures.name}_total`, { ...queue, step: 'settle payment at primary' }),
+  ).toBe(1);
   expect(sample(text, 'temporal_workflow_completed_total', { ...sdkQueue, workflow_type: 'orderWorkflow' })).toBe(5);
-  expect(sample(text, `${BusinessMetrics.lateRefunds.name}_total`, { ...sdkQueue, workflow_type: 'latePaymentRefundWorkflow', outcome: 'not-found' })).toBe(1);
-  expect(sample(text, 'temporal_workflow_completed_total', { ...sdkQueue, workflow_type: 'latePaymentRefundWorkflow' })).toBe(1);
-  expect(sample(text, 'temporal_activity_execution_latency_count', { ...sdkQueue, activity_type: 'submitFulfillment' })).toBe(3);
+  expect(
+    sample(text, `${BusinessMetrics.lateRefunds.name}_total`, {
+      ...sdkQueue,
+      workflow_type: 'latePaymentRefundWorkflow',
+      outcome: 'not-found',
+    }),
+  ).toBe(1);
+  expect(
+    sample(text, 'temporal_workflow_completed_total', { ...sdkQueue, workflow_type: 'latePaymentRefundWorkflow' }),
+  ).toBe(1);
+  expect(
+    sample(text, 'temporal_activity_execution_latency_count', { ...sdkQueue, activity_type: 'submitFulfillment' }),
+  ).toBe(3);
 });
 
-test('activities reach the worker eagerly, in the answer to the workflow task that scheduled them (the servers\' dynamic config)', async () => {
+test("activities reach the worker eagerly, in the answer to the workflow task that scheduled them (the servers' dynamic config)", async () => {
   const text = await (await fetch(workerMetricsUrl)).text();
   const queue = { task_queue: stack.taskQueue };
   const run = sum(text, 'temporal_activity_execution_latency_count', queue);
@@ -186,9 +247,19 @@ test('both endpoints name series and labels as Prometheus does: snake_case label
   for (const url of [`${stack.apiUrl}/metrics`, workerMetricsUrl]) {
     const text = await (await fetch(url)).text();
     const types = new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map(([, name, type]) => [name!, type!]));
-    const misnamed = [...types].filter(([name, type]) => (type === 'counter') !== name.endsWith('_total')).map(([name, type]) => `${name} (${type})`);
-    const labels = new Set([...text.matchAll(/^[a-zA-Z_:][\w:]*\{([^}]*)\}/gm)].flatMap(([, inside]) => [...inside!.matchAll(/(\w+)="/g)].map(([, label]) => label!)));
-    expect({ url, misnamed, camelCaseLabels: [...labels].filter((label) => /[A-Z]/.test(label)) }).toEqual({ url, misnamed: [], camelCaseLabels: [] });
+    const misnamed = [...types]
+      .filter(([name, type]) => (type === 'counter') !== name.endsWith('_total'))
+      .map(([name, type]) => `${name} (${type})`);
+    const labels = new Set(
+      [...text.matchAll(/^[a-zA-Z_:][\w:]*\{([^}]*)\}/gm)].flatMap(([, inside]) =>
+        [...inside!.matchAll(/(\w+)="/g)].map(([, label]) => label!),
+      ),
+    );
+    expect({ url, misnamed, camelCaseLabels: [...labels].filter((label) => /[A-Z]/.test(label)) }).toEqual({
+      url,
+      misnamed: [],
+      camelCaseLabels: [],
+    });
   }
 });
 
@@ -203,19 +274,36 @@ test('every series the Grafana dashboard queries is one the API or the worker ex
 
 test('every log line is JSON with the order ids where known, and none carries personal data or secrets', async () => {
   // Workflow lines go out through the SDK's sink after their activation: the refund's may trail its result.
-  const nothingToRefund = (line: Record<string, unknown>) => line.msg === 'late payment unknown to its provider: nothing to refund' && line.paymentId === unknownPayment;
-  await eventually(() => lines.map((line) => JSON.parse(line) as Record<string, unknown>), (all) => all.some(nothingToRefund));
+  const nothingToRefund = (line: Record<string, unknown>) =>
+    line.msg === 'late payment unknown to its provider: nothing to refund' && line.paymentId === unknownPayment;
+  await eventually(
+    () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
+    (all) => all.some(nothingToRefund),
+  );
   const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
   const about = (order: OrderRequest) => parsed.filter((line) => line.orderId === order.orderId);
   const workflowId = orderWorkflowId(ok.orderId);
 
-  expect(about(ok)).toContainEqual(expect.objectContaining({ component: 'api', route: '/orders', status: 201, workflowId }));
+  expect(about(ok)).toContainEqual(
+    expect.objectContaining({ component: 'api', route: '/orders', status: 201, workflowId }),
+  );
   expect(about(ok)).toContainEqual(expect.objectContaining({ component: 'sandbox', workflowId }));
   expect(about(ok)).toContainEqual(
-    expect.objectContaining({ component: 'worker', msg: 'order event', event: 'OrderConfirmed', workflowId, runId: expect.any(String) }),
+    expect.objectContaining({
+      component: 'worker',
+      msg: 'order event',
+      event: 'OrderConfirmed',
+      workflowId,
+      runId: expect.any(String),
+    }),
   );
   expect(about(declined)).toContainEqual(
-    expect.objectContaining({ component: 'api', msg: 'payment webhook', outcome: 'accepted', workflowId: orderWorkflowId(declined.orderId) }),
+    expect.objectContaining({
+      component: 'api',
+      msg: 'payment webhook',
+      outcome: 'accepted',
+      workflowId: orderWorkflowId(declined.orderId),
+    }),
   );
 
   // The refund with nothing to refund is logged once, by the workflow (replays add no line).
@@ -230,9 +318,13 @@ test('every log line is JSON with the order ids where known, and none carries pe
 test('one trace spans the API call, the workflow, its activities and the calls they make', () => {
   const finished = spans.getFinishedSpans();
   // The first order placed, and every span of its trace.
-  const post = finished.find((span) => span.name === 'POST /orders' && span.attributes['http.response.status_code'] === 201);
+  const post = finished.find(
+    (span) => span.name === 'POST /orders' && span.attributes['http.response.status_code'] === 201,
+  );
   expect(post).toBeDefined();
-  const names = finished.filter((span) => span.spanContext().traceId === post!.spanContext().traceId).map((span) => span.name);
+  const names = finished
+    .filter((span) => span.spanContext().traceId === post!.spanContext().traceId)
+    .map((span) => span.name);
   expect(names).toEqual(
     expect.arrayContaining([
       'POST /orders',

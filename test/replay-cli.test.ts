@@ -4,7 +4,11 @@ import { HISTORIES_DIR, loadHistories } from '../scripts/histories';
 
 const ROOT = path.resolve(__dirname, '..');
 const replay = (...args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'scripts/replay.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  spawnSync(process.execPath, ['--import', 'tsx', 'scripts/replay.ts', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
 
 test('npm run replay -- --dir passes on the current code: a line per history and the closing count', () => {
   const run = replay('--dir', 'test/histories');

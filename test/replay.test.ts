@@ -14,9 +14,19 @@ beforeAll(() => installTestRuntime());
 test('every saga path has a recorded history', () => {
   expect(histories.map((h) => h.workflowId)).toEqual(
     expect.arrayContaining([
-      'happy', 'declined', 'window-expiry-reconciled', 'window-expiry-voided', 'duplicate-callbacks', 'failover',
-      'customer-cancel', 'compensation-failure-operator-retry', 'late-payment-after-cancel', 'late-payment-refund', 'rejected',
-      'unexpected-answer-operator-retry', 'reconciled-not-found',
+      'happy',
+      'declined',
+      'window-expiry-reconciled',
+      'window-expiry-voided',
+      'duplicate-callbacks',
+      'failover',
+      'customer-cancel',
+      'compensation-failure-operator-retry',
+      'late-payment-after-cancel',
+      'late-payment-refund',
+      'rejected',
+      'unexpected-answer-operator-retry',
+      'reconciled-not-found',
     ]),
   );
 });
@@ -24,7 +34,10 @@ test('every saga path has a recorded history', () => {
 test('the current workflow code replays every recorded history', async () => {
   // The stack's own converter: plaintext fixtures pass through it, encrypted production histories decode.
   const outcomes = await replayAll(
-    { workflowBundle: { codePath: testWorkflowBundlePath() }, dataConverter: encryptedDataConverter(testEncryptionKeys()) },
+    {
+      workflowBundle: { codePath: testWorkflowBundlePath() },
+      dataConverter: encryptedDataConverter(testEncryptionKeys()),
+    },
     histories,
   );
   expect(outcomes.filter((o) => o.error).map((o) => `${o.name}: ${o.error!.message}`)).toEqual([]);

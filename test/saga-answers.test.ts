@@ -17,18 +17,30 @@ afterAll(async () => {
 });
 
 const lost = { method: 'card', token: 'tok_lost' };
-const metadata = (handle: { query: <T>(name: string) => Promise<T> }) => handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+const metadata = (handle: { query: <T>(name: string) => Promise<T> }) =>
+  handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
 const sandbox = (path: string, method: string, body?: unknown) =>
-  fetch(`${stack.sandboxUrl}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  fetch(`${stack.sandboxUrl}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
 
 describe('a cancellation asked of Temporal itself (the Web UI’s Request Cancellation)', () => {
   test('is a support cancel: compensated, CANCELLED_BY_SUPPORT, and the workflow completes', async () => {
     const request = makeOrder({ payment: lost });
     const handle = await stack.startOrder(request);
-    await eventually(() => handle.query(getOrderQuery), (view) => view.status === 'AWAITING_PAYMENT');
+    await eventually(
+      () => handle.query(getOrderQuery),
+      (view) => view.status === 'AWAITING_PAYMENT',
+    );
     await handle.cancel();
     const view = await stack.result(handle);
-    expect(view).toMatchObject({ status: 'CANCELLED', reason: { code: 'CANCELLED_BY_SUPPORT' }, payment: { status: 'voided' } });
+    expect(view).toMatchObject({
+      status: 'CANCELLED',
+      reason: { code: 'CANCELLED_BY_SUPPORT' },
+      payment: { status: 'voided' },
+    });
     expect((await handle.describe()).status.name).toBe('COMPLETED');
   });
 
@@ -36,7 +48,10 @@ describe('a cancellation asked of Temporal itself (the Web UI’s Request Cancel
     await stack.outage('fulfillment', true);
     try {
       const handle = await stack.startOrder(makeOrder());
-      await eventually(() => handle.query(getOrderQuery), (view) => view.status === 'PAID');
+      await eventually(
+        () => handle.query(getOrderQuery),
+        (view) => view.status === 'PAID',
+      );
       await handle.cancel();
       await stack.outage('fulfillment', false);
       expect((await stack.result(handle)).status).toBe('CONFIRMED');
@@ -63,16 +78,29 @@ test('a bug in the workflow code fails its workflow task, not the order: it wait
   const handle = await stack.client.workflow.start(workflowType, options);
   try {
     // Retried: the server records the first failure in history and counts the attempts after it.
-    const description = await eventually(() => handle.describe(), (described) => (described.raw.pendingWorkflowTask?.attempt ?? 0) >= 2);
+    const description = await eventually(
+      () => handle.describe(),
+      (described) => (described.raw.pendingWorkflowTask?.attempt ?? 0) >= 2,
+    );
     expect(description.status.name).toBe('RUNNING');
-    const failedTasks = ((await handle.fetchHistory()).events ?? []).filter((event) => event.workflowTaskFailedEventAttributes);
-    expect(failedTasks[0]!.workflowTaskFailedEventAttributes!.failure!.message).toBe('OrderConfirmed is not allowed when the order is RECEIVED');
+    const failedTasks = ((await handle.fetchHistory()).events ?? []).filter(
+      (event) => event.workflowTaskFailedEventAttributes,
+    );
+    expect(failedTasks[0]!.workflowTaskFailedEventAttributes!.failure!.message).toBe(
+      'OrderConfirmed is not allowed when the order is RECEIVED',
+    );
     // What support searches for (server 1.32 flags a workflow whose tasks keep failing).
-    const flagged = await eventually(async () => {
-      const found: string[] = [];
-      for await (const run of stack.client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND TemporalReportedProblems IS NOT NULL` })) found.push(run.workflowId);
-      return found;
-    }, (found) => found.length > 0);
+    const flagged = await eventually(
+      async () => {
+        const found: string[] = [];
+        for await (const run of stack.client.workflow.list({
+          query: `TaskQueue = '${taskQueue}' AND TemporalReportedProblems IS NOT NULL`,
+        }))
+          found.push(run.workflowId);
+        return found;
+      },
+      (found) => found.length > 0,
+    );
     expect(flagged).toEqual([handle.workflowId]);
     expect(description.memo?.[MemoKey.order]).toMatchObject({ status: 'RECEIVED' });
   } finally {
@@ -87,22 +115,41 @@ describe('stray money', () => {
   test('a stray payment whose refund is refused is tried again until it goes through; the order never fails', async () => {
     const request = makeOrder({ payment: lost });
     const handle = await stack.startOrder(request);
-    await eventually(() => handle.query(getOrderQuery), (view) => view.status === 'AWAITING_PAYMENT');
+    await eventually(
+      () => handle.query(getOrderQuery),
+      (view) => view.status === 'AWAITING_PAYMENT',
+    );
     // The customer also paid at the backup (a second checkout tab): its success webhook reaches the order as a stray.
-    const stray = await sandbox('/providers/backup/payments', 'POST', { orderId: request.orderId, amount: 3998, currency: 'EUR', token: 'tok_ok' });
+    const stray = await sandbox('/providers/backup/payments', 'POST', {
+      orderId: request.orderId,
+      amount: 3998,
+      currency: 'EUR',
+      token: 'tok_ok',
+    });
     expect(stray.status).toBe(201);
-    await eventually(() => netMoney(stack, request.orderId), (net) => net === 3998);
+    await eventually(
+      () => netMoney(stack, request.orderId),
+      (net) => net === 3998,
+    );
     await sandbox('/_sandbox/faults/refund', 'PUT', { kind: 'status', status: 400 });
     try {
       await handle.signal(cancelOrderSignal, { by: 'customer' });
-      const details = await eventually(() => metadata(handle), (m) => m.currentDetails?.startsWith('Returning pay_') ?? false);
-      expect(details.currentDetails).toMatch(/^Returning pay_\w+ at backup failed \(.*answered 400.*\); trying again every 2000 ms$/);
+      const details = await eventually(
+        () => metadata(handle),
+        (m) => m.currentDetails?.startsWith('Returning pay_') ?? false,
+      );
+      expect(details.currentDetails).toMatch(
+        /^Returning pay_\w+ at backup failed \(.*answered 400.*\); trying again every 2000 ms$/,
+      );
       expect((await handle.query(getOrderQuery)).status).toBe('CANCELLED');
       expect((await handle.describe()).status.name).toBe('RUNNING');
     } finally {
       await sandbox('/_sandbox/faults/refund', 'DELETE');
     }
-    expect(await stack.result(handle)).toMatchObject({ status: 'CANCELLED', reason: { code: 'CANCELLED_BY_CUSTOMER' } });
+    expect(await stack.result(handle)).toMatchObject({
+      status: 'CANCELLED',
+      reason: { code: 'CANCELLED_BY_CUSTOMER' },
+    });
     expect(netMoney(stack, request.orderId)).toBe(0);
     expect((await handle.describe()).status.name).toBe('COMPLETED');
   });
@@ -110,7 +157,10 @@ describe('stray money', () => {
   test('a stray success for a payment its provider does not know: nothing to return, recorded, no retries', async () => {
     const request = makeOrder({ payment: lost });
     const handle = await stack.startOrder(request);
-    await eventually(() => handle.query(getOrderQuery), (view) => view.status === 'AWAITING_PAYMENT');
+    await eventually(
+      () => handle.query(getOrderQuery),
+      (view) => view.status === 'AWAITING_PAYMENT',
+    );
     await handle.signal(paymentCallbackSignal, {
       provider: 'backup',
       eventId: 'evt_unknown',

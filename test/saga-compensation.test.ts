@@ -28,7 +28,10 @@ afterAll(async () => {
 const lost = { method: 'card', token: 'tok_lost' };
 const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
 const awaitingPayment = (handle: WorkflowHandle) =>
-  eventually(() => handle.query(getOrderQuery), (view) => view.status === 'AWAITING_PAYMENT');
+  eventually(
+    () => handle.query(getOrderQuery),
+    (view) => view.status === 'AWAITING_PAYMENT',
+  );
 /** What the API does: the durable signal, then the wait for its outcome. */
 async function cancel(handle: WorkflowHandle, request: CancelRequest): Promise<OrderView> {
   await handle.signal(cancelOrderSignal, request);
@@ -52,14 +55,21 @@ describe('cancel', () => {
 
   test('a cancel that lands while an attempt hangs is a cancel, not a rejection (found by chaos)', async () => {
     const faults = (body: object) =>
-      fetch(`${stack.sandboxUrl}/_sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${stack.sandboxUrl}/_sandbox/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     await faults({ rate: 1, mode: 'hang', hangMs: 6_000 });
     try {
       const handle = await stack.startOrder(makeOrder({ payment: lost }));
       // The catalog call hangs past the activity's 5 s HTTP timeout: once its first attempt runs, cancel.
       await eventually(
         () => handle.describe(),
-        (described) => (described.raw.pendingActivities ?? []).some((activity) => activity.activityType?.name === 'validateOrder' && activity.state === STARTED),
+        (described) =>
+          (described.raw.pendingActivities ?? []).some(
+            (activity) => activity.activityType?.name === 'validateOrder' && activity.state === STARTED,
+          ),
       );
       await handle.signal(cancelOrderSignal, { by: 'customer' });
       await faults({ rate: 0 });
@@ -69,9 +79,15 @@ describe('cancel', () => {
       // The cancel did land mid-attempt: history has it before the catalog activity's end.
       const events = (await handle.fetchHistory()).events ?? [];
       // A cancel between attempts would end it ActivityTaskCanceled; one mid-attempt lets it fail with its own error.
-      const scheduled = events.find((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'validateOrder');
-      const failed = events.find((event) => Number(event.activityTaskFailedEventAttributes?.scheduledEventId) === Number(scheduled?.eventId));
-      const cancelled = events.find((event) => event.workflowExecutionSignaledEventAttributes?.signalName === cancelOrderSignal.name);
+      const scheduled = events.find(
+        (event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'validateOrder',
+      );
+      const failed = events.find(
+        (event) => Number(event.activityTaskFailedEventAttributes?.scheduledEventId) === Number(scheduled?.eventId),
+      );
+      const cancelled = events.find(
+        (event) => event.workflowExecutionSignaledEventAttributes?.signalName === cancelOrderSignal.name,
+      );
       expect(scheduled).toBeDefined();
       expect(failed).toBeDefined();
       expect(events.some((event) => event.activityTaskCanceledEventAttributes)).toBe(false);
@@ -93,7 +109,10 @@ describe('cancel', () => {
     await stack.outage('fulfillment', true);
     try {
       const handle = await stack.startOrder(makeOrder());
-      await eventually(() => handle.query(getOrderQuery), (view) => view.status === 'PAID');
+      await eventually(
+        () => handle.query(getOrderQuery),
+        (view) => view.status === 'PAID',
+      );
       const view = await cancel(handle, { by: 'customer' });
       expect(view.status).toBe('PAID');
       await stack.outage('fulfillment', false);
@@ -123,8 +142,15 @@ describe('with fulfillment or refunds down', () => {
     expect(payment).toMatchObject({ captured: view.total, refunded: view.total });
     // Undone last step first: the money back, then the stock.
     expect(await eventTypes(handle)).toEqual([
-      'OrderReceived', 'OrderValidated', 'StockReserved', 'PaymentRequested', 'PaymentSucceeded',
-      'CompensationStarted', 'PaymentRefunded', 'StockReleased', 'OrderCancelled',
+      'OrderReceived',
+      'OrderValidated',
+      'StockReserved',
+      'PaymentRequested',
+      'PaymentSucceeded',
+      'CompensationStarted',
+      'PaymentRefunded',
+      'StockReleased',
+      'OrderCancelled',
     ]);
   });
 
@@ -132,7 +158,11 @@ describe('with fulfillment or refunds down', () => {
     await stack.outage('refunds', true);
     const request = makeOrder({ payment: lost });
     const handle = await stack.startOrder(request);
-    const attention = await eventually(() => memoView(handle), (view) => view?.status === 'REQUIRES_ATTENTION', 30_000);
+    const attention = await eventually(
+      () => memoView(handle),
+      (view) => view?.status === 'REQUIRES_ATTENTION',
+      30_000,
+    );
     expect(attention).toMatchObject({ needsAttention: true, reason: { code: 'COMPENSATION_FAILED' } });
     expect((await handle.describe()).typedSearchAttributes.get(OrderSearchAttributes.needsAttention)).toBe(true);
     // Stock was released even though the void failed: compensations do not stop at the first failure.
@@ -148,17 +178,35 @@ describe('with fulfillment or refunds down', () => {
     ]);
     const events = await handle.query(getEventsQuery);
     expect(events.map((e) => e.type)).toEqual([
-      'OrderReceived', 'OrderValidated', 'StockReserved', 'PaymentRequested', 'PaymentWindowExpired', 'PaymentReconciled',
-      'CompensationStarted', 'StockReleased', 'CompensationFailed', 'OperatorAction', 'PaymentVoided', 'OrderCancelled',
+      'OrderReceived',
+      'OrderValidated',
+      'StockReserved',
+      'PaymentRequested',
+      'PaymentWindowExpired',
+      'PaymentReconciled',
+      'CompensationStarted',
+      'StockReleased',
+      'CompensationFailed',
+      'OperatorAction',
+      'PaymentVoided',
+      'OrderCancelled',
     ]);
-    expect(events.find((e) => e.type === 'OperatorAction')?.data).toEqual({ action: 'retry-compensation', operator: 'grace', note: 'refunds are back' });
+    expect(events.find((e) => e.type === 'OperatorAction')?.data).toEqual({
+      action: 'retry-compensation',
+      operator: 'grace',
+      note: 'refunds are back',
+    });
     expect((await handle.describe()).typedSearchAttributes.get(OrderSearchAttributes.needsAttention)).toBe(false);
   });
 
   test('an operator can mark an order resolved by hand: it ends CANCELLED with the action recorded', async () => {
     await stack.outage('refunds', true);
     const handle = await stack.startOrder(makeOrder({ payment: lost }));
-    await eventually(() => memoView(handle), (view) => view?.status === 'REQUIRES_ATTENTION', 30_000);
+    await eventually(
+      () => memoView(handle),
+      (view) => view?.status === 'REQUIRES_ATTENTION',
+      30_000,
+    );
     await handle.signal(markResolvedSignal, { operator: 'grace', note: 'voided at the provider by hand' });
     const view = await stack.result(handle);
     expect(view).toMatchObject({ status: 'CANCELLED', needsAttention: false, reason: { code: 'COMPENSATION_FAILED' } });
@@ -182,17 +230,30 @@ test('a success that arrives after the order was cancelled is refunded exactly o
     id: 'evt_again',
     type: 'payment.succeeded',
     created: Math.floor(Date.now() / 1000),
-    data: { paymentId: payment.paymentId, orderId: request.orderId, amount: payment.amount, currency: 'EUR', failureReason: null },
+    data: {
+      paymentId: payment.paymentId,
+      orderId: request.orderId,
+      amount: payment.amount,
+      currency: 'EUR',
+      failureReason: null,
+    },
   });
   const response = await fetch(`${stack.apiUrl}/webhooks/payments/primary`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'payment-signature': signWebhook(DEV_PROVIDER_SECRETS.primary, body, Math.floor(Date.now() / 1000)) },
+    headers: {
+      'content-type': 'application/json',
+      'payment-signature': signWebhook(DEV_PROVIDER_SECRETS.primary, body, Math.floor(Date.now() / 1000)),
+    },
     body,
   });
   expect(response.status).toBe(200);
-  const refundRun = stack.client.workflow.getHandle(latePaymentRefundWorkflowId({ provider: 'primary', paymentId: payment.paymentId }));
+  const refundRun = stack.client.workflow.getHandle(
+    latePaymentRefundWorkflowId({ provider: 'primary', paymentId: payment.paymentId }),
+  );
   expect(await refundRun.result()).toMatchObject({ outcome: 'refunded', amount: payment.amount });
-  expect(stack.ledger.snapshot().payments.find((p) => p.orderId === request.orderId)).toMatchObject({ refunded: payment.amount });
+  expect(stack.ledger.snapshot().payments.find((p) => p.orderId === request.orderId)).toMatchObject({
+    refunded: payment.amount,
+  });
 });
 
 describe('stuck orders', () => {
@@ -206,7 +267,10 @@ describe('stuck orders', () => {
 
   test('an order that stays in one state past its SLA is flagged for support, and unflagged once it moves', async () => {
     const handle = await slow.startOrder(makeOrder({ payment: lost }));
-    const flagged = await eventually(() => memoView(handle), (view) => view?.needsAttention === true);
+    const flagged = await eventually(
+      () => memoView(handle),
+      (view) => view?.needsAttention === true,
+    );
     expect(flagged.status).toBe('AWAITING_PAYMENT');
     expect((await handle.describe()).typedSearchAttributes.get(OrderSearchAttributes.needsAttention)).toBe(true);
     const view = await slow.result(handle);

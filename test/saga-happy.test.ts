@@ -20,15 +20,18 @@ test('a paid order is confirmed, captured once, and its stock taken', async () =
   expect(view.payment).toMatchObject({ provider: 'primary', status: 'succeeded' });
   expect(stack.ledger.snapshot().stock['SKU-TEE']).toBe(stockBefore - 2);
   const payments = stack.ledger.snapshot().payments.filter((p) => p.orderId === request.orderId);
-  expect(payments).toEqual([expect.objectContaining({ provider: 'primary', amount: 3998, captured: 3998, refunded: 0 })]);
+  expect(payments).toEqual([
+    expect.objectContaining({ provider: 'primary', amount: 3998, captured: 3998, refunded: 0 }),
+  ]);
 });
 
 test('what the start already wrote is not written again: one memo write per later event, none for the first', async () => {
   const handle = await stack.startOrder(makeOrder());
   await stack.result(handle);
   const { events } = await handle.fetchHistory();
-  const count = (attributes: 'workflowPropertiesModifiedEventAttributes' | 'upsertWorkflowSearchAttributesEventAttributes') =>
-    events!.filter((event) => event[attributes]).length;
+  const count = (
+    attributes: 'workflowPropertiesModifiedEventAttributes' | 'upsertWorkflowSearchAttributesEventAttributes',
+  ) => events!.filter((event) => event[attributes]).length;
   // Six events in a confirmed order (received, validated, reserved, payment requested, paid, confirmed).
   expect(count('workflowPropertiesModifiedEventAttributes')).toBe(5);
   // One per status change after RECEIVED (reserved, awaiting payment, paid, confirmed): the total and the
@@ -39,7 +42,10 @@ test('what the start already wrote is not written again: one memo write per late
 test('an order started before the input said what the start wrote writes its first event again, as it did then', async () => {
   // Attributes and memo set at start, but no flag: the shape of every order started before the flag.
   const { workflowType, options, input } = orderStartOptions(makeOrder(), stack.settings, stack.taskQueue);
-  const handle = await stack.client.workflow.start(workflowType, { ...options, args: [{ ...input, startWroteFirstEvent: undefined }] });
+  const handle = await stack.client.workflow.start(workflowType, {
+    ...options,
+    args: [{ ...input, startWroteFirstEvent: undefined }],
+  });
   await stack.result(handle);
   const { events } = await handle.fetchHistory();
   expect(events!.filter((event) => event.workflowPropertiesModifiedEventAttributes).length).toBe(6);

@@ -34,7 +34,10 @@ const stockOf = (sku: string) => stack.ledger.snapshot().stock[sku];
 
 test('a declined payment is compensated: stock back, no money taken, CANCELLED with PAYMENT_DECLINED', async () => {
   const before = stockOf('SKU-MUG')!;
-  const request = makeOrder({ items: [{ sku: 'SKU-MUG', quantity: 3, unitPrice: 1250 }], payment: { method: 'card', token: 'tok_decline' } });
+  const request = makeOrder({
+    items: [{ sku: 'SKU-MUG', quantity: 3, unitPrice: 1250 }],
+    payment: { method: 'card', token: 'tok_decline' },
+  });
   const handle = await stack.startOrder(request);
   const view = await stack.result(handle);
   expect(view.status).toBe('CANCELLED');
@@ -43,8 +46,14 @@ test('a declined payment is compensated: stock back, no money taken, CANCELLED w
   expect(stockOf('SKU-MUG')).toBe(before);
   expect(netMoney(stack, request.orderId)).toBe(0);
   expect(await eventTypes(handle)).toEqual([
-    'OrderReceived', 'OrderValidated', 'StockReserved', 'PaymentRequested', 'PaymentFailed',
-    'CompensationStarted', 'StockReleased', 'OrderCancelled',
+    'OrderReceived',
+    'OrderValidated',
+    'StockReserved',
+    'PaymentRequested',
+    'PaymentFailed',
+    'CompensationStarted',
+    'StockReleased',
+    'OrderCancelled',
   ]);
 });
 
@@ -55,7 +64,13 @@ test('when the window closes without a callback, reconciliation finds the paymen
   expect(view.status).toBe('CONFIRMED');
   expect(view.payment?.status).toBe('succeeded');
   expect(await eventTypes(handle)).toEqual([
-    'OrderReceived', 'OrderValidated', 'StockReserved', 'PaymentRequested', 'PaymentWindowExpired', 'PaymentReconciled', 'OrderConfirmed',
+    'OrderReceived',
+    'OrderValidated',
+    'StockReserved',
+    'PaymentRequested',
+    'PaymentWindowExpired',
+    'PaymentReconciled',
+    'OrderConfirmed',
   ]);
   expect(netMoney(stack, request.orderId)).toBe(view.total);
 });
@@ -69,8 +84,16 @@ test('when the window closes on a payment still pending, it is voided and the or
   expect(view.payment?.status).toBe('voided');
   expect(stack.ledger.snapshot().payments.find((p) => p.orderId === request.orderId)?.status).toBe('voided');
   expect(await eventTypes(handle)).toEqual([
-    'OrderReceived', 'OrderValidated', 'StockReserved', 'PaymentRequested', 'PaymentWindowExpired', 'PaymentReconciled',
-    'CompensationStarted', 'PaymentVoided', 'StockReleased', 'OrderCancelled',
+    'OrderReceived',
+    'OrderValidated',
+    'StockReserved',
+    'PaymentRequested',
+    'PaymentWindowExpired',
+    'PaymentReconciled',
+    'CompensationStarted',
+    'PaymentVoided',
+    'StockReleased',
+    'OrderCancelled',
   ]);
 });
 
@@ -109,7 +132,13 @@ describe('provider outages', () => {
     expect(view.status).toBe('CONFIRMED');
     expect(view.payment?.provider).toBe('backup');
     expect(await eventTypes(handle)).toEqual([
-      'OrderReceived', 'OrderValidated', 'StockReserved', 'PaymentProviderUnavailable', 'PaymentRequested', 'PaymentSucceeded', 'OrderConfirmed',
+      'OrderReceived',
+      'OrderValidated',
+      'StockReserved',
+      'PaymentProviderUnavailable',
+      'PaymentRequested',
+      'PaymentSucceeded',
+      'OrderConfirmed',
     ]);
     const payments = stack.ledger.snapshot().payments.filter((p) => p.orderId === request.orderId);
     expect(payments.map((p) => p.provider)).toEqual(['backup']);

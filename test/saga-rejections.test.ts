@@ -21,7 +21,9 @@ test('an unknown SKU is rejected before any stock or money moves', async () => {
 });
 
 test('a price that differs from the catalog is rejected as PRICE_MISMATCH', async () => {
-  const view = await stack.result(await stack.startOrder(makeOrder({ items: [{ sku: 'SKU-TEE', quantity: 1, unitPrice: 1 }] })));
+  const view = await stack.result(
+    await stack.startOrder(makeOrder({ items: [{ sku: 'SKU-TEE', quantity: 1, unitPrice: 1 }] })),
+  );
   expect(view.status).toBe('REJECTED');
   expect(view.reason).toEqual({ code: 'PRICE_MISMATCH', message: expect.stringContaining('SKU-TEE costs 1999') });
 });

@@ -33,16 +33,32 @@ describe('OrderRequest rejects, naming the field', () => {
     ['101 items', { ...order, items: Array.from({ length: 101 }, () => order.items[0]) }, 'items'],
     ['quantity 0', { ...order, items: [{ sku: 'SKU-TEE', quantity: 0, unitPrice: 1 }] }, 'items.0.quantity'],
     ['quantity 1001', { ...order, items: [{ sku: 'SKU-TEE', quantity: 1001, unitPrice: 1 }] }, 'items.0.quantity'],
-    ['a fractional quantity', { ...order, items: [{ sku: 'SKU-TEE', quantity: 1.5, unitPrice: 1 }] }, 'items.0.quantity'],
+    [
+      'a fractional quantity',
+      { ...order, items: [{ sku: 'SKU-TEE', quantity: 1.5, unitPrice: 1 }] },
+      'items.0.quantity',
+    ],
     ['a negative price', { ...order, items: [{ sku: 'SKU-TEE', quantity: 1, unitPrice: -1 }] }, 'items.0.unitPrice'],
-    ['a price in floats', { ...order, items: [{ sku: 'SKU-TEE', quantity: 1, unitPrice: 19.99 }] }, 'items.0.unitPrice'],
-    ['a three-letter country', { ...order, shippingAddress: { ...order.shippingAddress, country: 'FRA' } }, 'shippingAddress.country'],
+    [
+      'a price in floats',
+      { ...order, items: [{ sku: 'SKU-TEE', quantity: 1, unitPrice: 19.99 }] },
+      'items.0.unitPrice',
+    ],
+    [
+      'a three-letter country',
+      { ...order, shippingAddress: { ...order.shippingAddress, country: 'FRA' } },
+      'shippingAddress.country',
+    ],
     ['an invalid email', { ...order, customer: { id: 'c', email: 'not-an-email' } }, 'customer.email'],
     ['an empty token', { ...order, payment: { method: 'card', token: '' } }, 'payment.token'],
     ['a token of 129 characters', { ...order, payment: { method: 'card', token: 't'.repeat(129) } }, 'payment.token'],
     ['an unknown top-level field', { ...order, coupon: 'FREE' }, ''],
     ['a missing shipping address', { ...order, shippingAddress: undefined }, 'shippingAddress'],
-    ['a total past the exact-integer range', { ...order, items: [{ sku: 'SKU-TEE', quantity: 1000, unitPrice: Number.MAX_SAFE_INTEGER }] }, 'items'],
+    [
+      'a total past the exact-integer range',
+      { ...order, items: [{ sku: 'SKU-TEE', quantity: 1000, unitPrice: Number.MAX_SAFE_INTEGER }] },
+      'items',
+    ],
   ])('%s', (_name, input, path) => {
     expect(pathsOf(input)).toContain(path);
   });

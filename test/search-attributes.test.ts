@@ -19,7 +19,11 @@ test('a namespace that already exists without them gets the order search attribu
   const namespace = `sa-${randomUUID().slice(0, 8)}`;
   await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
   await eventually(
-    () => connection.workflowService.describeNamespace({ namespace }).then(() => true, () => false),
+    () =>
+      connection.workflowService.describeNamespace({ namespace }).then(
+        () => true,
+        () => false,
+      ),
     (found) => found,
   );
   const names = ALL_ORDER_SEARCH_ATTRIBUTES.map((key) => key.name).sort();

@@ -21,12 +21,20 @@ const PERSONAL = ['ada.lovelace@example.com', '12 Analytical Engine Row', 'Maryl
 const personalOrder = (overrides = {}) =>
   makeOrder({
     customer: { id: `c-${Date.now()}`, email: PERSONAL[0]! },
-    shippingAddress: { name: 'Ada Lovelace', line1: PERSONAL[1]!, city: PERSONAL[2]!, postalCode: 'NW1', country: 'GB' },
+    shippingAddress: {
+      name: 'Ada Lovelace',
+      line1: PERSONAL[1]!,
+      city: PERSONAL[2]!,
+      postalCode: 'NW1',
+      country: 'GB',
+    },
     ...overrides,
   });
 
 /** The history exactly as the server stores it, as bytes: what anyone with database access would see. */
-async function rawHistory(handle: WorkflowHandle): Promise<{ bytes: Buffer; history: temporal.api.history.v1.IHistory }> {
+async function rawHistory(
+  handle: WorkflowHandle,
+): Promise<{ bytes: Buffer; history: temporal.api.history.v1.IHistory }> {
   const response = await stack.client.workflowService.getWorkflowExecutionHistory({
     namespace: NAMESPACE,
     execution: { workflowId: handle.workflowId },
@@ -41,7 +49,9 @@ test('the raw history of a finished order holds no plaintext email or address', 
   const { bytes } = await rawHistory(handle);
   for (const value of PERSONAL) expect(bytes.includes(value)).toBe(false);
   // The detector sees plaintext when it is there: the same values in an unencrypted payload are found.
-  const unencrypted = Buffer.from(temporal.api.common.v1.Payload.encode(defaultPayloadConverter.toPayload({ email: PERSONAL[0] })).finish());
+  const unencrypted = Buffer.from(
+    temporal.api.common.v1.Payload.encode(defaultPayloadConverter.toPayload({ email: PERSONAL[0] })).finish(),
+  );
   expect(unencrypted.includes(PERSONAL[0]!)).toBe(true);
 });
 
@@ -84,7 +94,10 @@ test('visibility finds orders by each search attribute', async () => {
   const failedOverRun = await stack.startOrder(failedOver);
   await stack.result(failedOverRun);
   await stack.outage('primary', false);
-  const big = personalOrder({ items: [{ sku: 'SKU-CAP', quantity: 7, unitPrice: 1500 }], payment: { method: 'card', token: 'tok_lost' } });
+  const big = personalOrder({
+    items: [{ sku: 'SKU-CAP', quantity: 7, unitPrice: 1500 }],
+    payment: { method: 'card', token: 'tok_lost' },
+  });
   await stack.result(await stack.startOrder(big));
 
   const ids = async (query: string) => {
@@ -93,30 +106,50 @@ test('visibility finds orders by each search attribute', async () => {
     return found;
   };
   const within = `TaskQueue = '${stack.taskQueue}'`;
-  const by = (clause: string) => eventually(() => ids(`${within} AND ${clause}`), (found) => found.length > 0);
+  const by = (clause: string) =>
+    eventually(
+      () => ids(`${within} AND ${clause}`),
+      (found) => found.length > 0,
+    );
   const { orderId, customerId, status, total, paymentProvider, needsAttention } = OrderSearchAttributes;
   expect(await by(`${orderId.name} = '${failedOver.orderId}'`)).toEqual([`order-${failedOver.orderId}`]);
   expect(await by(`${customerId.name} = '${big.customer.id}'`)).toEqual([`order-${big.orderId}`]);
   expect(await by(`${status.name} = 'CANCELLED' AND ${total.name} = 10500`)).toEqual([`order-${big.orderId}`]);
-  expect(await by(`${total.name} > 10000 AND ${customerId.name} = '${big.customer.id}'`)).toEqual([`order-${big.orderId}`]);
+  expect(await by(`${total.name} > 10000 AND ${customerId.name} = '${big.customer.id}'`)).toEqual([
+    `order-${big.orderId}`,
+  ]);
   expect(await by(`${paymentProvider.name} = 'backup'`)).toEqual([`order-${failedOver.orderId}`]);
   expect(await ids(`${within} AND ${needsAttention.name} = true`)).toEqual([]);
-  expect(await by(`${needsAttention.name} = false AND ${status.name} = 'CONFIRMED'`)).toContain(`order-${failedOver.orderId}`);
+  expect(await by(`${needsAttention.name} = false AND ${status.name} = 'CONFIRMED'`)).toContain(
+    `order-${failedOver.orderId}`,
+  );
 });
 
 test('an order whose workflow was terminated (the Web UI’s Terminate) shows it needs attention, and the filters find it', async () => {
   const customerId = `c-closed-${Date.now()}`;
-  const terminated = personalOrder({ customer: { id: customerId, email: PERSONAL[0]! }, payment: { method: 'card', token: 'tok_lost' } });
+  const terminated = personalOrder({
+    customer: { id: customerId, email: PERSONAL[0]! },
+    payment: { method: 'card', token: 'tok_lost' },
+  });
   const confirmed = personalOrder({ customer: { id: customerId, email: PERSONAL[0]! } });
   const handle = await stack.startOrder(terminated);
-  await eventually(() => handle.query(getOrderQuery), (view) => view.status === 'AWAITING_PAYMENT');
+  await eventually(
+    () => handle.query(getOrderQuery),
+    (view) => view.status === 'AWAITING_PAYMENT',
+  );
   await stack.result(await stack.startOrder(confirmed));
   await handle.terminate('stopped by hand in the Web UI');
 
   const support = stack.api('dev-support');
   const view = (await support.GET('/orders/{orderId}', { params: { path: { orderId: terminated.orderId } } })).data!;
-  expect(view).toMatchObject({ status: 'REQUIRES_ATTENTION', needsAttention: true, reason: { code: 'WORKFLOW_CLOSED' } });
-  expect(view.reason!.message).toMatch(/^the order's workflow was terminated at \d{4}-.+ while the order was AWAITING_PAYMENT, so its compensations never ran/);
+  expect(view).toMatchObject({
+    status: 'REQUIRES_ATTENTION',
+    needsAttention: true,
+    reason: { code: 'WORKFLOW_CLOSED' },
+  });
+  expect(view.reason!.message).toMatch(
+    /^the order's workflow was terminated at \d{4}-.+ while the order was AWAITING_PAYMENT, so its compensations never ran/,
+  );
 
   const listed = async (filter: ListOrdersQuery) => {
     const { data, response } = await support.GET('/orders', { params: { query: { customerId, ...filter } } });
@@ -125,14 +158,24 @@ test('an order whose workflow was terminated (the Web UI’s Terminate) shows it
   };
   // Visibility records the close a moment after the terminate: each filter is read until it shows it.
   const shows = async (filter: ListOrdersQuery, expected: string[]) =>
-    expect((await eventually(() => listed(filter), (found) => found.length === expected.length && expected.every((line) => found.includes(line)))).sort()).toEqual(expected.sort());
+    expect(
+      (
+        await eventually(
+          () => listed(filter),
+          (found) => found.length === expected.length && expected.every((line) => found.includes(line)),
+        )
+      ).sort(),
+    ).toEqual(expected.sort());
   await shows({}, [`${terminated.orderId} REQUIRES_ATTENTION true`, `${confirmed.orderId} CONFIRMED false`]);
   await shows({ needsAttention: 'true' }, [`${terminated.orderId} REQUIRES_ATTENTION true`]);
   await shows({ needsAttention: 'false' }, [`${confirmed.orderId} CONFIRMED false`]);
   await shows({ status: 'REQUIRES_ATTENTION' }, [`${terminated.orderId} REQUIRES_ATTENTION true`]);
   expect(await listed({ status: 'AWAITING_PAYMENT' })).toEqual([]);
 
-  const retry = await support.POST('/orders/{orderId}/actions/retry-compensation', { params: { path: { orderId: terminated.orderId } }, body: { note: 'try' } });
+  const retry = await support.POST('/orders/{orderId}/actions/retry-compensation', {
+    params: { path: { orderId: terminated.orderId } },
+    body: { note: 'try' },
+  });
   expectProblem(retry, 409, 'Order workflow closed');
 });
 
@@ -140,13 +183,23 @@ describe('codec endpoints', () => {
   const body = async () => {
     const [payload] = await stack.codec.encode([defaultPayloadConverter.toPayload({ email: PERSONAL[0] })]);
     const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
-    return { payloads: [{ metadata: Object.fromEntries(Object.entries(payload!.metadata!).map(([k, v]) => [k, b64(v)])), data: b64(payload!.data!) }] };
+    return {
+      payloads: [
+        {
+          metadata: Object.fromEntries(Object.entries(payload!.metadata!).map(([k, v]) => [k, b64(v)])),
+          data: b64(payload!.data!),
+        },
+      ],
+    };
   };
 
-  const decode = async (client: OrdersClient, payloads: Awaited<ReturnType<typeof body>>) => client.POST('/codec/decode', { body: payloads });
+  const decode = async (client: OrdersClient, payloads: Awaited<ReturnType<typeof body>>) =>
+    client.POST('/codec/decode', { body: payloads });
 
   test('decode gives support the plaintext, in the codec-server format', async () => {
-    const { data, response } = await stack.api('dev-support').POST('/codec/decode', { body: await body(), headers: { 'x-namespace': NAMESPACE } });
+    const { data, response } = await stack
+      .api('dev-support')
+      .POST('/codec/decode', { body: await body(), headers: { 'x-namespace': NAMESPACE } });
     expect(response.status).toBe(200);
     const [decoded] = data!.payloads;
     expect(JSON.parse(Buffer.from(decoded!.data!, 'base64').toString())).toEqual({ email: PERSONAL[0] });
@@ -155,7 +208,14 @@ describe('codec endpoints', () => {
 
   test('encode then decode round-trips', async () => {
     const support = stack.api('dev-support');
-    const plain = { payloads: [{ metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('"hi"').toString('base64') }] };
+    const plain = {
+      payloads: [
+        {
+          metadata: { encoding: Buffer.from('json/plain').toString('base64') },
+          data: Buffer.from('"hi"').toString('base64'),
+        },
+      ],
+    };
     const encoded = (await support.POST('/codec/encode', { body: plain })).data!;
     expect(Buffer.from(encoded.payloads[0]!.metadata!.encoding!, 'base64').toString()).toBe('binary/encrypted');
     expect((await support.POST('/codec/decode', { body: encoded })).data).toEqual(plain);
@@ -178,9 +238,16 @@ describe('codec endpoints', () => {
     expect(preflight.status).toBe(204);
     expect(preflight.headers['access-control-allow-origin']).toBe(TEST_UI_ORIGIN);
     expect(preflight.headers['access-control-allow-headers']).toContain('x-namespace');
-    const actual = await request(stack.app).post('/codec/decode').set('origin', TEST_UI_ORIGIN).set(auth('dev-support')).send(await body());
+    const actual = await request(stack.app)
+      .post('/codec/decode')
+      .set('origin', TEST_UI_ORIGIN)
+      .set(auth('dev-support'))
+      .send(await body());
     expect(actual.headers['access-control-allow-origin']).toBe(TEST_UI_ORIGIN);
-    const foreign = await request(stack.app).options('/codec/decode').set('origin', 'http://evil.example').set('access-control-request-method', 'POST');
+    const foreign = await request(stack.app)
+      .options('/codec/decode')
+      .set('origin', 'http://evil.example')
+      .set('access-control-request-method', 'POST');
     expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
   });
 });

@@ -18,7 +18,10 @@ async function main(config: Config, logger: PinoLogger): Promise<void> {
   try {
     const bundle = prebuiltBundle(config.workflowBundle, tracing !== null);
     if (config.workflowBundle && !bundle.workflowBundle) {
-      logger.warn({ bundle: config.workflowBundle, tracing: tracing !== null }, 'no such prebuilt bundle: bundling the workflows at start');
+      logger.warn(
+        { bundle: config.workflowBundle, tracing: tracing !== null },
+        'no such prebuilt bundle: bundling the workflows at start',
+      );
     }
     const worker = await createOrderWorker({
       connection,
@@ -29,7 +32,12 @@ async function main(config: Config, logger: PinoLogger): Promise<void> {
       ...bundle,
     });
     logger.info(
-      { address: temporalAddress(config), namespace: config.temporal.namespace, metrics: `http://${config.workerMetricsHost}:${config.workerMetricsPort}/metrics`, tracing: tracing !== null },
+      {
+        address: temporalAddress(config),
+        namespace: config.temporal.namespace,
+        metrics: `http://${config.workerMetricsHost}:${config.workerMetricsPort}/metrics`,
+        tracing: tracing !== null,
+      },
       'worker polling its task queue',
     );
     await worker.run();
@@ -55,7 +63,10 @@ function prebuiltBundle(bundle: string | null, traced: boolean): { workflowBundl
 /** How long a starting worker waits for the server: a restart or a rolling deploy is not a reason to exit. */
 const CONNECT_PATIENCE_MS = 60_000;
 
-async function connectPatiently(options: NativeConnectionOptions & { address: string }, logger: PinoLogger): Promise<NativeConnection> {
+async function connectPatiently(
+  options: NativeConnectionOptions & { address: string },
+  logger: PinoLogger,
+): Promise<NativeConnection> {
   const deadline = Date.now() + CONNECT_PATIENCE_MS;
   for (let wait = 250; ; wait = Math.min(wait * 2, 5_000)) {
     try {

@@ -17,7 +17,11 @@ export const WORKFLOWS_PATH = require.resolve('../workflows');
  */
 export async function writeWorkflowBundle(file: string, { traced = false } = {}): Promise<void> {
   const interceptors = traced ? { workflowInterceptorModules: [TRACING_WORKFLOW_INTERCEPTORS] } : {};
-  writeFileSync(file, (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, ...interceptors, logger: new DefaultLogger('WARN') })).code);
+  writeFileSync(
+    file,
+    (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, ...interceptors, logger: new DefaultLogger('WARN') }))
+      .code,
+  );
 }
 
 /** Where `npm run build` puts the traced twin of a bundle: `workflows.js` → `workflows.traced.js`. */

@@ -30,7 +30,11 @@ export async function untilSettled<T>(what: string, retryEveryMs: number, settle
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
       const message = failureMessage(err);
-      wf.log.warn('late money could not be returned: trying again', { payment: what, error: message, retryInMs: retryEveryMs });
+      wf.log.warn('late money could not be returned: trying again', {
+        payment: what,
+        error: message,
+        retryInMs: retryEveryMs,
+      });
       wf.setCurrentDetails(`Returning ${what} failed (${message}); trying again every ${retryEveryMs} ms`);
       await wf.sleep(retryEveryMs);
     }
@@ -45,11 +49,14 @@ export async function untilSettled<T>(what: string, retryEveryMs: number, settle
  */
 export async function latePaymentRefundWorkflow(payment: LatePayment): Promise<SettleOutcome> {
   const { provider, paymentId, orderId } = payment;
-  const outcome = await untilSettled(`${paymentId} at ${provider}`, payment.retryEveryMs ?? DEFAULT_RETRY_EVERY_MS, () =>
-    settlePayment({ provider, orderId, paymentId }),
+  const outcome = await untilSettled(
+    `${paymentId} at ${provider}`,
+    payment.retryEveryMs ?? DEFAULT_RETRY_EVERY_MS,
+    () => settlePayment({ provider, orderId, paymentId }),
   );
   recordLateRefund(outcome.outcome);
-  if (outcome.outcome === 'not-found') wf.log.info('late payment unknown to its provider: nothing to refund', { provider, paymentId, orderId });
+  if (outcome.outcome === 'not-found')
+    wf.log.info('late payment unknown to its provider: nothing to refund', { provider, paymentId, orderId });
   wf.setCurrentDetails(`Late payment ${paymentId} at ${provider}: ${outcome.outcome}`);
   return outcome;
 }

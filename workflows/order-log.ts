@@ -57,7 +57,12 @@ export class OrderLog {
     if (this.current.status !== before) this.statusChanges++;
     this.recorded.push(event);
     // The workflow logger is replay-safe, and adds the workflow id and run id to the line.
-    wf.log.info('order event', { orderId: this.current.orderId, seq: event.seq, event: event.type, status: this.current.status });
+    wf.log.info('order event', {
+      orderId: this.current.orderId,
+      seq: event.seq,
+      event: event.type,
+      status: this.current.status,
+    });
     recordEventMetrics(event, before, this.current);
     if (!(this.recorded.length === 1 && this.startWroteFirstEvent)) {
       wf.upsertMemo({ [MemoKey.order]: toOrderView(this.current), [MemoKey.event]: event });

@@ -26,7 +26,9 @@ export function recordEventMetrics(event: OrderEvent, before: OrderStatus | unde
   if (isTerminal(state.status) && state.status !== before) {
     businessMetrics.record('terminal', 1, { status: state.status, reason: state.reason?.code ?? 'none' });
     // Acceptance is the API host's clock and the end is the server's: never below zero (the SDK would throw).
-    businessMetrics.record('timeToTerminal', Math.max(0, (Date.parse(event.at) - Date.parse(state.createdAt)) / 1000), { status: state.status });
+    businessMetrics.record('timeToTerminal', Math.max(0, (Date.parse(event.at) - Date.parse(state.createdAt)) / 1000), {
+      status: state.status,
+    });
   }
 }
 

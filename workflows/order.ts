@@ -166,7 +166,9 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
     if (!request.success) return wf.log.warn('ignored a malformed cancel request', { orderId });
     requestCancel(request.data);
   });
-  CancellationScope.current().cancelRequested.catch(() => requestCancel({ by: 'support', reason: 'cancellation requested through Temporal' }));
+  CancellationScope.current().cancelRequested.catch(() =>
+    requestCancel({ by: 'support', reason: 'cancellation requested through Temporal' }),
+  );
   wf.setHandler(awaitCancellationUpdate, async () => {
     await wf.condition(() => CANCELLATION_SETTLED_STATUSES.includes(log.state.status));
     return log.view;
@@ -214,7 +216,8 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
     } catch (err) {
       const failure = stepFailure(err);
       // What the catalog refuses ends the order before anything has moved; anything else waits for an operator.
-      if (failure.kind === 'refused' && REJECTION_CODES.includes(failure.reason.code)) return { kind: 'rejected', reason: failure.reason };
+      if (failure.kind === 'refused' && REJECTION_CODES.includes(failure.reason.code))
+        return { kind: 'rejected', reason: failure.reason };
       return { kind: 'attention', step: validate, failure };
     }
     log.append({ type: 'OrderValidated', data: { total } });
@@ -230,9 +233,13 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
     } catch (err) {
       const failure = stepFailure(err);
       // Out of stock reserves nothing (all or nothing), so there is nothing to undo: the order is simply rejected.
-      if (failure.kind === 'refused' && failure.reason.code === Reason.OUT_OF_STOCK) return { kind: 'rejected', reason: failure.reason };
+      if (failure.kind === 'refused' && failure.reason.code === Reason.OUT_OF_STOCK)
+        return { kind: 'rejected', reason: failure.reason };
       if (failure.kind === 'unavailable') {
-        return { kind: 'compensate', reason: { code: Reason.INVENTORY_UNAVAILABLE, message: `${reserve}: ${failure.message}` } };
+        return {
+          kind: 'compensate',
+          reason: { code: Reason.INVENTORY_UNAVAILABLE, message: `${reserve}: ${failure.message}` },
+        };
       }
       return { kind: 'attention', step: reserve, failure };
     }
@@ -269,12 +276,16 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
         return null;
       } catch (err) {
         const failure = stepFailure(err);
-        if (failure.kind === 'refused' && failure.reason.code === Reason.PAYMENT_DECLINED) return { kind: 'compensate', reason: failure.reason };
+        if (failure.kind === 'refused' && failure.reason.code === Reason.PAYMENT_DECLINED)
+          return { kind: 'compensate', reason: failure.reason };
         if (failure.kind !== 'unavailable') return { kind: 'attention', step, failure };
         log.append({ type: 'PaymentProviderUnavailable', data: { provider, message: failure.message } });
       }
     }
-    return { kind: 'compensate', reason: { code: Reason.PAYMENT_UNAVAILABLE, message: 'no payment provider could take the payment' } };
+    return {
+      kind: 'compensate',
+      reason: { code: Reason.PAYMENT_UNAVAILABLE, message: 'no payment provider could take the payment' },
+    };
   }
 
   /** Waits for the provider's callback within the payment window, then reconciles if it never came. */
@@ -298,19 +309,28 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
     const reconcile = `reconcile ${paymentId} at ${provider}`;
     let status;
     try {
-      status = await activities(withinBudget(RECONCILE_OPTIONS, settings.stepGiveUpMs), reconcile).getPaymentStatus({ provider, paymentId });
+      status = await activities(withinBudget(RECONCILE_OPTIONS, settings.stepGiveUpMs), reconcile).getPaymentStatus({
+        provider,
+        paymentId,
+      });
     } catch (err) {
       return { kind: 'attention', step: reconcile, failure: stepFailure(err) };
     }
     const timedOut = `no payment within ${settings.paymentWindowMs} ms`;
     if (status === null) {
       log.append({ type: 'PaymentNotFound', data: { provider, paymentId } });
-      return { kind: 'compensate', reason: { code: Reason.PAYMENT_TIMEOUT, message: `${timedOut}: ${provider} has no record of ${paymentId}` } };
+      return {
+        kind: 'compensate',
+        reason: { code: Reason.PAYMENT_TIMEOUT, message: `${timedOut}: ${provider} has no record of ${paymentId}` },
+      };
     }
     log.append({ type: 'PaymentReconciled', data: { provider, paymentId, providerStatus: status.status } });
     if (status.status === 'succeeded') return { kind: 'paid' };
     if (status.status === 'failed') {
-      return { kind: 'compensate', reason: { code: Reason.PAYMENT_DECLINED, message: 'the provider reports the payment failed' } };
+      return {
+        kind: 'compensate',
+        reason: { code: Reason.PAYMENT_DECLINED, message: 'the provider reports the payment failed' },
+      };
     }
     return { kind: 'compensate', reason: { code: Reason.PAYMENT_TIMEOUT, message: timedOut } };
   }
@@ -364,8 +384,12 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
     const code = failure.kind === 'unavailable' ? Reason.RETRIES_EXHAUSTED : Reason.UNEXPECTED_ANSWER;
     log.append({ type: 'StepFailed', data: { step, code, message: failure.message } });
     const what = failure.kind === 'unavailable' ? 'gave up on its system' : 'got an answer the saga cannot read';
-    const undo = compensations.pending.length ? `undo what the order did (${compensations.pending.join(', ')}) and cancel it` : 'cancel it (nothing to undo)';
-    const action = await operatorDecides(`Needs an operator: "${step}" ${what} (${failure.message}). Retry compensation to ${undo}, or mark resolved once settled by hand.`);
+    const undo = compensations.pending.length
+      ? `undo what the order did (${compensations.pending.join(', ')}) and cancel it`
+      : 'cancel it (nothing to undo)';
+    const action = await operatorDecides(
+      `Needs an operator: "${step}" ${what} (${failure.message}). Retry compensation to ${undo}, or mark resolved once settled by hand.`,
+    );
     if (action === 'retry-compensation') await undoAll();
   }
 
@@ -377,7 +401,9 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
         if (failures.length === 0) break;
         const [first] = failures;
         log.append({ type: 'CompensationFailed', data: { step: first!.name, message: first!.message } });
-        const action = await operatorDecides(`Needs an operator: "${first!.name}" kept failing (${first!.message}). Retry compensation or mark resolved.`);
+        const action = await operatorDecides(
+          `Needs an operator: "${first!.name}" kept failing (${first!.message}). Retry compensation or mark resolved.`,
+        );
         if (action === 'mark-resolved') return;
       }
       log.append({ type: 'OrderCancelled', data: {} });
@@ -398,7 +424,11 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
 
   async function settle(provider: string, paymentId?: string, options = { late: false }): Promise<void> {
     const summary = `refund or void ${paymentId ?? `the payment of order ${orderId}`} at ${provider}${options.late ? ' (late money)' : ''}`;
-    const result = await activities(options.late ? LATE_MONEY_OPTIONS : compensationOpts, summary).settlePayment({ provider, orderId, paymentId });
+    const result = await activities(options.late ? LATE_MONEY_OPTIONS : compensationOpts, summary).settlePayment({
+      provider,
+      orderId,
+      paymentId,
+    });
     if (result.outcome === 'refunded') {
       log.append({
         type: 'PaymentRefunded',
@@ -417,11 +447,15 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
    */
   async function settleStrayPayments(): Promise<void> {
     for (;;) {
-      const stray = [...callbacks.values()].find((callback) => isStray(callback) && !settledStrays.has(strayKey(callback)));
+      const stray = [...callbacks.values()].find(
+        (callback) => isStray(callback) && !settledStrays.has(strayKey(callback)),
+      );
       if (!stray) return;
       settledStrays.add(strayKey(stray));
       // The order has ended: money that cannot be returned yet is tried again, never a reason to fail it.
-      await untilSettled(`${stray.paymentId} at ${stray.provider}`, settings.compensationGiveUpMs, () => settle(stray.provider, stray.paymentId, { late: true }));
+      await untilSettled(`${stray.paymentId} at ${stray.provider}`, settings.compensationGiveUpMs, () =>
+        settle(stray.provider, stray.paymentId, { late: true }),
+      );
     }
   }
 
@@ -434,7 +468,11 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
 
   async function notify(template: NotificationTemplate): Promise<void> {
     try {
-      await activities(NOTIFY_OPTIONS, `notify the customer (${template})`).notifyCustomer({ orderId, email: request.customer.email, template });
+      await activities(NOTIFY_OPTIONS, `notify the customer (${template})`).notifyCustomer({
+        orderId,
+        email: request.customer.email,
+        template,
+      });
     } catch (err) {
       wf.log.warn('customer notification failed', { orderId, template, error: failureMessage(err) });
     }
@@ -452,7 +490,8 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
       const moved = log.transitions !== seen;
       seen = log.transitions;
       const { status, needsAttention } = log.state;
-      if (!moved && !needsAttention && !isTerminal(status)) log.append({ type: 'OrderFlaggedStuck', data: { status, slaMs } });
+      if (!moved && !needsAttention && !isTerminal(status))
+        log.append({ type: 'OrderFlaggedStuck', data: { status, slaMs } });
     }
   }
 }
@@ -463,7 +502,8 @@ function liveStep(details: string): void {
 }
 
 function endedAs(view: OrderView): string {
-  if (view.status === Status.CONFIRMED) return `Confirmed: ${formatAmount(view.total, view.currency)} paid, handed to fulfillment`;
+  if (view.status === Status.CONFIRMED)
+    return `Confirmed: ${formatAmount(view.total, view.currency)} paid, handed to fulfillment`;
   return `${view.status === Status.REJECTED ? 'Rejected' : 'Cancelled'}: ${view.reason?.code ?? 'no reason'}${view.reason ? ` (${view.reason.message})` : ''}`;
 }
 
@@ -475,4 +515,3 @@ function cancellationReason(request: CancelRequest): OrderReason {
   const code = request.by === 'support' ? Reason.CANCELLED_BY_SUPPORT : Reason.CANCELLED_BY_CUSTOMER;
   return { code, message: request.reason ?? `cancelled by ${request.by}` };
 }
-

@@ -20,7 +20,8 @@ const TRANSIENT_TYPES: readonly string[] = [FailureType.UPSTREAM_UNAVAILABLE, Fa
  * cancelled, and errors of our own workflow code are not step failures: they go on up.
  */
 export function stepFailure(err: unknown): StepFailure {
-  if (isCancellation(err) || CancellationScope.current().consideredCancelled || !(err instanceof ActivityFailure)) throw err;
+  if (isCancellation(err) || CancellationScope.current().consideredCancelled || !(err instanceof ActivityFailure))
+    throw err;
   const last = lastApplicationFailure(err);
   const message = failureMessage(err);
   const code = ReasonCode.safeParse(last?.type);

@@ -12,7 +12,15 @@ import { makeOrder, installTestRuntime } from '../helpers/stack';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(__dirname, '..', 'artifacts');
 /** Flags for a closed network: no background calls home that would be refused anyway. */
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 installTestRuntime();
 
@@ -55,7 +63,10 @@ async function textInSomeFrame(page: Page, text: string | RegExp, timeoutMs = 30
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     for (const frame of page.frames()) {
-      const body = await frame.locator('body').innerText({ timeout: 1_000 }).catch(() => '');
+      const body = await frame
+        .locator('body')
+        .innerText({ timeout: 1_000 })
+        .catch(() => '');
       if (typeof text === 'string' ? body.includes(text) : text.test(body)) return;
     }
     if (Date.now() > deadline) throw new Error(`no frame shows ${String(text)} within ${timeoutMs} ms`);
@@ -66,7 +77,10 @@ async function textInSomeFrame(page: Page, text: string | RegExp, timeoutMs = 30
 test('support finds the order by its OrderId search attribute', async () => {
   const query = encodeURIComponent(`OrderId="${order.orderId}"`);
   await page.goto(`${uiUrl}/namespaces/default/workflows?query=${query}`, { waitUntil: 'domcontentloaded' });
-  await page.getByRole('link', { name: `order-${order.orderId}` }).first().waitFor({ timeout: 30_000 });
+  await page
+    .getByRole('link', { name: `order-${order.orderId}` })
+    .first()
+    .waitFor({ timeout: 30_000 });
   await page.screenshot({ path: path.join(ARTIFACTS, 'web-ui-search.png') });
 });
 
@@ -78,7 +92,11 @@ test('the order page shows the decoded input; User Metadata shows the summary an
   await page.screenshot({ path: path.join(ARTIFACTS, 'web-ui-order-history.png') });
 
   // The run's page has a tab of its own for User Metadata.
-  await page.getByRole('tab', { name: 'User Metadata' }).or(page.getByRole('link', { name: 'User Metadata' })).first().click();
+  await page
+    .getByRole('tab', { name: 'User Metadata' })
+    .or(page.getByRole('link', { name: 'User Metadata' }))
+    .first()
+    .click();
   await textInSomeFrame(page, `Order ${order.orderId} · customer ${order.customer.id} · 39.98 EUR`);
   await textInSomeFrame(page, /Waiting for primary.s payment callback for pay_\w+ until \d{4}-/);
   await page.screenshot({ path: path.join(ARTIFACTS, 'web-ui-order-summary.png') });

@@ -64,12 +64,28 @@ type Outcome = `${OrderStatus}${'' | ` ${ReasonCode}`}`;
 const ATTENTION_UNEXPECTED = 'REQUIRES_ATTENTION UNEXPECTED_ANSWER';
 const ATTENTION_EXHAUSTED = 'REQUIRES_ATTENTION RETRIES_EXHAUSTED';
 const ATTENTION_COMPENSATION = 'REQUIRES_ATTENTION COMPENSATION_FAILED';
-const UNEXPECTED_4XX = { '400': ATTENTION_UNEXPECTED, '404': ATTENTION_UNEXPECTED, '409': ATTENTION_UNEXPECTED, '422': ATTENTION_UNEXPECTED } as const;
-const COMPENSATION_4XX = { '400': ATTENTION_COMPENSATION, '404': ATTENTION_COMPENSATION, '409': ATTENTION_COMPENSATION, '422': ATTENTION_COMPENSATION } as const;
+const UNEXPECTED_4XX = {
+  '400': ATTENTION_UNEXPECTED,
+  '404': ATTENTION_UNEXPECTED,
+  '409': ATTENTION_UNEXPECTED,
+  '422': ATTENTION_UNEXPECTED,
+} as const;
+const COMPENSATION_4XX = {
+  '400': ATTENTION_COMPENSATION,
+  '404': ATTENTION_COMPENSATION,
+  '409': ATTENTION_COMPENSATION,
+  '422': ATTENTION_COMPENSATION,
+} as const;
 
 /** What each cell must end as (docs/RELIABILITY.md shows the same table). */
 export const EXPECTED: Record<CallName, Record<FaultName, Outcome>> = {
-  catalog: { '503': ATTENTION_EXHAUSTED, ...UNEXPECTED_4XX, 'bad body': ATTENTION_UNEXPECTED, hang: ATTENTION_EXHAUSTED, refused: ATTENTION_EXHAUSTED },
+  catalog: {
+    '503': ATTENTION_EXHAUSTED,
+    ...UNEXPECTED_4XX,
+    'bad body': ATTENTION_UNEXPECTED,
+    hang: ATTENTION_EXHAUSTED,
+    refused: ATTENTION_EXHAUSTED,
+  },
   reserve: {
     '503': 'CANCELLED INVENTORY_UNAVAILABLE',
     ...UNEXPECTED_4XX,
@@ -78,7 +94,13 @@ export const EXPECTED: Record<CallName, Record<FaultName, Outcome>> = {
     // The release goes to the same refusing system.
     refused: ATTENTION_COMPENSATION,
   },
-  release: { '503': ATTENTION_COMPENSATION, ...COMPENSATION_4XX, 'bad body': ATTENTION_COMPENSATION, hang: ATTENTION_COMPENSATION, refused: ATTENTION_COMPENSATION },
+  release: {
+    '503': ATTENTION_COMPENSATION,
+    ...COMPENSATION_4XX,
+    'bad body': ATTENTION_COMPENSATION,
+    hang: ATTENTION_COMPENSATION,
+    refused: ATTENTION_COMPENSATION,
+  },
   'create payment': {
     '503': 'CANCELLED PAYMENT_UNAVAILABLE',
     ...UNEXPECTED_4XX,
@@ -88,7 +110,13 @@ export const EXPECTED: Record<CallName, Record<FaultName, Outcome>> = {
     // Both providers are the refusing system, so their voids fail too.
     refused: ATTENTION_COMPENSATION,
   },
-  'payment status': { '503': ATTENTION_EXHAUSTED, ...UNEXPECTED_4XX, 'bad body': ATTENTION_UNEXPECTED, hang: ATTENTION_EXHAUSTED, refused: ATTENTION_EXHAUSTED },
+  'payment status': {
+    '503': ATTENTION_EXHAUSTED,
+    ...UNEXPECTED_4XX,
+    'bad body': ATTENTION_UNEXPECTED,
+    hang: ATTENTION_EXHAUSTED,
+    refused: ATTENTION_EXHAUSTED,
+  },
   settle: {
     '503': ATTENTION_COMPENSATION,
     ...COMPENSATION_4XX,
@@ -104,7 +132,16 @@ export const EXPECTED: Record<CallName, Record<FaultName, Outcome>> = {
     hang: 'CANCELLED CONFIRMATION_FAILED',
     refused: 'CANCELLED CONFIRMATION_FAILED',
   },
-  notification: { '503': 'CONFIRMED', '400': 'CONFIRMED', '404': 'CONFIRMED', '409': 'CONFIRMED', '422': 'CONFIRMED', 'bad body': 'CONFIRMED', hang: 'CONFIRMED', refused: 'CONFIRMED' },
+  notification: {
+    '503': 'CONFIRMED',
+    '400': 'CONFIRMED',
+    '404': 'CONFIRMED',
+    '409': 'CONFIRMED',
+    '422': 'CONFIRMED',
+    'bad body': 'CONFIRMED',
+    hang: 'CONFIRMED',
+    refused: 'CONFIRMED',
+  },
 };
 
 /** A cell beside the matrix: a 4xx that the system's contract gives a meaning, not an error. */
@@ -172,14 +209,21 @@ export async function runCell({ call: callName, fault, expected, route: faultRou
     if (call.armAt === 'start') await arm(true);
     const handle = await stack.startOrder(request);
     if (call.armAt === 'awaiting-payment') {
-      await eventually(() => handle.query(getOrderQuery), (view) => view.status === 'AWAITING_PAYMENT');
+      await eventually(
+        () => handle.query(getOrderQuery),
+        (view) => view.status === 'AWAITING_PAYMENT',
+      );
       await arm(true);
     }
     if (call.cancel) await handle.signal(cancelOrderSignal, { by: 'customer' });
 
     const [status, code] = expected.split(' ') as [OrderStatus, ReasonCode | undefined];
-    const read = async () => (await fetch(`${stack.apiUrl}/orders/${request.orderId}`, { headers: auth('dev-support') })).json() as Promise<OrderView>;
-    const ended = (view: OrderView) => view.status === status && (status !== 'REQUIRES_ATTENTION' || view.needsAttention);
+    const read = async () =>
+      (
+        await fetch(`${stack.apiUrl}/orders/${request.orderId}`, { headers: auth('dev-support') })
+      ).json() as Promise<OrderView>;
+    const ended = (view: OrderView) =>
+      view.status === status && (status !== 'REQUIRES_ATTENTION' || view.needsAttention);
     let view = await eventually(read, ended, 30_000);
     expect(view.reason?.code).toBe(code);
 
@@ -201,14 +245,23 @@ export async function runCell({ call: callName, fault, expected, route: faultRou
 
     // Money and stock, once any call that hung past its step has landed and been settled.
     const confirmed = view.status === 'CONFIRMED';
-    await eventually(() => netMoney(stack, request.orderId), (net) => net === (confirmed ? view.total : 0), 20_000);
-    await eventually(() => stack.ledger.snapshot().stock[sku.sku], (stock) => stock === stockBefore - (confirmed ? sku.quantity : 0), 20_000);
+    await eventually(
+      () => netMoney(stack, request.orderId),
+      (net) => net === (confirmed ? view.total : 0),
+      20_000,
+    );
+    await eventually(
+      () => stack.ledger.snapshot().stock[sku.sku],
+      (stock) => stock === stockBefore - (confirmed ? sku.quantity : 0),
+      20_000,
+    );
 
     // So does every other workflow of this stack (late refunds): once none runs, none ended otherwise than completing.
     const runs = await eventually(
       async () => {
         const found: string[] = [];
-        for await (const run of stack.client.workflow.list({ query: `TaskQueue = '${stack.taskQueue}'` })) found.push(`${run.workflowId}: ${run.status.name}`);
+        for await (const run of stack.client.workflow.list({ query: `TaskQueue = '${stack.taskQueue}'` }))
+          found.push(`${run.workflowId}: ${run.status.name}`);
         return found;
       },
       (found) => found.length > 0 && found.every((line) => !line.endsWith('RUNNING')),

@@ -11,5 +11,11 @@ export function expectProblem(answer: Answer, status: number, title?: string): v
       : { code: answer.status, contentType: answer.headers['content-type'], body: answer.body as unknown };
   expect(code).toBe(status);
   expect(contentType).toMatch(/^application\/problem\+json/);
-  expect(body).toMatchObject({ type: expect.any(String), title: title ?? expect.any(String), status, detail: expect.any(String), errors: expect.any(Array) });
+  expect(body).toMatchObject({
+    type: expect.any(String),
+    title: title ?? expect.any(String),
+    status,
+    detail: expect.any(String),
+    errors: expect.any(Array),
+  });
 }

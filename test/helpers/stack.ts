@@ -8,7 +8,13 @@ import { createApp } from '../../api/server';
 import { createActivities, type ActivityEndpoints, type OrderActivities } from '../../activities';
 import { createHttpClient } from '../../activities/http';
 import { orderStartOptions } from '../../api/start-order';
-import { DEFAULT_MAX_STARTS_IN_FLIGHT, DEV_API_KEYS, devPaymentProviders, type ApiKeys, type Config } from '../../config';
+import {
+  DEFAULT_MAX_STARTS_IN_FLIGHT,
+  DEV_API_KEYS,
+  devPaymentProviders,
+  type ApiKeys,
+  type Config,
+} from '../../config';
 import { getEventsQuery } from '../../domain/contract';
 import type { OrderRequest } from '../../domain/order-request';
 import type { OrderView } from '../../domain/order-state';
@@ -163,7 +169,13 @@ export async function startStack({
     ...(logger ? { logger: logger.child({ component: 'sandbox' }) } : {}),
   });
   sandboxServer.on('request', sandbox.app);
-  const appConfig = { paymentProviders: providers, saga, orderAcceptTimeoutMs, maxStartsInFlight, codecCorsOrigins: [TEST_UI_ORIGIN] };
+  const appConfig = {
+    paymentProviders: providers,
+    saga,
+    orderAcceptTimeoutMs,
+    maxStartsInFlight,
+    codecCorsOrigins: [TEST_UI_ORIGIN],
+  };
   const app = createApp({
     client,
     config: { ...appConfig, apiKeys: TEST_API_KEYS },
@@ -236,7 +248,10 @@ export async function startStack({
 
     /** Flips a sandbox fault switch, as the operator of a real outage would experience it. */
     async outage(target: 'primary' | 'backup' | 'fulfillment' | 'refunds', down: boolean): Promise<void> {
-      const path = target === 'fulfillment' || target === 'refunds' ? `/_sandbox/${target}/outage` : `/_sandbox/providers/${target}/outage`;
+      const path =
+        target === 'fulfillment' || target === 'refunds'
+          ? `/_sandbox/${target}/outage`
+          : `/_sandbox/providers/${target}/outage`;
       const response = await fetch(`${sandboxUrl}${path}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -277,12 +292,17 @@ export function makeOrder(overrides: Partial<OrderRequest> = {}): OrderRequest {
 }
 
 /** Polls until `check` holds, for things that happen outside the workflow (webhooks, the sandbox's timers). */
-export async function eventually<T>(read: () => Promise<T> | T, check: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+export async function eventually<T>(
+  read: () => Promise<T> | T,
+  check: (value: T) => boolean,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
     if (check(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
