@@ -1,0 +1,579 @@
+import * as wf from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope } from '@temporalio/workflow';
+import type { OrderActivities } from '../activities';
+import type { NotificationTemplate } from '../activities/notifications';
+import {
+  AcceptanceRequest,
+  CancelRequest,
+  OperatorRequest,
+  ORDER_CONFLICT,
+  PaymentCallback,
+  type OrderWorkflowInput,
+} from '../domain/contract';
+import { orderReceived } from '../domain/evolve';
+import { formatAmount } from '../domain/money';
+import type { OperatorActionKind } from '../domain/order-events';
+import {
+  CANCELLABLE_STATUSES,
+  CANCELLATION_SETTLED_STATUSES,
+  isCurrentPayment,
+  isTerminal,
+  Status,
+  type OrderReason,
+  type OrderStatus,
+  type OrderView,
+} from '../domain/order-state';
+import { Reason, REJECTION_CODES } from '../domain/reasons';
+import { LATE_MONEY_OPTIONS, untilSettled } from './late-refund';
+import { OrderLog } from './order-log';
+import { recordDuplicateCallback } from './order-metrics';
+import { Compensations } from './saga';
+import { failureMessage, stepFailure, type StepFailure } from './step-failure';
+
+/** Catalog and inventory: retried while they are down, for the step's retry budget (see {@link withinBudget}). */
+const INVENTORY_OPTIONS: wf.ActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '30 seconds' },
+  // A reservation in flight lands before its release runs, so a cancel never leaks stock.
+  cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+};
+/** Payment creation: a few attempts per provider, then fail over to the next one. */
+const CREATE_PAYMENT_OPTIONS: wf.ActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumAttempts: 3 },
+  cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+};
+/** Reconciliation must get an answer: retried while the provider does not answer, for the step's retry budget. */
+const RECONCILE_OPTIONS: wf.ActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+};
+/** Fulfillment: a bounded outage is waited out; a longer one fails the confirmation and the money goes back. */
+const CONFIRM_OPTIONS: wf.ActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumAttempts: 5 },
+};
+/** Notifications are best effort: an order never fails because an email could not be sent. */
+const NOTIFY_OPTIONS: wf.ActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 3 },
+};
+
+/**
+ * A forward step's options bounded by its retry budget (`stepGiveUpMs`; none for orders started before it
+ * existed, which retry without end as they did then).
+ */
+function withinBudget(options: wf.ActivityOptions, giveUpMs: number | undefined): wf.ActivityOptions {
+  if (giveUpMs === undefined) return options;
+  return { ...options, startToCloseTimeout: Math.min(10_000, giveUpMs), scheduleToCloseTimeout: giveUpMs };
+}
+
+/** Compensations retry until `compensationGiveUpMs`, then the order waits for an operator. */
+function compensationOptions(giveUpMs: number): wf.ActivityOptions {
+  return {
+    startToCloseTimeout: Math.min(10_000, giveUpMs),
+    scheduleToCloseTimeout: giveUpMs,
+    retry: { initialInterval: '500 milliseconds', maximumInterval: '30 seconds' },
+  };
+}
+
+type Activities = wf.ActivityInterfaceFor<OrderActivities>;
+const activitiesWith = (options: wf.ActivityOptions): Activities => wf.proxyActivities<OrderActivities>(options);
+const paymentCreation = activitiesWith(CREATE_PAYMENT_OPTIONS);
+const fulfillment = activitiesWith(CONFIRM_OPTIONS);
+const notifications = activitiesWith(NOTIFY_OPTIONS);
+const lateMoney = activitiesWith(LATE_MONEY_OPTIONS);
+
+/** One activity of a proxy, called with per-call options. */
+interface ActivityCall<A extends unknown[], R> {
+  executeWithOptions(options: wf.ActivityOptions, args: A): Promise<R>;
+}
+
+/**
+ * Calls an activity labelled with `summary`: the line support reads beside the call in the Web UI's
+ * history (the label is in the history: changing one changes what a replay compares against nothing, but
+ * keep them stable all the same, as support searches for them).
+ */
+function call<A extends unknown[], R>(activity: ActivityCall<A, R>, summary: string, ...args: A): Promise<R> {
+  return activity.executeWithOptions({ summary }, args);
+}
+
+/** Current details: the live step, as the Web UI shows it beside the order. */
+function liveStep(details: string): void {
+  wf.setCurrentDetails(details);
+}
+
+/** Where the steps up to payment leave the order. */
+export type ForwardOutcome =
+  | { kind: 'paid' }
+  | { kind: 'rejected'; reason: OrderReason }
+  | { kind: 'compensate'; reason: OrderReason }
+  /** A step got an answer it has no meaning for, or gave up with nothing of its own to undo: an operator decides. */
+  | { kind: 'attention'; step: string; failure: StepFailure };
+
+/** Thrown by a forward step that ends the forward steps there, with where the order goes next. */
+class Halt {
+  constructor(readonly outcome: Exclude<ForwardOutcome, { kind: 'paid' }>) {}
+}
+
+/** Statuses at which an order has answered its checkout: it has a payment link, or it has ended. */
+const ACCEPTED_STATUSES: readonly OrderStatus[] = Object.values(Status).filter(
+  (status) => status !== Status.RECEIVED && status !== Status.RESERVED,
+);
+
+/**
+ * One order's saga: its event log, what it has been asked (payment callbacks, a cancel, an operator's
+ * action), its compensations, and each step it takes. `orderWorkflow` wires the handlers to it and tells
+ * the story with its steps.
+ */
+export class OrderSaga {
+  private readonly log: OrderLog;
+  private readonly compensations = new Compensations();
+  /** The story runs shielded from a cancellation asked of Temporal itself: it is taken as a support cancel. */
+  private readonly storyScope = new CancellationScope({ cancellable: false });
+  /** The steps up to a paid order: what a cancel request cancels. */
+  private readonly forwardScope = new CancellationScope({ parent: this.storyScope, cancellable: true });
+  private readonly callbacks = new Map<string, PaymentCallback>();
+  private readonly settledStrays = new Set<string>();
+  private cancelRequest: CancelRequest | null = null;
+  private operatorRequest: { action: OperatorActionKind; request: OperatorRequest } | null = null;
+  private readonly catalogAndInventory: Activities;
+  private readonly reconciliation: Activities;
+  private readonly undoing: Activities;
+
+  constructor(private readonly input: OrderWorkflowInput) {
+    const { settings } = input;
+    this.log = new OrderLog(input.startWroteFirstEvent === true);
+    this.catalogAndInventory = activitiesWith(withinBudget(INVENTORY_OPTIONS, settings.stepGiveUpMs));
+    this.reconciliation = activitiesWith(withinBudget(RECONCILE_OPTIONS, settings.stepGiveUpMs));
+    this.undoing = activitiesWith(compensationOptions(settings.compensationGiveUpMs));
+    // The first event before any handler: a buffered update (update-with-start) runs as soon as its handler is set.
+    this.log.append(orderReceived(input.request), input.receivedAt);
+  }
+
+  private get orderId(): string {
+    return this.input.request.orderId;
+  }
+
+  get view(): OrderView {
+    return this.log.view;
+  }
+
+  get events() {
+    return this.log.events;
+  }
+
+  // ---- What the order is asked, through its handlers
+
+  /** A provider's callback; providers retry, so a repeated event id changes nothing. */
+  takeCallback(raw: unknown): void {
+    const callback = PaymentCallback.safeParse(raw);
+    if (!callback.success) return wf.log.warn('ignored a malformed payment callback', { orderId: this.orderId });
+    if (this.callbacks.has(callback.data.eventId)) return recordDuplicateCallback(callback.data.provider);
+    this.callbacks.set(callback.data.eventId, callback.data);
+  }
+
+  /** The validator of the checkout's wait for acceptance: the same order id with another body is a conflict. */
+  refuseOtherBody(raw: unknown): void {
+    const request = AcceptanceRequest.safeParse(raw);
+    if (!request.success || request.data.requestHash !== this.input.requestHash) {
+      throw ApplicationFailure.nonRetryable('this order id was placed with another body', ORDER_CONFLICT);
+    }
+  }
+
+  /** The view once the order has answered its checkout: a payment link, or its end. */
+  async accepted(): Promise<OrderView> {
+    await wf.condition(() => ACCEPTED_STATUSES.includes(this.log.state.status));
+    return this.log.view;
+  }
+
+  /** A cancel from the customer or support, taken while the order can still be cancelled, once. */
+  requestCancel(raw: unknown): void {
+    const request = CancelRequest.safeParse(raw);
+    if (!request.success) return wf.log.warn('ignored a malformed cancel request', { orderId: this.orderId });
+    this.cancel(request.data);
+  }
+
+  /** Temporal's own cancellation (the Web UI's "Request Cancellation"): a support cancel, as the saga means it. */
+  cancelAsSupport(): void {
+    this.cancel({ by: 'support', reason: 'cancellation requested through Temporal' });
+  }
+
+  private cancel(request: CancelRequest): void {
+    const { status } = this.log.state;
+    if (!CANCELLABLE_STATUSES.includes(status) || this.cancelRequest) {
+      return wf.log.warn('ignored a cancel request', { orderId: this.orderId, status });
+    }
+    this.cancelRequest = request;
+    this.forwardScope.cancel();
+  }
+
+  /** The view once a cancel has run its course (or the order could no longer be cancelled). */
+  async cancellationSettled(): Promise<OrderView> {
+    await wf.condition(() => CANCELLATION_SETTLED_STATUSES.includes(this.log.state.status));
+    return this.log.view;
+  }
+
+  /** An operator's retry or resolve, taken only while the order waits for one. */
+  operatorActs(action: OperatorActionKind, raw: unknown): void {
+    const request = OperatorRequest.safeParse(raw);
+    const { status } = this.log.state;
+    if (!request.success || status !== Status.REQUIRES_ATTENTION || this.operatorRequest) {
+      return wf.log.warn('ignored an operator action', { orderId: this.orderId, action, status });
+    }
+    this.operatorRequest = { action, request: request.data };
+  }
+
+  /**
+   * Flags the order for support when a whole SLA period passes without a transition. One timer per period,
+   * not one per status: a fast order costs one timer, a stuck one is flagged within one to two periods.
+   */
+  async flagWhenStuck(): Promise<void> {
+    const slaMs = this.input.settings.stateSlaMs;
+    let seen = this.log.transitions;
+    while (!isTerminal(this.log.state.status)) {
+      await wf.sleep(slaMs);
+      const moved = this.log.transitions !== seen;
+      seen = this.log.transitions;
+      const { status, needsAttention } = this.log.state;
+      if (!moved && !needsAttention && !isTerminal(status)) {
+        this.log.append({ type: 'OrderFlaggedStuck', data: { status, slaMs } });
+      }
+    }
+  }
+
+  // ---- The story's steps
+
+  /** Runs the story, which Temporal's own cancellation does not interrupt (see {@link cancelAsSupport}). */
+  story(steps: () => Promise<OrderView>): Promise<OrderView> {
+    return this.storyScope.run(steps);
+  }
+
+  /**
+   * Runs the steps up to a paid order, cancellable by the customer or support throughout; a step that
+   * halts them says where the order goes, and so does a cancel.
+   */
+  async untilPaid(steps: () => Promise<ForwardOutcome>): Promise<ForwardOutcome> {
+    try {
+      return await this.forwardScope.run(async () => {
+        try {
+          return await steps();
+        } catch (err) {
+          if (err instanceof Halt) return err.outcome;
+          throw err;
+        }
+      });
+    } catch (err) {
+      // Once a cancel is requested, whatever ended the forward steps ended them because of it: an attempt
+      // already running when the cancel came fails with its own error, not a CancelledFailure.
+      if (!this.cancelRequest) throw err;
+      return { kind: 'compensate', reason: cancellationReason(this.cancelRequest) };
+    }
+  }
+
+  /** Checks the lines against the catalog and returns the total it prices them at. */
+  async validate(): Promise<number> {
+    const { items } = this.input.request;
+    const label = `check ${items.length} line(s) against the catalog`;
+    let total: number;
+    try {
+      ({ total } = await this.step(this.catalogAndInventory.validateOrder, label, { orderId: this.orderId, items }));
+    } catch (err) {
+      const failure = stepFailure(err);
+      // What the catalog refuses ends the order before anything has moved; anything else waits for an operator.
+      if (failure.kind === 'refused' && REJECTION_CODES.includes(failure.reason.code)) {
+        throw new Halt({ kind: 'rejected', reason: failure.reason });
+      }
+      throw new Halt({ kind: 'attention', step: label, failure });
+    }
+    this.log.append({ type: 'OrderValidated', data: { total } });
+    return total;
+  }
+
+  async reserveStock(): Promise<void> {
+    const { orderId } = this;
+    this.compensations.add('release stock', async () => {
+      await call(this.undoing.releaseStock, 'release stock at inventory', { orderId });
+      this.log.append({ type: 'StockReleased', data: {} });
+    });
+    const label = 'reserve stock at inventory';
+    try {
+      await this.step(this.catalogAndInventory.reserveStock, label, { orderId, items: this.input.request.items });
+    } catch (err) {
+      const failure = stepFailure(err);
+      // Out of stock reserves nothing (all or nothing), so there is nothing to undo: the order is simply rejected.
+      if (failure.kind === 'refused' && failure.reason.code === Reason.OUT_OF_STOCK) {
+        throw new Halt({ kind: 'rejected', reason: failure.reason });
+      }
+      if (failure.kind === 'unavailable') {
+        const reason = { code: Reason.INVENTORY_UNAVAILABLE, message: `${label}: ${failure.message}` };
+        throw new Halt({ kind: 'compensate', reason });
+      }
+      throw new Halt({ kind: 'attention', step: label, failure });
+    }
+    this.log.append({ type: 'StockReserved', data: {} });
+  }
+
+  /**
+   * Asks each provider in turn; the first that answers takes the payment. Only unavailability fails over:
+   * a refusal compensates, an answer the saga cannot read waits for an operator.
+   */
+  async requestPayment(amount: number): Promise<void> {
+    const { orderId } = this;
+    const { currency, payment } = this.input.request;
+    for (const provider of this.input.settings.paymentProviders) {
+      // Registered before the call: a payment created behind a timed-out answer is still undone.
+      // When it runs, the order usually knows the payment by then; otherwise settle finds it by order id.
+      this.compensations.add(`settle payment at ${provider}`, () => this.settle(provider, this.paymentIdAt(provider)));
+      const label = `request payment of ${formatAmount(amount, currency)} at ${provider}`;
+      try {
+        const created = await this.step(paymentCreation.createPayment, label, {
+          provider,
+          orderId,
+          amount,
+          currency,
+          token: payment.token,
+        });
+        const { paymentId, checkoutUrl } = created;
+        this.log.append({ type: 'PaymentRequested', data: { provider, paymentId, amount, checkoutUrl } });
+        return;
+      } catch (err) {
+        const failure = stepFailure(err);
+        if (failure.kind === 'refused' && failure.reason.code === Reason.PAYMENT_DECLINED) {
+          throw new Halt({ kind: 'compensate', reason: failure.reason });
+        }
+        if (failure.kind !== 'unavailable') throw new Halt({ kind: 'attention', step: label, failure });
+        this.log.append({ type: 'PaymentProviderUnavailable', data: { provider, message: failure.message } });
+      }
+    }
+    const reason = { code: Reason.PAYMENT_UNAVAILABLE, message: 'no payment provider could take the payment' };
+    throw new Halt({ kind: 'compensate', reason });
+  }
+
+  /** Waits for the provider's callback within the payment window, then reconciles if it never came. */
+  async awaitPayment(): Promise<ForwardOutcome> {
+    const { provider, paymentId } = this.log.state.payment!;
+    const { paymentWindowMs } = this.input.settings;
+    const deadline = new Date(Date.now() + paymentWindowMs).toISOString();
+    liveStep(`Waiting for ${provider}'s payment callback for ${paymentId} until ${deadline}`);
+    const arrived = await wf.condition(() => this.currentCallback() !== undefined, paymentWindowMs);
+    if (arrived) {
+      const callback = this.currentCallback()!;
+      const { eventId } = callback;
+      if (callback.type === 'payment.succeeded') {
+        this.log.append({ type: 'PaymentSucceeded', data: { provider, paymentId, eventId } });
+        return { kind: 'paid' };
+      }
+      const failureReason = callback.failureReason ?? 'payment failed';
+      this.log.append({ type: 'PaymentFailed', data: { provider, paymentId, eventId, failureReason } });
+      return { kind: 'compensate', reason: { code: Reason.PAYMENT_DECLINED, message: failureReason } };
+    }
+    this.log.append({ type: 'PaymentWindowExpired', data: { windowMs: paymentWindowMs } });
+    return this.reconcile(provider, paymentId);
+  }
+
+  /** Asks the provider what became of a payment whose callback never came. */
+  private async reconcile(provider: string, paymentId: string): Promise<ForwardOutcome> {
+    const label = `reconcile ${paymentId} at ${provider}`;
+    let status;
+    try {
+      status = await this.step(this.reconciliation.getPaymentStatus, label, { provider, paymentId });
+    } catch (err) {
+      return { kind: 'attention', step: label, failure: stepFailure(err) };
+    }
+    const timedOut = `no payment within ${this.input.settings.paymentWindowMs} ms`;
+    if (status === null) {
+      this.log.append({ type: 'PaymentNotFound', data: { provider, paymentId } });
+      const message = `${timedOut}: ${provider} has no record of ${paymentId}`;
+      return { kind: 'compensate', reason: { code: Reason.PAYMENT_TIMEOUT, message } };
+    }
+    this.log.append({ type: 'PaymentReconciled', data: { provider, paymentId, providerStatus: status.status } });
+    if (status.status === 'succeeded') return { kind: 'paid' };
+    if (status.status === 'failed') {
+      const message = 'the provider reports the payment failed';
+      return { kind: 'compensate', reason: { code: Reason.PAYMENT_DECLINED, message } };
+    }
+    return { kind: 'compensate', reason: { code: Reason.PAYMENT_TIMEOUT, message: timedOut } };
+  }
+
+  /**
+   * Hands the paid order to fulfillment and tells the customer. A fulfillment that cannot be reached is
+   * refunded; one that answers what the saga cannot read may have taken the order, so an operator decides.
+   */
+  async confirm(): Promise<void> {
+    const { items, shippingAddress } = this.input.request;
+    const label = 'submit the order to fulfillment';
+    let fulfillmentId: string;
+    try {
+      ({ fulfillmentId } = await this.step(fulfillment.submitFulfillment, label, {
+        orderId: this.orderId,
+        items,
+        shippingAddress,
+      }));
+    } catch (err) {
+      const failure = stepFailure(err);
+      if (failure.kind !== 'unavailable') return this.askOperator(label, failure);
+      return this.compensate({ code: Reason.CONFIRMATION_FAILED, message: `fulfillment failed: ${failure.message}` });
+    }
+    this.log.append({ type: 'OrderConfirmed', data: { fulfillmentId } });
+    await this.notify('order-confirmed');
+  }
+
+  reject(reason: OrderReason): void {
+    this.log.append({ type: 'OrderRejected', data: reason });
+  }
+
+  /** Runs the compensations in reverse; if some keep failing, waits for an operator to retry or resolve. */
+  async compensate(reason: OrderReason): Promise<void> {
+    this.log.append({ type: 'CompensationStarted', data: reason });
+    liveStep(`Compensating (${reason.code}): undoing the steps taken, last first`);
+    await this.undoAll();
+  }
+
+  /**
+   * A step the saga cannot give a meaning to: the order waits in `REQUIRES_ATTENTION` until an operator
+   * has it compensated (retry compensation) or settles it by hand (mark resolved).
+   */
+  async askOperator(step: string, failure: StepFailure): Promise<void> {
+    const code = failure.kind === 'unavailable' ? Reason.RETRIES_EXHAUSTED : Reason.UNEXPECTED_ANSWER;
+    this.log.append({ type: 'StepFailed', data: { step, code, message: failure.message } });
+    const what = failure.kind === 'unavailable' ? 'gave up on its system' : 'got an answer the saga cannot read';
+    const pending = this.compensations.pending;
+    const undo = pending.length
+      ? `undo what the order did (${pending.join(', ')}) and cancel it`
+      : 'cancel it (nothing to undo)';
+    const action = await this.operatorDecides(
+      `Needs an operator: "${step}" ${what} (${failure.message}). Retry compensation to ${undo}, or mark resolved once settled by hand.`,
+    );
+    if (action === 'retry-compensation') await this.undoAll();
+  }
+
+  /**
+   * Money that arrived for a payment the order does not keep (a late success after cancel, a provider
+   * the saga failed over from) goes back, once per payment.
+   */
+  async settleStrayPayments(): Promise<void> {
+    for (;;) {
+      const stray = [...this.callbacks.values()].find(
+        (callback) => this.isStray(callback) && !this.settledStrays.has(strayKey(callback)),
+      );
+      if (!stray) return;
+      this.settledStrays.add(strayKey(stray));
+      // The order has ended: money that cannot be returned yet is tried again, never a reason to fail it.
+      await untilSettled(`${stray.paymentId} at ${stray.provider}`, this.input.settings.compensationGiveUpMs, () =>
+        this.settle(stray.provider, stray.paymentId, { late: true }),
+      );
+    }
+  }
+
+  /** Waits for the handlers still running, says how the order ended, and returns its view. */
+  async end(): Promise<OrderView> {
+    await wf.condition(wf.allHandlersFinished);
+    liveStep(endedAs(this.log.view));
+    return this.log.view;
+  }
+
+  // ---- Inside the steps
+
+  /** A forward step: its label is both the live step support sees now and the call's summary in history. */
+  private step<A extends unknown[], R>(activity: ActivityCall<A, R>, label: string, ...args: A): Promise<R> {
+    liveStep(label.charAt(0).toUpperCase() + label.slice(1));
+    return call(activity, label, ...args);
+  }
+
+  /** Runs the compensations until all succeed or an operator marks the order resolved; then it is cancelled. */
+  private async undoAll(): Promise<void> {
+    await CancellationScope.nonCancellable(async () => {
+      for (;;) {
+        const failures = await this.compensations.run();
+        if (failures.length === 0) break;
+        const [first] = failures;
+        this.log.append({ type: 'CompensationFailed', data: { step: first!.name, message: first!.message } });
+        const action = await this.operatorDecides(
+          `Needs an operator: "${first!.name}" kept failing (${first!.message}). Retry compensation or mark resolved.`,
+        );
+        if (action === 'mark-resolved') return;
+      }
+      this.log.append({ type: 'OrderCancelled', data: {} });
+      await this.notify('order-cancelled');
+    });
+  }
+
+  /** Waits for an operator's action on an order in `REQUIRES_ATTENTION`, with `prompt` as the live step, and records it. */
+  private async operatorDecides(prompt: string): Promise<OperatorActionKind> {
+    liveStep(prompt);
+    await wf.condition(() => this.operatorRequest !== null);
+    liveStep('Operator acted: compensating again');
+    const { action, request: operator } = this.operatorRequest!;
+    this.operatorRequest = null;
+    this.log.append({ type: 'OperatorAction', data: { action, operator: operator.operator, note: operator.note } });
+    return action;
+  }
+
+  private async settle(provider: string, paymentId?: string, options = { late: false }): Promise<void> {
+    const { orderId } = this;
+    const summary = `refund or void ${paymentId ?? `the payment of order ${orderId}`} at ${provider}${options.late ? ' (late money)' : ''}`;
+    const activities = options.late ? lateMoney : this.undoing;
+    const result = await call(activities.settlePayment, summary, { provider, orderId, paymentId });
+    if (result.outcome === 'refunded') {
+      const { amount } = result;
+      this.log.append({
+        type: 'PaymentRefunded',
+        data: { provider, paymentId: result.paymentId, amount, late: options.late },
+      });
+    } else if (result.outcome === 'voided') {
+      this.log.append({ type: 'PaymentVoided', data: { provider, paymentId: result.paymentId } });
+    } else if (result.outcome === 'not-found') {
+      this.log.append({ type: 'PaymentNotFound', data: { provider, paymentId: result.paymentId } });
+    }
+  }
+
+  private async notify(template: NotificationTemplate): Promise<void> {
+    const { orderId } = this;
+    try {
+      const summary = `notify the customer (${template})`;
+      await call(notifications.notifyCustomer, summary, {
+        orderId,
+        email: this.input.request.customer.email,
+        template,
+      });
+    } catch (err) {
+      wf.log.warn('customer notification failed', { orderId, template, error: failureMessage(err) });
+    }
+  }
+
+  private paymentIdAt(provider: string): string | undefined {
+    const payment = this.log.state.payment;
+    return payment?.provider === provider ? payment.paymentId : undefined;
+  }
+
+  /** The first callback about the payment the order is waiting on; others are strays, settled at the end. */
+  private currentCallback(): PaymentCallback | undefined {
+    for (const callback of this.callbacks.values()) if (isCurrentPayment(this.log.state, callback)) return callback;
+    return undefined;
+  }
+
+  private isStray(callback: PaymentCallback): boolean {
+    if (callback.type !== 'payment.succeeded') return false;
+    const state = this.log.state;
+    if (!isCurrentPayment(state, callback)) return true;
+    return state.status !== Status.CONFIRMED && state.payment.status !== 'refunded';
+  }
+}
+
+function endedAs(view: OrderView): string {
+  if (view.status === Status.CONFIRMED) {
+    return `Confirmed: ${formatAmount(view.total, view.currency)} paid, handed to fulfillment`;
+  }
+  const ended = view.status === Status.REJECTED ? 'Rejected' : 'Cancelled';
+  return `${ended}: ${view.reason?.code ?? 'no reason'}${view.reason ? ` (${view.reason.message})` : ''}`;
+}
+
+function strayKey(callback: PaymentCallback): string {
+  return `${callback.provider}/${callback.paymentId}`;
+}
+
+function cancellationReason(request: CancelRequest): OrderReason {
+  const code = request.by === 'support' ? Reason.CANCELLED_BY_SUPPORT : Reason.CANCELLED_BY_CUSTOMER;
+  return { code, message: request.reason ?? `cancelled by ${request.by}` };
+}
