@@ -120,7 +120,10 @@ function level(
   };
 }
 
-/** Runs `count` jobs at `concurrency`, with a progress bar on the terminal. */
+/**
+ * Runs `count` jobs at `concurrency`. On a terminal a progress bar redraws as they finish; anywhere else
+ * (CI, a log file) a frame per order would fill the log, so one line says when the level is done.
+ */
 async function drive(
   label: string,
   count: number,
@@ -130,6 +133,7 @@ async function drive(
   let next = 0;
   let done = 0;
   const started = Date.now();
+  const onTerminal = process.stdout.isTTY === true;
   const draw = () => {
     const width = 30;
     const filled = Math.round((done / count) * width);
@@ -140,12 +144,13 @@ async function drive(
       while (next < count) {
         await job(next++);
         done++;
-        draw();
+        if (onTerminal) draw();
       }
     }),
   );
-  process.stdout.write('\n');
-  return (Date.now() - started) / 1000;
+  const seconds = (Date.now() - started) / 1000;
+  process.stdout.write(onTerminal ? '\n' : `${label.padEnd(22)} ${count} in ${seconds.toFixed(1)} s\n`);
+  return seconds;
 }
 
 async function main(): Promise<void> {

@@ -269,7 +269,7 @@ export async function startLocalStack(
       namespace: config.temporal.namespace,
       activities: configuredActivities(config),
       dataConverter: { payloadCodecs: [temporal.codec] },
-      plugins: tracing ? [tracing.plugin] : [],
+      tracing,
     });
     const workerRun = worker.run();
     started.push(() => {

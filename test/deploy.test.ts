@@ -21,11 +21,21 @@ const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'
 /** The services that run this project's image; the others (PostgreSQL, Temporal, its UI) take their images' variables. */
 const OURS = Object.entries(compose.services).filter(([, service]) => service.image?.startsWith('order-saga:'));
 
+/** Compose's own formats: Go-style durations (`1m30s`), port and expose specs, subnets in CIDR notation. */
+const COMPOSE_FORMATS = {
+  duration: /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/,
+  ports: /^((\[[\da-f:]+\]|[\d.]+):)?(\d+(-\d+)?:)?\d+(-\d+)?(\/(tcp|udp|sctp))?$/,
+  expose: /^\d+(-\d+)?(\/(tcp|udp|sctp))?$/,
+  subnet_ip_address: /^([\d.]+|[\da-f:]+)\/\d{1,3}$/i,
+};
+
 test('docker-compose.yml is valid against the Compose specification', () => {
   const ajv = new Ajv2019({ strict: false, allErrors: true });
   // The specification's schema keeps draft-04 habits: `id` beside its definitions (labels only: every `$ref`
   // is a JSON pointer), and its meta-schema spelled with a trailing '#'.
   ajv.removeKeyword('id');
+  // And formats of Compose's own, which ajv does not know (it would warn and skip each).
+  for (const [name, pattern] of Object.entries(COMPOSE_FORMATS)) ajv.addFormat(name, pattern);
   const { $schema: _metaSchema, ...schema } = composeSchema as unknown as { $schema: string };
   const validate = ajv.compile(schema);
   expect(validate(compose) ? [] : validate.errors).toEqual([]);

@@ -28,7 +28,7 @@ async function main(config: Config, logger: PinoLogger): Promise<void> {
       namespace: config.temporal.namespace,
       activities: configuredActivities(config),
       dataConverter: encryptedDataConverter(encryptionKeys(config).keys),
-      plugins: tracing ? [tracing.plugin] : [],
+      tracing,
       ...bundle,
     });
     logger.info(

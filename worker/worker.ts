@@ -1,27 +1,41 @@
 import { writeFileSync } from 'node:fs';
 import type { DataConverter } from '@temporalio/common';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities, type ActivityEndpoints, type OrderActivities } from '../activities';
 import { createHttpClient } from '../activities/http';
 import { ORDER_TASK_QUEUE } from '../domain/contract';
 import type { Config } from '../config';
-import { TRACING_WORKFLOW_INTERCEPTORS } from '../observability/tracing';
+import { TRACING_WORKFLOW_INTERCEPTORS, type Tracing } from '../observability/tracing';
 import { businessMetricsSinks } from '../observability/worker-runtime';
 
 /** The workflows' entry file (`index.ts`, or `index.js` once compiled), bundled when no prebuilt bundle is given. */
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
 /**
- * Bundles the workflows once into `file`; workers given it (`WORKFLOW_BUNDLE`) start without bundling.
- * `traced`: with OpenTelemetry's workflow interceptors inside, for workers that run with tracing on.
+ * The workflows bundled in memory. `traced`: with OpenTelemetry's workflow interceptors inside, for workers
+ * that run with tracing on. Webpack's report (a whole build log per bundle) stays out of the logs; its
+ * errors do not.
  */
-export async function writeWorkflowBundle(file: string, { traced = false } = {}): Promise<void> {
+export async function bundleWorkflows({ traced = false } = {}): Promise<{ code: string }> {
   const interceptors = traced ? { workflowInterceptorModules: [TRACING_WORKFLOW_INTERCEPTORS] } : {};
-  writeFileSync(
-    file,
-    (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, ...interceptors, logger: new DefaultLogger('WARN') }))
-      .code,
-  );
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    ...interceptors,
+    logger: new DefaultLogger('WARN'),
+  });
+  return { code };
+}
+
+/** Bundles the workflows once into `file`; workers given it (`WORKFLOW_BUNDLE`) start without bundling. */
+export async function writeWorkflowBundle(file: string, { traced = false } = {}): Promise<void> {
+  writeFileSync(file, (await bundleWorkflows({ traced })).code);
 }
 
 /** Where `npm run build` puts the traced twin of a bundle: `workflows.js` → `workflows.traced.js`. */
@@ -55,20 +69,33 @@ export interface OrderWorkerOptions {
   /** A prebuilt bundle (`bundleWorkflowCode`), so tests and production do not bundle on every start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   taskQueue?: string;
-  /** SDK plugins: tracing's (observability/tracing.ts) when it is on. */
-  plugins?: WorkerOptions['plugins'];
+  /** Tracing (observability/tracing.ts) when it is on: its plugin, and its interceptors in the bundle made at start. */
+  tracing?: Tracing | null;
 }
 
 /** A worker for the order saga: its workflows and every activity, on the orders task queue. */
-export function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> {
+export async function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> {
+  const tracing = options.tracing ?? null;
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? ORDER_TASK_QUEUE,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    workflowBundle: options.workflowBundle ?? (await bundledAtStart(tracing !== null)),
     activities: options.activities,
     sinks: businessMetricsSinks(),
     dataConverter: options.dataConverter,
-    plugins: options.plugins,
+    plugins: tracing ? [tracing.plugin] : [],
   });
+}
+
+/** Bundles the workflows for a worker given no prebuilt bundle, and says so in one line. */
+async function bundledAtStart(traced: boolean): Promise<{ code: string }> {
+  const started = Date.now();
+  const bundle = await bundleWorkflows({ traced });
+  Runtime.instance().logger.info('workflow bundle built', {
+    sizeKb: Math.round(bundle.code.length / 1024),
+    ms: Date.now() - started,
+    traced,
+  });
+  return bundle;
 }

@@ -203,7 +203,7 @@ export async function startStack({
       ...(tracing ? {} : { workflowBundle: { codePath: bundlePath } }),
       activities: wrapActivities ? wrapActivities(activities, client) : activities,
       dataConverter,
-      plugins,
+      tracing,
     });
     running = { worker, run: worker.run() };
   }
