@@ -28,7 +28,7 @@ export default tseslint.config(
     },
   },
   {
-    // The boundary DESIGN.md draws: no Node built-ins, no activity implementations, no I/O modules.
+    // The boundary docs/DESIGN.md draws: no Node built-ins, no activity implementations, no I/O modules.
     files: ['workflows/**/*.ts', 'domain/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [

@@ -17,7 +17,7 @@ export function apiKeyOf(apiKeys: ApiKeys): (req: Request) => ApiKeys[string] | 
   };
 }
 
-/** Bearer-token auth (API.md §2): 401 without a known token, 403 without the route's scope. */
+/** Bearer-token auth (docs/API.md, "Authentication"): 401 without a known token, 403 without the route's scope. */
 export function requireScope(apiKeys: ApiKeys, scope: Scope) {
   const keyOf = apiKeyOf(apiKeys);
   return (req: Request, res: Response, next: NextFunction): void => {

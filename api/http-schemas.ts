@@ -5,7 +5,7 @@ import { CustomerId, OrderRequest } from '../domain/order-request';
 import { OrderStatus, OrderView } from '../domain/order-state';
 
 /**
- * The HTTP contract's schemas (API.md §3–§4), on top of the domain's. The routes parse with them and the
+ * The HTTP contract's schemas (docs/API.md, "Placing an order" to "Payment webhooks"), on top of the domain's. The routes parse with them and the
  * OpenAPI document is generated from them: one source for both.
  */
 

@@ -9,7 +9,7 @@ import { InvalidPageTokenError, type OrdersService } from './orders-service';
 import { problem, serviceUnavailable } from './problem';
 import { noteOrder } from '../observability/request-log';
 
-/** API.md §3: the largest order body accepted; larger ones get 413. */
+/** The largest order body accepted; larger ones get 413 (docs/API.md, "Placing an order"). */
 export const ORDER_BODY_LIMIT = '100kb';
 
 /** Parses or answers 400 with the field paths; returns undefined when it answered. */
@@ -33,7 +33,7 @@ function orderIdOr404(raw: unknown, res: Response): string | undefined {
   return undefined;
 }
 
-/** The orders routes of API.md §3, each behind its scope. */
+/** The orders routes (docs/API.md, "Routes"), each behind its scope. */
 export function ordersRouter(service: OrdersService, apiKeys: ApiKeys): Router {
   const router = Router();
   const json = jsonBody(ORDER_BODY_LIMIT);

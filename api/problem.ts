@@ -9,7 +9,7 @@ export interface FieldError {
 /** At most this many field errors in one answer: a body with 50,000 bad items gets the first ones, not a 5 MB list. */
 export const MAX_FIELD_ERRORS = 50;
 
-/** Field errors as API.md words them: a dotted path (`items.0.quantity`) and a message. */
+/** Field errors as docs/API.md ("Errors") words them: a dotted path (`items.0.quantity`) and a message. */
 export function fieldErrors(error: z.ZodError): FieldError[] {
   const errors = error.issues.slice(0, MAX_FIELD_ERRORS).flatMap((issue) => {
     // An unknown key is reported on its parent; name the key itself, it is what the caller must remove.

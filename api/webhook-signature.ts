@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-/** How far a signature's timestamp may be from now (API.md §4): older or newer is a replay or a forgery. */
+/** How far a signature's timestamp may be from now (docs/API.md, "Payment webhooks"): older or newer is a replay or a forgery. */
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
 export const SIGNATURE_HEADER = 'payment-signature';
 

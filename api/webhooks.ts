@@ -17,7 +17,7 @@ const OUTCOME_OF_CALLBACK: Record<CallbackOutcome, WebhookOutcome> = {
   ignored: 'ignored',
 };
 
-/** A provider's webhook body (API.md §4). */
+/** A provider's webhook body (docs/API.md, "Payment webhooks"). */
 export const WebhookEvent = z.object({
   id: z.string().min(1).max(200),
   type: z.enum(['payment.succeeded', 'payment.failed']),

@@ -6,13 +6,13 @@ import type { EncryptionKey } from '../codec/encryption-codec';
 import { LOG_LEVELS } from '../observability/logger';
 import { DEFAULT_HTTP_TIMEOUT_MS } from '../activities/http';
 
-/** Dev tokens (API.md §2), printed by `npm start`. Never valid unless `API_KEYS` is left unset. */
+/** Dev tokens (docs/API.md, "Authentication"), printed by `npm start`. Never valid unless `API_KEYS` is left unset. */
 export const DEV_API_KEYS = {
   'dev-checkout': { name: 'checkout', scopes: ['orders:write', 'orders:read'] },
   'dev-support': { name: 'support', scopes: ['orders:read', 'orders:operate'] },
 } as const;
 
-/** The sandbox's providers, primary first, with the dev webhook secrets (API.md §1). */
+/** The sandbox's providers, primary first, with the dev webhook secrets (docs/API.md, "Configuration"). */
 export const DEV_PROVIDER_SECRETS = { primary: 'whsec_dev_primary', backup: 'whsec_dev_backup' } as const;
 
 export const Scope = z.enum(['orders:write', 'orders:read', 'orders:operate']);
@@ -113,7 +113,7 @@ export function isReadVariable(name: string): boolean {
   );
 }
 
-/** The sandbox's two providers at `sandboxUrl`, with the dev webhook secrets (API.md §1). */
+/** The sandbox's two providers at `sandboxUrl`, with the dev webhook secrets (docs/API.md, "Configuration"). */
 export function devPaymentProviders(sandboxUrl: string): PaymentProviderConfig[] {
   return Object.entries(DEV_PROVIDER_SECRETS).map(([name, webhookSecret]) => ({
     name,

@@ -72,7 +72,7 @@ const seq = z.int().min(1);
  */
 export const OrderEvent = z.discriminatedUnion(
   'type',
-  // Keys in API.md's order (zod's output follows the schema's): seq, type, at, data.
+  // Keys in docs/API.md's order (zod's output follows the schema's): seq, type, at, data.
   EVENT_BODIES.map(({ shape }) =>
     z.object({ seq, type: shape.type, at: z.string(), data: shape.data }),
   ) as unknown as typeof EVENT_BODIES,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The order a checkout service places (API.md §3, POST /orders). Parsed at the HTTP boundary and
+ * The order a checkout service places (docs/API.md, "Placing an order"). Parsed at the HTTP boundary and
  * again as workflow input; every rule here is the contract's, nothing more.
  */
 export const OrderItem = z.object({

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { OrderItem } from './order-request';
 import { ReasonCode } from './reasons';
 
-/** Order status (API.md §3). */
+/** Order status (docs/API.md, "Order statuses"). */
 export const OrderStatus = z.enum([
   'RECEIVED',
   'RESERVED',
@@ -18,7 +18,7 @@ export type OrderStatus = z.infer<typeof OrderStatus>;
 export const Status = OrderStatus.enum;
 
 export const TERMINAL_STATUSES: readonly OrderStatus[] = [Status.CONFIRMED, Status.CANCELLED, Status.REJECTED];
-/** Cancel is allowed until the order is paid (DESIGN.md, saga step 7). */
+/** Cancel is allowed until the order is paid (docs/API.md, "Cancelling an order"). */
 export const CANCELLABLE_STATUSES: readonly OrderStatus[] = [Status.RECEIVED, Status.RESERVED, Status.AWAITING_PAYMENT];
 /** Statuses a cancel can no longer change: paid, or ended otherwise than by a cancel. */
 export const NOT_CANCELLABLE_STATUSES: readonly OrderStatus[] = [Status.PAID, Status.CONFIRMED, Status.REJECTED];
@@ -55,7 +55,7 @@ export type OrderPayment = z.infer<typeof OrderPayment>;
 export const OrderReason = z.object({ code: ReasonCode, message: z.string() });
 export type OrderReason = z.infer<typeof OrderReason>;
 
-/** What checkout services and support read (API.md §3 OrderView). No email, no address. */
+/** What checkout services and support read (docs/API.md, "The order view"). No email, no address. */
 export const OrderView = z.object({
   orderId: z.string(),
   status: OrderStatus,

@@ -3,7 +3,7 @@ import type { PaymentStatus } from '../domain/order-state';
 import { OUT_OF_STOCK_CODE } from '../activities/inventory';
 import { NOT_FOUND_CODE, NOT_PENDING_CODE } from '../activities/payments';
 
-/** The sandbox catalog (API.md §5): SKU, unit price in minor units, stock at start. */
+/** The sandbox catalog (docs/API.md, "The sandbox"): SKU, unit price in minor units, stock at start. */
 export const SANDBOX_CATALOG = [
   { sku: 'SKU-TEE', unitPrice: 1999, stock: 1_000_000 },
   { sku: 'SKU-MUG', unitPrice: 1250, stock: 1_000_000 },
@@ -11,7 +11,7 @@ export const SANDBOX_CATALOG = [
   { sku: 'SKU-LAST', unitPrice: 999, stock: 1 },
 ] as const;
 
-/** What a payment token makes the sandbox provider do (API.md §5). */
+/** What a payment token makes the sandbox provider do (docs/API.md, "The sandbox"). */
 export const PaymentToken = {
   OK: 'tok_ok',
   DECLINE: 'tok_decline',
@@ -183,7 +183,7 @@ export class Ledger {
     return id;
   }
 
-  /** GET /_sandbox/ledger (API.md §5), plus what fulfillment and notifications recorded. */
+  /** GET /_sandbox/ledger (docs/API.md, "The sandbox"), plus what fulfillment and notifications recorded. */
   snapshot() {
     return {
       payments: [...this.payments.values()].map(

@@ -43,7 +43,7 @@ export type FaultSettings = z.infer<typeof FaultSettings>;
 const NO_FAULTS: FaultSettings = { rate: 0, mode: 'mixed', hangMs: 0 };
 
 /**
- * The systems the saga talks to, as one real HTTP server (API.md §5): catalog and inventory, payment
+ * The systems the saga talks to, as one real HTTP server (docs/API.md, "The sandbox"): catalog and inventory, payment
  * providers with signed webhooks, fulfillment, notifications, fault switches and a ledger to check.
  */
 export function createSandbox(options: SandboxOptions) {

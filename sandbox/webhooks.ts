@@ -14,7 +14,7 @@ const DELIVERY_TIMEOUT_MS = 5_000;
 /** How many sent webhooks the sandbox remembers, for tests that redeliver or reorder real events. */
 const REMEMBERED = 2_000;
 
-/** Sends signed payment webhooks (API.md §4) the way a provider does: retried, and possibly more than once. */
+/** Sends signed payment webhooks (docs/API.md, "Payment webhooks") the way a provider does: retried, and possibly more than once. */
 export class WebhookSender {
   private readonly secrets: Map<string, string>;
   private readonly pending = new Set<NodeJS.Timeout>();

@@ -6,7 +6,7 @@ import { startLocalStack } from './local-stack';
 
 const say = (line: string) => console.log(`[start] ${line}`);
 
-/** `npm start`: the whole local stack in one foreground process tree (API.md §1). */
+/** `npm start`: the whole local stack in one foreground process tree (docs/API.md, "The local stack"). */
 async function main(): Promise<void> {
   const config = loadConfigOrExit('start');
   // Pretty lines for a person at a terminal; JSON when piped or LOG_FORMAT=json.

@@ -32,7 +32,7 @@ type Hostile = {
   headers?: Record<string, string>;
   body?: string | object;
   type?: string;
-  /** What API.md gives this request. */
+  /** What docs/API.md gives this request. */
   status: number;
 };
 

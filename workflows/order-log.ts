@@ -48,7 +48,7 @@ export class OrderLog {
 
   /** Records one event at workflow time (or at `at`, for a moment fixed by the input). */
   append(body: OrderEventBody, at: string = new Date().toISOString()): OrderState {
-    // Key order as API.md shows an event: seq, type, at, data.
+    // Key order as docs/API.md shows an event: seq, type, at, data.
     const event = { seq: this.recorded.length + 1, type: body.type, at, data: body.data } as OrderEvent;
     const before = this.current?.status;
     // An illegal transition throws a plain error: a bug in our code, so it fails the workflow task, which

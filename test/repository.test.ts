@@ -1,0 +1,60 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+// A clone must stand on its own: its contract and design are in docs/, and nothing in it may send a reader
+// (or a build) to a file outside it.
+const ROOT = path.join(__dirname, '..');
+const TEXT = /\.(ts|js|mjs|json|ya?ml|md|sh)$|(^|\/)(Dockerfile|run|\.\w+ignore|\.nvmrc)$/;
+/** The files a clone has: tracked or about to be (not ignored), as they are on disk now. */
+const tracked = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], {
+  cwd: ROOT,
+  encoding: 'utf8',
+})
+  .split('\n')
+  .filter((file) => TEXT.test(file) && !file.startsWith('test/histories/') && existsSync(path.join(ROOT, file)));
+const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
+const anchorOf = (heading: string) =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, '')
+    .replace(/ /g, '-');
+const headingsOf = (file: string) => [...read(file).matchAll(/^#+ (.+)$/gm)].map(([, heading]) => heading!.trim());
+
+test('no file names a path outside the repository', () => {
+  const outside = tracked.flatMap((file) =>
+    [...read(file).matchAll(/\.\.\/shared\b|\/work\/|\bAPI\.md §|API-NOTES\.md/g)].map(
+      ([found]) => `${file}: ${found}`,
+    ),
+  );
+  expect(tracked.length).toBeGreaterThan(100);
+  expect(outside).toEqual([]);
+});
+
+test('every relative Markdown link reaches a file of the repository, and its heading', () => {
+  const broken: string[] = [];
+  for (const file of tracked.filter((name) => name.endsWith('.md'))) {
+    for (const [, target] of read(file).matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target!)) continue;
+      const [relative, anchor] = target!.split('#');
+      const linked = relative ? path.join(path.dirname(file), relative) : file;
+      if (!existsSync(path.join(ROOT, linked))) broken.push(`${file}: ${target} (no such file)`);
+      else if (anchor && !headingsOf(linked).some((heading) => anchorOf(heading) === anchor)) {
+        broken.push(`${file}: ${target} (no such heading)`);
+      }
+    }
+  }
+  expect(broken).toEqual([]);
+});
+
+test('every section of docs/ that the code cites by its heading exists', () => {
+  const cited = tracked.flatMap((file) =>
+    [...read(file).matchAll(/docs\/([A-Z]+\.md)[,(\s]+"([^"]+)"/g)].map(([, doc, heading]) => ({ file, doc, heading })),
+  );
+  expect(cited.length).toBeGreaterThan(10);
+  const missing = cited.filter(({ doc, heading }) => !headingsOf(`docs/${doc}`).includes(heading!));
+  expect(missing).toEqual([]);
+});
