@@ -14,6 +14,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY domain domain
+COPY payment-provider payment-provider
 COPY workflows workflows
 COPY activities activities
 COPY api api

@@ -3,6 +3,7 @@ import { request } from 'undici';
 import { z } from 'zod';
 import { FailureType } from '../domain/reasons';
 import { traceHeaders } from '../observability/trace-context';
+import { errorMessage } from '../domain/errors';
 
 /** What an activity sends to an external system. */
 export interface HttpRequest {
@@ -128,9 +129,4 @@ function parseJson(text: string): unknown {
   } catch {
     return text;
   }
-}
-
-function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.cause instanceof Error ? `${err.message} (${err.cause.message})` : err.message;
-  return String(err);
 }

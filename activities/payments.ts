@@ -1,34 +1,14 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { z } from 'zod';
-import { PaymentStatus } from '../domain/order-state';
 import { FailureType, Reason } from '../domain/reasons';
+import {
+  DECLINE_STATUSES,
+  type CreatePaymentRequest,
+  NOT_FOUND_CODE,
+  NOT_PENDING_CODE,
+  PaymentList,
+  PaymentRecord,
+} from '../payment-provider/protocol';
 import { contractError, expectAnswer, UpstreamError, type HttpClient, type HttpResponse } from './http';
-
-/** A payment provider's wire contract, as the saga expects it (the sandbox's providers serve the same). */
-export const PaymentRecord = z.object({
-  paymentId: z.string(),
-  orderId: z.string(),
-  amount: z.int(),
-  currency: z.string(),
-  status: PaymentStatus,
-  captured: z.int(),
-  refunded: z.int(),
-  checkoutUrl: z.string(),
-});
-export type PaymentRecord = z.infer<typeof PaymentRecord>;
-export const PaymentList = z.object({ payments: z.array(PaymentRecord) });
-export const CreatePaymentRequest = z.object({
-  orderId: z.string(),
-  amount: z.int().min(0),
-  currency: z.string(),
-  token: z.string(),
-});
-/** The error code a provider answers (409) when a void comes after the payment already left `pending`. */
-export const NOT_PENDING_CODE = 'PAYMENT_NOT_PENDING';
-/** The error code a provider answers (404) for a payment it has no record of. */
-export const NOT_FOUND_CODE = 'PAYMENT_NOT_FOUND';
-/** The statuses at which a provider refuses a payment itself (the card, the token): a decline, not an error. */
-const DECLINE_STATUSES: readonly number[] = [402, 422];
 
 export interface PaymentProviderEndpoint {
   name: string;
@@ -83,7 +63,7 @@ export function createPaymentActivities(http: HttpClient, providers: readonly Pa
       const response = await http.send({
         method: 'POST',
         url: `${baseUrlOf(provider)}/payments`,
-        body: payment satisfies z.infer<typeof CreatePaymentRequest>,
+        body: payment satisfies CreatePaymentRequest,
         idempotencyKey: `pay-${input.orderId}`,
       });
       if (DECLINE_STATUSES.includes(response.status)) {

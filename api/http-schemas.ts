@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import 'zod-openapi';
 import { OrderEvent } from '../domain/order-events';
-import { CustomerId, OrderRequest } from '../domain/order-request';
+import { CancelRequest, OperatorRequest } from '../domain/contract';
+import { CustomerId, OrderId, OrderRequest } from '../domain/order-request';
 import { OrderStatus, OrderView } from '../domain/order-state';
 
 /**
@@ -9,10 +10,7 @@ import { OrderStatus, OrderView } from '../domain/order-state';
  * OpenAPI document is generated from them: one source for both.
  */
 
-export const OrderIdParam = z
-  .string()
-  .regex(/^[A-Za-z0-9._-]{1,64}$/)
-  .meta({ description: 'The order id the checkout chose', example: 'A-1001' });
+export const OrderIdParam = OrderId.meta({ description: 'The order id the checkout chose', example: 'A-1001' });
 
 export const OrderRequestBody = OrderRequest.meta({ id: 'OrderRequest', description: 'An order to place' });
 export const OrderViewBody = OrderView.meta({
@@ -20,17 +18,16 @@ export const OrderViewBody = OrderView.meta({
   description: 'The order as checkout and support see it',
 });
 
-export const OrderSummary = z
-  .object({
-    orderId: z.string(),
-    status: OrderStatus,
-    customerId: z.string(),
-    total: z.int(),
-    currency: z.string(),
-    needsAttention: z.boolean(),
-    createdAt: z.string(),
-  })
-  .meta({ id: 'OrderSummary' });
+/** An order in a list: the view without its lines, payment and reason (read from visibility alone). */
+export const OrderSummary = OrderView.pick({
+  orderId: true,
+  status: true,
+  customerId: true,
+  total: true,
+  currency: true,
+  needsAttention: true,
+  createdAt: true,
+}).meta({ id: 'OrderSummary' });
 export type OrderSummary = z.infer<typeof OrderSummary>;
 
 export const ListOrdersQuery = z.strictObject({
@@ -54,8 +51,10 @@ export const OrderEvents = z
   .object({ orderId: z.string(), events: z.array(OrderEvent) })
   .meta({ id: 'OrderEvents', description: 'Domain events, oldest first, seq from 1 without gaps' });
 
-export const CancelBody = z.strictObject({ reason: z.string().max(500).optional() }).meta({ id: 'CancelRequest' });
-export const OperatorBody = z.strictObject({ note: z.string().max(2000) }).meta({ id: 'OperatorRequest' });
+/** The body of a cancel: the caller's reason; who asked comes from the token. */
+export const CancelBody = z.strictObject({ reason: CancelRequest.shape.reason }).meta({ id: 'CancelRequest' });
+/** The body of an operator action: the operator's note; who acted comes from the token. */
+export const OperatorBody = z.strictObject({ note: OperatorRequest.shape.note }).meta({ id: 'OperatorRequest' });
 
 export const Problem = z
   .object({

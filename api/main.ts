@@ -37,6 +37,6 @@ async function main(config: Config, logger: PinoLogger): Promise<void> {
 const config = loadConfigOrExit('api');
 const logger = loggerFromConfig(config.log).child({ component: 'api' });
 main(config, logger).catch((err: unknown) => {
-  logger.fatal({ error: err instanceof Error ? err.message : String(err) }, 'api failed');
+  logger.fatal({ err }, 'api failed');
   process.exit(1);
 });

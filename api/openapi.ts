@@ -1,7 +1,7 @@
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
 import { z } from 'zod';
 import { CodecPayloads } from './codec-routes';
-import { WebhookEvent } from './webhooks';
+import { PaymentWebhookEvent } from '../payment-provider/protocol';
 import {
   CancelBody,
   Health,
@@ -199,7 +199,7 @@ export function openApiDocument() {
             }),
           },
           requestBody: requiredJson(
-            WebhookEvent.meta({ id: 'PaymentWebhookEvent', description: "A payment provider's callback" }),
+            PaymentWebhookEvent.meta({ id: 'PaymentWebhookEvent', description: "A payment provider's callback" }),
           ),
           responses: {
             '200': { description: 'Accepted (also for duplicates)', ...json(WebhookReceived) },

@@ -1,6 +1,7 @@
 import { Router, type Response } from 'express';
 import type { z } from 'zod';
 import type { ApiKeys } from '../config';
+import { OperatorActionKind } from '../domain/order-events';
 import { OrderRequest } from '../domain/order-request';
 import { callerOf, requireScope } from './auth';
 import { CancelBody, ListOrdersQuery, OperatorBody, OrderIdParam } from './http-schemas';
@@ -124,7 +125,7 @@ export function ordersRouter(service: OrdersService, apiKeys: ApiKeys): Router {
     }
   });
 
-  for (const action of ['retry-compensation', 'mark-resolved'] as const) {
+  for (const action of OperatorActionKind.options) {
     router.post(`/orders/:orderId/actions/${action}`, operate, ...json, async (req, res) => {
       const orderId = orderIdOr404(req.params.orderId, res);
       if (!orderId) return;

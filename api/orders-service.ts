@@ -24,13 +24,14 @@ import {
   ORDER_WORKFLOW_TYPE,
   orderWorkflowId,
   paymentCallbackSignal,
+  PaymentEvent,
   retryCompensationSignal,
   type CancelRequest,
   type LatePayment,
   type PaymentCallback,
   type SagaSettings,
 } from '../domain/contract';
-import { OrderEvent } from '../domain/order-events';
+import { OperatorAction, OrderEvent, type OperatorActionKind } from '../domain/order-events';
 import type { OrderRequest } from '../domain/order-request';
 import { isCurrentPayment, NOT_CANCELLABLE_STATUSES, OrderView, Status } from '../domain/order-state';
 import { OrderSearchAttributes } from '../domain/search-attributes';
@@ -145,7 +146,7 @@ export class OrdersService {
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
-    if (callback.type !== 'payment.succeeded') return 'ignored';
+    if (callback.type !== PaymentEvent['payment.succeeded']) return 'ignored';
     const order = await this.get(callback.orderId);
     if (order?.status === Status.CONFIRMED && isCurrentPayment(order, callback)) return 'already-settled';
     const payment: LatePayment = {
@@ -290,14 +291,14 @@ export class OrdersService {
   /** POST /orders/{id}/actions/*: an operator's retry or resolution, as a durable signal. */
   async operatorAction(
     orderId: string,
-    action: 'retry-compensation' | 'mark-resolved',
+    action: OperatorActionKind,
     operator: { operator: string; note: string },
   ): Promise<OperatorOutcome> {
     const stored = await this.stored(orderId);
     if (!stored) return { kind: 'not-found' };
     if (!stored.running) return { kind: 'closed', view: stored.view };
     if (stored.view.status !== Status.REQUIRES_ATTENTION) return { kind: 'not-in-attention', view: stored.view };
-    const signal = action === 'retry-compensation' ? retryCompensationSignal : markResolvedSignal;
+    const signal = action === OperatorAction['retry-compensation'] ? retryCompensationSignal : markResolvedSignal;
     await this.withinDeadline(() => this.client.workflow.getHandle(orderWorkflowId(orderId)).signal(signal, operator));
     return { kind: 'signalled', view: stored.view };
   }

@@ -16,6 +16,7 @@ import { webhookRouter } from './webhooks';
 import { orderIds, requestLog } from '../observability/request-log';
 import { createLogger, type PinoLogger } from '../observability/logger';
 import { traceRequests } from '../observability/trace-context';
+import { errorMessage } from '../domain/errors';
 
 export interface AppOptions {
   client: Client;
@@ -99,7 +100,7 @@ export function createApp({
     // The message and the error's class only: a stack or a cause may quote a request's body.
     logger.error(
       {
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
         errorType: err instanceof Error ? err.name : typeof err,
         ...orderIds(res),
       },

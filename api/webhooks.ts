@@ -1,8 +1,8 @@
 import express, { Router, type Request, type Response } from 'express';
-import { z } from 'zod';
 import type { PaymentProviderConfig } from '../config';
 import type { OrdersService } from './orders-service';
-import { SIGNATURE_HEADER, verifyWebhookSignature } from './webhook-signature';
+import { PaymentWebhookEvent } from '../payment-provider/protocol';
+import { SIGNATURE_HEADER, verifyWebhookSignature } from '../payment-provider/signature';
 import { problem } from './problem';
 import type { ApiMetrics, WebhookOutcome } from './metrics';
 import { noteOrder, orderIds } from '../observability/request-log';
@@ -16,20 +16,6 @@ const OUTCOME_OF_CALLBACK: Record<CallbackOutcome, WebhookOutcome> = {
   'already-settled': 'duplicate',
   ignored: 'ignored',
 };
-
-/** A provider's webhook body (docs/API.md, "Payment webhooks"). */
-export const WebhookEvent = z.object({
-  id: z.string().min(1).max(200),
-  type: z.enum(['payment.succeeded', 'payment.failed']),
-  created: z.int(),
-  data: z.object({
-    paymentId: z.string().min(1).max(200),
-    orderId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
-    amount: z.int().min(0),
-    currency: z.string().regex(/^[A-Z]{3}$/),
-    failureReason: z.string().max(500).nullable(),
-  }),
-});
 
 const WEBHOOK_BODY_LIMIT = '100kb';
 
@@ -74,7 +60,7 @@ export function webhookRouter(options: {
         count('malformed');
         return problem(res, 400, 'Malformed webhook', 'the body is not JSON');
       }
-      const event = WebhookEvent.safeParse(json);
+      const event = PaymentWebhookEvent.safeParse(json);
       if (!event.success) {
         count('malformed');
         return problem(res, 400, 'Malformed webhook', 'the body does not match the webhook schema', event.error);

@@ -1,5 +1,6 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { baselineActivities } from './baseline-activities';
+import { errorMessage } from '../domain/errors';
 
 /** The baseline's worker (a child process of the bench, like the saga's). */
 export const BASELINE_TASK_QUEUE = 'bench-baseline';
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err: unknown) => {
-    console.error('baseline worker failed:', err instanceof Error ? err.message : err);
+    console.error('baseline worker failed:', errorMessage(err));
     process.exit(1);
   });
 }

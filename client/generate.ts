@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { openApiDocument } from '../api/openapi';
+import { errorMessage } from '../domain/errors';
 
 /** Where it writes: ignored by git, always made from the code. */
 const GENERATED_DIR = path.join(__dirname, 'generated');
@@ -25,6 +26,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error('client generation failed:', err instanceof Error ? err.message : err);
+  console.error('client generation failed:', errorMessage(err));
   process.exit(1);
 });

@@ -5,6 +5,7 @@ import { EncryptionKeysJson, loadOrCreateDevKeys, toEncryptionKeys } from '../co
 import type { EncryptionKey } from '../codec/encryption-codec';
 import { LOG_LEVELS } from '../observability/logger';
 import { DEFAULT_HTTP_TIMEOUT_MS } from '../activities/http';
+import { errorMessage } from '../domain/errors';
 
 /** Dev tokens (docs/API.md, "Authentication"), printed by `npm start`. Never valid unless `API_KEYS` is left unset. */
 export const DEV_API_KEYS = {
@@ -197,7 +198,7 @@ export function loadConfigOrExit(part: string, env: NodeJS.ProcessEnv = process.
   try {
     return loadConfig(env);
   } catch (err) {
-    process.stderr.write(`${part}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`${part}: ${errorMessage(err)}\n`);
     process.exit(1);
   }
 }
@@ -216,7 +217,7 @@ function connectionFromEnvconfig(vars: Record<string, string>) {
     return loadClientConnectConfig({ overrideEnvVars: vars, disableFile: !useFile });
   } catch (err) {
     // The first line only: a parser's further lines quote the file, which may hold a key.
-    const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+    const reason = errorMessage(err).split('\n')[0];
     throw new ConfigError(`invalid Temporal connection settings: ${reason}`);
   }
 }

@@ -50,11 +50,16 @@ export const OrderWorkflowInput = z.object({
 });
 export type OrderWorkflowInput = z.infer<typeof OrderWorkflowInput>;
 
+/** What a payment provider calls back about: a payment that succeeded, or one that failed. */
+export const PaymentEventType = z.enum(['payment.succeeded', 'payment.failed']);
+export type PaymentEventType = z.infer<typeof PaymentEventType>;
+export const PaymentEvent = PaymentEventType.enum;
+
 /** A payment provider's callback, as the webhook endpoint passes it on after checking its signature. */
 export const PaymentCallback = z.object({
   provider: z.string(),
   eventId: z.string().min(1),
-  type: z.enum(['payment.succeeded', 'payment.failed']),
+  type: PaymentEventType,
   paymentId: z.string().min(1),
   orderId: z.string(),
   amount: z.int(),

@@ -1,4 +1,4 @@
-import type { OrderEvent, OrderEventBody, OrderEventType } from './order-events';
+import { OperatorAction, type OrderEvent, type OrderEventBody, type OrderEventType } from './order-events';
 import { Reason } from './reasons';
 import { isCurrentPayment, isTerminal, Status, type OrderState, type OrderStatus } from './order-state';
 import { orderTotal, type OrderRequest } from './order-request';
@@ -129,7 +129,7 @@ function apply(state: OrderState, event: Exclude<OrderEvent, { type: 'OrderRecei
         reason: { code: Reason.COMPENSATION_FAILED, message: `${event.data.step}: ${event.data.message}` },
       };
     case 'OperatorAction':
-      return event.data.action === 'retry-compensation'
+      return event.data.action === OperatorAction['retry-compensation']
         ? { ...state, status: Status.COMPENSATING, reason: state.compensationReason }
         : { ...state, status: Status.CANCELLED };
     case 'StepFailed': {

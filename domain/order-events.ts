@@ -6,6 +6,7 @@ import { ReasonCode } from './reasons';
 /** The operator actions support staff can take on an order in `REQUIRES_ATTENTION`. */
 export const OperatorActionKind = z.enum(['retry-compensation', 'mark-resolved']);
 export type OperatorActionKind = z.infer<typeof OperatorActionKind>;
+export const OperatorAction = OperatorActionKind.enum;
 
 const PaymentRef = { provider: z.string(), paymentId: z.string() };
 

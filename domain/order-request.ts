@@ -29,14 +29,20 @@ export const CustomerId = z
   .string()
   .regex(/^[A-Za-z0-9._:@+/-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ : @ + / -');
 
+/** An order id, as the checkout chooses it: the order's key everywhere (URLs, workflow ids, webhooks). */
+export const OrderId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 . _ -');
+
+/** A currency as its ISO 4217 code. */
+export const Currency = z.string().regex(/^[A-Z]{3}$/, 'must be three uppercase letters');
+
 export const OrderRequest = z
   .strictObject({
-    orderId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 . _ -'),
+    orderId: OrderId,
     customer: z.object({
       id: CustomerId,
       email: z.email(),
     }),
-    currency: z.string().regex(/^[A-Z]{3}$/, 'must be three uppercase letters'),
+    currency: Currency,
     items: z.array(OrderItem).min(1).max(100),
     shippingAddress: ShippingAddress,
     payment: z.object({

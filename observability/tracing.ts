@@ -1,6 +1,7 @@
 import { context, propagation, trace, type ProxyTracerProvider } from '@opentelemetry/api';
 import type { BasicTracerProvider, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
+import { errorMessage } from '../domain/errors';
 
 /** The workflow half of the SDK's tracing interceptors, for bundles built ahead of time (`npm run build`). */
 export const TRACING_WORKFLOW_INTERCEPTORS =
@@ -61,9 +62,7 @@ export async function startTracing(
       await sdk
         .shutdown()
         .catch((err: unknown) =>
-          process.stderr.write(
-            `tracing: the last spans were not exported: ${err instanceof Error ? err.message : String(err)}\n`,
-          ),
+          process.stderr.write(`tracing: the last spans were not exported: ${errorMessage(err)}\n`),
         );
       trace.disable();
       context.disable();

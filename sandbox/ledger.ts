@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PaymentStatus } from '../domain/order-state';
 import { OUT_OF_STOCK_CODE } from '../activities/inventory';
-import { NOT_FOUND_CODE, NOT_PENDING_CODE } from '../activities/payments';
+import { NOT_FOUND_CODE, NOT_PENDING_CODE } from '../payment-provider/protocol';
 
 /** The sandbox catalog (docs/API.md, "The sandbox"): SKU, unit price in minor units, stock at start. */
 export const SANDBOX_CATALOG = [

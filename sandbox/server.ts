@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { CreatePaymentRequest, type PaymentRecord } from '../activities/payments';
+import { PaymentEvent } from '../domain/contract';
+import { CreatePaymentRequest, type PaymentRecord } from '../payment-provider/protocol';
 import { ReservationRequest } from '../activities/inventory';
 import { FulfillmentRequest } from '../activities/fulfillment';
 import { NotificationRequest } from '../activities/notifications';
@@ -77,14 +78,14 @@ export function createSandbox(options: SandboxOptions) {
           ledger.succeed(payment);
           webhooks.send(
             payment,
-            'payment.succeeded',
+            PaymentEvent['payment.succeeded'],
             payment.token === PaymentToken.DUPLICATE ? DUPLICATE_DELIVERIES : 1,
           );
         });
       case PaymentToken.DECLINE:
         return later(outcomeDelayMs, () => {
           ledger.fail(payment);
-          webhooks.send(payment, 'payment.failed', 1, 'card_declined');
+          webhooks.send(payment, PaymentEvent['payment.failed'], 1, 'card_declined');
         });
       case PaymentToken.SILENT:
         return ledger.succeed(payment);
@@ -93,7 +94,7 @@ export function createSandbox(options: SandboxOptions) {
         // meanwhile: the race that late-money refunds exist for.
         return later(options.paymentWindowMs + LATE_EXTRA_MS, () => {
           ledger.succeed(payment);
-          webhooks.send(payment, 'payment.succeeded', 1);
+          webhooks.send(payment, PaymentEvent['payment.succeeded'], 1);
         });
       default:
         return; // tok_lost: stays pending, no webhook

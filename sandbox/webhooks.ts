@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
-import { SIGNATURE_HEADER, signWebhook } from '../api/webhook-signature';
+import type { PaymentEventType } from '../domain/contract';
+import { SIGNATURE_HEADER, signWebhook } from '../payment-provider/signature';
 import { traceHeaders } from '../observability/trace-context';
 import type { SandboxPayment } from './ledger';
 import type { PinoLogger } from '../observability/logger';
+import { errorMessage } from '../domain/errors';
 
 /** Delivery attempts per webhook, with doubling waits: a provider retries until the receiver answers 2xx. */
 const MAX_ATTEMPTS = 8;
@@ -33,12 +35,7 @@ export class WebhookSender {
   }
 
   /** Sends one event about the payment `copies` times (the same event id each time). */
-  send(
-    payment: SandboxPayment,
-    type: 'payment.succeeded' | 'payment.failed',
-    copies: number,
-    failureReason: string | null = null,
-  ): void {
+  send(payment: SandboxPayment, type: PaymentEventType, copies: number, failureReason: string | null = null): void {
     const event = {
       id: `evt_${randomBytes(9).toString('hex')}`,
       type,
@@ -97,10 +94,7 @@ export class WebhookSender {
       this.logger.warn({ provider, orderId, attempt, status: response.statusCode }, 'webhook refused');
     } catch (err) {
       // The receiver is down or slow: retry below, as a provider would.
-      this.logger.warn(
-        { provider, orderId, attempt, error: err instanceof Error ? err.message : String(err) },
-        'webhook not delivered',
-      );
+      this.logger.warn({ provider, orderId, attempt, error: errorMessage(err) }, 'webhook not delivered');
     }
     if (attempt >= MAX_ATTEMPTS || generation !== this.generation) return;
     const timer = setTimeout(

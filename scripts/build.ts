@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { tracedBundlePath, writeWorkflowBundle } from '../worker/worker';
+import { errorMessage } from '../domain/errors';
 
 /**
  * `npm run build` (after `tsc -p tsconfig.build.json`): the workflow bundles a production worker loads
@@ -18,6 +19,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error('build failed:', err instanceof Error ? err.message : err);
+  console.error('build failed:', errorMessage(err));
   process.exit(1);
 });

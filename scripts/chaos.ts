@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Runtime } from '@temporalio/worker';
-import { signWebhook } from '../api/webhook-signature';
+import { signWebhook } from '../payment-provider/signature';
 import { DEV_API_KEYS, DEV_PROVIDER_SECRETS, loadConfig } from '../config';
 import type { OrderRequest } from '../domain/order-request';
 import type { OrderView } from '../domain/order-state';

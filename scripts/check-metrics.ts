@@ -8,6 +8,7 @@ import { createLogger } from '../observability/logger';
 import { installWorkerRuntime } from '../observability/worker-runtime';
 import { PaymentToken } from '../sandbox/ledger';
 import { startLocalStack, throwawayLocalStackConfig } from './local-stack';
+import { errorMessage } from '../domain/errors';
 
 /**
  * `npm run test:metrics`: Prometheus's own linter, `promtool check metrics`, on both metrics endpoints of
@@ -110,7 +111,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error('[metrics] failed:', err instanceof Error ? err.message : err);
+    console.error('[metrics] failed:', errorMessage(err));
     process.exit(1);
   },
 );

@@ -14,6 +14,7 @@ import { judgeOrders, judgeWorkflows, waitForOrdersToEnd } from './order-checks'
 import { runScript, tracked } from './children';
 import { goInstall, TOOLS_BIN } from './provision-temporal-cli';
 import { SERVER_DYNAMIC_CONFIG, withoutOtelVariables } from './dev-server-process';
+import { errorMessage } from '../domain/errors';
 
 /**
  * `npm run test:cluster`: the same code on a real Temporal cluster, on this machine. Builds the full
@@ -388,7 +389,7 @@ async function main(): Promise<number> {
 runScript(
   () =>
     main().catch((err: unknown) => {
-      say(`failed: ${err instanceof Error ? err.message : String(err)} (logs in ${workDir})`);
+      say(`failed: ${errorMessage(err)} (logs in ${workDir})`);
       return 1;
     }),
   {

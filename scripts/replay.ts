@@ -7,6 +7,7 @@ import { readDevKeys } from '../codec/keys';
 import { loadConfig, temporalConnectionOptions } from '../config';
 import { loadHistories, replayAll } from './histories';
 import { WORKFLOWS_PATH } from '../worker/worker';
+import { errorMessage } from '../domain/errors';
 
 const USAGE = `usage: npm run replay -- --dir DIR
        npm run replay -- --query '<visibility query>'   (e.g. 'WorkflowType = "orderWorkflow"')
@@ -73,7 +74,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     console.error(`replay failed: ${message}`);
     if (message.includes('binary/encrypted'))
       console.error('the histories are encrypted: set ENCRYPTION_KEYS (or DATA_DIR to the stack that wrote them)');

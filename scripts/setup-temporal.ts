@@ -3,6 +3,7 @@ import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { loadConfigOrExit, temporalConnectionOptions, type Config } from '../config';
 import { ensureOrderSearchAttributes } from './search-attributes';
+import { errorMessage } from '../domain/errors';
 
 /** How long the setup waits for the frontend and for a new namespace to be usable (a cluster starting up). */
 const SETUP_PATIENCE_MS = 180_000;
@@ -31,7 +32,7 @@ export async function setupTemporal(config: Config, log: (line: string) => void)
       return;
     } catch (err) {
       if (Date.now() > deadline) throw err;
-      log(`not ready yet (attempt ${attempt}): ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+      log(`not ready yet (attempt ${attempt}): ${errorMessage(err).split('\n')[0]}`);
       await sleep(2_000);
     } finally {
       await connection?.close();
@@ -53,7 +54,7 @@ async function registerNamespace(connection: Connection, namespace: string): Pro
 if (require.main === module) {
   const config = loadConfigOrExit('setup-temporal');
   setupTemporal(config, (line) => console.log(`[setup] ${line}`)).catch((err: unknown) => {
-    console.error('[setup] failed:', err instanceof Error ? err.message : err);
+    console.error('[setup] failed:', errorMessage(err));
     process.exit(1);
   });
 }

@@ -3,6 +3,7 @@ import { loggerFromConfig } from '../observability/logger';
 import { startTracing } from '../observability/tracing';
 import { installWorkerRuntime } from '../observability/worker-runtime';
 import { startLocalStack } from './local-stack';
+import { errorMessage } from '../domain/errors';
 
 const say = (line: string) => console.log(`[start] ${line}`);
 
@@ -49,13 +50,13 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
   await stack.workerRun.catch(async (err: unknown) => {
-    console.error('[start] the worker failed:', err instanceof Error ? err.message : err);
+    console.error('[start] the worker failed:', errorMessage(err));
     process.exitCode = 1;
     await stop('worker failure');
   });
 }
 
 main().catch((err: unknown) => {
-  console.error('[start] failed:', err instanceof Error ? err.message : err);
+  console.error('[start] failed:', errorMessage(err));
   process.exit(1);
 });

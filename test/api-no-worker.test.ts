@@ -1,4 +1,4 @@
-import { signWebhook } from '../api/webhook-signature';
+import { signWebhook } from '../payment-provider/signature';
 import { DEV_PROVIDER_SECRETS } from '../config';
 import { orderWorkflowId, paymentCallbackSignal } from '../domain/contract';
 import type { OrdersClient } from '../client';

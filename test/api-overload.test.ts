@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../api/server';
-import { signWebhook } from '../api/webhook-signature';
+import { signWebhook } from '../payment-provider/signature';
 import { DEV_PROVIDER_SECRETS } from '../config';
 import { expectProblem } from './helpers/problems';
 import { auth, eventually, makeOrder, startStack, TEST_API_KEYS, type TestStack } from './helpers/stack';

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { LATE_REFUND_WORKFLOW_TYPE, latePaymentRefundWorkflowId } from '../domain/contract';
-import { signWebhook } from '../api/webhook-signature';
+import { signWebhook } from '../payment-provider/signature';
 import { createApp } from '../api/server';
 import type { ListOrdersQuery, OrderRequest, OrdersClient, PaymentWebhookEvent } from '../client';
 import { DEV_PROVIDER_SECRETS } from '../config';

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import request from 'supertest';
-import { signWebhook } from '../api/webhook-signature';
+import { signWebhook } from '../payment-provider/signature';
 import { DEV_PROVIDER_SECRETS } from '../config';
 import { auth, makeOrder, startStack, type TestStack } from './helpers/stack';
 import { expectProblem } from './helpers/problems';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { signWebhook, SIGNATURE_HEADER } from '../api/webhook-signature';
+import { signWebhook, SIGNATURE_HEADER } from '../payment-provider/signature';
 import {
   getOrderQuery,
   latePaymentRefundWorkflowId,

@@ -1,4 +1,4 @@
-import { signWebhook } from '../api/webhook-signature';
+import { signWebhook } from '../payment-provider/signature';
 import {
   awaitCancellationUpdate,
   getEventsQuery,

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { verifyWebhookSignature } from '../api/webhook-signature';
+import { verifyWebhookSignature } from '../payment-provider/signature';
 import { createSandbox } from '../sandbox/server';
 import { eventually } from './helpers/stack';
 

@@ -1,4 +1,4 @@
-import { signWebhook, verifyWebhookSignature } from '../api/webhook-signature';
+import { signWebhook, verifyWebhookSignature } from '../payment-provider/signature';
 
 const secret = 'whsec_test_secret';
 const body = Buffer.from('{"id":"evt_1"}');

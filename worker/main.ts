@@ -82,6 +82,6 @@ async function connectPatiently(
 const config = loadConfigOrExit('worker');
 const logger = loggerFromConfig(config.log).child({ component: 'worker' });
 main(config, logger).catch((err: unknown) => {
-  logger.fatal({ error: err instanceof Error ? err.message : String(err) }, 'worker failed');
+  logger.fatal({ err }, 'worker failed');
   process.exit(1);
 });

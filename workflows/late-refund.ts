@@ -4,7 +4,7 @@ import type { OrderActivities } from '../activities';
 import type { SettleOutcome } from '../activities/payments';
 import type { LatePayment } from '../domain/contract';
 import { recordLateRefund } from './order-metrics';
-import { failureMessage } from './step-failure';
+import { errorMessage } from '../domain/errors';
 
 /** Late or stray money is refunded however long the refund service is down: it is never ours to keep. */
 export const LATE_MONEY_OPTIONS: wf.ActivityOptions = {
@@ -29,7 +29,7 @@ export async function untilSettled<T>(what: string, retryEveryMs: number, settle
       return await settle();
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
-      const message = failureMessage(err);
+      const message = errorMessage(err);
       wf.log.warn('late money could not be returned: trying again', {
         payment: what,
         error: message,

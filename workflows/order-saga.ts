@@ -8,11 +8,12 @@ import {
   OperatorRequest,
   ORDER_CONFLICT,
   PaymentCallback,
+  PaymentEvent,
   type OrderWorkflowInput,
 } from '../domain/contract';
 import { orderReceived } from '../domain/evolve';
 import { formatAmount } from '../domain/money';
-import type { OperatorActionKind } from '../domain/order-events';
+import { OperatorAction, type OperatorActionKind } from '../domain/order-events';
 import {
   CANCELLABLE_STATUSES,
   CANCELLATION_SETTLED_STATUSES,
@@ -28,7 +29,8 @@ import { LATE_MONEY_OPTIONS, untilSettled } from './late-refund';
 import { OrderLog } from './order-log';
 import { recordDuplicateCallback } from './order-metrics';
 import { Compensations } from './saga';
-import { failureMessage, stepFailure, type StepFailure } from './step-failure';
+import { stepFailure, type StepFailure } from './step-failure';
+import { errorMessage } from '../domain/errors';
 
 /** Catalog and inventory: retried while they are down, for the step's retry budget (see {@link withinBudget}). */
 const INVENTORY_OPTIONS: wf.ActivityOptions = {
@@ -360,7 +362,7 @@ export class OrderSaga {
     if (arrived) {
       const callback = this.currentCallback()!;
       const { eventId } = callback;
-      if (callback.type === 'payment.succeeded') {
+      if (callback.type === PaymentEvent['payment.succeeded']) {
         this.log.append({ type: 'PaymentSucceeded', data: { provider, paymentId, eventId } });
         return { kind: 'paid' };
       }
@@ -445,7 +447,7 @@ export class OrderSaga {
     const action = await this.operatorDecides(
       `Needs an operator: "${step}" ${what} (${failure.message}). Retry compensation to ${undo}, or mark resolved once settled by hand.`,
     );
-    if (action === 'retry-compensation') await this.undoAll();
+    if (action === OperatorAction['retry-compensation']) await this.undoAll();
   }
 
   /**
@@ -492,7 +494,7 @@ export class OrderSaga {
         const action = await this.operatorDecides(
           `Needs an operator: "${first!.name}" kept failing (${first!.message}). Retry compensation or mark resolved.`,
         );
-        if (action === 'mark-resolved') return;
+        if (action === OperatorAction['mark-resolved']) return;
       }
       this.log.append({ type: 'OrderCancelled', data: {} });
       await this.notify('order-cancelled');
@@ -538,7 +540,7 @@ export class OrderSaga {
         template,
       });
     } catch (err) {
-      wf.log.warn('customer notification failed', { orderId, template, error: failureMessage(err) });
+      wf.log.warn('customer notification failed', { orderId, template, error: errorMessage(err) });
     }
   }
 
@@ -554,7 +556,7 @@ export class OrderSaga {
   }
 
   private isStray(callback: PaymentCallback): boolean {
-    if (callback.type !== 'payment.succeeded') return false;
+    if (callback.type !== PaymentEvent['payment.succeeded']) return false;
     const state = this.log.state;
     if (!isCurrentPayment(state, callback)) return true;
     return state.status !== Status.CONFIRMED && state.payment.status !== 'refunded';

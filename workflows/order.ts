@@ -11,6 +11,7 @@ import {
   paymentCallbackSignal,
   retryCompensationSignal,
 } from '../domain/contract';
+import { OperatorAction } from '../domain/order-events';
 import type { OrderView } from '../domain/order-state';
 import { OrderSaga } from './order-saga';
 
@@ -35,8 +36,10 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
   wf.setHandler(cancelOrderSignal, (request) => order.requestCancel(request));
   CancellationScope.current().cancelRequested.catch(() => order.cancelAsSupport());
   wf.setHandler(awaitCancellationUpdate, () => order.cancellationSettled());
-  wf.setHandler(retryCompensationSignal, (request) => order.operatorActs('retry-compensation', request));
-  wf.setHandler(markResolvedSignal, (request) => order.operatorActs('mark-resolved', request));
+  wf.setHandler(retryCompensationSignal, (request) =>
+    order.operatorActs(OperatorAction['retry-compensation'], request),
+  );
+  wf.setHandler(markResolvedSignal, (request) => order.operatorActs(OperatorAction['mark-resolved'], request));
   void CancellationScope.nonCancellable(() => order.flagWhenStuck());
 
   return order.story(async () => {

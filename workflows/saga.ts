@@ -1,5 +1,4 @@
-import { failureMessage } from './step-failure';
-
+import { errorMessage } from '../domain/errors';
 /** One compensating action: a name for the record and an idempotent undo. */
 export interface Compensation {
   name: string;
@@ -38,7 +37,7 @@ export class Compensations {
         await next.undo();
       } catch (err) {
         failed.push(next);
-        failures.push({ name: next.name, message: failureMessage(err) });
+        failures.push({ name: next.name, message: errorMessage(err) });
       }
     }
     // Failed ones go back in their original order, so a retry keeps the reverse order.

@@ -1,6 +1,7 @@
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import type { OrderReason } from '../domain/order-state';
 import { FailureType, ReasonCode } from '../domain/reasons';
+import { errorMessage } from '../domain/errors';
 
 /** What a step's failure means for the order. */
 export type StepFailure =
@@ -23,7 +24,7 @@ export function stepFailure(err: unknown): StepFailure {
   if (isCancellation(err) || CancellationScope.current().consideredCancelled || !(err instanceof ActivityFailure))
     throw err;
   const last = lastApplicationFailure(err);
-  const message = failureMessage(err);
+  const message = errorMessage(err);
   const code = ReasonCode.safeParse(last?.type);
   if (code.success) return { kind: 'refused', reason: { code: code.data, message }, message };
   if (!last || TRANSIENT_TYPES.includes(last.type ?? '')) return { kind: 'unavailable', message };
@@ -35,10 +36,4 @@ function lastApplicationFailure(err: Error): ApplicationFailure | undefined {
     if (cause instanceof ApplicationFailure) return cause;
   }
   return undefined;
-}
-
-/** The innermost message of a failure chain: the one a person can act on (activity failures wrap their cause). */
-export function failureMessage(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  return err.cause instanceof Error ? failureMessage(err.cause) : err.message;
 }
