@@ -19,7 +19,6 @@ import {
   LATE_REFUND_WORKFLOW_TYPE,
   latePaymentRefundWorkflowId,
   markResolvedSignal,
-  MemoKey,
   ORDER_CONFLICT,
   ORDER_WORKFLOW_TYPE,
   orderWorkflowId,
@@ -31,7 +30,8 @@ import {
   type PaymentCallback,
   type SagaSettings,
 } from '../domain/contract';
-import { OperatorAction, OrderEvent, type OperatorActionKind } from '../domain/order-events';
+import { OperatorAction, type OperatorActionKind, type OrderEvent } from '../domain/order-events';
+import { eventInMemo, MemoKey, readView, viewInMemo } from '../domain/order-record';
 import type { OrderRequest } from '../domain/order-request';
 import { isCurrentPayment, NOT_CANCELLABLE_STATUSES, OrderView, Status } from '../domain/order-state';
 import { OrderSearchAttributes } from '../domain/search-attributes';
@@ -197,8 +197,8 @@ export class OrdersService {
     });
     const bySeq = new Map<number, OrderEvent>();
     for (const decoded of await decodeArrayFromPayloads(this.client.options.loadedDataConverter, payloads)) {
-      const parsed = OrderEvent.safeParse(decoded);
-      if (parsed.success) bySeq.set(parsed.data.seq, parsed.data);
+      const event = eventInMemo(decoded);
+      if (event) bySeq.set(event.seq, event);
     }
     return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
   }
@@ -234,9 +234,9 @@ export class OrdersService {
     const decoded = await decodeArrayFromPayloads(this.client.options.loadedDataConverter, payloads);
     const orders: OrderSummary[] = [];
     for (const [i, execution] of withViews.entries()) {
-      const view = OrderView.safeParse(decoded[i]);
-      if (!view.success) continue;
-      const shown = shownView(view.data, execution.status, optionalTsToDate(execution.closeTime));
+      const view = readView(decoded[i]);
+      if (!view) continue;
+      const shown = shownView(view, execution.status, optionalTsToDate(execution.closeTime));
       const { orderId, status, customerId, total, currency, needsAttention, createdAt } = shown;
       orders.push({ orderId, status, customerId, total, currency, needsAttention, createdAt });
     }
@@ -330,11 +330,11 @@ export class OrdersService {
       throw err;
     }
     if (description.type !== ORDER_WORKFLOW_TYPE) return null;
-    const view = OrderView.safeParse(description.memo?.[MemoKey.order]);
-    if (!view.success) return null;
+    const view = viewInMemo(description.memo);
+    if (!view) return null;
     const hash = description.memo?.[MemoKey.requestHash];
     return {
-      view: shownView(view.data, description.status.code, description.closeTime),
+      view: shownView(view, description.status.code, description.closeTime),
       requestHash: typeof hash === 'string' ? hash : null,
       running: description.status.name === 'RUNNING',
     };

@@ -1,19 +1,11 @@
 import { createHash } from 'node:crypto';
 import { WorkflowIdReusePolicy, type WorkflowStartOptions } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
-import {
-  MemoKey,
-  ORDER_WORKFLOW_TYPE,
-  orderWorkflowId,
-  type OrderWorkflowInput,
-  type SagaSettings,
-} from '../domain/contract';
+import { ORDER_WORKFLOW_TYPE, orderWorkflowId, type OrderWorkflowInput, type SagaSettings } from '../domain/contract';
 import type { OrderRequest } from '../domain/order-request';
-import { evolve, orderReceived } from '../domain/evolve';
 import { formatAmount } from '../domain/money';
-import type { OrderEvent } from '../domain/order-events';
-import { toOrderView, type OrderView } from '../domain/order-state';
-import { OrderSearchAttributes, orderStateSearchAttributes } from '../domain/search-attributes';
+import { recordAtStart } from '../domain/order-record';
+import type { OrderView } from '../domain/order-state';
 
 /** A hash of the parsed request that ignores key order: the same order sent twice hashes the same. */
 export function canonicalRequestHash(request: OrderRequest): string {
@@ -69,10 +61,8 @@ export function orderStartOptions(
     settings,
     startWroteFirstEvent: true,
   };
-  // The same first event the workflow records, folded by the same reducer: GET answers before a worker runs.
-  const received = orderReceived(request);
-  const firstEvent: OrderEvent = { seq: 1, type: received.type, at: input.receivedAt, data: received.data };
-  const initialView = toOrderView(evolve(null, firstEvent));
+  const record = recordAtStart(request, requestHash, input.receivedAt);
+  const initialView = record.view;
   return {
     workflowType: ORDER_WORKFLOW_TYPE,
     input,
@@ -83,15 +73,11 @@ export function orderStartOptions(
       args: [input],
       // An order id is used once, ever: a closed order is never started again.
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      memo: { [MemoKey.requestHash]: requestHash, [MemoKey.order]: initialView, [MemoKey.event]: firstEvent },
+      memo: record.memo,
       // What support reads at the top of the order in the Web UI. Ids and amounts only: no email, no address.
       staticSummary: `Order ${request.orderId} · customer ${request.customer.id} · ${formatAmount(initialView.total, request.currency)}`,
       staticDetails: orderDetails(initialView),
-      typedSearchAttributes: new TypedSearchAttributes([
-        { key: OrderSearchAttributes.orderId, value: request.orderId },
-        { key: OrderSearchAttributes.customerId, value: request.customer.id },
-        ...orderStateSearchAttributes(initialView),
-      ]),
+      typedSearchAttributes: new TypedSearchAttributes(record.searchAttributes),
     },
   };
 }

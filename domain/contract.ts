@@ -80,9 +80,6 @@ export const OperatorRequest = z.object({
 });
 export type OperatorRequest = z.infer<typeof OperatorRequest>;
 
-/** Memo keys: the current view, and the event that produced it (so history alone tells the event log). */
-export const MemoKey = { order: 'order', event: 'event', requestHash: 'requestHash' } as const;
-
 /** Signal: a payment provider called back. Durable even while no worker runs. */
 export const paymentCallbackSignal = defineSignal<[PaymentCallback]>('paymentCallback');
 /** Signal: an operator asks to run the failed compensations again. */

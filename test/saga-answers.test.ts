@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { orderStartOptions } from '../api/start-order';
-import { cancelOrderSignal, getEventsQuery, getOrderQuery, MemoKey, paymentCallbackSignal } from '../domain/contract';
+import { cancelOrderSignal, getEventsQuery, getOrderQuery, paymentCallbackSignal } from '../domain/contract';
 import { businessMetricsSinks } from '../observability/worker-runtime';
 import { testTemporalAddress } from './helpers/test-env';
+import { MemoKey } from '../domain/order-record';
 import { eventTypes, eventually, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
 
 /** Answers and requests the saga was not written around, which must still end each order with an answer. */

@@ -6,13 +6,13 @@ import {
   type CancelRequest,
   getOrderQuery,
   latePaymentRefundWorkflowId,
-  MemoKey,
   markResolvedSignal,
   retryCompensationSignal,
 } from '../domain/contract';
 import type { OrderView } from '../domain/order-state';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import { DEV_PROVIDER_SECRETS } from '../config';
+import { MemoKey } from '../domain/order-record';
 import { eventTypes, eventually, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
 import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';

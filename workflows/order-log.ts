@@ -1,7 +1,7 @@
 import * as wf from '@temporalio/workflow';
-import { MemoKey } from '../domain/contract';
 import { evolve } from '../domain/evolve';
 import type { OrderEvent, OrderEventBody } from '../domain/order-events';
+import { memoAfter, recordedEvent } from '../domain/order-record';
 import { toOrderView, type OrderState, type OrderView } from '../domain/order-state';
 import { orderStateSearchAttributes } from '../domain/search-attributes';
 import { recordEventMetrics } from './order-metrics';
@@ -48,8 +48,7 @@ export class OrderLog {
 
   /** Records one event at workflow time (or at `at`, for a moment fixed by the input). */
   append(body: OrderEventBody, at: string = new Date().toISOString()): OrderState {
-    // Key order as docs/API.md shows an event: seq, type, at, data.
-    const event = { seq: this.recorded.length + 1, type: body.type, at, data: body.data } as OrderEvent;
+    const event = recordedEvent(this.recorded.length + 1, body, at);
     const before = this.current?.status;
     // An illegal transition throws a plain error: a bug in our code, so it fails the workflow task, which
     // Temporal retries until a fix is deployed; the order is never failed by it.
@@ -65,7 +64,7 @@ export class OrderLog {
     });
     recordEventMetrics(event, before, this.current);
     if (!(this.recorded.length === 1 && this.startWroteFirstEvent)) {
-      wf.upsertMemo({ [MemoKey.order]: toOrderView(this.current), [MemoKey.event]: event });
+      wf.upsertMemo(memoAfter(toOrderView(this.current), event));
     }
     this.index(this.current);
     return this.current;

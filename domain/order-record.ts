@@ -1,0 +1,57 @@
+import type { SearchAttributePair } from '@temporalio/common';
+import { evolve, orderReceived } from './evolve';
+import { OrderEvent, type OrderEventBody } from './order-events';
+import type { OrderRequest } from './order-request';
+import { OrderView, toOrderView } from './order-state';
+import { OrderSearchAttributes, orderStateSearchAttributes } from './search-attributes';
+
+/**
+ * The order's record in Temporal besides its history: how an event is enveloped, what the memo holds and
+ * what the search attributes say. The API writes it when it starts the order (so the order is readable
+ * and findable before any worker runs), the workflow at every transition after that, and the API reads it
+ * back: one layout for all three.
+ */
+
+/** Memo keys: the current view, the event that produced it (so history alone tells the event log), the request's hash. */
+export const MemoKey = { order: 'order', event: 'event', requestHash: 'requestHash' } as const;
+
+/** An event as the log records it: numbered from 1, stamped, with its keys in the order docs/API.md shows. */
+export function recordedEvent(seq: number, body: OrderEventBody, at: string): OrderEvent {
+  return { seq, type: body.type, at, data: body.data } as OrderEvent;
+}
+
+/** What the start request writes: the first event, the view it makes, the memo and the search attributes. */
+export function recordAtStart(request: OrderRequest, requestHash: string, receivedAt: string) {
+  const firstEvent = recordedEvent(1, orderReceived(request), receivedAt);
+  // The same first event the workflow records, folded by the same reducer: GET answers before a worker runs.
+  const view = toOrderView(evolve(null, firstEvent));
+  const searchAttributes: SearchAttributePair[] = [
+    { key: OrderSearchAttributes.orderId, value: request.orderId },
+    { key: OrderSearchAttributes.customerId, value: request.customer.id },
+    ...orderStateSearchAttributes(view),
+  ];
+  const memo = { [MemoKey.requestHash]: requestHash, ...memoAfter(view, firstEvent) };
+  return { firstEvent, view, memo, searchAttributes };
+}
+
+/** The memo written by a transition: the new view, and the event that made it. */
+export function memoAfter(view: OrderView, event: OrderEvent): Record<string, unknown> {
+  return { [MemoKey.order]: view, [MemoKey.event]: event };
+}
+
+/** A view as a memo holds it (decoded), or null when it is not one this code can read. */
+export function readView(decoded: unknown): OrderView | null {
+  const view = OrderView.safeParse(decoded);
+  return view.success ? view.data : null;
+}
+
+/** The view in a described workflow's memo. */
+export function viewInMemo(memo: Record<string, unknown> | undefined): OrderView | null {
+  return readView(memo?.[MemoKey.order]);
+}
+
+/** The event a memo write carried (decoded), or null for a payload that is not one. */
+export function eventInMemo(decoded: unknown): OrderEvent | null {
+  const event = OrderEvent.safeParse(decoded);
+  return event.success ? event.data : null;
+}
