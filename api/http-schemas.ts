@@ -12,7 +12,21 @@ import { OrderStatus, OrderView } from '../domain/order-state';
 
 export const OrderIdParam = OrderId.meta({ description: 'The order id the checkout chose', example: 'A-1001' });
 
-export const OrderRequestBody = OrderRequest.meta({ id: 'OrderRequest', description: 'An order to place' });
+/** The order the README places: a customer who never pays, so it waits at its payment link. */
+const EXAMPLE_ORDER = {
+  orderId: 'A-1001',
+  customer: { id: 'c-42', email: 'ada@example.com' },
+  currency: 'EUR',
+  items: [{ sku: 'SKU-TEE', quantity: 2, unitPrice: 1999 }],
+  shippingAddress: { name: 'Ada L', line1: '1 Main St', city: 'Paris', postalCode: '75001', country: 'FR' },
+  payment: { method: 'card', token: 'tok_lost' },
+} satisfies OrderRequest;
+
+export const OrderRequestBody = OrderRequest.meta({
+  id: 'OrderRequest',
+  description: 'An order to place',
+  example: EXAMPLE_ORDER,
+});
 export const OrderViewBody = OrderView.meta({
   id: 'OrderView',
   description: 'The order as checkout and support see it',

@@ -1,4 +1,9 @@
-import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
+import {
+  createDocument,
+  type ZodOpenApiOperationObject,
+  type ZodOpenApiResponseObject,
+  type ZodOpenApiResponsesObject,
+} from 'zod-openapi';
 import { z } from 'zod';
 import { CodecPayloads } from './codec-routes';
 import { PaymentWebhookEvent } from '../payment-provider/protocol';
@@ -43,6 +48,22 @@ const temporalUnavailable = unavailable('Temporal did not answer in time; retryi
 /** Node refuses a request line and headers over 16 kB before the app sees them (no body). */
 const tooLarge: ZodOpenApiResponsesObject = { '431': { description: 'Request line and headers over 16 kB' } };
 const withOrderId = { requestParams: { path: z.object({ orderId: OrderIdParam }) } };
+/**
+ * Where an answer with an order leads: the routes that read or act on it, and its provider's callback, so a
+ * client or a test generator can follow an order from its creation.
+ */
+const orderId = '$response.body#/orderId';
+const placedOrderLinks: ZodOpenApiResponseObject['links'] = {
+  GetOrder: { operationId: 'getOrder', parameters: { orderId } },
+  ListOrderEvents: { operationId: 'listOrderEvents', parameters: { orderId } },
+  CancelOrder: { operationId: 'cancelOrder', parameters: { orderId } },
+  RetryCompensation: { operationId: 'retryCompensation', parameters: { orderId } },
+  MarkResolved: { operationId: 'markResolved', parameters: { orderId } },
+  ReceivePaymentWebhook: {
+    operationId: 'receivePaymentWebhook',
+    parameters: { provider: '$response.body#/payment/provider' },
+  },
+};
 const operatorAction = (operationId: string, summary: string): ZodOpenApiOperationObject => ({
   operationId,
   summary,
@@ -97,9 +118,18 @@ export function openApiDocument() {
             '201': {
               description: 'New order, at AWAITING_PAYMENT (with checkoutUrl) or terminal',
               ...json(OrderViewBody),
+              links: placedOrderLinks,
             },
-            '200': { description: 'The same order again: nothing new started', ...json(OrderViewBody) },
-            '202': { description: 'Accepted durably, not yet at AWAITING_PAYMENT', ...json(OrderViewBody) },
+            '200': {
+              description: 'The same order again: nothing new started',
+              ...json(OrderViewBody),
+              links: placedOrderLinks,
+            },
+            '202': {
+              description: 'Accepted durably, not yet at AWAITING_PAYMENT',
+              ...json(OrderViewBody),
+              links: placedOrderLinks,
+            },
             '400': problemOf('Schema errors, with field paths'),
             ...authErrors,
             '409': problemOf('The orderId exists with a different body'),

@@ -1,4 +1,4 @@
-import { OrderRequest } from '../domain/order-request';
+import { MAX_UNIT_PRICE, OrderRequest, orderTotal } from '../domain/order-request';
 import { makeOrder } from './helpers/stack';
 
 const pathsOf = (input: unknown) => {
@@ -55,11 +55,19 @@ describe('OrderRequest rejects, naming the field', () => {
     ['an unknown top-level field', { ...order, coupon: 'FREE' }, ''],
     ['a missing shipping address', { ...order, shippingAddress: undefined }, 'shippingAddress'],
     [
-      'a total past the exact-integer range',
-      { ...order, items: [{ sku: 'SKU-TEE', quantity: 1000, unitPrice: Number.MAX_SAFE_INTEGER }] },
-      'items',
+      'a unit price past the bound that keeps every total exact',
+      { ...order, items: [{ sku: 'SKU-TEE', quantity: 1, unitPrice: MAX_UNIT_PRICE + 1 }] },
+      'items.0.unitPrice',
     ],
   ])('%s', (_name, input, path) => {
     expect(pathsOf(input)).toContain(path);
   });
+});
+
+test('the largest order the schema takes still has an exact total', () => {
+  const line = { sku: 'SKU-TEE', quantity: 1000, unitPrice: MAX_UNIT_PRICE };
+  const largest = OrderRequest.parse(makeOrder({ items: Array.from({ length: 100 }, () => line) }));
+  expect(Number.isSafeInteger(orderTotal(largest.items))).toBe(true);
+  expect(OrderRequest.safeParse(makeOrder({ items: Array.from({ length: 101 }, () => line) })).success).toBe(false);
+  expect(OrderRequest.safeParse(makeOrder({ items: [{ ...line, quantity: 1001 }] })).success).toBe(false);
 });
