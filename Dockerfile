@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 # One image for the API, the worker, the sandbox and the Temporal setup: the command decides.
-#   docker run IMAGE                                   -> the API (node dist/api/main.js)
-#   docker run IMAGE node dist/worker/main.js          -> a worker (loads the prebuilt workflow bundle)
-#   docker run IMAGE node dist/sandbox/main.js         -> the stand-in external systems
+#   docker run IMAGE                                   -> the API (node dist/bin/api.js)
+#   docker run IMAGE node dist/bin/worker.js           -> a worker (loads the prebuilt workflow bundle)
+#   docker run IMAGE node dist/bin/sandbox.js          -> the stand-in external systems
 #   docker run IMAGE node dist/scripts/setup-temporal.js  -> namespace and search attributes, then exit
 
 ARG NODE_IMAGE=node:24.22.3-bookworm-slim
@@ -23,6 +23,8 @@ COPY sandbox sandbox
 COPY config config
 COPY codec codec
 COPY observability observability
+COPY stack stack
+COPY bin bin
 COPY scripts scripts
 RUN npm run build
 
@@ -47,4 +49,4 @@ COPY package.json ./
 # The image's own unprivileged user; nothing under /app is writable by it.
 USER node
 EXPOSE 3000 4000 9464
-CMD ["node", "dist/api/main.js"]
+CMD ["node", "dist/bin/api.js"]

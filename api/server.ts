@@ -28,7 +28,7 @@ export interface AppOptions {
   codec: PayloadCodec;
   /** The task queue new workflows go to; tests give each suite its own. */
   taskQueue?: string;
-  /** Where request lines go; silent when not given (tests), `api/main.ts` gives the process's logger. */
+  /** Where request lines go; silent when not given (tests), `bin/api.ts` gives the process's logger. */
   logger?: PinoLogger;
 }
 
@@ -41,7 +41,7 @@ const CLIENT_ERRORS: Record<string, { status: number; title: string }> = {
   'request.aborted': { status: 400, title: 'Request aborted' },
 };
 
-/** The API as an express app, without listening: `api/main.ts` serves it, tests drive it with supertest. */
+/** The API as an express app, without listening: `bin/api.ts` serves it, tests drive it with supertest. */
 export function createApp({
   client,
   config,

@@ -181,27 +181,23 @@ export function createSandbox(options: SandboxOptions) {
     ledger.capture(payment);
     res.json(record(req, payment));
   });
-  providers.post(
-    '/payments/:paymentId/refund',
-    faultable('refund'),
-    (req: Request<{ provider: string; paymentId: string }>, res) => {
-      if (outages.refunds) throw new SandboxError(503, 'REFUNDS_DOWN', 'refunds are down');
-      const payment = ledger.payment(req.params.provider, req.params.paymentId);
-      const { amount } = z.object({ amount: z.int().positive().optional() }).parse(req.body ?? {});
-      ledger.refund(payment, amount ?? payment.captured);
-      res.json(record(req, payment));
-    },
-  );
-  providers.post(
-    '/payments/:paymentId/void',
-    faultable('void'),
-    (req: Request<{ provider: string; paymentId: string }>, res) => {
-      if (outages.refunds) throw new SandboxError(503, 'REFUNDS_DOWN', 'voids are down');
-      const payment = ledger.payment(req.params.provider, req.params.paymentId);
-      ledger.void(payment);
-      res.json(record(req, payment));
-    },
-  );
+  /** Giving money back (a refund, or a void): faultable, refused while refunds are down, answering the payment. */
+  const settlement = (route: 'refund' | 'void', settle: (payment: SandboxPayment, body: unknown) => void) =>
+    providers.post(
+      `/payments/:paymentId/${route}`,
+      faultable(route),
+      (req: Request<{ provider: string; paymentId: string }>, res) => {
+        if (outages.refunds) throw new SandboxError(503, 'REFUNDS_DOWN', `${route}s are down`);
+        const payment = ledger.payment(req.params.provider, req.params.paymentId);
+        settle(payment, req.body);
+        res.json(record(req, payment));
+      },
+    );
+  settlement('refund', (payment, body) => {
+    const { amount } = z.object({ amount: z.int().positive().optional() }).parse(body ?? {});
+    ledger.refund(payment, amount ?? payment.captured);
+  });
+  settlement('void', (payment) => ledger.void(payment));
   app.use('/providers/:provider', providers);
 
   app.post('/fulfillment/orders', faultable('fulfillment'), (req, res) => {

@@ -11,12 +11,13 @@ import type { OrderRequest } from '../domain/order-request';
 import type { OrderView } from '../domain/order-state';
 import { SANDBOX_CATALOG } from '../sandbox/ledger';
 import { writeWorkflowBundle } from '../worker/worker';
-import { DevServerProcess } from './dev-server-process';
-import { connectClient, serveSandbox, throwawayStackEnv, waitUntilAnswers } from './local-stack';
+import { DevServerProcess } from '../stack/dev-server-process';
+import { connectClient, serveSandbox, waitUntilAnswers } from '../stack/parts';
+import { throwawayStackEnv } from '../stack/local-stack';
 import { judgeOrders, judgeWorkflows, waitForOrdersToEnd } from './order-checks';
-import { runScript, supervisedEntry } from './children';
+import { runScript, supervisedEntry } from '../stack/children';
 import { createLogger, TemporalPinoLogger } from '../observability/logger';
-import { ensureTemporalCli } from './provision-temporal-cli';
+import { ensureTemporalCli } from '../stack/temporal-cli';
 
 /**
  * `npm run test:chaos`: hundreds of orders through the real stack while the worker and the API are
@@ -123,8 +124,8 @@ async function main(): Promise<number> {
       onOutput: (chunk) => log.write(`[${name}] ${chunk}`),
       say,
     });
-  const worker = service('worker', 'worker/main.ts', { WORKFLOW_BUNDLE: bundlePath });
-  const api = service('api', 'api/main.ts');
+  const worker = service('worker', 'bin/worker.ts', { WORKFLOW_BUNDLE: bundlePath });
+  const api = service('api', 'bin/api.ts');
   const apiUrl = `http://127.0.0.1:${config.apiPort}`;
   worker.start();
   api.start();
@@ -215,6 +216,14 @@ async function main(): Promise<number> {
       await sleep(ms);
       await off();
     };
+    /** A system down for `ms`: its sandbox outage switch on, then off. */
+    const outage = (name: string, outageSwitch: string, ms: number) => () =>
+      phase(
+        name,
+        () => sandboxCall(outageSwitch, { down: true }),
+        () => sandboxCall(outageSwitch, { down: false }),
+        ms,
+      );
     /** Takes the server down (`how`), then starts it again on the same database. */
     const restartServer = async (how: string, down: () => Promise<void>) => {
       say(`Temporal server ${how}; restarting it on the same database`);
@@ -235,13 +244,7 @@ async function main(): Promise<number> {
         say('API is back');
       },
       () => restartServer('SIGKILLed mid-run', () => server.kill()),
-      () =>
-        phase(
-          'primary provider down',
-          () => sandboxCall('/_sandbox/providers/primary/outage', { down: true }),
-          () => sandboxCall('/_sandbox/providers/primary/outage', { down: false }),
-          4_000,
-        ),
+      outage('primary provider down', '/_sandbox/providers/primary/outage', 4_000),
       () =>
         phase(
           'sandbox faults at 10%',
@@ -257,20 +260,8 @@ async function main(): Promise<number> {
           () => Promise.all(UNEXPECTED.map(([route]) => sandboxCall(`/_sandbox/faults/${route}`, undefined, 'DELETE'))),
           3_000,
         ),
-      () =>
-        phase(
-          'refunds and voids down',
-          () => sandboxCall('/_sandbox/refunds/outage', { down: true }),
-          () => sandboxCall('/_sandbox/refunds/outage', { down: false }),
-          5_000,
-        ),
-      () =>
-        phase(
-          'fulfillment down',
-          () => sandboxCall('/_sandbox/fulfillment/outage', { down: true }),
-          () => sandboxCall('/_sandbox/fulfillment/outage', { down: false }),
-          4_000,
-        ),
+      outage('refunds and voids down', '/_sandbox/refunds/outage', 5_000),
+      outage('fulfillment down', '/_sandbox/fulfillment/outage', 4_000),
     ];
     let kills = 0;
     // Every fault happens in every run, however quickly the orders go in; mischief goes on while they do.

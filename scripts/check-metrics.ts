@@ -7,7 +7,7 @@ import { createOrdersClient } from '../client';
 import { createLogger } from '../observability/logger';
 import { installWorkerRuntime } from '../observability/worker-runtime';
 import { PaymentToken } from '../sandbox/ledger';
-import { startLocalStack, throwawayLocalStackConfig } from './local-stack';
+import { startLocalStack, throwawayLocalStackConfig } from '../stack/local-stack';
 import { errorMessage } from '../domain/errors';
 
 /**

@@ -9,11 +9,11 @@ import { devPaymentProviders, encryptionKeys, loadConfig } from '../config';
 import type { OrderView } from '../domain/order-state';
 import type { OrderRequest } from '../domain/order-request';
 import { createSandbox } from '../sandbox/server';
-import { connectClient, freePort, waitUntilAnswers } from './local-stack';
+import { connectClient, freePort, waitUntilAnswers } from '../stack/parts';
 import { judgeOrders, judgeWorkflows, waitForOrdersToEnd } from './order-checks';
-import { runScript, tracked } from './children';
-import { goInstall, TOOLS_BIN } from './provision-temporal-cli';
-import { SERVER_DYNAMIC_CONFIG, withoutOtelVariables } from './dev-server-process';
+import { runScript, tracked } from '../stack/children';
+import { goInstall, TOOLS_BIN } from '../stack/temporal-cli';
+import { SERVER_DYNAMIC_CONFIG, withoutOtelVariables } from '../stack/dev-server-process';
 import { errorMessage } from '../domain/errors';
 
 /**
@@ -282,14 +282,14 @@ async function main(): Promise<number> {
   const node = (entry: string): [string, string[]] => [process.execPath, [path.join(DIST, entry)]];
   const workers = await Promise.all(
     [1, 2].map(async (n) =>
-      start(`worker-${n}`, ...node('worker/main.js'), {
+      start(`worker-${n}`, ...node('bin/worker.js'), {
         ...env,
         WORKFLOW_BUNDLE: bundle,
         WORKER_METRICS_PORT: String(await freePort()),
       }),
     ),
   );
-  apiPorts.forEach((port, i) => start(`api-${i + 1}`, ...node('api/main.js'), { ...env, API_PORT: String(port) }));
+  apiPorts.forEach((port, i) => start(`api-${i + 1}`, ...node('bin/api.js'), { ...env, API_PORT: String(port) }));
   await Promise.all(apiUrls.map((url) => waitUntilAnswers(`${url}/readyz`)));
   say(`2 workers and 2 APIs up (${apiUrls.join(', ')}); placing ${ORDERS} orders at concurrency ${CONCURRENCY}`);
 

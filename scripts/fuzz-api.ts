@@ -3,7 +3,7 @@ import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { startLocalStack, throwawayLocalStackConfig } from './local-stack';
+import { startLocalStack, throwawayLocalStackConfig } from '../stack/local-stack';
 import { Scope } from '../config';
 import { SANDBOX_CATALOG } from '../sandbox/ledger';
 import { errorMessage } from '../domain/errors';

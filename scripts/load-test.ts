@@ -11,12 +11,13 @@ import type { OrderRequest } from '../domain/order-request';
 import { isTerminal } from '../domain/order-state';
 import type { OrderSummary } from '../api/http-schemas';
 import { writeWorkflowBundle } from '../worker/worker';
-import { DevServerProcess } from './dev-server-process';
-import { serveSandbox, throwawayStackEnv, waitUntilAnswers } from './local-stack';
+import { DevServerProcess } from '../stack/dev-server-process';
+import { serveSandbox, waitUntilAnswers } from '../stack/parts';
+import { throwawayStackEnv } from '../stack/local-stack';
 import { judgeOrders } from './order-checks';
-import { runScript, supervisedEntry } from './children';
+import { runScript, supervisedEntry } from '../stack/children';
 import { peakRssMb, percentiles } from './measure';
-import { ensureTemporalCli } from './provision-temporal-cli';
+import { ensureTemporalCli } from '../stack/temporal-cli';
 
 /**
  * `npm run test:load`: bursts of concurrent `POST /orders` (all `tok_ok`) against the real stack — the
@@ -89,8 +90,8 @@ async function main(): Promise<number> {
       },
       say,
     });
-  const worker = service('worker', 'worker/main.ts', { WORKFLOW_BUNDLE: bundlePath });
-  const api = service('api', 'api/main.ts');
+  const worker = service('worker', 'bin/worker.ts', { WORKFLOW_BUNDLE: bundlePath });
+  const api = service('api', 'bin/api.ts');
   worker.start();
   api.start();
   const apiUrl = `http://127.0.0.1:${config.apiPort}`;

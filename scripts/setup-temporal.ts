@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { loadConfigOrExit, temporalConnectionOptions, type Config } from '../config';
-import { ensureOrderSearchAttributes } from './search-attributes';
+import { ensureOrderSearchAttributes } from '../stack/search-attributes';
 import { errorMessage } from '../domain/errors';
 
 /** How long the setup waits for the frontend and for a new namespace to be usable (a cluster starting up). */

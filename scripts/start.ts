@@ -2,7 +2,7 @@ import { DEV_API_KEYS, loadConfigOrExit } from '../config';
 import { loggerFromConfig } from '../observability/logger';
 import { startTracing } from '../observability/tracing';
 import { installWorkerRuntime } from '../observability/worker-runtime';
-import { startLocalStack } from './local-stack';
+import { startLocalStack } from '../stack/local-stack';
 import { errorMessage } from '../domain/errors';
 
 const say = (line: string) => console.log(`[start] ${line}`);

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { startEphemeralServer } from '../scripts/ephemeral-server';
+import { startEphemeralServer } from '../stack/ephemeral-server';
 import { writeWorkflowBundle } from '../worker/worker';
 import { TEST_ENV } from './helpers/test-env';
 

@@ -15,7 +15,7 @@ import { createLogger } from '../observability/logger';
 import { startTracing, type Tracing } from '../observability/tracing';
 import { TemporalPinoLogger } from '../observability/logger';
 import { workerTelemetry } from '../observability/worker-runtime';
-import { freePort } from '../scripts/local-stack';
+import { freePort } from '../stack/parts';
 import { auth, eventually, installTestRuntime, makeOrder, startStack, type TestStack } from './helpers/stack';
 
 /** Every line the API, sandbox and worker log in this file, as written. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
-import { ensureOrderSearchAttributes } from '../scripts/search-attributes';
+import { ensureOrderSearchAttributes } from '../stack/search-attributes';
 import { eventually } from './helpers/stack';
 import { testTemporalAddress } from './helpers/test-env';
 

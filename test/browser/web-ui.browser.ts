@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { startLocalStack, throwawayLocalStackConfig } from '../../scripts/local-stack';
+import { startLocalStack, throwawayLocalStackConfig } from '../../stack/local-stack';
 import { makeOrder, installTestRuntime } from '../helpers/stack';
 
 /**

@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type RuntimeOptions, type Worker } from '@temporalio/worker';
 import { createHardenedServer } from '../../api/http-server';
@@ -23,7 +22,8 @@ import { createOrderWorker } from '../../worker/worker';
 import { EncryptionCodec } from '../../codec';
 import { createOrdersClient, type OrdersClient } from '../../client';
 import { testEncryptionKeys, testTemporalAddress, testWorkflowBundlePath } from './test-env';
-import type { StackObservability } from '../../scripts/local-stack';
+import type { StackObservability } from '../../stack/local-stack';
+import { listen, temporalClient } from '../../stack/parts';
 
 export const NAMESPACE = 'default';
 /** The Web UI origin the test API allows to call its codec endpoints. */
@@ -64,8 +64,8 @@ class SystemPort {
 
   static async open(app: http.RequestListener): Promise<SystemPort> {
     const server = http.createServer(app);
-    const url = await listen(server);
-    return new SystemPort(server, app, url, (server.address() as AddressInfo).port);
+    const url = await listenAt(server);
+    return new SystemPort(server, app, url, Number(new URL(url).port));
   }
 
   async refuse(): Promise<void> {
@@ -77,7 +77,7 @@ class SystemPort {
   async accept(): Promise<void> {
     if (this.server.listening) return;
     this.server = http.createServer(this.app);
-    await listen(this.server, this.port);
+    await listenAt(this.server, this.port);
   }
 }
 
@@ -93,12 +93,9 @@ export function installTestRuntime(options: RuntimeOptions = { logger: new Defau
   runtimeInstalled = true;
 }
 
-async function listen(server: http.Server, port = 0): Promise<string> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', resolve);
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+/** Listens on loopback (any free port unless given) and answers with the server's URL. */
+async function listenAt(server: http.Server, port = 0): Promise<string> {
+  return `http://127.0.0.1:${await listen(server, port)}`;
 }
 
 /**
@@ -140,20 +137,19 @@ export async function startStack({
   ...settings
 }: StackOptions = {}) {
   installTestRuntime();
-  const plugins = tracing ? [tracing.plugin] : [];
   const address = temporalAddress ?? testTemporalAddress();
   const bundlePath = workflowBundlePath ?? testWorkflowBundlePath();
   const taskQueue = `orders-test-${randomUUID()}`;
   const connection = await Connection.connect({ address });
   const codec = new EncryptionCodec(encryptPayloads ? testEncryptionKeys() : [{ id: 'unused', key: randomBytes(32) }]);
   const dataConverter = encryptPayloads ? { payloadCodecs: [codec] } : undefined;
-  const client = new Client({ connection, namespace: NAMESPACE, dataConverter, plugins });
+  const client = temporalClient(connection, NAMESPACE, encryptPayloads ? codec : null, tracing);
   const nativeConnection = await NativeConnection.connect({ address });
 
   const apiServer = createHardenedServer(undefined, requestTimeoutMs);
   const sandboxServer = http.createServer();
-  const apiUrl = await listen(apiServer);
-  const sandboxUrl = await listen(sandboxServer);
+  const apiUrl = await listenAt(apiServer);
+  const sandboxUrl = await listenAt(sandboxServer);
   // Each system on a port of its own, served by the sandbox made below (it needs the providers' URLs first).
   const sandboxApp: http.RequestListener = (req, res) => sandbox.app(req, res);
   const systems = Object.fromEntries(

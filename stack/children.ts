@@ -125,7 +125,7 @@ export class SupervisedChild {
 }
 
 /**
- * One of the project's entry points (`worker/main.ts`, `api/main.ts`) as a supervised Node process run
+ * One of the project's entry points (`bin/worker.ts`, `bin/api.ts`) as a supervised Node process run
  * through tsx, with `env`; every chunk it writes goes to `onOutput`.
  */
 export function supervisedEntry(

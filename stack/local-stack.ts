@@ -1,71 +1,23 @@
 import { mkdirSync } from 'node:fs';
-import http, { type Server } from 'node:http';
-import net from 'node:net';
+import http from 'node:http';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { createApp } from '../api/server';
 import express from 'express';
 import { codecRouter } from '../api/codec-routes';
-import { createHardenedServer } from '../api/http-server';
-import { EncryptionCodec, type EncryptionKey } from '../codec';
+import type { EncryptionKey } from '../codec';
 import { encryptionKeys, loadConfig, temporalAddress, temporalConnectionOptions, type Config } from '../config';
-import { createSandbox, type SandboxOptions } from '../sandbox/server';
-import { configuredActivities, createOrderWorker } from '../worker/worker';
-import { DevServerProcess } from './dev-server-process';
-import { ensureTemporalCli } from './provision-temporal-cli';
-import { ensureOrderSearchAttributes } from './search-attributes';
 import { createLogger, type PinoLogger } from '../observability/logger';
 import type { Tracing } from '../observability/tracing';
+import type { SandboxOptions } from '../sandbox/server';
+import { DevServerProcess } from './dev-server-process';
+import { closeServer, connectClient, freePort, listen, orderWorker, serveApi, serveSandbox } from './parts';
+import { ensureOrderSearchAttributes } from './search-attributes';
+import { ensureTemporalCli } from './temporal-cli';
 
 /** How a stack's processes log and trace; silent and untraced unless given. */
 export interface StackObservability {
   logger?: PinoLogger;
   tracing?: Tracing | null;
-}
-
-/** Below Linux's ephemeral range (32768 and up): outgoing connections never take these ports. */
-const LISTEN_PORTS = { from: 20_000, to: 32_767 };
-const handedOut = new Set<number>();
-
-/**
- * A port nothing listens on right now, for runs that must not collide with a stack already up. Taken
- * below the ephemeral range, so that between this call and the listen no outgoing connection (the
- * Temporal server has many) can take it, and never the same twice in one process. Below 32768 also
- * suits Temporal's cluster membership, which stores ports as a smallint.
- */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = LISTEN_PORTS.from + Math.floor(Math.random() * (LISTEN_PORTS.to - LISTEN_PORTS.from + 1));
-    if (handedOut.has(port)) continue;
-    const free = await new Promise<boolean>((resolve) => {
-      const probe = net.createServer();
-      probe.once('error', () => resolve(false));
-      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-    });
-    if (!free) continue;
-    handedOut.add(port);
-    return port;
-  }
-}
-
-/** Resolves once `url` answers 2xx; a service that is starting refuses connections until it listens. */
-export async function waitUntilAnswers(url: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const response = await fetch(url).catch(() => null);
-    if (response?.ok) return;
-    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
-    await sleep(250);
-  }
-}
-
-function listen(server: Server, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
 }
 
 /**
@@ -141,61 +93,6 @@ export function devCodecUrl(config: Config): string {
   return `http://127.0.0.1:${config.devCodecPort}/codec`;
 }
 
-/** A server's close, all connections included. */
-async function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-}
-
-/** The sandbox's systems on the configured port, in this process. */
-export async function serveSandbox(
-  config: Config,
-  sandboxOptions: Partial<SandboxOptions> = {},
-  logger = createLogger({ level: 'silent' }),
-) {
-  const sandbox = createSandbox({
-    providers: config.paymentProviders,
-    webhookBaseUrl: config.webhookBaseUrl,
-    paymentWindowMs: config.saga.paymentWindowMs,
-    logger: logger.child({ component: 'sandbox' }),
-    ...sandboxOptions,
-  });
-  const server = createHardenedServer(sandbox.app);
-  await listen(server, config.sandboxPort);
-  return {
-    sandbox,
-    sandboxUrl: config.sandboxUrl,
-    async close(): Promise<void> {
-      sandbox.close();
-      await closeServer(server);
-    },
-  };
-}
-
-/** A client of the configured Temporal server whose payloads are encrypted under `keys`. */
-export async function connectClient(config: Config, keys: readonly EncryptionKey[], tracing: Tracing | null = null) {
-  const codec = new EncryptionCodec(keys);
-  const connection = await Connection.connect(temporalConnectionOptions(config));
-  const client = new Client({
-    connection,
-    namespace: config.temporal.namespace,
-    dataConverter: { payloadCodecs: [codec] },
-    plugins: tracing ? [tracing.plugin] : [],
-  });
-  return { codec, connection, client };
-}
-
-/** The API on the configured port, in this process, over `client`. */
-export async function serveApi(
-  config: Config,
-  { client, codec }: { client: Client; codec: EncryptionCodec },
-  logger = createLogger({ level: 'silent' }),
-) {
-  const server = createHardenedServer(createApp({ client, config, codec, logger: logger.child({ component: 'api' }) }));
-  await listen(server, config.apiPort);
-  return { apiUrl: `http://127.0.0.1:${config.apiPort}`, close: () => closeServer(server) };
-}
-
 /**
  * The sandbox and the API in this process, against a Temporal server that runs elsewhere, on the
  * configured ports, with payloads encrypted under `keys` (the bench's stack).
@@ -264,13 +161,7 @@ export async function startLocalStack(
     const address = temporalAddress(config);
     const nativeConnection = await NativeConnection.connect(temporalConnectionOptions(config));
     started.push(() => nativeConnection.close());
-    const worker = await createOrderWorker({
-      connection: nativeConnection,
-      namespace: config.temporal.namespace,
-      activities: configuredActivities(config),
-      dataConverter: { payloadCodecs: [temporal.codec] },
-      tracing,
-    });
+    const worker = await orderWorker(config, nativeConnection, temporal.codec, { tracing });
     const workerRun = worker.run();
     started.push(() => {
       worker.shutdown();

@@ -1,7 +1,7 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_ORDER_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { devServerDynamicConfigArgs, isOtelVariable } from './dev-server-process';
-import { ensureTemporalCli } from './provision-temporal-cli';
+import { ensureTemporalCli } from './temporal-cli';
 
 type DevServerOptions = Omit<
   Extract<NonNullable<Parameters<typeof TestWorkflowEnvironment.createLocal>[0]>['server'], object>,

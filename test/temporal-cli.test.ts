@@ -1,4 +1,4 @@
-import { chooseTemporalCli, OFFICIAL_CLI, TEMPORAL_CLI_MODULE, type CliFacts } from '../scripts/provision-temporal-cli';
+import { chooseTemporalCli, OFFICIAL_CLI, TEMPORAL_CLI_MODULE, type CliFacts } from '../stack/temporal-cli';
 
 /** A machine with nothing provisioned, Go installed, on Linux x64 (CI's machine). */
 const fresh: CliFacts = { env: {}, platform: 'linux-x64', onPath: null, provisioned: null, hasGo: true };

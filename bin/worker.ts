@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
-import { encryptedDataConverter } from '../codec';
+import { EncryptionCodec } from '../codec';
 import { encryptionKeys, loadConfigOrExit, temporalAddress, temporalConnectionOptions, type Config } from '../config';
 import { loggerFromConfig, type PinoLogger } from '../observability/logger';
 import { startTracing } from '../observability/tracing';
 import { installWorkerRuntime } from '../observability/worker-runtime';
-import { configuredActivities, createOrderWorker, tracedBundlePath } from './worker';
+import { orderWorker } from '../stack/parts';
+import { tracedBundlePath } from '../worker/worker';
 
 /**
  * Worker entry point. The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: no new tasks are
@@ -23,14 +24,8 @@ async function main(config: Config, logger: PinoLogger): Promise<void> {
         'no such prebuilt bundle: bundling the workflows at start',
       );
     }
-    const worker = await createOrderWorker({
-      connection,
-      namespace: config.temporal.namespace,
-      activities: configuredActivities(config),
-      dataConverter: encryptedDataConverter(encryptionKeys(config).keys),
-      tracing,
-      ...bundle,
-    });
+    const codec = new EncryptionCodec(encryptionKeys(config).keys);
+    const worker = await orderWorker(config, connection, codec, { tracing, ...bundle });
     logger.info(
       {
         address: temporalAddress(config),

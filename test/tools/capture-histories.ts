@@ -3,13 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { latePaymentRefundWorkflowId, orderWorkflowId } from '../domain/contract';
-import type { OrderRequest } from '../domain/order-request';
-import type { OrderView } from '../domain/order-state';
-import { eventually, makeOrder, installTestRuntime, startStack, type TestStack } from '../test/helpers/stack';
-import { writeWorkflowBundle } from '../worker/worker';
-import { startEphemeralServer } from './ephemeral-server';
-import { HISTORIES_DIR } from './histories';
+import { latePaymentRefundWorkflowId, orderWorkflowId } from '../../domain/contract';
+import type { OrderRequest } from '../../domain/order-request';
+import type { OrderView } from '../../domain/order-state';
+import { eventually, makeOrder, installTestRuntime, startStack, type TestStack } from '../helpers/stack';
+import { writeWorkflowBundle } from '../../worker/worker';
+import { startEphemeralServer } from '../../stack/ephemeral-server';
+import { HISTORIES_DIR } from '../../scripts/histories';
 
 /**
  * `npm run histories:capture`: runs every saga path for real (a fresh dev server, the worker, the

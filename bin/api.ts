@@ -1,0 +1,34 @@
+import { encryptionKeys, loadConfigOrExit, type Config } from '../config';
+import { loggerFromConfig, type PinoLogger } from '../observability/logger';
+import { startTracing } from '../observability/tracing';
+import { connectClient, serveApi } from '../stack/parts';
+
+/**
+ * A burst of checkouts connects all at once: a backlog that holds them (Node's default, 511, makes the rest
+ * retry their SYN a second later, before they are even shed).
+ */
+const LISTEN_BACKLOG = 4096;
+
+/** API entry point: listens on API_PORT and, on SIGTERM/SIGINT, stops taking requests, drains, then closes. */
+async function main(config: Config, logger: PinoLogger): Promise<void> {
+  const tracing = await startTracing('order-api');
+  const temporal = await connectClient(config, encryptionKeys(config).keys, tracing);
+  // Every interface: in a container the API is reached from outside it.
+  const { server } = await serveApi(config, temporal, logger, { host: null, backlog: LISTEN_BACKLOG });
+  logger.child({ component: 'api' }).info({ port: config.apiPort, tracing: tracing !== null }, 'orders API listening');
+  const stop = () => {
+    server.close(
+      () => void Promise.all([temporal.connection.close(), tracing?.shutdown()]).then(() => process.exit(0)),
+    );
+    server.closeIdleConnections();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+const config = loadConfigOrExit('api');
+const logger = loggerFromConfig(config.log);
+main(config, logger).catch((err: unknown) => {
+  logger.child({ component: 'api' }).fatal({ err }, 'api failed');
+  process.exit(1);
+});
