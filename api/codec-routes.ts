@@ -1,23 +1,10 @@
 import cors from 'cors';
 import { Router, type RequestHandler } from 'express';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import { z } from 'zod';
 import { PayloadDecryptionError } from '../codec';
 import { jsonBody } from './json-body';
+import { CodecPayloads } from './http-schemas';
 import { problem } from './problem';
-
-/** Temporal's codec-server body: payloads in proto3 JSON, bytes as base64. */
-export const CodecPayloads = z
-  .strictObject({
-    payloads: z
-      .array(z.object({ metadata: z.record(z.string(), z.base64()).optional(), data: z.base64().optional() }))
-      .max(1000),
-  })
-  .meta({
-    id: 'CodecPayloads',
-    description: 'Temporal codec-server format: { payloads: [{ metadata, data }] }, bytes base64',
-  });
-type CodecPayloads = z.infer<typeof CodecPayloads>;
 
 const CODEC_BODY_LIMIT = '4mb';
 

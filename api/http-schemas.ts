@@ -87,3 +87,16 @@ export const Readiness = Health.extend({
   maxStartsInFlight: z.int(),
 }).meta({ id: 'Readiness' });
 export const WebhookReceived = z.object({ received: z.literal(true) }).meta({ id: 'WebhookReceived' });
+
+/** Temporal's codec-server body: payloads in proto3 JSON, bytes as base64. */
+export const CodecPayloads = z
+  .strictObject({
+    payloads: z
+      .array(z.object({ metadata: z.record(z.string(), z.base64()).optional(), data: z.base64().optional() }))
+      .max(1000),
+  })
+  .meta({
+    id: 'CodecPayloads',
+    description: 'Temporal codec-server format: { payloads: [{ metadata, data }] }, bytes base64',
+  });
+export type CodecPayloads = z.infer<typeof CodecPayloads>;

@@ -5,10 +5,10 @@ import {
   type ZodOpenApiResponsesObject,
 } from 'zod-openapi';
 import { z } from 'zod';
-import { CodecPayloads } from './codec-routes';
 import { PaymentWebhookEvent } from '../payment-provider/protocol';
 import {
   CancelBody,
+  CodecPayloads,
   Health,
   ListOrdersQuery,
   OperatorBody,
