@@ -13,7 +13,7 @@ import { orderWorkflowId } from '../domain/contract';
 import type { OrderRequest } from '../domain/order-request';
 import { DevServerProcess } from '../stack/dev-server-process';
 import { serveApiAndSandbox, throwawayStackEnv } from '../stack/local-stack';
-import { runScript, stopChild, tracked } from '../stack/children';
+import { entrySource, runScript, stopChild, tracked } from '../stack/children';
 import { ensureTemporalCli } from '../stack/temporal-cli';
 import { writeWorkflowBundle } from '../worker/worker';
 import { baselineCallbackSignal } from './baseline-workflow';
@@ -183,7 +183,7 @@ async function main(): Promise<void> {
     children.push(proc);
     return proc;
   };
-  const sagaWorker = child(path.resolve(__dirname, '..', 'worker', 'main.ts'), { WORKFLOW_BUNDLE: bundlePath });
+  const sagaWorker = child(entrySource('worker'), { WORKFLOW_BUNDLE: bundlePath });
   const baselineWorker = child(path.resolve(__dirname, 'baseline-worker.ts'));
   const baselineClient = new Client({ connection: served.connection });
 

@@ -15,7 +15,7 @@ import { DevServerProcess } from '../stack/dev-server-process';
 import { connectClient, serveSandbox, waitUntilAnswers } from '../stack/parts';
 import { throwawayStackEnv } from '../stack/local-stack';
 import { judgeOrders, judgeWorkflows, waitForOrdersToEnd } from './order-checks';
-import { runScript, supervisedEntry } from '../stack/children';
+import { runScript, supervisedEntry, type EntryPoint } from '../stack/children';
 import { createLogger, TemporalPinoLogger } from '../observability/logger';
 import { ensureTemporalCli } from '../stack/temporal-cli';
 
@@ -118,14 +118,14 @@ async function main(): Promise<number> {
 
   // The worker and the API are separate processes, supervised as an orchestrator would: restarted whenever
   // they exit on their own; the chaos SIGKILLs them and starts them again.
-  const service = (name: string, entry: string, extraEnv: NodeJS.ProcessEnv = {}) =>
+  const service = (name: string, entry: EntryPoint, extraEnv: NodeJS.ProcessEnv = {}) =>
     supervisedEntry(name, entry, {
       env: { ...env, ...extraEnv },
       onOutput: (chunk) => log.write(`[${name}] ${chunk}`),
       say,
     });
-  const worker = service('worker', 'bin/worker.ts', { WORKFLOW_BUNDLE: bundlePath });
-  const api = service('api', 'bin/api.ts');
+  const worker = service('worker', 'worker', { WORKFLOW_BUNDLE: bundlePath });
+  const api = service('api', 'api');
   const apiUrl = `http://127.0.0.1:${config.apiPort}`;
   worker.start();
   api.start();

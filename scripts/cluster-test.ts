@@ -11,7 +11,7 @@ import type { OrderRequest } from '../domain/order-request';
 import { createSandbox } from '../sandbox/server';
 import { connectClient, freePort, waitUntilAnswers } from '../stack/parts';
 import { judgeOrders, judgeWorkflows, waitForOrdersToEnd } from './order-checks';
-import { runScript, tracked } from '../stack/children';
+import { entryCompiled, runScript, tracked, type EntryPoint } from '../stack/children';
 import { goInstall, TOOLS_BIN } from '../stack/temporal-cli';
 import { SERVER_DYNAMIC_CONFIG, withoutOtelVariables } from '../stack/dev-server-process';
 import { errorMessage } from '../domain/errors';
@@ -279,17 +279,17 @@ async function main(): Promise<number> {
 
   const bundle = path.join(DIST, 'bundle', 'workflows.js');
   if (!existsSync(bundle)) throw new Error(`no ${bundle}: run npm run build first (npm run test:cluster does)`);
-  const node = (entry: string): [string, string[]] => [process.execPath, [path.join(DIST, entry)]];
+  const node = (entry: EntryPoint): [string, string[]] => [process.execPath, [entryCompiled(entry, DIST)]];
   const workers = await Promise.all(
     [1, 2].map(async (n) =>
-      start(`worker-${n}`, ...node('bin/worker.js'), {
+      start(`worker-${n}`, ...node('worker'), {
         ...env,
         WORKFLOW_BUNDLE: bundle,
         WORKER_METRICS_PORT: String(await freePort()),
       }),
     ),
   );
-  apiPorts.forEach((port, i) => start(`api-${i + 1}`, ...node('bin/api.js'), { ...env, API_PORT: String(port) }));
+  apiPorts.forEach((port, i) => start(`api-${i + 1}`, ...node('api'), { ...env, API_PORT: String(port) }));
   await Promise.all(apiUrls.map((url) => waitUntilAnswers(`${url}/readyz`)));
   say(`2 workers and 2 APIs up (${apiUrls.join(', ')}); placing ${ORDERS} orders at concurrency ${CONCURRENCY}`);
 

@@ -15,7 +15,7 @@ import { DevServerProcess } from '../stack/dev-server-process';
 import { serveSandbox, waitUntilAnswers } from '../stack/parts';
 import { throwawayStackEnv } from '../stack/local-stack';
 import { judgeOrders } from './order-checks';
-import { runScript, supervisedEntry } from '../stack/children';
+import { runScript, supervisedEntry, type EntryPoint } from '../stack/children';
 import { peakRssMb, percentiles } from './measure';
 import { ensureTemporalCli } from '../stack/temporal-cli';
 
@@ -78,7 +78,7 @@ async function main(): Promise<number> {
   const sandbox = await serveSandbox(config);
 
   let unhandled = 0;
-  const service = (name: string, entry: string, extraEnv: NodeJS.ProcessEnv = {}) =>
+  const service = (name: string, entry: EntryPoint, extraEnv: NodeJS.ProcessEnv = {}) =>
     supervisedEntry(name, entry, {
       env: { ...env, ...extraEnv },
       onOutput: (chunk) => {
@@ -90,8 +90,8 @@ async function main(): Promise<number> {
       },
       say,
     });
-  const worker = service('worker', 'bin/worker.ts', { WORKFLOW_BUNDLE: bundlePath });
-  const api = service('api', 'bin/api.ts');
+  const worker = service('worker', 'worker', { WORKFLOW_BUNDLE: bundlePath });
+  const api = service('api', 'api');
   worker.start();
   api.start();
   const apiUrl = `http://127.0.0.1:${config.apiPort}`;

@@ -124,19 +124,34 @@ export class SupervisedChild {
   }
 }
 
+/** The entry points (bin/), one process each, by name: one place for their paths. */
+const ENTRY_POINTS = { api: 'bin/api', worker: 'bin/worker', sandbox: 'bin/sandbox' } as const;
+export type EntryPoint = keyof typeof ENTRY_POINTS;
+export const ALL_ENTRY_POINTS = Object.keys(ENTRY_POINTS) as EntryPoint[];
+
+/** An entry point's source, as tsx runs it. */
+export function entrySource(entry: EntryPoint): string {
+  return path.resolve(__dirname, '..', `${ENTRY_POINTS[entry]}.ts`);
+}
+
+/** An entry point as `npm run build` compiles it under `dist`. */
+export function entryCompiled(entry: EntryPoint, dist: string): string {
+  return path.join(dist, `${ENTRY_POINTS[entry]}.js`);
+}
+
 /**
- * One of the project's entry points (`bin/worker.ts`, `bin/api.ts`) as a supervised Node process run
- * through tsx, with `env`; every chunk it writes goes to `onOutput`.
+ * One of the project's entry points as a supervised Node process run through tsx, with `env`; every chunk
+ * it writes goes to `onOutput`.
  */
 export function supervisedEntry(
   name: string,
-  entry: string,
+  entry: EntryPoint,
   { env, onOutput, say }: { env: NodeJS.ProcessEnv; onOutput: (chunk: Buffer) => void; say: (line: string) => void },
 ): SupervisedChild {
   return new SupervisedChild(
     name,
     () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '..', ...entry.split('/'))], {
+      const child = spawn(process.execPath, ['--import', 'tsx', entrySource(entry)], {
         env,
         stdio: ['ignore', 'pipe', 'pipe'],
       });

