@@ -1,4 +1,4 @@
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { baselineActivities } from './baseline-activities';
 import { errorMessage } from '../domain/errors';
 
@@ -6,6 +6,8 @@ import { errorMessage } from '../domain/errors';
 export const BASELINE_TASK_QUEUE = 'bench-baseline';
 
 async function main(): Promise<void> {
+  // Warnings and errors only: the bench's output is its table, not the worker's lifecycle or webpack's report.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
   const worker = await Worker.create({
     connection,

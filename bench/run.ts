@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from '@temporalio/client';
+import { Client, WithStartWorkflowOperation } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { request } from 'undici';
 import { loadConfig } from '../config';
@@ -16,7 +16,7 @@ import { serveApiAndSandbox, throwawayStackEnv } from '../stack/local-stack';
 import { entrySource, runScript, stopChild, tracked } from '../stack/children';
 import { ensureTemporalCli } from '../stack/temporal-cli';
 import { writeWorkflowBundle } from '../worker/worker';
-import { baselineCallbackSignal } from './baseline-workflow';
+import { baselineCallbackSignal, rawAcceptUpdate } from './baseline-workflow';
 import { BASELINE_TASK_QUEUE } from './baseline-worker';
 import { renderChart } from './chart';
 import { percentiles, processStats, type Percentiles } from '../scripts/measure';
@@ -39,7 +39,14 @@ const SOAK_ORDERS = args.soak ? Number(args.soak) : 0;
 const SOAK_CONCURRENCY = 32;
 const SOAK_STEP = 1_000;
 const CONCURRENCIES = args.quick ? [8, 32] : [1, 8, 32, 64];
-const ORDERS_PER_LEVEL = Number(args.orders ?? (args.quick ? 150 : 400));
+const ORDERS_PER_LEVEL = Number(args.orders ?? (args.quick ? 100 : 400));
+/**
+ * Saga and baseline take turns this many times per level, and each reports its median turn: a machine
+ * whose speed drifts during the run (a neighbour, a GC, the server's own housekeeping) moves both alike.
+ */
+const ROUNDS = args.quick ? 3 : 1;
+/** Orders placed one at a time, each after the last has ended, to time a checkout's POST on an idle stack. */
+const LATENCY_SAMPLES = args.quick ? 30 : 100;
 /** The saga's happy path: validate, reserve, request payment | callback | fulfil, notify. */
 const ACTIVITIES_BEFORE_SIGNAL = 3;
 const ACTIVITIES_AFTER_SIGNAL = 2;
@@ -254,49 +261,98 @@ async function main(): Promise<void> {
   await server.stop();
   rmSync(workDir, { recursive: true, force: true });
 
-  /** The saga against the baseline, level by level; prints the table and the ratio. */
+  /**
+   * A checkout's POST at concurrency 1 on an idle stack, against the least it could cost: a raw
+   * update-with-start of an empty workflow that answers at once, on the same server, turn and turn about.
+   * Also how many history events a happy order writes.
+   */
+  async function latencyProbe() {
+    const saga: number[] = [];
+    const raw: number[] = [];
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      saga.push((await placeOrder(`L-${runId}-${i}`)).acceptMs);
+      const started = performance.now();
+      await baselineClient.workflow.executeUpdateWithStart(rawAcceptUpdate, {
+        startWorkflowOperation: new WithStartWorkflowOperation('rawAcceptWorkflow', {
+          workflowId: `raw-${runId}-${i}`,
+          taskQueue: BASELINE_TASK_QUEUE,
+          workflowIdConflictPolicy: 'FAIL',
+        }),
+      });
+      raw.push(performance.now() - started);
+    }
+    const { events } = await client.workflow.getHandle(orderWorkflowId(`L-${runId}-0`)).fetchHistory();
+    // The ratio from the exact medians: a raw round trip is a few milliseconds, too few to round first.
+    const median = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
+    return {
+      sagaPostMs: percentiles(saga),
+      rawMs: percentiles(raw),
+      postLatencyRatio: median(saga) / median(raw),
+      historyEvents: events?.length ?? 0,
+    };
+  }
+
+  /** The turn whose throughput is the median of `turns`. */
+  function medianTurn(turns: Level[]): Level {
+    return [...turns].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(turns.length / 2)]!;
+  }
+
+  /** The saga against the baseline, level by level; prints the table and the ratios. */
   async function compare(): Promise<void> {
+    const probe = await latencyProbe();
     const saga: Level[] = [];
     const baseline: Level[] = [];
     for (const concurrency of CONCURRENCIES) {
-      const accept: number[] = [];
-      const endToEnd: number[] = [];
-      const sagaRun = await sampled({ server: server.pid!, worker: sagaWorker.pid!, api: process.pid }, () =>
-        drive(`saga c=${concurrency}`, ORDERS_PER_LEVEL, concurrency, async (index) => {
-          const latency = await placeOrder(`B-${runId}-${concurrency}-${index}`);
-          accept.push(latency.acceptMs);
-          endToEnd.push(latency.endMs);
-        }),
-      );
-      saga.push({ ...level(concurrency, sagaRun, endToEnd), acceptMs: percentiles(accept) });
+      const sagaTurns: Level[] = [];
+      const baselineTurns: Level[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const label = (who: string) => `${who} c=${concurrency}${ROUNDS > 1 ? ` #${round + 1}` : ''}`;
+        const accept: number[] = [];
+        const endToEnd: number[] = [];
+        const sagaRun = await sampled({ server: server.pid!, worker: sagaWorker.pid!, api: process.pid }, () =>
+          drive(label('saga'), ORDERS_PER_LEVEL, concurrency, async (index) => {
+            const latency = await placeOrder(`B-${runId}-${concurrency}-${round}-${index}`);
+            accept.push(latency.acceptMs);
+            endToEnd.push(latency.endMs);
+          }),
+        );
+        sagaTurns.push({ ...level(concurrency, sagaRun, endToEnd), acceptMs: percentiles(accept) });
 
-      const bare: number[] = [];
-      const baseRun = await sampled({ server: server.pid!, worker: baselineWorker.pid!, api: process.pid }, () =>
-        drive(`baseline c=${concurrency}`, ORDERS_PER_LEVEL, concurrency, async (index) => {
-          const started = performance.now();
-          const handle = await baselineClient.workflow.start('baselineWorkflow', {
-            taskQueue: BASELINE_TASK_QUEUE,
-            workflowId: `baseline-${runId}-${concurrency}-${index}`,
-            args: [ACTIVITIES_BEFORE_SIGNAL, ACTIVITIES_AFTER_SIGNAL],
-          });
-          await handle.signal(baselineCallbackSignal);
-          await handle.result();
-          bare.push(performance.now() - started);
-        }),
-      );
-      baseline.push(level(concurrency, baseRun, bare));
+        const bare: number[] = [];
+        const baseRun = await sampled({ server: server.pid!, worker: baselineWorker.pid!, api: process.pid }, () =>
+          drive(label('baseline'), ORDERS_PER_LEVEL, concurrency, async (index) => {
+            const started = performance.now();
+            const handle = await baselineClient.workflow.start('baselineWorkflow', {
+              taskQueue: BASELINE_TASK_QUEUE,
+              workflowId: `baseline-${runId}-${concurrency}-${round}-${index}`,
+              args: [ACTIVITIES_BEFORE_SIGNAL, ACTIVITIES_AFTER_SIGNAL],
+            });
+            await handle.signal(baselineCallbackSignal);
+            await handle.result();
+            bare.push(performance.now() - started);
+          }),
+        );
+        baselineTurns.push(level(concurrency, baseRun, bare));
+      }
+      saga.push(medianTurn(sagaTurns));
+      baseline.push(medianTurn(baselineTurns));
     }
 
     const bestSaga = Math.max(...saga.map((level) => level.perSecond));
     const bestBaseline = Math.max(...baseline.map((level) => level.perSecond));
     const ratio = bestSaga / bestBaseline;
+    const { postLatencyRatio } = probe;
     const report = {
       at: new Date().toISOString(),
       machine: { cpus: os.cpus().length, memoryGb: Math.round(os.totalmem() / 1e9), node: process.version },
       ordersPerLevel: ORDERS_PER_LEVEL,
+      rounds: ROUNDS,
+      latency: { samples: LATENCY_SAMPLES, sagaPostMs: probe.sagaPostMs, rawUpdateWithStartMs: probe.rawMs },
+      historyEvents: probe.historyEvents,
       saga,
       baseline,
       ratio: Number(ratio.toFixed(2)),
+      postLatencyRatio: Number(postLatencyRatio.toFixed(2)),
     };
     mkdirSync(RESULTS_DIR, { recursive: true });
     const stamp = report.at.replace(/[:.]/g, '-');
@@ -304,7 +360,7 @@ async function main(): Promise<void> {
     writeFileSync(path.join(RESULTS_DIR, `bench-${stamp}.svg`), renderChart(saga, baseline));
 
     console.log(
-      '\nconcurrency | saga orders/s | baseline/s | POST p50/p95/p99 ms | to CONFIRMED p50/p99 ms | worker peak MB / CPU% | API peak MB / CPU%',
+      `\nconcurrency | saga orders/s | baseline/s | POST p50/p95/p99 ms | to CONFIRMED p50/p99 ms | worker peak MB / CPU% | API peak MB / CPU%${ROUNDS > 1 ? ` (median of ${ROUNDS} turns)` : ''}`,
     );
     for (const [i, level] of saga.entries()) {
       const base = baseline[i]!;
@@ -319,7 +375,13 @@ async function main(): Promise<void> {
       const cost = (l: Level) => `${l.cpuMsPerOrder.server} / ${l.cpuMsPerOrder.worker} / ${l.cpuMsPerOrder.api}`;
       console.log(`c=${level.concurrency}: ${cost(level)} vs ${cost(baseline[i]!)}`);
     }
+    const { sagaPostMs, rawMs } = probe;
+    console.log(
+      `\nPOST /orders at c=1, ${LATENCY_SAMPLES} orders: p50/p95 ${sagaPostMs.p50}/${sagaPostMs.p95} ms; raw update-with-start: ${rawMs.p50}/${rawMs.p95} ms`,
+    );
     console.log(`results in ${path.relative(process.cwd(), RESULTS_DIR)}/bench-${stamp}.{json,svg}`);
+    console.log(`history-events ${probe.historyEvents}`);
+    console.log(`post-latency-ratio ${postLatencyRatio.toFixed(2)}`);
     console.log(`ratio ${ratio.toFixed(2)}`);
   }
 }
