@@ -6,6 +6,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, WithStartWorkflowOperation } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { request } from 'undici';
 import { loadConfig } from '../config';
@@ -32,6 +34,7 @@ const { values: args } = parseArgs({
     orders: { type: 'string' },
     profile: { type: 'string' },
     soak: { type: 'string' },
+    breakdown: { type: 'boolean' },
   },
 });
 /** `--soak N`: instead of the levels, N saga orders at SOAK_CONCURRENCY, with memory sampled every SOAK_STEP orders. */
@@ -45,6 +48,8 @@ const ORDERS_PER_LEVEL = Number(args.orders ?? (args.quick ? 100 : 400));
  * whose speed drifts during the run (a neighbour, a GC, the server's own housekeeping) moves both alike.
  */
 const ROUNDS = args.quick ? 3 : 1;
+/** Orders placed one at a time before `--breakdown` times one: the worker's code and the connections warm. */
+const BREAKDOWN_WARMUP = 20;
 /** Orders placed one at a time, each after the last has ended, to time a checkout's POST on an idle stack. */
 const LATENCY_SAMPLES = args.quick ? 30 : 100;
 /** The saga's happy path: validate, reserve, request payment | callback | fulfil, notify. */
@@ -223,7 +228,9 @@ async function main(): Promise<void> {
     return { acceptMs, endMs: performance.now() - started };
   };
 
-  if (SOAK_ORDERS > 0) {
+  if (args.breakdown) {
+    await breakdown();
+  } else if (SOAK_ORDERS > 0) {
     const samples: { orders: number; workerRssMb: number; apiRssMb: number; serverRssMb: number; perSecond: number }[] =
       [];
     for (let done = 0; done < SOAK_ORDERS;) {
@@ -262,6 +269,79 @@ async function main(): Promise<void> {
   rmSync(workDir, { recursive: true, force: true });
 
   /**
+   * `--breakdown`: one order at concurrency 1 on a warm, idle stack, as a timeline from its POST: each
+   * history event at the server's time (the same machine's clock as the POST's), and where the time went:
+   * the API and the server before the workflow started, the server handing tasks to the worker, the worker
+   * running workflow tasks, and each activity's call.
+   */
+  async function breakdown(): Promise<void> {
+    for (let i = 0; i < BREAKDOWN_WARMUP; i++) await placeOrder(`W-${runId}-${i}`);
+    const id = `D-${runId}`;
+    const postedAt = Date.now();
+    const { acceptMs, endMs } = await placeOrder(id);
+    const events = (await client.workflow.getHandle(orderWorkflowId(id)).fetchHistory()).events ?? [];
+    const at = (event: (typeof events)[number]) => tsToMs(event.eventTime) - postedAt;
+    const name = (event: (typeof events)[number]) =>
+      temporal.api.enums.v1.EventType[event.eventType!]!.replace('EVENT_TYPE_', '');
+    const byId = new Map(events.map((event) => [Number(event.eventId), event]));
+    const activityOf = (scheduledId: unknown) =>
+      byId.get(Number(scheduledId))?.activityTaskScheduledEventAttributes?.activityType?.name ?? '?';
+
+    console.log(
+      `\none order at c=1 after ${BREAKDOWN_WARMUP} warm-up orders: POST answered in ${acceptMs.toFixed(0)} ms, ended at ${endMs.toFixed(0)} ms`,
+    );
+    console.log('   ms from POST | +ms | history event');
+    let previous = 0;
+    const spans = {
+      dispatchMs: 0,
+      workflowTaskMs: 0,
+      workflowTasks: 0,
+      activities: [] as { type: string; dispatchMs: number; runMs: number }[],
+    };
+    for (const event of events) {
+      const ms = at(event);
+      const detail = event.activityTaskScheduledEventAttributes
+        ? ` ${event.activityTaskScheduledEventAttributes.activityType?.name}`
+        : event.activityTaskCompletedEventAttributes
+          ? ` ${activityOf(event.activityTaskCompletedEventAttributes.scheduledEventId)}`
+          : '';
+      console.log(
+        `${ms.toFixed(0).padStart(15)} | ${(ms - previous).toFixed(0).padStart(3)} | ${name(event)}${detail}`,
+      );
+      previous = ms;
+      const started = event.workflowTaskStartedEventAttributes;
+      if (started) spans.dispatchMs += ms - at(byId.get(Number(started.scheduledEventId))!);
+      const completed = event.workflowTaskCompletedEventAttributes;
+      if (completed) {
+        spans.workflowTaskMs += ms - at(byId.get(Number(completed.startedEventId))!);
+        spans.workflowTasks++;
+      }
+      const done = event.activityTaskCompletedEventAttributes;
+      if (done) {
+        const startedEvent = byId.get(Number(done.startedEventId))!;
+        const scheduledEvent = byId.get(Number(done.scheduledEventId))!;
+        spans.activities.push({
+          type: activityOf(done.scheduledEventId),
+          dispatchMs: at(startedEvent) - at(scheduledEvent),
+          runMs: ms - at(startedEvent),
+        });
+      }
+    }
+    const firstEvent = events[0]!;
+    console.log(
+      `\n${events.length} events; the workflow started ${at(firstEvent).toFixed(0)} ms after the POST left the client`,
+    );
+    console.log(
+      `${spans.workflowTasks} workflow tasks: ${spans.workflowTaskMs.toFixed(0)} ms running on the worker, ${spans.dispatchMs.toFixed(0)} ms from scheduled to started`,
+    );
+    for (const activity of spans.activities) {
+      console.log(
+        `activity ${activity.type}: ${activity.dispatchMs.toFixed(0)} ms scheduled to started, ${activity.runMs.toFixed(0)} ms started to completed`,
+      );
+    }
+  }
+
+  /**
    * A checkout's POST at concurrency 1 on an idle stack, against the least it could cost: a raw
    * update-with-start of an empty workflow that answers at once, on the same server, turn and turn about.
    * Also how many history events a happy order writes.
@@ -281,7 +361,10 @@ async function main(): Promise<void> {
       });
       raw.push(performance.now() - started);
     }
-    const { events } = await client.workflow.getHandle(orderWorkflowId(`L-${runId}-0`)).fetchHistory();
+    // The last, warm order: the first one's workflow task can meet a cold cache and write more.
+    const { events } = await client.workflow
+      .getHandle(orderWorkflowId(`L-${runId}-${LATENCY_SAMPLES - 1}`))
+      .fetchHistory();
     // The ratio from the exact medians: a raw round trip is a few milliseconds, too few to round first.
     const median = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
     return {
