@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../stack/parts';
+
+const ROOT = path.join(__dirname, '..');
+const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+
+const answers = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => resolve(socket.destroy() === socket));
+    socket.once('error', () => resolve(false));
+  });
+
+/**
+ * `npm start` stopped as a terminal's Ctrl-C or a supervisor stops it: the signal reaches the whole process
+ * group (tsx, as npm runs it, and the script, which tsx relays it to as well), but not the dev server,
+ * which runs in a process group of its own so that the script can stop the parts in order. The script must
+ * see the stop through: a dev server left behind would hold its port and its database.
+ */
+test.each(['SIGINT', 'SIGTERM'] as const)(
+  'npm start stopped by %s to its process group stops everything it started, the dev server last',
+  async (signal) => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'order-saga-start-'));
+    const ports = { temporal: await freePort(), ui: await freePort() };
+    const env = {
+      ...process.env,
+      DATA_DIR: dataDir,
+      TEMPORAL_ADDRESS: '',
+      TEMPORAL_PORT: String(ports.temporal),
+      TEMPORAL_UI_PORT: String(ports.ui),
+      API_PORT: String(await freePort()),
+      SANDBOX_PORT: String(await freePort()),
+      DEV_CODEC_PORT: String(await freePort()),
+      WORKER_METRICS_PORT: String(await freePort()),
+      LOG_LEVEL: 'warn',
+    };
+    const start = spawn(process.execPath, [TSX, 'scripts/start.ts'], { cwd: ROOT, env, detached: true });
+    let output = '';
+    start.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    start.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => start.once('exit', (code) => resolve(code)));
+    try {
+      for (let waited = 0; !output.includes('[start] ready'); waited += 100) {
+        if (waited > 60_000) throw new Error(`npm start did not get ready:\n${output}`);
+        await sleep(100);
+      }
+      expect(await answers(ports.temporal)).toBe(true);
+      process.kill(-start.pid!, signal);
+      await exited;
+      // The dev server is gone with it, not orphaned on its port.
+      let stillAnswering = await answers(ports.temporal);
+      for (let waited = 0; stillAnswering && waited < 5_000; waited += 250) {
+        await sleep(250);
+        stillAnswering = await answers(ports.temporal);
+      }
+      expect({ stillAnswering, stopped: output.includes('[start] stopped') }).toEqual({
+        stillAnswering: false,
+        stopped: true,
+      });
+    } finally {
+      if (start.exitCode === null) process.kill(-start.pid!, 'SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  },
+  90_000,
+);
