@@ -41,14 +41,18 @@ async function main(): Promise<void> {
   // Since the process began: a first run's download of the CLI included.
   say(`ready in ${process.uptime().toFixed(1)} s: press Ctrl-C to stop`);
 
-  const stop = async (why: string) => {
-    say(`${why}: stopping the API, draining the worker, then the sandbox and the dev server...`);
-    await stack.stop();
-    await tracing?.shutdown();
-    say('stopped');
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  let stopping: Promise<void> | null = null;
+  const stop = (why: string) =>
+    (stopping ??= (async () => {
+      say(`${why}: stopping the API, draining the worker, then the sandbox and the dev server...`);
+      await stack.stop();
+      await tracing?.shutdown();
+      say('stopped');
+    })());
+  // Every signal, not only the first: a terminal's Ctrl-C or a supervisor signals the whole process group,
+  // and tsx relays it to this process too, so it often comes twice. With a one-shot handler the second one
+  // killed the process halfway through its stop and left the dev server running on its port.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(signal));
   await stack.workerRun.catch(async (err: unknown) => {
     console.error('[start] the worker failed:', errorMessage(err));
     process.exitCode = 1;

@@ -59,9 +59,11 @@ export function runScript(main: () => Promise<number>, { name, timeoutMs, afterS
       .then(() => afterStop?.(code))
       .finally(() => process.exit(code));
   };
+  // Every signal, not only the first: a process group's signal often comes twice (tsx relays it too), and
+  // a second one with no handler would kill the run before its children are stopped.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      console.error(`[${name}] ${signal}: stopping`);
+    process.on(signal, () => {
+      if (!ending) console.error(`[${name}] ${signal}: stopping`);
       end(130);
     });
   }
