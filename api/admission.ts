@@ -48,10 +48,7 @@ export class StartAdmission {
     }
     this.inFlight++;
     this.starts.inc({ outcome: 'admitted' });
-    let released = false;
     return () => {
-      if (released) return;
-      released = true;
       this.inFlight--;
     };
   }

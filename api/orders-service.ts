@@ -30,12 +30,13 @@ import {
   type PaymentCallback,
   type SagaSettings,
 } from '../domain/contract';
-import { OperatorAction, type OperatorActionKind, type OrderEvent } from '../domain/order-events';
-import { eventInMemo, MemoKey, readView, viewInMemo } from '../domain/order-record';
+import { OperatorAction } from '../domain/operator-actions';
+import { OrderEvent, type OperatorActionKind } from '../domain/order-events';
+import { MemoKey, readView, viewInMemo } from '../domain/order-record';
 import type { OrderRequest } from '../domain/order-request';
 import { isCurrentPayment, NOT_CANCELLABLE_STATUSES, OrderView, Status } from '../domain/order-state';
 import { OrderSearchAttributes } from '../domain/search-attributes';
-import type { ListOrdersQuery, OrderSummary } from './http-schemas';
+import { OrderSummary, type ListOrdersQuery } from './http-schemas';
 import { orderStartOptions } from './start-order';
 import { needsAttentionClause, shownView, statusClause } from './closed-orders';
 import { isTemporalUnavailable } from './temporal-unavailable';
@@ -197,8 +198,10 @@ export class OrdersService {
     });
     const bySeq = new Map<number, OrderEvent>();
     for (const decoded of await decodeArrayFromPayloads(this.client.options.loadedDataConverter, payloads)) {
-      const event = eventInMemo(decoded);
-      if (event) bySeq.set(event.seq, event);
+      // Parsed here, not in domain/order-record.ts: the workflow loads that module, and the event schemas are
+      // built again for every workflow that loads them.
+      const event = OrderEvent.safeParse(decoded);
+      if (event.success) bySeq.set(event.data.seq, event.data);
     }
     return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
   }
@@ -223,8 +226,9 @@ export class OrdersService {
         }),
       );
     } catch (err) {
-      // A token that passed our envelope but not the server (tampered inside) is still the caller's error.
-      if (serverToken && isGrpcServiceError(err))
+      // A token that passed our envelope but not the server (tampered inside) is still the caller's error;
+      // a server that did not answer in time is not.
+      if (serverToken && isGrpcServiceError(err) && !isTemporalUnavailable(err))
         throw new InvalidPageTokenError('pageToken is not one this API gave out');
       throw err;
     }
@@ -236,9 +240,7 @@ export class OrdersService {
     for (const [i, execution] of withViews.entries()) {
       const view = readView(decoded[i]);
       if (!view) continue;
-      const shown = shownView(view, execution.status, optionalTsToDate(execution.closeTime));
-      const { orderId, status, customerId, total, currency, needsAttention, createdAt } = shown;
-      orders.push({ orderId, status, customerId, total, currency, needsAttention, createdAt });
+      orders.push(OrderSummary.parse(shownView(view, execution.status, optionalTsToDate(execution.closeTime))));
     }
     const token = response.nextPageToken?.length
       ? sealPageToken(Buffer.from(response.nextPageToken), visibilityQuery)
@@ -296,8 +298,10 @@ export class OrdersService {
   ): Promise<OperatorOutcome> {
     const stored = await this.stored(orderId);
     if (!stored) return { kind: 'not-found' };
-    if (!stored.running) return { kind: 'closed', view: stored.view };
+    // A workflow that ended on its own (CONFIRMED, CANCELLED) simply needs no operator; only one closed while
+    // it still needed one (terminated, failed) is beyond the API's reach.
     if (stored.view.status !== Status.REQUIRES_ATTENTION) return { kind: 'not-in-attention', view: stored.view };
+    if (!stored.running) return { kind: 'closed', view: stored.view };
     const signal = action === OperatorAction['retry-compensation'] ? retryCompensationSignal : markResolvedSignal;
     await this.withinDeadline(() => this.client.workflow.getHandle(orderWorkflowId(orderId)).signal(signal, operator));
     return { kind: 'signalled', view: stored.view };
@@ -306,7 +310,7 @@ export class OrdersService {
   /** Whether the Temporal server answers (GET /readyz). */
   async ready(): Promise<boolean> {
     try {
-      await this.client.withDeadline(Date.now() + 2_000, () => this.client.workflowService.getSystemInfo({}));
+      await this.withinDeadline(() => this.client.workflowService.getSystemInfo({}), FALLBACK_READ_DEADLINE_MS);
       return true;
     } catch {
       return false;

@@ -66,7 +66,8 @@ export class RouteFaults {
             .json({ code: fault.code, message: `the sandbox's ${route} fault switch answered ${fault.status}` });
         case 'bad-body': {
           const json = res.json.bind(res);
-          res.json = () => json(BAD_BODY);
+          // Its usual answer only: an error it answers (a 404, a 409) stays what it is.
+          res.json = (body: unknown) => json(res.statusCode < 300 ? BAD_BODY : body);
           return next();
         }
         case 'hang':

@@ -5,7 +5,7 @@ import { signWebhook } from '../payment-provider/signature';
 import { createApp } from '../api/server';
 import type { ListOrdersQuery, OrderRequest, OrdersClient, PaymentWebhookEvent } from '../client';
 import { DEV_PROVIDER_SECRETS } from '../config';
-import { auth, eventually, makeOrder, startStack, TEST_API_KEYS, type TestStack } from './helpers/stack';
+import { auth, eventually, LOST_PAYMENT, makeOrder, startStack, TEST_API_KEYS, type TestStack } from './helpers/stack';
 import { expectProblem } from './helpers/problems';
 
 // Every call the contract allows goes through the typed client generated from the OpenAPI document, so a
@@ -25,7 +25,6 @@ afterAll(async () => {
 
 const raw = () => request(stack.app);
 const post = (body: OrderRequest, client = checkout) => client.POST('/orders', { body });
-const lost = { method: 'card', token: 'tok_lost' } as const;
 const view = (orderId: string, client = checkout) => client.GET('/orders/{orderId}', { params: { path: { orderId } } });
 const eventsOf = (orderId: string, client = checkout) =>
   client.GET('/orders/{orderId}/events', { params: { path: { orderId } } });
@@ -51,7 +50,7 @@ const webhookEvent = (orderId: string, over: Partial<PaymentWebhookEvent> = {}):
 
 describe('POST /orders', () => {
   test('201 at AWAITING_PAYMENT with the checkout link and the server-side total', async () => {
-    const order = makeOrder({ payment: lost });
+    const order = makeOrder({ payment: LOST_PAYMENT });
     const { data, response } = await post(order);
     expect(response.status).toBe(201);
     expect(data).toMatchObject({
@@ -75,7 +74,7 @@ describe('POST /orders', () => {
   });
 
   test('200 for the same body again (in any key order): the existing order, nothing new started', async () => {
-    const order = makeOrder({ payment: lost });
+    const order = makeOrder({ payment: LOST_PAYMENT });
     const first = await post(order);
     const { payment, shippingAddress, items, customer, currency, orderId } = order;
     const again = await post({ payment, shippingAddress, items, customer, currency, orderId });
@@ -85,7 +84,7 @@ describe('POST /orders', () => {
   });
 
   test('409 for the same orderId with another body', async () => {
-    const order = makeOrder({ payment: lost });
+    const order = makeOrder({ payment: LOST_PAYMENT });
     expect((await post(order)).response.status).toBe(201);
     expectProblem(await post({ ...order, items: [{ sku: 'SKU-MUG', quantity: 1, unitPrice: 1250 }] }), 409);
   });
@@ -136,7 +135,7 @@ describe('POST /orders', () => {
 
 describe('reading orders', () => {
   test('GET /orders/{id}: 200 with the view; 404 for an unknown or impossible id', async () => {
-    const order = makeOrder({ payment: lost });
+    const order = makeOrder({ payment: LOST_PAYMENT });
     expect((await post(order)).response.status).toBe(201);
     const { data, response } = await view(order.orderId);
     expect(response.status).toBe(200);
@@ -172,7 +171,7 @@ describe('reading orders', () => {
 
   test('GET /orders filters by customer, status and needsAttention', async () => {
     const customer = { id: `c-${Date.now()}`, email: 'ada@example.com' };
-    const waiting = makeOrder({ customer, payment: lost });
+    const waiting = makeOrder({ customer, payment: LOST_PAYMENT });
     const paid = makeOrder({ customer });
     expect((await post(waiting)).response.status).toBe(201);
     expect((await post(paid)).response.status).toBe(201);
@@ -202,9 +201,9 @@ describe('reading orders', () => {
     // Orders that do not change while paging: visibility orders closed runs apart from running ones.
     const customer = { id: `c-page-${Date.now()}`, email: 'ada@example.com' };
     const placed = [
-      makeOrder({ customer, payment: lost }),
-      makeOrder({ customer, payment: lost }),
-      makeOrder({ customer, payment: lost }),
+      makeOrder({ customer, payment: LOST_PAYMENT }),
+      makeOrder({ customer, payment: LOST_PAYMENT }),
+      makeOrder({ customer, payment: LOST_PAYMENT }),
     ];
     for (const order of placed) expect((await post(order)).response.status).toBe(201);
     await eventually(
@@ -237,7 +236,7 @@ describe('reading orders', () => {
 
   test('customer ids are identifiers: one Temporal visibility can match exactly, or a 400 naming the field', async () => {
     const customer = { id: `ops:eu/ada+${Date.now()}@shop`, email: 'ada@example.com' };
-    expect((await post(makeOrder({ customer, payment: lost }))).response.status).toBe(201);
+    expect((await post(makeOrder({ customer, payment: LOST_PAYMENT }))).response.status).toBe(201);
     const found = await eventually(
       () => list({ customerId: customer.id }),
       (r) => r.data?.orders.length === 1,
@@ -253,8 +252,8 @@ describe('reading orders', () => {
 
   test('a page token from another query is refused', async () => {
     const customer = { id: `c-tok-${Date.now()}`, email: 'ada@example.com' };
-    expect((await post(makeOrder({ customer, payment: lost }))).response.status).toBe(201);
-    expect((await post(makeOrder({ customer, payment: lost }))).response.status).toBe(201);
+    expect((await post(makeOrder({ customer, payment: LOST_PAYMENT }))).response.status).toBe(201);
+    expect((await post(makeOrder({ customer, payment: LOST_PAYMENT }))).response.status).toBe(201);
     const page = await eventually(
       () => list({ customerId: customer.id, limit: 1 }),
       (r) => typeof r.data?.nextPageToken === 'string',
@@ -269,7 +268,7 @@ describe('reading orders', () => {
 
 describe('POST /orders/{id}/cancel', () => {
   test('200 once compensation has run, CANCELLED_BY_CUSTOMER; 200 again when already cancelled', async () => {
-    const order = makeOrder({ payment: lost });
+    const order = makeOrder({ payment: LOST_PAYMENT });
     expect((await post(order)).response.status).toBe(201);
     const res = await cancel(order.orderId, { reason: 'changed my mind' });
     expect(res.response.status).toBe(200);
@@ -287,7 +286,7 @@ describe('POST /orders/{id}/cancel', () => {
   });
 
   test('CANCELLED_BY_SUPPORT when the token is support’s', async () => {
-    const order = makeOrder({ payment: lost });
+    const order = makeOrder({ payment: LOST_PAYMENT });
     expect((await post(order)).response.status).toBe(201);
     const res = await cancel(order.orderId, {}, stack.api('test-support-writer'));
     expect(res.response.status).toBe(200);
@@ -321,8 +320,19 @@ describe('POST /orders/{id}/actions/retry-compensation', () => {
     await stack.outage('refunds', false);
   });
 
+  test('409 "not awaiting an operator" for an order whose workflow ended on its own, not "workflow closed"', async () => {
+    const order = makeOrder();
+    expect((await post(order)).response.status).toBe(201);
+    await stack.result(stack.client.workflow.getHandle(`order-${order.orderId}`));
+    const retry = await support.POST('/orders/{orderId}/actions/retry-compensation', {
+      params: { path: { orderId: order.orderId } },
+      body: { note: 'nothing to retry' },
+    });
+    expectProblem(retry, 409, 'Order not awaiting an operator');
+  });
+
   test('409 unless REQUIRES_ATTENTION; then 202, recorded as OperatorAction with the token’s name and note', async () => {
-    const order = makeOrder({ payment: lost });
+    const order = makeOrder({ payment: LOST_PAYMENT });
     expect((await post(order)).response.status).toBe(201);
     const retry = (client = support) =>
       client.POST('/orders/{orderId}/actions/retry-compensation', {
@@ -379,7 +389,7 @@ describe('POST /webhooks/payments/{provider}', () => {
   });
 
   test('accepted with 200, duplicates too, which change nothing', async () => {
-    const order = makeOrder({ payment: lost });
+    const order = makeOrder({ payment: LOST_PAYMENT });
     const placed = await post(order);
     expect(placed.response.status).toBe(201);
     const event = webhookEvent(order.orderId, {
@@ -505,6 +515,26 @@ describe('service routes', () => {
     await view('NOPE-metrics');
     const metrics = (await open.GET('/metrics', { parseAs: 'text' })).data!;
     expect(metrics).toMatch(/orders_api_http_requests_total\{method="GET",route="\/orders\/:orderId",code="404"\} \d+/);
+  });
+
+  test('a page of orders asked while Temporal does not answer is a 503, not a refused page token', async () => {
+    const customer = { id: `c-dead-${Date.now()}`, email: 'ada@example.com' };
+    expect((await post(makeOrder({ customer, payment: LOST_PAYMENT }))).response.status).toBe(201);
+    expect((await post(makeOrder({ customer, payment: LOST_PAYMENT }))).response.status).toBe(201);
+    const page = await eventually(
+      () => list({ customerId: customer.id, limit: 1 }),
+      (r) => typeof r.data?.nextPageToken === 'string',
+    );
+    const connection = Connection.lazy({ address: '127.0.0.1:1' });
+    const app = createApp({
+      client: new Client({ connection }),
+      config: { ...stack.settingsForApp(), apiKeys: TEST_API_KEYS },
+      codec: stack.codec,
+    });
+    const query = { customerId: customer.id, limit: '1', pageToken: page.data!.nextPageToken! };
+    const res = await request(app).get('/orders').query(query).set(auth('dev-checkout'));
+    expectProblem(res, 503, 'Temporal unavailable');
+    await connection.close();
   });
 
   test('/readyz answers 503 when Temporal does not', async () => {
