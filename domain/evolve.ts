@@ -1,4 +1,5 @@
-import { OperatorAction, type OrderEvent, type OrderEventBody, type OrderEventType } from './order-events';
+import { OperatorAction } from './operator-actions';
+import type { OrderEvent, OrderEventBody, OrderEventType } from './order-events';
 import { Reason } from './reasons';
 import { isCurrentPayment, isTerminal, Status, type OrderState, type OrderStatus } from './order-state';
 import { orderTotal, type OrderRequest } from './order-request';

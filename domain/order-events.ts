@@ -1,12 +1,12 @@
 import { z } from 'zod';
+import { OperatorAction } from './operator-actions';
 import { OrderItem } from './order-request';
 import { OrderReason, PaymentStatus } from './order-state';
 import { ReasonCode } from './reasons';
 
 /** The operator actions support staff can take on an order in `REQUIRES_ATTENTION`. */
-export const OperatorActionKind = z.enum(['retry-compensation', 'mark-resolved']);
+export const OperatorActionKind = z.enum([OperatorAction['retry-compensation'], OperatorAction['mark-resolved']]);
 export type OperatorActionKind = z.infer<typeof OperatorActionKind>;
-export const OperatorAction = OperatorActionKind.enum;
 
 const PaymentRef = { provider: z.string(), paymentId: z.string() };
 

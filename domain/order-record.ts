@@ -1,6 +1,6 @@
 import type { SearchAttributePair } from '@temporalio/common';
 import { evolve, orderReceived } from './evolve';
-import { OrderEvent, type OrderEventBody } from './order-events';
+import type { OrderEvent, OrderEventBody } from './order-events';
 import type { OrderRequest } from './order-request';
 import { OrderView, toOrderView } from './order-state';
 import { OrderSearchAttributes, orderStateSearchAttributes } from './search-attributes';
@@ -48,10 +48,4 @@ export function readView(decoded: unknown): OrderView | null {
 /** The view in a described workflow's memo. */
 export function viewInMemo(memo: Record<string, unknown> | undefined): OrderView | null {
   return readView(memo?.[MemoKey.order]);
-}
-
-/** The event a memo write carried (decoded), or null for a payload that is not one. */
-export function eventInMemo(decoded: unknown): OrderEvent | null {
-  const event = OrderEvent.safeParse(decoded);
-  return event.success ? event.data : null;
 }

@@ -1,4 +1,4 @@
-import type { MetricMeter, MetricTags } from '@temporalio/common';
+import type { MetricTags } from '@temporalio/common';
 import { Runtime, type InjectedSinks, type RuntimeOptions } from '@temporalio/worker';
 import {
   BusinessMetrics,
@@ -50,9 +50,9 @@ export function installWorkerRuntime(options: WorkerRuntimeOptions): void {
  * meter, which the Prometheus exporter above serves, labelled with the workflow's namespace, task queue and
  * type in the SDK's own label names. Skipped while replaying, as the SDK's metric sink is.
  */
-export function businessMetricsSinks(
-  meter: () => MetricMeter = () => Runtime.instance().metricMeter,
-): InjectedSinks<BusinessMetricsSinks> {
+export function businessMetricsSinks(): InjectedSinks<BusinessMetricsSinks> {
+  // The runtime's meter when first needed, not now: looking it up would install a default runtime early.
+  const meter = () => Runtime.instance().metricMeter;
   // Creating an instrument is a call into the SDK core: one per metric, made on its first recording.
   const instruments = new Map<BusinessMetric, (value: number, tags: MetricTags) => void>();
   const instrument = (metric: BusinessMetric) => {

@@ -13,7 +13,8 @@ import {
 } from '../domain/contract';
 import { orderReceived } from '../domain/evolve';
 import { formatAmount } from '../domain/money';
-import { OperatorAction, type OperatorActionKind } from '../domain/order-events';
+import { OperatorAction } from '../domain/operator-actions';
+import type { OperatorActionKind } from '../domain/order-events';
 import {
   CANCELLABLE_STATUSES,
   CANCELLATION_SETTLED_STATUSES,
@@ -70,14 +71,11 @@ function withinBudget(options: wf.ActivityOptions, giveUpMs: number | undefined)
   return { ...options, startToCloseTimeout: Math.min(10_000, giveUpMs), scheduleToCloseTimeout: giveUpMs };
 }
 
-/** Compensations retry until `compensationGiveUpMs`, then the order waits for an operator. */
-function compensationOptions(giveUpMs: number): wf.ActivityOptions {
-  return {
-    startToCloseTimeout: Math.min(10_000, giveUpMs),
-    scheduleToCloseTimeout: giveUpMs,
-    retry: { initialInterval: '500 milliseconds', maximumInterval: '30 seconds' },
-  };
-}
+/** Compensations retry for their budget (`compensationGiveUpMs`), then the order waits for an operator. */
+const COMPENSATION_OPTIONS: wf.ActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '30 seconds' },
+};
 
 type Activities = wf.ActivityInterfaceFor<OrderActivities>;
 const activitiesWith = (options: wf.ActivityOptions): Activities => wf.proxyActivities<OrderActivities>(options);
@@ -148,7 +146,7 @@ export class OrderSaga {
     this.log = new OrderLog(input.startWroteFirstEvent === true);
     this.catalogAndInventory = activitiesWith(withinBudget(INVENTORY_OPTIONS, settings.stepGiveUpMs));
     this.reconciliation = activitiesWith(withinBudget(RECONCILE_OPTIONS, settings.stepGiveUpMs));
-    this.undoing = activitiesWith(compensationOptions(settings.compensationGiveUpMs));
+    this.undoing = activitiesWith(withinBudget(COMPENSATION_OPTIONS, settings.compensationGiveUpMs));
     // The first event before any handler: a buffered update (update-with-start) runs as soon as its handler is set.
     this.log.append(orderReceived(input.request), input.receivedAt);
   }
@@ -505,8 +503,10 @@ export class OrderSaga {
   private async operatorDecides(prompt: string): Promise<OperatorActionKind> {
     liveStep(prompt);
     await wf.condition(() => this.operatorRequest !== null);
-    liveStep('Operator acted: compensating again');
     const { action, request: operator } = this.operatorRequest!;
+    liveStep(
+      action === OperatorAction['mark-resolved'] ? 'Operator marked it resolved' : 'Operator acted: compensating',
+    );
     this.operatorRequest = null;
     this.log.append({ type: 'OperatorAction', data: { action, operator: operator.operator, note: operator.note } });
     return action;

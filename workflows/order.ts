@@ -11,7 +11,7 @@ import {
   paymentCallbackSignal,
   retryCompensationSignal,
 } from '../domain/contract';
-import { OperatorAction } from '../domain/order-events';
+import { OperatorAction } from '../domain/operator-actions';
 import type { OrderView } from '../domain/order-state';
 import { OrderSaga } from './order-saga';
 
