@@ -8,14 +8,16 @@ import { createLogger } from '../observability/logger';
 import { installWorkerRuntime } from '../observability/worker-runtime';
 import { PaymentToken } from '../sandbox/ledger';
 import { startLocalStack, throwawayLocalStackConfig } from '../stack/local-stack';
-import { errorMessage } from '../domain/errors';
+import { isTerminal } from '../domain/order-state';
+import { runScript } from '../stack/children';
+import { TOOLS_BIN } from '../stack/temporal-cli';
+import { waitForOrdersToEnd } from './order-checks';
 
 /**
  * `npm run test:metrics`: Prometheus's own linter, `promtool check metrics`, on both metrics endpoints of
  * a real local stack after orders have ended one way and another (so the business series exist): any
  * finding (a camelCase label, a gauge named like a counter, a missing help text) fails the run.
  */
-const TERMINAL = new Set(['CONFIRMED', 'CANCELLED', 'REJECTED']);
 const PROMTOOL_TIMEOUT_MS = 30_000;
 const ORDERS_END_WITHIN_MS = 60_000;
 const say = (line: string) => console.log(`[metrics] ${line}`);
@@ -23,7 +25,7 @@ const say = (line: string) => console.log(`[metrics] ${line}`);
 /** promtool as PROMTOOL names it, else the one .ci/run unpacks into .tools/bin, else the one on PATH. */
 function promtool(): string {
   if (process.env.PROMTOOL) return process.env.PROMTOOL;
-  const provisioned = path.resolve(__dirname, '..', '.tools', 'bin', 'promtool');
+  const provisioned = path.join(TOOLS_BIN, 'promtool');
   return existsSync(provisioned) ? provisioned : 'promtool';
 }
 
@@ -80,15 +82,14 @@ async function main(): Promise<number> {
         return orderId;
       }),
     );
-    const deadline = Date.now() + ORDERS_END_WITHIN_MS;
-    for (const orderId of orderIds) {
-      while (
-        !TERMINAL.has((await checkout.GET('/orders/{orderId}', { params: { path: { orderId } } })).data?.status ?? '')
-      ) {
-        if (Date.now() > deadline) throw new Error(`order ${orderId} did not end within ${ORDERS_END_WITHIN_MS} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    }
+    const read = async (orderId: string) =>
+      (await checkout.GET('/orders/{orderId}', { params: { path: { orderId } } })).data ?? null;
+    const views = await waitForOrdersToEnd(orderIds, read, { timeoutMs: ORDERS_END_WITHIN_MS });
+    const unended = orderIds.filter((orderId) => {
+      const view = views.get(orderId);
+      return !view || !isTerminal(view.status);
+    });
+    if (unended.length) throw new Error(`orders ${unended.join(', ')} did not end within ${ORDERS_END_WITHIN_MS} ms`);
     let failed = 0;
     for (const [part, url] of [
       ['API', `${stack.apiUrl}/metrics`],
@@ -108,10 +109,5 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error('[metrics] failed:', errorMessage(err));
-    process.exit(1);
-  },
-);
+// runScript stops the dev server (in a process group of its own) however the run ends, Ctrl-C included.
+runScript(main, { name: 'metrics' });

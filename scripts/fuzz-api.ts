@@ -6,7 +6,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startLocalStack, throwawayLocalStackConfig } from '../stack/local-stack';
 import { Scope } from '../config';
 import { SANDBOX_CATALOG } from '../sandbox/ledger';
-import { errorMessage } from '../domain/errors';
+import { runScript, tracked } from '../stack/children';
 
 /**
  * Property-based fuzz of the whole API from its own OpenAPI document (schemathesis), against the real
@@ -36,7 +36,9 @@ function schemathesisBinary(): string {
 /** Runs a child while this process keeps serving the API it fuzzes (so never spawnSync); bounded in time. */
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: 'inherit', timeout: RUN_TIMEOUT_MS, env: { ...process.env, ...env } });
+    const child = tracked(
+      spawn(command, args, { stdio: 'inherit', timeout: RUN_TIMEOUT_MS, env: { ...process.env, ...env } }),
+    );
     child.once('error', reject);
     child.once('exit', (code) => resolve(code ?? 1));
   });
@@ -100,10 +102,5 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error('[fuzz] failed:', errorMessage(err));
-    process.exit(1);
-  },
-);
+// runScript stops the dev server (in a process group of its own) and schemathesis however the run ends.
+runScript(main, { name: 'fuzz' });

@@ -180,10 +180,11 @@ async function main(): Promise<number> {
     const other5xx = [...answers.byStatus]
       .filter(([status]) => status >= 500 && status !== 503)
       .reduce((sum, [, n]) => sum + n, 0);
+    const shed = percentiles(answers.shedMs);
     const line =
       `burst ${size}: 201 ${count(201)}, 202 ${count(202)}, 200 ${count(200)}, 503 ${count(503)}, 5xx other ${other5xx}, no answer ${answers.noAnswer}; ` +
       `placed after retries ${placed.size}; ended ${verdict.terminal.length}; lost ${verdict.lost}; money mismatches ${verdict.moneyMismatches}; ` +
-      `shed answer p99 ${percentiles(answers.shedMs).p99} ms (p50 ${percentiles(answers.shedMs).p50} ms); API peak RSS ${peakRssMb(api.pid!)} MB; unhandled errors ${unhandled}; ` +
+      `shed answer p99 ${shed.p99} ms (p50 ${shed.p50} ms); API peak RSS ${peakRssMb(api.pid!)} MB; unhandled errors ${unhandled}; ` +
       `all placed in ${placedAfter} s, ended in ${Math.round((Date.now() - started) / 1000)} s`;
     console.log(line);
     log.write(`${line}\n`);

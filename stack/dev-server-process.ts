@@ -15,7 +15,7 @@ const READY_TIMEOUT_MS = 60_000;
 const DEV_SERVER_SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=normal'];
 
 /** The dev server's flags for {@link DEV_SERVER_SQLITE_PRAGMAS}. */
-export function devServerSqliteArgs(): string[] {
+function devServerSqliteArgs(): string[] {
   return DEV_SERVER_SQLITE_PRAGMAS.flatMap((pragma) => ['--sqlite-pragma', pragma]);
 }
 
