@@ -2,7 +2,7 @@ import { signWebhook } from '../payment-provider/signature';
 import { DEV_PROVIDER_SECRETS } from '../config';
 import { orderWorkflowId, paymentCallbackSignal } from '../domain/contract';
 import type { OrdersClient } from '../client';
-import { eventually, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
+import { eventually, LOST_PAYMENT, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
 
 let stack: TestStack;
 let checkout: OrdersClient;
@@ -78,7 +78,7 @@ test('with no worker: POST answers 202, reads and webhooks answer; once a worker
 });
 
 test('with no worker a cancel is recorded durably (202) and carried out once a worker runs', async () => {
-  const order = makeOrder({ payment: { method: 'card', token: 'tok_lost' } });
+  const order = makeOrder({ payment: LOST_PAYMENT });
   expect((await checkout.POST('/orders', { body: order })).response.status).toBe(202);
   const cancel = await checkout.POST('/orders/{orderId}/cancel', {
     params: { path: { orderId: order.orderId } },

@@ -2,7 +2,7 @@ import net from 'node:net';
 import request from 'supertest';
 import { signWebhook } from '../payment-provider/signature';
 import { DEV_PROVIDER_SECRETS } from '../config';
-import { auth, makeOrder, startStack, type TestStack } from './helpers/stack';
+import { auth, LOST_PAYMENT, makeOrder, startStack, type TestStack } from './helpers/stack';
 import { expectProblem } from './helpers/problems';
 
 /**
@@ -179,7 +179,7 @@ test("a query over Node's header limit is refused by the API's HTTP server itsel
 
 test('a cancel whose body is not JSON is refused, not read as a cancel without a reason; one with no body at all is a cancel', async () => {
   // A payment that never completes keeps the order cancellable for as long as the test needs.
-  const order = makeOrder({ payment: { method: 'card', token: 'tok_lost' } });
+  const order = makeOrder({ payment: LOST_PAYMENT });
   expect((await request(stack.app).post('/orders').set(checkout).send(order)).status).toBe(201);
   const cancelUrl = `/orders/${order.orderId}/cancel`;
   const refused = await request(stack.app)

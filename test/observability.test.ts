@@ -16,7 +16,15 @@ import { startTracing, type Tracing } from '../observability/tracing';
 import { TemporalPinoLogger } from '../observability/logger';
 import { workerTelemetry } from '../observability/worker-runtime';
 import { freePort } from '../stack/parts';
-import { auth, eventually, installTestRuntime, makeOrder, startStack, type TestStack } from './helpers/stack';
+import {
+  auth,
+  eventually,
+  installTestRuntime,
+  LOST_PAYMENT,
+  makeOrder,
+  startStack,
+  type TestStack,
+} from './helpers/stack';
 
 /** Every line the API, sandbox and worker log in this file, as written. */
 const lines: string[] = [];
@@ -38,7 +46,7 @@ const declined = makeOrder({ payment: { method: 'card', token: 'tok_decline' } }
 /** Placed while the primary provider is down: paid at the backup. */
 const failedOver = makeOrder();
 /** Never paid: the window expires, reconciliation finds it pending, and its void fails until refunds are back. */
-const lost = makeOrder({ payment: { method: 'card', token: 'tok_lost' } });
+const lost = makeOrder({ payment: LOST_PAYMENT });
 /** A payment no provider knows, announced by a correctly signed webhook. */
 const unknownPayment = 'pay_nobody_knows';
 

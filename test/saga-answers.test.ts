@@ -6,7 +6,7 @@ import { cancelOrderSignal, getEventsQuery, getOrderQuery, paymentCallbackSignal
 import { businessMetricsSinks } from '../observability/worker-runtime';
 import { testTemporalAddress } from './helpers/test-env';
 import { MemoKey } from '../domain/order-record';
-import { eventTypes, eventually, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
+import { eventTypes, eventually, LOST_PAYMENT, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
 
 /** Answers and requests the saga was not written around, which must still end each order with an answer. */
 let stack: TestStack;
@@ -17,19 +17,12 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const lost = { method: 'card', token: 'tok_lost' };
 const metadata = (handle: { query: <T>(name: string) => Promise<T> }) =>
   handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
-const sandbox = (path: string, method: string, body?: unknown) =>
-  fetch(`${stack.sandboxUrl}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
 
 describe('a cancellation asked of Temporal itself (the Web UI’s Request Cancellation)', () => {
   test('is a support cancel: compensated, CANCELLED_BY_SUPPORT, and the workflow completes', async () => {
-    const request = makeOrder({ payment: lost });
+    const request = makeOrder({ payment: LOST_PAYMENT });
     const handle = await stack.startOrder(request);
     await eventually(
       () => handle.query(getOrderQuery),
@@ -114,14 +107,14 @@ test('a bug in the workflow code fails its workflow task, not the order: it wait
 
 describe('stray money', () => {
   test('a stray payment whose refund is refused is tried again until it goes through; the order never fails', async () => {
-    const request = makeOrder({ payment: lost });
+    const request = makeOrder({ payment: LOST_PAYMENT });
     const handle = await stack.startOrder(request);
     await eventually(
       () => handle.query(getOrderQuery),
       (view) => view.status === 'AWAITING_PAYMENT',
     );
     // The customer also paid at the backup (a second checkout tab): its success webhook reaches the order as a stray.
-    const stray = await sandbox('/providers/backup/payments', 'POST', {
+    const stray = await stack.callSandbox('/providers/backup/payments', 'POST', {
       orderId: request.orderId,
       amount: 3998,
       currency: 'EUR',
@@ -132,7 +125,7 @@ describe('stray money', () => {
       () => netMoney(stack, request.orderId),
       (net) => net === 3998,
     );
-    await sandbox('/_sandbox/faults/refund', 'PUT', { kind: 'status', status: 400 });
+    await stack.callSandbox('/_sandbox/faults/refund', 'PUT', { kind: 'status', status: 400 });
     try {
       await handle.signal(cancelOrderSignal, { by: 'customer' });
       const details = await eventually(
@@ -145,7 +138,7 @@ describe('stray money', () => {
       expect((await handle.query(getOrderQuery)).status).toBe('CANCELLED');
       expect((await handle.describe()).status.name).toBe('RUNNING');
     } finally {
-      await sandbox('/_sandbox/faults/refund', 'DELETE');
+      await stack.callSandbox('/_sandbox/faults/refund', 'DELETE');
     }
     expect(await stack.result(handle)).toMatchObject({
       status: 'CANCELLED',
@@ -156,7 +149,7 @@ describe('stray money', () => {
   });
 
   test('a stray success for a payment its provider does not know: nothing to return, recorded, no retries', async () => {
-    const request = makeOrder({ payment: lost });
+    const request = makeOrder({ payment: LOST_PAYMENT });
     const handle = await stack.startOrder(request);
     await eventually(
       () => handle.query(getOrderQuery),

@@ -13,7 +13,7 @@ import type { OrderView } from '../domain/order-state';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import { DEV_PROVIDER_SECRETS } from '../config';
 import { MemoKey } from '../domain/order-record';
-import { eventTypes, eventually, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
+import { eventTypes, eventually, LOST_PAYMENT, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
 import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 
@@ -25,7 +25,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const lost = { method: 'card', token: 'tok_lost' };
 const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
 const awaitingPayment = (handle: WorkflowHandle) =>
   eventually(
@@ -41,7 +40,7 @@ const memoView = async (handle: WorkflowHandle) => (await handle.describe()).mem
 
 describe('cancel', () => {
   test('a customer cancels while the order awaits payment: voided, stock back, CANCELLED_BY_CUSTOMER', async () => {
-    const request = makeOrder({ payment: lost });
+    const request = makeOrder({ payment: LOST_PAYMENT });
     const before = stack.ledger.snapshot().stock['SKU-TEE']!;
     const handle = await stack.startOrder(request);
     await awaitingPayment(handle);
@@ -54,15 +53,10 @@ describe('cancel', () => {
   });
 
   test('a cancel that lands while an attempt hangs is a cancel, not a rejection (found by chaos)', async () => {
-    const faults = (body: object) =>
-      fetch(`${stack.sandboxUrl}/_sandbox/faults`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
+    const faults = (body: object) => stack.callSandbox('/_sandbox/faults', 'POST', body);
     await faults({ rate: 1, mode: 'hang', hangMs: 6_000 });
     try {
-      const handle = await stack.startOrder(makeOrder({ payment: lost }));
+      const handle = await stack.startOrder(makeOrder({ payment: LOST_PAYMENT }));
       // The catalog call hangs past the activity's 5 s HTTP timeout: once its first attempt runs, cancel.
       await eventually(
         () => handle.describe(),
@@ -98,7 +92,7 @@ describe('cancel', () => {
   });
 
   test('support cancels: the reason says CANCELLED_BY_SUPPORT', async () => {
-    const handle = await stack.startOrder(makeOrder({ payment: lost }));
+    const handle = await stack.startOrder(makeOrder({ payment: LOST_PAYMENT }));
     await awaitingPayment(handle);
     const first = await cancel(handle, { by: 'support' });
     expect(first.reason?.code).toBe('CANCELLED_BY_SUPPORT');
@@ -156,7 +150,7 @@ describe('with fulfillment or refunds down', () => {
 
   test('a compensation that keeps failing needs an operator; their retry finishes it and is recorded', async () => {
     await stack.outage('refunds', true);
-    const request = makeOrder({ payment: lost });
+    const request = makeOrder({ payment: LOST_PAYMENT });
     const handle = await stack.startOrder(request);
     const attention = await eventually(
       () => memoView(handle),
@@ -201,7 +195,7 @@ describe('with fulfillment or refunds down', () => {
 
   test('an operator can mark an order resolved by hand: it ends CANCELLED with the action recorded', async () => {
     await stack.outage('refunds', true);
-    const handle = await stack.startOrder(makeOrder({ payment: lost }));
+    const handle = await stack.startOrder(makeOrder({ payment: LOST_PAYMENT }));
     await eventually(
       () => memoView(handle),
       (view) => view?.status === 'REQUIRES_ATTENTION',
@@ -266,7 +260,7 @@ describe('stuck orders', () => {
   });
 
   test('an order that stays in one state past its SLA is flagged for support, and unflagged once it moves', async () => {
-    const handle = await slow.startOrder(makeOrder({ payment: lost }));
+    const handle = await slow.startOrder(makeOrder({ payment: LOST_PAYMENT }));
     const flagged = await eventually(
       () => memoView(handle),
       (view) => view?.needsAttention === true,

@@ -1,5 +1,5 @@
 import { paymentCallbackSignal, orderWorkflowId } from '../domain/contract';
-import { eventTypes, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
+import { eventTypes, LOST_PAYMENT, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -76,7 +76,7 @@ test('when the window closes without a callback, reconciliation finds the paymen
 });
 
 test('when the window closes on a payment still pending, it is voided and the order CANCELLED with PAYMENT_TIMEOUT', async () => {
-  const request = makeOrder({ payment: { method: 'card', token: 'tok_lost' } });
+  const request = makeOrder({ payment: LOST_PAYMENT });
   const handle = await stack.startOrder(request);
   const view = await stack.result(handle);
   expect(view.status).toBe('CANCELLED');

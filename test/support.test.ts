@@ -6,7 +6,16 @@ import { temporal } from '@temporalio/proto';
 import { getOrderQuery } from '../domain/contract';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import type { ListOrdersQuery, OrdersClient } from '../client';
-import { auth, eventually, makeOrder, NAMESPACE, startStack, TEST_UI_ORIGIN, type TestStack } from './helpers/stack';
+import {
+  auth,
+  eventually,
+  LOST_PAYMENT,
+  makeOrder,
+  NAMESPACE,
+  startStack,
+  TEST_UI_ORIGIN,
+  type TestStack,
+} from './helpers/stack';
 import { expectProblem } from './helpers/problems';
 
 let stack: TestStack;
@@ -56,7 +65,7 @@ test('the raw history of a finished order holds no plaintext email or address', 
 });
 
 test('support reads a summary, details, the live step and a summary on each external call', async () => {
-  const handle = await stack.startOrder(personalOrder({ payment: { method: 'card', token: 'tok_lost' } }));
+  const handle = await stack.startOrder(personalOrder({ payment: LOST_PAYMENT }));
   const description = await handle.describe();
   const summary = await description.staticSummary();
   expect(summary).toMatch(/^Order T-\S+ · customer c-\d+ · 39\.98 EUR$/);
@@ -96,7 +105,7 @@ test('visibility finds orders by each search attribute', async () => {
   await stack.outage('primary', false);
   const big = personalOrder({
     items: [{ sku: 'SKU-CAP', quantity: 7, unitPrice: 1500 }],
-    payment: { method: 'card', token: 'tok_lost' },
+    payment: LOST_PAYMENT,
   });
   await stack.result(await stack.startOrder(big));
 
@@ -129,7 +138,7 @@ test('an order whose workflow was terminated (the Web UI’s Terminate) shows it
   const customerId = `c-closed-${Date.now()}`;
   const terminated = personalOrder({
     customer: { id: customerId, email: PERSONAL[0]! },
-    payment: { method: 'card', token: 'tok_lost' },
+    payment: LOST_PAYMENT,
   });
   const confirmed = personalOrder({ customer: { id: customerId, email: PERSONAL[0]! } });
   const handle = await stack.startOrder(terminated);

@@ -177,9 +177,6 @@ export const MEANINGFUL_ANSWERS: MeaningfulAnswer[] = [
   },
 ];
 
-const post = (url: string, body: unknown, method = 'POST') =>
-  fetch(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-
 export interface Cell {
   call: CallName;
   fault: RouteFaultSetting | 'refused';
@@ -198,8 +195,8 @@ export async function runCell({ call: callName, fault, expected, route: faultRou
   try {
     const arm = async (on: boolean) => {
       if (fault === 'refused') return stack.refuseConnections(call.system, on);
-      const url = `${stack.sandboxUrl}/_sandbox/faults/${route}`;
-      const response = on ? await post(url, fault, 'PUT') : await fetch(url, { method: 'DELETE' });
+      const path = `/_sandbox/faults/${route}`;
+      const response = await (on ? stack.callSandbox(path, 'PUT', fault) : stack.callSandbox(path, 'DELETE'));
       if (!response.ok) throw new Error(`the fault switch answered ${response.status}`);
     };
     const request = makeOrder({ payment: { method: 'card', token: call.token } });

@@ -17,6 +17,7 @@ import {
 import { getEventsQuery } from '../../domain/contract';
 import type { OrderRequest } from '../../domain/order-request';
 import type { OrderView } from '../../domain/order-state';
+import { PaymentToken } from '../../sandbox/ledger';
 import { createSandbox } from '../../sandbox/server';
 import { createOrderWorker } from '../../worker/worker';
 import { EncryptionCodec } from '../../codec';
@@ -211,6 +212,14 @@ export async function startStack({
   }
   if (withWorker) await startWorker();
 
+  /** Calls the sandbox as a test's operator does: its switches, or a system's route directly. */
+  const callSandbox = (path: string, method: string, body?: unknown) =>
+    fetch(`${sandboxUrl}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+
   return {
     client,
     app,
@@ -242,17 +251,15 @@ export async function startStack({
       await (refuse ? systems[system].refuse() : systems[system].accept());
     },
 
-    /** Flips a sandbox fault switch, as the operator of a real outage would experience it. */
+    callSandbox,
+
+    /** Flips a sandbox outage switch, as the operator of a real outage would experience it. */
     async outage(target: 'primary' | 'backup' | 'fulfillment' | 'refunds', down: boolean): Promise<void> {
       const path =
         target === 'fulfillment' || target === 'refunds'
           ? `/_sandbox/${target}/outage`
           : `/_sandbox/providers/${target}/outage`;
-      const response = await fetch(`${sandboxUrl}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ down }),
-      });
+      const response = await callSandbox(path, 'POST', { down });
       if (!response.ok) throw new Error(`outage switch answered ${response.status}`);
     },
 
@@ -273,6 +280,9 @@ export async function startStack({
 }
 
 export type TestStack = Awaited<ReturnType<typeof startStack>>;
+
+/** A payment the customer never makes: the order waits at its payment link until its window closes. */
+export const LOST_PAYMENT = { method: 'card', token: PaymentToken.LOST } as const;
 
 /** A valid order with an id no other test uses. */
 export function makeOrder(overrides: Partial<OrderRequest> = {}): OrderRequest {
