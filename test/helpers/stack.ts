@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type RuntimeOptions, type Worker } from '@temporalio/worker';
@@ -24,7 +24,7 @@ import { EncryptionCodec } from '../../codec';
 import { createOrdersClient, type OrdersClient } from '../../client';
 import { testEncryptionKeys, testTemporalAddress, testWorkflowBundlePath } from './test-env';
 import type { StackObservability } from '../../stack/local-stack';
-import { listen, temporalClient } from '../../stack/parts';
+import { closeServer, listen, temporalClient } from '../../stack/parts';
 
 export const NAMESPACE = 'default';
 /** The Web UI origin the test API allows to call its codec endpoints. */
@@ -53,32 +53,34 @@ export type SystemName = (typeof SYSTEMS)[number];
 
 /**
  * One system's port. `refuse()` closes it, so connections are refused as by a host that is down;
- * `accept()` listens on the same port again.
+ * `accept()` listens on the same port again. Each system listens on a loopback address of its own
+ * (all of 127/8 is loopback), so while it refuses, another stack of the same run that is given the
+ * same port number on 127.0.0.1 cannot answer in its place.
  */
-class SystemPort {
+export class SystemPort {
   private constructor(
     private server: http.Server,
     private readonly app: http.RequestListener,
     readonly url: string,
-    private readonly port: number,
   ) {}
 
   static async open(app: http.RequestListener): Promise<SystemPort> {
     const server = http.createServer(app);
-    const url = await listenAt(server);
-    return new SystemPort(server, app, url, Number(new URL(url).port));
+    const host = `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
+    const port = await listen(server, 0, { host });
+    return new SystemPort(server, app, `http://${host}:${port}`);
   }
 
   async refuse(): Promise<void> {
     if (!this.server.listening) return;
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
+    await closeServer(this.server);
   }
 
   async accept(): Promise<void> {
     if (this.server.listening) return;
+    const { hostname, port } = new URL(this.url);
     this.server = http.createServer(this.app);
-    await listenAt(this.server, this.port);
+    await listen(this.server, Number(port), { host: hostname });
   }
 }
 
@@ -94,9 +96,9 @@ export function installTestRuntime(options: RuntimeOptions = { logger: new Defau
   runtimeInstalled = true;
 }
 
-/** Listens on loopback (any free port unless given) and answers with the server's URL. */
-async function listenAt(server: http.Server, port = 0): Promise<string> {
-  return `http://127.0.0.1:${await listen(server, port)}`;
+/** Listens on 127.0.0.1 on any free port and answers with the server's URL. */
+async function listenAt(server: http.Server): Promise<string> {
+  return `http://127.0.0.1:${await listen(server, 0)}`;
 }
 
 /**
