@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createHttpClient } from '../activities/http';
 import { FailureType } from '../domain/reasons';
 import { failureOf } from './helpers/failures';
+import { loopbackAddressOfItsOwn } from './helpers/loopback';
 
 /** A real loopback server whose answer each test sets; it records what it received. */
 let server: Server;
@@ -82,8 +83,10 @@ describe('the activities HTTP client', () => {
 
   test('a system that is down is a retryable failure', async () => {
     const down = createServer();
-    await new Promise<void>((resolve) => down.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(down.address() as AddressInfo).port}/down`;
+    // An address of its own, so no server of a concurrent test can take the port once it is closed.
+    const host = loopbackAddressOfItsOwn();
+    await new Promise<void>((resolve) => down.listen(0, host, resolve));
+    const url = `http://${host}:${(down.address() as AddressInfo).port}/down`;
     await new Promise((resolve) => down.close(resolve));
     const failure = await failureOf(http.send({ method: 'GET', url }));
     expect(failure.type).toBe(FailureType.UPSTREAM_UNAVAILABLE);

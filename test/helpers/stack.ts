@@ -1,4 +1,4 @@
-import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type RuntimeOptions, type Worker } from '@temporalio/worker';
@@ -25,6 +25,7 @@ import { createOrdersClient, type OrdersClient } from '../../client';
 import { testEncryptionKeys, testTemporalAddress, testWorkflowBundlePath } from './test-env';
 import type { StackObservability } from '../../stack/local-stack';
 import { closeServer, listen, temporalClient } from '../../stack/parts';
+import { loopbackAddressOfItsOwn } from './loopback';
 
 export const NAMESPACE = 'default';
 /** The Web UI origin the test API allows to call its codec endpoints. */
@@ -66,7 +67,7 @@ export class SystemPort {
 
   static async open(app: http.RequestListener): Promise<SystemPort> {
     const server = http.createServer(app);
-    const host = `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
+    const host = loopbackAddressOfItsOwn();
     const port = await listen(server, 0, { host });
     return new SystemPort(server, app, `http://${host}:${port}`);
   }
