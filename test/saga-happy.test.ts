@@ -1,3 +1,4 @@
+import type { temporal } from '@temporalio/proto';
 import { orderStartOptions } from '../api/start-order';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import { makeOrder, startStack, type TestStack } from './helpers/stack';
@@ -29,14 +30,11 @@ test('what the start already wrote is not written again: one memo write per late
   const handle = await stack.startOrder(makeOrder());
   await stack.result(handle);
   const { events } = await handle.fetchHistory();
-  const count = (
-    attributes: 'workflowPropertiesModifiedEventAttributes' | 'upsertWorkflowSearchAttributesEventAttributes',
-  ) => events!.filter((event) => event[attributes]).length;
   // Six events in a confirmed order (received, validated, reserved, payment requested, paid, confirmed).
-  expect(count('workflowPropertiesModifiedEventAttributes')).toBe(5);
+  expect(events!.filter((event) => event.workflowPropertiesModifiedEventAttributes).length).toBe(5);
   // One per status change after RECEIVED (reserved, awaiting payment, paid, confirmed): the total and the
   // attention flag were set at start and did not change.
-  expect(count('upsertWorkflowSearchAttributesEventAttributes')).toBe(4);
+  expect(orderAttributeWrites(events!)).toBe(4);
 });
 
 test('an order started before the input said what the start wrote writes its first event again, as it did then', async () => {
@@ -49,7 +47,7 @@ test('an order started before the input said what the start wrote writes its fir
   await stack.result(handle);
   const { events } = await handle.fetchHistory();
   expect(events!.filter((event) => event.workflowPropertiesModifiedEventAttributes).length).toBe(6);
-  expect(events!.filter((event) => event.upsertWorkflowSearchAttributesEventAttributes).length).toBe(5);
+  expect(orderAttributeWrites(events!)).toBe(5);
 });
 
 test('a start that did not write the first event (not through the API) gets it written by the workflow', async () => {
@@ -65,3 +63,11 @@ test('a start that did not write the first event (not through the API) gets it w
   expect(events!.filter((event) => event.workflowPropertiesModifiedEventAttributes).length).toBe(6);
   expect((await handle.describe()).typedSearchAttributes.get(OrderSearchAttributes.total)).toBe(3998);
 });
+
+/** Search-attribute writes of the order's own attributes (not the version marker Temporal keeps beside a patch). */
+function orderAttributeWrites(events: temporal.api.history.v1.IHistoryEvent[]): number {
+  return events.filter((event) => {
+    const fields = event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {};
+    return Object.keys(fields).some((name) => name !== 'TemporalChangeVersion');
+  }).length;
+}

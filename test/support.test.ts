@@ -82,7 +82,9 @@ test('support reads a summary, details, the live step and a summary on each exte
   const summaries: string[] = [];
   for (const event of history.events ?? []) {
     const payload = event.userMetadata?.summary;
-    if (event.activityTaskScheduledEventAttributes && payload) {
+    // A call is a regular activity, or a local one (the first attempt of a forward step), recorded as a marker.
+    const isCall = event.activityTaskScheduledEventAttributes || event.markerRecordedEventAttributes;
+    if (isCall && payload) {
       summaries.push(await decodeFromPayloadsAtIndex<string>(stack.client.options.loadedDataConverter, 0, [payload]));
     }
   }

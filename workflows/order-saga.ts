@@ -1,6 +1,5 @@
 import * as wf from '@temporalio/workflow';
 import { ApplicationFailure, CancellationScope } from '@temporalio/workflow';
-import type { OrderActivities } from '../activities';
 import type { NotificationTemplate } from '../activities/notifications';
 import {
   AcceptanceRequest,
@@ -31,6 +30,13 @@ import { OrderLog } from './order-log';
 import { recordDuplicateCallback } from './order-metrics';
 import { Compensations } from './saga';
 import { stepFailure, type StepFailure } from './step-failure';
+import {
+  FIRST_ATTEMPT_HERE_PATCH,
+  SystemCalls,
+  type ActivityArgs,
+  type ActivityName,
+  type ActivityResult,
+} from './system-calls';
 import { errorMessage } from '../domain/errors';
 
 /** Catalog and inventory: retried while they are down, for the step's retry budget (see {@link withinBudget}). */
@@ -77,27 +83,6 @@ const COMPENSATION_OPTIONS: wf.ActivityOptions = {
   retry: { initialInterval: '500 milliseconds', maximumInterval: '30 seconds' },
 };
 
-type Activities = wf.ActivityInterfaceFor<OrderActivities>;
-const activitiesWith = (options: wf.ActivityOptions): Activities => wf.proxyActivities<OrderActivities>(options);
-const paymentCreation = activitiesWith(CREATE_PAYMENT_OPTIONS);
-const fulfillment = activitiesWith(CONFIRM_OPTIONS);
-const notifications = activitiesWith(NOTIFY_OPTIONS);
-const lateMoney = activitiesWith(LATE_MONEY_OPTIONS);
-
-/** One activity of a proxy, called with per-call options. */
-interface ActivityCall<A extends unknown[], R> {
-  executeWithOptions(options: wf.ActivityOptions, args: A): Promise<R>;
-}
-
-/**
- * Calls an activity labelled with `summary`: the line support reads beside the call in the Web UI's
- * history (the label is in the history: changing one changes what a replay compares against nothing, but
- * keep them stable all the same, as support searches for them).
- */
-function call<A extends unknown[], R>(activity: ActivityCall<A, R>, summary: string, ...args: A): Promise<R> {
-  return activity.executeWithOptions({ summary }, args);
-}
-
 /** Current details: the live step, as the Web UI shows it beside the order. */
 function liveStep(details: string): void {
   wf.setCurrentDetails(details);
@@ -137,16 +122,29 @@ export class OrderSaga {
   private readonly settledStrays = new Set<string>();
   private cancelRequest: CancelRequest | null = null;
   private operatorRequest: { action: OperatorActionKind; request: OperatorRequest } | null = null;
-  private readonly catalogAndInventory: Activities;
-  private readonly reconciliation: Activities;
-  private readonly undoing: Activities;
+  // Each call's summary is the line support reads beside it in the Web UI's history: keep them stable, as
+  // support searches for them.
+  private readonly catalogAndInventory: SystemCalls;
+  private readonly paymentCreation: SystemCalls;
+  private readonly reconciliation: SystemCalls;
+  private readonly fulfillment: SystemCalls;
+  private readonly notifications: SystemCalls;
+  private readonly undoing: SystemCalls;
+  private readonly lateMoney: SystemCalls;
 
   constructor(private readonly input: OrderWorkflowInput) {
     const { settings } = input;
     this.log = new OrderLog(input.startWroteFirstEvent === true);
-    this.catalogAndInventory = activitiesWith(withinBudget(INVENTORY_OPTIONS, settings.stepGiveUpMs));
-    this.reconciliation = activitiesWith(withinBudget(RECONCILE_OPTIONS, settings.stepGiveUpMs));
-    this.undoing = activitiesWith(withinBudget(COMPENSATION_OPTIONS, settings.compensationGiveUpMs));
+    // The steps an order takes when all goes well try here first (see SystemCalls); orders started before
+    // that recorded no marker and replay as they ran, every call a regular activity.
+    const firstHere = wf.patched(FIRST_ATTEMPT_HERE_PATCH);
+    this.catalogAndInventory = new SystemCalls(withinBudget(INVENTORY_OPTIONS, settings.stepGiveUpMs), firstHere);
+    this.paymentCreation = new SystemCalls(CREATE_PAYMENT_OPTIONS, firstHere);
+    this.fulfillment = new SystemCalls(CONFIRM_OPTIONS, firstHere);
+    this.notifications = new SystemCalls(NOTIFY_OPTIONS, firstHere);
+    this.reconciliation = new SystemCalls(withinBudget(RECONCILE_OPTIONS, settings.stepGiveUpMs), false);
+    this.undoing = new SystemCalls(withinBudget(COMPENSATION_OPTIONS, settings.compensationGiveUpMs), false);
+    this.lateMoney = new SystemCalls(LATE_MONEY_OPTIONS, false);
     // The first event before any handler: a buffered update (update-with-start) runs as soon as its handler is set.
     this.log.append(orderReceived(input.request), input.receivedAt);
   }
@@ -277,7 +275,7 @@ export class OrderSaga {
     const label = `check ${items.length} line(s) against the catalog`;
     let total: number;
     try {
-      ({ total } = await this.step(this.catalogAndInventory.validateOrder, label, { orderId: this.orderId, items }));
+      ({ total } = await this.step(this.catalogAndInventory, 'validateOrder', label, { orderId: this.orderId, items }));
     } catch (err) {
       const failure = stepFailure(err);
       // What the catalog refuses ends the order before anything has moved; anything else waits for an operator.
@@ -293,12 +291,12 @@ export class OrderSaga {
   async reserveStock(): Promise<void> {
     const { orderId } = this;
     this.compensations.add('release stock', async () => {
-      await call(this.undoing.releaseStock, 'release stock at inventory', { orderId });
+      await this.undoing.call('releaseStock', 'release stock at inventory', { orderId });
       this.log.append({ type: 'StockReleased', data: {} });
     });
     const label = 'reserve stock at inventory';
     try {
-      await this.step(this.catalogAndInventory.reserveStock, label, { orderId, items: this.input.request.items });
+      await this.step(this.catalogAndInventory, 'reserveStock', label, { orderId, items: this.input.request.items });
     } catch (err) {
       const failure = stepFailure(err);
       // Out of stock reserves nothing (all or nothing), so there is nothing to undo: the order is simply rejected.
@@ -327,7 +325,7 @@ export class OrderSaga {
       this.compensations.add(`settle payment at ${provider}`, () => this.settle(provider, this.paymentIdAt(provider)));
       const label = `request payment of ${formatAmount(amount, currency)} at ${provider}`;
       try {
-        const created = await this.step(paymentCreation.createPayment, label, {
+        const created = await this.step(this.paymentCreation, 'createPayment', label, {
           provider,
           orderId,
           amount,
@@ -377,7 +375,7 @@ export class OrderSaga {
     const label = `reconcile ${paymentId} at ${provider}`;
     let status;
     try {
-      status = await this.step(this.reconciliation.getPaymentStatus, label, { provider, paymentId });
+      status = await this.step(this.reconciliation, 'getPaymentStatus', label, { provider, paymentId });
     } catch (err) {
       return { kind: 'attention', step: label, failure: stepFailure(err) };
     }
@@ -405,7 +403,7 @@ export class OrderSaga {
     const label = 'submit the order to fulfillment';
     let fulfillmentId: string;
     try {
-      ({ fulfillmentId } = await this.step(fulfillment.submitFulfillment, label, {
+      ({ fulfillmentId } = await this.step(this.fulfillment, 'submitFulfillment', label, {
         orderId: this.orderId,
         items,
         shippingAddress,
@@ -476,9 +474,14 @@ export class OrderSaga {
   // ---- Inside the steps
 
   /** A forward step: its label is both the live step support sees now and the call's summary in history. */
-  private step<A extends unknown[], R>(activity: ActivityCall<A, R>, label: string, ...args: A): Promise<R> {
+  private step<K extends ActivityName>(
+    system: SystemCalls,
+    activity: K,
+    label: string,
+    ...args: ActivityArgs<K>
+  ): Promise<ActivityResult<K>> {
     liveStep(label.charAt(0).toUpperCase() + label.slice(1));
-    return call(activity, label, ...args);
+    return system.call(activity, label, ...args);
   }
 
   /** Runs the compensations until all succeed or an operator marks the order resolved; then it is cancelled. */
@@ -515,8 +518,8 @@ export class OrderSaga {
   private async settle(provider: string, paymentId?: string, options = { late: false }): Promise<void> {
     const { orderId } = this;
     const summary = `refund or void ${paymentId ?? `the payment of order ${orderId}`} at ${provider}${options.late ? ' (late money)' : ''}`;
-    const activities = options.late ? lateMoney : this.undoing;
-    const result = await call(activities.settlePayment, summary, { provider, orderId, paymentId });
+    const calls = options.late ? this.lateMoney : this.undoing;
+    const result = await calls.call('settlePayment', summary, { provider, orderId, paymentId });
     if (result.outcome === 'refunded') {
       const { amount } = result;
       this.log.append({
@@ -534,7 +537,7 @@ export class OrderSaga {
     const { orderId } = this;
     try {
       const summary = `notify the customer (${template})`;
-      await call(notifications.notifyCustomer, summary, {
+      await this.notifications.call('notifyCustomer', summary, {
         orderId,
         email: this.input.request.customer.email,
         template,
