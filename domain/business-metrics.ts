@@ -2,8 +2,9 @@
  * The business metrics the workflows record. One place for each metric's name, kind, unit and help: the
  * workflows, the worker that exports them, the Grafana dashboard and the docs all use these.
  *
- * The workflows record them through the {@link BusinessMetricsSinks} sink, never while replaying, so each
- * counts once however often a workflow is replayed. The worker exports them on its Prometheus endpoint with
+ * The workflows record them through the {@link BusinessMetricsSinks} sink, never while replaying, and the
+ * worker counts each occurrence once: a workflow task that the server refuses (a signal came in while it
+ * completed the workflow) runs again from the last accepted one, recording the same facts a second time. The worker exports them on its Prometheus endpoint with
  * `namespace`, `task_queue` and `workflow_type` labels, the names the SDK's own metrics use. (The SDK's
  * workflow metric meter would label them `taskQueue` and `workflowType`, which Prometheus's conventions
  * refuse.) Counters are named without `_total`: the exporter appends it (`orders_terminal_total`).
@@ -63,8 +64,12 @@ export type BusinessMetricLabels = Record<string, string>;
 /** The sink the workflows record business metrics through, and the worker implements. */
 export type BusinessMetricsSinks = {
   businessMetrics: {
-    /** Adds `value` to a counter, or records it in a histogram. */
-    record(metric: BusinessMetric, value: number, labels: BusinessMetricLabels): void;
+    /**
+     * Adds `value` to a counter, or records it in a histogram, once per `occurrence` of `metric` in a run:
+     * what names the fact within the workflow (`event 7`, `callback evt_1 #2`), the same however often
+     * the code that records it runs.
+     */
+    record(metric: BusinessMetric, value: number, labels: BusinessMetricLabels, occurrence: string): void;
   };
 };
 

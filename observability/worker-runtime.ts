@@ -46,9 +46,18 @@ export function installWorkerRuntime(options: WorkerRuntimeOptions): void {
 }
 
 /**
+ * Recordings the worker remembers to count each occurrence once: a refused workflow task runs again within
+ * seconds, so the last hundred thousand are plenty (a few MB).
+ */
+const RECORDINGS_REMEMBERED = 100_000;
+
+/**
  * The worker's side of the workflows' business-metrics sink: each recording goes to the runtime's metric
  * meter, which the Prometheus exporter above serves, labelled with the workflow's namespace, task queue and
- * type in the SDK's own label names. Skipped while replaying, as the SDK's metric sink is.
+ * type in the SDK's own label names. Skipped while replaying, as the SDK's metric sink is, and when the
+ * same occurrence was counted already: a workflow task the server refused (a signal arrived as it
+ * completed the workflow) runs again on this worker and records it a second time. A run that moves to
+ * another worker in between may still count twice.
  */
 export function businessMetricsSinks(): InjectedSinks<BusinessMetricsSinks> {
   // The runtime's meter when first needed, not now: looking it up would install a default runtime early.
@@ -70,18 +79,36 @@ export function businessMetricsSinks(): InjectedSinks<BusinessMetricsSinks> {
     }
     return record;
   };
+  const counted = new RecentlySeen(RECORDINGS_REMEMBERED);
   return {
     businessMetrics: {
       record: {
-        fn: (info, metric, value, labels) =>
+        fn: (info, metric, value, labels, occurrence) => {
+          if (counted.checkIn(`${info.runId} ${metric} ${occurrence}`)) return;
           instrument(metric)(value, {
             namespace: info.namespace,
             task_queue: info.taskQueue,
             workflow_type: info.workflowType,
             ...labels,
-          }),
+          });
+        },
         callDuringReplay: false,
       },
     },
   };
+}
+
+/** The last `capacity` keys checked in, oldest forgotten first. */
+class RecentlySeen {
+  private readonly keys = new Set<string>();
+
+  constructor(private readonly capacity: number) {}
+
+  /** True when `key` was checked in before (and is still remembered); remembers it either way. */
+  checkIn(key: string): boolean {
+    if (this.keys.has(key)) return true;
+    this.keys.add(key);
+    if (this.keys.size > this.capacity) this.keys.delete(this.keys.values().next().value!);
+    return false;
+  }
 }

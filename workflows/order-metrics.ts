@@ -8,34 +8,36 @@ const { businessMetrics } = proxySinks<BusinessMetricsSinks>();
 
 /**
  * Counts what `event` means for the business, given the status before it and the state it led to. The
- * sink is not called while replaying, so each counts once however often the workflow is replayed.
+ * event's number names the occurrence, so each counts once however often the code runs.
  */
 export function recordEventMetrics(event: OrderEvent, before: OrderStatus | undefined, state: OrderState): void {
+  const occurrence = `event ${event.seq}`;
   switch (event.type) {
     case 'PaymentProviderUnavailable':
-      businessMetrics.record('failovers', 1, { provider: event.data.provider });
+      businessMetrics.record('failovers', 1, { provider: event.data.provider }, occurrence);
       break;
     case 'PaymentReconciled':
-      businessMetrics.record('reconciliations', 1, { outcome: event.data.providerStatus });
+      businessMetrics.record('reconciliations', 1, { outcome: event.data.providerStatus }, occurrence);
       break;
     case 'CompensationFailed':
-      businessMetrics.record('compensationFailures', 1, { step: event.data.step });
+      businessMetrics.record('compensationFailures', 1, { step: event.data.step }, occurrence);
       break;
   }
   // Once, when the order ends: late money settled after the end changes no status.
   if (isTerminal(state.status) && state.status !== before) {
-    businessMetrics.record('terminal', 1, { status: state.status, reason: state.reason?.code ?? 'none' });
+    businessMetrics.record('terminal', 1, { status: state.status, reason: state.reason?.code ?? 'none' }, occurrence);
     // Acceptance is the API host's clock and the end is the server's: never below zero (the SDK would throw).
-    businessMetrics.record('timeToTerminal', Math.max(0, (Date.parse(event.at) - Date.parse(state.createdAt)) / 1000), {
-      status: state.status,
-    });
+    const seconds = Math.max(0, (Date.parse(event.at) - Date.parse(state.createdAt)) / 1000);
+    businessMetrics.record('timeToTerminal', seconds, { status: state.status }, occurrence);
   }
 }
 
-export function recordDuplicateCallback(provider: string): void {
-  businessMetrics.record('duplicateCallbacks', 1, { provider });
+/** A callback the order had already taken: its `copy`-th repeat (1, 2…) of the provider's event. */
+export function recordDuplicateCallback(provider: string, eventId: string, copy: number): void {
+  businessMetrics.record('duplicateCallbacks', 1, { provider }, `callback ${eventId} #${copy}`);
 }
 
+/** How a late-payment refund workflow ended: once per run. */
 export function recordLateRefund(outcome: SettleOutcome['outcome']): void {
-  businessMetrics.record('lateRefunds', 1, { outcome });
+  businessMetrics.record('lateRefunds', 1, { outcome }, 'end');
 }

@@ -119,6 +119,8 @@ export class OrderSaga {
   /** The steps up to a paid order: what a cancel request cancels. */
   private readonly forwardScope = new CancellationScope({ parent: this.storyScope, cancellable: true });
   private readonly callbacks = new Map<string, PaymentCallback>();
+  /** How often each callback event came again after the first delivery. */
+  private readonly repeats = new Map<string, number>();
   private readonly settledStrays = new Set<string>();
   private cancelRequest: CancelRequest | null = null;
   private operatorRequest: { action: OperatorActionKind; request: OperatorRequest } | null = null;
@@ -167,8 +169,13 @@ export class OrderSaga {
   takeCallback(raw: unknown): void {
     const callback = PaymentCallback.safeParse(raw);
     if (!callback.success) return wf.log.warn('ignored a malformed payment callback', { orderId: this.orderId });
-    if (this.callbacks.has(callback.data.eventId)) return recordDuplicateCallback(callback.data.provider);
-    this.callbacks.set(callback.data.eventId, callback.data);
+    const { eventId, provider } = callback.data;
+    if (this.callbacks.has(eventId)) {
+      const copy = (this.repeats.get(eventId) ?? 0) + 1;
+      this.repeats.set(eventId, copy);
+      return recordDuplicateCallback(provider, eventId, copy);
+    }
+    this.callbacks.set(eventId, callback.data);
   }
 
   /** The validator of the checkout's wait for acceptance: the same order id with another body is a conflict. */
