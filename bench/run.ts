@@ -48,8 +48,11 @@ const ORDERS_PER_LEVEL = Number(args.orders ?? (args.quick ? 100 : 400));
  * whose speed drifts during the run (a neighbour, a GC, the server's own housekeeping) moves both alike.
  */
 const ROUNDS = args.quick ? 3 : 1;
-/** Orders placed one at a time before `--breakdown` times one: the worker's code and the connections warm. */
-const BREAKDOWN_WARMUP = 20;
+/**
+ * Orders placed one at a time before a latency at concurrency 1 is timed (the probe, `--breakdown`): the
+ * worker's code compiled by V8 and the connections open, as on a stack that has served a while.
+ */
+const WARMUP_ORDERS = 20;
 /** Orders placed one at a time, each after the last has ended, to time a checkout's POST on an idle stack. */
 const LATENCY_SAMPLES = args.quick ? 30 : 100;
 /** The saga's happy path: validate, reserve, request payment | callback | fulfil, notify. */
@@ -275,7 +278,7 @@ async function main(): Promise<void> {
    * running workflow tasks, and each activity's call.
    */
   async function breakdown(): Promise<void> {
-    for (let i = 0; i < BREAKDOWN_WARMUP; i++) await placeOrder(`W-${runId}-${i}`);
+    for (let i = 0; i < WARMUP_ORDERS; i++) await placeOrder(`W-${runId}-${i}`);
     const id = `D-${runId}`;
     const postedAt = Date.now();
     const { acceptMs, endMs } = await placeOrder(id);
@@ -288,7 +291,7 @@ async function main(): Promise<void> {
       byId.get(Number(scheduledId))?.activityTaskScheduledEventAttributes?.activityType?.name ?? '?';
 
     console.log(
-      `\none order at c=1 after ${BREAKDOWN_WARMUP} warm-up orders: POST answered in ${acceptMs.toFixed(0)} ms, ended at ${endMs.toFixed(0)} ms`,
+      `\none order at c=1 after ${WARMUP_ORDERS} warm-up orders: POST answered in ${acceptMs.toFixed(0)} ms, ended at ${endMs.toFixed(0)} ms`,
     );
     console.log('   ms from POST | +ms | history event');
     let previous = 0;
@@ -342,24 +345,32 @@ async function main(): Promise<void> {
   }
 
   /**
-   * A checkout's POST at concurrency 1 on an idle stack, against the least it could cost: a raw
-   * update-with-start of an empty workflow that answers at once, on the same server, turn and turn about.
+   * A checkout's POST at concurrency 1 on an idle, warm stack, against the least it could cost: a raw
+   * update-with-start of an empty workflow that answers at once, on the same server, turn and turn about,
+   * each path warmed by the same number of calls first.
    * Also how many history events a happy order writes.
    */
   async function latencyProbe() {
-    const saga: number[] = [];
-    const raw: number[] = [];
-    for (let i = 0; i < LATENCY_SAMPLES; i++) {
-      saga.push((await placeOrder(`L-${runId}-${i}`)).acceptMs);
+    const rawAccept = async (id: string): Promise<number> => {
       const started = performance.now();
       await baselineClient.workflow.executeUpdateWithStart(rawAcceptUpdate, {
         startWorkflowOperation: new WithStartWorkflowOperation('rawAcceptWorkflow', {
-          workflowId: `raw-${runId}-${i}`,
+          workflowId: id,
           taskQueue: BASELINE_TASK_QUEUE,
           workflowIdConflictPolicy: 'FAIL',
         }),
       });
-      raw.push(performance.now() - started);
+      return performance.now() - started;
+    };
+    for (let i = 0; i < WARMUP_ORDERS; i++) {
+      await placeOrder(`LW-${runId}-${i}`);
+      await rawAccept(`raw-warm-${runId}-${i}`);
+    }
+    const saga: number[] = [];
+    const raw: number[] = [];
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      saga.push((await placeOrder(`L-${runId}-${i}`)).acceptMs);
+      raw.push(await rawAccept(`raw-${runId}-${i}`));
     }
     // The last, warm order: the first one's workflow task can meet a cold cache and write more.
     const { events } = await client.workflow
