@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { HistoryAndWorkflowId } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import { businessMetricsSinks } from '../observability/worker-runtime';
@@ -8,13 +9,16 @@ import { businessMetricsSinks } from '../observability/worker-runtime';
 /** Histories recorded by `npm run histories:capture`, replayed by the test suite and `npm run replay`. */
 export const HISTORIES_DIR = path.resolve(__dirname, '..', 'test', 'histories');
 
-/** Every `*.json` history in a folder, named by its file (without `.json`). */
+/**
+ * Every `*.json` history in a folder and its subfolders (one per era of the workflow code: histories of
+ * orders started before a patch stay beside the new ones), named by its path without `.json`.
+ */
 export function loadHistories(dir: string): HistoryAndWorkflowId[] {
-  return readdirSync(dir)
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .filter((file) => file.endsWith('.json'))
     .sort()
     .map((file) => ({
-      workflowId: path.basename(file, '.json'),
+      workflowId: file.slice(0, -'.json'.length),
       history: historyFromJSON(JSON.parse(readFileSync(path.join(dir, file), 'utf8'))),
     }));
 }
@@ -35,4 +39,10 @@ export async function replayAll(
     outcomes.push({ name: result.workflowId, ...(result.error ? { error: result.error } : {}) });
   }
   return outcomes;
+}
+
+/** The workflow type a history ran, from its first event. */
+export function workflowTypeOf({ history }: HistoryAndWorkflowId): string | undefined {
+  const { events } = history as temporal.api.history.v1.IHistory;
+  return events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? undefined;
 }

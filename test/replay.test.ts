@@ -1,12 +1,13 @@
 import path from 'node:path';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { encryptedDataConverter } from '../codec';
-import { HISTORIES_DIR, loadHistories, replayAll } from '../scripts/histories';
+import { ORDER_WORKFLOW_TYPE } from '../domain/contract';
+import { HISTORIES_DIR, loadHistories, replayAll, workflowTypeOf } from '../scripts/histories';
 import { installTestRuntime } from './helpers/stack';
 import { testEncryptionKeys, testWorkflowBundlePath } from './helpers/test-env';
 
 const histories = loadHistories(HISTORIES_DIR);
-const orderHistories = histories.filter(({ workflowId }) => workflowId !== 'late-payment-refund');
+const orderHistories = histories.filter((history) => workflowTypeOf(history) === ORDER_WORKFLOW_TYPE);
 const fixture = (name: string) => path.join(__dirname, 'fixtures', name, 'index.ts');
 
 beforeAll(() => installTestRuntime());
