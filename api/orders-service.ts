@@ -188,20 +188,23 @@ export class OrdersService {
       if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND)) return null;
       throw err;
     }
-    // Only the events: the view beside each in the same memo update is not needed here (and is encrypted).
+    // Only the events: the view beside them in the same memo update is not needed here (and is encrypted).
+    // A memo update holds one event (`event`: the start's, and every write of an order started before
+    // `fewer-round-trips`) or the events of one workflow task (`events`).
     const payloads = (history.events ?? []).flatMap((event) => {
       const fields =
         event.workflowExecutionStartedEventAttributes?.memo?.fields ??
         event.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields;
-      const payload = fields?.[MemoKey.event];
-      return payload ? [payload] : [];
+      return [fields?.[MemoKey.event], fields?.[MemoKey.events]].filter((payload) => payload != null);
     });
     const bySeq = new Map<number, OrderEvent>();
     for (const decoded of await decodeArrayFromPayloads(this.client.options.loadedDataConverter, payloads)) {
       // Parsed here, not in domain/order-record.ts: the workflow loads that module, and the event schemas are
       // built again for every workflow that loads them.
-      const event = OrderEvent.safeParse(decoded);
-      if (event.success) bySeq.set(event.data.seq, event.data);
+      for (const raw of Array.isArray(decoded) ? decoded : [decoded]) {
+        const event = OrderEvent.safeParse(raw);
+        if (event.success) bySeq.set(event.data.seq, event.data);
+      }
     }
     return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
   }

@@ -12,8 +12,12 @@ import { OrderSearchAttributes, orderStateSearchAttributes } from './search-attr
  * back: one layout for all three.
  */
 
-/** Memo keys: the current view, the event that produced it (so history alone tells the event log), the request's hash. */
-export const MemoKey = { order: 'order', event: 'event', requestHash: 'requestHash' } as const;
+/**
+ * Memo keys: the current view; the event that produced it (the start's memo, and every write of an order
+ * started before `fewer-round-trips`) or the events written with it (later orders, one write per workflow
+ * task), so history alone tells the event log; the request's hash.
+ */
+export const MemoKey = { order: 'order', event: 'event', events: 'events', requestHash: 'requestHash' } as const;
 
 /** An event as the log records it: numbered from 1, stamped, with its keys in the order docs/API.md shows. */
 export function recordedEvent(seq: number, body: OrderEventBody, at: string): OrderEvent {
@@ -30,13 +34,18 @@ export function recordAtStart(request: OrderRequest, requestHash: string, receiv
     { key: OrderSearchAttributes.customerId, value: request.customer.id },
     ...orderStateSearchAttributes(view),
   ];
-  const memo = { [MemoKey.requestHash]: requestHash, ...memoAfter(view, firstEvent) };
+  const memo = { [MemoKey.requestHash]: requestHash, ...memoAfterEvent(view, firstEvent) };
   return { firstEvent, view, memo, searchAttributes };
 }
 
-/** The memo written by a transition: the new view, and the event that made it. */
-export function memoAfter(view: OrderView, event: OrderEvent): Record<string, unknown> {
+/** The memo written by one event: the new view, and the event that made it. */
+export function memoAfterEvent(view: OrderView, event: OrderEvent): Record<string, unknown> {
   return { [MemoKey.order]: view, [MemoKey.event]: event };
+}
+
+/** The memo written after `events`, in order: the view they led to, and the events. */
+export function memoAfter(view: OrderView, events: OrderEvent[]): Record<string, unknown> {
+  return { [MemoKey.order]: view, [MemoKey.events]: events };
 }
 
 /** A view as a memo holds it (decoded), or null when it is not one this code can read. */

@@ -1,7 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import { evolve } from '../domain/evolve';
 import type { OrderEvent, OrderEventBody } from '../domain/order-events';
-import { memoAfter, recordedEvent } from '../domain/order-record';
+import { memoAfter, memoAfterEvent, recordedEvent } from '../domain/order-record';
 import { toOrderView, type OrderState, type OrderView } from '../domain/order-state';
 import { orderStateSearchAttributes } from '../domain/search-attributes';
 import { recordEventMetrics } from './order-metrics';
@@ -10,20 +10,39 @@ import { recordEventMetrics } from './order-metrics';
  * The order's event log inside the workflow: the only way its state changes. Every event goes through
  * `evolve`, then into the memo (the new view, and the event itself, so the history alone holds the event
  * log) and, where they changed, into the search attributes, so support can read the order without a worker.
+ *
+ * Orders started before `fewer-round-trips` write both at every event. Later ones write them once per
+ * workflow task, with every event since the last write (see {@link OrderLog.writeWhenIdle}): what the
+ * server stores when the task completes is the same, in one memo and one attribute write instead of one per
+ * event.
  */
 export class OrderLog {
   private readonly recorded: OrderEvent[] = [];
   private current: OrderState | null = null;
   private readonly indexed = new Map<string, unknown>();
   private statusChanges = 0;
+  /** Events not yet in the memo. */
+  private unwritten: OrderEvent[] = [];
   /**
    * @param startWroteFirstEvent the start request already put the first event in the memo and set the
    *   search attributes (the input says so): what it wrote needs no second write, each upsert being a
    *   history event and a visibility write. The attributes it set come from the start event, so replay
    *   sees the same values. Without the flag (orders started before it existed) both are written again,
    *   as they were then, so those histories replay unchanged.
+   * @param taskBusy null to write the memo and the attributes at every event (orders started before
+   *   `fewer-round-trips`); otherwise they are written once per workflow task, when this says that nothing
+   *   more runs in it (no local activity in flight).
    */
-  constructor(private readonly startWroteFirstEvent: boolean) {
+  private readonly writePerTask: boolean;
+
+  constructor(
+    private readonly startWroteFirstEvent: boolean,
+    taskBusy: (() => boolean) | null,
+  ) {
+    this.writePerTask = taskBusy !== null;
+    // Started before any event: a condition is checked once as it is set, then only once the task's code
+    // has run, which is when this one must be.
+    if (taskBusy) void wf.CancellationScope.nonCancellable(() => this.writeWhenIdle(taskBusy));
     if (!startWroteFirstEvent) return;
     for (const { key, value } of wf.workflowInfo().typedSearchAttributes.getAll()) this.indexed.set(key.name, value);
   }
@@ -63,11 +82,33 @@ export class OrderLog {
       status: this.current.status,
     });
     recordEventMetrics(event, before, this.current);
-    if (!(this.recorded.length === 1 && this.startWroteFirstEvent)) {
-      wf.upsertMemo(memoAfter(toOrderView(this.current), event));
-    }
-    this.index(this.current);
+    // What the start wrote is not written again.
+    if (!(this.recorded.length === 1 && this.startWroteFirstEvent)) this.unwritten.push(event);
+    if (!this.writePerTask) this.write();
     return this.current;
+  }
+
+  /**
+   * Writes the events appended since the last write, once the workflow task has nothing left to run in the
+   * worker: no local activity in flight (`busy`). The task then completes with one memo and one attribute
+   * write for all the events it appended. Runs for the workflow's life, in a scope no cancel reaches.
+   */
+  private async writeWhenIdle(busy: () => boolean): Promise<never> {
+    for (;;) {
+      await wf.condition(() => this.unwritten.length > 0 && !busy());
+      this.write();
+    }
+  }
+
+  /** Writes what is unwritten now: the memo and the changed search attributes (before the workflow completes). */
+  write(): void {
+    if (this.unwritten.length > 0) {
+      const view = toOrderView(this.state);
+      // Orders of before the patch wrote one event per memo; their histories must replay the same commands.
+      wf.upsertMemo(this.writePerTask ? memoAfter(view, this.unwritten) : memoAfterEvent(view, this.unwritten[0]!));
+      this.unwritten = [];
+    }
+    if (this.current) this.index(this.current);
   }
 
   private index(state: OrderState): void {

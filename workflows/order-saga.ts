@@ -30,14 +30,11 @@ import { OrderLog } from './order-log';
 import { recordDuplicateCallback } from './order-metrics';
 import { Compensations } from './saga';
 import { stepFailure, type StepFailure } from './step-failure';
-import {
-  FIRST_ATTEMPT_HERE_PATCH,
-  SystemCalls,
-  type ActivityArgs,
-  type ActivityName,
-  type ActivityResult,
-} from './system-calls';
+import { LocalAttempts, SystemCalls, type ActivityArgs, type ActivityName, type ActivityResult } from './system-calls';
 import { errorMessage } from '../domain/errors';
+
+/** The patch that orders started from this version on carry (docs/EVOLVING.md). */
+export const FEWER_ROUND_TRIPS_PATCH = 'fewer-round-trips';
 
 /** Catalog and inventory: retried while they are down, for the step's retry budget (see {@link withinBudget}). */
 const INVENTORY_OPTIONS: wf.ActivityOptions = {
@@ -136,17 +133,19 @@ export class OrderSaga {
 
   constructor(private readonly input: OrderWorkflowInput) {
     const { settings } = input;
-    this.log = new OrderLog(input.startWroteFirstEvent === true);
-    // The steps an order takes when all goes well try here first (see SystemCalls); orders started before
-    // that recorded no marker and replay as they ran, every call a regular activity.
-    const firstHere = wf.patched(FIRST_ATTEMPT_HERE_PATCH);
-    this.catalogAndInventory = new SystemCalls(withinBudget(INVENTORY_OPTIONS, settings.stepGiveUpMs), firstHere);
-    this.paymentCreation = new SystemCalls(CREATE_PAYMENT_OPTIONS, firstHere);
-    this.fulfillment = new SystemCalls(CONFIRM_OPTIONS, firstHere);
-    this.notifications = new SystemCalls(NOTIFY_OPTIONS, firstHere);
-    this.reconciliation = new SystemCalls(withinBudget(RECONCILE_OPTIONS, settings.stepGiveUpMs), false);
-    this.undoing = new SystemCalls(withinBudget(COMPENSATION_OPTIONS, settings.compensationGiveUpMs), false);
-    this.lateMoney = new SystemCalls(LATE_MONEY_OPTIONS, false);
+    // Orders started from this version on ask the server for less: the steps an order takes when all goes
+    // well try here first (see SystemCalls), and the record is written once per workflow task (OrderLog).
+    // Orders started before recorded no marker and replay as they ran.
+    const fewerRoundTrips = wf.patched(FEWER_ROUND_TRIPS_PATCH);
+    const here = fewerRoundTrips ? new LocalAttempts() : null;
+    this.log = new OrderLog(input.startWroteFirstEvent === true, here && (() => here.running > 0));
+    this.catalogAndInventory = new SystemCalls(withinBudget(INVENTORY_OPTIONS, settings.stepGiveUpMs), here);
+    this.paymentCreation = new SystemCalls(CREATE_PAYMENT_OPTIONS, here);
+    this.fulfillment = new SystemCalls(CONFIRM_OPTIONS, here);
+    this.notifications = new SystemCalls(NOTIFY_OPTIONS, here);
+    this.reconciliation = new SystemCalls(withinBudget(RECONCILE_OPTIONS, settings.stepGiveUpMs), null);
+    this.undoing = new SystemCalls(withinBudget(COMPENSATION_OPTIONS, settings.compensationGiveUpMs), null);
+    this.lateMoney = new SystemCalls(LATE_MONEY_OPTIONS, null);
     // The first event before any handler: a buffered update (update-with-start) runs as soon as its handler is set.
     this.log.append(orderReceived(input.request), input.receivedAt);
   }
@@ -475,6 +474,8 @@ export class OrderSaga {
   async end(): Promise<OrderView> {
     await wf.condition(wf.allHandlersFinished);
     liveStep(endedAs(this.log.view));
+    // Before the workflow completes: nothing may follow its completion in the task.
+    this.log.write();
     return this.log.view;
   }
 

@@ -11,8 +11,10 @@ type Callable<K extends ActivityName> = {
   executeWithOptions(options: Partial<wf.ActivityOptions>, args: ActivityArgs<K>): Promise<ActivityResult<K>>;
 };
 
-/** The marker that orders started from this version on carry: their steps try here first. */
-export const FIRST_ATTEMPT_HERE_PATCH = 'first-attempt-here';
+/** An order's first attempts running in the worker right now. */
+export class LocalAttempts {
+  running = 0;
+}
 
 /** The backoff before a second attempt when the options name none (Temporal's default). */
 const DEFAULT_INITIAL_INTERVAL_MS = 1000;
@@ -21,7 +23,7 @@ const DEFAULT_INITIAL_INTERVAL_MS = 1000;
  * How the saga calls one kind of system: an activity with these options, each call labelled with a summary
  * support reads beside it in the Web UI.
  *
- * With `firstAttemptHere`, a call's first attempt is a local activity: it runs in the worker inside the
+ * With `attempts`, a call's first attempt is a local activity: it runs in the worker inside the
  * workflow task that asked for it, so a call that succeeds costs the server no activity task and no
  * workflow task of its own (the order's payment link comes back in one round trip instead of four). Only a
  * failure worth retrying (the system unreachable, a 5xx, a timeout) goes on as a regular activity, after
@@ -33,12 +35,13 @@ export class SystemCalls {
   private readonly regular: wf.ActivityInterfaceFor<OrderActivities>;
   private readonly firstHere: wf.ActivityInterfaceFor<OrderActivities> | null;
 
+  /** @param attempts where the first attempts are counted while they run; null: every attempt regular. */
   constructor(
     private readonly options: wf.ActivityOptions,
-    firstAttemptHere: boolean,
+    private readonly attempts: LocalAttempts | null,
   ) {
     this.regular = wf.proxyActivities<OrderActivities>(options);
-    this.firstHere = firstAttemptHere
+    this.firstHere = attempts
       ? wf.proxyLocalActivities<OrderActivities>({
           // One attempt: the retries are the regular activity's.
           startToCloseTimeout: options.startToCloseTimeout,
@@ -50,15 +53,20 @@ export class SystemCalls {
 
   async call<K extends ActivityName>(name: K, summary: string, ...args: ActivityArgs<K>): Promise<ActivityResult<K>> {
     const regular = this.regular[name] as unknown as Callable<K>;
-    if (!this.firstHere) return regular.executeWithOptions({ summary }, args);
+    if (!this.firstHere || !this.attempts) return regular.executeWithOptions({ summary }, args);
+    this.attempts.running++;
+    let failure: unknown;
     try {
       return await (this.firstHere[name] as unknown as Callable<K>).executeWithOptions({ summary }, args);
     } catch (err) {
-      const left = this.leftAfterFirstAttempt(err);
-      if (!left) throw asActivityFailure(name, err);
-      await wf.sleep(left.backoffMs);
-      return regular.executeWithOptions({ summary, ...left.options }, args);
+      failure = err;
+    } finally {
+      this.attempts.running--;
     }
+    const left = this.leftAfterFirstAttempt(failure);
+    if (!left) throw asActivityFailure(name, failure);
+    await wf.sleep(left.backoffMs);
+    return regular.executeWithOptions({ summary, ...left.options }, args);
   }
 
   /**
