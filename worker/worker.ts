@@ -19,13 +19,6 @@ import { businessMetricsSinks } from '../observability/worker-runtime';
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
 /**
- * Modules the workflow sandbox evaluates once and shares between workflows, instead of once per workflow:
- * the contract's schemas (zod builds each schema object as its module runs, which was a third of a new
- * workflow's first task). Only modules whose state is built at load and never changed after may be here.
- */
-const SHARED_WORKFLOW_MODULES = ['zod'];
-
-/**
  * The workflows bundled in memory. `traced`: with OpenTelemetry's workflow interceptors inside, for workers
  * that run with tracing on. Webpack's report (a whole build log per bundle) stays out of the logs; its
  * errors do not.
@@ -34,7 +27,6 @@ export async function bundleWorkflows({ traced = false } = {}): Promise<{ code: 
   const interceptors = traced ? { workflowInterceptorModules: [TRACING_WORKFLOW_INTERCEPTORS] } : {};
   const { code } = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
-    preloadModules: SHARED_WORKFLOW_MODULES,
     ...interceptors,
     logger: new DefaultLogger('WARN'),
   });
