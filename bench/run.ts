@@ -280,8 +280,11 @@ async function main(): Promise<void> {
   async function breakdown(): Promise<void> {
     for (let i = 0; i < WARMUP_ORDERS; i++) await placeOrder(`W-${runId}-${i}`);
     const id = `D-${runId}`;
+    // Local activities leave no timed events in history: the worker's own metrics time them.
+    const before = await localActivitySeconds();
     const postedAt = Date.now();
     const { acceptMs, endMs } = await placeOrder(id);
+    const after = await localActivitySeconds();
     const events = (await client.workflow.getHandle(orderWorkflowId(id)).fetchHistory()).events ?? [];
     const at = (event: (typeof events)[number]) => tsToMs(event.eventTime) - postedAt;
     const name = (event: (typeof events)[number]) =>
@@ -342,6 +345,23 @@ async function main(): Promise<void> {
         `activity ${activity.type}: ${activity.dispatchMs.toFixed(0)} ms scheduled to started, ${activity.runMs.toFixed(0)} ms started to completed`,
       );
     }
+    for (const [type, seconds] of after) {
+      const ms = (seconds - (before.get(type) ?? 0)) * 1000;
+      if (ms > 0) console.log(`local activity ${type}: ${ms.toFixed(1)} ms running in the worker`);
+    }
+  }
+
+  /** Seconds spent running local activities so far, by activity type, from the saga worker's metrics. */
+  async function localActivitySeconds(): Promise<Map<string, number>> {
+    const text = await (await fetch(`http://127.0.0.1:${config.workerMetricsPort}/metrics`)).text();
+    const sums = new Map<string, number>();
+    for (const match of text.matchAll(
+      /^temporal_local_activity_execution_latency(?:_seconds)?_sum\{([^}]*)\} (\S+)$/gm,
+    )) {
+      const type = /activity_type="([^"]+)"/.exec(match[1]!)?.[1];
+      if (type) sums.set(type, Number(match[2]));
+    }
+    return sums;
   }
 
   /**
