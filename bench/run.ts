@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,7 +21,9 @@ import { writeWorkflowBundle } from '../worker/worker';
 import { baselineCallbackSignal, rawAcceptUpdate } from './baseline-workflow';
 import { BASELINE_TASK_QUEUE } from './baseline-worker';
 import { renderChart } from './chart';
-import { percentiles, processStats, type Percentiles } from '../scripts/measure';
+import { percentiles, processStats, processTreeCpuSeconds, type Percentiles } from '../scripts/measure';
+import { setupTemporal } from '../scripts/setup-temporal';
+import { startTemporalCluster } from '../stack/temporal-cluster';
 
 /**
  * `npm run bench`: orders per second end to end (through the real API, worker and sandbox, `tok_ok`)
@@ -35,8 +37,20 @@ const { values: args } = parseArgs({
     profile: { type: 'string' },
     soak: { type: 'string' },
     breakdown: { type: 'boolean' },
+    server: { type: 'string', default: 'dev' },
   },
 });
+/**
+ * `--server cluster`: on the production shape (the full server on PostgreSQL, stack/temporal-cluster.ts)
+ * instead of the dev server; the server's CPU is then the server's and PostgreSQL's.
+ */
+const SERVER_KINDS = ['dev', 'cluster'] as const;
+type ServerKind = (typeof SERVER_KINDS)[number];
+const SERVER_KIND = args.server as ServerKind;
+if (!SERVER_KINDS.includes(SERVER_KIND)) {
+  console.error(`--server must be one of ${SERVER_KINDS.join(', ')}, not ${args.server}`);
+  process.exit(2);
+}
 /** `--soak N`: instead of the levels, N saga orders at SOAK_CONCURRENCY, with memory sampled every SOAK_STEP orders. */
 const SOAK_ORDERS = args.soak ? Number(args.soak) : 0;
 const SOAK_CONCURRENCY = 32;
@@ -71,14 +85,26 @@ interface Level {
   /** CPU time per completed order, by process: where the machine's cores go. */
   cpuMsPerOrder: { server: number; worker: number; api: number };
 }
+/** Stops the cluster's PostgreSQL once started; it is not a child the script tracks. */
+let stopPostgres: () => void = () => {};
+
+/** The Temporal server the bench runs on, whichever its kind. */
+interface BenchServer {
+  /** Its main process (memory). */
+  pid: number;
+  /** Its CPU seconds so far, every process of it counted. */
+  cpuSeconds(): number;
+  stop(): Promise<void>;
+}
+
 /** Samples a process's peak memory and its CPU share while `run` runs. */
 async function sampled<T>(
-  pids: { server: number; worker: number; api: number },
+  pids: { server: BenchServer; worker: number; api: number },
   run: () => Promise<T>,
 ): Promise<{ result: T; peak: Level['peak']; cpuSeconds: Record<keyof typeof pids, number> }> {
   const peak = { workerRssMb: 0, workerCpuPct: 0, apiRssMb: 0, apiCpuPct: 0 };
   const cpu = () => ({
-    server: processStats(pids.server).cpuSeconds,
+    server: pids.server.cpuSeconds(),
     worker: processStats(pids.worker).cpuSeconds,
     api: processStats(pids.api).cpuSeconds,
   });
@@ -168,6 +194,40 @@ async function drive(
   return seconds;
 }
 
+/**
+ * The server to bench on: the dev server on a SQLite file in `workDir`, or the cluster. `env` is the stack's
+ * environment, pointed at it.
+ */
+async function startServer(
+  kind: ServerKind,
+  cli: string,
+  env: NodeJS.ProcessEnv,
+  devPort: number,
+  workDir: string,
+): Promise<BenchServer> {
+  if (kind === 'dev') {
+    const dev = new DevServerProcess(cli, { port: devPort, dbFile: path.join(workDir, 'temporal.db') });
+    await dev.start();
+    return { pid: dev.pid!, cpuSeconds: () => processStats(dev.pid!).cpuSeconds, stop: () => dev.stop() };
+  }
+  const dir = path.join(workDir, 'cluster');
+  mkdirSync(dir);
+  const log = createWriteStream(path.join(dir, 'cluster.log'));
+  const say = (line: string) => console.log(`[bench] ${line}`);
+  const cluster = await startTemporalCluster({ workDir: dir, log, say });
+  stopPostgres = cluster.stopPostgres;
+  env.TEMPORAL_ADDRESS = cluster.address;
+  await Promise.race([setupTemporal(loadConfig(env), say), cluster.exited]);
+  return {
+    pid: cluster.serverPid,
+    cpuSeconds: () => processStats(cluster.serverPid).cpuSeconds + processTreeCpuSeconds(cluster.postgresPid),
+    stop: async () => {
+      await cluster.stop();
+      await new Promise((resolve) => log.end(resolve));
+    },
+  };
+}
+
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const cli = await ensureTemporalCli((line) => console.log(`[bench] ${line}`));
@@ -175,9 +235,11 @@ async function main(): Promise<void> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'order-saga-bench-'));
   const keys = [{ id: 'bench', key: randomBytes(32) }];
   const { env, temporalPort } = await throwawayStackEnv(path.join(workDir, 'data'), keys);
+  const server = await startServer(SERVER_KIND, cli, env, temporalPort, workDir);
+  // The bench measures the orchestration at each concurrency, not the API's load shedding: every order it
+  // drives is admitted (at c=64 the default limit of 32 answered 503s, and the run stopped).
+  env.MAX_STARTS_IN_FLIGHT = String(Math.max(...CONCURRENCIES, SOAK_CONCURRENCY));
   const config = loadConfig(env);
-  const server = new DevServerProcess(cli, { port: temporalPort, dbFile: path.join(workDir, 'temporal.db') });
-  await server.start();
   const bundlePath = path.join(workDir, 'workflows.js');
   await writeWorkflowBundle(bundlePath);
 
@@ -248,7 +310,7 @@ async function main(): Promise<void> {
         orders: done,
         workerRssMb: rss(sagaWorker.pid!),
         apiRssMb: rss(process.pid),
-        serverRssMb: rss(server.pid!),
+        serverRssMb: rss(server.pid),
         perSecond: Number((step / seconds).toFixed(1)),
       });
     }
@@ -423,7 +485,7 @@ async function main(): Promise<void> {
         const label = (who: string) => `${who} c=${concurrency}${ROUNDS > 1 ? ` #${round + 1}` : ''}`;
         const accept: number[] = [];
         const endToEnd: number[] = [];
-        const sagaRun = await sampled({ server: server.pid!, worker: sagaWorker.pid!, api: process.pid }, () =>
+        const sagaRun = await sampled({ server, worker: sagaWorker.pid!, api: process.pid }, () =>
           drive(label('saga'), ORDERS_PER_LEVEL, concurrency, async (index) => {
             const latency = await placeOrder(`B-${runId}-${concurrency}-${round}-${index}`);
             accept.push(latency.acceptMs);
@@ -433,7 +495,7 @@ async function main(): Promise<void> {
         sagaTurns.push({ ...level(concurrency, sagaRun, endToEnd), acceptMs: percentiles(accept) });
 
         const bare: number[] = [];
-        const baseRun = await sampled({ server: server.pid!, worker: baselineWorker.pid!, api: process.pid }, () =>
+        const baseRun = await sampled({ server, worker: baselineWorker.pid!, api: process.pid }, () =>
           drive(label('baseline'), ORDERS_PER_LEVEL, concurrency, async (index) => {
             const started = performance.now();
             const handle = await baselineClient.workflow.start('baselineWorkflow', {
@@ -459,6 +521,7 @@ async function main(): Promise<void> {
     const report = {
       at: new Date().toISOString(),
       machine: { cpus: os.cpus().length, memoryGb: Math.round(os.totalmem() / 1e9), node: process.version },
+      server: SERVER_KIND,
       ordersPerLevel: ORDERS_PER_LEVEL,
       rounds: ROUNDS,
       latency: { samples: LATENCY_SAMPLES, sagaPostMs: probe.sagaPostMs, rawUpdateWithStartMs: probe.rawMs },
@@ -470,8 +533,14 @@ async function main(): Promise<void> {
     };
     mkdirSync(RESULTS_DIR, { recursive: true });
     const stamp = report.at.replace(/[:.]/g, '-');
-    writeFileSync(path.join(RESULTS_DIR, `bench-${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(path.join(RESULTS_DIR, `bench-${stamp}.svg`), renderChart(saga, baseline));
+    writeFileSync(
+      path.join(RESULTS_DIR, `bench-${SERVER_KIND === 'cluster' ? 'cluster-' : ''}${stamp}.json`),
+      `${JSON.stringify(report, null, 2)}\n`,
+    );
+    writeFileSync(
+      path.join(RESULTS_DIR, `bench-${SERVER_KIND === 'cluster' ? 'cluster-' : ''}${stamp}.svg`),
+      renderChart(saga, baseline),
+    );
 
     console.log(
       `\nconcurrency | saga orders/s | baseline/s | POST p50/p95/p99 ms | to CONFIRMED p50/p99 ms | worker peak MB / CPU% | API peak MB / CPU%${ROUNDS > 1 ? ` (median of ${ROUNDS} turns)` : ''}`,
@@ -493,11 +562,17 @@ async function main(): Promise<void> {
     console.log(
       `\nPOST /orders at c=1, ${LATENCY_SAMPLES} orders: p50/p95 ${sagaPostMs.p50}/${sagaPostMs.p95} ms; raw update-with-start: ${rawMs.p50}/${rawMs.p95} ms`,
     );
-    console.log(`results in ${path.relative(process.cwd(), RESULTS_DIR)}/bench-${stamp}.{json,svg}`);
+    console.log(
+      `results in ${path.relative(process.cwd(), RESULTS_DIR)}/bench-${SERVER_KIND === 'cluster' ? 'cluster-' : ''}${stamp}.{json,svg}`,
+    );
     console.log(`history-events ${probe.historyEvents}`);
     console.log(`post-latency-ratio ${postLatencyRatio.toFixed(2)}`);
     console.log(`ratio ${ratio.toFixed(2)}`);
   }
 }
 
-runScript(() => main().then(() => 0), { name: 'bench' });
+runScript(() => main().then(() => 0), {
+  name: 'bench',
+  // A run stopped or failed midway: PostgreSQL goes after its clients (the tracked children).
+  afterStop: () => stopPostgres(),
+});

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Linux's clock ticks per second in /proc/<pid>/stat. */
 const CLOCK_TICKS = 100;
@@ -21,6 +21,29 @@ export function processStats(pid: number): { rssMb: number; cpuSeconds: number }
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   // Fields 24 (rss, pages) and 14-15 (utime, stime, clock ticks); Linux: 4 kB pages.
   return { rssMb: (Number(stat[21]) * 4096) / 1e6, cpuSeconds: (Number(stat[11]) + Number(stat[12])) / CLOCK_TICKS };
+}
+
+/**
+ * Cumulative CPU seconds of a process and of every process below it, those already gone included (the
+ * kernel adds a child's time to its parent's when it is reaped): PostgreSQL's, whose work is in its backends.
+ */
+export function processTreeCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // Fields 14-17: utime, stime, cutime, cstime.
+  const own = (Number(stat[11]) + Number(stat[12]) + Number(stat[13]) + Number(stat[14])) / CLOCK_TICKS;
+  return childrenOf(pid).reduce((sum, child) => {
+    try {
+      return sum + processTreeCpuSeconds(child);
+    } catch {
+      return sum; // gone between the listing and the read: its time is now its parent's
+    }
+  }, own);
+}
+
+function childrenOf(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+    readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+  );
 }
 
 /** The highest resident memory (MB) a process has had since it started (the kernel's VmHWM). */

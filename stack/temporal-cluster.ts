@@ -1,0 +1,250 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
+import path from 'node:path';
+import { freePort } from './parts';
+import { stopChild, tracked } from './children';
+import { goInstall, TOOLS_BIN } from './temporal-cli';
+import { SERVER_DYNAMIC_CONFIG, withoutOtelVariables } from './dev-server-process';
+
+/**
+ * The production shape of Temporal on this machine, for `npm run test:cluster` and
+ * `npm run bench -- --server cluster`: the full server built with Go (and its SQL tool), on a private
+ * PostgreSQL from Debian's packages, its schemas laid by deploy/temporal/setup-schema.sh (the script compose
+ * runs), every service on a free loopback port, the settings every server of ours reads. Everything it
+ * starts lives in `workDir`; its output goes to `log`.
+ */
+export const CLUSTER_SERVER_VERSION = 'v1.31.2';
+const SERVER_MODULES = [
+  `go.temporal.io/server/cmd/server@${CLUSTER_SERVER_VERSION}`,
+  `go.temporal.io/server/cmd/tools/sql@${CLUSTER_SERVER_VERSION}`,
+];
+const SERVER_BIN = path.join(TOOLS_BIN, `temporal-server-${CLUSTER_SERVER_VERSION}`);
+const PASSWORD = 'temporal';
+
+export interface TemporalCluster {
+  /** The frontend's gRPC address. */
+  address: string;
+  /** The server's process and PostgreSQL's main one, whose children are its backends. */
+  serverPid: number;
+  postgresPid: number;
+  /** Rejects if the server exits before {@link TemporalCluster.stop}. */
+  exited: Promise<never>;
+  /** Stops the server, then PostgreSQL. */
+  stop(): Promise<void>;
+  /** Stops PostgreSQL alone (once the server and its other clients are gone). */
+  stopPostgres(): void;
+}
+
+export interface ClusterOptions {
+  workDir: string;
+  log: WriteStream;
+  say: (line: string) => void;
+}
+
+/** The server's configuration: PostgreSQL for persistence and visibility, every service on a free loopback port. */
+async function writeServerConfig(workDir: string, postgresPort: number): Promise<{ frontend: number; file: string }> {
+  const ports = {
+    frontend: await freePort(),
+    http: await freePort(),
+    history: await freePort(),
+    matching: await freePort(),
+    worker: await freePort(),
+  };
+  // The cluster membership table stores ports as a smallint: freePort's are below 32768.
+  const membership = {
+    frontend: await freePort(),
+    history: await freePort(),
+    matching: await freePort(),
+    worker: await freePort(),
+  };
+  const store = (database: string, maxConns: number) => `
+      sql:
+        pluginName: postgres12
+        databaseName: ${database}
+        connectAddr: 127.0.0.1:${postgresPort}
+        connectProtocol: tcp
+        user: temporal
+        password: ${PASSWORD}
+        maxConns: ${maxConns}
+        maxIdleConns: ${maxConns}
+        maxConnLifetime: 1h`;
+  const service = (name: keyof typeof membership) => `
+  ${name}:
+    rpc:
+      grpcPort: ${ports[name]}
+      membershipPort: ${membership[name]}
+      bindOnLocalHost: true${name === 'frontend' ? `\n      httpPort: ${ports.http}` : ''}`;
+  const yaml = `log:
+  stdout: true
+  level: warn
+persistence:
+  defaultStore: default
+  visibilityStore: visibility
+  numHistoryShards: 4
+  datastores:
+    default:${store('temporal', 20)}
+    visibility:${store('temporal_visibility', 10)}
+global:
+  membership:
+    maxJoinDuration: 30s
+    broadcastAddress: 127.0.0.1
+services:${service('frontend')}${service('history')}${service('matching')}${service('worker')}
+clusterMetadata:
+  enableGlobalNamespace: false
+  failoverVersionIncrement: 10
+  masterClusterName: active
+  currentClusterName: active
+  clusterInformation:
+    active:
+      enabled: true
+      initialFailoverVersion: 1
+      rpcName: frontend
+      rpcAddress: 127.0.0.1:${ports.frontend}
+dcRedirectionPolicy:
+  policy: noop
+dynamicConfigClient:
+  filepath: ${SERVER_DYNAMIC_CONFIG}
+  pollInterval: 10s
+`;
+  const file = path.join(workDir, 'temporal.yaml');
+  writeFileSync(file, yaml);
+  return { frontend: ports.frontend, file };
+}
+
+export async function startTemporalCluster({ workDir, log, say }: ClusterOptions): Promise<TemporalCluster> {
+  /** Runs a command to its end; its output goes to the log, and a failure names its last line. */
+  const run = (command: string, args: string[], env: NodeJS.ProcessEnv = process.env): void => {
+    const result = spawnSync(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+    log.write(`$ ${command} ${args.join(' ')}\n${result.stdout}${result.stderr}`);
+    if (result.status !== 0)
+      throw new Error(
+        `${path.basename(command)} ${args[0] ?? ''} exited ${result.status ?? result.signal}: ${result.stderr.trim().split('\n').pop()}`,
+      );
+  };
+
+  /** The full server and its SQL tool, built once with Go into .tools/bin; and the schema files of the same version. */
+  function ensureServer(): { server: string; sql: string; schemaDir: string } {
+    const server = path.join(SERVER_BIN, 'server');
+    const sql = path.join(SERVER_BIN, 'sql');
+    if (!existsSync(server) || !existsSync(sql)) {
+      say(
+        `building the Temporal server ${CLUSTER_SERVER_VERSION} and its SQL tool with Go (the first build takes several minutes)...`,
+      );
+      say(`built in ${goInstall(SERVER_MODULES, SERVER_BIN)} s`);
+    }
+    const goEnv = spawnSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' });
+    if (goEnv.error || goEnv.status !== 0)
+      throw new Error('Go is needed for the server schema files (go env GOMODCACHE failed)');
+    const modCache = goEnv.stdout.trim();
+    const schemaDir = path.join(
+      modCache,
+      `go.temporal.io/server@${CLUSTER_SERVER_VERSION}`,
+      'schema',
+      'postgresql',
+      'v12',
+    );
+    if (!existsSync(schemaDir)) throw new Error(`no schema files at ${schemaDir}`);
+    return { server, sql, schemaDir };
+  }
+
+  /** Debian's PostgreSQL binaries, installed with apt-get when missing. */
+  function ensurePostgres(): string {
+    const find = () => {
+      const root = '/usr/lib/postgresql';
+      const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
+      const found = versions
+        .map((version) => path.join(root, version, 'bin'))
+        .find((bin) => existsSync(path.join(bin, 'initdb')));
+      return found ?? null;
+    };
+    const found = find();
+    if (found) return found;
+    say('PostgreSQL is not installed: installing it from the Debian packages...');
+    run('apt-get', ['update', '-qq']);
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'postgresql'], {
+      ...process.env,
+      DEBIAN_FRONTEND: 'noninteractive',
+    });
+    const installed = find();
+    if (!installed) throw new Error('postgresql installed, but no initdb under /usr/lib/postgresql');
+    return installed;
+  }
+
+  /** A private PostgreSQL on a free loopback port, in the run's directory; as the `postgres` user when we are root. */
+  async function startPostgres(bin: string): Promise<{ port: number; pid: number; stop: () => void }> {
+    const dataDir = path.join(workDir, 'postgres');
+    mkdirSync(dataDir);
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) run('chown', ['-R', 'postgres:postgres', workDir]);
+    const as = (command: string, args: string[]): [string, string[]] =>
+      asRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
+    run(...as(path.join(bin, 'initdb'), ['-D', dataDir, '-U', 'temporal', '--auth=trust', '-E', 'UTF8']));
+    const port = await freePort();
+    // pg_ctl starts it in the background and waits until it takes connections; it is also the one way it stops.
+    // A throwaway database: durability traded for speed.
+    const options = `-p ${port} -h 127.0.0.1 -k ${dataDir} -c fsync=off -c synchronous_commit=off -c max_connections=200`;
+    const stop = () =>
+      void spawnSync(...as(path.join(bin, 'pg_ctl'), ['-D', dataDir, 'stop', '-m', 'fast', '-w', '-t', '20']), {
+        stdio: 'ignore',
+      });
+    run(
+      ...as(path.join(bin, 'pg_ctl'), [
+        '-D',
+        dataDir,
+        '-l',
+        path.join(workDir, 'postgres.log'),
+        '-o',
+        options,
+        'start',
+        '-w',
+        '-t',
+        '60',
+      ]),
+    );
+    // The postmaster's pid is the first line of its lock file.
+    const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return { port, pid, stop };
+  }
+
+  const { server, sql, schemaDir } = ensureServer();
+  const postgres = await startPostgres(ensurePostgres());
+  say(`PostgreSQL on 127.0.0.1:${postgres.port}; laying the schemas with deploy/temporal/setup-schema.sh`);
+  run('sh', [path.resolve(__dirname, '..', 'deploy', 'temporal', 'setup-schema.sh')], {
+    ...process.env,
+    SQL_TOOL: sql,
+    SQL_HOST: '127.0.0.1',
+    SQL_PORT: String(postgres.port),
+    SQL_PASSWORD: PASSWORD,
+    SCHEMA_DIR: schemaDir,
+  });
+  const { frontend, file } = await writeServerConfig(workDir, postgres.port);
+  const temporal: ChildProcess = tracked(
+    spawn(server, ['--config-file', file, '--allow-no-auth', 'start'], {
+      env: withoutOtelVariables(process.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  temporal.stdout!.on('data', (chunk: Buffer) => log.write(`[temporal] ${chunk}`));
+  temporal.stderr!.on('data', (chunk: Buffer) => log.write(`[temporal] ${chunk}`));
+  let stopping = false;
+  const exited = new Promise<never>((_, reject) =>
+    temporal.once('exit', (code, signal) => {
+      if (!stopping) reject(new Error(`the Temporal server exited (${code ?? signal}); see its lines in the log`));
+    }),
+  );
+  // Only those who wait on it care; an exit at the end of the run is expected.
+  exited.catch(() => undefined);
+  say(`Temporal server ${CLUSTER_SERVER_VERSION} starting on 127.0.0.1:${frontend}`);
+  return {
+    address: `127.0.0.1:${frontend}`,
+    serverPid: temporal.pid!,
+    postgresPid: postgres.pid,
+    exited,
+    stopPostgres: postgres.stop,
+    async stop() {
+      stopping = true;
+      await stopChild(temporal);
+      postgres.stop();
+    },
+  };
+}
