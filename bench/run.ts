@@ -210,8 +210,8 @@ async function startServer(
     await dev.start();
     return { pid: dev.pid!, cpuSeconds: () => processStats(dev.pid!).cpuSeconds, stop: () => dev.stop() };
   }
-  const dir = path.join(workDir, 'cluster');
-  mkdirSync(dir);
+  // A folder of its own, not inside `workDir`: PostgreSQL runs as its own user, which must reach it.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'order-saga-bench-cluster-'));
   const log = createWriteStream(path.join(dir, 'cluster.log'));
   const say = (line: string) => console.log(`[bench] ${line}`);
   const cluster = await startTemporalCluster({ workDir: dir, log, say });
@@ -224,6 +224,7 @@ async function startServer(
     stop: async () => {
       await cluster.stop();
       await new Promise((resolve) => log.end(resolve));
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
