@@ -88,6 +88,13 @@ test('the order page shows the decoded input; User Metadata shows the summary an
   await page.goto(`${uiUrl}/namespaces/default/workflows/order-${order.orderId}`, { waitUntil: 'domcontentloaded' });
   // Decoded by the codec listener: in history it is AES-256-GCM ciphertext.
   await page.getByText(`"email": "${order.customer.email}"`).first().waitFor({ timeout: 30_000 });
+  // Each call's summary: a step's first attempt is a local activity, which the Event History lists as
+  // "Local Activity" with its type and summary (the timeline above labels it by type only).
+  await page
+    .getByRole('tab', { name: /Event History/ })
+    .or(page.getByRole('link', { name: /Event History/ }))
+    .first()
+    .click();
   await page.getByText('request payment of 39.98 EUR at primary').first().waitFor();
   await page.screenshot({ path: path.join(ARTIFACTS, 'web-ui-order-history.png') });
 
