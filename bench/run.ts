@@ -61,14 +61,14 @@ const ORDERS_PER_LEVEL = Number(args.orders ?? (args.quick ? 100 : 400));
  * Saga and baseline take turns this many times per level, and each reports its median turn: a machine
  * whose speed drifts during the run (a neighbour, a GC, the server's own housekeeping) moves both alike.
  */
-const ROUNDS = args.quick ? 3 : 1;
+const ROUNDS = args.quick ? 5 : 1;
 /**
  * Orders placed one at a time before a latency at concurrency 1 is timed (the probe, `--breakdown`): the
  * worker's code compiled by V8 and the connections open, as on a stack that has served a while.
  */
 const WARMUP_ORDERS = 20;
 /** Orders placed one at a time, each after the last has ended, to time a checkout's POST on an idle stack. */
-const LATENCY_SAMPLES = args.quick ? 30 : 100;
+const LATENCY_SAMPLES = args.quick ? 60 : 100;
 /** The saga's happy path: validate, reserve, request payment | callback | fulfil, notify. */
 const ACTIVITIES_BEFORE_SIGNAL = 3;
 const ACTIVITIES_AFTER_SIGNAL = 2;
