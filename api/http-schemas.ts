@@ -13,7 +13,7 @@ import { OrderStatus, OrderView } from '../domain/order-state';
 export const OrderIdParam = OrderId.meta({ description: 'The order id the checkout chose', example: 'A-1001' });
 
 /** The order the README places: a customer who never pays, so it waits at its payment link. */
-const EXAMPLE_ORDER = {
+export const EXAMPLE_ORDER = {
   orderId: 'A-1001',
   customer: { id: 'c-42', email: 'ada@example.com' },
   currency: 'EUR',

@@ -4,7 +4,7 @@ import { OrderSearchAttributes } from '../domain/search-attributes';
 import { MemoKey } from '../domain/order-record';
 import type { OrderEvent } from '../domain/order-events';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
-import { makeOrder, startStack, type TestStack } from './helpers/stack';
+import { CONFIRMED_ORDER_EVENTS, makeOrder, startStack, type TestStack } from './helpers/stack';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -69,14 +69,7 @@ test('a start that did not write the first event (not through the API) gets it w
   });
   await stack.result(handle);
   const { events } = await handle.fetchHistory();
-  expect((await memoWrites(events!)).flat()).toEqual([
-    'OrderReceived',
-    'OrderValidated',
-    'StockReserved',
-    'PaymentRequested',
-    'PaymentSucceeded',
-    'OrderConfirmed',
-  ]);
+  expect((await memoWrites(events!)).flat()).toEqual(CONFIRMED_ORDER_EVENTS);
   expect((await handle.describe()).typedSearchAttributes.get(OrderSearchAttributes.total)).toBe(3998);
 });
 

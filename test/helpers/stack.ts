@@ -3,6 +3,7 @@ import http from 'node:http';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type RuntimeOptions, type Worker } from '@temporalio/worker';
 import { createHardenedServer } from '../../api/http-server';
+import { EXAMPLE_ORDER } from '../../api/http-schemas';
 import { createApp } from '../../api/server';
 import { createActivities, type ActivityEndpoints, type OrderActivities } from '../../activities';
 import { createHttpClient } from '../../activities/http';
@@ -287,14 +288,21 @@ export type TestStack = Awaited<ReturnType<typeof startStack>>;
 /** A payment the customer never makes: the order waits at its payment link until its window closes. */
 export const LOST_PAYMENT = { method: 'card', token: PaymentToken.LOST } as const;
 
-/** A valid order with an id no other test uses. */
+/** The events of an order that was paid and confirmed, in order. */
+export const CONFIRMED_ORDER_EVENTS = [
+  'OrderReceived',
+  'OrderValidated',
+  'StockReserved',
+  'PaymentRequested',
+  'PaymentSucceeded',
+  'OrderConfirmed',
+];
+
+/** A valid order with an id no other test uses: the contract's example order (39.98 EUR), paid. */
 export function makeOrder(overrides: Partial<OrderRequest> = {}): OrderRequest {
   return {
+    ...structuredClone(EXAMPLE_ORDER),
     orderId: `T-${randomUUID().slice(0, 13)}`,
-    customer: { id: 'c-42', email: 'ada@example.com' },
-    currency: 'EUR',
-    items: [{ sku: 'SKU-TEE', quantity: 2, unitPrice: 1999 }],
-    shippingAddress: { name: 'Ada L', line1: '1 Main St', city: 'Paris', postalCode: '75001', country: 'FR' },
     payment: { method: 'card', token: 'tok_ok' },
     ...overrides,
   };
