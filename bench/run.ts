@@ -21,7 +21,7 @@ import { writeWorkflowBundle } from '../worker/worker';
 import { baselineCallbackSignal, rawAcceptUpdate } from './baseline-workflow';
 import { BASELINE_TASK_QUEUE } from './baseline-worker';
 import { renderChart } from './chart';
-import { percentiles, processStats, processTreeCpuSeconds, type Percentiles } from '../scripts/measure';
+import { metricSeries, percentiles, processStats, processTreeCpuSeconds, type Percentiles } from '../scripts/measure';
 import { setupTemporal } from '../scripts/setup-temporal';
 import { startTemporalCluster } from '../stack/temporal-cluster';
 
@@ -418,11 +418,8 @@ async function main(): Promise<void> {
   async function localActivitySeconds(): Promise<Map<string, number>> {
     const text = await (await fetch(`http://127.0.0.1:${config.workerMetricsPort}/metrics`)).text();
     const sums = new Map<string, number>();
-    for (const match of text.matchAll(
-      /^temporal_local_activity_execution_latency(?:_seconds)?_sum\{([^}]*)\} (\S+)$/gm,
-    )) {
-      const type = /activity_type="([^"]+)"/.exec(match[1]!)?.[1];
-      if (type) sums.set(type, Number(match[2]));
+    for (const { labels, value } of metricSeries(text, 'temporal_local_activity_execution_latency_sum')) {
+      if (labels.activity_type) sums.set(labels.activity_type, value);
     }
     return sums;
   }
@@ -533,15 +530,9 @@ async function main(): Promise<void> {
       postLatencyRatio: Number(postLatencyRatio.toFixed(2)),
     };
     mkdirSync(RESULTS_DIR, { recursive: true });
-    const stamp = report.at.replace(/[:.]/g, '-');
-    writeFileSync(
-      path.join(RESULTS_DIR, `bench-${SERVER_KIND === 'cluster' ? 'cluster-' : ''}${stamp}.json`),
-      `${JSON.stringify(report, null, 2)}\n`,
-    );
-    writeFileSync(
-      path.join(RESULTS_DIR, `bench-${SERVER_KIND === 'cluster' ? 'cluster-' : ''}${stamp}.svg`),
-      renderChart(saga, baseline),
-    );
+    const results = `bench-${SERVER_KIND === 'cluster' ? 'cluster-' : ''}${report.at.replace(/[:.]/g, '-')}`;
+    writeFileSync(path.join(RESULTS_DIR, `${results}.json`), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(path.join(RESULTS_DIR, `${results}.svg`), renderChart(saga, baseline));
 
     console.log(
       `\nconcurrency | saga orders/s | baseline/s | POST p50/p95/p99 ms | to CONFIRMED p50/p99 ms | worker peak MB / CPU% | API peak MB / CPU%${ROUNDS > 1 ? ` (median of ${ROUNDS} turns)` : ''}`,
@@ -563,9 +554,7 @@ async function main(): Promise<void> {
     console.log(
       `\nPOST /orders at c=1, ${LATENCY_SAMPLES} orders: p50/p95 ${sagaPostMs.p50}/${sagaPostMs.p95} ms; raw update-with-start: ${rawMs.p50}/${rawMs.p95} ms`,
     );
-    console.log(
-      `results in ${path.relative(process.cwd(), RESULTS_DIR)}/bench-${SERVER_KIND === 'cluster' ? 'cluster-' : ''}${stamp}.{json,svg}`,
-    );
+    console.log(`results in ${path.relative(process.cwd(), RESULTS_DIR)}/${results}.{json,svg}`);
     console.log(`history-events ${probe.historyEvents}`);
     console.log(`post-latency-ratio ${postLatencyRatio.toFixed(2)}`);
     console.log(`ratio ${ratio.toFixed(2)}`);

@@ -53,3 +53,24 @@ export function peakRssMb(pid: number): number {
     .find((l) => l.startsWith('VmHWM:'));
   return line ? Math.round(Number(line.split(/\s+/)[1]) / 1024) : 0;
 }
+
+/** One series of a metric in Prometheus's text format: its labels and its value. */
+export interface MetricSeries {
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Every series of the metric `name` in a Prometheus text exposition (`/metrics`). */
+export function metricSeries(text: string, name: string): MetricSeries[] {
+  const series: MetricSeries[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const valueAt = line.lastIndexOf(' ');
+    const labels: Record<string, string> = {};
+    for (const [, key, value] of line.slice(name.length, valueAt).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) {
+      labels[key!] = value!;
+    }
+    series.push({ labels, value: Number(line.slice(valueAt + 1)) });
+  }
+  return series;
+}

@@ -1,3 +1,4 @@
+import { metricSeries } from '../scripts/measure';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -134,15 +135,9 @@ function place(order: OrderRequest): Promise<Response> {
 
 /** The values of the series named `name` whose labels include all of `labels`. */
 function samples(text: string, name: string, labels: Record<string, string>): number[] {
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
-    .filter((line) =>
-      Object.entries(labels).every(([key, value]) =>
-        line.slice(0, line.lastIndexOf(' ')).includes(`${key}="${value}"`),
-      ),
-    )
-    .map((line) => Number(line.slice(line.lastIndexOf(' ') + 1)));
+  return metricSeries(text, name)
+    .filter((series) => Object.entries(labels).every(([key, value]) => series.labels[key] === value))
+    .map((series) => series.value);
 }
 
 /** The value of the one series named `name` whose labels include all of `labels`; undefined if none. */
