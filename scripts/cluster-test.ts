@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -11,7 +10,7 @@ import type { OrderRequest } from '../domain/order-request';
 import { createSandbox } from '../sandbox/server';
 import { connectClient, freePort, waitUntilAnswers } from '../stack/parts';
 import { judgeOrders, judgeWorkflows, waitForOrdersToEnd } from './order-checks';
-import { entryCompiled, runScript, tracked, type EntryPoint } from '../stack/children';
+import { entryCompiled, runScript, startLogged, type EntryPoint } from '../stack/children';
 import { CLUSTER_SERVER_VERSION, startTemporalCluster, type TemporalCluster } from '../stack/temporal-cluster';
 import { errorMessage } from '../domain/errors';
 
@@ -41,14 +40,6 @@ const say = (line: string) => {
 /** The server and its PostgreSQL, once started. */
 let cluster: TemporalCluster | undefined;
 
-/** Starts a long-running child whose output goes to the run's log, prefixed with `name`. */
-function start(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  const child = tracked(spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
-  child.stdout!.on('data', (chunk: Buffer) => log.write(`[${name}] ${chunk}`));
-  child.stderr!.on('data', (chunk: Buffer) => log.write(`[${name}] ${chunk}`));
-  return child;
-}
-
 async function main(): Promise<number> {
   const started = Date.now();
   cluster = await startTemporalCluster({ workDir, log, say });
@@ -70,7 +61,7 @@ async function main(): Promise<number> {
   };
   const config = loadConfig(env);
   say(`registering namespace ${NAMESPACE} and the search attributes`);
-  const setup = start('setup', process.execPath, [path.join(DIST, 'scripts', 'setup-temporal.js')], env);
+  const setup = startLogged(log, 'setup', process.execPath, [path.join(DIST, 'scripts', 'setup-temporal.js')], env);
   const setupExit = await Promise.race([
     new Promise<number | null>((resolve) => setup.once('exit', resolve)),
     serverExit,
@@ -91,14 +82,14 @@ async function main(): Promise<number> {
   const node = (entry: EntryPoint): [string, string[]] => [process.execPath, [entryCompiled(entry, DIST)]];
   const workers = await Promise.all(
     [1, 2].map(async (n) =>
-      start(`worker-${n}`, ...node('worker'), {
+      startLogged(log, `worker-${n}`, ...node('worker'), {
         ...env,
         WORKFLOW_BUNDLE: bundle,
         WORKER_METRICS_PORT: String(await freePort()),
       }),
     ),
   );
-  apiPorts.forEach((port, i) => start(`api-${i + 1}`, ...node('api'), { ...env, API_PORT: String(port) }));
+  apiPorts.forEach((port, i) => startLogged(log, `api-${i + 1}`, ...node('api'), { ...env, API_PORT: String(port) }));
   await Promise.all(apiUrls.map((url) => waitUntilAnswers(`${url}/readyz`)));
   say(`2 workers and 2 APIs up (${apiUrls.join(', ')}); placing ${ORDERS} orders at concurrency ${CONCURRENCY}`);
 

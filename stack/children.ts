@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 
 function isRunning(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
@@ -33,6 +34,23 @@ const running = new Set<ChildProcess>();
 export function tracked(child: ChildProcess): ChildProcess {
   running.add(child);
   child.once('exit', () => running.delete(child));
+  return child;
+}
+
+/**
+ * Starts a long-running child, {@link tracked}, whose output goes to `log`, each chunk prefixed with
+ * `[name]`: the parts of a run whose lines belong in its log file, not on the terminal.
+ */
+export function startLogged(
+  log: Writable,
+  name: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ChildProcess {
+  const child = tracked(spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+  child.stdout!.on('data', (chunk: Buffer) => log.write(`[${name}] ${chunk}`));
+  child.stderr!.on('data', (chunk: Buffer) => log.write(`[${name}] ${chunk}`));
   return child;
 }
 

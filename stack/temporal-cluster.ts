@@ -1,8 +1,8 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { freePort } from './parts';
-import { stopChild, tracked } from './children';
+import { startLogged, stopChild } from './children';
 import { goInstall, TOOLS_BIN } from './temporal-cli';
 import { SERVER_DYNAMIC_CONFIG, withoutOtelVariables } from './dev-server-process';
 
@@ -111,105 +111,110 @@ dynamicConfigClient:
   return { frontend: ports.frontend, file };
 }
 
-export async function startTemporalCluster({ workDir, log, say }: ClusterOptions): Promise<TemporalCluster> {
-  /** Runs a command to its end; its output goes to the log, and a failure names its last line. */
-  const run = (command: string, args: string[], env: NodeJS.ProcessEnv = process.env): void => {
-    const result = spawnSync(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
-    log.write(`$ ${command} ${args.join(' ')}\n${result.stdout}${result.stderr}`);
-    if (result.status !== 0)
-      throw new Error(
-        `${path.basename(command)} ${args[0] ?? ''} exited ${result.status ?? result.signal}: ${result.stderr.trim().split('\n').pop()}`,
-      );
+/** Runs a command to its end; its output goes to the log, and a failure names its last line. */
+function runLogged(log: WriteStream, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
+  const result = spawnSync(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  log.write(`$ ${command} ${args.join(' ')}\n${result.stdout}${result.stderr}`);
+  if (result.status !== 0)
+    throw new Error(
+      `${path.basename(command)} ${args[0] ?? ''} exited ${result.status ?? result.signal}: ${result.stderr.trim().split('\n').pop()}`,
+    );
+}
+
+/** The full server and its SQL tool, built once with Go into .tools/bin; and the schema files of the same version. */
+function ensureServer(say: (line: string) => void): { server: string; sql: string; schemaDir: string } {
+  const server = path.join(SERVER_BIN, 'server');
+  const sql = path.join(SERVER_BIN, 'sql');
+  if (!existsSync(server) || !existsSync(sql)) {
+    say(
+      `building the Temporal server ${CLUSTER_SERVER_VERSION} and its SQL tool with Go (the first build takes several minutes)...`,
+    );
+    say(`built in ${goInstall(SERVER_MODULES, SERVER_BIN)} s`);
+  }
+  const goEnv = spawnSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' });
+  if (goEnv.error || goEnv.status !== 0)
+    throw new Error('Go is needed for the server schema files (go env GOMODCACHE failed)');
+  const modCache = goEnv.stdout.trim();
+  const schemaDir = path.join(
+    modCache,
+    `go.temporal.io/server@${CLUSTER_SERVER_VERSION}`,
+    'schema',
+    'postgresql',
+    'v12',
+  );
+  if (!existsSync(schemaDir)) throw new Error(`no schema files at ${schemaDir}`);
+  return { server, sql, schemaDir };
+}
+
+/** Debian's PostgreSQL binaries, installed with apt-get when missing. */
+function ensurePostgres({ log, say }: ClusterOptions): string {
+  const find = () => {
+    const root = '/usr/lib/postgresql';
+    const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
+    const found = versions
+      .map((version) => path.join(root, version, 'bin'))
+      .find((bin) => existsSync(path.join(bin, 'initdb')));
+    return found ?? null;
   };
+  const found = find();
+  if (found) return found;
+  say('PostgreSQL is not installed: installing it from the Debian packages...');
+  runLogged(log, 'apt-get', ['update', '-qq']);
+  runLogged(log, 'apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'postgresql'], {
+    ...process.env,
+    DEBIAN_FRONTEND: 'noninteractive',
+  });
+  const installed = find();
+  if (!installed) throw new Error('postgresql installed, but no initdb under /usr/lib/postgresql');
+  return installed;
+}
 
-  /** The full server and its SQL tool, built once with Go into .tools/bin; and the schema files of the same version. */
-  function ensureServer(): { server: string; sql: string; schemaDir: string } {
-    const server = path.join(SERVER_BIN, 'server');
-    const sql = path.join(SERVER_BIN, 'sql');
-    if (!existsSync(server) || !existsSync(sql)) {
-      say(
-        `building the Temporal server ${CLUSTER_SERVER_VERSION} and its SQL tool with Go (the first build takes several minutes)...`,
-      );
-      say(`built in ${goInstall(SERVER_MODULES, SERVER_BIN)} s`);
-    }
-    const goEnv = spawnSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' });
-    if (goEnv.error || goEnv.status !== 0)
-      throw new Error('Go is needed for the server schema files (go env GOMODCACHE failed)');
-    const modCache = goEnv.stdout.trim();
-    const schemaDir = path.join(
-      modCache,
-      `go.temporal.io/server@${CLUSTER_SERVER_VERSION}`,
-      'schema',
-      'postgresql',
-      'v12',
-    );
-    if (!existsSync(schemaDir)) throw new Error(`no schema files at ${schemaDir}`);
-    return { server, sql, schemaDir };
-  }
-
-  /** Debian's PostgreSQL binaries, installed with apt-get when missing. */
-  function ensurePostgres(): string {
-    const find = () => {
-      const root = '/usr/lib/postgresql';
-      const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
-      const found = versions
-        .map((version) => path.join(root, version, 'bin'))
-        .find((bin) => existsSync(path.join(bin, 'initdb')));
-      return found ?? null;
-    };
-    const found = find();
-    if (found) return found;
-    say('PostgreSQL is not installed: installing it from the Debian packages...');
-    run('apt-get', ['update', '-qq']);
-    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'postgresql'], {
-      ...process.env,
-      DEBIAN_FRONTEND: 'noninteractive',
+/** A private PostgreSQL on a free loopback port, in the run's directory; as the `postgres` user when we are root. */
+async function startPostgres(
+  bin: string,
+  { workDir, log }: ClusterOptions,
+): Promise<{ port: number; pid: number; stop: () => void }> {
+  const dataDir = path.join(workDir, 'postgres');
+  mkdirSync(dataDir);
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) runLogged(log, 'chown', ['-R', 'postgres:postgres', workDir]);
+  const as = (command: string, args: string[]): [string, string[]] =>
+    asRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
+  runLogged(log, ...as(path.join(bin, 'initdb'), ['-D', dataDir, '-U', 'temporal', '--auth=trust', '-E', 'UTF8']));
+  const port = await freePort();
+  // pg_ctl starts it in the background and waits until it takes connections; it is also the one way it stops.
+  // A throwaway database: durability traded for speed.
+  const options = `-p ${port} -h 127.0.0.1 -k ${dataDir} -c fsync=off -c synchronous_commit=off -c max_connections=200`;
+  const stop = () =>
+    void spawnSync(...as(path.join(bin, 'pg_ctl'), ['-D', dataDir, 'stop', '-m', 'fast', '-w', '-t', '20']), {
+      stdio: 'ignore',
     });
-    const installed = find();
-    if (!installed) throw new Error('postgresql installed, but no initdb under /usr/lib/postgresql');
-    return installed;
-  }
+  runLogged(
+    log,
+    ...as(path.join(bin, 'pg_ctl'), [
+      '-D',
+      dataDir,
+      '-l',
+      path.join(workDir, 'postgres.log'),
+      '-o',
+      options,
+      'start',
+      '-w',
+      '-t',
+      '60',
+    ]),
+  );
+  // The postmaster's pid is the first line of its lock file.
+  const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  return { port, pid, stop };
+}
 
-  /** A private PostgreSQL on a free loopback port, in the run's directory; as the `postgres` user when we are root. */
-  async function startPostgres(bin: string): Promise<{ port: number; pid: number; stop: () => void }> {
-    const dataDir = path.join(workDir, 'postgres');
-    mkdirSync(dataDir);
-    const asRoot = process.getuid?.() === 0;
-    if (asRoot) run('chown', ['-R', 'postgres:postgres', workDir]);
-    const as = (command: string, args: string[]): [string, string[]] =>
-      asRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
-    run(...as(path.join(bin, 'initdb'), ['-D', dataDir, '-U', 'temporal', '--auth=trust', '-E', 'UTF8']));
-    const port = await freePort();
-    // pg_ctl starts it in the background and waits until it takes connections; it is also the one way it stops.
-    // A throwaway database: durability traded for speed.
-    const options = `-p ${port} -h 127.0.0.1 -k ${dataDir} -c fsync=off -c synchronous_commit=off -c max_connections=200`;
-    const stop = () =>
-      void spawnSync(...as(path.join(bin, 'pg_ctl'), ['-D', dataDir, 'stop', '-m', 'fast', '-w', '-t', '20']), {
-        stdio: 'ignore',
-      });
-    run(
-      ...as(path.join(bin, 'pg_ctl'), [
-        '-D',
-        dataDir,
-        '-l',
-        path.join(workDir, 'postgres.log'),
-        '-o',
-        options,
-        'start',
-        '-w',
-        '-t',
-        '60',
-      ]),
-    );
-    // The postmaster's pid is the first line of its lock file.
-    const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    return { port, pid, stop };
-  }
-
-  const { server, sql, schemaDir } = ensureServer();
-  const postgres = await startPostgres(ensurePostgres());
+export async function startTemporalCluster(options: ClusterOptions): Promise<TemporalCluster> {
+  const { workDir, log, say } = options;
+  const { server, sql, schemaDir } = ensureServer(say);
+  const postgres = await startPostgres(ensurePostgres(options), options);
   say(`PostgreSQL on 127.0.0.1:${postgres.port}; laying the schemas with deploy/temporal/setup-schema.sh`);
-  run('sh', [path.resolve(__dirname, '..', 'deploy', 'temporal', 'setup-schema.sh')], {
+  runLogged(log, 'sh', [path.resolve(__dirname, '..', 'deploy', 'temporal', 'setup-schema.sh')], {
     ...process.env,
     SQL_TOOL: sql,
     SQL_HOST: '127.0.0.1',
@@ -218,14 +223,8 @@ export async function startTemporalCluster({ workDir, log, say }: ClusterOptions
     SCHEMA_DIR: schemaDir,
   });
   const { frontend, file } = await writeServerConfig(workDir, postgres.port);
-  const temporal: ChildProcess = tracked(
-    spawn(server, ['--config-file', file, '--allow-no-auth', 'start'], {
-      env: withoutOtelVariables(process.env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  );
-  temporal.stdout!.on('data', (chunk: Buffer) => log.write(`[temporal] ${chunk}`));
-  temporal.stderr!.on('data', (chunk: Buffer) => log.write(`[temporal] ${chunk}`));
+  const args = ['--config-file', file, '--allow-no-auth', 'start'];
+  const temporal = startLogged(log, 'temporal', server, args, withoutOtelVariables(process.env));
   let stopping = false;
   const exited = new Promise<never>((_, reject) =>
     temporal.once('exit', (code, signal) => {
