@@ -23,6 +23,8 @@ export class OrderLog {
   private statusChanges = 0;
   /** Events not yet in the memo. */
   private unwritten: OrderEvent[] = [];
+  private readonly writePerTask: boolean;
+
   /**
    * @param startWroteFirstEvent the start request already put the first event in the memo and set the
    *   search attributes (the input says so): what it wrote needs no second write, each upsert being a
@@ -33,8 +35,6 @@ export class OrderLog {
    *   `fewer-round-trips`); otherwise they are written once per workflow task, when this says that nothing
    *   more runs in it (no local activity in flight).
    */
-  private readonly writePerTask: boolean;
-
   constructor(
     private readonly startWroteFirstEvent: boolean,
     taskBusy: (() => boolean) | null,

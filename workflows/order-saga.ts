@@ -86,7 +86,7 @@ function liveStep(details: string): void {
 }
 
 /** Where the steps up to payment leave the order. */
-export type ForwardOutcome =
+type ForwardOutcome =
   | { kind: 'paid' }
   | { kind: 'rejected'; reason: OrderReason }
   | { kind: 'compensate'; reason: OrderReason }
@@ -138,7 +138,7 @@ export class OrderSaga {
     // Orders started before recorded no marker and replay as they ran.
     const fewerRoundTrips = wf.patched(FEWER_ROUND_TRIPS_PATCH);
     const here = fewerRoundTrips ? new LocalAttempts() : null;
-    this.log = new OrderLog(input.startWroteFirstEvent === true, here && (() => here.running > 0));
+    this.log = new OrderLog(input.startWroteFirstEvent === true, here && (() => here.busy));
     this.catalogAndInventory = new SystemCalls(withinBudget(INVENTORY_OPTIONS, settings.stepGiveUpMs), here);
     this.paymentCreation = new SystemCalls(CREATE_PAYMENT_OPTIONS, here);
     this.fulfillment = new SystemCalls(CONFIRM_OPTIONS, here);

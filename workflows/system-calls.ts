@@ -14,6 +14,10 @@ type Callable<K extends ActivityName> = {
 /** An order's first attempts running in the worker right now. */
 export class LocalAttempts {
   running = 0;
+
+  get busy(): boolean {
+    return this.running > 0;
+  }
 }
 
 /** The backoff before a second attempt when the options name none (Temporal's default). */
@@ -33,35 +37,38 @@ const DEFAULT_INITIAL_INTERVAL_MS = 1000;
  */
 export class SystemCalls {
   private readonly regular: wf.ActivityInterfaceFor<OrderActivities>;
-  private readonly firstHere: wf.ActivityInterfaceFor<OrderActivities> | null;
+  /** The first attempt's proxy, and where the attempts are counted while they run; null: every attempt regular. */
+  private readonly firstHere: { proxy: wf.ActivityInterfaceFor<OrderActivities>; attempts: LocalAttempts } | null;
 
   /** @param attempts where the first attempts are counted while they run; null: every attempt regular. */
   constructor(
     private readonly options: wf.ActivityOptions,
-    private readonly attempts: LocalAttempts | null,
+    attempts: LocalAttempts | null,
   ) {
     this.regular = wf.proxyActivities<OrderActivities>(options);
-    this.firstHere = attempts
-      ? wf.proxyLocalActivities<OrderActivities>({
-          // One attempt: the retries are the regular activity's.
-          startToCloseTimeout: options.startToCloseTimeout,
-          retry: { maximumAttempts: 1 },
-          cancellationType: options.cancellationType,
-        })
-      : null;
+    this.firstHere = attempts && {
+      proxy: wf.proxyLocalActivities<OrderActivities>({
+        // One attempt: the retries are the regular activity's.
+        startToCloseTimeout: options.startToCloseTimeout,
+        retry: { maximumAttempts: 1 },
+        cancellationType: options.cancellationType,
+      }),
+      attempts,
+    };
   }
 
   async call<K extends ActivityName>(name: K, summary: string, ...args: ActivityArgs<K>): Promise<ActivityResult<K>> {
     const regular = this.regular[name] as unknown as Callable<K>;
-    if (!this.firstHere || !this.attempts) return regular.executeWithOptions({ summary }, args);
-    this.attempts.running++;
+    if (!this.firstHere) return regular.executeWithOptions({ summary }, args);
+    const { proxy, attempts } = this.firstHere;
+    attempts.running++;
     let failure: unknown;
     try {
-      return await (this.firstHere[name] as unknown as Callable<K>).executeWithOptions({ summary }, args);
+      return await (proxy[name] as unknown as Callable<K>).executeWithOptions({ summary }, args);
     } catch (err) {
       failure = err;
     } finally {
-      this.attempts.running--;
+      attempts.running--;
     }
     const left = this.leftAfterFirstAttempt(failure);
     if (!left) throw asActivityFailure(name, failure);
