@@ -16,7 +16,6 @@ import { webhookRouter } from './webhooks';
 import { orderIds, requestLog } from '../observability/request-log';
 import { createLogger, type PinoLogger } from '../observability/logger';
 import { traceRequests } from '../observability/trace-context';
-import { errorMessage } from '../domain/errors';
 
 export interface AppOptions {
   client: Client;
@@ -97,10 +96,11 @@ export function createApp({
         'Temporal did not answer in time: retry after Retry-After; retrying is safe',
       );
     }
-    // The message and the error's class only: a stack or a cause may quote a request's body.
+    // The error's own message and class only (not errorMessage, which reads down to the innermost cause): a
+    // stack or a cause may quote a request's body.
     logger.error(
       {
-        error: errorMessage(err),
+        error: err instanceof Error ? err.message : String(err),
         errorType: err instanceof Error ? err.name : typeof err,
         ...orderIds(res),
       },

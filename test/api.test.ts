@@ -1,3 +1,4 @@
+import pino from 'pino';
 import request from 'supertest';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { LATE_REFUND_WORKFLOW_TYPE, latePaymentRefundWorkflowId } from '../domain/contract';
@@ -535,6 +536,30 @@ describe('service routes', () => {
     await view('NOPE-metrics');
     const metrics = (await open.GET('/metrics', { parseAs: 'text' })).data!;
     expect(metrics).toMatch(/orders_api_http_requests_total\{method="GET",route="\/orders\/:orderId",code="404"\} \d+/);
+  });
+
+  test('an error the API has no answer for is a 500 problem, logged with its own message and class, none of its causes', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    // A cause may quote what the request sent: it must stay out of the log.
+    const failure = new Error('describe failed', { cause: new Error('upstream echoed tok_private_4242') });
+    const client = {
+      withDeadline: <T>(_deadline: number, call: () => Promise<T>) => call(),
+      workflow: { getHandle: () => ({ describe: () => Promise.reject(failure) }) },
+    } as unknown as Client;
+    const app = createApp({
+      client,
+      config: { ...stack.settingsForApp(), apiKeys: TEST_API_KEYS },
+      codec: stack.codec,
+      logger,
+    });
+    expectProblem(await request(app).get('/orders/A-1').set(auth('dev-support')), 500, 'Internal error');
+    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(logged.find((line) => line.msg === 'unhandled error')).toMatchObject({
+      error: 'describe failed',
+      errorType: 'Error',
+    });
+    expect(lines.join('')).not.toContain('tok_private_4242');
   });
 
   test('a page of orders asked while Temporal does not answer is a 503, not a refused page token', async () => {
