@@ -1,6 +1,7 @@
 import { encryptionKeys, loadConfigOrExit, type Config } from '../config';
 import { loggerFromConfig, type PinoLogger } from '../observability/logger';
 import { startTracing } from '../observability/tracing';
+import { onStopSignals } from '../stack/children';
 import { connectClient, serveApi } from '../stack/parts';
 
 /**
@@ -22,8 +23,7 @@ async function main(config: Config, logger: PinoLogger): Promise<void> {
     );
     server.closeIdleConnections();
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  onStopSignals(stop);
 }
 
 const config = loadConfigOrExit('api');

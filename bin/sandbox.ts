@@ -1,6 +1,7 @@
 import { loadConfigOrExit } from '../config';
 import { loggerFromConfig } from '../observability/logger';
 import { startTracing } from '../observability/tracing';
+import { onStopSignals } from '../stack/children';
 import { serveSandbox } from '../stack/parts';
 
 /** Runs the sandbox alone (`npm run sandbox`); `npm start` runs it with the rest of the stack. */
@@ -15,8 +16,7 @@ async function main(): Promise<void> {
       await tracing?.shutdown();
       process.exit(0);
     });
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  onStopSignals(stop);
 }
 
 void main();

@@ -3,6 +3,7 @@ import { loggerFromConfig } from '../observability/logger';
 import { startTracing } from '../observability/tracing';
 import { installWorkerRuntime } from '../observability/worker-runtime';
 import { startLocalStack } from '../stack/local-stack';
+import { onStopSignals } from '../stack/children';
 import { errorMessage } from '../domain/errors';
 
 const say = (line: string) => console.log(`[start] ${line}`);
@@ -49,10 +50,7 @@ async function main(): Promise<void> {
       await tracing?.shutdown();
       say('stopped');
     })());
-  // Every signal, not only the first: a terminal's Ctrl-C or a supervisor signals the whole process group,
-  // and tsx relays it to this process too, so it often comes twice. With a one-shot handler the second one
-  // killed the process halfway through its stop and left the dev server running on its port.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(signal));
+  onStopSignals((signal) => void stop(signal));
   await stack.workerRun.catch(async (err: unknown) => {
     console.error('[start] the worker failed:', errorMessage(err));
     process.exitCode = 1;

@@ -64,6 +64,23 @@ export interface ScriptOptions {
 }
 
 /**
+ * Calls `stop` on the first SIGINT or SIGTERM and on none after it. Every signal is handled, not only the
+ * first: a terminal's Ctrl-C or a supervisor signals the whole process group, and tsx relays it to the
+ * script too, so it often comes twice; with a one-shot handler the second one kills the process halfway
+ * through its stop (it left `npm start`'s dev server running on its port).
+ */
+export function onStopSignals(stop: (signal: NodeJS.Signals) => void): void {
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      stop(signal);
+    });
+  }
+}
+
+/**
  * Runs a script's `main` and exits with its code. However the run ends (its code, a failure, the
  * deadline, SIGINT or SIGTERM), the tracked children are stopped first, so no server or worker is left
  * holding ports and polling after it.
@@ -77,14 +94,10 @@ export function runScript(main: () => Promise<number>, { name, timeoutMs, afterS
       .then(() => afterStop?.(code))
       .finally(() => process.exit(code));
   };
-  // Every signal, not only the first: a process group's signal often comes twice (tsx relays it too), and
-  // a second one with no handler would kill the run before its children are stopped.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (!ending) console.error(`[${name}] ${signal}: stopping`);
-      end(130);
-    });
-  }
+  onStopSignals((signal) => {
+    if (!ending) console.error(`[${name}] ${signal}: stopping`);
+    end(130);
+  });
   if (timeoutMs !== undefined) {
     setTimeout(() => {
       console.error(`[${name}] the run took longer than ${Math.round(timeoutMs / 1000)} s: stopping`);

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../stack/parts';
+import { testTemporalAddress } from './helpers/test-env';
 
 const ROOT = path.join(__dirname, '..');
 const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
@@ -69,4 +70,45 @@ test.each(['SIGINT', 'SIGTERM'] as const)(
     }
   },
   90_000,
+);
+
+/**
+ * `npm run api` and `npm run sandbox`, stopped the same way: tsx relays the group's signal, so the entry
+ * point gets it twice, and must drain and exit 0 rather than die on the second.
+ */
+test.each([
+  ['api', 'bin/api.ts', 'SIGTERM', 'API_PORT'],
+  ['api', 'bin/api.ts', 'SIGINT', 'API_PORT'],
+  ['sandbox', 'bin/sandbox.ts', 'SIGTERM', 'SANDBOX_PORT'],
+  ['sandbox', 'bin/sandbox.ts', 'SIGINT', 'SANDBOX_PORT'],
+] as const)(
+  'npm run %s (%s) stopped by %s to its process group drains and exits 0',
+  async (_name, entry, signal, portVariable) => {
+    const port = await freePort();
+    const env = {
+      ...process.env,
+      TEMPORAL_ADDRESS: testTemporalAddress(),
+      [portVariable]: String(port),
+      LOG_LEVEL: 'warn',
+    };
+    const child = spawn(process.execPath, [TSX, entry], { cwd: ROOT, env, detached: true });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    try {
+      for (let waited = 0; !(await answers(port)); waited += 100) {
+        if (waited > 30_000) throw new Error(`${entry} did not listen:\n${output}`);
+        await sleep(100);
+      }
+      process.kill(-child.pid!, signal);
+      expect(await exited).toEqual({ code: 0, signal: null });
+      expect(await answers(port)).toBe(false);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
+    }
+  },
+  60_000,
 );
