@@ -229,9 +229,9 @@ export class OrdersService {
         }),
       );
     } catch (err) {
-      // A token that passed our envelope but not the server (tampered inside) is still the caller's error;
-      // a server that did not answer in time is not.
-      if (serverToken && isGrpcServiceError(err) && !isTemporalUnavailable(err))
+      // A token that passed our envelope but that the server refuses (tampered inside) is still the caller's
+      // error; any other failure of the server (unavailable, internal, denied) is not.
+      if (serverToken && isGrpcServiceError(err) && err.code === GRPC_INVALID_ARGUMENT)
         throw new InvalidPageTokenError('pageToken is not one this API gave out');
       throw err;
     }
@@ -352,6 +352,7 @@ export class OrdersService {
 const FALLBACK_READ_DEADLINE_MS = 2_000;
 /** gRPC's standard NOT_FOUND status code (the history of a workflow that never existed). */
 const GRPC_NOT_FOUND = 5;
+const GRPC_INVALID_ARGUMENT = 3;
 
 /**
  * Page tokens wrap the server's opaque token with the query it belongs to: a token from another query, or
