@@ -5,7 +5,7 @@ import { OrderReason, PaymentStatus } from './order-state';
 import { ReasonCode } from './reasons';
 
 /** The operator actions support staff can take on an order in `REQUIRES_ATTENTION`. */
-export const OperatorActionKind = z.enum([OperatorAction['retry-compensation'], OperatorAction['mark-resolved']]);
+export const OperatorActionKind = z.enum(OperatorAction);
 export type OperatorActionKind = z.infer<typeof OperatorActionKind>;
 
 const PaymentRef = { provider: z.string(), paymentId: z.string() };

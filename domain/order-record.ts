@@ -24,7 +24,7 @@ export function recordedEvent(seq: number, body: OrderEventBody, at: string): Or
   return { seq, type: body.type, at, data: body.data } as OrderEvent;
 }
 
-/** What the start request writes: the first event, the view it makes, the memo and the search attributes. */
+/** What the start request writes (the first event, in the memo), the view it makes, and the search attributes. */
 export function recordAtStart(request: OrderRequest, requestHash: string, receivedAt: string) {
   const firstEvent = recordedEvent(1, orderReceived(request), receivedAt);
   // The same first event the workflow records, folded by the same reducer: GET answers before a worker runs.
@@ -35,7 +35,7 @@ export function recordAtStart(request: OrderRequest, requestHash: string, receiv
     ...orderStateSearchAttributes(view),
   ];
   const memo = { [MemoKey.requestHash]: requestHash, ...memoAfterEvent(view, firstEvent) };
-  return { firstEvent, view, memo, searchAttributes };
+  return { view, memo, searchAttributes };
 }
 
 /** The memo written by one event: the new view, and the event that made it. */

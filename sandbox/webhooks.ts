@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import type { PaymentEventType } from '../domain/contract';
+import type { PaymentWebhookEvent } from '../payment-provider/protocol';
 import { SIGNATURE_HEADER, signWebhook } from '../payment-provider/signature';
 import { traceHeaders } from '../observability/trace-context';
 import type { SandboxPayment } from './ledger';
@@ -36,7 +37,8 @@ export class WebhookSender {
 
   /** Sends one event about the payment `copies` times (the same event id each time). */
   send(payment: SandboxPayment, type: PaymentEventType, copies: number, failureReason: string | null = null): void {
-    const event = {
+    // The body the providers' contract defines, which the API parses.
+    const event: PaymentWebhookEvent = {
       id: `evt_${randomBytes(9).toString('hex')}`,
       type,
       created: Math.floor(Date.now() / 1000),

@@ -82,7 +82,6 @@ export async function serveSandbox(
   config: Config,
   sandboxOptions: Partial<SandboxOptions> = {},
   logger: PinoLogger = createLogger({ level: 'silent' }),
-  listening: ListenOptions = {},
 ) {
   const sandbox = createSandbox({
     providers: config.paymentProviders,
@@ -92,7 +91,7 @@ export async function serveSandbox(
     ...sandboxOptions,
   });
   const server = createHardenedServer(sandbox.app);
-  await listen(server, config.sandboxPort, { host: config.sandboxHost, ...listening });
+  await listen(server, config.sandboxPort, { host: config.sandboxHost });
   return {
     sandbox,
     sandboxUrl: config.sandboxUrl,

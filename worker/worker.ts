@@ -23,7 +23,7 @@ export const WORKFLOWS_PATH = require.resolve('../workflows');
  * that run with tracing on. Webpack's report (a whole build log per bundle) stays out of the logs; its
  * errors do not.
  */
-export async function bundleWorkflows({ traced = false } = {}): Promise<{ code: string }> {
+async function bundleWorkflows({ traced = false } = {}): Promise<{ code: string }> {
   const interceptors = traced ? { workflowInterceptorModules: [TRACING_WORKFLOW_INTERCEPTORS] } : {};
   const { code } = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startLocalStack, throwawayLocalStackConfig } from '../../stack/local-stack';
-import { makeOrder, installTestRuntime } from '../helpers/stack';
+import { installTestRuntime, LOST_PAYMENT, makeOrder } from '../helpers/stack';
 
 /**
  * What a support engineer does: finds an order in the local Web UI by its id, opens it, and reads its
@@ -29,7 +29,7 @@ let stack: Awaited<ReturnType<typeof startLocalStack>>;
 let uiUrl: string;
 let browser: BrowserContext;
 let page: Page;
-const order = makeOrder({ payment: { method: 'card', token: 'tok_lost' } });
+const order = makeOrder({ payment: LOST_PAYMENT });
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'order-saga-ui-'));

@@ -59,17 +59,12 @@ async function withRouteFault<T>(
   fault: object,
   run: (faultOn: () => Promise<void>) => Promise<T>,
 ): Promise<T> {
-  const url = `${stack.sandboxUrl}/_sandbox/faults/${route}`;
-  const faultOn = async () =>
-    void (await fetch(url, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(fault),
-    }));
+  const faultSwitch = `/_sandbox/faults/${route}`;
+  const faultOn = async () => void (await stack.callSandbox(faultSwitch, 'PUT', fault));
   try {
     return await run(faultOn);
   } finally {
-    await fetch(url, { method: 'DELETE' });
+    await stack.callSandbox(faultSwitch, 'DELETE');
   }
 }
 
