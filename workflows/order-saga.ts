@@ -35,6 +35,12 @@ import { errorMessage } from '../domain/errors';
 
 /** The patch that orders started from this version on carry (docs/EVOLVING.md). */
 export const FEWER_ROUND_TRIPS_PATCH = 'fewer-round-trips';
+/**
+ * The patch under which an order's undoing covers what a first attempt may have done in a workflow task
+ * the server never recorded (see {@link OrderSaga.undoWhatLostTasksMayHaveDone}). Read only where that
+ * changes the commands: when an order compensates, asks an operator, or confirms after failing over.
+ */
+export const UNDO_LOST_TASKS_PATCH = 'undo-lost-tasks';
 
 /** Catalog and inventory: retried while they are down, for the step's retry budget (see {@link withinBudget}). */
 const INVENTORY_OPTIONS: wf.ActivityOptions = {
@@ -296,10 +302,7 @@ export class OrderSaga {
 
   async reserveStock(): Promise<void> {
     const { orderId } = this;
-    this.compensations.add('release stock', async () => {
-      await this.undoing.call('releaseStock', 'release stock at inventory', { orderId });
-      this.log.append({ type: 'StockReleased', data: {} });
-    });
+    this.addReleaseStock();
     const label = 'reserve stock at inventory';
     try {
       await this.step(this.catalogAndInventory, 'reserveStock', label, { orderId, items: this.input.request.items });
@@ -327,8 +330,7 @@ export class OrderSaga {
     const { currency, payment } = this.input.request;
     for (const provider of this.input.settings.paymentProviders) {
       // Registered before the call: a payment created behind a timed-out answer is still undone.
-      // When it runs, the order usually knows the payment by then; otherwise settle finds it by order id.
-      this.compensations.add(`settle payment at ${provider}`, () => this.settle(provider, this.paymentIdAt(provider)));
+      this.addSettlePayment(provider);
       const label = `request payment of ${formatAmount(amount, currency)} at ${provider}`;
       try {
         const created = await this.step(this.paymentCreation, 'createPayment', label, {
@@ -421,6 +423,7 @@ export class OrderSaga {
     }
     this.log.append({ type: 'OrderConfirmed', data: { fulfillmentId } });
     await this.notify('order-confirmed');
+    await this.settleProvidersFailedOver();
   }
 
   reject(reason: OrderReason): void {
@@ -429,6 +432,7 @@ export class OrderSaga {
 
   /** Runs the compensations in reverse; if some keep failing, waits for an operator to retry or resolve. */
   async compensate(reason: OrderReason): Promise<void> {
+    this.undoWhatLostTasksMayHaveDone();
     this.log.append({ type: 'CompensationStarted', data: reason });
     liveStep(`Compensating (${reason.code}): undoing the steps taken, last first`);
     await this.undoAll();
@@ -442,9 +446,10 @@ export class OrderSaga {
     const code = failure.kind === 'unavailable' ? Reason.RETRIES_EXHAUSTED : Reason.UNEXPECTED_ANSWER;
     this.log.append({ type: 'StepFailed', data: { step, code, message: failure.message } });
     const what = failure.kind === 'unavailable' ? 'gave up on its system' : 'got an answer the saga cannot read';
+    this.undoWhatLostTasksMayHaveDone();
     const pending = this.compensations.pending;
     const undo = pending.length
-      ? `undo what the order did (${pending.join(', ')}) and cancel it`
+      ? `undo what the order may have done (${pending.join(', ')}) and cancel it`
       : 'cancel it (nothing to undo)';
     const action = await this.operatorDecides(
       `Needs an operator: "${step}" ${what} (${failure.message}). Retry compensation to ${undo}, or mark resolved once settled by hand.`,
@@ -490,6 +495,56 @@ export class OrderSaga {
   ): Promise<ActivityResult<K>> {
     liveStep(label.charAt(0).toUpperCase() + label.slice(1));
     return system.call(activity, label, ...args);
+  }
+
+  private addReleaseStock(): void {
+    this.compensations.add('release stock', async () => {
+      await this.undoing.call('releaseStock', 'release stock at inventory', { orderId: this.orderId });
+      this.log.append({ type: 'StockReleased', data: {} });
+    });
+  }
+
+  /** When it runs, the order usually knows the payment; otherwise settle finds it by order id. */
+  private addSettlePayment(provider: string): void {
+    this.compensations.add(`settle payment at ${provider}`, () => this.settle(provider, this.paymentIdAt(provider)));
+  }
+
+  /**
+   * Adds the undo of what a lost workflow task may have done beyond the order's record. A first attempt
+   * acts before the server records it (SystemCalls): if its worker dies before the task is recorded,
+   * another worker runs the task again with what arrived meanwhile (a cancel, a system now down) and may
+   * stop earlier than the lost one, never learning of what its attempts did. Those attempts run the happy
+   * path up to the first call that waits on the server, so they can have reserved the stock and asked the
+   * first provider for the payment, no more: a later provider is only asked after a retry the server
+   * recorded. Both undos are harmless where nothing was done, and added once: the forward steps added
+   * them already if the record got that far.
+   */
+  private undoWhatLostTasksMayHaveDone(): void {
+    if (!wf.patched(UNDO_LOST_TASKS_PATCH)) return;
+    this.addReleaseStock();
+    const [firstProvider] = this.input.settings.paymentProviders;
+    if (firstProvider) this.addSettlePayment(firstProvider);
+  }
+
+  /**
+   * A confirmed order keeps one payment; a provider it failed over from may hold another, created behind
+   * an answer the saga never read (an attempt that timed out, a task lost with its worker). Whatever such a
+   * provider holds for the order goes back, as late money: never a reason to fail the order.
+   */
+  private async settleProvidersFailedOver(): Promise<void> {
+    const kept = this.log.state.payment?.provider;
+    const failedOver = new Set<string>();
+    for (const event of this.log.events)
+      if (event.type === 'PaymentProviderUnavailable' && event.data.provider !== kept)
+        failedOver.add(event.data.provider);
+    if (failedOver.size === 0 || !wf.patched(UNDO_LOST_TASKS_PATCH)) return;
+    for (const provider of failedOver) {
+      await untilSettled(
+        `the payment of order ${this.orderId} at ${provider}`,
+        this.input.settings.compensationGiveUpMs,
+        () => this.settle(provider, undefined, { late: true }),
+      );
+    }
   }
 
   /** Runs the compensations until all succeed or an operator marks the order resolved; then it is cancelled. */

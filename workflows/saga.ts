@@ -17,8 +17,13 @@ export interface CompensationFailure {
  */
 export class Compensations {
   private readonly stack: Compensation[] = [];
+  /** Every name ever added: a name is one undo, added once, even after it has run. */
+  private readonly added = new Set<string>();
 
+  /** Adds an undo, unless one of that name was added already. */
   add(name: string, undo: () => Promise<void>): void {
+    if (this.added.has(name)) return;
+    this.added.add(name);
     this.stack.push({ name, undo });
   }
 

@@ -1,5 +1,8 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type RuntimeOptions, type Worker } from '@temporalio/worker';
 import { createHardenedServer } from '../../api/http-server';
@@ -23,8 +26,10 @@ import { createSandbox } from '../../sandbox/server';
 import { createOrderWorker } from '../../worker/worker';
 import { EncryptionCodec } from '../../codec';
 import { createOrdersClient, type OrdersClient } from '../../client';
-import { testEncryptionKeys, testTemporalAddress, testWorkflowBundlePath } from './test-env';
+import { TEST_ENV, testEncryptionKeys, testTemporalAddress, testWorkflowBundlePath } from './test-env';
 import type { StackObservability } from '../../stack/local-stack';
+import { killChild, tracked } from '../../stack/children';
+import { WORKER_POLLING, type WorkerProcessOptions } from './worker-process';
 import { closeServer, listen, temporalClient } from '../../stack/parts';
 import { loopbackAddressOfItsOwn } from './loopback';
 
@@ -216,6 +221,32 @@ export async function startStack({
   }
   if (withWorker) await startWorker();
 
+  const workerProcesses = new Set<ChildProcess>();
+  /**
+   * Starts the real worker as a process of its own, polling this stack's task queue. Its `crash()` SIGKILLs
+   * it, as an out-of-memory kill or a lost machine ends a worker: a workflow task it holds is never
+   * completed, and the server hands it out again once the task's timeout passes.
+   */
+  async function startWorkerProcess(): Promise<{ crash(): Promise<void> }> {
+    const options: WorkerProcessOptions = { namespace: NAMESPACE, taskQueue, endpoints, httpTimeoutMs };
+    const child = tracked(
+      spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'worker-process.ts')], {
+        env: { ...process.env, [TEST_ENV.workerProcess]: JSON.stringify(options) },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
+    );
+    workerProcesses.add(child);
+    child.once('exit', () => workerProcesses.delete(child));
+    const lines = createInterface({ input: child.stdout! });
+    const polling = async () => {
+      for await (const line of lines) if (line === WORKER_POLLING) return true;
+      return false;
+    };
+    if (!(await polling())) throw new Error(`the worker process exited (${child.exitCode}) before it polled`);
+    child.stdout!.resume();
+    return { crash: () => killChild(child) };
+  }
+
   /** Calls the sandbox as a test's operator does: its switches, or a system's route directly. */
   const callSandbox = (path: string, method: string, body?: unknown) =>
     fetch(`${sandboxUrl}${path}`, {
@@ -234,6 +265,7 @@ export async function startStack({
     api: (token?: TestToken): OrdersClient => createOrdersClient(apiUrl, token),
     startWorker,
     stopWorker,
+    startWorkerProcess,
     /** The API configuration this stack runs with, for a second app in the same test. */
     settingsForApp: () => appConfig,
     codec,
@@ -268,6 +300,7 @@ export async function startStack({
     },
 
     async stop(): Promise<void> {
+      await Promise.all([...workerProcesses].map(killChild));
       await stopWorker();
       sandbox.close();
       await Promise.all(Object.values(systems).map((system) => system.refuse()));

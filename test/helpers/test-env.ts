@@ -7,6 +7,8 @@ export const TEST_ENV = {
   bundle: 'ORDER_SAGA_TEST_WORKFLOW_BUNDLE',
   /** A key made for this run (ENCRYPTION_KEYS format): every stack of the run encrypts with it. */
   keys: 'ORDER_SAGA_TEST_ENCRYPTION_KEYS',
+  /** What a worker process of a test's stack serves (test/helpers/worker-process.ts). */
+  workerProcess: 'ORDER_SAGA_TEST_WORKER_PROCESS',
 } as const;
 
 export function testTemporalAddress(): string {
