@@ -15,6 +15,7 @@ import { orderWorkflowId } from '../domain/contract';
 import type { OrderRequest } from '../domain/order-request';
 import { DevServerProcess } from '../stack/dev-server-process';
 import { serveApiAndSandbox, throwawayStackEnv } from '../stack/local-stack';
+import { connectClient, serveSandbox, waitUntilAnswers } from '../stack/parts';
 import { entrySource, runScript, stopChild, tracked } from '../stack/children';
 import { ensureTemporalCli } from '../stack/temporal-cli';
 import { writeWorkflowBundle } from '../worker/worker';
@@ -55,6 +56,13 @@ if (!SERVER_KINDS.includes(SERVER_KIND)) {
 const SOAK_ORDERS = args.soak ? Number(args.soak) : 0;
 const SOAK_CONCURRENCY = 32;
 const SOAK_STEP = 1_000;
+/**
+ * The soak's worker and API run with this old-space limit, as in a container with a memory limit
+ * (docs/DEPLOYING.md, "Memory"). Without one, V8 sizes the heap from the machine's memory (about 4 GB
+ * here) and lets it grow lazily: the worker's RSS then rose from 862 MB at 1,000 orders to about 1,005 at
+ * 2,000 and stayed there, garbage not yet collected rather than memory held.
+ */
+const SOAK_HEAP_MB = 768;
 const CONCURRENCIES = args.quick ? [8, 32] : [1, 8, 32, 64];
 const ORDERS_PER_LEVEL = Number(args.orders ?? (args.quick ? 100 : 400));
 /**
@@ -244,16 +252,13 @@ async function main(): Promise<void> {
   const bundlePath = path.join(workDir, 'workflows.js');
   await writeWorkflowBundle(bundlePath);
 
-  // The sandbox answers at once: the bench measures the orchestration, not a provider's latency.
-  const served = await serveApiAndSandbox(config, keys, { outcomeDelayMs: 0 });
-  const { client, apiUrl } = served;
-
   const children: ChildProcess[] = [];
   const child = (script: string, extra: Record<string, string> = {}) => {
     // `--profile DIR`: a V8 CPU profile per worker thread (workflows run in their own threads) into DIR.
     const profiling = args.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(args.profile)] : [];
+    const heap = SOAK_ORDERS > 0 ? [`--max-old-space-size=${SOAK_HEAP_MB}`] : [];
     const proc = tracked(
-      spawn(process.execPath, [...profiling, '--import', 'tsx', script], {
+      spawn(process.execPath, [...profiling, ...heap, '--import', 'tsx', script], {
         env: { ...env, ...extra },
         stdio: ['ignore', 'ignore', 'inherit'],
       }),
@@ -261,6 +266,16 @@ async function main(): Promise<void> {
     children.push(proc);
     return proc;
   };
+  // The sandbox answers at once: the bench measures the orchestration, not a provider's latency.
+  const sandboxOptions = { outcomeDelayMs: 0 };
+  // The soak runs the API as a process of its own, so that its memory is measured apart from the sandbox's
+  // books and the load driver; the levels keep it in this process, where its CPU has always been counted
+  // with the driver's.
+  const served =
+    SOAK_ORDERS > 0
+      ? await apiApart()
+      : { ...(await serveApiAndSandbox(config, keys, sandboxOptions)), apiPid: process.pid };
+  const { client, apiUrl } = served;
   const sagaWorker = child(entrySource('worker'), { WORKFLOW_BUNDLE: bundlePath });
   const baselineWorker = child(path.resolve(__dirname, 'baseline-worker.ts'));
   const baselineClient = new Client({ connection: served.connection });
@@ -297,8 +312,16 @@ async function main(): Promise<void> {
   if (args.breakdown) {
     await breakdown();
   } else if (SOAK_ORDERS > 0) {
-    const samples: { orders: number; workerRssMb: number; apiRssMb: number; serverRssMb: number; perSecond: number }[] =
-      [];
+    const samples: {
+      orders: number;
+      workerRssMb: number;
+      apiRssMb: number;
+      benchRssMb: number;
+      serverRssMb: number;
+      /** Workflows the worker holds in its cache (the SDK's sticky cache), ended ones included until evicted. */
+      cachedWorkflows: number;
+      perSecond: number;
+    }[] = [];
     for (let done = 0; done < SOAK_ORDERS;) {
       // The last step may be short: --soak 1500 places 1,500 orders, not 2,000.
       const step = Math.min(SOAK_STEP, SOAK_ORDERS - done);
@@ -310,19 +333,32 @@ async function main(): Promise<void> {
       samples.push({
         orders: done,
         workerRssMb: rss(sagaWorker.pid!),
-        apiRssMb: rss(process.pid),
+        apiRssMb: rss(served.apiPid),
+        benchRssMb: rss(process.pid),
         serverRssMb: rss(server.pid),
+        cachedWorkflows: metricSeries(await workerMetrics(), 'temporal_sticky_cache_size')[0]?.value ?? 0,
         perSecond: Number((step / seconds).toFixed(1)),
       });
     }
     mkdirSync(RESULTS_DIR, { recursive: true });
     const file = path.join(RESULTS_DIR, `soak-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    writeFileSync(file, `${JSON.stringify({ concurrency: SOAK_CONCURRENCY, samples }, null, 2)}\n`);
-    console.log('\norders | worker RSS MB | API RSS MB | server RSS MB | orders/s');
-    for (const sample of samples) {
-      console.log(
-        `${String(sample.orders).padStart(6)} | ${String(sample.workerRssMb).padStart(13)} | ${String(sample.apiRssMb).padStart(10)} | ${String(sample.serverRssMb).padStart(13)} | ${sample.perSecond}`,
-      );
+    writeFileSync(
+      file,
+      `${JSON.stringify({ concurrency: SOAK_CONCURRENCY, heapLimitMb: SOAK_HEAP_MB, samples }, null, 2)}\n`,
+    );
+    const columns = [
+      'orders',
+      'worker RSS MB',
+      'cached workflows',
+      'API RSS MB',
+      'sandbox + driver RSS MB',
+      'server RSS MB',
+      'orders/s',
+    ];
+    console.log(`\n${columns.join(' | ')}`);
+    for (const { orders, workerRssMb, cachedWorkflows, apiRssMb, benchRssMb, serverRssMb, perSecond } of samples) {
+      const cells = [orders, workerRssMb, cachedWorkflows, apiRssMb, benchRssMb, serverRssMb, perSecond];
+      console.log(cells.map((cell, i) => String(cell).padStart(columns[i]!.length)).join(' | '));
     }
     console.log(`results in ${path.relative(process.cwd(), file)}`);
   } else {
@@ -333,6 +369,24 @@ async function main(): Promise<void> {
   await served.close();
   await server.stop();
   rmSync(workDir, { recursive: true, force: true });
+
+  /** The sandbox in this process and the API as a child (bin/api.ts) on the configured port. */
+  async function apiApart() {
+    const { close: closeSandbox } = await serveSandbox(config, sandboxOptions);
+    const connected = await connectClient(config, keys);
+    const api = child(entrySource('api'));
+    const url = `http://127.0.0.1:${config.apiPort}`;
+    await waitUntilAnswers(`${url}/healthz`);
+    return {
+      ...connected,
+      apiUrl: url,
+      apiPid: api.pid!,
+      async close(): Promise<void> {
+        await closeSandbox();
+        await connected.connection.close();
+      },
+    };
+  }
 
   /**
    * `--breakdown`: one order at concurrency 1 on a warm, idle stack, as a timeline from its POST: each
@@ -414,9 +468,13 @@ async function main(): Promise<void> {
     }
   }
 
+  async function workerMetrics(): Promise<string> {
+    return (await fetch(`http://127.0.0.1:${config.workerMetricsPort}/metrics`)).text();
+  }
+
   /** Seconds spent running local activities so far, by activity type, from the saga worker's metrics. */
   async function localActivitySeconds(): Promise<Map<string, number>> {
-    const text = await (await fetch(`http://127.0.0.1:${config.workerMetricsPort}/metrics`)).text();
+    const text = await workerMetrics();
     const sums = new Map<string, number>();
     for (const { labels, value } of metricSeries(text, 'temporal_local_activity_execution_latency_sum')) {
       if (labels.activity_type) sums.set(labels.activity_type, value);
@@ -483,7 +541,7 @@ async function main(): Promise<void> {
         const label = (who: string) => `${who} c=${concurrency}${ROUNDS > 1 ? ` #${round + 1}` : ''}`;
         const accept: number[] = [];
         const endToEnd: number[] = [];
-        const sagaRun = await sampled({ server, worker: sagaWorker.pid!, api: process.pid }, () =>
+        const sagaRun = await sampled({ server, worker: sagaWorker.pid!, api: served.apiPid }, () =>
           drive(label('saga'), ORDERS_PER_LEVEL, concurrency, async (index) => {
             const latency = await placeOrder(`B-${runId}-${concurrency}-${round}-${index}`);
             accept.push(latency.acceptMs);
@@ -493,7 +551,7 @@ async function main(): Promise<void> {
         sagaTurns.push({ ...level(concurrency, sagaRun, endToEnd), acceptMs: percentiles(accept) });
 
         const bare: number[] = [];
-        const baseRun = await sampled({ server, worker: baselineWorker.pid!, api: process.pid }, () =>
+        const baseRun = await sampled({ server, worker: baselineWorker.pid!, api: served.apiPid }, () =>
           drive(label('baseline'), ORDERS_PER_LEVEL, concurrency, async (index) => {
             const started = performance.now();
             const handle = await baselineClient.workflow.start('baselineWorkflow', {
