@@ -21,7 +21,8 @@ export function toEncryptionKeys(json: EncryptionKeysJson): EncryptionKey[] {
   return json.map(({ id, key }) => ({ id, key: Buffer.from(key, 'base64') }));
 }
 
-const DEV_KEYS_FILE = 'encryption-keys.json';
+/** The dev keys' file in DATA_DIR. */
+export const DEV_KEYS_FILE = 'encryption-keys.json';
 
 /**
  * The local stack's keys when `ENCRYPTION_KEYS` is unset: generated once into DATA_DIR (readable by its

@@ -58,6 +58,10 @@ const Env = z.object({
   /** The worker's metrics listen on loopback; a container sets 0.0.0.0 for Prometheus to reach it. */
   WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   DATA_DIR: z.string().min(1).default('.data'),
+  /** `npm start` backs up its dev server's database this often (docs/OPERATIONS.md); unset: never. */
+  BACKUP_INTERVAL_MS: z.coerce.number().int().positive().optional(),
+  /** How many of those scheduled backups `npm start` keeps, newest first. */
+  BACKUP_KEEP: z.coerce.number().int().positive().default(24),
   PAYMENT_WINDOW_MS: millis(900_000),
   ORDER_ACCEPT_TIMEOUT_MS: millis(10_000),
   /** How many POST /orders may wait on Temporal at once; more are shed with a 503 at once (docs/PERFORMANCE.md). */
@@ -161,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     workerMetricsHost: e.WORKER_METRICS_HOST,
     workflowBundle: e.WORKFLOW_BUNDLE ?? null,
     dataDir: e.DATA_DIR,
+    backups: { intervalMs: e.BACKUP_INTERVAL_MS ?? null, keep: e.BACKUP_KEEP },
     orderAcceptTimeoutMs: e.ORDER_ACCEPT_TIMEOUT_MS,
     maxStartsInFlight: e.MAX_STARTS_IN_FLIGHT,
     httpTimeoutMs: e.HTTP_TIMEOUT_MS,

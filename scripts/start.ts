@@ -3,6 +3,8 @@ import { loggerFromConfig } from '../observability/logger';
 import { startTracing } from '../observability/tracing';
 import { installWorkerRuntime } from '../observability/worker-runtime';
 import { startLocalStack } from '../stack/local-stack';
+import { BACKUPS_FOLDER, scheduleBackups } from '../stack/backup';
+import path from 'node:path';
 import { onStopSignals } from '../stack/children';
 import { errorMessage } from '../domain/errors';
 
@@ -35,6 +37,16 @@ async function main(): Promise<void> {
   say(
     `Tracing       ${tracing ? `on (OTEL_TRACES_EXPORTER=${process.env.OTEL_TRACES_EXPORTER})` : 'off (set OTEL_TRACES_EXPORTER to turn it on)'}`,
   );
+  const { intervalMs, keep } = config.backups;
+  let stopBackups = async () => {};
+  if (intervalMs !== null && stack.devServer) {
+    stopBackups = scheduleBackups(config.dataDir, { intervalMs, keep }, (line) => say(line));
+    say(
+      `Backups       every ${intervalMs} ms into ${path.join(config.dataDir, BACKUPS_FOLDER)}, the newest ${keep} kept`,
+    );
+  } else if (intervalMs !== null) {
+    say('Backups       off: BACKUP_INTERVAL_MS backs up the local dev server, and TEMPORAL_ADDRESS names another');
+  }
   if (config.usingDevApiKeys) {
     for (const [token, key] of Object.entries(DEV_API_KEYS))
       say(`dev token     ${token}  (${key.name}: ${key.scopes.join(', ')})`);
@@ -46,6 +58,7 @@ async function main(): Promise<void> {
   const stop = (why: string) =>
     (stopping ??= (async () => {
       say(`${why}: stopping the API, draining the worker, then the sandbox and the dev server...`);
+      await stopBackups();
       await stack.stop();
       await tracing?.shutdown();
       say('stopped');
