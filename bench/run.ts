@@ -58,7 +58,7 @@ const SOAK_CONCURRENCY = 32;
 const SOAK_STEP = 1_000;
 /**
  * The soak's worker and API run with this old-space limit, as in a container with a memory limit
- * (docs/DEPLOYING.md, "Memory"). Without one, V8 sizes the heap from the machine's memory (about 4 GB
+ * (docs/DEPLOYING.md, "Kubernetes"). Without one, V8 sizes the heap from the machine's memory (about 4 GB
  * here) and lets it grow lazily: the worker's RSS then rose from 862 MB at 1,000 orders to about 1,005 at
  * 2,000 and stayed there, garbage not yet collected rather than memory held.
  */
