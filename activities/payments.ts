@@ -6,6 +6,7 @@ import {
   NOT_FOUND_CODE,
   NOT_PENDING_CODE,
   PaymentList,
+  PaymentPage,
   PaymentRecord,
 } from '../payment-provider/protocol';
 import { contractError, expectAnswer, UpstreamError, type HttpClient, type HttpResponse } from './http';
@@ -22,14 +23,31 @@ export type SettleOutcome =
   /** The provider has no record of the payment: there is nothing to return. */
   | { outcome: 'not-found'; paymentId: string };
 
+function baseUrlIn(providers: readonly PaymentProviderEndpoint[], provider: string): string {
+  const found = providers.find((p) => p.name === provider);
+  if (!found)
+    throw ApplicationFailure.nonRetryable(`unknown payment provider ${provider}`, FailureType.UPSTREAM_CONTRACT);
+  return found.baseUrl;
+}
+
+/**
+ * A provider's payments opened since a time, page by page (`GET /payments?createdFrom=`): not an activity,
+ * but what an operator's reconciliation after a restore reads (stack/reconcile.ts).
+ */
+export function createPaymentLister(http: HttpClient, providers: readonly PaymentProviderEndpoint[]) {
+  return {
+    async page(provider: string, createdFrom: Date, cursor: string | null): Promise<PaymentPage> {
+      const query = new URLSearchParams({ createdFrom: createdFrom.toISOString() });
+      if (cursor !== null) query.set('cursor', cursor);
+      const response = await http.send({ method: 'GET', url: `${baseUrlIn(providers, provider)}/payments?${query}` });
+      return expectAnswer(PaymentPage, response, `payment provider ${provider}`);
+    },
+  };
+}
+
 /** Activities against the payment providers, addressed by name. Every mutating call carries an idempotency key. */
 export function createPaymentActivities(http: HttpClient, providers: readonly PaymentProviderEndpoint[]) {
-  const baseUrlOf = (provider: string): string => {
-    const found = providers.find((p) => p.name === provider);
-    if (!found)
-      throw ApplicationFailure.nonRetryable(`unknown payment provider ${provider}`, FailureType.UPSTREAM_CONTRACT);
-    return found.baseUrl;
-  };
+  const baseUrlOf = (provider: string): string => baseUrlIn(providers, provider);
   const paymentUrl = (provider: string, paymentId: string) =>
     `${baseUrlOf(provider)}/payments/${encodeURIComponent(paymentId)}`;
   const record = (response: HttpResponse, provider: string) =>

@@ -34,11 +34,23 @@ export const PaymentRecord = z.object({
   captured: z.int(),
   refunded: z.int(),
   checkoutUrl: z.string(),
+  /** When the provider opened it; a provider that does not say is still read. */
+  createdAt: z.iso.datetime().optional(),
 });
 export type PaymentRecord = z.infer<typeof PaymentRecord>;
 
 /** A provider's answer to `GET /payments?orderId=`. */
 export const PaymentList = z.object({ payments: z.array(PaymentRecord) });
+
+/** `GET /payments?createdFrom=&cursor=&limit=`: a provider's payments opened since a time, oldest first, by pages. */
+export const PaymentPageQuery = z.object({
+  createdFrom: z.iso.datetime({ offset: true }),
+  cursor: z.string().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+/** Its answer: a page, and the cursor of the next one (null: this was the last). */
+export const PaymentPage = z.object({ payments: z.array(PaymentRecord), nextCursor: z.string().nullable() });
+export type PaymentPage = z.infer<typeof PaymentPage>;
 
 /** What opening a payment asks of a provider (`POST /payments`). */
 export const CreatePaymentRequest = z.object({

@@ -32,6 +32,14 @@ export interface SandboxPayment {
   status: PaymentStatus;
   captured: number;
   refunded: number;
+  /** When the provider opened it (ms since the epoch). */
+  createdAt: number;
+}
+
+/** A page of a provider's payments by creation time, and where the next page starts (null: none). */
+export interface PaymentPage {
+  payments: SandboxPayment[];
+  nextCursor: string | null;
 }
 
 export class SandboxError extends Error {
@@ -118,6 +126,7 @@ export class Ledger {
       status: 'pending',
       captured: 0,
       refunded: 0,
+      createdAt: Date.now(),
     };
     this.payments.set(payment.paymentId, payment);
     this.paymentByOrder.set(`${provider}/${input.orderId}`, payment.paymentId);
@@ -134,6 +143,20 @@ export class Ledger {
   paymentsOfOrder(provider: string, orderId: string): SandboxPayment[] {
     const id = this.paymentByOrder.get(`${provider}/${orderId}`);
     return id ? [this.payments.get(id)!] : [];
+  }
+
+  /**
+   * A provider's payments created at `fromMs` or later, oldest first, `limit` at most, after the payment
+   * `cursor` names (the last of the page before).
+   */
+  paymentsCreatedSince(provider: string, fromMs: number, cursor: string | null, limit: number): PaymentPage {
+    const all = [...this.payments.values()].filter((p) => p.provider === provider && p.createdAt >= fromMs);
+    const start = cursor === null ? 0 : all.findIndex((p) => p.paymentId === cursor) + 1;
+    if (cursor !== null && start === 0)
+      throw new SandboxError(400, 'INVALID_CURSOR', 'not a cursor this provider gave');
+    const payments = all.slice(start, start + limit);
+    const more = start + limit < all.length;
+    return { payments, nextCursor: more ? payments[payments.length - 1]!.paymentId : null };
   }
 
   /** The customer paid: the provider captures at once (the money has moved). */

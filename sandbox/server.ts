@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { PaymentEvent } from '../domain/contract';
-import { CreatePaymentRequest, type PaymentRecord } from '../payment-provider/protocol';
+import { CreatePaymentRequest, PaymentPageQuery, type PaymentRecord } from '../payment-provider/protocol';
 import { ReservationRequest } from '../activities/inventory';
 import { FulfillmentRequest } from '../activities/fulfillment';
 import { NotificationRequest } from '../activities/notifications';
@@ -131,6 +131,7 @@ export function createSandbox(options: SandboxOptions) {
     captured: payment.captured,
     refunded: payment.refunded,
     checkoutUrl: `${baseUrl(req)}/providers/${payment.provider}/checkout/${payment.paymentId}`,
+    createdAt: new Date(payment.createdAt).toISOString(),
   });
 
   app.get('/catalog', faultable('catalog'), (req, res) => {
@@ -166,8 +167,20 @@ export function createSandbox(options: SandboxOptions) {
     res.status(created ? 201 : 200).json(record(req, payment));
   });
   providers.get('/payments', faultable('find-payments'), (req: Request<{ provider: string }>, res) => {
-    const orderId = z.string().min(1).parse(req.query.orderId);
-    res.json({ payments: ledger.paymentsOfOrder(req.params.provider, orderId).map((p) => record(req, p)) });
+    const { provider } = req.params;
+    if (req.query.orderId !== undefined) {
+      const orderId = z.string().min(1).parse(req.query.orderId);
+      return void res.json({ payments: ledger.paymentsOfOrder(provider, orderId).map((p) => record(req, p)) });
+    }
+    if (outages.providers.has(provider)) throw new SandboxError(503, 'PROVIDER_DOWN', `${provider} is down`);
+    const query = PaymentPageQuery.parse(req.query);
+    const page = ledger.paymentsCreatedSince(
+      provider,
+      Date.parse(query.createdFrom),
+      query.cursor ?? null,
+      query.limit,
+    );
+    res.json({ payments: page.payments.map((p) => record(req, p)), nextCursor: page.nextCursor });
   });
   providers.get(
     '/payments/:paymentId',

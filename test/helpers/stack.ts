@@ -266,6 +266,8 @@ export async function startStack({
     startWorker,
     stopWorker,
     startWorkerProcess,
+    /** Where the worker reaches each system, for a test that calls them as the activities do. */
+    endpoints,
     /** The API configuration this stack runs with, for a second app in the same test. */
     settingsForApp: () => appConfig,
     codec,

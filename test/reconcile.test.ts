@@ -1,0 +1,124 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { createHttpClient } from '../activities/http';
+import { createPaymentActivities, createPaymentLister } from '../activities/payments';
+import { getOrderQuery } from '../domain/contract';
+import { PaymentToken } from '../sandbox/ledger';
+import { reconcilePayments, type ReconcileParts } from '../stack/reconcile';
+import { eventually, LOST_PAYMENT, makeOrder, startStack, type TestStack } from './helpers/stack';
+
+/**
+ * What a restore loses, settled: payments the providers opened for orders the server does not know are
+ * refunded or voided; those of orders it knows are left to their sagas.
+ */
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+function parts(lines: string[], retries = { attempts: 5, retryDelayMs: 100 }): ReconcileParts {
+  const http = createHttpClient();
+  const { paymentProviders } = stack.endpoints;
+  return {
+    providers: paymentProviders.map((provider) => provider.name),
+    page: createPaymentLister(http, paymentProviders).page,
+    settle: createPaymentActivities(http, paymentProviders).settlePayment,
+    client: stack.client,
+    say: (line) => lines.push(line),
+    ...retries,
+  };
+}
+
+/** A payment opened at a provider for an order the server never heard of (accepted after the backup). */
+async function paymentOfALostOrder(provider: 'primary' | 'backup', orderId: string, token: string) {
+  const response = await stack.callSandbox(`/providers/${provider}/payments`, 'POST', {
+    orderId,
+    amount: 2500,
+    currency: 'EUR',
+    token,
+  });
+  expect(response.status).toBe(201);
+}
+
+const paymentsOf = (orderId: string) => stack.ledger.snapshot().payments.filter((p) => p.orderId === orderId);
+const net = (orderId: string) => paymentsOf(orderId).reduce((sum, p) => sum + p.captured - p.refunded, 0);
+
+test('payments of orders the server does not know are refunded or voided, page after page; a known order is left to its saga', async () => {
+  const since = new Date();
+  const known = makeOrder({ payment: LOST_PAYMENT });
+  const handle = await stack.startOrder(known);
+  await eventually(
+    () => handle.query(getOrderQuery),
+    (view) => view.status === 'AWAITING_PAYMENT',
+  );
+  // Paid silently (no webhook reaches anyone), and opened but never paid: more than a provider's page.
+  const paid = Array.from({ length: 3 }, (_, i) => `LOST-PAID-${since.getTime()}-${i}`);
+  const pending = Array.from({ length: 110 }, (_, i) => `LOST-PENDING-${since.getTime()}-${i}`);
+  for (const orderId of paid) await paymentOfALostOrder('primary', orderId, PaymentToken.SILENT);
+  for (const orderId of pending) await paymentOfALostOrder('primary', orderId, PaymentToken.LOST);
+  await paymentOfALostOrder('backup', `LOST-BACKUP-${since.getTime()}`, PaymentToken.SILENT);
+  await eventually(
+    () => paid.map(net),
+    (nets) => nets.every((value) => value === 2500),
+  );
+
+  const lines: string[] = [];
+  const report = await reconcilePayments(since, parts(lines));
+
+  expect(report).toEqual({
+    listed: 1 + paid.length + pending.length + 1,
+    unknown: paid.length + pending.length + 1,
+    settled: { refunded: paid.length + 1, voided: pending.length, nothing: 0 },
+    failures: [],
+  });
+  for (const orderId of [...paid, ...pending, `LOST-BACKUP-${since.getTime()}`]) expect(net(orderId)).toBe(0);
+  for (const orderId of pending) expect(paymentsOf(orderId)[0]!.status).toBe('voided');
+  expect(paymentsOf(known.orderId)).toEqual([expect.objectContaining({ status: 'pending' })]);
+  expect(lines).toContainEqual(
+    expect.stringMatching(new RegExp(`order ${known.orderId}.*left alone, the server knows the order`)),
+  );
+  expect(lines.at(-1)).toMatch(
+    /: 115 payments at 2 providers, 114 of orders the server does not know: refunded 4, voided 110, nothing to settle 0; failures 0$/,
+  );
+});
+
+test('a provider down past the retries is reported and nothing of it is half done; the next run settles it', async () => {
+  const since = new Date();
+  const orderId = `LOST-DOWN-${since.getTime()}`;
+  await paymentOfALostOrder('backup', orderId, PaymentToken.SILENT);
+  await eventually(
+    () => net(orderId),
+    (value) => value === 2500,
+  );
+  await stack.outage('backup', true);
+  const lines: string[] = [];
+  let report;
+  try {
+    report = await reconcilePayments(since, parts(lines, { attempts: 2, retryDelayMs: 50 }));
+  } finally {
+    await stack.outage('backup', false);
+  }
+  expect(report.failures).toEqual([expect.stringMatching(/^backup: could not list its payments \(/)]);
+  expect(lines).toContainEqual(expect.stringMatching(/^listing backup's payments failed \(.*\): try 2 of 2 in 50 ms$/));
+  expect(net(orderId)).toBe(2500);
+
+  const again = await reconcilePayments(since, parts([]));
+  expect(again.failures).toEqual([]);
+  expect(again.settled.refunded).toBe(1);
+  expect(net(orderId)).toBe(0);
+});
+
+test('npm run reconcile refuses a --since it cannot read, saying what it wants', () => {
+  const script = path.resolve(__dirname, '..', 'scripts', 'reconcile.ts');
+  for (const [args, message] of [
+    [['--since', 'yesterday'], '--since "yesterday" is not an ISO 8601 time with a zone'],
+    [[], '--since is required'],
+  ] as const) {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8' });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(message);
+  }
+});
