@@ -1,0 +1,260 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Runtime } from '@temporalio/worker';
+import { createHttpClient } from '../activities/http';
+import { createPaymentActivities, createPaymentLister } from '../activities/payments';
+import { loadConfig } from '../config';
+import type { OrderRequest } from '../domain/order-request';
+import { isTerminal, type OrderView } from '../domain/order-state';
+import { createLogger, TemporalPinoLogger } from '../observability/logger';
+import { PaymentToken } from '../sandbox/ledger';
+import { DATABASE_FILE, restoreBackup, takeBackup } from '../stack/backup';
+import { runScript, supervisedEntry, type EntryPoint } from '../stack/children';
+import { DevServerProcess } from '../stack/dev-server-process';
+import { throwawayStackEnv } from '../stack/local-stack';
+import { connectClient, serveSandbox, waitUntilAnswers } from '../stack/parts';
+import { reconcilePayments } from '../stack/reconcile';
+import { ensureTemporalCli } from '../stack/temporal-cli';
+import { writeWorkflowBundle } from '../worker/worker';
+import { judgeOrders, waitForOrdersToEnd } from './order-checks';
+
+/**
+ * `npm run test:restore`: the embedded stack's restore drill. Orders are left in flight in every state
+ * (awaiting payment, paid, compensating, waiting for an operator); the stack is backed up while it runs;
+ * more orders come in and pay; then the machine is lost (server, worker and API SIGKILLed, the database
+ * gone), the backup is restored onto a new one, the stack starts on it and `reconcile` settles what the
+ * providers hold for orders the restored server never heard of. The sandbox plays the world outside, which
+ * keeps its books throughout. Its last line is the verdict.
+ */
+const PER_STATE = 4;
+const AFTER_BACKUP = 8;
+const PAYMENT_WINDOW_MS = 10_000;
+const SETTLE_TIMEOUT_MS = 3 * 60_000;
+
+const logDir = mkdtempSync(path.join(os.tmpdir(), 'order-saga-restore-drill-'));
+const log = createWriteStream(path.join(logDir, 'drill.log'));
+const say = (line: string) => {
+  console.log(`[drill] ${line}`);
+  log.write(`[drill] ${line}\n`);
+};
+const logger = createLogger({ level: 'info', destination: log });
+
+async function main(): Promise<number> {
+  Runtime.install({ logger: new TemporalPinoLogger(logger.child({ component: 'sdk' }, { level: 'warn' })) });
+  const cli = await ensureTemporalCli(say);
+  if (!cli) throw new Error('the drill needs the Temporal CLI');
+  const keys = [{ id: 'drill', key: randomBytes(32) }];
+  const lost = path.join(logDir, 'lost-machine');
+  const { env: stackEnv, temporalPort } = await throwawayStackEnv(lost, keys);
+  const env = {
+    ...stackEnv,
+    PAYMENT_WINDOW_MS: String(PAYMENT_WINDOW_MS),
+    // Long enough for a compensation to wait out the refund outage across the restore.
+    COMPENSATION_GIVE_UP_MS: '120000',
+  };
+  const config = loadConfig(env);
+  const bundlePath = path.join(logDir, 'workflows.js');
+  await writeWorkflowBundle(bundlePath);
+  const sandbox = await serveSandbox(config, {}, logger);
+  const apiUrl = `http://127.0.0.1:${config.apiPort}`;
+
+  /** The stack on the database in `dataDir`: the dev server, the worker and the API, each a process. */
+  const startStack = async (dataDir: string) => {
+    mkdirSync(dataDir, { recursive: true });
+    const server = new DevServerProcess(cli, {
+      port: temporalPort,
+      dbFile: path.join(dataDir, DATABASE_FILE),
+      log: (chunk) => log.write(`[temporal] ${chunk}`),
+    });
+    await server.start();
+    const service = (name: EntryPoint, extra: NodeJS.ProcessEnv = {}) =>
+      supervisedEntry(name, name, { env: { ...env, ...extra }, onOutput: (chunk) => log.write(chunk), say });
+    const worker = service('worker', { WORKFLOW_BUNDLE: bundlePath });
+    const api = service('api');
+    worker.start();
+    api.start();
+    await waitUntilAnswers(`${apiUrl}/readyz`);
+    return {
+      /** As a lost machine ends them: no drain, no goodbye. */
+      async lose() {
+        await Promise.all([worker.kill(), api.kill(), server.kill()]);
+      },
+      async stop() {
+        await api.stop();
+        await worker.stop();
+        await server.stop();
+      },
+    };
+  };
+
+  const sandboxCall = async (route: string, body?: unknown, method = 'POST') => {
+    const response = await fetch(`${sandbox.sandboxUrl}${route}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`sandbox ${route} answered ${response.status}`);
+  };
+  const call = async (method: 'GET' | 'POST', route: string, body?: unknown, token = 'dev-checkout') => {
+    const response = await fetch(`${apiUrl}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json().catch(() => null)) as OrderView | null };
+  };
+  const runId = randomBytes(3).toString('hex');
+  const order = (id: string, token: string): OrderRequest => ({
+    orderId: `R-${runId}-${id}`,
+    customer: { id: 'c-drill', email: 'drill@example.com' },
+    currency: 'EUR',
+    items: [{ sku: 'SKU-MUG', quantity: 2, unitPrice: 1250 }],
+    shippingAddress: { name: 'Drill', line1: '1 Restore St', city: 'Paris', postalCode: '75001', country: 'FR' },
+    payment: { method: 'card', token },
+  });
+  const place = async (request: OrderRequest) => {
+    const { status } = await call('POST', '/orders', request);
+    if (status >= 300) throw new Error(`POST /orders ${request.orderId} answered ${status}`);
+    return request.orderId;
+  };
+  const statusOf = async (orderId: string) => (await call('GET', `/orders/${orderId}`)).body?.status;
+  const waitFor = async (orderIds: string[], status: string) => {
+    for (const orderId of orderIds) {
+      const deadline = Date.now() + 30_000;
+      while ((await statusOf(orderId)) !== status) {
+        if (Date.now() > deadline) throw new Error(`${orderId} never reached ${status}`);
+        await sleep(200);
+      }
+    }
+  };
+  const several = (state: string, token: string) =>
+    Array.from({ length: PER_STATE }, (_, i) => order(`${state}-${i}`, token));
+
+  const first = await startStack(lost);
+  say(`stack up on ${lost}; leaving ${PER_STATE} orders in each state`);
+  // Compensating: cancelled by the customer while refunds and voids are down.
+  await sandboxCall('/_sandbox/refunds/outage', { down: true });
+  const compensating = await Promise.all(several('compensating', PaymentToken.LOST).map(place));
+  // A cancel answers once the order is cancelled, or 202 at ORDER_ACCEPT_TIMEOUT_MS: not awaited here.
+  for (const orderId of compensating)
+    void call('POST', `/orders/${orderId}/cancel`, { reason: 'drill' }).catch(() => null);
+  await waitFor(compensating, 'COMPENSATING');
+  // Waiting for an operator: the inventory answered what the saga has no meaning for.
+  await sandboxCall('/_sandbox/faults/reserve', { kind: 'status', status: 400 }, 'PUT');
+  const attention = await Promise.all(several('attention', PaymentToken.OK).map(place));
+  await waitFor(attention, 'REQUIRES_ATTENTION');
+  await sandboxCall('/_sandbox/faults/reserve', undefined, 'DELETE');
+  // Awaiting payment: the customer has the link and has not paid.
+  const awaiting = await Promise.all(several('awaiting', PaymentToken.LOST).map(place));
+  await waitFor(awaiting, 'AWAITING_PAYMENT');
+  // Paid: the money is in, fulfillment is down and being retried.
+  await sandboxCall('/_sandbox/fulfillment/outage', { down: true });
+  const paid = await Promise.all(several('paid', PaymentToken.OK).map(place));
+  await waitFor(paid, 'PAID');
+
+  const backupDir = path.join(logDir, 'backup');
+  const backup = await takeBackup(lost, backupDir);
+  const backupAt = new Date(backup.manifest.createdAt);
+  say(`backup taken at ${backup.manifest.createdAt}: ${backup.totalBytes} bytes`);
+  const inBackup = [...compensating, ...attention, ...awaiting, ...paid];
+
+  // After the backup: fulfillment is back, and new orders pay (or are on their way to).
+  await sandboxCall('/_sandbox/fulfillment/outage', { down: false });
+  const tokens = [PaymentToken.OK, PaymentToken.SILENT, PaymentToken.LOST, PaymentToken.OK];
+  const afterBackup = await Promise.all(
+    Array.from({ length: AFTER_BACKUP }, (_, i) => place(order(`after-${i}`, tokens[i % tokens.length]!))),
+  );
+  await sleep(2_000);
+  await first.lose();
+  const lostAt = Date.now();
+  say(
+    `machine lost ${((lostAt - backupAt.getTime()) / 1000).toFixed(1)} s after the backup (server, worker, API SIGKILLed)`,
+  );
+
+  const restoredDir = path.join(logDir, 'new-machine');
+  restoreBackup(backupDir, restoredDir);
+  const second = await startStack(restoredDir);
+  await sandboxCall('/_sandbox/refunds/outage', { down: false });
+  const temporal = await connectClient(config, keys);
+  const http = createHttpClient(config.httpTimeoutMs);
+  const report = await reconcilePayments(backupAt, {
+    providers: config.paymentProviders.map((provider) => provider.name),
+    page: createPaymentLister(http, config.paymentProviders).page,
+    settle: createPaymentActivities(http, config.paymentProviders).settlePayment,
+    client: temporal.client,
+    say: (line) => log.write(`[reconcile] ${line}\n`),
+  });
+  const recoveredAt = Date.now();
+  say(
+    `restored, started and reconciled in ${((recoveredAt - lostAt) / 1000).toFixed(1)} s: ` +
+      `${report.listed} payments since the backup, ${report.unknown} of orders the server does not know`,
+  );
+
+  for (const orderId of attention) {
+    await call(
+      'POST',
+      `/orders/${orderId}/actions/retry-compensation`,
+      { note: 'drill: after the restore' },
+      'dev-support',
+    );
+  }
+  const views = await waitForOrdersToEnd(inBackup, async (orderId) => (await call('GET', `/orders/${orderId}`)).body, {
+    timeoutMs: SETTLE_TIMEOUT_MS,
+  });
+  const resumed = [...views.values()].filter((view) => isTerminal(view.status)).length;
+  const answers = await Promise.all(afterBackup.map((orderId) => call('GET', `/orders/${orderId}`)));
+  const unknownAfter = answers.filter((answer) => answer.status === 404).length;
+
+  const ledger = sandbox.sandbox.ledger.snapshot();
+  const { moneyMismatches, doubleCharges, problems, byStatus } = judgeOrders(inBackup.length, views, ledger);
+  for (const problem of problems) say(problem);
+  const afterPayments = ledger.payments.filter((payment) => afterBackup.includes(payment.orderId));
+  const keptAfter = afterPayments.filter(
+    (payment) => payment.captured - payment.refunded !== 0 || payment.status === 'pending',
+  );
+  for (const payment of keptAfter)
+    say(`payment after the backup not settled: ${payment.paymentId} (${payment.status})`);
+  // Per provider: what it holds is exactly the totals of the confirmed orders it took.
+  const providerMismatches = config.paymentProviders.filter(({ name }) => {
+    const held = ledger.payments
+      .filter((p) => p.provider === name)
+      .reduce((sum, p) => sum + p.captured - p.refunded, 0);
+    const owed = [...views.values()]
+      .filter((view) => view.status === 'CONFIRMED' && view.payment?.provider === name)
+      .reduce((sum, view) => sum + view.total, 0);
+    if (held !== owed) say(`${name} holds ${held}, the confirmed orders it took total ${owed}`);
+    return held !== owed;
+  }).length;
+
+  await second.stop();
+  await temporal.connection.close();
+  await sandbox.close();
+  say(`${byStatus}; orders after the backup unknown to the restored server ${unknownAfter} of ${afterBackup.length}`);
+  say(
+    `RPO ${((lostAt - backupAt.getTime()) / 1000).toFixed(1)} s (the time since the last backup); ` +
+      `RTO ${((recoveredAt - lostAt) / 1000).toFixed(1)} s (restore, start, reconcile)`,
+  );
+  const failures =
+    inBackup.length -
+    resumed +
+    (afterBackup.length - unknownAfter) +
+    (afterPayments.length - report.unknown) +
+    keptAfter.length +
+    report.failures.length +
+    moneyMismatches +
+    doubleCharges +
+    providerMismatches;
+  await new Promise((resolve) => log.end(resolve));
+  if (!failures) rmSync(logDir, { recursive: true, force: true });
+  else say(`logs kept in ${logDir}`);
+  console.log(
+    `orders in backup ${inBackup.length}, resumed ${resumed}, payments after backup ${afterPayments.length}, ` +
+      `settled ${afterPayments.length - keptAfter.length}, money mismatches ${moneyMismatches + providerMismatches}`,
+  );
+  return failures ? 1 : 0;
+}
+
+runScript(main, { name: 'restore-drill', timeoutMs: 10 * 60_000 });
