@@ -36,9 +36,9 @@ import { errorMessage } from '../domain/errors';
 /** The patch that orders started from this version on carry (docs/EVOLVING.md). */
 export const FEWER_ROUND_TRIPS_PATCH = 'fewer-round-trips';
 /**
- * The patch under which an order's undoing covers what a first attempt may have done in a workflow task
- * the server never recorded (see {@link OrderSaga.undoWhatLostTasksMayHaveDone}). Read only where that
- * changes the commands: when an order compensates, asks an operator, or confirms after failing over.
+ * The patch under which an ended order undoes what a first attempt may have done in a workflow task the
+ * server never recorded (see {@link OrderSaga.undoWhatLostTasksMayHaveDone}). Read only where that changes
+ * the commands: an order that ends other than confirmed, or confirmed after failing over.
  */
 export const UNDO_LOST_TASKS_PATCH = 'undo-lost-tasks';
 
@@ -85,6 +85,10 @@ const COMPENSATION_OPTIONS: wf.ActivityOptions = {
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '500 milliseconds', maximumInterval: '30 seconds' },
 };
+
+/** The compensations' names: what support reads in a prompt, and how the saga knows which it added. */
+const RELEASE_STOCK = 'release stock';
+const settlePaymentAt = (provider: string) => `settle payment at ${provider}`;
 
 /** Current details: the live step, as the Web UI shows it beside the order. */
 function liveStep(details: string): void {
@@ -423,7 +427,6 @@ export class OrderSaga {
     }
     this.log.append({ type: 'OrderConfirmed', data: { fulfillmentId } });
     await this.notify('order-confirmed');
-    await this.settleProvidersFailedOver();
   }
 
   reject(reason: OrderReason): void {
@@ -432,7 +435,6 @@ export class OrderSaga {
 
   /** Runs the compensations in reverse; if some keep failing, waits for an operator to retry or resolve. */
   async compensate(reason: OrderReason): Promise<void> {
-    this.undoWhatLostTasksMayHaveDone();
     this.log.append({ type: 'CompensationStarted', data: reason });
     liveStep(`Compensating (${reason.code}): undoing the steps taken, last first`);
     await this.undoAll();
@@ -446,10 +448,9 @@ export class OrderSaga {
     const code = failure.kind === 'unavailable' ? Reason.RETRIES_EXHAUSTED : Reason.UNEXPECTED_ANSWER;
     this.log.append({ type: 'StepFailed', data: { step, code, message: failure.message } });
     const what = failure.kind === 'unavailable' ? 'gave up on its system' : 'got an answer the saga cannot read';
-    this.undoWhatLostTasksMayHaveDone();
     const pending = this.compensations.pending;
     const undo = pending.length
-      ? `undo what the order may have done (${pending.join(', ')}) and cancel it`
+      ? `undo what the order did (${pending.join(', ')}) and cancel it`
       : 'cancel it (nothing to undo)';
     const action = await this.operatorDecides(
       `Needs an operator: "${step}" ${what} (${failure.message}). Retry compensation to ${undo}, or mark resolved once settled by hand.`,
@@ -498,7 +499,7 @@ export class OrderSaga {
   }
 
   private addReleaseStock(): void {
-    this.compensations.add('release stock', async () => {
+    this.compensations.add(RELEASE_STOCK, async () => {
       await this.undoing.call('releaseStock', 'release stock at inventory', { orderId: this.orderId });
       this.log.append({ type: 'StockReleased', data: {} });
     });
@@ -506,45 +507,57 @@ export class OrderSaga {
 
   /** When it runs, the order usually knows the payment; otherwise settle finds it by order id. */
   private addSettlePayment(provider: string): void {
-    this.compensations.add(`settle payment at ${provider}`, () => this.settle(provider, this.paymentIdAt(provider)));
+    this.compensations.add(settlePaymentAt(provider), () => this.settle(provider, this.paymentIdAt(provider)));
   }
 
   /**
-   * Adds the undo of what a lost workflow task may have done beyond the order's record. A first attempt
-   * acts before the server records it (SystemCalls): if its worker dies before the task is recorded,
-   * another worker runs the task again with what arrived meanwhile (a cancel, a system now down) and may
-   * stop earlier than the lost one, never learning of what its attempts did. Those attempts run the happy
-   * path up to the first call that waits on the server, so they can have reserved the stock and asked the
-   * first provider for the payment, no more: a later provider is only asked after a retry the server
-   * recorded. Both undos are harmless where nothing was done, and added once: the forward steps added
-   * them already if the record got that far.
+   * Once the order has ended, undoes what a lost workflow task may have done beyond its record. A first
+   * attempt acts before the server records it (SystemCalls): if its worker dies before the task is
+   * recorded, another worker runs the task again with what arrived meanwhile (a cancel, a system now
+   * down) and may take another way, never learning of the reservation or payment the lost attempts made.
+   *
+   * - An order that did not end confirmed releases its stock if its record never did, and settles at each
+   *   provider its record never asked to settle, by order id.
+   * - A confirmed order settles at each provider it failed over from, whatever they hold for it.
+   *
+   * These undos are speculative: each is harmless where nothing happened (releasing what was never
+   * reserved, settling where no payment exists). So they run as late money does, retried until they go
+   * through and never a reason to fail the order or call an operator: a system down at the end of an
+   * order that never reached it must not put the order in front of a person. A release records no event,
+   * since the inventory cannot say whether it held anything; a settlement that finds money records it.
    */
-  private undoWhatLostTasksMayHaveDone(): void {
-    if (!wf.patched(UNDO_LOST_TASKS_PATCH)) return;
-    this.addReleaseStock();
-    const [firstProvider] = this.input.settings.paymentProviders;
-    if (firstProvider) this.addSettlePayment(firstProvider);
+  async undoWhatLostTasksMayHaveDone(): Promise<void> {
+    const confirmed = this.log.state.status === Status.CONFIRMED;
+    const providers = confirmed ? this.providersFailedOver() : this.providersNeverSettled();
+    const release = !confirmed && !this.compensations.wasAdded(RELEASE_STOCK);
+    if ((!release && providers.length === 0) || !wf.patched(UNDO_LOST_TASKS_PATCH)) return;
+    const giveUpMs = this.input.settings.compensationGiveUpMs;
+    if (release) {
+      const summary = 'release stock at inventory, in case a lost workflow task reserved it';
+      await untilSettled(`the stock of order ${this.orderId}`, giveUpMs, () =>
+        this.lateMoney.call('releaseStock', summary, { orderId: this.orderId }),
+      );
+    }
+    for (const provider of providers) {
+      await untilSettled(`the payment of order ${this.orderId} at ${provider}`, giveUpMs, () =>
+        this.settle(provider, undefined, { late: true, why: 'in case a lost workflow task made one' }),
+      );
+    }
   }
 
-  /**
-   * A confirmed order keeps one payment; a provider it failed over from may hold another, created behind
-   * an answer the saga never read (an attempt that timed out, a task lost with its worker). Whatever such a
-   * provider holds for the order goes back, as late money: never a reason to fail the order.
-   */
-  private async settleProvidersFailedOver(): Promise<void> {
+  private providersNeverSettled(): string[] {
+    return this.input.settings.paymentProviders.filter(
+      (provider) => !this.compensations.wasAdded(settlePaymentAt(provider)),
+    );
+  }
+
+  private providersFailedOver(): string[] {
     const kept = this.log.state.payment?.provider;
     const failedOver = new Set<string>();
     for (const event of this.log.events)
       if (event.type === 'PaymentProviderUnavailable' && event.data.provider !== kept)
         failedOver.add(event.data.provider);
-    if (failedOver.size === 0 || !wf.patched(UNDO_LOST_TASKS_PATCH)) return;
-    for (const provider of failedOver) {
-      await untilSettled(
-        `the payment of order ${this.orderId} at ${provider}`,
-        this.input.settings.compensationGiveUpMs,
-        () => this.settle(provider, undefined, { late: true }),
-      );
-    }
+    return [...failedOver];
   }
 
   /** Runs the compensations until all succeed or an operator marks the order resolved; then it is cancelled. */
@@ -578,9 +591,15 @@ export class OrderSaga {
     return action;
   }
 
-  private async settle(provider: string, paymentId?: string, options = { late: false }): Promise<void> {
+  /** `why` replaces "late money" in the call's summary, for support reading it in the Web UI. */
+  private async settle(
+    provider: string,
+    paymentId?: string,
+    options: { late: boolean; why?: string } = { late: false },
+  ): Promise<void> {
     const { orderId } = this;
-    const summary = `refund or void ${paymentId ?? `the payment of order ${orderId}`} at ${provider}${options.late ? ' (late money)' : ''}`;
+    const why = options.why ?? (options.late ? 'late money' : null);
+    const summary = `refund or void ${paymentId ?? `the payment of order ${orderId}`} at ${provider}${why ? ` (${why})` : ''}`;
     const calls = options.late ? this.lateMoney : this.undoing;
     const result = await calls.call('settlePayment', summary, { provider, orderId, paymentId });
     if (result.outcome === 'refunded') {

@@ -53,6 +53,7 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
     else if (outcome.kind === 'rejected') order.reject(outcome.reason);
     else if (outcome.kind === 'compensate') await order.compensate(outcome.reason);
     else await order.askOperator(outcome.step, outcome.failure);
+    await order.undoWhatLostTasksMayHaveDone();
     await order.settleStrayPayments();
     return order.end();
   });

@@ -17,14 +17,17 @@ export interface CompensationFailure {
  */
 export class Compensations {
   private readonly stack: Compensation[] = [];
-  /** Every name ever added: a name is one undo, added once, even after it has run. */
+  /** Every name ever added, whether its undo has run since or not. */
   private readonly added = new Set<string>();
 
-  /** Adds an undo, unless one of that name was added already. */
   add(name: string, undo: () => Promise<void>): void {
-    if (this.added.has(name)) return;
     this.added.add(name);
     this.stack.push({ name, undo });
+  }
+
+  /** Whether an undo of that name was ever added, whether it has run since or not. */
+  wasAdded(name: string): boolean {
+    return this.added.has(name);
   }
 
   /** The names of the compensations still to run, in the order they will run. */
