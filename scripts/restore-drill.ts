@@ -175,7 +175,7 @@ async function main(): Promise<number> {
   );
 
   const restoredDir = path.join(logDir, 'new-machine');
-  restoreBackup(backupDir, restoredDir);
+  await restoreBackup(backupDir, restoredDir);
   const second = await startStack(restoredDir);
   await sandboxCall('/_sandbox/refunds/outage', { down: false });
   const temporal = await connectClient(config, keys);

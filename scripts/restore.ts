@@ -25,7 +25,7 @@ async function main(): Promise<number> {
     return 1;
   }
   try {
-    const { manifest, replacedDir } = restoreBackup(from, config.dataDir);
+    const { manifest, replacedDir } = await restoreBackup(from, config.dataDir);
     console.log(`[restore] restored the backup taken at ${manifest.createdAt} into ${path.resolve(config.dataDir)}`);
     if (replacedDir) console.log(`[restore] what it replaced is in ${replacedDir}`);
     if (manifest.keys === 'ENCRYPTION_KEYS')

@@ -3,7 +3,7 @@ import { loggerFromConfig } from '../observability/logger';
 import { startTracing } from '../observability/tracing';
 import { installWorkerRuntime } from '../observability/worker-runtime';
 import { startLocalStack } from '../stack/local-stack';
-import { BACKUPS_FOLDER, scheduleBackups } from '../stack/backup';
+import { SCHEDULED_BACKUPS_FOLDER, scheduleBackups } from '../stack/backup';
 import path from 'node:path';
 import { onStopSignals } from '../stack/children';
 import { errorMessage } from '../domain/errors';
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   if (intervalMs !== null && stack.devServer) {
     stopBackups = scheduleBackups(config.dataDir, { intervalMs, keep }, (line) => say(line));
     say(
-      `Backups       every ${intervalMs} ms into ${path.join(config.dataDir, BACKUPS_FOLDER)}, the newest ${keep} kept`,
+      `Backups       every ${intervalMs} ms into ${path.join(config.dataDir, SCHEDULED_BACKUPS_FOLDER)}, the newest ${keep} kept`,
     );
   } else if (intervalMs !== null) {
     say('Backups       off: BACKUP_INTERVAL_MS backs up the local dev server, and TEMPORAL_ADDRESS names another');

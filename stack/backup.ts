@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
+  createReadStream,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -11,6 +12,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { connect } from 'node:net';
+import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { backup, DatabaseSync } from 'node:sqlite';
 import { z } from 'zod';
@@ -31,8 +33,10 @@ const MANIFEST_FILE = 'backup.json';
 const MANIFEST_FORMAT = 'order-saga-backup/1';
 /** A backup step's page count that covers any database (Node wants a positive 32-bit integer). */
 const ALL_PAGES = 2 ** 31 - 1;
-/** Where backups go by default, and where `npm start`'s scheduled ones are kept. */
+/** Where backups go by default, under DATA_DIR. */
 export const BACKUPS_FOLDER = 'backups';
+/** Where `npm start`'s scheduled backups go, under DATA_DIR: pruned apart from those taken by hand. */
+export const SCHEDULED_BACKUPS_FOLDER = path.join(BACKUPS_FOLDER, 'scheduled');
 
 const Manifest = z.object({
   format: z.literal(MANIFEST_FORMAT),
@@ -66,6 +70,9 @@ export async function takeBackup(dataDir: string, to: string): Promise<BackupRes
   }
   if (existsSync(to)) throw new BackupRefused(`${to} exists already: a backup goes into a new folder`);
   mkdirSync(to, { recursive: true });
+  // Its time is when the copy began, not when it ended: reconcile settles the payments opened since then,
+  // and the copy holds no order that began after its start.
+  const startedAt = new Date();
   try {
     // Not read-only: a read-only connection cannot open a database in WAL mode whose server has stopped
     // (it would have to create the shared-memory file). Nothing is written through it.
@@ -84,9 +91,9 @@ export async function takeBackup(dataDir: string, to: string): Promise<BackupRes
     const names = keysIncluded ? [DATABASE_FILE, DEV_KEYS_FILE] : [DATABASE_FILE];
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
-      createdAt: new Date().toISOString(),
+      createdAt: startedAt.toISOString(),
       keys: keysIncluded ? 'included' : 'ENCRYPTION_KEYS',
-      files: names.map((name) => describeFile(path.join(to, name))),
+      files: await Promise.all(names.map((name) => describeFile(path.join(to, name)))),
     };
     writeFileSync(path.join(to, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
     return { dir: to, manifest, totalBytes: manifest.files.reduce((sum, file) => sum + file.bytes, 0) };
@@ -97,7 +104,7 @@ export async function takeBackup(dataDir: string, to: string): Promise<BackupRes
 }
 
 /** The backup in `dir`, if it is a complete one: every file its manifest names, with that size and digest. */
-export function checkBackup(dir: string): Manifest {
+export async function checkBackup(dir: string): Promise<Manifest> {
   const manifestFile = path.join(dir, MANIFEST_FILE);
   if (!existsSync(manifestFile)) throw new BackupRefused(`${dir} is not a backup: it has no ${MANIFEST_FILE}`);
   let parsed;
@@ -117,7 +124,7 @@ export function checkBackup(dir: string): Manifest {
       throw new BackupRefused(`${dir} is not a complete backup: its manifest names a file outside it`);
     const file = path.join(dir, expected.name);
     if (!existsSync(file)) throw new BackupRefused(`${dir} is not a complete backup: ${expected.name} is missing`);
-    const actual = describeFile(file);
+    const actual = await describeFile(file);
     if (actual.bytes !== expected.bytes || actual.sha256 !== expected.sha256) {
       throw new BackupRefused(`${dir} is not a complete backup: ${expected.name} is not the file it backed up`);
     }
@@ -126,12 +133,34 @@ export function checkBackup(dir: string): Manifest {
 }
 
 /**
- * Puts the backup in `from` in place under `dataDir` (the stack must be stopped: the caller checks). What
- * it replaces moves to `dataDir/replaced-<time>/`, so a restore of the wrong backup can be undone.
+ * Puts the backup in `from` in place under `dataDir` (the stack must be stopped: the caller checks). Its
+ * files are copied beside the current ones under temporary names and checked against the manifest first;
+ * only then does what they replace move to `dataDir/replaced-<time>/` (so a restore of the wrong backup
+ * can be undone) and the copies take their names. A failure before that leaves `dataDir` as it was.
  */
-export function restoreBackup(from: string, dataDir: string): { manifest: Manifest; replacedDir: string | null } {
-  const manifest = checkBackup(from);
+export async function restoreBackup(
+  from: string,
+  dataDir: string,
+): Promise<{ manifest: Manifest; replacedDir: string | null }> {
+  const manifest = await checkBackup(from);
   mkdirSync(dataDir, { recursive: true });
+  const incoming = manifest.files.map((file) => ({
+    ...file,
+    temporary: path.join(dataDir, `.restoring-${file.name}`),
+  }));
+  try {
+    for (const file of incoming) {
+      copyFileSync(path.join(from, file.name), file.temporary);
+      const copied = await describeFile(file.temporary);
+      if (copied.bytes !== file.bytes || copied.sha256 !== file.sha256)
+        throw new BackupRefused(
+          `the copy of ${file.name} into ${dataDir} is not the file backed up (is the disk full?)`,
+        );
+    }
+  } catch (err) {
+    for (const file of incoming) rmSync(file.temporary, { force: true });
+    throw err;
+  }
   const replacing = [DATABASE_FILE, ...DATABASE_SIDE_FILES, ...manifest.files.map((file) => file.name)].filter(
     (name, i, all) => all.indexOf(name) === i && existsSync(path.join(dataDir, name)),
   );
@@ -141,7 +170,7 @@ export function restoreBackup(from: string, dataDir: string): { manifest: Manife
     mkdirSync(replacedDir);
     for (const name of replacing) renameSync(path.join(dataDir, name), path.join(replacedDir, name));
   }
-  for (const { name } of manifest.files) copyFileSync(path.join(from, name), path.join(dataDir, name));
+  for (const file of incoming) renameSync(file.temporary, path.join(dataDir, file.name));
   return { manifest, replacedDir };
 }
 
@@ -185,7 +214,7 @@ export async function portInUse(ports: readonly number[]): Promise<number | null
 }
 
 /**
- * `npm start`'s scheduled backups: one every `intervalMs` into DATA_DIR/backups, keeping the newest
+ * `npm start`'s scheduled backups: one every `intervalMs` into DATA_DIR/backups/scheduled, keeping the newest
  * `keep`, a line each. A backup that fails is said and tried again at the next tick; it never stops the
  * stack. Returns the stop, which waits for a backup under way.
  */
@@ -194,7 +223,7 @@ export function scheduleBackups(
   { intervalMs, keep }: { intervalMs: number; keep: number },
   say: (line: string) => void,
 ): () => Promise<void> {
-  const backupsDir = path.join(dataDir, BACKUPS_FOLDER);
+  const backupsDir = path.join(dataDir, SCHEDULED_BACKUPS_FOLDER);
   let running: Promise<void> | null = null;
   const tick = () => {
     // One at a time: a backup slower than the interval skips the ticks it overlaps.
@@ -247,10 +276,9 @@ function timestamp(at: Date): string {
   return at.toISOString().replace(/[:.]/g, '-');
 }
 
-function describeFile(file: string): Manifest['files'][number] {
-  return {
-    name: path.basename(file),
-    bytes: statSync(file).size,
-    sha256: createHash('sha256').update(readFileSync(file)).digest('hex'),
-  };
+/** A file's name, size and SHA-256, read as a stream: a database may be larger than a buffer can hold. */
+async function describeFile(file: string): Promise<Manifest['files'][number]> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(file), hash);
+  return { name: path.basename(file), bytes: statSync(file).size, sha256: hash.digest('hex') };
 }

@@ -5,7 +5,15 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Client, Connection } from '@temporalio/client';
 import { DEV_KEYS_FILE } from '../codec/keys';
-import { BACKUPS_FOLDER, DATABASE_FILE, listBackups, scheduleBackups } from '../stack/backup';
+import {
+  BACKUPS_FOLDER,
+  DATABASE_FILE,
+  listBackups,
+  newBackupDir,
+  SCHEDULED_BACKUPS_FOLDER,
+  scheduleBackups,
+  takeBackup,
+} from '../stack/backup';
 import { DevServerProcess } from '../stack/dev-server-process';
 import { freePort } from '../stack/parts';
 import { ensureTemporalCli } from '../stack/temporal-cli';
@@ -189,11 +197,14 @@ test("npm start's schedule takes a backup each interval, keeps the newest ones a
   const source = new DatabaseSync(path.join(dataDir, DATABASE_FILE));
   source.exec('CREATE TABLE t (x);');
   source.close();
+  // One taken by hand first: the schedule prunes its own backups only.
+  const byHand = await takeBackup(dataDir, newBackupDir(path.join(dataDir, BACKUPS_FOLDER)));
   const lines: string[] = [];
   const stop = scheduleBackups(dataDir, { intervalMs: 150, keep: 2 }, (line) => lines.push(line));
   await new Promise((resolve) => setTimeout(resolve, 1_000));
   await stop();
-  expect(listBackups(path.join(dataDir, BACKUPS_FOLDER))).toHaveLength(2);
+  expect(listBackups(path.join(dataDir, SCHEDULED_BACKUPS_FOLDER))).toHaveLength(2);
+  expect(existsSync(byHand.dir)).toBe(true);
   expect(lines.length).toBeGreaterThanOrEqual(3);
   expect(lines.every((line) => /^backup \S+: [\d.]+ kB in /.test(line))).toBe(true);
   expect(lines.some((line) => line.includes('removed 1 older (keeping 2)'))).toBe(true);
