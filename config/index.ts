@@ -73,7 +73,15 @@ const Env = z.object({
   HTTP_TIMEOUT_MS: millis(DEFAULT_HTTP_TIMEOUT_MS),
   ORDER_STATE_SLA_MS: millis(3_600_000),
   API_KEYS: json(ApiKeys).optional(),
-  PAYMENT_PROVIDERS: json(z.array(PaymentProviderConfig).min(1)).optional(),
+  PAYMENT_PROVIDERS: json(
+    z
+      .array(PaymentProviderConfig)
+      .min(1)
+      // A name is how an order's record and its compensations say which provider holds its money.
+      .refine((providers) => new Set(providers.map((p) => p.name)).size === providers.length, {
+        message: 'each provider needs a name of its own',
+      }),
+  ).optional(),
   WEBHOOK_BASE_URL: z.url().optional(),
   /** Where the catalog/inventory, fulfillment and notification services are; the sandbox by default. */
   SANDBOX_URL: z.url().optional(),

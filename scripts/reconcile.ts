@@ -1,22 +1,29 @@
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
+import { EncryptionCodec } from '../codec';
+import { readDevKeys } from '../codec/keys';
 import { z } from 'zod';
 import { createHttpClient } from '../activities/http';
 import { createPaymentActivities, createPaymentLister } from '../activities/payments';
 import { loadConfigOrExit, temporalConnectionOptions } from '../config';
+import { temporalClient } from '../stack/parts';
 import { reconcilePayments } from '../stack/reconcile';
 
-const USAGE = `usage: npm run reconcile -- --since <time>     (ISO 8601, e.g. 2026-11-30T08:10:44Z: the backup's time)
+const USAGE = `usage: npm run reconcile -- --since <time> [--dry-run]
+       <time>: ISO 8601 with a zone, e.g. 2026-11-30T08:10:44Z (the backup's createdAt)
 
-After a restore: lists every payment each provider opened since <time>, leaves alone those whose order the
-Temporal server knows, and refunds or voids the others, one line each and a summary (docs/OPERATIONS.md).
-Exits 1 if anything could not be done; running it again is safe.`;
+After a restore: lists every payment each provider opened since <time> and refunds or voids those the
+Temporal server's orders do not keep (their order unknown, or keeping another payment, or ended without
+one), one line each and a summary (docs/OPERATIONS.md). --dry-run says what it would settle and settles
+nothing. Exits 1 if anything could not be done; running it again is safe.`;
 
 const Since = z.iso.datetime({ offset: true });
 
 /** `npm run reconcile -- --since <time>`: the last step of a restore drill. */
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { since: { type: 'string' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    options: { since: { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean' } },
+  });
   if (values.help) {
     console.log(USAGE);
     return 0;
@@ -33,13 +40,17 @@ async function main(): Promise<number> {
   const config = loadConfigOrExit('reconcile');
   const http = createHttpClient(config.httpTimeoutMs);
   const connection = await Connection.connect(temporalConnectionOptions(config));
+  // The orders' memos are read to know which payment each keeps: decoded with the payload keys.
+  const keys = config.encryptionKeys ?? readDevKeys(config.dataDir);
+  const client = temporalClient(connection, config.temporal.namespace, keys && new EncryptionCodec(keys));
   try {
     const report = await reconcilePayments(new Date(since.data), {
       providers: config.paymentProviders.map((provider) => provider.name),
       page: createPaymentLister(http, config.paymentProviders).page,
       settle: createPaymentActivities(http, config.paymentProviders).settlePayment,
-      client: new Client({ connection, namespace: config.temporal.namespace }),
+      client,
       say: (line) => console.log(`[reconcile] ${line}`),
+      dryRun: values['dry-run'] === true,
     });
     return report.failures.length === 0 ? 0 : 1;
   } finally {

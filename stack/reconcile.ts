@@ -4,16 +4,24 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { SettleOutcome } from '../activities/payments';
 import type { PaymentRecord } from '../payment-provider/protocol';
 import { orderWorkflowId } from '../domain/contract';
+import { viewInMemo } from '../domain/order-record';
+import { isTerminal } from '../domain/order-state';
 import { errorMessage } from '../domain/errors';
 import { formatAmount } from '../domain/money';
 
 /**
- * After a restore, the providers may hold money for orders the restored server never heard of: accepted
- * after the backup, lost with what came after it. This finds every payment each provider opened since a
- * time, leaves alone those whose order the server knows (the order's saga settles its own payment, by
- * reconciliation if it must), and settles the rest through the same idempotent settle the saga uses:
- * refund what was captured, void what is pending. Run it again at will: a settled payment settles to
- * nothing.
+ * After a restore, the providers may hold money the restored server knows nothing of: payments of orders
+ * accepted after the backup, and payments an order the backup holds made after it at another provider
+ * than the one it keeps now. This finds every payment each provider opened since a time and settles,
+ * through the same idempotent settle the saga uses (refund what was captured, void what is pending):
+ *
+ * - a payment whose order the server does not know;
+ * - a payment whose order the server knows but which is not the order's payment: the order keeps
+ *   another, or ended without one.
+ *
+ * A payment that is its order's, and one of an order still before its payment (whose saga may yet take it
+ * at that provider), are left alone: the saga settles those. Run it again at will, once the restored
+ * orders have ended too: a settled payment settles to nothing.
  */
 export interface ReconcileParts {
   providers: readonly string[];
@@ -25,8 +33,11 @@ export interface ReconcileParts {
   ): Promise<{ payments: PaymentRecord[]; nextCursor: string | null }>;
   /** The saga's settle (activities/payments.ts): refund or void, idempotent. */
   settle(input: { provider: string; orderId: string; paymentId: string }): Promise<SettleOutcome>;
+  /** A client that decodes the orders' memos (the payload codec): where an order's own payment is read. */
   client: Client;
   say(line: string): void;
+  /** Say what would be settled, settle nothing. */
+  dryRun?: boolean;
   /** Tries per call before a provider or the server counts as down; waits double from `retryDelayMs`. */
   attempts?: number;
   retryDelayMs?: number;
@@ -37,6 +48,8 @@ export interface ReconcileReport {
   listed: number;
   /** Of those, payments whose order the server does not know. */
   unknown: number;
+  /** Of those, payments of known orders that are not the order's own. */
+  strays: number;
   settled: { refunded: number; voided: number; nothing: number };
   /** What could not be done (a provider or the server down past its retries): run again. */
   failures: string[];
@@ -47,6 +60,7 @@ export async function reconcilePayments(since: Date, parts: ReconcileParts): Pro
   const report: ReconcileReport = {
     listed: 0,
     unknown: 0,
+    strays: 0,
     settled: { refunded: 0, voided: 0, nothing: 0 },
     failures: [],
   };
@@ -67,10 +81,10 @@ export async function reconcilePayments(since: Date, parts: ReconcileParts): Pro
       for (const payment of page.payments) {
         report.listed++;
         const what = `${payment.paymentId} at ${provider} (order ${payment.orderId}, ${formatAmount(payment.amount, payment.currency)})`;
-        let known: boolean;
+        let order: KnownOrder | null;
         try {
-          known = await retried(`asking the server about order ${payment.orderId}`, () =>
-            orderKnown(parts.client, payment.orderId),
+          order = await retried(`asking the server about order ${payment.orderId}`, () =>
+            knownOrder(parts.client, payment.orderId),
           );
         } catch (err) {
           // Never settle on a guess: an order the server may know settles its own payment.
@@ -78,11 +92,17 @@ export async function reconcilePayments(since: Date, parts: ReconcileParts): Pro
           say(`${what}: left alone, the server did not say whether it knows the order (${errorMessage(err)})`);
           continue;
         }
-        if (known) {
-          say(`${what}: left alone, the server knows the order and its saga settles it`);
+        const why = whySettle(order, provider, payment.paymentId);
+        if (!why.settle) {
+          say(`${what}: left alone, ${why.reason}`);
           continue;
         }
-        report.unknown++;
+        if (order) report.strays++;
+        else report.unknown++;
+        if (parts.dryRun) {
+          say(`${what}: ${why.reason}, would be settled (dry run)`);
+          continue;
+        }
         try {
           const outcome = await retried(`settling ${payment.paymentId}`, () =>
             parts.settle({ provider, orderId: payment.orderId, paymentId: payment.paymentId }),
@@ -90,10 +110,10 @@ export async function reconcilePayments(since: Date, parts: ReconcileParts): Pro
           if (outcome.outcome === 'refunded') report.settled.refunded++;
           else if (outcome.outcome === 'voided') report.settled.voided++;
           else report.settled.nothing++;
-          say(`${what}: unknown to the server, ${describeOutcome(outcome, payment.currency)}`);
+          say(`${what}: ${why.reason}, ${describeOutcome(outcome, payment.currency)}`);
         } catch (err) {
           report.failures.push(`${what}: not settled (${errorMessage(err)})`);
-          say(`${what}: unknown to the server, not settled (${errorMessage(err)}): run again`);
+          say(`${what}: ${why.reason}, not settled (${errorMessage(err)}): run again`);
         }
       }
       cursor = page.nextCursor;
@@ -102,20 +122,42 @@ export async function reconcilePayments(since: Date, parts: ReconcileParts): Pro
   const { refunded, voided, nothing } = report.settled;
   say(
     `since ${since.toISOString()}: ${report.listed} payments at ${providers.length} providers, ` +
-      `${report.unknown} of orders the server does not know: refunded ${refunded}, voided ${voided}, ` +
+      `${report.unknown} of orders the server does not know, ${report.strays} not their known order's` +
+      `${parts.dryRun ? ' (dry run: nothing settled)' : ''}: refunded ${refunded}, voided ${voided}, ` +
       `nothing to settle ${nothing}; failures ${report.failures.length}`,
   );
   return report;
 }
 
-async function orderKnown(client: Client, orderId: string): Promise<boolean> {
+/** What the server knows of an order: whether it has ended, and the payment it keeps (null: none yet). */
+interface KnownOrder {
+  ended: boolean;
+  payment: { provider: string; paymentId: string } | null;
+}
+
+/** The order as the server knows it, from its memo; null when the server has no such order. */
+async function knownOrder(client: Client, orderId: string): Promise<KnownOrder | null> {
   try {
-    await client.workflow.getHandle(orderWorkflowId(orderId)).describe();
-    return true;
+    const view = viewInMemo((await client.workflow.getHandle(orderWorkflowId(orderId)).describe()).memo);
+    if (!view)
+      throw new Error(
+        `order ${orderId}'s record cannot be read (is the payload codec's key the one it was written with?)`,
+      );
+    return { ended: isTerminal(view.status), payment: view.payment ?? null };
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
+    if (err instanceof WorkflowNotFoundError) return null;
     throw err;
   }
+}
+
+function whySettle(order: KnownOrder | null, provider: string, paymentId: string): { settle: boolean; reason: string } {
+  if (!order) return { settle: true, reason: 'unknown to the server' };
+  const own = order.payment;
+  if (own?.provider === provider && own.paymentId === paymentId)
+    return { settle: false, reason: "the order's own payment: its saga settles it" };
+  if (own) return { settle: true, reason: `not the order's payment (it keeps ${own.paymentId} at ${own.provider})` };
+  if (order.ended) return { settle: true, reason: 'the order ended without a payment' };
+  return { settle: false, reason: 'the order has no payment yet and may still take this one: run again once it ends' };
 }
 
 function describeOutcome(outcome: SettleOutcome, currency: string): string {

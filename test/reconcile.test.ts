@@ -71,6 +71,7 @@ test('payments of orders the server does not know are refunded or voided, page a
   expect(report).toEqual({
     listed: 1 + paid.length + pending.length + 1,
     unknown: paid.length + pending.length + 1,
+    strays: 0,
     settled: { refunded: paid.length + 1, voided: pending.length, nothing: 0 },
     failures: [],
   });
@@ -78,11 +79,41 @@ test('payments of orders the server does not know are refunded or voided, page a
   for (const orderId of pending) expect(paymentsOf(orderId)[0]!.status).toBe('voided');
   expect(paymentsOf(known.orderId)).toEqual([expect.objectContaining({ status: 'pending' })]);
   expect(lines).toContainEqual(
-    expect.stringMatching(new RegExp(`order ${known.orderId}.*left alone, the server knows the order`)),
+    expect.stringMatching(
+      new RegExp(`order ${known.orderId}.*left alone, the order's own payment: its saga settles it`),
+    ),
   );
   expect(lines.at(-1)).toMatch(
-    /: 115 payments at 2 providers, 114 of orders the server does not know: refunded 4, voided 110, nothing to settle 0; failures 0$/,
+    /: 115 payments at 2 providers, 114 of orders the server does not know, 0 not their known order's: refunded 4, voided 110, nothing to settle 0; failures 0$/,
   );
+});
+
+test("a known order's payment that is not the one it keeps is settled; a dry run settles nothing", async () => {
+  const since = new Date();
+  // The order keeps its payment at the primary; the backup holds another for it (made, say, by the part of
+  // its history that a restore lost).
+  const request = makeOrder({ payment: LOST_PAYMENT });
+  const handle = await stack.startOrder(request);
+  await eventually(
+    () => handle.query(getOrderQuery),
+    (view) => view.status === 'AWAITING_PAYMENT',
+  );
+  await paymentOfALostOrder('backup', request.orderId, PaymentToken.SILENT);
+  const atBackup = () => paymentsOf(request.orderId).find((p) => p.provider === 'backup')!;
+  await eventually(atBackup, (payment) => payment.captured === 2500);
+
+  const dryLines: string[] = [];
+  const dry = await reconcilePayments(since, { ...parts(dryLines), dryRun: true });
+  expect(dry).toMatchObject({ listed: 2, unknown: 0, strays: 1, settled: { refunded: 0, voided: 0, nothing: 0 } });
+  expect(dryLines).toContainEqual(
+    expect.stringMatching(/not the order's payment \(it keeps pay_\w+ at primary\), would be settled \(dry run\)$/),
+  );
+  expect(atBackup().refunded).toBe(0);
+
+  const report = await reconcilePayments(since, parts([]));
+  expect(report).toMatchObject({ listed: 2, unknown: 0, strays: 1, settled: { refunded: 1 }, failures: [] });
+  expect(atBackup().refunded).toBe(2500);
+  expect(paymentsOf(request.orderId).find((p) => p.provider === 'primary')).toMatchObject({ status: 'pending' });
 });
 
 test('a provider down past the retries is reported and nothing of it is half done; the next run settles it', async () => {
