@@ -1,5 +1,5 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import { cancelOrderSignal, getOrderQuery } from '../domain/contract';
+import { cancelOrderSignal, getOrderQuery, paymentCallbackSignal } from '../domain/contract';
 import { Reason } from '../domain/reasons';
 import type { OrderRequest } from '../domain/order-request';
 import { PaymentToken } from '../sandbox/ledger';
@@ -112,4 +112,32 @@ test('an undo a lost task may have left, at a system that is down, is retried af
     await stack.callSandbox('/_sandbox/faults/find-payments', 'DELETE');
   }
   expect(await stack.result(handle)).toMatchObject({ status: 'CANCELLED', reason: { code: Reason.PAYMENT_DECLINED } });
+});
+
+test('a cancel that reaches the order after its payment succeeded, in the same task, is refused: the order is paid', async () => {
+  // A lost task may have handled the success callback and handed the order to fulfillment; the task run
+  // again holds the callback and a cancel that came after it. The cancel must not undo a paid order.
+  await stack.startWorker();
+  const request = makeOrder({ payment: SILENT_PAYMENT });
+  const handle = await stack.startOrder(request);
+  const { payment } = await eventually(
+    () => handle.query(getOrderQuery),
+    (view) => view.status === 'AWAITING_PAYMENT',
+  );
+  await stack.stopWorker();
+  await handle.signal(paymentCallbackSignal, {
+    provider: payment!.provider,
+    eventId: `evt_${request.orderId}`,
+    type: 'payment.succeeded',
+    paymentId: payment!.paymentId,
+    orderId: request.orderId,
+    amount: 3998,
+    currency: 'EUR',
+    failureReason: null,
+  });
+  await handle.signal(cancelOrderSignal, { by: 'customer', reason: 'too late' });
+  await stack.startWorker();
+  const view = await stack.result(handle);
+  expect(view.status).toBe('CONFIRMED');
+  expect(netMoney(stack, request.orderId)).toBe(view.total);
 });
