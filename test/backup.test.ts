@@ -68,6 +68,13 @@ async function devServerOn(dataDir: string) {
   };
 }
 
+/** A small SQLite database where the dev server keeps its own, for the tests that need no server: one table, empty. */
+function databaseIn(dataDir: string): void {
+  const database = new DatabaseSync(path.join(dataDir, DATABASE_FILE));
+  database.exec('CREATE TABLE t (x);');
+  database.close();
+}
+
 /** Starts a workflow no worker runs: it stays open in the server's database, which is all this test needs. */
 const startProbe = (client: Client, id: string) =>
   client.workflow.start('backupProbe', { taskQueue: 'no-worker', workflowId: id });
@@ -129,9 +136,7 @@ test('a backup taken while the server writes restores to a server that knows eve
 
 test('npm run restore refuses a running stack, a folder that is not a backup, and a backup with a damaged file, changing nothing', async () => {
   const dataDir = tempDir();
-  const source = new DatabaseSync(path.join(dataDir, DATABASE_FILE));
-  source.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1);');
-  source.close();
+  databaseIn(dataDir);
   const backupDir = path.join(tempDir(), 'b');
   expect((await runScript('backup', ['--to', backupDir], { DATA_DIR: dataDir })).code).toBe(0);
   const target = tempDir();
@@ -172,9 +177,7 @@ test('npm run restore refuses a running stack, a folder that is not a backup, an
 
 test('a restore moves what it replaces aside instead of deleting it', async () => {
   const dataDir = tempDir();
-  const source = new DatabaseSync(path.join(dataDir, DATABASE_FILE));
-  source.exec('CREATE TABLE t (x);');
-  source.close();
+  databaseIn(dataDir);
   const backupDir = path.join(tempDir(), 'b');
   expect((await runScript('backup', ['--to', backupDir], { DATA_DIR: dataDir })).code).toBe(0);
   const target = tempDir();
@@ -194,9 +197,7 @@ test('a restore moves what it replaces aside instead of deleting it', async () =
 
 test("npm start's schedule takes a backup each interval, keeps the newest ones and says so", async () => {
   const dataDir = tempDir();
-  const source = new DatabaseSync(path.join(dataDir, DATABASE_FILE));
-  source.exec('CREATE TABLE t (x);');
-  source.close();
+  databaseIn(dataDir);
   // One taken by hand first: the schedule prunes its own backups only.
   const byHand = await takeBackup(dataDir, newBackupDir(path.join(dataDir, BACKUPS_FOLDER)));
   const lines: string[] = [];
