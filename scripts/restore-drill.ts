@@ -3,6 +3,7 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
 import { Runtime } from '@temporalio/worker';
 import { createHttpClient } from '../activities/http';
 import { createPaymentActivities, createPaymentLister } from '../activities/payments';
@@ -18,6 +19,8 @@ import { throwawayStackEnv } from '../stack/local-stack';
 import { connectClient, serveSandbox, waitUntilAnswers } from '../stack/parts';
 import { reconcilePayments } from '../stack/reconcile';
 import { ensureTemporalCli } from '../stack/temporal-cli';
+import { startTemporalCluster } from '../stack/temporal-cluster';
+import { setupTemporal } from './setup-temporal';
 import { writeWorkflowBundle } from '../worker/worker';
 import { judgeOrders, waitForOrdersToEnd } from './order-checks';
 
@@ -29,6 +32,18 @@ import { judgeOrders, waitForOrdersToEnd } from './order-checks';
  * providers hold for orders the restored server never heard of. The sandbox plays the world outside, which
  * keeps its books throughout. Its last line is the verdict.
  */
+const { values: args } = parseArgs({ options: { server: { type: 'string', default: 'dev' } } });
+/**
+ * `--server cluster`: the same drill on the production shape (the full Temporal server on PostgreSQL,
+ * stack/temporal-cluster.ts): both databases dumped while it runs, the server stopped, both dropped and
+ * restored, the server started again.
+ */
+const SERVER_KINDS = ['dev', 'cluster'] as const;
+const SERVER_KIND = args.server as (typeof SERVER_KINDS)[number];
+if (!SERVER_KINDS.includes(SERVER_KIND)) {
+  console.error(`--server must be one of ${SERVER_KINDS.join(', ')}, not ${args.server}`);
+  process.exit(2);
+}
 const PER_STATE = 4;
 const AFTER_BACKUP = 8;
 const PAYMENT_WINDOW_MS = 10_000;
@@ -47,29 +62,22 @@ async function main(): Promise<number> {
   const cli = await ensureTemporalCli(say);
   if (!cli) throw new Error('the drill needs the Temporal CLI');
   const keys = [{ id: 'drill', key: randomBytes(32) }];
-  const lost = path.join(logDir, 'lost-machine');
-  const { env: stackEnv, temporalPort } = await throwawayStackEnv(lost, keys);
-  const env = {
+  const { env: stackEnv, temporalPort } = await throwawayStackEnv(path.join(logDir, 'data'), keys);
+  const env: NodeJS.ProcessEnv = {
     ...stackEnv,
     PAYMENT_WINDOW_MS: String(PAYMENT_WINDOW_MS),
     // Long enough for a compensation to wait out the refund outage across the restore.
     COMPENSATION_GIVE_UP_MS: '120000',
   };
+  const server = SERVER_KIND === 'cluster' ? await clusterServer(env) : await devServer(cli, temporalPort);
   const config = loadConfig(env);
   const bundlePath = path.join(logDir, 'workflows.js');
   await writeWorkflowBundle(bundlePath);
   const sandbox = await serveSandbox(config, {}, logger);
   const apiUrl = `http://127.0.0.1:${config.apiPort}`;
 
-  /** The stack on the database in `dataDir`: the dev server, the worker and the API, each a process. */
-  const startStack = async (dataDir: string) => {
-    mkdirSync(dataDir, { recursive: true });
-    const server = new DevServerProcess(cli, {
-      port: temporalPort,
-      dbFile: path.join(dataDir, DATABASE_FILE),
-      log: (chunk) => log.write(`[temporal] ${chunk}`),
-    });
-    await server.start();
+  /** The worker and the API, each a process, on the server as it is now. */
+  const startServices = async () => {
     const service = (name: EntryPoint, extra: NodeJS.ProcessEnv = {}) =>
       supervisedEntry(name, name, { env: { ...env, ...extra }, onOutput: (chunk) => log.write(chunk), say });
     const worker = service('worker', { WORKFLOW_BUNDLE: bundlePath });
@@ -80,12 +88,11 @@ async function main(): Promise<number> {
     return {
       /** As a lost machine ends them: no drain, no goodbye. */
       async lose() {
-        await Promise.all([worker.kill(), api.kill(), server.kill()]);
+        await Promise.all([worker.kill(), api.kill()]);
       },
       async stop() {
         await api.stop();
         await worker.stop();
-        await server.stop();
       },
     };
   };
@@ -133,8 +140,8 @@ async function main(): Promise<number> {
   const several = (state: string, token: string) =>
     Array.from({ length: PER_STATE }, (_, i) => order(`${state}-${i}`, token));
 
-  const first = await startStack(lost);
-  say(`stack up on ${lost}; leaving ${PER_STATE} orders in each state`);
+  const first = await startServices();
+  say(`stack up on ${server.what}; leaving ${PER_STATE} orders in each state`);
   // Compensating: cancelled by the customer while refunds and voids are down.
   await sandboxCall('/_sandbox/refunds/outage', { down: true });
   const compensating = await Promise.all(several('compensating', PaymentToken.LOST).map(place));
@@ -155,10 +162,9 @@ async function main(): Promise<number> {
   const paid = await Promise.all(several('paid', PaymentToken.OK).map(place));
   await waitFor(paid, 'PAID');
 
-  const backupDir = path.join(logDir, 'backup');
-  const backup = await takeBackup(lost, backupDir);
-  const backupAt = new Date(backup.manifest.createdAt);
-  say(`backup taken at ${backup.manifest.createdAt}: ${backup.totalBytes} bytes`);
+  const backup = await server.backup();
+  const backupAt = backup.at;
+  say(`backup taken at ${backupAt.toISOString()}: ${backup.bytes} bytes`);
   const inBackup = [...compensating, ...attention, ...awaiting, ...paid];
 
   // After the backup: fulfillment is back, and new orders pay (or are on their way to).
@@ -169,14 +175,12 @@ async function main(): Promise<number> {
   );
   await sleep(2_000);
   await first.lose();
+  await server.lose();
   const lostAt = Date.now();
-  say(
-    `machine lost ${((lostAt - backupAt.getTime()) / 1000).toFixed(1)} s after the backup (server, worker, API SIGKILLed)`,
-  );
+  say(`${server.lost} ${((lostAt - backupAt.getTime()) / 1000).toFixed(1)} s after the backup`);
 
-  const restoredDir = path.join(logDir, 'new-machine');
-  await restoreBackup(backupDir, restoredDir);
-  const second = await startStack(restoredDir);
+  await server.restore();
+  const second = await startServices();
   await sandboxCall('/_sandbox/refunds/outage', { down: false });
   const temporal = await connectClient(config, keys);
   const http = createHttpClient(config.httpTimeoutMs);
@@ -230,6 +234,7 @@ async function main(): Promise<number> {
   }).length;
 
   await second.stop();
+  await server.stop();
   await temporal.connection.close();
   await sandbox.close();
   say(`${byStatus}; orders after the backup unknown to the restored server ${unknownAfter} of ${afterBackup.length}`);
@@ -257,4 +262,75 @@ async function main(): Promise<number> {
   return failures ? 1 : 0;
 }
 
-runScript(main, { name: 'restore-drill', timeoutMs: 10 * 60_000 });
+/** The drill's Temporal server: where its orders are kept, and how they are backed up, lost and restored. */
+interface DrillServer {
+  what: string;
+  /** What losing it does, as the drill says it. */
+  lost: string;
+  backup(): Promise<{ at: Date; bytes: number }>;
+  lose(): Promise<void>;
+  /** The backup put in place, and the server started on it. */
+  restore(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The local stack's dev server on SQLite; lost with its machine, restored onto a new one. */
+async function devServer(cli: string, port: number): Promise<DrillServer> {
+  const start = async (dataDir: string) => {
+    mkdirSync(dataDir, { recursive: true });
+    const server = new DevServerProcess(cli, {
+      port,
+      dbFile: path.join(dataDir, DATABASE_FILE),
+      log: (chunk) => log.write(`[temporal] ${chunk}`),
+    });
+    await server.start();
+    return server;
+  };
+  const lost = path.join(logDir, 'lost-machine');
+  const backupDir = path.join(logDir, 'backup');
+  let server = await start(lost);
+  return {
+    what: `the dev server on ${lost}`,
+    lost: 'machine lost (server, worker, API SIGKILLed)',
+    async backup() {
+      const { manifest, totalBytes } = await takeBackup(lost, backupDir);
+      return { at: new Date(manifest.createdAt), bytes: totalBytes };
+    },
+    lose: () => server.kill(),
+    async restore() {
+      const restored = path.join(logDir, 'new-machine');
+      await restoreBackup(backupDir, restored);
+      server = await start(restored);
+    },
+    stop: () => server.stop(),
+  };
+}
+
+/** The full server on PostgreSQL; its databases dumped, dropped and restored. Points `env` at it. */
+async function clusterServer(env: NodeJS.ProcessEnv): Promise<DrillServer> {
+  // A folder of its own, outside the drill's private one: PostgreSQL runs as its own user.
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'order-saga-restore-drill-cluster-'));
+  const cluster = await startTemporalCluster({ workDir, log, say });
+  env.TEMPORAL_ADDRESS = cluster.address;
+  await Promise.race([setupTemporal(loadConfig(env), say), cluster.exited]);
+  const dumps = path.join(workDir, 'backup');
+  return {
+    what: `Temporal ${cluster.address} on PostgreSQL`,
+    lost: 'server stopped, worker and API SIGKILLed',
+    async backup() {
+      const at = new Date();
+      return { at, bytes: cluster.dumpDatabases(dumps) };
+    },
+    lose: () => cluster.stopServer(),
+    async restore() {
+      cluster.restoreDatabases(dumps);
+      cluster.startServer();
+    },
+    async stop() {
+      await cluster.stop();
+      rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+}
+
+runScript(main, { name: 'restore-drill', timeoutMs: 15 * 60_000 });

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { freePort } from './parts';
 import { startLogged, stopChild } from './children';
@@ -33,7 +33,20 @@ export interface TemporalCluster {
   stop(): Promise<void>;
   /** Stops PostgreSQL alone (once the server and its other clients are gone). */
   stopPostgres(): void;
+  /** Stops the Temporal server alone, PostgreSQL left running; {@link startServer} starts it again. */
+  stopServer(): Promise<void>;
+  startServer(): void;
+  /**
+   * Backs up both of Temporal's databases with pg_dump into `dir` (visibility first, then the main one:
+   * see docs/OPERATIONS.md); returns the files' total size.
+   */
+  dumpDatabases(dir: string): number;
+  /** Drops both databases and restores them from `dir` (the server must be stopped). */
+  restoreDatabases(dir: string): void;
 }
+
+/** Temporal's two databases, in the order they are dumped: visibility, then the main store. */
+const DATABASES = ['temporal_visibility', 'temporal'] as const;
 
 export interface ClusterOptions {
   workDir: string;
@@ -82,8 +95,8 @@ persistence:
   visibilityStore: visibility
   numHistoryShards: 4
   datastores:
-    default:${store('temporal', 20)}
-    visibility:${store('temporal_visibility', 10)}
+    default:${store(DATABASES[1], 20)}
+    visibility:${store(DATABASES[0], 10)}
 global:
   membership:
     maxJoinDuration: 30s
@@ -173,7 +186,7 @@ function ensurePostgres({ log, say }: ClusterOptions): string {
 async function startPostgres(
   bin: string,
   { workDir, log }: ClusterOptions,
-): Promise<{ port: number; pid: number; stop: () => void }> {
+): Promise<{ port: number; pid: number; stop: () => void; tool: (name: string, args: string[]) => void }> {
   const dataDir = path.join(workDir, 'postgres');
   mkdirSync(dataDir);
   const asRoot = process.getuid?.() === 0;
@@ -206,7 +219,9 @@ async function startPostgres(
   );
   // The postmaster's pid is the first line of its lock file.
   const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  return { port, pid, stop };
+  const tool = (name: string, args: string[]) =>
+    runLogged(log, ...as(path.join(bin, name), ['-h', '127.0.0.1', '-p', String(port), '-U', 'temporal', ...args]));
+  return { port, pid, stop, tool };
 }
 
 export async function startTemporalCluster(options: ClusterOptions): Promise<TemporalCluster> {
@@ -224,26 +239,55 @@ export async function startTemporalCluster(options: ClusterOptions): Promise<Tem
   });
   const { frontend, file } = await writeServerConfig(workDir, postgres.port);
   const args = ['--config-file', file, '--allow-no-auth', 'start'];
-  const temporal = startLogged(log, 'temporal', server, args, withoutOtelVariables(process.env));
   let stopping = false;
-  const exited = new Promise<never>((_, reject) =>
-    temporal.once('exit', (code, signal) => {
-      if (!stopping) reject(new Error(`the Temporal server exited (${code ?? signal}); see its lines in the log`));
-    }),
-  );
-  // Only those who wait on it care; an exit at the end of the run is expected.
-  exited.catch(() => undefined);
+  const launch = () => {
+    const child = startLogged(log, 'temporal', server, args, withoutOtelVariables(process.env));
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code, signal) => {
+        if (!stopping) reject(new Error(`the Temporal server exited (${code ?? signal}); see its lines in the log`));
+      }),
+    );
+    // Only those who wait on it care; an exit at the end of the run is expected.
+    exited.catch(() => undefined);
+    return { child, exited };
+  };
+  let temporal = launch();
   say(`Temporal server ${CLUSTER_SERVER_VERSION} starting on 127.0.0.1:${frontend}`);
+  const asPostgres = (dir: string) => {
+    if (process.getuid?.() === 0) runLogged(log, 'chown', ['-R', 'postgres:postgres', dir]);
+  };
   return {
     address: `127.0.0.1:${frontend}`,
-    serverPid: temporal.pid!,
+    serverPid: temporal.child.pid!,
     postgresPid: postgres.pid,
-    exited,
+    exited: temporal.exited,
     stopPostgres: postgres.stop,
     async stop() {
       stopping = true;
-      await stopChild(temporal);
+      await stopChild(temporal.child);
       postgres.stop();
+    },
+    async stopServer() {
+      stopping = true;
+      await stopChild(temporal.child);
+    },
+    startServer() {
+      stopping = false;
+      temporal = launch();
+    },
+    dumpDatabases(dir: string): number {
+      mkdirSync(dir, { recursive: true });
+      asPostgres(dir);
+      for (const database of DATABASES)
+        postgres.tool('pg_dump', ['--format=custom', '--file', path.join(dir, `${database}.dump`), database]);
+      return DATABASES.reduce((sum, database) => sum + statSync(path.join(dir, `${database}.dump`)).size, 0);
+    },
+    restoreDatabases(dir: string): void {
+      for (const database of DATABASES) {
+        postgres.tool('dropdb', ['--force', '--if-exists', database]);
+        postgres.tool('createdb', [database]);
+        postgres.tool('pg_restore', ['--dbname', database, path.join(dir, `${database}.dump`)]);
+      }
     },
   };
 }
