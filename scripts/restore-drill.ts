@@ -9,9 +9,10 @@ import { createHttpClient } from '../activities/http';
 import { createPaymentActivities, createPaymentLister } from '../activities/payments';
 import { loadConfig } from '../config';
 import type { OrderRequest } from '../domain/order-request';
-import { isTerminal, type OrderView } from '../domain/order-state';
+import type { OrderView } from '../domain/order-state';
 import { createLogger, TemporalPinoLogger } from '../observability/logger';
 import { PaymentToken } from '../sandbox/ledger';
+import { Reason } from '../domain/reasons';
 import { DATABASE_FILE, restoreBackup, takeBackup } from '../stack/backup';
 import { runScript, supervisedEntry, type EntryPoint } from '../stack/children';
 import { DevServerProcess } from '../stack/dev-server-process';
@@ -208,7 +209,21 @@ async function main(): Promise<number> {
   const views = await waitForOrdersToEnd(inBackup, async (orderId) => (await call('GET', `/orders/${orderId}`)).body, {
     timeoutMs: SETTLE_TIMEOUT_MS,
   });
-  const resumed = [...views.values()].filter((view) => isTerminal(view.status)).length;
+  // Each order ends as it would have without the loss: "resumed" counts those that did.
+  const expected: [string[], string, string | null][] = [
+    [paid, 'CONFIRMED', null],
+    [awaiting, 'CANCELLED', Reason.PAYMENT_TIMEOUT],
+    [compensating, 'CANCELLED', Reason.CANCELLED_BY_CUSTOMER],
+    [attention, 'CANCELLED', Reason.UNEXPECTED_ANSWER],
+  ];
+  let resumed = 0;
+  for (const [orderIds, status, code] of expected) {
+    for (const orderId of orderIds) {
+      const view = views.get(orderId);
+      if (view?.status === status && (view.reason?.code ?? null) === code) resumed++;
+      else say(`${orderId} ended ${view?.status} ${view?.reason?.code ?? ''}, expected ${status} ${code ?? ''}`);
+    }
+  }
   const answers = await Promise.all(afterBackup.map((orderId) => call('GET', `/orders/${orderId}`)));
   const unknownAfter = answers.filter((answer) => answer.status === 404).length;
 
