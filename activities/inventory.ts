@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import type { OrderItem } from '../domain/order-request';
 import { priceOrder, quantitiesBySku } from '../domain/pricing';
+import { createdSinceQuery } from '../domain/paging';
 import { Reason } from '../domain/reasons';
 import { contractError, expectAnswer, type HttpClient } from './http';
 
@@ -13,6 +14,12 @@ export const ReservationRequest = z.object({
   orderId: z.string(),
   items: z.array(z.object({ sku: z.string(), quantity: z.int().positive() })).min(1),
 });
+/** `GET /inventory/reservations?createdFrom=` (domain/paging.ts): a page of the reservations made since a time. */
+export const ReservationPage = z.object({
+  reservations: z.array(z.object({ orderId: z.string(), status: z.enum(['reserved', 'released']) })),
+  nextCursor: z.string().nullable(),
+});
+export type ReservationPage = z.infer<typeof ReservationPage>;
 /** The error code inventory answers (409) when a SKU has too little stock. */
 export const OUT_OF_STOCK_CODE = 'OUT_OF_STOCK';
 
@@ -21,6 +28,19 @@ export interface InventoryConfig {
   catalogUrl: string;
   /** Base URL of the inventory service (reservations); the sandbox serves both. */
   inventoryUrl: string;
+}
+
+/**
+ * Inventory's reservations made since a time, page by page: not an activity, but what an operator's
+ * reconciliation after a restore reads (stack/reconcile.ts).
+ */
+export function createReservationLister(http: HttpClient, { inventoryUrl }: Pick<InventoryConfig, 'inventoryUrl'>) {
+  return {
+    async page(createdFrom: Date, cursor: string | null): Promise<ReservationPage> {
+      const url = `${inventoryUrl}/inventory/reservations?${createdSinceQuery(createdFrom, cursor)}`;
+      return expectAnswer(ReservationPage, await http.send({ method: 'GET', url }), 'inventory');
+    },
+  };
 }
 
 /** Activities against catalog and inventory. Reservations are idempotent per order id. */

@@ -9,6 +9,7 @@ import {
   PaymentPage,
   PaymentRecord,
 } from '../payment-provider/protocol';
+import { createdSinceQuery } from '../domain/paging';
 import { contractError, expectAnswer, UpstreamError, type HttpClient, type HttpResponse } from './http';
 
 export interface PaymentProviderEndpoint {
@@ -37,8 +38,7 @@ function baseUrlIn(providers: readonly PaymentProviderEndpoint[], provider: stri
 export function createPaymentLister(http: HttpClient, providers: readonly PaymentProviderEndpoint[]) {
   return {
     async page(provider: string, createdFrom: Date, cursor: string | null): Promise<PaymentPage> {
-      const query = new URLSearchParams({ createdFrom: createdFrom.toISOString() });
-      if (cursor !== null) query.set('cursor', cursor);
+      const query = createdSinceQuery(createdFrom, cursor);
       const response = await http.send({ method: 'GET', url: `${baseUrlIn(providers, provider)}/payments?${query}` });
       return expectAnswer(PaymentPage, response, `payment provider ${provider}`);
     },

@@ -42,13 +42,7 @@ export type PaymentRecord = z.infer<typeof PaymentRecord>;
 /** A provider's answer to `GET /payments?orderId=`. */
 export const PaymentList = z.object({ payments: z.array(PaymentRecord) });
 
-/** `GET /payments?createdFrom=&cursor=&limit=`: a provider's payments opened since a time, oldest first, by pages. */
-export const PaymentPageQuery = z.object({
-  createdFrom: z.iso.datetime({ offset: true }),
-  cursor: z.string().min(1).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-});
-/** Its answer: a page, and the cursor of the next one (null: this was the last). */
+/** `GET /payments?createdFrom=` (domain/paging.ts): a page of the payments opened since a time, and the next page's cursor. */
 export const PaymentPage = z.object({ payments: z.array(PaymentRecord), nextCursor: z.string().nullable() });
 export type PaymentPage = z.infer<typeof PaymentPage>;
 

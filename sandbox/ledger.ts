@@ -36,10 +36,23 @@ export interface SandboxPayment {
   createdAt: number;
 }
 
-/** A page of a provider's payments by creation time, and where the next page starts (null: none). */
-export interface PaymentPage {
-  payments: SandboxPayment[];
-  nextCursor: string | null;
+/** A reservation as inventory keeps it: the order's lines, and when it was made (ms since the epoch). */
+export interface SandboxReservation {
+  orderId: string;
+  items: { sku: string; quantity: number }[];
+  status: 'reserved' | 'released';
+  createdAt: number;
+}
+
+/**
+ * The page of `all` (oldest first) after the item `cursor` names, `limit` at most, and the cursor of the
+ * next page (null: this is the last): how the sandbox's systems list what they made since a time.
+ */
+function pageAfter<T>(all: T[], idOf: (item: T) => string, cursor: string | null, limit: number) {
+  const start = cursor === null ? 0 : all.findIndex((item) => idOf(item) === cursor) + 1;
+  if (cursor !== null && start === 0) throw new SandboxError(400, 'INVALID_CURSOR', 'not a cursor this system gave');
+  const items = all.slice(start, start + limit);
+  return { items, nextCursor: start + limit < all.length ? idOf(items[items.length - 1]!) : null };
 }
 
 export class SandboxError extends Error {
@@ -58,10 +71,7 @@ export class SandboxError extends Error {
  */
 export class Ledger {
   readonly stock = new Map<string, number>();
-  private readonly reservations = new Map<
-    string,
-    { items: { sku: string; quantity: number }[]; status: 'reserved' | 'released' }
-  >();
+  private readonly reservations = new Map<string, SandboxReservation>();
   private readonly payments = new Map<string, SandboxPayment>();
   private readonly paymentByOrder = new Map<string, string>();
   private readonly fulfillments = new Map<string, string>();
@@ -101,7 +111,7 @@ export class Ledger {
         throw new SandboxError(409, OUT_OF_STOCK_CODE, `${sku}: ${available} left, ${quantity} wanted`);
     }
     for (const { sku, quantity } of items) this.stock.set(sku, this.stock.get(sku)! - quantity);
-    this.reservations.set(orderId, { items: [...items], status: 'reserved' });
+    this.reservations.set(orderId, { orderId, items: [...items], status: 'reserved', createdAt: Date.now() });
     return { created: true };
   }
 
@@ -110,7 +120,19 @@ export class Ledger {
     if (existing?.status === 'reserved') {
       for (const { sku, quantity } of existing.items) this.stock.set(sku, (this.stock.get(sku) ?? 0) + quantity);
     }
-    this.reservations.set(orderId, { items: existing?.items ?? [], status: 'released' });
+    this.reservations.set(orderId, {
+      orderId,
+      items: existing?.items ?? [],
+      status: 'released',
+      createdAt: existing?.createdAt ?? Date.now(),
+    });
+  }
+
+  /** Reservations made at `fromMs` or later, oldest first, by pages (see {@link pageAfter}). */
+  reservationsSince(fromMs: number, cursor: string | null, limit: number) {
+    const all = [...this.reservations.values()].filter((r) => r.createdAt >= fromMs);
+    const { items, nextCursor } = pageAfter(all, (r) => r.orderId, cursor, limit);
+    return { reservations: items, nextCursor };
   }
 
   /** Idempotent per provider and order: the same order asks twice, it gets the same payment. */
@@ -149,14 +171,10 @@ export class Ledger {
    * A provider's payments created at `fromMs` or later, oldest first, `limit` at most, after the payment
    * `cursor` names (the last of the page before).
    */
-  paymentsCreatedSince(provider: string, fromMs: number, cursor: string | null, limit: number): PaymentPage {
+  paymentsCreatedSince(provider: string, fromMs: number, cursor: string | null, limit: number) {
     const all = [...this.payments.values()].filter((p) => p.provider === provider && p.createdAt >= fromMs);
-    const start = cursor === null ? 0 : all.findIndex((p) => p.paymentId === cursor) + 1;
-    if (cursor !== null && start === 0)
-      throw new SandboxError(400, 'INVALID_CURSOR', 'not a cursor this provider gave');
-    const payments = all.slice(start, start + limit);
-    const more = start + limit < all.length;
-    return { payments, nextCursor: more ? payments[payments.length - 1]!.paymentId : null };
+    const { items, nextCursor } = pageAfter(all, (p) => p.paymentId, cursor, limit);
+    return { payments: items, nextCursor };
   }
 
   /** The customer paid: the provider captures at once (the money has moved). */

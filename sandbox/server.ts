@@ -1,7 +1,8 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { PaymentEvent } from '../domain/contract';
-import { CreatePaymentRequest, PaymentPageQuery, type PaymentRecord } from '../payment-provider/protocol';
+import { CreatePaymentRequest, type PaymentRecord } from '../payment-provider/protocol';
+import { CreatedSinceQuery } from '../domain/paging';
 import { ReservationRequest } from '../activities/inventory';
 import { FulfillmentRequest } from '../activities/fulfillment';
 import { NotificationRequest } from '../activities/notifications';
@@ -145,6 +146,20 @@ export function createSandbox(options: SandboxOptions) {
     res.status(created ? 201 : 200).json({ orderId, status: 'reserved' });
   });
 
+  app.get('/inventory/reservations', (req, res) => {
+    const query = CreatedSinceQuery.parse(req.query);
+    const page = ledger.reservationsSince(Date.parse(query.createdFrom), query.cursor ?? null, query.limit);
+    res.json({
+      reservations: page.reservations.map(({ orderId, status, items, createdAt }) => ({
+        orderId,
+        status,
+        items,
+        createdAt: new Date(createdAt).toISOString(),
+      })),
+      nextCursor: page.nextCursor,
+    });
+  });
+
   app.post(
     '/inventory/reservations/:orderId/release',
     faultable('release'),
@@ -173,7 +188,7 @@ export function createSandbox(options: SandboxOptions) {
       return void res.json({ payments: ledger.paymentsOfOrder(provider, orderId).map((p) => record(req, p)) });
     }
     if (outages.providers.has(provider)) throw new SandboxError(503, 'PROVIDER_DOWN', `${provider} is down`);
-    const query = PaymentPageQuery.parse(req.query);
+    const query = CreatedSinceQuery.parse(req.query);
     const page = ledger.paymentsCreatedSince(
       provider,
       Date.parse(query.createdFrom),

@@ -4,22 +4,23 @@ import { EncryptionCodec } from '../codec';
 import { readDevKeys } from '../codec/keys';
 import { z } from 'zod';
 import { createHttpClient } from '../activities/http';
-import { createPaymentActivities, createPaymentLister } from '../activities/payments';
 import { loadConfigOrExit, temporalConnectionOptions } from '../config';
 import { temporalClient } from '../stack/parts';
-import { reconcilePayments } from '../stack/reconcile';
+import { reconcile, reconcileThrough } from '../stack/reconcile';
+import { activityEndpoints } from '../worker/worker';
 
 const USAGE = `usage: npm run reconcile -- --since <time> [--dry-run]
        <time>: ISO 8601 with a zone, e.g. 2026-11-30T08:10:44Z (the backup's createdAt)
 
 After a restore: lists every payment each provider opened since <time> and refunds or voids those the
 Temporal server's orders do not keep (their order unknown, or keeping another payment, or ended without
-one), one line each and a summary (docs/OPERATIONS.md). --dry-run says what it would settle and settles
+one); then releases the stock reserved since <time> for orders the server does not know. One line each
+and a summary (docs/OPERATIONS.md). --dry-run says what it would settle and settles
 nothing. Exits 1 if anything could not be done; running it again is safe.`;
 
 const Since = z.iso.datetime({ offset: true });
 
-/** `npm run reconcile -- --since <time>`: the last step of a restore drill. */
+/** `npm run reconcile -- --since <time>`: the last step of a restore. */
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: { since: { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean' } },
@@ -44,10 +45,8 @@ async function main(): Promise<number> {
   const keys = config.encryptionKeys ?? readDevKeys(config.dataDir);
   const client = temporalClient(connection, config.temporal.namespace, keys && new EncryptionCodec(keys));
   try {
-    const report = await reconcilePayments(new Date(since.data), {
-      providers: config.paymentProviders.map((provider) => provider.name),
-      page: createPaymentLister(http, config.paymentProviders).page,
-      settle: createPaymentActivities(http, config.paymentProviders).settlePayment,
+    const report = await reconcile(new Date(since.data), {
+      ...reconcileThrough(http, activityEndpoints(config)),
       client,
       say: (line) => console.log(`[reconcile] ${line}`),
       dryRun: values['dry-run'] === true,

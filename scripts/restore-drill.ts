@@ -6,23 +6,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Runtime } from '@temporalio/worker';
 import { createHttpClient } from '../activities/http';
-import { createPaymentActivities, createPaymentLister } from '../activities/payments';
 import { loadConfig } from '../config';
 import type { OrderRequest } from '../domain/order-request';
 import type { OrderView } from '../domain/order-state';
 import { createLogger, TemporalPinoLogger } from '../observability/logger';
-import { PaymentToken } from '../sandbox/ledger';
+import { PaymentToken, SANDBOX_CATALOG } from '../sandbox/ledger';
 import { Reason } from '../domain/reasons';
 import { DATABASE_FILE, restoreBackup, takeBackup } from '../stack/backup';
 import { runScript, supervisedEntry, type EntryPoint } from '../stack/children';
 import { DevServerProcess } from '../stack/dev-server-process';
 import { throwawayStackEnv } from '../stack/local-stack';
 import { connectClient, serveSandbox, waitUntilAnswers } from '../stack/parts';
-import { reconcilePayments } from '../stack/reconcile';
+import { reconcile, reconcileThrough } from '../stack/reconcile';
 import { ensureTemporalCli } from '../stack/temporal-cli';
 import { startTemporalCluster } from '../stack/temporal-cluster';
 import { setupTemporal } from './setup-temporal';
-import { writeWorkflowBundle } from '../worker/worker';
+import { activityEndpoints, writeWorkflowBundle } from '../worker/worker';
 import { judgeOrders, waitForOrdersToEnd } from './order-checks';
 
 /**
@@ -185,10 +184,8 @@ async function main(): Promise<number> {
   await sandboxCall('/_sandbox/refunds/outage', { down: false });
   const temporal = await connectClient(config, keys);
   const http = createHttpClient(config.httpTimeoutMs);
-  const report = await reconcilePayments(backupAt, {
-    providers: config.paymentProviders.map((provider) => provider.name),
-    page: createPaymentLister(http, config.paymentProviders).page,
-    settle: createPaymentActivities(http, config.paymentProviders).settlePayment,
+  const report = await reconcile(backupAt, {
+    ...reconcileThrough(http, activityEndpoints(config)),
     client: temporal.client,
     say: (line) => log.write(`[reconcile] ${line}\n`),
   });
@@ -236,6 +233,16 @@ async function main(): Promise<number> {
   );
   for (const payment of keptAfter)
     say(`payment after the backup not settled: ${payment.paymentId} (${payment.status})`);
+  // Stock: what the catalog started with, less what the confirmed orders took.
+  const stockMismatches = SANDBOX_CATALOG.filter(({ sku, stock }) => {
+    const taken = [...views.values()]
+      .filter((view) => view.status === 'CONFIRMED')
+      .flatMap((view) => view.items)
+      .filter((item) => item.sku === sku)
+      .reduce((sum, item) => sum + item.quantity, 0);
+    if (ledger.stock[sku] !== stock - taken) say(`stock of ${sku}: ${ledger.stock[sku]}, expected ${stock - taken}`);
+    return ledger.stock[sku] !== stock - taken;
+  }).length;
   // Per provider: what it holds is exactly the totals of the confirmed orders it took.
   const providerMismatches = config.paymentProviders.filter(({ name }) => {
     const held = ledger.payments
@@ -266,13 +273,15 @@ async function main(): Promise<number> {
     report.failures.length +
     moneyMismatches +
     doubleCharges +
-    providerMismatches;
+    providerMismatches +
+    stockMismatches;
   await new Promise((resolve) => log.end(resolve));
   if (!failures) rmSync(logDir, { recursive: true, force: true });
   else say(`logs kept in ${logDir}`);
   console.log(
     `orders in backup ${inBackup.length}, resumed ${resumed}, payments after backup ${afterPayments.length}, ` +
-      `settled ${afterPayments.length - keptAfter.length}, money mismatches ${moneyMismatches + providerMismatches}`,
+      `settled ${afterPayments.length - keptAfter.length}, money mismatches ${moneyMismatches + providerMismatches}, ` +
+      `stock mismatches ${stockMismatches}`,
   );
   return failures ? 1 : 0;
 }

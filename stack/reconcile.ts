@@ -1,7 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { SettleOutcome } from '../activities/payments';
+import type { ActivityEndpoints } from '../activities';
+import type { HttpClient } from '../activities/http';
+import { createInventoryActivities, createReservationLister, type ReservationPage } from '../activities/inventory';
+import { createPaymentActivities, createPaymentLister, type SettleOutcome } from '../activities/payments';
 import type { PaymentRecord } from '../payment-provider/protocol';
 import { orderWorkflowId } from '../domain/contract';
 import { viewInMemo } from '../domain/order-record';
@@ -33,6 +36,11 @@ export interface ReconcileParts {
   ): Promise<{ payments: PaymentRecord[]; nextCursor: string | null }>;
   /** The saga's settle (activities/payments.ts): refund or void, idempotent. */
   settle(input: { provider: string; orderId: string; paymentId: string }): Promise<SettleOutcome>;
+  /** Inventory's reservations made since `from`, a page at a time, and the saga's release (idempotent). */
+  stock: {
+    page(from: Date, cursor: string | null): Promise<ReservationPage>;
+    release(input: { orderId: string }): Promise<void>;
+  };
   /** A client that decodes the orders' memos (the payload codec): where an order's own payment is read. */
   client: Client;
   say(line: string): void;
@@ -51,17 +59,37 @@ export interface ReconcileReport {
   /** Of those, payments of known orders that are not the order's own. */
   strays: number;
   settled: { refunded: number; voided: number; nothing: number };
+  /** Reservations still held that were made since the time, and those released (their order unknown). */
+  stock: { held: number; released: number };
   /** What could not be done (a provider or the server down past its retries): run again. */
   failures: string[];
 }
 
-export async function reconcilePayments(since: Date, parts: ReconcileParts): Promise<ReconcileReport> {
+/** What reconcile calls, over `http`: each provider's list and settle, inventory's list and release. */
+export function reconcileThrough(
+  http: HttpClient,
+  endpoints: Pick<ActivityEndpoints, 'paymentProviders' | 'inventoryUrl' | 'catalogUrl'>,
+): Pick<ReconcileParts, 'providers' | 'page' | 'settle' | 'stock'> {
+  const { paymentProviders } = endpoints;
+  return {
+    providers: paymentProviders.map((provider) => provider.name),
+    page: createPaymentLister(http, paymentProviders).page,
+    settle: createPaymentActivities(http, paymentProviders).settlePayment,
+    stock: {
+      page: createReservationLister(http, endpoints).page,
+      release: createInventoryActivities(http, endpoints).releaseStock,
+    },
+  };
+}
+
+export async function reconcile(since: Date, parts: ReconcileParts): Promise<ReconcileReport> {
   const { providers, say } = parts;
   const report: ReconcileReport = {
     listed: 0,
     unknown: 0,
     strays: 0,
     settled: { refunded: 0, voided: 0, nothing: 0 },
+    stock: { held: 0, released: 0 },
     failures: [],
   };
   const retried = <T>(what: string, call: () => Promise<T>) =>
@@ -119,14 +147,73 @@ export async function reconcilePayments(since: Date, parts: ReconcileParts): Pro
       cursor = page.nextCursor;
     } while (cursor !== null);
   }
+  await reconcileStock(since, parts, report, retried);
   const { refunded, voided, nothing } = report.settled;
   say(
     `since ${since.toISOString()}: ${report.listed} payments at ${providers.length} providers, ` +
       `${report.unknown} of orders the server does not know, ${report.strays} not their known order's` +
       `${parts.dryRun ? ' (dry run: nothing settled)' : ''}: refunded ${refunded}, voided ${voided}, ` +
-      `nothing to settle ${nothing}; failures ${report.failures.length}`,
+      `nothing to settle ${nothing}; ${report.stock.held} reservations held, ${report.stock.released} released; ` +
+      `failures ${report.failures.length}`,
   );
   return report;
+}
+
+/**
+ * Stock reserved since the time for an order the server does not know is released: its order was lost
+ * with what came after the backup. A known order's reservation is its saga's (released if it
+ * compensates, kept if it is confirmed).
+ */
+async function reconcileStock(
+  since: Date,
+  parts: ReconcileParts,
+  report: ReconcileReport,
+  retried: <T>(what: string, call: () => Promise<T>) => Promise<T>,
+): Promise<void> {
+  const { say } = parts;
+  let cursor: string | null = null;
+  do {
+    let page: ReservationPage;
+    try {
+      page = await retried("listing inventory's reservations", () => parts.stock.page(since, cursor));
+    } catch (err) {
+      report.failures.push(`inventory: could not list its reservations (${errorMessage(err)})`);
+      say(`inventory: could not list its reservations (${errorMessage(err)}): left for the next run`);
+      return;
+    }
+    for (const reservation of page.reservations) {
+      if (reservation.status !== 'reserved') continue;
+      report.stock.held++;
+      const what = `the stock reserved for order ${reservation.orderId}`;
+      let order: KnownOrder | null;
+      try {
+        order = await retried(`asking the server about order ${reservation.orderId}`, () =>
+          knownOrder(parts.client, reservation.orderId),
+        );
+      } catch (err) {
+        report.failures.push(`${what}: the server did not say whether it knows the order (${errorMessage(err)})`);
+        say(`${what}: left alone, the server did not say whether it knows the order (${errorMessage(err)})`);
+        continue;
+      }
+      if (order) {
+        say(`${what}: left alone, the order's saga releases or keeps it`);
+        continue;
+      }
+      if (parts.dryRun) {
+        say(`${what}: unknown to the server, would be released (dry run)`);
+        continue;
+      }
+      try {
+        await retried(`releasing ${what}`, () => parts.stock.release({ orderId: reservation.orderId }));
+        report.stock.released++;
+        say(`${what}: unknown to the server, released`);
+      } catch (err) {
+        report.failures.push(`${what}: not released (${errorMessage(err)})`);
+        say(`${what}: unknown to the server, not released (${errorMessage(err)}): run again`);
+      }
+    }
+    cursor = page.nextCursor;
+  } while (cursor !== null);
 }
 
 /** What the server knows of an order: whether it has ended, and the payment it keeps (null: none yet). */

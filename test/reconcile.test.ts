@@ -1,10 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { createHttpClient } from '../activities/http';
-import { createPaymentActivities, createPaymentLister } from '../activities/payments';
 import { getOrderQuery } from '../domain/contract';
 import { PaymentToken } from '../sandbox/ledger';
-import { reconcilePayments, type ReconcileParts } from '../stack/reconcile';
+import { reconcile, reconcileThrough, type ReconcileParts } from '../stack/reconcile';
 import { eventually, LOST_PAYMENT, makeOrder, startStack, type TestStack } from './helpers/stack';
 
 /**
@@ -20,12 +19,8 @@ afterAll(async () => {
 });
 
 function parts(lines: string[], retries = { attempts: 5, retryDelayMs: 100 }): ReconcileParts {
-  const http = createHttpClient();
-  const { paymentProviders } = stack.endpoints;
   return {
-    providers: paymentProviders.map((provider) => provider.name),
-    page: createPaymentLister(http, paymentProviders).page,
-    settle: createPaymentActivities(http, paymentProviders).settlePayment,
+    ...reconcileThrough(createHttpClient(), stack.endpoints),
     client: stack.client,
     say: (line) => lines.push(line),
     ...retries,
@@ -46,7 +41,7 @@ async function paymentOfALostOrder(provider: 'primary' | 'backup', orderId: stri
 const paymentsOf = (orderId: string) => stack.ledger.snapshot().payments.filter((p) => p.orderId === orderId);
 const net = (orderId: string) => paymentsOf(orderId).reduce((sum, p) => sum + p.captured - p.refunded, 0);
 
-test('payments of orders the server does not know are refunded or voided, page after page; a known order is left to its saga', async () => {
+test('payments and reservations of orders the server does not know are refunded, voided or released, page after page; a known order is left to its saga', async () => {
   const since = new Date();
   const known = makeOrder({ payment: LOST_PAYMENT });
   const handle = await stack.startOrder(known);
@@ -60,21 +55,33 @@ test('payments of orders the server does not know are refunded or voided, page a
   for (const orderId of paid) await paymentOfALostOrder('primary', orderId, PaymentToken.SILENT);
   for (const orderId of pending) await paymentOfALostOrder('primary', orderId, PaymentToken.LOST);
   await paymentOfALostOrder('backup', `LOST-BACKUP-${since.getTime()}`, PaymentToken.SILENT);
+  // Two lost orders had reserved stock too.
+  const mugsBefore = stack.ledger.snapshot().stock['SKU-MUG']!;
+  for (const orderId of paid.slice(0, 2)) {
+    const response = await stack.callSandbox('/inventory/reservations', 'POST', {
+      orderId,
+      items: [{ sku: 'SKU-MUG', quantity: 3 }],
+    });
+    expect(response.status).toBe(201);
+  }
   await eventually(
     () => paid.map(net),
     (nets) => nets.every((value) => value === 2500),
   );
 
   const lines: string[] = [];
-  const report = await reconcilePayments(since, parts(lines));
+  const report = await reconcile(since, parts(lines));
 
   expect(report).toEqual({
     listed: 1 + paid.length + pending.length + 1,
     unknown: paid.length + pending.length + 1,
     strays: 0,
     settled: { refunded: paid.length + 1, voided: pending.length, nothing: 0 },
+    // The known order's reservation is held and left to its saga; the lost ones' are released.
+    stock: { held: 3, released: 2 },
     failures: [],
   });
+  expect(stack.ledger.snapshot().stock['SKU-MUG']).toBe(mugsBefore);
   for (const orderId of [...paid, ...pending, `LOST-BACKUP-${since.getTime()}`]) expect(net(orderId)).toBe(0);
   for (const orderId of pending) expect(paymentsOf(orderId)[0]!.status).toBe('voided');
   expect(paymentsOf(known.orderId)).toEqual([expect.objectContaining({ status: 'pending' })]);
@@ -84,7 +91,7 @@ test('payments of orders the server does not know are refunded or voided, page a
     ),
   );
   expect(lines.at(-1)).toMatch(
-    /: 115 payments at 2 providers, 114 of orders the server does not know, 0 not their known order's: refunded 4, voided 110, nothing to settle 0; failures 0$/,
+    /: 115 payments at 2 providers, 114 of orders the server does not know, 0 not their known order's: refunded 4, voided 110, nothing to settle 0; 3 reservations held, 2 released; failures 0$/,
   );
 });
 
@@ -103,14 +110,14 @@ test("a known order's payment that is not the one it keeps is settled; a dry run
   await eventually(atBackup, (payment) => payment.captured === 2500);
 
   const dryLines: string[] = [];
-  const dry = await reconcilePayments(since, { ...parts(dryLines), dryRun: true });
+  const dry = await reconcile(since, { ...parts(dryLines), dryRun: true });
   expect(dry).toMatchObject({ listed: 2, unknown: 0, strays: 1, settled: { refunded: 0, voided: 0, nothing: 0 } });
   expect(dryLines).toContainEqual(
     expect.stringMatching(/not the order's payment \(it keeps pay_\w+ at primary\), would be settled \(dry run\)$/),
   );
   expect(atBackup().refunded).toBe(0);
 
-  const report = await reconcilePayments(since, parts([]));
+  const report = await reconcile(since, parts([]));
   expect(report).toMatchObject({ listed: 2, unknown: 0, strays: 1, settled: { refunded: 1 }, failures: [] });
   expect(atBackup().refunded).toBe(2500);
   expect(paymentsOf(request.orderId).find((p) => p.provider === 'primary')).toMatchObject({ status: 'pending' });
@@ -128,7 +135,7 @@ test('a provider down past the retries is reported and nothing of it is half don
   const lines: string[] = [];
   let report;
   try {
-    report = await reconcilePayments(since, parts(lines, { attempts: 2, retryDelayMs: 50 }));
+    report = await reconcile(since, parts(lines, { attempts: 2, retryDelayMs: 50 }));
   } finally {
     await stack.outage('backup', false);
   }
@@ -136,7 +143,7 @@ test('a provider down past the retries is reported and nothing of it is half don
   expect(lines).toContainEqual(expect.stringMatching(/^listing backup's payments failed \(.*\): try 2 of 2 in 50 ms$/));
   expect(net(orderId)).toBe(2500);
 
-  const again = await reconcilePayments(since, parts([]));
+  const again = await reconcile(since, parts([]));
   expect(again.failures).toEqual([]);
   expect(again.settled.refunded).toBe(1);
   expect(net(orderId)).toBe(0);

@@ -49,7 +49,7 @@ export function configuredActivities(config: Config): OrderActivities {
 }
 
 /** Where the activities reach the external systems, from configuration. */
-function activityEndpoints(config: Config): ActivityEndpoints {
+export function activityEndpoints(config: Config): ActivityEndpoints {
   return {
     catalogUrl: config.sandboxUrl,
     inventoryUrl: config.sandboxUrl,
