@@ -2,6 +2,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigOrExit } from '../config';
 import { BACKUPS_FOLDER, BackupRefused, describeBackup, newBackupDir, takeBackup } from '../stack/backup';
+import { runScript } from '../stack/children';
 
 const USAGE = `usage: npm run backup [-- --to DIR]
 
@@ -35,10 +36,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error('[backup] failed:', err);
-    process.exit(1);
-  },
-);
+runScript(main, { name: 'backup' });

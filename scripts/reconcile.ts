@@ -8,6 +8,7 @@ import { loadConfigOrExit, temporalConnectionOptions } from '../config';
 import { temporalClient } from '../stack/parts';
 import { reconcile, reconcileThrough } from '../stack/reconcile';
 import { activityEndpoints } from '../worker/worker';
+import { runScript } from '../stack/children';
 
 const USAGE = `usage: npm run reconcile -- --since <time> [--dry-run]
        <time>: ISO 8601 with a zone, e.g. 2026-11-30T08:10:44Z (the backup's createdAt)
@@ -57,10 +58,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error('[reconcile] failed:', err);
-    process.exit(1);
-  },
-);
+runScript(main, { name: 'reconcile' });

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigOrExit } from '../config';
 import { BackupRefused, portInUse, restoreBackup } from '../stack/backup';
+import { runScript } from '../stack/children';
 
 const USAGE = `usage: npm run restore -- DIR
 
@@ -40,10 +41,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error('[restore] failed:', err);
-    process.exit(1);
-  },
-);
+runScript(main, { name: 'restore' });
