@@ -84,42 +84,16 @@ export function reconcileThrough(
 
 export async function reconcile(since: Date, parts: ReconcileParts): Promise<ReconcileReport> {
   const { providers, say } = parts;
-  const report: ReconcileReport = {
-    listed: 0,
-    unknown: 0,
-    strays: 0,
-    settled: { refunded: 0, voided: 0, nothing: 0 },
-    stock: { held: 0, released: 0 },
-    failures: [],
-  };
-  const retried = <T>(what: string, call: () => Promise<T>) =>
-    withRetries(what, call, parts.attempts ?? 5, parts.retryDelayMs ?? 500, say);
-
+  const run = new Run(parts);
+  const { report } = run;
   for (const provider of providers) {
-    let cursor: string | null = null;
-    do {
-      let page;
-      try {
-        page = await retried(`listing ${provider}'s payments`, () => parts.page(provider, since, cursor));
-      } catch (err) {
-        report.failures.push(`${provider}: could not list its payments (${errorMessage(err)})`);
-        say(`${provider}: could not list its payments (${errorMessage(err)}): the rest of it is left for the next run`);
-        break;
-      }
+    const pages = run.pages(`${provider}'s payments`, (cursor) => parts.page(provider, since, cursor));
+    for await (const page of pages) {
       for (const payment of page.payments) {
         report.listed++;
         const what = `${payment.paymentId} at ${provider} (order ${payment.orderId}, ${formatAmount(payment.amount, payment.currency)})`;
-        let order: KnownOrder | null;
-        try {
-          order = await retried(`asking the server about order ${payment.orderId}`, () =>
-            knownOrder(parts.client, payment.orderId),
-          );
-        } catch (err) {
-          // Never settle on a guess: an order the server may know settles its own payment.
-          report.failures.push(`${what}: the server did not say whether it knows the order (${errorMessage(err)})`);
-          say(`${what}: left alone, the server did not say whether it knows the order (${errorMessage(err)})`);
-          continue;
-        }
+        const order = await run.orderOf(payment.orderId, what);
+        if (order === UNANSWERED) continue;
         const why = whySettle(order, provider, payment.paymentId);
         if (!why.settle) {
           say(`${what}: left alone, ${why.reason}`);
@@ -127,27 +101,18 @@ export async function reconcile(since: Date, parts: ReconcileParts): Promise<Rec
         }
         if (order) report.strays++;
         else report.unknown++;
-        if (parts.dryRun) {
-          say(`${what}: ${why.reason}, would be settled (dry run)`);
-          continue;
-        }
-        try {
-          const outcome = await retried(`settling ${payment.paymentId}`, () =>
-            parts.settle({ provider, orderId: payment.orderId, paymentId: payment.paymentId }),
-          );
-          if (outcome.outcome === 'refunded') report.settled.refunded++;
-          else if (outcome.outcome === 'voided') report.settled.voided++;
-          else report.settled.nothing++;
-          say(`${what}: ${why.reason}, ${describeOutcome(outcome, payment.currency)}`);
-        } catch (err) {
-          report.failures.push(`${what}: not settled (${errorMessage(err)})`);
-          say(`${what}: ${why.reason}, not settled (${errorMessage(err)}): run again`);
-        }
+        const outcome = await run.act(`${what}: ${why.reason}`, `settling ${payment.paymentId}`, 'settled', () =>
+          parts.settle({ provider, orderId: payment.orderId, paymentId: payment.paymentId }),
+        );
+        if (!outcome) continue;
+        if (outcome.outcome === 'refunded') report.settled.refunded++;
+        else if (outcome.outcome === 'voided') report.settled.voided++;
+        else report.settled.nothing++;
+        say(`${what}: ${why.reason}, ${describeOutcome(outcome, payment.currency)}`);
       }
-      cursor = page.nextCursor;
-    } while (cursor !== null);
+    }
   }
-  await reconcileStock(since, parts, report, retried);
+  await reconcileStock(since, run);
   const { refunded, voided, nothing } = report.settled;
   say(
     `since ${since.toISOString()}: ${report.listed} payments at ${providers.length} providers, ` +
@@ -164,56 +129,100 @@ export async function reconcile(since: Date, parts: ReconcileParts): Promise<Rec
  * with what came after the backup. A known order's reservation is its saga's (released if it
  * compensates, kept if it is confirmed).
  */
-async function reconcileStock(
-  since: Date,
-  parts: ReconcileParts,
-  report: ReconcileReport,
-  retried: <T>(what: string, call: () => Promise<T>) => Promise<T>,
-): Promise<void> {
-  const { say } = parts;
-  let cursor: string | null = null;
-  do {
-    let page: ReservationPage;
-    try {
-      page = await retried("listing inventory's reservations", () => parts.stock.page(since, cursor));
-    } catch (err) {
-      report.failures.push(`inventory: could not list its reservations (${errorMessage(err)})`);
-      say(`inventory: could not list its reservations (${errorMessage(err)}): left for the next run`);
-      return;
-    }
+async function reconcileStock(since: Date, run: Run): Promise<void> {
+  const { parts, report } = run;
+  for await (const page of run.pages("inventory's reservations", (cursor) => parts.stock.page(since, cursor))) {
     for (const reservation of page.reservations) {
       if (reservation.status !== 'reserved') continue;
       report.stock.held++;
       const what = `the stock reserved for order ${reservation.orderId}`;
-      let order: KnownOrder | null;
-      try {
-        order = await retried(`asking the server about order ${reservation.orderId}`, () =>
-          knownOrder(parts.client, reservation.orderId),
-        );
-      } catch (err) {
-        report.failures.push(`${what}: the server did not say whether it knows the order (${errorMessage(err)})`);
-        say(`${what}: left alone, the server did not say whether it knows the order (${errorMessage(err)})`);
-        continue;
-      }
+      const order = await run.orderOf(reservation.orderId, what);
+      if (order === UNANSWERED) continue;
       if (order) {
-        say(`${what}: left alone, the order's saga releases or keeps it`);
+        parts.say(`${what}: left alone, the order's saga releases or keeps it`);
         continue;
       }
-      if (parts.dryRun) {
-        say(`${what}: unknown to the server, would be released (dry run)`);
-        continue;
-      }
-      try {
-        await retried(`releasing ${what}`, () => parts.stock.release({ orderId: reservation.orderId }));
-        report.stock.released++;
-        say(`${what}: unknown to the server, released`);
-      } catch (err) {
-        report.failures.push(`${what}: not released (${errorMessage(err)})`);
-        say(`${what}: unknown to the server, not released (${errorMessage(err)}): run again`);
-      }
+      const released = await run.act(`${what}: unknown to the server`, `releasing ${what}`, 'released', () =>
+        parts.stock.release({ orderId: reservation.orderId }),
+      );
+      if (released === null) continue;
+      report.stock.released++;
+      parts.say(`${what}: unknown to the server, released`);
     }
-    cursor = page.nextCursor;
-  } while (cursor !== null);
+  }
+}
+
+/** The order's lookup got no answer: the failure is reported, and nothing is done on a guess. */
+const UNANSWERED = Symbol('unanswered');
+
+/** One reconcile run: its parts, its report, and the steps every kind of record goes through. */
+class Run {
+  readonly report: ReconcileReport = {
+    listed: 0,
+    unknown: 0,
+    strays: 0,
+    settled: { refunded: 0, voided: 0, nothing: 0 },
+    stock: { held: 0, released: 0 },
+    failures: [],
+  };
+
+  constructor(readonly parts: ReconcileParts) {}
+
+  /** Something that could not be done: counted as a failure and said, with what to do about it. */
+  private fail(line: string, advice: string): void {
+    this.report.failures.push(line);
+    this.parts.say(`${line}: ${advice}`);
+  }
+
+  private retried<T>(what: string, call: () => Promise<T>): Promise<T> {
+    const { attempts = 5, retryDelayMs = 500, say } = this.parts;
+    return withRetries(what, call, attempts, retryDelayMs, say);
+  }
+
+  /** Every page of a list, each fetched with retries; a list that stays unavailable is a failure, and ends there. */
+  async *pages<P extends { nextCursor: string | null }>(
+    what: string,
+    fetch: (cursor: string | null) => Promise<P>,
+  ): AsyncGenerator<P> {
+    let cursor: string | null = null;
+    do {
+      let page: P;
+      try {
+        page = await this.retried(`listing ${what}`, () => fetch(cursor));
+      } catch (err) {
+        return this.fail(`could not list ${what} (${errorMessage(err)})`, 'the rest is left for the next run');
+      }
+      yield page;
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+  }
+
+  /** What the server knows of the order behind `what`; {@link UNANSWERED} (and a failure) if it would not say. */
+  async orderOf(orderId: string, what: string): Promise<KnownOrder | null | typeof UNANSWERED> {
+    try {
+      return await this.retried(`asking the server about order ${orderId}`, () =>
+        knownOrder(this.parts.client, orderId),
+      );
+    } catch (err) {
+      // Never act on a guess: an order the server may know settles its own payment and stock.
+      this.fail(`${what}: the server did not say whether it knows the order (${errorMessage(err)})`, 'left alone');
+      return UNANSWERED;
+    }
+  }
+
+  /** Does `call` (with retries) unless this is a dry run; null when it was not done. */
+  async act<T>(what: string, trying: string, done: string, call: () => Promise<T>): Promise<T | null> {
+    if (this.parts.dryRun) {
+      this.parts.say(`${what}, would be ${done} (dry run)`);
+      return null;
+    }
+    try {
+      return await this.retried(trying, call);
+    } catch (err) {
+      this.fail(`${what}, not ${done} (${errorMessage(err)})`, 'run again');
+      return null;
+    }
+  }
 }
 
 /** What the server knows of an order: whether it has ended, and the payment it keeps (null: none yet). */

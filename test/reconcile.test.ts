@@ -38,17 +38,23 @@ async function paymentOfALostOrder(provider: 'primary' | 'backup', orderId: stri
   expect(response.status).toBe(201);
 }
 
+/** An order the server knows, at its payment link at the primary (the customer never pays). */
+async function anOrderAwaitingPayment() {
+  const request = makeOrder({ payment: LOST_PAYMENT });
+  const handle = await stack.startOrder(request);
+  await eventually(
+    () => handle.query(getOrderQuery),
+    (view) => view.status === 'AWAITING_PAYMENT',
+  );
+  return request;
+}
+
 const paymentsOf = (orderId: string) => stack.ledger.snapshot().payments.filter((p) => p.orderId === orderId);
 const net = (orderId: string) => paymentsOf(orderId).reduce((sum, p) => sum + p.captured - p.refunded, 0);
 
 test('payments and reservations of orders the server does not know are refunded, voided or released, page after page; a known order is left to its saga', async () => {
   const since = new Date();
-  const known = makeOrder({ payment: LOST_PAYMENT });
-  const handle = await stack.startOrder(known);
-  await eventually(
-    () => handle.query(getOrderQuery),
-    (view) => view.status === 'AWAITING_PAYMENT',
-  );
+  const known = await anOrderAwaitingPayment();
   // Paid silently (no webhook reaches anyone), and opened but never paid: more than a provider's page.
   const paid = Array.from({ length: 3 }, (_, i) => `LOST-PAID-${since.getTime()}-${i}`);
   const pending = Array.from({ length: 110 }, (_, i) => `LOST-PENDING-${since.getTime()}-${i}`);
@@ -99,12 +105,7 @@ test("a known order's payment that is not the one it keeps is settled; a dry run
   const since = new Date();
   // The order keeps its payment at the primary; the backup holds another for it (made, say, by the part of
   // its history that a restore lost).
-  const request = makeOrder({ payment: LOST_PAYMENT });
-  const handle = await stack.startOrder(request);
-  await eventually(
-    () => handle.query(getOrderQuery),
-    (view) => view.status === 'AWAITING_PAYMENT',
-  );
+  const request = await anOrderAwaitingPayment();
   await paymentOfALostOrder('backup', request.orderId, PaymentToken.SILENT);
   const atBackup = () => paymentsOf(request.orderId).find((p) => p.provider === 'backup')!;
   await eventually(atBackup, (payment) => payment.captured === 2500);
@@ -139,7 +140,7 @@ test('a provider down past the retries is reported and nothing of it is half don
   } finally {
     await stack.outage('backup', false);
   }
-  expect(report.failures).toEqual([expect.stringMatching(/^backup: could not list its payments \(/)]);
+  expect(report.failures).toEqual([expect.stringMatching(/^could not list backup's payments \(/)]);
   expect(lines).toContainEqual(expect.stringMatching(/^listing backup's payments failed \(.*\): try 2 of 2 in 50 ms$/));
   expect(net(orderId)).toBe(2500);
 
