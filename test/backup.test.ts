@@ -31,7 +31,7 @@ function tempDir(): string {
 }
 
 /** Runs one of the scripts as `npm run backup` / `npm run restore` do, with the local stack's DATA_DIR and ports. */
-async function runScript(
+async function npmRun(
   script: 'backup' | 'restore',
   args: string[],
   env: Record<string, string>,
@@ -75,13 +75,24 @@ function databaseIn(dataDir: string): void {
   database.close();
 }
 
+/** A backup taken by `npm run backup --to`, and a DATA_DIR whose database reads 'the current database'. */
+async function aBackupAndAStackToRestoreInto(): Promise<{ backupDir: string; target: string }> {
+  const dataDir = tempDir();
+  databaseIn(dataDir);
+  const backupDir = path.join(tempDir(), 'b');
+  expect((await npmRun('backup', ['--to', backupDir], { DATA_DIR: dataDir })).code).toBe(0);
+  const target = tempDir();
+  writeFileSync(path.join(target, DATABASE_FILE), 'the current database');
+  return { backupDir, target };
+}
+
 /** Starts a workflow no worker runs: it stays open in the server's database, which is all this test needs. */
 const startProbe = (client: Client, id: string) =>
   client.workflow.start('backupProbe', { taskQueue: 'no-worker', workflowId: id });
 
 test('npm run backup with nothing to back up says so, exits 1 and writes nothing', async () => {
   const dataDir = tempDir();
-  const result = await runScript('backup', [], { DATA_DIR: dataDir });
+  const result = await npmRun('backup', [], { DATA_DIR: dataDir });
   expect(result.code).toBe(1);
   expect(result.stderr).toContain('nothing to back up: no database at');
   expect(existsSync(path.join(dataDir, BACKUPS_FOLDER))).toBe(false);
@@ -94,7 +105,7 @@ test('a backup taken while the server writes restores to a server that knows eve
   const before: string[] = [];
   let writing = true;
   let during = 0;
-  let backup: Awaited<ReturnType<typeof runScript>>;
+  let backup: Awaited<ReturnType<typeof npmRun>>;
   try {
     for (let i = 0; i < 20; i++) {
       await startProbe(first.client, `before-${i}`);
@@ -104,7 +115,7 @@ test('a backup taken while the server writes restores to a server that knows eve
     const writer = (async () => {
       while (writing) await startProbe(first.client, `during-${during++}`);
     })();
-    backup = await runScript('backup', [], { DATA_DIR: dataDir });
+    backup = await npmRun('backup', [], { DATA_DIR: dataDir });
     writing = false;
     await writer;
   } finally {
@@ -118,7 +129,7 @@ test('a backup taken while the server writes restores to a server that knows eve
   expect(readFileSync(path.join(backupDir!, DEV_KEYS_FILE), 'utf8')).toContain('dev-test');
 
   const restoredDir = tempDir();
-  const restore = await runScript('restore', [backupDir!], { DATA_DIR: restoredDir });
+  const restore = await npmRun('restore', [backupDir!], { DATA_DIR: restoredDir });
   expect(restore.code).toBe(0);
   expect(readFileSync(path.join(restoredDir, DEV_KEYS_FILE), 'utf8')).toContain('dev-test');
   const restored = await devServerOn(restoredDir);
@@ -135,12 +146,7 @@ test('a backup taken while the server writes restores to a server that knows eve
 });
 
 test('npm run restore refuses a running stack, a folder that is not a backup, and a backup with a damaged file, changing nothing', async () => {
-  const dataDir = tempDir();
-  databaseIn(dataDir);
-  const backupDir = path.join(tempDir(), 'b');
-  expect((await runScript('backup', ['--to', backupDir], { DATA_DIR: dataDir })).code).toBe(0);
-  const target = tempDir();
-  writeFileSync(path.join(target, DATABASE_FILE), 'the current database');
+  const { backupDir, target } = await aBackupAndAStackToRestoreInto();
   const unchanged = () => {
     expect(readdirSync(target)).toEqual([DATABASE_FILE]);
     expect(readFileSync(path.join(target, DATABASE_FILE), 'utf8')).toBe('the current database');
@@ -149,7 +155,7 @@ test('npm run restore refuses a running stack, a folder that is not a backup, an
   const running = await devServerOn(tempDir());
   try {
     const port = running.server.port;
-    const refused = await runScript('restore', [backupDir], { DATA_DIR: target, TEMPORAL_PORT: String(port) });
+    const refused = await npmRun('restore', [backupDir], { DATA_DIR: target, TEMPORAL_PORT: String(port) });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(`the local stack is running (port ${port} answers)`);
     unchanged();
@@ -157,34 +163,29 @@ test('npm run restore refuses a running stack, a folder that is not a backup, an
     await running.stop();
   }
 
-  const notABackup = await runScript('restore', [tempDir()], { DATA_DIR: target });
+  const notABackup = await npmRun('restore', [tempDir()], { DATA_DIR: target });
   expect(notABackup.code).toBe(1);
   expect(notABackup.stderr).toContain('is not a backup: it has no backup.json');
   unchanged();
 
   writeFileSync(path.join(backupDir, DATABASE_FILE), 'damaged');
-  const damaged = await runScript('restore', [backupDir], { DATA_DIR: target });
+  const damaged = await npmRun('restore', [backupDir], { DATA_DIR: target });
   expect(damaged.code).toBe(1);
   expect(damaged.stderr).toContain(`is not a complete backup: ${DATABASE_FILE} is not the file it backed up`);
   unchanged();
 
   rmSync(path.join(backupDir, DATABASE_FILE));
-  const missing = await runScript('restore', [backupDir], { DATA_DIR: target });
+  const missing = await npmRun('restore', [backupDir], { DATA_DIR: target });
   expect(missing.code).toBe(1);
   expect(missing.stderr).toContain(`is not a complete backup: ${DATABASE_FILE} is missing`);
   unchanged();
 });
 
 test('a restore moves what it replaces aside instead of deleting it', async () => {
-  const dataDir = tempDir();
-  databaseIn(dataDir);
-  const backupDir = path.join(tempDir(), 'b');
-  expect((await runScript('backup', ['--to', backupDir], { DATA_DIR: dataDir })).code).toBe(0);
-  const target = tempDir();
-  writeFileSync(path.join(target, DATABASE_FILE), 'the current database');
+  const { backupDir, target } = await aBackupAndAStackToRestoreInto();
   writeFileSync(path.join(target, `${DATABASE_FILE}-wal`), 'its log');
 
-  const result = await runScript('restore', [backupDir], { DATA_DIR: target });
+  const result = await npmRun('restore', [backupDir], { DATA_DIR: target });
   expect(result.code).toBe(0);
   const [replaced] = readdirSync(target).filter((name) => name.startsWith('replaced-'));
   expect(readFileSync(path.join(target, replaced!, DATABASE_FILE), 'utf8')).toBe('the current database');
