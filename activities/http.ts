@@ -10,6 +10,10 @@ export interface HttpRequest {
   method: 'GET' | 'POST';
   url: string;
   body?: unknown;
+  /** A body already serialized as JSON, sent byte for byte (instead of `body`): what a signature covers. */
+  serializedBody?: string;
+  /** Headers besides the ones every call sends (a webhook's signature). */
+  headers?: Record<string, string>;
   /** Sent as `Idempotency-Key`; derived from the order id so a retried attempt is the same request. */
   idempotencyKey?: string;
 }
@@ -36,10 +40,11 @@ export const DEFAULT_HTTP_TIMEOUT_MS = 5_000;
  */
 export function createHttpClient(timeoutMs = DEFAULT_HTTP_TIMEOUT_MS): HttpClient {
   return {
-    async send({ method, url, body, idempotencyKey }) {
+    async send({ method, url, body, serializedBody, headers: extraHeaders, idempotencyKey }) {
       // The activity's trace goes on into the external system (`traceparent`), when tracing is on.
-      const headers: Record<string, string> = { accept: 'application/json', ...traceHeaders() };
-      if (body !== undefined) headers['content-type'] = 'application/json';
+      const headers: Record<string, string> = { accept: 'application/json', ...traceHeaders(), ...extraHeaders };
+      const sent = serializedBody ?? (body === undefined ? undefined : JSON.stringify(body));
+      if (sent !== undefined) headers['content-type'] = 'application/json';
       if (idempotencyKey) headers['idempotency-key'] = idempotencyKey;
       let status: number;
       let text: string;
@@ -47,7 +52,7 @@ export function createHttpClient(timeoutMs = DEFAULT_HTTP_TIMEOUT_MS): HttpClien
         const response = await request(url, {
           method,
           headers,
-          body: body === undefined ? undefined : JSON.stringify(body),
+          body: sent,
           signal: AbortSignal.timeout(timeoutMs),
         });
         status = response.statusCode;

@@ -3,6 +3,7 @@ import { createHttpClient, type HttpClient } from './http';
 import { createInventoryActivities } from './inventory';
 import { createNotificationActivities } from './notifications';
 import { createPaymentActivities, type PaymentProviderEndpoint } from './payments';
+import { createStatusWebhookActivities, type WebhookEndpoint } from './status-webhooks';
 
 /** Where the external systems are. In the local stack all but the providers are the sandbox. */
 export interface ActivityEndpoints {
@@ -11,6 +12,8 @@ export interface ActivityEndpoints {
   fulfillmentUrl: string;
   notificationsUrl: string;
   paymentProviders: readonly PaymentProviderEndpoint[];
+  /** The checkouts' order webhook endpoints (`ORDER_WEBHOOKS`); none by default. */
+  orderWebhooks?: readonly WebhookEndpoint[];
 }
 
 /** Every activity the order saga uses, wired to real HTTP (or to the `http` a test hands in). */
@@ -20,6 +23,7 @@ export function createActivities(endpoints: ActivityEndpoints, http: HttpClient 
     ...createPaymentActivities(http, endpoints.paymentProviders),
     ...createFulfillmentActivities(http, { baseUrl: endpoints.fulfillmentUrl }),
     ...createNotificationActivities(http, { baseUrl: endpoints.notificationsUrl }),
+    ...createStatusWebhookActivities(http, endpoints.orderWebhooks ?? []),
   };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import 'zod-openapi';
+import { StatusEventType } from '../domain/status-events';
 import { OrderEvent } from '../domain/order-events';
 import { CancelRequest, OperatorRequest } from '../domain/contract';
 import { CustomerId, OrderId, OrderRequest } from '../domain/order-request';
@@ -11,6 +12,26 @@ import { OrderStatus, OrderView } from '../domain/order-state';
  */
 
 export const OrderIdParam = OrderId.meta({ description: 'The order id the checkout chose', example: 'A-1001' });
+
+/** One event of a live stream, as an SSE client parses it (heartbeats are comments, not events). */
+export const OrderStreamEvent = z
+  .object({
+    id: z.string().regex(/^\d+$/).meta({ description: 'The number of the last domain event it accounts for' }),
+    event: z.enum(['order', ...StatusEventType.options]),
+    data: z.string().meta({
+      description: 'JSON: the Order for `order`, an OrderStatusEvent for the status changes',
+      contentMediaType: 'application/json',
+    }),
+  })
+  .meta({ id: 'OrderStreamEvent' });
+
+/** A live stream's resumption point: the id of the last event the client got (an event number). */
+export const LastEventId = z
+  .string()
+  .regex(/^\d{1,9}$/)
+  .transform(Number)
+  .optional()
+  .meta({ description: 'The id of the last event this client got from the stream: it resumes after it' });
 
 /** The order the README places: a customer who never pays, so it waits at its payment link. */
 export const EXAMPLE_ORDER = {

@@ -6,16 +6,19 @@ import {
 } from 'zod-openapi';
 import { z } from 'zod';
 import { PaymentWebhookEvent } from '../payment-provider/protocol';
+import { StatusEvent, WebhookHeader } from '../domain/status-events';
 import {
   CancelBody,
   CodecPayloads,
   Health,
+  LastEventId,
   ListOrdersQuery,
   OperatorBody,
   OrderEvents,
   OrderIdParam,
   OrderList,
   OrderRequestBody,
+  OrderStreamEvent,
   OrderViewBody,
   Problem,
   Readiness,
@@ -107,6 +110,31 @@ export function openApiDocument() {
     },
     servers: [{ url: '/', description: 'The API serving this document' }],
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    // What the API's side sends: the order webhooks a checkout registers in ORDER_WEBHOOKS.
+    webhooks: {
+      orderStatusChanged: {
+        post: {
+          operationId: 'orderStatusChanged',
+          summary: "An order's status changed (sent to each endpoint in ORDER_WEBHOOKS, in order per order)",
+          // No token: the receiver checks the signature instead.
+          security: open,
+          requestParams: {
+            header: z.object({
+              [WebhookHeader.id]: z.string().meta({ description: "The event's id: the same at every delivery" }),
+              [WebhookHeader.timestamp]: z.string().meta({ description: 'Unix seconds when this delivery was signed' }),
+              [WebhookHeader.signature]: z.string().meta({
+                description:
+                  'v1,<base64 HMAC-SHA256 of id.timestamp.body with the endpoint secret> (Standard Webhooks)',
+              }),
+            }),
+          },
+          requestBody: requiredJson(StatusEvent),
+          responses: {
+            '204': { description: 'Taken (any 2xx is); anything else is retried with backoff' },
+          },
+        },
+      },
+    },
     paths: {
       '/orders': {
         post: {
@@ -177,6 +205,31 @@ export function openApiDocument() {
           ...withOrderId,
           responses: {
             '200': { description: 'Events, oldest first', ...json(OrderEvents) },
+            ...authErrors,
+            '404': problemOf('Unknown order'),
+            ...tooLarge,
+            ...temporalUnavailable,
+          },
+        },
+      },
+      '/orders/{orderId}/stream': {
+        get: {
+          operationId: 'streamOrder',
+          summary: 'Follow an order live: Server-Sent Events (answers with no worker running)',
+          security: secured,
+          requestParams: {
+            path: z.object({ orderId: OrderIdParam }),
+            header: z.object({ 'last-event-id': LastEventId }),
+          },
+          responses: {
+            '200': {
+              description:
+                'An event stream: `order` (the order now, data an Order) at once, then one event per status change ' +
+                '(`order.awaiting_payment`, `order.paid`, … with an OrderStatusEvent as data), each with the number ' +
+                'of the domain event behind it as its id; a `: heartbeat` comment every 15 s; it ends at a terminal status',
+              content: { 'text/event-stream': { schema: OrderStreamEvent } },
+            },
+            '400': problemOf('A Last-Event-ID that is not an event number'),
             ...authErrors,
             '404': problemOf('Unknown order'),
             ...tooLarge,

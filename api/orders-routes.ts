@@ -4,9 +4,10 @@ import type { ApiKeys } from '../config';
 import { OperatorActionKind } from '../domain/order-events';
 import { OrderRequest } from '../domain/order-request';
 import { callerOf, requireScope } from './auth';
-import { CancelBody, ListOrdersQuery, OperatorBody, OrderIdParam } from './http-schemas';
+import { CancelBody, LastEventId, ListOrdersQuery, OperatorBody, OrderIdParam } from './http-schemas';
 import { jsonBody } from './json-body';
 import { InvalidPageTokenError, type OrdersService } from './orders-service';
+import type { OrderStreams } from './order-streams';
 import { problem, serviceUnavailable } from './problem';
 import { noteOrder } from '../observability/request-log';
 
@@ -35,7 +36,7 @@ function orderIdOr404(raw: unknown, res: Response): string | undefined {
 }
 
 /** The orders routes (docs/API.md, "Routes"), each behind its scope. */
-export function ordersRouter(service: OrdersService, apiKeys: ApiKeys): Router {
+export function ordersRouter(service: OrdersService, streams: OrderStreams, apiKeys: ApiKeys): Router {
   const router = Router();
   const json = jsonBody(ORDER_BODY_LIMIT);
   const write = requireScope(apiKeys, 'orders:write');
@@ -93,6 +94,17 @@ export function ordersRouter(service: OrdersService, apiKeys: ApiKeys): Router {
     const events = await service.events(orderId);
     if (!events) return notFound(res);
     res.json({ orderId, events });
+  });
+
+  router.get('/orders/:orderId/stream', read, async (req, res) => {
+    const orderId = orderIdOr404(req.params.orderId, res);
+    if (!orderId) return;
+    const lastEventId = LastEventId.safeParse(req.get('last-event-id'));
+    if (!lastEventId.success) {
+      const message = 'Last-Event-ID must be the id of an event this stream sent (a whole number)';
+      return problem(res, 400, 'Invalid request', message, undefined, [{ path: 'Last-Event-ID', message }]);
+    }
+    if (!(await streams.open(orderId, lastEventId.data ?? null, res))) notFound(res);
   });
 
   router.post('/orders/:orderId/cancel', write, ...json, async (req, res) => {

@@ -8,6 +8,7 @@ import type { Config } from '../config';
 import { createApiMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 import { ordersRouter } from './orders-routes';
+import { OrderStreams } from './order-streams';
 import { OrdersService } from './orders-service';
 import { problem, serviceUnavailable } from './problem';
 import { admitStarts, StartAdmission } from './admission';
@@ -21,7 +22,13 @@ export interface AppOptions {
   client: Client;
   config: Pick<
     Config,
-    'paymentProviders' | 'apiKeys' | 'saga' | 'orderAcceptTimeoutMs' | 'maxStartsInFlight' | 'codecCorsOrigins'
+    | 'paymentProviders'
+    | 'apiKeys'
+    | 'saga'
+    | 'orderAcceptTimeoutMs'
+    | 'maxStartsInFlight'
+    | 'codecCorsOrigins'
+    | 'orderStreams'
   >;
   /** The payload codec the stack encrypts with, served at /codec/* for the Web UI. */
   codec: PayloadCodec;
@@ -83,7 +90,7 @@ export function createApp({
   app.use(
     codecRouter({ codec, corsOrigins: config.codecCorsOrigins, auth: requireScope(config.apiKeys, 'orders:operate') }),
   );
-  app.use(ordersRouter(service, config.apiKeys));
+  app.use(ordersRouter(service, new OrderStreams(service, config.orderStreams), config.apiKeys));
 
   app.use((_req, res) => problem(res, 404, 'Not found', 'no such route'));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {

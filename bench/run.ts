@@ -25,6 +25,7 @@ import { renderChart } from './chart';
 import { metricSeries, percentiles, processStats, processTreeCpuSeconds, type Percentiles } from '../scripts/measure';
 import { setupTemporal } from '../scripts/setup-temporal';
 import { startTemporalCluster } from '../stack/temporal-cluster';
+import { measureStreams } from './streams';
 
 /**
  * `npm run bench`: orders per second end to end (through the real API, worker and sandbox, `tok_ok`)
@@ -38,6 +39,7 @@ const { values: args } = parseArgs({
     profile: { type: 'string' },
     soak: { type: 'string' },
     breakdown: { type: 'boolean' },
+    streams: { type: 'string' },
     server: { type: 'string', default: 'dev' },
   },
 });
@@ -54,6 +56,8 @@ if (!SERVER_KINDS.includes(SERVER_KIND)) {
 }
 /** `--soak N`: instead of the levels, N saga orders at SOAK_CONCURRENCY, with memory sampled every SOAK_STEP orders. */
 const SOAK_ORDERS = args.soak ? Number(args.soak) : 0;
+/** `--streams N`: instead of the levels, N orders each followed by a live stream (bench/streams.ts). */
+const STREAMS = args.streams ? Number(args.streams) : 0;
 const SOAK_CONCURRENCY = 32;
 const SOAK_STEP = 1_000;
 /**
@@ -272,7 +276,7 @@ async function main(): Promise<void> {
   // books and the load driver; the levels keep it in this process, where its CPU has always been counted
   // with the driver's.
   const served =
-    SOAK_ORDERS > 0
+    SOAK_ORDERS > 0 || STREAMS > 0
       ? await apiApart()
       : { ...(await serveApiAndSandbox(config, keys, sandboxOptions)), apiPid: process.pid };
   const { client, apiUrl } = served;
@@ -311,6 +315,27 @@ async function main(): Promise<void> {
 
   if (args.breakdown) {
     await breakdown();
+  } else if (STREAMS > 0) {
+    const measured = await measureStreams({
+      count: STREAMS,
+      runId,
+      apiUrl,
+      sandboxUrl: config.sandboxUrl,
+      apiPid: served.apiPid,
+      serverCpuSeconds: () => server.cpuSeconds(),
+      order,
+    });
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const file = path.join(RESULTS_DIR, `streams-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    writeFileSync(file, `${JSON.stringify(measured, null, 2)}\n`);
+    const { withoutStreams: without, withStreams: streaming, newsMs } = measured;
+    console.log(
+      `${STREAMS} orders idle at their payment links, with no stream / with one stream each: API RSS ` +
+        `${without.apiRssMb} / ${streaming.apiRssMb} MB, API CPU ${without.apiCpuPct} / ${streaming.apiCpuPct}%, ` +
+        `server CPU ${without.serverCpuPct} / ${streaming.serverCpuPct}%; payment to its stream's ` +
+        `order.confirmed: p50 ${newsMs.p50} ms, p95 ${newsMs.p95} ms, p99 ${newsMs.p99} ms`,
+    );
+    console.log(`results in ${path.relative(process.cwd(), file)}`);
   } else if (SOAK_ORDERS > 0) {
     const samples: {
       orders: number;

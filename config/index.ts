@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
@@ -6,6 +7,8 @@ import type { EncryptionKey } from '../codec/encryption-codec';
 import { LOG_LEVELS } from '../observability/logger';
 import { DEFAULT_HTTP_TIMEOUT_MS } from '../activities/http';
 import { errorMessage } from '../domain/errors';
+import { StatusEventType } from '../domain/status-events';
+import type { WebhookSettings } from '../domain/contract';
 
 /** Dev tokens (docs/API.md, "Authentication"), printed by `npm start`. Never valid unless `API_KEYS` is left unset. */
 export const DEV_API_KEYS = {
@@ -27,6 +30,35 @@ export const PaymentProviderConfig = z.object({
   webhookSecret: z.string().min(8),
 });
 export type PaymentProviderConfig = z.infer<typeof PaymentProviderConfig>;
+
+/**
+ * A checkout's order webhook endpoint (docs/API.md, "Order webhooks"). The secret is a Standard Webhooks
+ * one: `whsec_` and the base64 of 24 to 64 random bytes, shared with the receiver.
+ */
+export const OrderWebhookConfig = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }),
+  secret: z.string().refine(isStandardWebhookSecret, {
+    error: 'must be whsec_ and the base64 of 24 to 64 random bytes',
+  }),
+  /** The event types this endpoint hears; all of them when left out. */
+  events: z.array(StatusEventType).min(1).optional(),
+});
+export type OrderWebhookConfig = z.infer<typeof OrderWebhookConfig>;
+
+function isStandardWebhookSecret(secret: string): boolean {
+  const base64 = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : '';
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) return false;
+  const bytes = Buffer.from(base64, 'base64').length;
+  return bytes >= 24 && bytes <= 64;
+}
+
+/**
+ * An endpoint's id in an order's settings and history: a digest of its URL, so a URL that carries a token
+ * never reaches history, and an endpoint keeps its id however the list is reordered.
+ */
+export function webhookEndpointId(url: string): string {
+  return `wh_${createHash('sha256').update(url).digest('hex').slice(0, 16)}`;
+}
 
 /** Measured on this project's reference machine: the number of starts in flight at its best throughput (docs/PERFORMANCE.md). */
 export const DEFAULT_MAX_STARTS_IN_FLIGHT = 32;
@@ -83,6 +115,20 @@ const Env = z.object({
       }),
   ).optional(),
   WEBHOOK_BASE_URL: z.url().optional(),
+  /** Where checkouts hear of their orders' status changes: a JSON list of `{ url, secret, events? }`. */
+  ORDER_WEBHOOKS: json(
+    z.array(OrderWebhookConfig).refine((hooks) => new Set(hooks.map((hook) => hook.url)).size === hooks.length, {
+      message: 'each endpoint is registered once (one URL, one entry)',
+    }),
+  ).optional(),
+  /** How long an order webhook's delivery fails before support sees the order flagged (`WebhooksFailing`). */
+  ORDER_WEBHOOK_FLAG_AFTER_MS: millis(60_000),
+  /** How often the API checks the orders its live streams watch for news (one visibility call per 100 orders). */
+  ORDER_STREAM_POLL_MS: millis(1_000),
+  /** How often an idle live stream gets a heartbeat comment. */
+  ORDER_STREAM_HEARTBEAT_MS: millis(15_000),
+  /** How long an order webhook's delivery is retried before that endpoint hears nothing more of the order. */
+  ORDER_WEBHOOK_GIVE_UP_MS: millis(86_400_000),
   /** Where the catalog/inventory, fulfillment and notification services are; the sandbox by default. */
   SANDBOX_URL: z.url().optional(),
   /** Payload encryption keys, first encrypts (codec/keys.ts); unset: a dev key generated into DATA_DIR. */
@@ -155,6 +201,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   const temporalConnection = connectionFromEnvconfig(vars);
   const sandboxUrl = e.SANDBOX_URL ?? `http://127.0.0.1:${e.SANDBOX_PORT}`;
   const paymentProviders = e.PAYMENT_PROVIDERS ?? devPaymentProviders(sandboxUrl);
+  const orderWebhooks = (e.ORDER_WEBHOOKS ?? []).map((hook) => ({ ...hook, id: webhookEndpointId(hook.url) }));
+  const webhooks: WebhookSettings | undefined =
+    orderWebhooks.length === 0
+      ? undefined
+      : {
+          endpoints: orderWebhooks.map(({ id, events }) => (events ? { id, events } : { id })),
+          flagAfterMs: e.ORDER_WEBHOOK_FLAG_AFTER_MS,
+          giveUpMs: e.ORDER_WEBHOOK_GIVE_UP_MS,
+        };
   return {
     apiPort: e.API_PORT,
     sandboxPort: e.SANDBOX_PORT,
@@ -183,7 +238,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       stepGiveUpMs: e.STEP_GIVE_UP_MS,
       stateSlaMs: e.ORDER_STATE_SLA_MS,
       paymentProviders: paymentProviders.map((provider) => provider.name),
+      // Left out when none is registered: an order's input then reads as it did before order webhooks.
+      ...(webhooks ? { webhooks } : {}),
     },
+    /** With their URLs and secrets: the worker's activity signs and sends (activities/status-webhooks.ts). */
+    orderWebhooks,
+    orderStreams: { pollMs: e.ORDER_STREAM_POLL_MS, heartbeatMs: e.ORDER_STREAM_HEARTBEAT_MS },
     apiKeys: e.API_KEYS ?? (DEV_API_KEYS as unknown as ApiKeys),
     usingDevApiKeys: e.API_KEYS === undefined,
     paymentProviders,

@@ -54,6 +54,20 @@ export const BusinessMetrics = {
     unit: 'payments',
     help: 'Late payments settled, by outcome',
   },
+  /** By `endpoint` (its id): order webhooks that kept failing long enough to flag their order. */
+  webhooksFailing: {
+    name: 'orders_webhooks_failing',
+    kind: 'counter',
+    unit: 'events',
+    help: 'Order webhook deliveries that failed long enough to flag the order',
+  },
+  /** By `endpoint`: order webhooks given up on; that endpoint hears nothing more of the order. */
+  webhooksGivenUp: {
+    name: 'orders_webhooks_given_up',
+    kind: 'counter',
+    unit: 'events',
+    help: 'Order webhook deliveries given up on',
+  },
 } as const satisfies Record<string, { name: string; kind: 'counter' | 'histogram'; unit: string; help: string }>;
 
 export type BusinessMetric = keyof typeof BusinessMetrics;

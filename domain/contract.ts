@@ -1,6 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import { OrderRequest } from './order-request';
+import { StatusEventType } from './status-events';
 import type { OrderEvent } from './order-events';
 import type { OrderView } from './order-state';
 
@@ -15,6 +16,19 @@ export const ORDER_WORKFLOW_TYPE = 'orderWorkflow';
 export function orderWorkflowId(orderId: string): string {
   return `order-${orderId}`;
 }
+
+/**
+ * The webhook endpoints an order tells of its status changes (`ORDER_WEBHOOKS`), by id: their URLs and
+ * secrets stay in the worker's configuration, out of history.
+ */
+export const WebhookSettings = z.object({
+  endpoints: z.array(z.object({ id: z.string().min(1), events: z.array(StatusEventType).optional() })).min(1),
+  /** How long a delivery fails before the order is flagged (`WebhooksFailing`) for support. */
+  flagAfterMs: z.int().positive(),
+  /** How long a delivery is retried before that endpoint hears nothing more of the order. */
+  giveUpMs: z.int().positive(),
+});
+export type WebhookSettings = z.infer<typeof WebhookSettings>;
 
 /** Timings and bounds the saga takes from configuration, fixed per order at its start (so replay sees the same). */
 export const SagaSettings = z.object({
@@ -32,6 +46,8 @@ export const SagaSettings = z.object({
   stateSlaMs: z.int().positive(),
   /** Payment provider names, primary first; the saga fails over along this list. */
   paymentProviders: z.array(z.string().min(1)).min(1),
+  /** Absent when no endpoint is registered, and in orders started before order webhooks existed. */
+  webhooks: WebhookSettings.optional(),
 });
 export type SagaSettings = z.infer<typeof SagaSettings>;
 

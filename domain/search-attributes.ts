@@ -11,6 +11,8 @@ export const OrderSearchAttributes = {
   total: defineSearchAttributeKey('OrderTotal', SearchAttributeType.INT),
   paymentProvider: defineSearchAttributeKey('PaymentProvider', SearchAttributeType.KEYWORD),
   needsAttention: defineSearchAttributeKey('NeedsAttention', SearchAttributeType.BOOL),
+  /** Set while a webhook endpoint fails to take the order's status events (docs/SUPPORT.md); the order itself is fine. */
+  webhooksFailing: defineSearchAttributeKey('WebhooksFailing', SearchAttributeType.BOOL),
 } as const;
 
 /**

@@ -13,6 +13,7 @@ export const SandboxRoute = z.enum([
   'void',
   'fulfillment',
   'notifications',
+  'order-webhooks',
 ]);
 export type SandboxRoute = z.infer<typeof SandboxRoute>;
 

@@ -8,6 +8,7 @@ import { FulfillmentRequest } from '../activities/fulfillment';
 import { NotificationRequest } from '../activities/notifications';
 import { Ledger, PaymentToken, SandboxError, type SandboxPayment } from './ledger';
 import { WebhookSender } from './webhooks';
+import { DEV_ORDER_WEBHOOK_SECRET, ORDER_WEBHOOKS_PATH, StatusEventReceiver } from './status-event-receiver';
 import { RouteFault, RouteFaults, SandboxRoute } from './route-faults';
 import { createLogger, type PinoLogger } from '../observability/logger';
 import { noteOrder, requestLog } from '../observability/request-log';
@@ -26,6 +27,8 @@ export interface SandboxOptions {
   random?: () => number;
   /** Where request lines go; silent when not given. */
   logger?: PinoLogger;
+  /** The secret the order webhook endpoint (`POST /order-webhooks`) checks signatures with; the dev one by default. */
+  orderWebhookSecret?: string;
 }
 
 const LATE_EXTRA_MS = 2_000;
@@ -68,6 +71,7 @@ export function createSandbox(options: SandboxOptions) {
   };
   const routeFaults = new RouteFaults(later);
   const faultable = (route: SandboxRoute) => routeFaults.on(route);
+  const statusEvents = new StatusEventReceiver(options.orderWebhookSecret ?? DEV_ORDER_WEBHOOK_SECRET);
 
   /** What the provider does after a payment is created, by token. */
   function schedulePaymentOutcome(payment: SandboxPayment): void {
@@ -116,6 +120,17 @@ export function createSandbox(options: SandboxOptions) {
     // The call still runs, after the caller has given up: it happened, but its answer is lost.
     later(faults.hangMs, () => next());
   });
+  // Before the JSON parser: a signature covers the body's bytes, so the receiver reads them as sent.
+  app.post(
+    ORDER_WEBHOOKS_PATH,
+    express.text({ type: () => true, limit: '200kb' }),
+    faultable('order-webhooks'),
+    (req, res) => {
+      const receipt = statusEvents.take(typeof req.body === 'string' ? req.body : '', req.headers);
+      if (receipt.status === 204) return void res.status(204).end();
+      res.status(receipt.status).json({ code: receipt.code, message: receipt.message });
+    },
+  );
   app.use(express.json({ limit: '200kb' }));
   app.use((req, res, next) => {
     const orderId = (req.body as { orderId?: unknown } | undefined)?.orderId;
@@ -204,6 +219,18 @@ export function createSandbox(options: SandboxOptions) {
       res.json(record(req, ledger.payment(req.params.provider, req.params.paymentId)));
     },
   );
+  // The customer pays at the checkout link (a payment link's `tok_lost` never pays by itself): the provider
+  // takes the money and calls back, as for `tok_ok`. For a person trying the stack, and for tests that need
+  // an order to wait at its link until they say.
+  providers.post('/checkout/:paymentId', (req: Request<{ provider: string; paymentId: string }>, res) => {
+    const payment = ledger.payment(req.params.provider, req.params.paymentId);
+    if (payment.status !== 'pending') {
+      throw new SandboxError(409, 'PAYMENT_NOT_PENDING', `the payment is ${payment.status}, not pending`);
+    }
+    ledger.succeed(payment);
+    webhooks.send(payment, PaymentEvent['payment.succeeded'], 1);
+    res.json(record(req, payment));
+  });
   providers.post('/payments/:paymentId/capture', (req: Request<{ provider: string; paymentId: string }>, res) => {
     const payment = ledger.payment(req.params.provider, req.params.paymentId);
     ledger.capture(payment);
@@ -282,12 +309,16 @@ export function createSandbox(options: SandboxOptions) {
     outages.providers.clear();
     outages.fulfillment = false;
     outages.refunds = false;
+    statusEvents.reset();
     res.json({ reset: true });
   });
   app.get('/_sandbox/webhooks', (_req, res) => {
     res.json({
       webhooks: webhooks.sent.map(({ provider, body }) => ({ provider, event: JSON.parse(body) as unknown })),
     });
+  });
+  app.get('/_sandbox/order-webhooks', (_req, res) => {
+    res.json({ received: statusEvents.received, rejected: statusEvents.rejected });
   });
   app.get('/_sandbox/ledger', (_req, res) => {
     res.json(ledger.snapshot());
@@ -318,7 +349,7 @@ export function createSandbox(options: SandboxOptions) {
     webhooks.close();
   }
 
-  return { app, ledger, close };
+  return { app, ledger, statusEvents, close };
 }
 
 export type Sandbox = ReturnType<typeof createSandbox>;

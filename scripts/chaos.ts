@@ -14,7 +14,10 @@ import { writeWorkflowBundle } from '../worker/worker';
 import { DevServerProcess } from '../stack/dev-server-process';
 import { connectClient, serveSandbox, waitUntilAnswers } from '../stack/parts';
 import { throwawayStackEnv } from '../stack/local-stack';
-import { judgeOrders, judgeWorkflows, waitForOrdersToEnd } from './order-checks';
+import { judgeOrders, judgeStatusEvents, judgeWorkflows, waitForOrdersToEnd } from './order-checks';
+import { DEV_ORDER_WEBHOOK_SECRET, ORDER_WEBHOOKS_PATH } from '../sandbox/status-event-receiver';
+import { statusEventsOf } from '../domain/status-events';
+import type { OrderEvent } from '../domain/order-events';
 import { runScript, supervisedEntry, type EntryPoint } from '../stack/children';
 import { createLogger, TemporalPinoLogger } from '../observability/logger';
 import { ensureTemporalCli } from '../stack/temporal-cli';
@@ -98,6 +101,10 @@ async function main(): Promise<number> {
     PAYMENT_WINDOW_MS: String(PAYMENT_WINDOW_MS),
     COMPENSATION_GIVE_UP_MS: String(GIVE_UP_MS),
     ORDER_ACCEPT_TIMEOUT_MS: '5000',
+    // A checkout listening to every status change: the sandbox's endpoint, under the same faults as the rest.
+    ORDER_WEBHOOKS: JSON.stringify([
+      { url: `${loadConfig(stack.env).sandboxUrl}${ORDER_WEBHOOKS_PATH}`, secret: DEV_ORDER_WEBHOOK_SECRET },
+    ]),
   };
   const config = loadConfig(env);
   say(`seed ${seed}: ${ORDERS} orders at concurrency ${CONCURRENCY}; logs in ${logFile}`);
@@ -377,6 +384,18 @@ async function main(): Promise<number> {
     // A forged success would have moved a tok_lost order to PAID; none may end confirmed.
     if (placed.get(view.orderId)!.payment.token === 'tok_lost' && view.status === 'CONFIRMED') forgedAccepted++;
   }
+  // What each order told its checkout (its event log says), against what the checkout's endpoint took.
+  const told = new Map<string, ReturnType<typeof statusEventsOf>>();
+  for (const orderId of placed.keys()) {
+    const { body } = await callUntilAnswered('GET', `/orders/${orderId}/events`);
+    told.set(orderId, statusEventsOf((body as unknown as { events: OrderEvent[] } | null)?.events ?? []));
+  }
+  const webhooks = judgeStatusEvents(told, served.sandbox.statusEvents.received);
+  for (const problem of webhooks.problems) say(problem);
+  say(
+    `order webhooks: ${webhooks.told} status changes told, ${webhooks.taken} taken, ${webhooks.repeats} ` +
+      `delivered again and dropped, ${served.sandbox.statusEvents.rejected} refused`,
+  );
 
   await api.stop();
   await worker.stop();
@@ -388,6 +407,7 @@ async function main(): Promise<number> {
   const leaks = secretsIn(readFileSync(logFile, 'utf8'), [
     ...Object.keys(DEV_API_KEYS),
     ...Object.values(DEV_PROVIDER_SECRETS),
+    DEV_ORDER_WEBHOOK_SECRET,
     ...keys.map(({ key }) => key.toString('base64')),
   ]);
   for (const leak of leaks) say(`secret in the logs: ${leak}`);
@@ -408,13 +428,16 @@ async function main(): Promise<number> {
     doubleCharges +
     forgedAccepted +
     stockMismatches +
+    webhooks.missing +
+    webhooks.outOfOrder +
     leaks.length +
     wrongRejections.length;
   if (!failures) rmSync(logDir, { recursive: true, force: true });
   console.log(
     `orders ${placed.size}, terminal ${terminal.length}, lost ${lost}, failed workflows ${workflows.failed}, stale statuses ${workflows.stale}, money mismatches ${moneyMismatches}, ` +
       `double charges ${doubleCharges}, forged accepted ${forgedAccepted}, stock mismatches ${stockMismatches}, ` +
-      `wrong rejections ${wrongRejections.length}, secrets in logs ${leaks.length}`,
+      `wrong rejections ${wrongRejections.length}, order webhooks missing ${webhooks.missing}, ` +
+      `out of order ${webhooks.outOfOrder}, secrets in logs ${leaks.length}`,
   );
   return failures ? 1 : 0;
 }

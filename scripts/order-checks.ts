@@ -5,6 +5,8 @@ import { closedOtherwise, notTerminal } from '../api/closed-orders';
 import { isTerminal, type OrderView } from '../domain/order-state';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import type { Ledger } from '../sandbox/ledger';
+import type { StatusEvent } from '../domain/status-events';
+import type { ReceivedStatusEvent } from '../sandbox/status-event-receiver';
 
 /**
  * The money invariant over ended orders, from the sandbox's ledger: a confirmed order's payments net
@@ -102,4 +104,37 @@ export async function judgeWorkflows(client: Client, { timeoutMs }: { timeoutMs:
     );
   }
   return { running, failed: failed.length, stale: stale.length, problems: [...failed, ...stale] };
+}
+
+/**
+ * Whether a checkout's endpoint heard each order's status changes, each once and in order: `expected` is
+ * what each order's event log says it told (`statusEventsOf`), `received` the endpoint's first receipts in
+ * the order they came. `missing` counts events never received; `outOfOrder`, events that came after a later
+ * one of the same order.
+ */
+export function judgeStatusEvents(expected: Map<string, StatusEvent[]>, received: readonly ReceivedStatusEvent[]) {
+  const problems: string[] = [];
+  let missing = 0;
+  let outOfOrder = 0;
+  let told = 0;
+  for (const [orderId, events] of expected) {
+    told += events.length;
+    const heard = received.filter((event) => event.orderId === orderId);
+    const heardIds = new Set(heard.map((event) => event.id));
+    for (const event of events) {
+      if (heardIds.has(event.id)) continue;
+      missing++;
+      problems.push(`order webhook missing: ${event.id} (${event.type})`);
+    }
+    let latest = 0;
+    for (const event of heard) {
+      if (event.seq < latest) {
+        outOfOrder++;
+        problems.push(`order webhook out of order: ${event.id} (${event.type}) after event ${latest}`);
+      }
+      latest = Math.max(latest, event.seq);
+    }
+  }
+  const repeats = received.reduce((sum, event) => sum + event.copies - 1, 0);
+  return { told, taken: received.length, repeats, missing, outOfOrder, problems };
 }

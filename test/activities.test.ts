@@ -3,6 +3,10 @@ import { DefaultLogger } from '@temporalio/worker';
 import type { HttpClient, HttpRequest, HttpResponse } from '../activities/http';
 import { createInventoryActivities } from '../activities/inventory';
 import { createPaymentActivities } from '../activities/payments';
+import { createStatusWebhookActivities } from '../activities/status-webhooks';
+import { Webhook } from 'standardwebhooks';
+import { ApplicationFailure } from '@temporalio/common';
+import { statusEvent } from '../domain/status-events';
 import { failureOf } from './helpers/failures';
 
 /** A fake external system: answers by method and path, and records what it was sent. */
@@ -235,5 +239,74 @@ describe('payment activities', () => {
       }),
     );
     expect(failure).toMatchObject({ type: 'PAYMENT_STATE_CHANGED', nonRetryable: false });
+  });
+});
+
+describe('order webhook activity', () => {
+  const secret = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
+  // A URL with the checkout's token in it: it must never reach an error, and so history or a log.
+  const endpoint = { id: 'wh_0123456789abcdef', url: `${base}/hooks?token=checkout-private-token`, secret };
+  const view = {
+    orderId: 'A-1',
+    status: 'PAID' as const,
+    customerId: 'c-1',
+    currency: 'EUR',
+    items,
+    total: 3998,
+    payment: null,
+    reason: null,
+    needsAttention: false,
+    createdAt: '2026-11-30T10:00:00.000Z',
+    updatedAt: '2026-11-30T10:00:01.000Z',
+  };
+  const event = statusEvent(5, '2026-11-30T10:00:01.000Z', view)!;
+  const signedAt = new Date('2026-11-30T10:05:00.000Z');
+
+  test('sends the event signed the Standard Webhooks way: a receiver with the secret verifies it', async () => {
+    const { http, sent } = fakeHttp({ 'POST /hooks': () => ({ status: 204, body: null }) });
+    const acts = createStatusWebhookActivities(http, [endpoint], () => signedAt);
+    await env.run(acts.deliverStatusEvent, { endpoint: endpoint.id, event });
+    const [request] = sent;
+    expect(request!.headers).toMatchObject({ 'webhook-id': 'evt_A-1_5', 'webhook-timestamp': '1796033100' });
+    // Verified at the moment it was signed (a receiver refuses timestamps far from its clock).
+    jest.useFakeTimers({ now: signedAt, doNotFake: ['nextTick', 'setImmediate', 'setTimeout'] });
+    try {
+      expect(new Webhook(secret).verify(request!.serializedBody!, request!.headers!)).toEqual(event);
+      expect(() =>
+        new Webhook(`whsec_${Buffer.alloc(32, 1).toString('base64')}`).verify(
+          request!.serializedBody!,
+          request!.headers!,
+        ),
+      ).toThrow();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  test('any answer but a 2xx, and no answer at all, fail retryably, naming the endpoint by its id only', async () => {
+    for (const fails of [
+      () => ({ status: 410, body: null }),
+      () => {
+        throw ApplicationFailure.retryable(`POST ${endpoint.url} failed: connect ECONNREFUSED`, 'UPSTREAM_UNAVAILABLE');
+      },
+    ]) {
+      const { http } = fakeHttp({ 'POST /hooks': fails });
+      const failure = await failureOf(
+        env.run(createStatusWebhookActivities(http, [endpoint]).deliverStatusEvent, { endpoint: endpoint.id, event }),
+      );
+      expect(failure).toMatchObject({ nonRetryable: false });
+      expect(failure.message).toContain(endpoint.id);
+      expect(failure.message).not.toContain('checkout-private-token');
+    }
+  });
+
+  test('an endpoint this worker does not know is retried (a worker of another configuration during a rollout)', async () => {
+    const { http, sent } = fakeHttp({});
+    const failure = await failureOf(
+      env.run(createStatusWebhookActivities(http, []).deliverStatusEvent, { endpoint: endpoint.id, event }),
+    );
+    expect(failure).toMatchObject({ nonRetryable: false });
+    expect(failure.message).toContain('not registered on this worker');
+    expect(sent).toEqual([]);
   });
 });

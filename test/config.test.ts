@@ -20,3 +20,59 @@ test('backups on a schedule: off by default, an interval that is not a positive 
   expect(() => loadConfig({ BACKUP_INTERVAL_MS: 'hourly' })).toThrow(/BACKUP_INTERVAL_MS/);
   expect(() => loadConfig({ BACKUP_KEEP: '0' })).toThrow(/BACKUP_KEEP/);
 });
+
+describe('ORDER_WEBHOOKS', () => {
+  const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+  const hook = (overrides: object = {}) => ({ url: 'https://checkout.example/hooks', secret, ...overrides });
+  const load = (hooks: unknown) => loadConfig({ ORDER_WEBHOOKS: JSON.stringify(hooks) });
+
+  test('unset: no endpoint, and the saga settings say nothing of webhooks', () => {
+    const config = loadConfig({});
+    expect(config.orderWebhooks).toEqual([]);
+    expect(config.saga).not.toHaveProperty('webhooks');
+  });
+
+  test("an endpoint is named in the saga settings by its URL's digest, never by its URL or secret", () => {
+    const config = load([hook({ events: ['order.confirmed'] })]);
+    const [endpoint] = config.orderWebhooks;
+    expect(endpoint).toMatchObject({ url: 'https://checkout.example/hooks', secret });
+    expect(endpoint!.id).toMatch(/^wh_[0-9a-f]{16}$/);
+    expect(config.saga.webhooks).toEqual({
+      endpoints: [{ id: endpoint!.id, events: ['order.confirmed'] }],
+      flagAfterMs: 60_000,
+      giveUpMs: 86_400_000,
+    });
+    expect(JSON.stringify(config.saga)).not.toContain('checkout.example');
+    expect(JSON.stringify(config.saga)).not.toContain(secret);
+  });
+
+  test.each([
+    ['not JSON', '[{', /ORDER_WEBHOOKS: is not valid JSON/],
+    ['a URL that is not one', [hook({ url: 'checkout' })], /ORDER_WEBHOOKS\.0\.url: must be an http or https URL/],
+    ['a URL of another scheme', [hook({ url: 'ftp://checkout.example' })], /ORDER_WEBHOOKS\.0\.url/],
+    [
+      'a secret not in the Standard Webhooks form',
+      [hook({ secret: 'hunter2' })],
+      /ORDER_WEBHOOKS\.0\.secret: must be whsec_/,
+    ],
+    ['a secret of too few bytes', [hook({ secret: 'whsec_c2hvcnQ=' })], /ORDER_WEBHOOKS\.0\.secret/],
+    ['an event type that does not exist', [hook({ events: ['order.shipped'] })], /ORDER_WEBHOOKS\.0\.events\.0/],
+    ['an unknown field', [hook({ retries: 3 })], /ORDER_WEBHOOKS\.0/],
+    ['one URL twice', [hook(), hook()], /ORDER_WEBHOOKS: each endpoint is registered once/],
+  ])('%s is refused, naming the field and never the secret', (_what, hooks, message) => {
+    const env = { ORDER_WEBHOOKS: typeof hooks === 'string' ? hooks : JSON.stringify(hooks) };
+    const refusal = refusalOf(() => loadConfig(env));
+    expect(refusal).toMatch(message);
+    expect(refusal).not.toContain(secret);
+  });
+});
+
+/** The message `load` throws with (a test fails if it does not throw). */
+function refusalOf(load: () => unknown): string {
+  try {
+    load();
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error('the configuration was accepted');
+}

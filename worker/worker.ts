@@ -56,6 +56,7 @@ export function activityEndpoints(config: Config): ActivityEndpoints {
     fulfillmentUrl: config.sandboxUrl,
     notificationsUrl: config.sandboxUrl,
     paymentProviders: config.paymentProviders,
+    orderWebhooks: config.orderWebhooks,
   };
 }
 

@@ -4,6 +4,7 @@ import type { OrderEvent, OrderEventBody } from '../domain/order-events';
 import { memoAfter, memoAfterEvent, recordedEvent } from '../domain/order-record';
 import { toOrderView, type OrderState, type OrderView } from '../domain/order-state';
 import { orderStateSearchAttributes } from '../domain/search-attributes';
+import { statusEvent, type StatusEvent } from '../domain/status-events';
 import { recordEventMetrics } from './order-metrics';
 
 /**
@@ -34,10 +35,12 @@ export class OrderLog {
    * @param taskBusy null to write the memo and the attributes at every event (orders started before
    *   `fewer-round-trips`); otherwise they are written once per workflow task, when this says that nothing
    *   more runs in it (no local activity in flight).
+   * @param tell hears each status change a checkout hears about (the order's webhooks), as it is appended.
    */
   constructor(
     private readonly startWroteFirstEvent: boolean,
     taskBusy: (() => boolean) | null,
+    private readonly tell: ((event: StatusEvent) => void) | null = null,
   ) {
     this.writePerTask = taskBusy !== null;
     // Started before any event: a condition is checked once as it is set, then only once the task's code
@@ -72,8 +75,12 @@ export class OrderLog {
     // An illegal transition throws a plain error: a bug in our code, so it fails the workflow task, which
     // Temporal retries until a fix is deployed; the order is never failed by it.
     this.current = evolve(this.current, event);
-    if (this.current.status !== before) this.statusChanges++;
     this.recorded.push(event);
+    if (this.current.status !== before) {
+      this.statusChanges++;
+      const told = this.tell && statusEvent(event.seq, at, toOrderView(this.current));
+      if (told) this.tell!(told);
+    }
     // The workflow logger is replay-safe, and adds the workflow id and run id to the line.
     wf.log.info('order event', {
       orderId: this.current.orderId,

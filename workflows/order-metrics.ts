@@ -41,3 +41,13 @@ export function recordDuplicateCallback(provider: string, eventId: string, copy:
 export function recordLateRefund(outcome: SettleOutcome['outcome']): void {
   businessMetrics.record('lateRefunds', 1, { outcome }, 'end');
 }
+
+/** An order webhook that failed long enough to flag the order, or was given up on: once per endpoint and event. */
+export function recordWebhookTrouble(kind: 'failing' | 'givenUp', endpoint: string, eventId: string): void {
+  businessMetrics.record(
+    kind === 'failing' ? 'webhooksFailing' : 'webhooksGivenUp',
+    1,
+    { endpoint },
+    `webhook ${kind} ${endpoint} ${eventId}`,
+  );
+}

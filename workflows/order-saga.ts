@@ -27,6 +27,7 @@ import {
 import { Reason, REJECTION_CODES } from '../domain/reasons';
 import { LATE_MONEY_OPTIONS, untilSettled } from './late-refund';
 import { OrderLog } from './order-log';
+import { StatusWebhooks } from './status-webhooks';
 import { recordDuplicateCallback } from './order-metrics';
 import { Compensations } from './saga';
 import { stepFailure, type StepFailure } from './step-failure';
@@ -140,6 +141,8 @@ export class OrderSaga {
   private readonly notifications: SystemCalls;
   private readonly undoing: SystemCalls;
   private readonly lateMoney: SystemCalls;
+  /** Null when the order has no webhook endpoint to tell. */
+  private readonly webhooks: StatusWebhooks | null;
 
   constructor(private readonly input: OrderWorkflowInput) {
     const { settings } = input;
@@ -148,7 +151,13 @@ export class OrderSaga {
     // Orders started before recorded no marker and replay as they ran.
     const fewerRoundTrips = wf.patched(FEWER_ROUND_TRIPS_PATCH);
     const here = fewerRoundTrips ? new LocalAttempts() : null;
-    this.log = new OrderLog(input.startWroteFirstEvent === true, here && (() => here.busy));
+    this.webhooks = settings.webhooks ? new StatusWebhooks(settings.webhooks) : null;
+    const webhooks = this.webhooks;
+    this.log = new OrderLog(
+      input.startWroteFirstEvent === true,
+      here && (() => here.busy),
+      webhooks && ((event) => webhooks.tell(event)),
+    );
     this.catalogAndInventory = new SystemCalls(withinBudget(INVENTORY_OPTIONS, settings.stepGiveUpMs), here);
     this.paymentCreation = new SystemCalls(CREATE_PAYMENT_OPTIONS, here);
     this.fulfillment = new SystemCalls(CONFIRM_OPTIONS, here);
@@ -474,6 +483,16 @@ export class OrderSaga {
         this.settle(stray.provider, stray.paymentId, { late: true }),
       );
     }
+  }
+
+  /**
+   * Waits until the order's webhook endpoints have taken its status events (or been given up on): the
+   * workflow stays open for them, and takes stray money meanwhile, which the next step settles.
+   */
+  async webhooksDelivered(): Promise<void> {
+    if (!this.webhooks) return;
+    liveStep(`${endedAs(this.log.view)}; telling its webhooks`);
+    await this.webhooks.allDelivered();
   }
 
   /** Waits for the handlers still running, says how the order ended, and returns its view. */

@@ -15,6 +15,7 @@ import {
   DEFAULT_MAX_STARTS_IN_FLIGHT,
   DEV_API_KEYS,
   devPaymentProviders,
+  webhookEndpointId,
   type ApiKeys,
   type Config,
 } from '../../config';
@@ -23,6 +24,9 @@ import type { OrderRequest } from '../../domain/order-request';
 import type { OrderView } from '../../domain/order-state';
 import { PaymentToken } from '../../sandbox/ledger';
 import { createSandbox } from '../../sandbox/server';
+import { DEV_ORDER_WEBHOOK_SECRET, ORDER_WEBHOOKS_PATH } from '../../sandbox/status-event-receiver';
+import type { WebhookEndpoint } from '../../activities/status-webhooks';
+import type { StatusEventType } from '../../domain/status-events';
 import { createOrderWorker } from '../../worker/worker';
 import { EncryptionCodec } from '../../codec';
 import { createOrdersClient, type OrdersClient } from '../../client';
@@ -54,8 +58,11 @@ export const FAST_SETTINGS: Omit<Config['saga'], 'paymentProviders'> = {
   stateSlaMs: 60_000,
 };
 
-/** The external systems the activities call, each on a port of its own (the sandbox serves them all). */
-export const SYSTEMS = ['catalog', 'inventory', 'payments', 'fulfillment', 'notifications'] as const;
+/**
+ * The external systems the activities call, each on a port of its own (the sandbox serves them all):
+ * `checkout` is the checkout's order webhook endpoint.
+ */
+export const SYSTEMS = ['catalog', 'inventory', 'payments', 'fulfillment', 'notifications', 'checkout'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 /**
@@ -131,6 +138,18 @@ export interface StackOptions extends Partial<Omit<Config['saga'], 'paymentProvi
   workflowBundlePath?: string;
   /** Where the API and the sandbox log, and tracing (the worker then bundles the workflows with its interceptors). */
   observability?: StackObservability;
+  /**
+   * Registers the sandbox's order webhook endpoint (the `checkout` system) for every order. `secret` is the
+   * one the worker signs with (the sandbox checks the dev one); the rest as in `WebhookSettings`.
+   */
+  /** How often an idle live stream gets a heartbeat (the stream tests shorten it). */
+  streamHeartbeatMs?: number;
+  orderWebhooks?: {
+    secret?: string;
+    events?: StatusEventType[];
+    flagAfterMs?: number;
+    giveUpMs?: number;
+  };
 }
 
 export async function startStack({
@@ -144,6 +163,8 @@ export async function startStack({
   requestTimeoutMs,
   httpTimeoutMs,
   observability: { logger, tracing } = {},
+  orderWebhooks,
+  streamHeartbeatMs = 15_000,
   ...settings
 }: StackOptions = {}) {
   installTestRuntime();
@@ -166,7 +187,24 @@ export async function startStack({
     await Promise.all(SYSTEMS.map(async (name) => [name, await SystemPort.open(sandboxApp)] as const)),
   ) as Record<SystemName, SystemPort>;
   const providers = devPaymentProviders(systems.payments.url);
-  const saga: Config['saga'] = { ...FAST_SETTINGS, ...settings, paymentProviders: providers.map((p) => p.name) };
+  const webhookUrl = `${systems.checkout.url}${ORDER_WEBHOOKS_PATH}`;
+  const webhookEndpoint: WebhookEndpoint | null = orderWebhooks
+    ? { id: webhookEndpointId(webhookUrl), url: webhookUrl, secret: orderWebhooks.secret ?? DEV_ORDER_WEBHOOK_SECRET }
+    : null;
+  const saga: Config['saga'] = {
+    ...FAST_SETTINGS,
+    ...settings,
+    paymentProviders: providers.map((p) => p.name),
+    ...(orderWebhooks && webhookEndpoint
+      ? {
+          webhooks: {
+            endpoints: [{ id: webhookEndpoint.id, ...(orderWebhooks.events ? { events: orderWebhooks.events } : {}) }],
+            flagAfterMs: orderWebhooks.flagAfterMs ?? 60_000,
+            giveUpMs: orderWebhooks.giveUpMs ?? 86_400_000,
+          },
+        }
+      : {}),
+  };
 
   const sandbox = createSandbox({
     providers,
@@ -181,6 +219,8 @@ export async function startStack({
     orderAcceptTimeoutMs,
     maxStartsInFlight,
     codecCorsOrigins: [TEST_UI_ORIGIN],
+    // News reaches a stream within a quarter second: tests wait on it.
+    orderStreams: { pollMs: 250, heartbeatMs: streamHeartbeatMs },
   };
   const app = createApp({
     client,
@@ -197,6 +237,7 @@ export async function startStack({
     fulfillmentUrl: systems.fulfillment.url,
     notificationsUrl: systems.notifications.url,
     paymentProviders: providers,
+    orderWebhooks: webhookEndpoint ? [webhookEndpoint] : [],
   };
   const activities = createActivities(endpoints, createHttpClient(httpTimeoutMs));
   let running: { worker: Worker; run: Promise<void> } | null = null;

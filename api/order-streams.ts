@@ -1,0 +1,165 @@
+import type { Response } from 'express';
+import { foldEvents } from '../domain/evolve';
+import type { OrderEvent } from '../domain/order-events';
+import { isTerminal, toOrderView } from '../domain/order-state';
+import { statusEventSeq, statusEventsOf } from '../domain/status-events';
+
+/** What the streams read of Temporal: an order's event log (history), and how far a set of orders has come. */
+export interface OrderReader {
+  events(orderId: string): Promise<OrderEvent[] | null>;
+  /** The orders whose history has grown past the length given, with their new lengths, in one call. */
+  progress(known: ReadonlyMap<string, number>): Promise<Map<string, number>>;
+}
+
+export interface OrderStreamTimings {
+  /** How often the watched orders are checked for news: one visibility call per {@link PROGRESS_BATCH} orders. */
+  pollMs: number;
+  /** How often an idle stream gets a comment line, so proxies and browsers keep it open. */
+  heartbeatMs: number;
+}
+
+/** Orders per visibility call: a query of this many ids stays well inside the server's limits. */
+const PROGRESS_BATCH = 100;
+
+/** The SSE event of the order as it is now; status changes go out under their own types. */
+const CURRENT_VIEW_EVENT = 'order';
+
+interface Stream {
+  res: Response;
+  /** The number of the last domain event this stream has accounted for (its messages' ids). */
+  seenSeq: number;
+}
+
+interface Watch {
+  streams: Set<Stream>;
+  /** The history length last read: a different one means news. */
+  progress: number;
+  reading: boolean;
+}
+
+/**
+ * The live order streams (`GET /orders/{id}/stream`, docs/API.md, "Following an order live") of one API
+ * process. Each stream gets the order as it is at once, then each status change, with the number of the
+ * domain event behind it as the SSE id, so a client that reconnects with `Last-Event-ID` gets what it
+ * missed. Nothing is held in Temporal per stream: every watched order is checked with one visibility call
+ * per hundred orders each `pollMs`, and an order's history is read only when it has news, once for all
+ * its streams. A stream ends when its order reaches a terminal status.
+ */
+export class OrderStreams {
+  private readonly watched = new Map<string, Watch>();
+  private pollTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  /** A poll still running when the next is due is not doubled (a slow server gets no more calls). */
+  private polling = false;
+
+  constructor(
+    private readonly reader: OrderReader,
+    private readonly timings: OrderStreamTimings,
+  ) {}
+
+  /**
+   * Opens a stream of `orderId` on `res`, resuming after `lastSeq` when the client says where it was.
+   * False when there is no such order (nothing has been written to `res`).
+   */
+  async open(orderId: string, lastSeq: number | null, res: Response): Promise<boolean> {
+    const events = await this.reader.events(orderId);
+    if (!events) return false;
+    res.status(200).set({
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      // Proxies that buffer (nginx) pass the stream on as it is written.
+      'x-accel-buffering': 'no',
+    });
+    res.flushHeaders();
+    const stream: Stream = { res, seenSeq: lastSeq ?? 0 };
+    if (lastSeq !== null) this.sendNews(stream, events);
+    const state = foldEvents(events)!;
+    const latest = events[events.length - 1]!.seq;
+    this.send(stream, latest, CURRENT_VIEW_EVENT, toOrderView(state));
+    if (isTerminal(state.status)) res.end();
+    else this.watch(orderId, stream);
+    return true;
+  }
+
+  private watch(orderId: string, stream: Stream): void {
+    const watch = this.watched.get(orderId) ?? { streams: new Set<Stream>(), progress: -1, reading: false };
+    this.watched.set(orderId, watch);
+    watch.streams.add(stream);
+    stream.res.on('close', () => {
+      watch.streams.delete(stream);
+      if (watch.streams.size === 0) this.watched.delete(orderId);
+      if (this.watched.size === 0) this.stopTimers();
+    });
+    this.startTimers();
+  }
+
+  private startTimers(): void {
+    if (this.pollTimer) return;
+    this.pollTimer = setInterval(() => void this.poll(), this.timings.pollMs).unref();
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.timings.heartbeatMs).unref();
+  }
+
+  private stopTimers(): void {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.pollTimer = this.heartbeatTimer = null;
+  }
+
+  private heartbeat(): void {
+    for (const watch of this.watched.values()) for (const { res } of watch.streams) res.write(': heartbeat\n\n');
+  }
+
+  /** Asks visibility which watched orders have news, and reads the history of those. */
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      const watched = [...this.watched].filter(([, watch]) => !watch.reading);
+      for (let at = 0; at < watched.length; at += PROGRESS_BATCH) {
+        const batch = watched.slice(at, at + PROGRESS_BATCH);
+        const progress = await this.reader.progress(
+          new Map(batch.map(([orderId, watch]) => [orderId, watch.progress])),
+        );
+        for (const [orderId, length] of progress) {
+          const watch = this.watched.get(orderId);
+          if (watch && !watch.reading) void this.readNews(orderId, watch, length);
+        }
+      }
+    } catch {
+      // Temporal did not answer: the streams stay open, with their heartbeats, and the next poll asks again.
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async readNews(orderId: string, watch: Watch, length: number): Promise<void> {
+    watch.reading = true;
+    try {
+      const events = await this.reader.events(orderId);
+      if (!events) return;
+      watch.progress = length;
+      const ended = isTerminal(foldEvents(events)!.status);
+      for (const stream of watch.streams) {
+        this.sendNews(stream, events);
+        if (ended) stream.res.end();
+      }
+    } catch {
+      // Read again at the next poll: `progress` still differs.
+    } finally {
+      watch.reading = false;
+    }
+  }
+
+  /** The status changes after what the stream has seen, oldest first. */
+  private sendNews(stream: Stream, events: OrderEvent[]): void {
+    for (const event of statusEventsOf(events)) {
+      const seq = statusEventSeq(event.id);
+      if (seq > stream.seenSeq) this.send(stream, seq, event.type, event);
+    }
+  }
+
+  private send(stream: Stream, seq: number, type: string, data: unknown): void {
+    stream.seenSeq = Math.max(stream.seenSeq, seq);
+    stream.res.write(`id: ${seq}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+}

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { evolve } from './evolve';
+import type { OrderEvent } from './order-events';
+import { OrderView, Status, toOrderView, type OrderState, type OrderStatus } from './order-state';
+
+/**
+ * What a checkout hears about its orders (docs/API.md, "Order webhooks" and "Following an order live"):
+ * one event each time an order's status changes to one a checkout acts on. The same events go out as
+ * signed webhooks (from the workflow) and down an order's live stream (from the API).
+ */
+export const StatusEventType = z.enum([
+  'order.awaiting_payment',
+  'order.paid',
+  'order.confirmed',
+  'order.cancelled',
+  'order.rejected',
+  'order.requires_attention',
+]);
+export type StatusEventType = z.infer<typeof StatusEventType>;
+
+/** Standard Webhooks' headers (https://www.standardwebhooks.com): the event id, the time signed, the signature. */
+export const WebhookHeader = {
+  id: 'webhook-id',
+  timestamp: 'webhook-timestamp',
+  signature: 'webhook-signature',
+} as const;
+
+/** The statuses a checkout hears about, and each one's event type; the steps between them are the saga's own. */
+const EVENT_TYPE_OF: Partial<Record<OrderStatus, StatusEventType>> = {
+  [Status.AWAITING_PAYMENT]: 'order.awaiting_payment',
+  [Status.PAID]: 'order.paid',
+  [Status.CONFIRMED]: 'order.confirmed',
+  [Status.CANCELLED]: 'order.cancelled',
+  [Status.REJECTED]: 'order.rejected',
+  [Status.REQUIRES_ATTENTION]: 'order.requires_attention',
+};
+
+export const StatusEvent = z
+  .object({
+    /** Unique per order and change, the same at every delivery: a receiver drops one it has seen. */
+    id: z.string(),
+    type: StatusEventType,
+    /** When the order's status changed (the workflow's time, not the delivery's). */
+    createdAt: z.string(),
+    /** The order as that change left it. */
+    data: OrderView,
+  })
+  .meta({ id: 'OrderStatusEvent', description: "An order's status changed" });
+export type StatusEvent = z.infer<typeof StatusEvent>;
+
+/** The event of the order's `seq`-th domain event, when that event moved it to a status a checkout hears about. */
+export function statusEvent(seq: number, at: string, view: OrderView): StatusEvent | null {
+  const type = EVENT_TYPE_OF[view.status];
+  return type ? { id: statusEventId(view.orderId, seq), type, createdAt: at, data: view } : null;
+}
+
+/**
+ * The status events of an order's event log, oldest first: the ones its workflow told its webhooks, read
+ * back from the log alone (the live stream's source, and how a check knows what a checkout should have heard).
+ */
+export function statusEventsOf(events: readonly OrderEvent[]): StatusEvent[] {
+  const told: StatusEvent[] = [];
+  let state: OrderState | null = null;
+  for (const event of events) {
+    const before: OrderStatus | undefined = state?.status;
+    state = evolve(state, event);
+    const changed = state.status !== before ? statusEvent(event.seq, event.at, toOrderView(state)) : null;
+    if (changed) told.push(changed);
+  }
+  return told;
+}
+
+/** An event's id: the order and the number of the domain event that changed its status. */
+export function statusEventId(orderId: string, seq: number): string {
+  return `evt_${orderId}_${seq}`;
+}
+
+/** The domain event number an event id ends with (the live stream's `Last-Event-ID` is this number alone). */
+export function statusEventSeq(id: string): number {
+  return Number(id.slice(id.lastIndexOf('_') + 1));
+}
