@@ -63,7 +63,8 @@ export class OrderStreams {
    */
   async open(orderId: string, lastSeq: number | null, res: Response): Promise<boolean> {
     const events = await this.reader.events(orderId);
-    if (!events) return false;
+    // No events yet: a workflow started without the API's first write, before a worker ran it (GET says 404 too).
+    if (!events || events.length === 0) return false;
     res.status(200).set({
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
@@ -71,13 +72,17 @@ export class OrderStreams {
       'x-accel-buffering': 'no',
     });
     res.flushHeaders();
-    const stream: Stream = { res, seenSeq: lastSeq ?? 0 };
+    // A write to a client that has gone fails here; its 'close' is what stops the stream.
+    res.on('error', () => {});
+    const latest = events[events.length - 1]!.seq;
+    // An id past the order's last event (not one this stream sent) would hide the changes up to it.
+    const stream: Stream = { res, seenSeq: Math.min(lastSeq ?? 0, latest) };
     if (lastSeq !== null) this.sendNews(stream, events);
     const state = foldEvents(events)!;
-    const latest = events[events.length - 1]!.seq;
     this.send(stream, latest, CURRENT_VIEW_EVENT, toOrderView(state));
     if (isTerminal(state.status)) res.end();
-    else this.watch(orderId, stream);
+    // A client gone while its history was read has nothing to watch.
+    else if (!res.destroyed) this.watch(orderId, stream);
     return true;
   }
 
@@ -85,9 +90,12 @@ export class OrderStreams {
     const watch = this.watched.get(orderId) ?? { streams: new Set<Stream>(), progress: -1, reading: false };
     this.watched.set(orderId, watch);
     watch.streams.add(stream);
+    // Read again at the next poll: news the order's other streams got while this one read its history
+    // would otherwise reach it only with the next change.
+    watch.progress = -1;
     stream.res.on('close', () => {
       watch.streams.delete(stream);
-      if (watch.streams.size === 0) this.watched.delete(orderId);
+      if (watch.streams.size === 0 && this.watched.get(orderId) === watch) this.watched.delete(orderId);
       if (this.watched.size === 0) this.stopTimers();
     });
     this.startTimers();
@@ -109,40 +117,56 @@ export class OrderStreams {
     for (const watch of this.watched.values()) for (const { res } of watch.streams) res.write(': heartbeat\n\n');
   }
 
+  /**
+   * Ends every stream (the API is stopping): a server's close waits for its connections, and a stream of an
+   * order that waits for its payment would keep it waiting. Clients reconnect elsewhere with `Last-Event-ID`.
+   */
+  endAll(): void {
+    for (const [orderId, watch] of this.watched) this.end(orderId, watch);
+    this.stopTimers();
+  }
+
+  /** Ends an order's streams and stops watching it (a terminal status, an order gone, the API stopping). */
+  private end(orderId: string, watch: Watch): void {
+    this.watched.delete(orderId);
+    for (const { res } of watch.streams) res.end();
+    watch.streams.clear();
+    if (this.watched.size === 0) this.stopTimers();
+  }
+
   /** Asks visibility which watched orders have news, and reads the history of those. */
   private async poll(): Promise<void> {
     if (this.polling) return;
     this.polling = true;
-    try {
-      const watched = [...this.watched].filter(([, watch]) => !watch.reading);
-      for (let at = 0; at < watched.length; at += PROGRESS_BATCH) {
-        const batch = watched.slice(at, at + PROGRESS_BATCH);
-        const progress = await this.reader.progress(
-          new Map(batch.map(([orderId, watch]) => [orderId, watch.progress])),
-        );
-        for (const [orderId, length] of progress) {
-          const watch = this.watched.get(orderId);
-          if (watch && !watch.reading) void this.readNews(orderId, watch, length);
-        }
+    const watched = [...this.watched].filter(([, watch]) => !watch.reading);
+    for (let at = 0; at < watched.length; at += PROGRESS_BATCH) {
+      const known = new Map(
+        watched.slice(at, at + PROGRESS_BATCH).map(([orderId, watch]) => [orderId, watch.progress]),
+      );
+      let progress: Map<string, number>;
+      try {
+        progress = await this.reader.progress(known);
+      } catch {
+        // Temporal did not answer: these streams stay open, with their heartbeats, and the next poll asks again.
+        continue;
       }
-    } catch {
-      // Temporal did not answer: the streams stay open, with their heartbeats, and the next poll asks again.
-    } finally {
-      this.polling = false;
+      for (const [orderId, length] of progress) {
+        const watch = this.watched.get(orderId);
+        if (watch && !watch.reading) void this.readNews(orderId, watch, length);
+      }
     }
+    this.polling = false;
   }
 
   private async readNews(orderId: string, watch: Watch, length: number): Promise<void> {
     watch.reading = true;
     try {
       const events = await this.reader.events(orderId);
-      if (!events) return;
+      // Gone (its history deleted past retention): nothing more will come.
+      if (!events || events.length === 0) return this.end(orderId, watch);
       watch.progress = length;
-      const ended = isTerminal(foldEvents(events)!.status);
-      for (const stream of watch.streams) {
-        this.sendNews(stream, events);
-        if (ended) stream.res.end();
-      }
+      for (const stream of watch.streams) this.sendNews(stream, events);
+      if (isTerminal(foldEvents(events)!.status)) this.end(orderId, watch);
     } catch {
       // Read again at the next poll: `progress` still differs.
     } finally {

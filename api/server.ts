@@ -47,6 +47,9 @@ const CLIENT_ERRORS: Record<string, { status: number; title: string }> = {
   'request.aborted': { status: 400, title: 'Request aborted' },
 };
 
+/** The API's express app, and how to end its live streams when the process stops. */
+export type ApiApp = express.Express & { endStreams(): void };
+
 /** The API as an express app, without listening: `bin/api.ts` serves it, tests drive it with supertest. */
 export function createApp({
   client,
@@ -54,7 +57,7 @@ export function createApp({
   codec,
   taskQueue = ORDER_TASK_QUEUE,
   logger = createLogger({ level: 'silent' }),
-}: AppOptions): express.Express {
+}: AppOptions): ApiApp {
   const service = new OrdersService(client, {
     taskQueue,
     saga: config.saga,
@@ -90,7 +93,8 @@ export function createApp({
   app.use(
     codecRouter({ codec, corsOrigins: config.codecCorsOrigins, auth: requireScope(config.apiKeys, 'orders:operate') }),
   );
-  app.use(ordersRouter(service, new OrderStreams(service, config.orderStreams), config.apiKeys));
+  const streams = new OrderStreams(service, config.orderStreams);
+  app.use(ordersRouter(service, streams, config.apiKeys));
 
   app.use((_req, res) => problem(res, 404, 'Not found', 'no such route'));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -115,5 +119,5 @@ export function createApp({
     );
     problem(res, 500, 'Internal error', 'the request could not be handled; it is safe to retry');
   });
-  return app;
+  return Object.assign(app, { endStreams: () => streams.endAll() });
 }

@@ -15,9 +15,10 @@ async function main(config: Config, logger: PinoLogger): Promise<void> {
   const tracing = await startTracing('order-api');
   const temporal = await connectClient(config, encryptionKeys(config).keys, tracing);
   // Every interface: in a container the API is reached from outside it.
-  const { server } = await serveApi(config, temporal, logger, { host: null, backlog: LISTEN_BACKLOG });
+  const { server, endStreams } = await serveApi(config, temporal, logger, { host: null, backlog: LISTEN_BACKLOG });
   logger.child({ component: 'api' }).info({ port: config.apiPort, tracing: tracing !== null }, 'orders API listening');
   const stop = () => {
+    endStreams();
     server.close(
       () => void Promise.all([temporal.connection.close(), tracing?.shutdown()]).then(() => process.exit(0)),
     );

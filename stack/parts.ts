@@ -72,9 +72,16 @@ export async function serveApi(
   logger: PinoLogger = createLogger({ level: 'silent' }),
   listening: ListenOptions = {},
 ) {
-  const server = createHardenedServer(createApp({ client, config, codec, logger: logger.child({ component: 'api' }) }));
+  const app = createApp({ client, config, codec, logger: logger.child({ component: 'api' }) });
+  const server = createHardenedServer(app);
   await listen(server, config.apiPort, listening);
-  return { server, apiUrl: `http://127.0.0.1:${config.apiPort}`, close: () => closeServer(server) };
+  return {
+    server,
+    apiUrl: `http://127.0.0.1:${config.apiPort}`,
+    /** Ends the live streams, which a graceful close would otherwise wait on for as long as their orders run. */
+    endStreams: () => app.endStreams(),
+    close: () => closeServer(server),
+  };
 }
 
 /** The sandbox's systems on the configured host and port. */

@@ -83,6 +83,23 @@ test('a client that reconnects with Last-Event-ID gets the changes it missed, th
   expect(await stream!.nextEvent()).toBeNull();
 });
 
+test('a client that reconnects while the order goes on gets the order as it is, then the changes as they come', async () => {
+  const view = await orderAtPaymentLink();
+  const first = await openStream(view.orderId);
+  const seen = await first.stream!.nextEvent();
+  first.stream!.close();
+
+  const { stream } = await openStream(view.orderId, { 'last-event-id': seen!.id! });
+  const current = await stream!.nextEvent();
+  expect(current).toMatchObject({ event: 'order', id: seen!.id });
+  await pay(view);
+  expect([(await stream!.nextEvent())?.event, (await stream!.nextEvent())?.event]).toEqual([
+    'order.paid',
+    'order.confirmed',
+  ]);
+  expect(await stream!.nextEvent()).toBeNull();
+});
+
 test('an idle stream gets a heartbeat comment', async () => {
   const view = await orderAtPaymentLink();
   const { stream } = await openStream(view.orderId);

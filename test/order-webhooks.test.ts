@@ -2,7 +2,15 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { cancelOrderSignal } from '../domain/contract';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import type { ReceivedStatusEvent } from '../sandbox/status-event-receiver';
-import { eventually, LOST_PAYMENT, makeOrder, startStack, type StackOptions, type TestStack } from './helpers/stack';
+import {
+  eventually,
+  LOST_PAYMENT,
+  makeOrder,
+  netMoney,
+  startStack,
+  type StackOptions,
+  type TestStack,
+} from './helpers/stack';
 
 /** Long enough that the first attempts fail (the endpoint refuses), short enough for a test to see it recover. */
 const RECEIVER_DOWN_MS = 4_000;
@@ -45,7 +53,10 @@ describe('with the endpoint up', () => {
     const handle = await stack.startOrder(request);
     const view = await stack.result(handle);
     expect(view.status).toBe('CONFIRMED');
-    // The workflow completed: every delivery was taken before it did.
+    // The workflow completed after its three deliveries did, not beside them.
+    const { events } = await handle.fetchHistory();
+    const completedDeliveries = events!.filter((event) => event.activityTaskCompletedEventAttributes).length;
+    expect(completedDeliveries).toBe(3);
     const received = await receivedFor(stack, request.orderId);
     expect(types(received)).toEqual(['order.awaiting_payment', 'order.paid', 'order.confirmed']);
     expect(received.map((event) => event.copies)).toEqual([1, 1, 1]);
@@ -108,6 +119,8 @@ test('an endpoint that is down delays nothing of the order, flags it while it fa
     (failing) => failing === true,
   );
   expect(await receivedFor(stack, request.orderId)).toEqual([]);
+  // Ended for its customer, open for its checkout: the workflow waits for its deliveries.
+  expect((await handle.describe()).status.name).toBe('RUNNING');
   await new Promise((resolve) => setTimeout(resolve, RECEIVER_DOWN_MS));
   await stack.refuseConnections('checkout', false);
 
@@ -138,14 +151,57 @@ test('a delivery whose answer is lost is sent again, and the receiver drops the 
   expect(received[0]!.copies).toBeGreaterThanOrEqual(2);
 }, 60_000);
 
-test('a delivery signed with another secret is refused by the receiver, and the order is flagged, not failed', async () => {
-  const stack = await stackWith({ orderWebhooks: { secret: ANOTHER_SECRET, flagAfterMs: 1_000, giveUpMs: 4_000 } });
-  const request = makeOrder();
+test('a delivery signed with another secret is refused by the receiver; the order is flagged, not failed, and given up on it', async () => {
+  const stack = await stackWith({
+    orderWebhooks: { secret: ANOTHER_SECRET, flagAfterMs: 500, giveUpMs: 2_000 },
+    // The customer pays after the endpoint was given up on, well inside the window.
+    paymentWindowMs: 30_000,
+  });
+  const request = makeOrder({ payment: LOST_PAYMENT });
   const handle = await stack.startOrder(request);
-  // The endpoint is given up on after its budget: the workflow then completes, the flag still up.
-  const view = await stack.result(handle);
-  expect(view.status).toBe('CONFIRMED');
-  expect((await receiver(stack)).rejected).toBeGreaterThan(0);
+  await eventually(
+    () => webhooksFailing(handle),
+    (failing) => failing === true,
+  );
+  // Past the budget the endpoint is given up on: the order's later changes are not even tried.
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const refusedBefore = (await receiver(stack)).rejected;
+  expect(refusedBefore).toBeGreaterThan(0);
+  const view = (
+    await stack.api('dev-checkout').GET('/orders/{orderId}', { params: { path: { orderId: request.orderId } } })
+  ).data!;
+  await stack.callSandbox(`/providers/${view.payment!.provider}/checkout/${view.payment!.paymentId}`, 'POST');
+  expect((await stack.result(handle)).status).toBe('CONFIRMED');
+  expect((await receiver(stack)).rejected).toBe(refusedBefore);
   expect(await receivedFor(stack, request.orderId)).toEqual([]);
   expect(await webhooksFailing(handle)).toBe(true);
+}, 60_000);
+
+test('money that arrives while the endpoint is down goes back at once, not once the endpoint is back', async () => {
+  const stack = await stackWith({ orderWebhooks: {} });
+  await stack.refuseConnections('checkout', true);
+  // Cancelled at once; its provider takes the money anyway, just after the payment window.
+  const request = makeOrder({ payment: { method: 'card', token: 'tok_late' } });
+  const handle = await stack.startOrder(request);
+  await eventually(
+    async () =>
+      (await stack.api('dev-support').GET('/orders/{orderId}', { params: { path: { orderId: request.orderId } } }))
+        .data,
+    (view) => view?.status === 'AWAITING_PAYMENT',
+  );
+  await handle.signal(cancelOrderSignal, { by: 'customer' });
+  await eventually(
+    () => stack.ledger.snapshot().payments.find((payment) => payment.orderId === request.orderId)?.captured ?? 0,
+    (captured) => captured > 0,
+  );
+  await eventually(
+    () => netMoney(stack, request.orderId),
+    (net) => net === 0,
+  );
+  // Still waiting for its checkout's endpoint, which has heard nothing yet.
+  expect((await handle.describe()).status.name).toBe('RUNNING');
+  expect(await receivedFor(stack, request.orderId)).toEqual([]);
+  await stack.refuseConnections('checkout', false);
+  await stack.result(handle);
+  expect(types(await receivedFor(stack, request.orderId))).toEqual(['order.awaiting_payment', 'order.cancelled']);
 }, 60_000);

@@ -43,6 +43,9 @@ export const FEWER_ROUND_TRIPS_PATCH = 'fewer-round-trips';
  */
 export const UNDO_LOST_TASKS_PATCH = 'undo-lost-tasks';
 
+/** The patch under which an order with webhook endpoints in its settings tells them (docs/EVOLVING.md). */
+export const ORDER_WEBHOOKS_PATCH = 'order-webhooks';
+
 /** Catalog and inventory: retried while they are down, for the step's retry budget (see {@link withinBudget}). */
 const INVENTORY_OPTIONS: wf.ActivityOptions = {
   startToCloseTimeout: '10 seconds',
@@ -151,7 +154,11 @@ export class OrderSaga {
     // Orders started before recorded no marker and replay as they ran.
     const fewerRoundTrips = wf.patched(FEWER_ROUND_TRIPS_PATCH);
     const here = fewerRoundTrips ? new LocalAttempts() : null;
-    this.webhooks = settings.webhooks ? new StatusWebhooks(settings.webhooks) : null;
+    // The endpoints come from the input; the patch keeps an order that a worker without webhooks began (a
+    // rolling deploy) from scheduling deliveries when a newer worker replays it. Read only for orders that
+    // have endpoints, so the others record no marker.
+    this.webhooks =
+      settings.webhooks && wf.patched(ORDER_WEBHOOKS_PATCH) ? new StatusWebhooks(settings.webhooks) : null;
     const webhooks = this.webhooks;
     this.log = new OrderLog(
       input.startWroteFirstEvent === true,
@@ -473,9 +480,7 @@ export class OrderSaga {
    */
   async settleStrayPayments(): Promise<void> {
     for (;;) {
-      const stray = [...this.callbacks.values()].find(
-        (callback) => this.isStray(callback) && !this.settledStrays.has(strayKey(callback)),
-      );
+      const stray = this.unsettledStray();
       if (!stray) return;
       this.settledStrays.add(strayKey(stray));
       // The order has ended: money that cannot be returned yet is tried again, never a reason to fail it.
@@ -486,13 +491,19 @@ export class OrderSaga {
   }
 
   /**
-   * Waits until the order's webhook endpoints have taken its status events (or been given up on): the
-   * workflow stays open for them, and takes stray money meanwhile, which the next step settles.
+   * Waits until the order's webhook endpoints have taken its status events (or been given up on), which
+   * can take as long as an endpoint stays down. The workflow stays open for them and takes callbacks
+   * meanwhile: stray money that arrives is settled at once, never held until a checkout's endpoint is back.
    */
   async webhooksDelivered(): Promise<void> {
-    if (!this.webhooks) return;
+    const webhooks = this.webhooks;
+    if (!webhooks) return;
     liveStep(`${endedAs(this.log.view)}; telling its webhooks`);
-    await this.webhooks.allDelivered();
+    for (;;) {
+      await wf.condition(() => webhooks.delivered || this.unsettledStray() !== undefined);
+      if (!this.unsettledStray()) return;
+      await this.settleStrayPayments();
+    }
   }
 
   /** Waits for the handlers still running, says how the order ended, and returns its view. */
@@ -657,6 +668,13 @@ export class OrderSaga {
   private currentCallback(): PaymentCallback | undefined {
     for (const callback of this.callbacks.values()) if (isCurrentPayment(this.log.state, callback)) return callback;
     return undefined;
+  }
+
+  /** A callback with money the order does not keep, not yet given back. */
+  private unsettledStray(): PaymentCallback | undefined {
+    return [...this.callbacks.values()].find(
+      (callback) => this.isStray(callback) && !this.settledStrays.has(strayKey(callback)),
+    );
   }
 
   private isStray(callback: PaymentCallback): boolean {

@@ -54,8 +54,8 @@ export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<Order
     else if (outcome.kind === 'compensate') await order.compensate(outcome.reason);
     else await order.askOperator(outcome.step, outcome.failure);
     await order.undoWhatLostTasksMayHaveDone();
-    await order.webhooksDelivered();
     await order.settleStrayPayments();
+    await order.webhooksDelivered();
     return order.end();
   });
 }

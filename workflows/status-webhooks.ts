@@ -33,6 +33,7 @@ interface EndpointQueue {
  */
 export class StatusWebhooks {
   private readonly queues: EndpointQueue[];
+  private flagged = false;
 
   constructor(private readonly settings: WebhookSettings) {
     this.queues = settings.endpoints.map(({ id, events }) => ({
@@ -51,9 +52,9 @@ export class StatusWebhooks {
     for (const queue of this.queues) if (!queue.gaveUp && queue.wants(event)) queue.pending.push(event);
   }
 
-  /** Resolves once every endpoint has taken (or been given up on for) every event told so far. */
-  async allDelivered(): Promise<void> {
-    await wf.condition(() => this.queues.every((queue) => queue.pending.length === 0));
+  /** Whether every endpoint has taken (or been given up on for) every event told so far. */
+  get delivered(): boolean {
+    return this.queues.every((queue) => queue.pending.length === 0);
   }
 
   private async deliverInTurn(queue: EndpointQueue): Promise<never> {
@@ -108,16 +109,18 @@ export class StatusWebhooks {
     wf.log.error('order webhook given up: the endpoint hears nothing more of this order', {
       endpoint: queue.id,
       event: event.id,
-      dropped: queue.pending.length,
+      dropped: queue.pending.length - 1,
     });
     recordWebhookTrouble('givenUp', queue.id, event.id);
     queue.gaveUp = true;
     queue.pending = [];
   }
 
-  /** `WebhooksFailing` says whether any endpoint is failing now (or was given up on). */
+  /** `WebhooksFailing` says whether any endpoint is failing now (or was given up on); written when it changes. */
   private index(): void {
     const failing = this.queues.some((queue) => queue.failing || queue.gaveUp);
+    if (failing === this.flagged) return;
+    this.flagged = failing;
     wf.upsertSearchAttributes([{ key: OrderSearchAttributes.webhooksFailing, value: failing }]);
   }
 }

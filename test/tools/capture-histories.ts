@@ -162,6 +162,25 @@ const SCENARIOS: Record<string, Scenario> = {
     ),
 };
 
+/** Paths of an order whose checkout registered a webhook endpoint: run on a stack that has one. */
+const WEBHOOK_SCENARIOS: Record<string, Scenario> = {
+  'webhooks-confirmed': async (stack, id) =>
+    single('webhooks-confirmed', await placeAndFinish(stack, orderWith(id, 'tok_ok'))),
+  // The endpoint refuses past the flag's delay, then takes everything: the flag goes up, then down.
+  'webhooks-endpoint-down': async (stack, id) => {
+    await stack.refuseConnections('checkout', true);
+    try {
+      await api(stack, 'POST', '/orders', orderWith(id, 'tok_ok'));
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+    } finally {
+      await stack.refuseConnections('checkout', false);
+    }
+    const handle = stack.client.workflow.getHandle(orderWorkflowId(id));
+    await handle.result();
+    return single('webhooks-endpoint-down', handle);
+  },
+};
+
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   installTestRuntime();
@@ -171,26 +190,34 @@ async function main(): Promise<void> {
   mkdirSync(bundleDir, { recursive: true });
   const bundlePath = path.join(bundleDir, 'workflows.js');
   await writeWorkflowBundle(bundlePath);
-  const stack = await startStack({
+  const settings = {
     temporalAddress: env.address,
     workflowBundlePath: bundlePath,
     encryptPayloads: false,
     paymentWindowMs: 3_000,
     compensationGiveUpMs: 2_000,
-  });
+  };
+  const stack = await startStack(settings);
+  const webhookStack = await startStack({ ...settings, orderWebhooks: { flagAfterMs: 1_000 } });
   mkdirSync(HISTORIES_DIR, { recursive: true });
   try {
-    for (const [scenario, run] of Object.entries(SCENARIOS)) {
-      if (only.length && !only.includes(scenario)) continue;
-      for (const { name, handle } of await run(stack, `H-${scenario}`)) {
-        const history = await handle.fetchHistory();
-        const file = path.join(HISTORIES_DIR, `${name}.json`);
-        writeFileSync(file, `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 2)}\n`);
-        say(`${name}: ${history.events?.length ?? 0} events -> ${path.relative(process.cwd(), file)}`);
+    for (const [on, scenarios] of [
+      [stack, SCENARIOS],
+      [webhookStack, WEBHOOK_SCENARIOS],
+    ] as const) {
+      for (const [scenario, run] of Object.entries(scenarios)) {
+        if (only.length && !only.includes(scenario)) continue;
+        for (const { name, handle } of await run(on, `H-${scenario}`)) {
+          const history = await handle.fetchHistory();
+          const file = path.join(HISTORIES_DIR, `${name}.json`);
+          writeFileSync(file, `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 2)}\n`);
+          say(`${name}: ${history.events?.length ?? 0} events -> ${path.relative(process.cwd(), file)}`);
+        }
       }
     }
   } finally {
     await stack.stop();
+    await webhookStack.stop();
     await env.teardown();
     rmSync(bundleDir, { recursive: true, force: true });
   }
