@@ -74,7 +74,16 @@ export async function measureStreams({
 
   const newsMs: number[] = [];
   for (const view of views.slice(0, PAID_ORDERS)) {
-    const heard = new Promise<void>((resolve) => confirmed.set(view.orderId, resolve));
+    const heard = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`the stream of ${view.orderId} never heard its confirmation`)),
+        30_000,
+      );
+      confirmed.set(view.orderId, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
     const paidAt = performance.now();
     const paid = await request(
       `${sandboxUrl}/providers/${view.payment!.provider}/checkout/${view.payment!.paymentId}`,
@@ -116,12 +125,15 @@ function openStream(
         if (res.statusCode !== 200) return reject(new Error(`the stream answered ${res.statusCode}`));
         res.setEncoding('utf8');
         let first = true;
+        // The tail of what came, so an event line split across two chunks is still seen.
+        let tail = '';
         res.on('data', (chunk: string) => {
           if (first) {
             first = false;
             resolve(req);
           }
-          if (chunk.includes('event: order.confirmed')) confirmed.get(orderId)?.();
+          tail = (tail + chunk).slice(-1_000);
+          if (tail.includes('event: order.confirmed')) confirmed.get(orderId)?.();
         });
       },
     );

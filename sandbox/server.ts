@@ -110,6 +110,11 @@ export function createSandbox(options: SandboxOptions) {
   app.disable('x-powered-by');
   app.use(traceRequests('sandbox'));
   app.use(requestLog(logger));
+  // Bodies are read as they arrive, before any fault: a call the fault switch holds past its caller's
+  // timeout still has its body, and still takes effect once it runs (the caller never hears).
+  // The order webhook endpoint's raw text first: a signature covers the body's bytes as sent.
+  app.use(ORDER_WEBHOOKS_PATH, express.text({ type: () => true, limit: '200kb' }));
+  app.use(express.json({ limit: '200kb' }));
   app.use((req, res, next) => {
     if (req.path.startsWith('/_sandbox') || faults.rate === 0 || random() >= faults.rate) return next();
     const hang = faults.mode === 'hang' || (faults.mode === 'mixed' && random() < 0.5);
@@ -120,18 +125,11 @@ export function createSandbox(options: SandboxOptions) {
     // The call still runs, after the caller has given up: it happened, but its answer is lost.
     later(faults.hangMs, () => next());
   });
-  // Before the JSON parser: a signature covers the body's bytes, so the receiver reads them as sent.
-  app.post(
-    ORDER_WEBHOOKS_PATH,
-    express.text({ type: () => true, limit: '200kb' }),
-    faultable('order-webhooks'),
-    (req, res) => {
-      const receipt = statusEvents.take(typeof req.body === 'string' ? req.body : '', req.headers);
-      if (receipt.status === 204) return void res.status(204).end();
-      res.status(receipt.status).json({ code: receipt.code, message: receipt.message });
-    },
-  );
-  app.use(express.json({ limit: '200kb' }));
+  app.post(ORDER_WEBHOOKS_PATH, faultable('order-webhooks'), (req, res) => {
+    const receipt = statusEvents.take(typeof req.body === 'string' ? req.body : '', req.headers);
+    if (receipt.status === 204) return void res.status(204).end();
+    res.status(receipt.status).json({ code: receipt.code, message: receipt.message });
+  });
   app.use((req, res, next) => {
     const orderId = (req.body as { orderId?: unknown } | undefined)?.orderId;
     if (typeof orderId === 'string') noteOrder(res, orderId);

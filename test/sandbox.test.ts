@@ -215,6 +215,30 @@ describe('the fault switch', () => {
     );
   });
 
+  test('mode hang: a caller that gives up first does not undo the call: it takes effect once the hang ends', async () => {
+    await faults({ rate: 1, mode: 'hang', hangMs: 300 }).expect(200);
+    const server = http.createServer(sandbox.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const abandoned = fetch(`http://127.0.0.1:${port}/providers/primary/payments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ orderId: 'HANG-2', amount: 3998, currency: 'EUR', token: 'tok_lost' }),
+        signal: AbortSignal.timeout(100),
+      });
+      await expect(abandoned).rejects.toThrow();
+      await eventually(
+        () => sandbox.ledger.snapshot().payments.filter((payment) => payment.orderId === 'HANG-2').length,
+        (payments) => payments === 1,
+        2_000,
+      );
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   test('reset turns faults off; bad settings are refused', async () => {
     await faults({ rate: 1, mode: 'error' }).expect(200);
     await request(sandbox.app).post('/_sandbox/reset').expect(200);

@@ -8,8 +8,9 @@ import { recordWebhookTrouble } from './order-metrics';
 
 /** A delivery's retries: soon at first, then at most every five minutes, for as long as the call is given. */
 const DELIVERY_OPTIONS: wf.ActivityOptions = {
-  // Above the worker's HTTP timeout, so an attempt that hangs fails on its own clock first.
-  startToCloseTimeout: '30 seconds',
+  // Above the worker's HTTP timeout, so an attempt that hangs fails on its own clock first; an attempt lost
+  // with its worker is tried again after this.
+  startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 };
 

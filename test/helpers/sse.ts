@@ -14,6 +14,9 @@ export class SseReader {
   private buffer = '';
   private readonly blocks: SseBlock[] = [];
   private ended = false;
+  private readonly decoder = new TextDecoder();
+  /** A read still waiting when `next` timed out: the next call takes its chunk instead of losing it. */
+  private pending: ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']> | null = null;
 
   private constructor(
     private readonly reader: ReadableStreamDefaultReader<Uint8Array>,
@@ -34,18 +37,19 @@ export class SseReader {
   /** The next block, or null once the server ended the stream; fails after `timeoutMs` without one. */
   async next(timeoutMs = 10_000): Promise<SseBlock | null> {
     const deadline = Date.now() + timeoutMs;
-    const decoder = new TextDecoder();
     while (this.blocks.length === 0 && !this.ended) {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no event within ${timeoutMs} ms`);
       let timer: NodeJS.Timeout | undefined;
+      this.pending ??= this.reader.read();
       const chunk = await Promise.race([
-        this.reader.read(),
+        this.pending,
         new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), left))),
       ]).finally(() => clearTimeout(timer));
       if (chunk === 'timeout') continue;
+      this.pending = null;
       if (chunk.done) this.ended = true;
-      else this.take(decoder.decode(chunk.value, { stream: true }));
+      else this.take(this.decoder.decode(chunk.value, { stream: true }));
     }
     return this.blocks.shift() ?? null;
   }
