@@ -12,6 +12,14 @@ import type { OrderView } from './order-state';
 export const ORDER_TASK_QUEUE = 'orders';
 export const ORDER_WORKFLOW_TYPE = 'orderWorkflow';
 
+/**
+ * The task queue of an order's webhook deliveries, beside its own: they get workers' slots of their own, so
+ * a checkout's endpoint that hangs never keeps the saga's retries and compensations waiting for a slot.
+ */
+export function webhookTaskQueue(orderTaskQueue: string): string {
+  return `${orderTaskQueue}-webhooks`;
+}
+
 /** One order, one workflow: the id is derived from the order id, so a retried POST finds the same run. */
 export function orderWorkflowId(orderId: string): string {
   return `order-${orderId}`;

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
-import type { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
+import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { createHardenedServer } from '../api/http-server';
 import { createApp } from '../api/server';
 import { EncryptionCodec, type EncryptionKey } from '../codec';
@@ -10,7 +10,7 @@ import { temporalConnectionOptions, type Config } from '../config';
 import { createLogger, type PinoLogger } from '../observability/logger';
 import type { Tracing } from '../observability/tracing';
 import { createSandbox, type SandboxOptions } from '../sandbox/server';
-import { configuredActivities, createOrderWorker } from '../worker/worker';
+import { configuredActivities, createOrderWorker, type OrderWorker } from '../worker/worker';
 
 /**
  * The parts of a stack, each built from the one configuration: a Temporal client, the API, the sandbox and
@@ -118,7 +118,7 @@ export function orderWorker(
     tracing = null,
     workflowBundle,
   }: { tracing?: Tracing | null; workflowBundle?: WorkerOptions['workflowBundle'] } = {},
-): Promise<Worker> {
+): Promise<OrderWorker> {
   return createOrderWorker({
     connection,
     namespace: config.temporal.namespace,
@@ -126,6 +126,7 @@ export function orderWorker(
     dataConverter: { payloadCodecs: [codec] },
     tracing,
     workflowBundle,
+    deliversWebhooks: config.orderWebhooks.length > 0,
   });
 }
 

@@ -57,6 +57,9 @@ describe('with the endpoint up', () => {
     const { events } = await handle.fetchHistory();
     const completedDeliveries = events!.filter((event) => event.activityTaskCompletedEventAttributes).length;
     expect(completedDeliveries).toBe(3);
+    // On a task queue of their own: a hung endpoint takes no slot the saga's own activities need.
+    const queues = events!.flatMap((event) => event.activityTaskScheduledEventAttributes?.taskQueue?.name ?? []);
+    expect(queues).toEqual(Array(3).fill(`${stack.taskQueue}-webhooks`));
     const received = await receivedFor(stack, request.orderId);
     expect(types(received)).toEqual(['order.awaiting_payment', 'order.paid', 'order.confirmed']);
     expect(received.map((event) => event.copies)).toEqual([1, 1, 1]);

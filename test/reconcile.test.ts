@@ -12,7 +12,9 @@ import { eventually, LOST_PAYMENT, makeOrder, startStack, type TestStack } from 
  */
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startStack();
+  // The known orders wait at their payment links for the whole test: with the stacks' usual 3 s window, a
+  // slow machine's test outlived it, and the order settled its own payment and stock meanwhile.
+  stack = await startStack({ paymentWindowMs: 120_000 });
 });
 afterAll(async () => {
   await stack?.stop();

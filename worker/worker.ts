@@ -10,7 +10,7 @@ import {
 } from '@temporalio/worker';
 import { createActivities, type ActivityEndpoints, type OrderActivities } from '../activities';
 import { createHttpClient } from '../activities/http';
-import { ORDER_TASK_QUEUE } from '../domain/contract';
+import { ORDER_TASK_QUEUE, webhookTaskQueue } from '../domain/contract';
 import type { Config } from '../config';
 import { TRACING_WORKFLOW_INTERCEPTORS, type Tracing } from '../observability/tracing';
 import { businessMetricsSinks } from '../observability/worker-runtime';
@@ -72,21 +72,61 @@ export interface OrderWorkerOptions {
   taskQueue?: string;
   /** Tracing (observability/tracing.ts) when it is on: its plugin, and its interceptors in the bundle made at start. */
   tracing?: Tracing | null;
+  /** Whether the activities know order webhook endpoints (`ORDER_WEBHOOKS`): then their deliveries are served too. */
+  deliversWebhooks?: boolean;
 }
 
-/** A worker for the order saga: its workflows and every activity, on the orders task queue. */
-export async function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> {
+/** The order worker: one SDK worker per task queue it serves, run and stopped together. */
+export interface OrderWorker {
+  /** Resolves once every queue's worker has stopped; a worker that fails stops the others, then rejects. */
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+/**
+ * A worker for the order saga: its workflows and every activity on the orders task queue, and, with
+ * webhook endpoints, the deliveries on their own queue (`webhookTaskQueue`), with slots of their own.
+ */
+export async function createOrderWorker(options: OrderWorkerOptions): Promise<OrderWorker> {
   const tracing = options.tracing ?? null;
-  return Worker.create({
+  const taskQueue = options.taskQueue ?? ORDER_TASK_QUEUE;
+  const common = {
     connection: options.connection,
     namespace: options.namespace,
-    taskQueue: options.taskQueue ?? ORDER_TASK_QUEUE,
-    workflowBundle: options.workflowBundle ?? (await bundledAtStart(tracing !== null)),
-    activities: options.activities,
-    sinks: businessMetricsSinks(),
     dataConverter: options.dataConverter,
     plugins: tracing ? [tracing.plugin] : [],
-  });
+  };
+  const workers = [
+    await Worker.create({
+      ...common,
+      taskQueue,
+      workflowBundle: options.workflowBundle ?? (await bundledAtStart(tracing !== null)),
+      activities: options.activities,
+      sinks: businessMetricsSinks(),
+    }),
+  ];
+  if (options.deliversWebhooks) {
+    const { deliverStatusEvent } = options.activities;
+    workers.push(
+      await Worker.create({ ...common, taskQueue: webhookTaskQueue(taskQueue), activities: { deliverStatusEvent } }),
+    );
+  }
+  const shutdown = () => {
+    for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+  };
+  return {
+    async run() {
+      const runs = workers.map((worker) => worker.run());
+      try {
+        await Promise.all(runs);
+      } catch (err) {
+        shutdown();
+        await Promise.allSettled(runs);
+        throw err;
+      }
+    },
+    shutdown,
+  };
 }
 
 /** Bundles the workflows for a worker given no prebuilt bundle, and says so in one line. */

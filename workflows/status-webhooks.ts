@@ -1,6 +1,6 @@
 import * as wf from '@temporalio/workflow';
 import type { OrderActivities } from '../activities';
-import type { WebhookSettings } from '../domain/contract';
+import { webhookTaskQueue, type WebhookSettings } from '../domain/contract';
 import { errorMessage } from '../domain/errors';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import type { StatusEvent } from '../domain/status-events';
@@ -13,8 +13,6 @@ const DELIVERY_OPTIONS: wf.ActivityOptions = {
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 };
-
-const { deliverStatusEvent } = wf.proxyActivities<OrderActivities>(DELIVERY_OPTIONS);
 
 /** One endpoint's deliveries for this order: what is still to go, oldest first. */
 interface EndpointQueue {
@@ -35,8 +33,13 @@ interface EndpointQueue {
 export class StatusWebhooks {
   private readonly queues: EndpointQueue[];
   private flagged = false;
+  private readonly deliverStatusEvent: wf.ActivityInterfaceFor<OrderActivities>['deliverStatusEvent'];
 
   constructor(private readonly settings: WebhookSettings) {
+    this.deliverStatusEvent = wf.proxyActivities<OrderActivities>({
+      ...DELIVERY_OPTIONS,
+      taskQueue: webhookTaskQueue(wf.workflowInfo().taskQueue),
+    }).deliverStatusEvent;
     this.queues = settings.endpoints.map(({ id, events }) => ({
       id,
       wants: (event) => !events || events.includes(event.type),
@@ -71,7 +74,7 @@ export class StatusWebhooks {
   private async deliver(queue: EndpointQueue, event: StatusEvent): Promise<boolean> {
     const summary = `${event.type} to ${queue.id}`;
     const call = (scheduleToCloseTimeout: number) =>
-      deliverStatusEvent.executeWithOptions({ summary, scheduleToCloseTimeout }, [{ endpoint: queue.id, event }]);
+      this.deliverStatusEvent.executeWithOptions({ summary, scheduleToCloseTimeout }, [{ endpoint: queue.id, event }]);
     const startedAt = Date.now();
     try {
       await call(Math.min(this.settings.flagAfterMs, this.settings.giveUpMs));

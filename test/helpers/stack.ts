@@ -4,7 +4,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type RuntimeOptions, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type RuntimeOptions } from '@temporalio/worker';
 import { createHardenedServer } from '../../api/http-server';
 import { EXAMPLE_ORDER } from '../../api/http-schemas';
 import { createApp } from '../../api/server';
@@ -27,7 +27,7 @@ import { createSandbox } from '../../sandbox/server';
 import { DEV_ORDER_WEBHOOK_SECRET, ORDER_WEBHOOKS_PATH } from '../../sandbox/status-event-receiver';
 import type { WebhookEndpoint } from '../../activities/status-webhooks';
 import type { StatusEventType } from '../../domain/status-events';
-import { createOrderWorker } from '../../worker/worker';
+import { createOrderWorker, type OrderWorker } from '../../worker/worker';
 import { EncryptionCodec } from '../../codec';
 import { createOrdersClient, type OrdersClient } from '../../client';
 import { TEST_ENV, testEncryptionKeys, testTemporalAddress, testWorkflowBundlePath } from './test-env';
@@ -240,7 +240,7 @@ export async function startStack({
     orderWebhooks: webhookEndpoint ? [webhookEndpoint] : [],
   };
   const activities = createActivities(endpoints, createHttpClient(httpTimeoutMs));
-  let running: { worker: Worker; run: Promise<void> } | null = null;
+  let running: { worker: OrderWorker; run: Promise<void> } | null = null;
   async function startWorker(): Promise<void> {
     const worker = await createOrderWorker({
       connection: nativeConnection,
@@ -251,6 +251,7 @@ export async function startStack({
       activities: wrapActivities ? wrapActivities(activities, client) : activities,
       dataConverter,
       tracing,
+      deliversWebhooks: webhookEndpoint !== null,
     });
     running = { worker, run: worker.run() };
   }

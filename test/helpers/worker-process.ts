@@ -30,6 +30,7 @@ async function main(): Promise<void> {
     workflowBundle: { codePath: testWorkflowBundlePath() },
     activities: createActivities(options.endpoints, createHttpClient(options.httpTimeoutMs)),
     dataConverter: { payloadCodecs: [new EncryptionCodec(testEncryptionKeys())] },
+    deliversWebhooks: (options.endpoints.orderWebhooks?.length ?? 0) > 0,
   });
   const run = worker.run();
   process.stdout.write(`${WORKER_POLLING}\n`);
