@@ -208,3 +208,25 @@ test('money that arrives while the endpoint is down goes back at once, not once 
   await stack.result(handle);
   expect(types(await receivedFor(stack, request.orderId))).toEqual(['order.awaiting_payment', 'order.cancelled']);
 }, 60_000);
+
+test("a cancel through Temporal (support's) ends the order, never its deliveries: they arrive once the endpoint is back", async () => {
+  const stack = await stackWith({ orderWebhooks: { flagAfterMs: 500 }, paymentWindowMs: 30_000 });
+  await stack.refuseConnections('checkout', true);
+  const request = makeOrder({ payment: LOST_PAYMENT });
+  const handle = await stack.startOrder(request);
+  await eventually(
+    () => webhooksFailing(handle),
+    (failing) => failing === true,
+  );
+  // The workflow's own cancellation, as support asks it in the Web UI: taken as a support cancel.
+  await handle.cancel();
+  await eventually(
+    async () =>
+      (await stack.api('dev-support').GET('/orders/{orderId}', { params: { path: { orderId: request.orderId } } }))
+        .data,
+    (view) => view?.status === 'CANCELLED',
+  );
+  await stack.refuseConnections('checkout', false);
+  expect((await stack.result(handle)).status).toBe('CANCELLED');
+  expect(types(await receivedFor(stack, request.orderId))).toEqual(['order.awaiting_payment', 'order.cancelled']);
+});
