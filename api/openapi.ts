@@ -233,7 +233,7 @@ export function openApiDocument() {
             ...authErrors,
             '404': problemOf('Unknown order'),
             ...tooLarge,
-            ...temporalUnavailable,
+            ...unavailable('Temporal did not answer in time, or this API instance has ORDER_STREAMS_MAX streams open'),
           },
         },
       },

@@ -11,12 +11,23 @@ export interface OrderReader {
   progress(known: ReadonlyMap<string, number>): Promise<Map<string, number>>;
 }
 
-export interface OrderStreamTimings {
+export interface OrderStreamSettings {
   /** How often the watched orders are checked for news: one visibility call per {@link PROGRESS_BATCH} orders. */
   pollMs: number;
   /** How often an idle stream gets a comment line, so proxies and browsers keep it open. */
   heartbeatMs: number;
+  /** How many streams this process keeps open at once; more are refused (503) until some end. */
+  max: number;
 }
+
+/**
+ * A client that has not read this much of what was written to it has stopped reading: its stream is ended
+ * (it resumes with `Last-Event-ID` when it reads again) instead of growing in the API's memory.
+ */
+const STALLED_BYTES = 64 * 1024;
+
+/** What {@link OrderStreams.open} did: no such order, too many streams open, or the stream is open. */
+export type StreamOpening = 'not-found' | 'full' | 'open';
 
 /** Orders per visibility call: a query of this many ids stays well inside the server's limits. */
 const PROGRESS_BATCH = 100;
@@ -54,17 +65,18 @@ export class OrderStreams {
 
   constructor(
     private readonly reader: OrderReader,
-    private readonly timings: OrderStreamTimings,
+    private readonly settings: OrderStreamSettings,
   ) {}
 
   /**
    * Opens a stream of `orderId` on `res`, resuming after `lastSeq` when the client says where it was.
-   * False when there is no such order (nothing has been written to `res`).
+   * Unless it is open, nothing has been written to `res`.
    */
-  async open(orderId: string, lastSeq: number | null, res: Response): Promise<boolean> {
+  async open(orderId: string, lastSeq: number | null, res: Response): Promise<StreamOpening> {
+    if (this.count >= this.settings.max) return 'full';
     const events = await this.reader.events(orderId);
     // No events yet: a workflow started without the API's first write, before a worker ran it (GET says 404 too).
-    if (!events || events.length === 0) return false;
+    if (!events || events.length === 0) return 'not-found';
     res.status(200).set({
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
@@ -83,7 +95,14 @@ export class OrderStreams {
     if (isTerminal(state.status)) res.end();
     // A client gone while its history was read has nothing to watch.
     else if (!res.destroyed) this.watch(orderId, stream);
-    return true;
+    return 'open';
+  }
+
+  /** The streams open now. */
+  private get count(): number {
+    let count = 0;
+    for (const watch of this.watched.values()) count += watch.streams.size;
+    return count;
   }
 
   private watch(orderId: string, stream: Stream): void {
@@ -103,8 +122,8 @@ export class OrderStreams {
 
   private startTimers(): void {
     if (this.pollTimer) return;
-    this.pollTimer = setInterval(() => void this.poll(), this.timings.pollMs).unref();
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.timings.heartbeatMs).unref();
+    this.pollTimer = setInterval(() => void this.poll(), this.settings.pollMs).unref();
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.settings.heartbeatMs).unref();
   }
 
   private stopTimers(): void {
@@ -114,7 +133,12 @@ export class OrderStreams {
   }
 
   private heartbeat(): void {
-    for (const watch of this.watched.values()) for (const { res } of watch.streams) res.write(': heartbeat\n\n');
+    for (const watch of this.watched.values()) {
+      for (const { res } of watch.streams) {
+        if (res.writableLength > STALLED_BYTES) res.destroy();
+        else res.write(': heartbeat\n\n');
+      }
+    }
   }
 
   /**

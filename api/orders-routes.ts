@@ -104,7 +104,15 @@ export function ordersRouter(service: OrdersService, streams: OrderStreams, apiK
       const message = 'Last-Event-ID must be the id of an event this stream sent (a whole number)';
       return problem(res, 400, 'Invalid request', message, undefined, [{ path: 'Last-Event-ID', message }]);
     }
-    if (!(await streams.open(orderId, lastEventId.data ?? null, res))) notFound(res);
+    const opening = await streams.open(orderId, lastEventId.data ?? null, res);
+    if (opening === 'not-found') return notFound(res);
+    if (opening === 'full') {
+      return serviceUnavailable(
+        res,
+        'Too many streams',
+        'this API instance has as many live streams open as it keeps (ORDER_STREAMS_MAX): retry after Retry-After, or read GET /orders/{orderId}',
+      );
+    }
   });
 
   router.post('/orders/:orderId/cancel', write, ...json, async (req, res) => {

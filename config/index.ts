@@ -127,6 +127,8 @@ const Env = z.object({
   ORDER_STREAM_POLL_MS: millis(1_000),
   /** How often an idle live stream gets a heartbeat comment. */
   ORDER_STREAM_HEARTBEAT_MS: millis(15_000),
+  /** How many live streams one API process keeps open at once (about 24 kB each, docs/PERFORMANCE.md). */
+  ORDER_STREAMS_MAX: z.coerce.number().int().positive().default(10_000),
   /** How long an order webhook's delivery is retried before that endpoint hears nothing more of the order. */
   ORDER_WEBHOOK_GIVE_UP_MS: millis(86_400_000),
   /** Where the catalog/inventory, fulfillment and notification services are; the sandbox by default. */
@@ -243,7 +245,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     },
     /** With their URLs and secrets: the worker's activity signs and sends (activities/status-webhooks.ts). */
     orderWebhooks,
-    orderStreams: { pollMs: e.ORDER_STREAM_POLL_MS, heartbeatMs: e.ORDER_STREAM_HEARTBEAT_MS },
+    orderStreams: {
+      pollMs: e.ORDER_STREAM_POLL_MS,
+      heartbeatMs: e.ORDER_STREAM_HEARTBEAT_MS,
+      max: e.ORDER_STREAMS_MAX,
+    },
     apiKeys: e.API_KEYS ?? (DEV_API_KEYS as unknown as ApiKeys),
     usingDevApiKeys: e.API_KEYS === undefined,
     paymentProviders,

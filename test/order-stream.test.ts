@@ -160,3 +160,29 @@ async function eventuallyTerminal(orderId: string): Promise<void> {
     (view) => view !== undefined && isTerminal(view.status),
   );
 }
+
+test('an API with as many streams open as it keeps refuses the next with a 503 and Retry-After, until one ends', async () => {
+  const small = await startStack({ maxStreams: 1 });
+  try {
+    const order = makeOrder({ payment: LOST_PAYMENT });
+    expect((await small.api('dev-checkout').POST('/orders', { body: order })).response.status).toBe(201);
+    const url = `${small.apiUrl}/orders/${order.orderId}/stream`;
+    const first = await SseReader.open(url, auth('dev-checkout'));
+    streams.push(first.stream!);
+    await first.stream!.nextEvent();
+    const refused = await SseReader.open(url, auth('dev-checkout'));
+    expect(refused.response.status).toBe(503);
+    expect(refused.response.headers.get('retry-after')).toBeTruthy();
+    expect(await refused.response.json()).toMatchObject({ title: 'Too many streams' });
+
+    first.stream!.close();
+    const again = await eventually(
+      () => SseReader.open(url, auth('dev-checkout')),
+      (opened) => opened.response.status === 200,
+    );
+    streams.push(again.stream!);
+    expect((await again.stream!.nextEvent())?.event).toBe('order');
+  } finally {
+    await small.stop();
+  }
+});

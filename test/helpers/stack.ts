@@ -144,6 +144,8 @@ export interface StackOptions extends Partial<Omit<Config['saga'], 'paymentProvi
    */
   /** How often an idle live stream gets a heartbeat (the stream tests shorten it). */
   streamHeartbeatMs?: number;
+  /** How many live streams the API keeps open at once. */
+  maxStreams?: number;
   orderWebhooks?: {
     secret?: string;
     events?: StatusEventType[];
@@ -165,6 +167,7 @@ export async function startStack({
   observability: { logger, tracing } = {},
   orderWebhooks,
   streamHeartbeatMs = 15_000,
+  maxStreams = 10_000,
   ...settings
 }: StackOptions = {}) {
   installTestRuntime();
@@ -220,7 +223,7 @@ export async function startStack({
     maxStartsInFlight,
     codecCorsOrigins: [TEST_UI_ORIGIN],
     // News reaches a stream within a quarter second: tests wait on it.
-    orderStreams: { pollMs: 250, heartbeatMs: streamHeartbeatMs },
+    orderStreams: { pollMs: 250, heartbeatMs: streamHeartbeatMs, max: maxStreams },
   };
   const app = createApp({
     client,
