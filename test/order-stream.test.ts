@@ -45,6 +45,14 @@ async function openStream(orderId: string, headers: Record<string, string> = {})
   return opened;
 }
 
+/** A client that took the stream's first event and went away (a closed tab, a lost connection). */
+async function firstEventThenGone(orderId: string): Promise<SseBlock | null> {
+  const { stream } = await openStream(orderId);
+  const first = await stream!.nextEvent();
+  stream!.close();
+  return first;
+}
+
 const data = <T>(block: SseBlock | null) => JSON.parse(block!.data!) as T;
 
 test('the order as it is at once, then each status change as it happens; the stream ends at a terminal status', async () => {
@@ -68,9 +76,7 @@ test('the order as it is at once, then each status change as it happens; the str
 
 test('a client that reconnects with Last-Event-ID gets the changes it missed, then the order as it is', async () => {
   const view = await orderAtPaymentLink();
-  const first = await openStream(view.orderId);
-  const seen = await first.stream!.nextEvent();
-  first.stream!.close();
+  const seen = await firstEventThenGone(view.orderId);
 
   await pay(view);
   // Until the order has ended, so the resumed stream has two changes to catch up on.
@@ -85,9 +91,7 @@ test('a client that reconnects with Last-Event-ID gets the changes it missed, th
 
 test('a client that reconnects while the order goes on gets the order as it is, then the changes as they come', async () => {
   const view = await orderAtPaymentLink();
-  const first = await openStream(view.orderId);
-  const seen = await first.stream!.nextEvent();
-  first.stream!.close();
+  const seen = await firstEventThenGone(view.orderId);
 
   const { stream } = await openStream(view.orderId, { 'last-event-id': seen!.id! });
   const current = await stream!.nextEvent();

@@ -38,6 +38,13 @@ async function receiver(stack: TestStack): Promise<{ received: ReceivedStatusEve
   };
 }
 const types = (events: ReceivedStatusEvent[]) => events.map((event) => event.type);
+/** Until the API shows the order at `status`, as a checkout polling it would see. */
+async function statusBecomes(stack: TestStack, orderId: string, status: string): Promise<void> {
+  await eventually(
+    async () => (await stack.api('dev-support').GET('/orders/{orderId}', { params: { path: { orderId } } })).data,
+    (view) => view?.status === status,
+  );
+}
 async function webhooksFailing(handle: WorkflowHandle): Promise<boolean | undefined> {
   return (await handle.describe()).typedSearchAttributes.get(OrderSearchAttributes.webhooksFailing);
 }
@@ -111,12 +118,7 @@ test('an endpoint that is down delays nothing of the order, flags it while it fa
   const request = makeOrder();
   const handle = await stack.startOrder(request);
   // The order goes on without its webhooks: confirmed while the endpoint still refuses.
-  await eventually(
-    async () =>
-      (await stack.api('dev-support').GET('/orders/{orderId}', { params: { path: { orderId: request.orderId } } }))
-        .data,
-    (view) => view?.status === 'CONFIRMED',
-  );
+  await statusBecomes(stack, request.orderId, 'CONFIRMED');
   await eventually(
     () => webhooksFailing(handle),
     (failing) => failing === true,
@@ -186,12 +188,7 @@ test('money that arrives while the endpoint is down goes back at once, not once 
   // Cancelled at once; its provider takes the money anyway, just after the payment window.
   const request = makeOrder({ payment: { method: 'card', token: 'tok_late' } });
   const handle = await stack.startOrder(request);
-  await eventually(
-    async () =>
-      (await stack.api('dev-support').GET('/orders/{orderId}', { params: { path: { orderId: request.orderId } } }))
-        .data,
-    (view) => view?.status === 'AWAITING_PAYMENT',
-  );
+  await statusBecomes(stack, request.orderId, 'AWAITING_PAYMENT');
   await handle.signal(cancelOrderSignal, { by: 'customer' });
   await eventually(
     () => stack.ledger.snapshot().payments.find((payment) => payment.orderId === request.orderId)?.captured ?? 0,
@@ -220,12 +217,7 @@ test("a cancel through Temporal (support's) ends the order, never its deliveries
   );
   // The workflow's own cancellation, as support asks it in the Web UI: taken as a support cancel.
   await handle.cancel();
-  await eventually(
-    async () =>
-      (await stack.api('dev-support').GET('/orders/{orderId}', { params: { path: { orderId: request.orderId } } }))
-        .data,
-    (view) => view?.status === 'CANCELLED',
-  );
+  await statusBecomes(stack, request.orderId, 'CANCELLED');
   await stack.refuseConnections('checkout', false);
   expect((await stack.result(handle)).status).toBe('CANCELLED');
   expect(types(await receivedFor(stack, request.orderId))).toEqual(['order.awaiting_payment', 'order.cancelled']);

@@ -2,7 +2,8 @@ import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
+import { launchChromium } from './chromium';
 import type { Config } from '../../config';
 import type { OrderView } from '../../domain/order-state';
 import { startLocalStack, throwawayLocalStackConfig } from '../../stack/local-stack';
@@ -14,14 +15,6 @@ import { installTestRuntime, LOST_PAYMENT, makeOrder } from '../helpers/stack';
  * checkout's backend, which holds the API token (a browser's EventSource cannot send one, and a checkout
  * never hands its token to a customer's browser). Real stack, headless Chromium.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-];
 
 /** The checkout page: every event of the stream, one line each, as it comes. */
 const PAGE = `<!doctype html><html><body><ol id="events"></ol><script>
@@ -77,11 +70,7 @@ beforeAll(async () => {
   stack = await startLocalStack(config);
   checkout = checkoutBackend(stack.apiUrl);
   checkoutUrl = `http://127.0.0.1:${await listen(checkout, 0)}`;
-  browser = await chromium.launchPersistentContext(mkdtempSync(path.join(os.tmpdir(), 'order-saga-chromium-')), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {

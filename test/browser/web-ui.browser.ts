@@ -1,7 +1,8 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from './chromium';
 import { startLocalStack, throwawayLocalStackConfig } from '../../stack/local-stack';
 import { installTestRuntime, LOST_PAYMENT, makeOrder } from '../helpers/stack';
 
@@ -9,18 +10,7 @@ import { installTestRuntime, LOST_PAYMENT, makeOrder } from '../helpers/stack';
  * What a support engineer does: finds an order in the local Web UI by its id, opens it, and reads its
  * decoded input, summary and live step. Real Temporal UI, real codec listener, headless Chromium.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(__dirname, '..', 'artifacts');
-/** Flags for a closed network: no background calls home that would be refused anyway. */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 installTestRuntime();
 
@@ -43,12 +33,7 @@ beforeAll(async () => {
   });
   expect(placed.status).toBe(201);
   mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launchPersistentContext(mkdtempSync(path.join(os.tmpdir(), 'order-saga-chromium-')), {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1400, height: 1000 },
-    args: CHROMIUM_ARGS,
-  });
+  browser = await launchChromium({ viewport: { width: 1400, height: 1000 } });
   page = await browser.newPage();
 }, 180_000);
 
