@@ -15,16 +15,20 @@ async function main(config: Config, logger: PinoLogger): Promise<void> {
   const tracing = await startTracing('order-api');
   const temporal = await connectClient(config, encryptionKeys(config).keys, tracing);
   // Every interface: in a container the API is reached from outside it.
-  const { server, endStreams } = await serveApi(config, temporal, logger, { host: null, backlog: LISTEN_BACKLOG });
+  const serving = serveApi(config, temporal, logger, { host: null, backlog: LISTEN_BACKLOG });
+  // Before the port opens: a supervisor may signal as soon as it answers, before the code after the listen runs.
+  onStopSignals(
+    () =>
+      void serving.then(({ server, endStreams }) => {
+        endStreams();
+        server.close(
+          () => void Promise.all([temporal.connection.close(), tracing?.shutdown()]).then(() => process.exit(0)),
+        );
+        server.closeIdleConnections();
+      }),
+  );
+  await serving;
   logger.child({ component: 'api' }).info({ port: config.apiPort, tracing: tracing !== null }, 'orders API listening');
-  const stop = () => {
-    endStreams();
-    server.close(
-      () => void Promise.all([temporal.connection.close(), tracing?.shutdown()]).then(() => process.exit(0)),
-    );
-    server.closeIdleConnections();
-  };
-  onStopSignals(stop);
 }
 
 const config = loadConfigOrExit('api');

@@ -9,14 +9,18 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit('sandbox');
   const logger = loggerFromConfig(config.log);
   const tracing = await startTracing('order-sandbox');
-  const sandbox = await serveSandbox(config, {}, logger);
+  const serving = serveSandbox(config, {}, logger);
+  // Before the port opens: a supervisor may signal as soon as it answers, before the code after the listen runs.
+  onStopSignals(
+    () =>
+      void serving.then(async (sandbox) => {
+        await sandbox.close();
+        await tracing?.shutdown();
+        process.exit(0);
+      }),
+  );
+  await serving;
   logger.child({ component: 'sandbox' }).info({ url: config.sandboxUrl }, 'sandbox listening');
-  const stop = () =>
-    void sandbox.close().then(async () => {
-      await tracing?.shutdown();
-      process.exit(0);
-    });
-  onStopSignals(stop);
 }
 
 void main();
