@@ -1,8 +1,8 @@
 import type { Response } from 'express';
 import { foldEvents } from '../domain/evolve';
 import type { OrderEvent } from '../domain/order-events';
-import { isTerminal, toOrderView } from '../domain/order-state';
-import { statusEventSeq, statusEventsOf } from '../domain/status-events';
+import { isTerminal, toOrderView, type OrderStatus, type OrderView } from '../domain/order-state';
+import { statusEventSeq, statusEventsOf, type StatusEvent } from '../domain/status-events';
 
 /** What the streams read of Temporal: an order's event log (history), and how far a set of orders has come. */
 export interface OrderReader {
@@ -89,9 +89,9 @@ export class OrderStreams {
     const latest = events[events.length - 1]!.seq;
     // An id past the order's last event (not one this stream sent) would hide the changes up to it.
     const stream: Stream = { res, seenSeq: Math.min(lastSeq ?? 0, latest) };
-    if (lastSeq !== null) this.sendNews(stream, events);
+    if (lastSeq !== null) this.sendNews(stream, newsOf(events));
     const state = foldEvents(events)!;
-    this.send(stream, latest, CURRENT_VIEW_EVENT, toOrderView(state));
+    this.send(stream, message(latest, CURRENT_VIEW_EVENT, toOrderView(state)));
     if (isTerminal(state.status)) res.end();
     // A client gone while its history was read has nothing to watch.
     else if (!res.destroyed) this.watch(orderId, stream);
@@ -189,8 +189,11 @@ export class OrderStreams {
       // Gone (its history deleted past retention): nothing more will come.
       if (!events || events.length === 0) return this.end(orderId, watch);
       watch.progress = length;
-      for (const stream of watch.streams) this.sendNews(stream, events);
-      if (isTerminal(foldEvents(events)!.status)) this.end(orderId, watch);
+      // Built once for all of the order's streams; each gets what it has not seen.
+      const news = newsOf(events);
+      for (const stream of watch.streams) this.sendNews(stream, news);
+      // A terminal status is always a status change, and the last one.
+      if (news.length > 0 && isTerminal(news[news.length - 1]!.status)) this.end(orderId, watch);
     } catch {
       // Read again at the next poll: `progress` still differs.
     } finally {
@@ -199,15 +202,29 @@ export class OrderStreams {
   }
 
   /** The status changes after what the stream has seen, oldest first. */
-  private sendNews(stream: Stream, events: OrderEvent[]): void {
-    for (const event of statusEventsOf(events)) {
-      const seq = statusEventSeq(event.id);
-      if (seq > stream.seenSeq) this.send(stream, seq, event.type, event);
-    }
+  private sendNews(stream: Stream, news: readonly Message[]): void {
+    for (const each of news) if (each.seq > stream.seenSeq) this.send(stream, each);
   }
 
-  private send(stream: Stream, seq: number, type: string, data: unknown): void {
+  private send(stream: Stream, { seq, text }: Message): void {
     stream.seenSeq = Math.max(stream.seenSeq, seq);
-    stream.res.write(`id: ${seq}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    stream.res.write(text);
   }
+}
+
+/** One SSE message, serialized: its id (an event number), and the order's status it tells of. */
+interface Message {
+  seq: number;
+  status: OrderStatus;
+  text: string;
+}
+
+function message(seq: number, type: string, data: OrderView | StatusEvent): Message {
+  const status = 'type' in data && 'data' in data ? data.data.status : (data as OrderView).status;
+  return { seq, status, text: `id: ${seq}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n` };
+}
+
+/** The status changes in an order's event log, as messages. */
+function newsOf(events: readonly OrderEvent[]): Message[] {
+  return statusEventsOf(events).map((event) => message(statusEventSeq(event.id), event.type, event));
 }

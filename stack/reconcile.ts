@@ -157,6 +157,8 @@ const UNANSWERED = Symbol('unanswered');
 
 /** One reconcile run: its parts, its report, and the steps every kind of record goes through. */
 class Run {
+  /** The server's answer about each order asked so far (failures are not kept: they are asked again). */
+  private readonly answers = new Map<string, KnownOrder | null>();
   readonly report: ReconcileReport = {
     listed: 0,
     unknown: 0,
@@ -197,12 +199,18 @@ class Run {
     } while (cursor !== null);
   }
 
-  /** What the server knows of the order behind `what`; {@link UNANSWERED} (and a failure) if it would not say. */
+  /**
+   * What the server knows of the order behind `what`; {@link UNANSWERED} (and a failure) if it would not say.
+   * Asked once per order and run: its payments and its reservation all need the same answer.
+   */
   async orderOf(orderId: string, what: string): Promise<KnownOrder | null | typeof UNANSWERED> {
+    if (this.answers.has(orderId)) return this.answers.get(orderId)!;
     try {
-      return await this.retried(`asking the server about order ${orderId}`, () =>
+      const order = await this.retried(`asking the server about order ${orderId}`, () =>
         knownOrder(this.parts.client, orderId),
       );
+      this.answers.set(orderId, order);
+      return order;
     } catch (err) {
       // Never act on a guess: an order the server may know settles its own payment and stock.
       this.fail(`${what}: the server did not say whether it knows the order (${errorMessage(err)})`, 'left alone');
