@@ -1,3 +1,4 @@
+import { createForwardStepActivities } from './forward-steps';
 import { createFulfillmentActivities } from './fulfillment';
 import { createHttpClient, type HttpClient } from './http';
 import { createInventoryActivities } from './inventory';
@@ -18,9 +19,15 @@ export interface ActivityEndpoints {
 
 /** Every activity the order saga uses, wired to real HTTP (or to the `http` a test hands in). */
 export function createActivities(endpoints: ActivityEndpoints, http: HttpClient = createHttpClient()) {
+  const inventory = createInventoryActivities(http, {
+    catalogUrl: endpoints.catalogUrl,
+    inventoryUrl: endpoints.inventoryUrl,
+  });
+  const payments = createPaymentActivities(http, endpoints.paymentProviders);
   return {
-    ...createInventoryActivities(http, { catalogUrl: endpoints.catalogUrl, inventoryUrl: endpoints.inventoryUrl }),
-    ...createPaymentActivities(http, endpoints.paymentProviders),
+    ...inventory,
+    ...payments,
+    ...createForwardStepActivities(inventory, payments),
     ...createFulfillmentActivities(http, { baseUrl: endpoints.fulfillmentUrl }),
     ...createNotificationActivities(http, { baseUrl: endpoints.notificationsUrl }),
     ...createStatusWebhookActivities(http, endpoints.orderWebhooks ?? []),

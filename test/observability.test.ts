@@ -339,12 +339,13 @@ test('one trace spans the API call, the workflow, its activities and the calls t
       'POST /orders',
       'UpdateWithStartWorkflow:awaitAcceptance',
       'RunWorkflow:orderWorkflow',
-      'StartActivity:validateOrder',
-      'RunActivity:validateOrder',
-      'RunActivity:reserveStock',
-      'RunActivity:createPayment',
-      'RunActivity:submitFulfillment',
+      // The steps up to the payment link, in one call (one activity), each system's call inside its span.
+      'StartActivity:validateReserveAndRequestPayment',
+      'RunActivity:validateReserveAndRequestPayment',
+      'GET /catalog',
+      'POST /inventory/reservations',
       'POST /providers/primary/payments',
+      'RunActivity:submitFulfillment',
     ]),
   );
 });

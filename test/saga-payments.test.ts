@@ -5,25 +5,38 @@ let stack: TestStack;
 beforeAll(async () => {
   stack = await startStack({
     // The early-callback test: a success callback lands in history before the payment's creation does.
-    wrapActivities: (activities, client) => ({
-      ...activities,
-      async createPayment(input) {
-        const payment = await activities.createPayment(input);
-        if (input.token === 'tok_silent' && input.orderId.startsWith('EARLY-')) {
-          await client.workflow.getHandle(orderWorkflowId(input.orderId)).signal(paymentCallbackSignal, {
-            provider: input.provider,
-            eventId: 'evt_early',
-            type: 'payment.succeeded',
-            paymentId: payment.paymentId,
-            orderId: input.orderId,
-            amount: input.amount,
-            currency: input.currency,
-            failureReason: null,
-          });
-        }
-        return payment;
-      },
-    }),
+    wrapActivities: (activities, client) => {
+      const callBackEarly = async (
+        input: { orderId: string; provider: string; token: string; currency: string },
+        payment: { paymentId: string; amount: number },
+      ) => {
+        if (input.token !== 'tok_silent' || !input.orderId.startsWith('EARLY-')) return;
+        await client.workflow.getHandle(orderWorkflowId(input.orderId)).signal(paymentCallbackSignal, {
+          provider: input.provider,
+          eventId: 'evt_early',
+          type: 'payment.succeeded',
+          paymentId: payment.paymentId,
+          orderId: input.orderId,
+          amount: payment.amount,
+          currency: input.currency,
+          failureReason: null,
+        });
+      };
+      return {
+        ...activities,
+        async createPayment(input) {
+          const payment = await activities.createPayment(input);
+          await callBackEarly(input, { paymentId: payment.paymentId, amount: input.amount });
+          return payment;
+        },
+        // The steps up to the payment link in one call, as a new order first takes them.
+        async validateReserveAndRequestPayment(input) {
+          const done = await activities.validateReserveAndRequestPayment(input);
+          await callBackEarly(input, { paymentId: done.payment.paymentId, amount: done.total });
+          return done;
+        },
+      };
+    },
   });
 });
 afterAll(async () => {

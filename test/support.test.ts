@@ -89,9 +89,7 @@ test('support reads a summary, details, the live step and a summary on each exte
     }
   }
   expect(summaries).toEqual([
-    'check 1 line(s) against the catalog',
-    'reserve stock at inventory',
-    'request payment of 39.98 EUR at primary',
+    'check 1 line(s) against the catalog, reserve stock at inventory and request payment of 39.98 EUR at primary',
     expect.stringMatching(/^reconcile pay_\w+ at primary$/),
     expect.stringMatching(/^refund or void pay_\w+ at primary$/),
     'release stock at inventory',

@@ -60,20 +60,37 @@ export class SystemCalls {
   async call<K extends ActivityName>(name: K, summary: string, ...args: ActivityArgs<K>): Promise<ActivityResult<K>> {
     const regular = this.regular[name] as unknown as Callable<K>;
     if (!this.firstHere) return regular.executeWithOptions({ summary }, args);
+    let failure: unknown;
+    try {
+      return await this.attemptHere(name, summary, ...args);
+    } catch (err) {
+      failure = err;
+    }
+    const left = this.leftAfterFirstAttempt(failure);
+    if (!left) throw failure;
+    await wf.sleep(left.backoffMs);
+    return regular.executeWithOptions({ summary, ...left.options }, args);
+  }
+
+  /**
+   * One attempt in the worker and no other: for a caller that has its own way on after a failure. The
+   * failure arrives as any call's does.
+   */
+  async attemptHere<K extends ActivityName>(
+    name: K,
+    summary: string,
+    ...args: ActivityArgs<K>
+  ): Promise<ActivityResult<K>> {
+    if (!this.firstHere) throw new Error(`${name}: these calls make no attempt in the worker`);
     const { proxy, attempts } = this.firstHere;
     attempts.running++;
-    let failure: unknown;
     try {
       return await (proxy[name] as unknown as Callable<K>).executeWithOptions({ summary }, args);
     } catch (err) {
-      failure = err;
+      throw asActivityFailure(name, err);
     } finally {
       attempts.running--;
     }
-    const left = this.leftAfterFirstAttempt(failure);
-    if (!left) throw asActivityFailure(name, failure);
-    await wf.sleep(left.backoffMs);
-    return regular.executeWithOptions({ summary, ...left.options }, args);
   }
 
   /**
