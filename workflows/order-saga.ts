@@ -177,15 +177,17 @@ export class OrderSaga {
 
   constructor(private readonly input: OrderWorkflowInput) {
     const { settings } = input;
-    // Orders started from this version on ask the server for less: the steps an order takes when all goes
-    // well try here first (see SystemCalls), and the record is written once per workflow task (OrderLog).
-    // Orders started before recorded no marker and replay as they ran.
-    const fewerRoundTrips = wf.patched(FEWER_ROUND_TRIPS_PATCH);
+    // Orders started from this version on take the steps up to the payment link in one call first
+    // (forwardStepsAtOnce). Their marker stands for `fewer-round-trips` too, which they include: one
+    // marker, and one attribute upsert with it, instead of two.
+    const atOnce = wf.patched(FORWARD_STEPS_AT_ONCE_PATCH);
+    // Orders started from `fewer-round-trips` on ask the server for less: the steps an order takes when
+    // all goes well try here first (see SystemCalls), and the record is written once per workflow task
+    // (OrderLog). Orders started before recorded neither marker and replay as they ran.
+    const fewerRoundTrips = atOnce || wf.patched(FEWER_ROUND_TRIPS_PATCH);
     const here = fewerRoundTrips ? new LocalAttempts() : null;
     this.forwardAtOnce =
-      here && wf.patched(FORWARD_STEPS_AT_ONCE_PATCH)
-        ? new SystemCalls(withinBudget(FORWARD_AT_ONCE_OPTIONS, settings.stepGiveUpMs), here)
-        : null;
+      here && atOnce ? new SystemCalls(withinBudget(FORWARD_AT_ONCE_OPTIONS, settings.stepGiveUpMs), here) : null;
     // The endpoints come from the input; the patch keeps an order that a worker without webhooks began (a
     // rolling deploy) from scheduling deliveries when a newer worker replays it. Read only for orders that
     // have endpoints, so the others record no marker.
