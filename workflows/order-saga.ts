@@ -67,11 +67,12 @@ const CREATE_PAYMENT_OPTIONS: wf.ActivityOptions = {
   cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 };
 /**
- * The three forward steps in one call: as long as its three calls may take, and like them it lets a
- * reservation in flight land before a cancel goes on.
+ * The three forward steps in one call: bounded as one step's call is (a slower call fails like any other,
+ * and the steps then go one by one), and like them it lets a reservation in flight land before a cancel
+ * goes on.
  */
 const FORWARD_AT_ONCE_OPTIONS: wf.ActivityOptions = {
-  startToCloseTimeout: '30 seconds',
+  startToCloseTimeout: '10 seconds',
   cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 };
 /** Reconciliation must get an answer: retried while the provider does not answer, for the step's retry budget. */
