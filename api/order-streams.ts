@@ -91,7 +91,7 @@ export class OrderStreams {
     const stream: Stream = { res, seenSeq: Math.min(lastSeq ?? 0, latest) };
     if (lastSeq !== null) this.sendNews(stream, newsOf(events));
     const state = foldEvents(events)!;
-    this.send(stream, message(latest, CURRENT_VIEW_EVENT, toOrderView(state)));
+    this.send(stream, message(latest, CURRENT_VIEW_EVENT, toOrderView(state), state.status));
     if (isTerminal(state.status)) res.end();
     // A client gone while its history was read has nothing to watch.
     else if (!res.destroyed) this.watch(orderId, stream);
@@ -219,12 +219,11 @@ interface Message {
   text: string;
 }
 
-function message(seq: number, type: string, data: OrderView | StatusEvent): Message {
-  const status = 'type' in data && 'data' in data ? data.data.status : (data as OrderView).status;
+function message(seq: number, type: string, data: OrderView | StatusEvent, status: OrderStatus): Message {
   return { seq, status, text: `id: ${seq}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n` };
 }
 
 /** The status changes in an order's event log, as messages. */
 function newsOf(events: readonly OrderEvent[]): Message[] {
-  return statusEventsOf(events).map((event) => message(statusEventSeq(event.id), event.type, event));
+  return statusEventsOf(events).map((event) => message(statusEventSeq(event.id), event.type, event, event.data.status));
 }

@@ -87,6 +87,15 @@ const ACTIVITIES_BEFORE_SIGNAL = 3;
 const ACTIVITIES_AFTER_SIGNAL = 2;
 const RESULTS_DIR = path.resolve(__dirname, 'results');
 
+/** Writes one run's results as `<kind>-<time>.json` in RESULTS_DIR (and `.svg` beside it, given a chart); returns that path without its extension. */
+function writeResults(kind: string, at: Date, data: unknown, chart?: string): string {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const base = path.join(RESULTS_DIR, `${kind}-${at.toISOString().replace(/[:.]/g, '-')}`);
+  writeFileSync(`${base}.json`, `${JSON.stringify(data, null, 2)}\n`);
+  if (chart !== undefined) writeFileSync(`${base}.svg`, chart);
+  return base;
+}
+
 interface Level {
   concurrency: number;
   completed: number;
@@ -328,9 +337,7 @@ async function main(): Promise<void> {
       serverCpuSeconds: () => server.cpuSeconds(),
       order,
     });
-    mkdirSync(RESULTS_DIR, { recursive: true });
-    const file = path.join(RESULTS_DIR, `streams-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    writeFileSync(file, `${JSON.stringify(measured, null, 2)}\n`);
+    const file = writeResults('streams', new Date(), measured);
     const { withoutStreams: without, withStreams: streaming, newsMs } = measured;
     console.log(
       `${STREAMS} orders idle at their payment links, with no stream / with one stream each: API RSS ` +
@@ -338,7 +345,7 @@ async function main(): Promise<void> {
         `server CPU ${without.serverCpuPct} / ${streaming.serverCpuPct}%; payment to its stream's ` +
         `order.confirmed: p50 ${newsMs.p50} ms, p95 ${newsMs.p95} ms, p99 ${newsMs.p99} ms`,
     );
-    console.log(`results in ${path.relative(process.cwd(), file)}`);
+    console.log(`results in ${path.relative(process.cwd(), file)}.json`);
   } else if (SOAK_ORDERS > 0) {
     const samples: {
       orders: number;
@@ -368,12 +375,11 @@ async function main(): Promise<void> {
         perSecond: Number((step / seconds).toFixed(1)),
       });
     }
-    mkdirSync(RESULTS_DIR, { recursive: true });
-    const file = path.join(RESULTS_DIR, `soak-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    writeFileSync(
-      file,
-      `${JSON.stringify({ concurrency: SOAK_CONCURRENCY, heapLimitMb: SOAK_HEAP_MB, samples }, null, 2)}\n`,
-    );
+    const file = writeResults('soak', new Date(), {
+      concurrency: SOAK_CONCURRENCY,
+      heapLimitMb: SOAK_HEAP_MB,
+      samples,
+    });
     const columns = [
       'orders',
       'worker RSS MB',
@@ -388,7 +394,7 @@ async function main(): Promise<void> {
       const cells = [orders, workerRssMb, cachedWorkflows, apiRssMb, benchRssMb, serverRssMb, perSecond];
       console.log(cells.map((cell, i) => String(cell).padStart(columns[i]!.length)).join(' | '));
     }
-    console.log(`results in ${path.relative(process.cwd(), file)}`);
+    console.log(`results in ${path.relative(process.cwd(), file)}.json`);
   } else {
     await compare();
   }
@@ -602,8 +608,9 @@ async function main(): Promise<void> {
     const bestBaseline = Math.max(...baseline.map((level) => level.perSecond));
     const ratio = bestSaga / bestBaseline;
     const { postLatencyRatio } = probe;
+    const at = new Date();
     const report = {
-      at: new Date().toISOString(),
+      at: at.toISOString(),
       machine: { cpus: os.cpus().length, memoryGb: Math.round(os.totalmem() / 1e9), node: process.version },
       server: SERVER_KIND,
       ordersPerLevel: ORDERS_PER_LEVEL,
@@ -615,10 +622,8 @@ async function main(): Promise<void> {
       ratio: Number(ratio.toFixed(2)),
       postLatencyRatio: Number(postLatencyRatio.toFixed(2)),
     };
-    mkdirSync(RESULTS_DIR, { recursive: true });
-    const results = `bench-${SERVER_KIND === 'cluster' ? 'cluster-' : ''}${report.at.replace(/[:.]/g, '-')}`;
-    writeFileSync(path.join(RESULTS_DIR, `${results}.json`), `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(path.join(RESULTS_DIR, `${results}.svg`), renderChart(saga, baseline));
+    const kind = SERVER_KIND === 'cluster' ? 'bench-cluster' : 'bench';
+    const results = writeResults(kind, at, report, renderChart(saga, baseline));
 
     console.log(
       `\nconcurrency | saga orders/s | baseline/s | POST p50/p95/p99 ms | to CONFIRMED p50/p99 ms | worker peak MB / CPU% | API peak MB / CPU%${ROUNDS > 1 ? ` (median of ${ROUNDS} turns)` : ''}`,
@@ -636,7 +641,7 @@ async function main(): Promise<void> {
       const cost = (l: Level) => `${l.cpuMsPerOrder.server} / ${l.cpuMsPerOrder.worker} / ${l.cpuMsPerOrder.api}`;
       console.log(`c=${level.concurrency}: ${cost(level)} vs ${cost(baseline[i]!)}`);
     }
-    console.log(`results in ${path.relative(process.cwd(), RESULTS_DIR)}/${results}.{json,svg}`);
+    console.log(`results in ${path.relative(process.cwd(), results)}.{json,svg}`);
     printProbe(probe);
     console.log(`ratio ${ratio.toFixed(2)}`);
   }

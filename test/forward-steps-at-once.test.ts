@@ -52,11 +52,16 @@ async function localCallSummaries(handle: WorkflowHandle): Promise<string[]> {
   return summaries;
 }
 
-test('an order whose systems all answer reaches its payment link in one call, recorded step by step', async () => {
-  const request = makeOrder();
+/** Places an order (its id starting with `prefix`, when given) and waits for its end; notes the stock before. */
+async function placeToEnd(prefix?: string) {
+  const request = makeOrder(prefix ? { orderId: `${prefix}${Date.now()}` } : {});
   const stockBefore = stockOf('SKU-TEE');
   const handle = await stack.startOrder(request);
-  const view = await stack.result(handle);
+  return { request, stockBefore, handle, view: await stack.result(handle) };
+}
+
+test('an order whose systems all answer reaches its payment link in one call, recorded step by step', async () => {
+  const { request, stockBefore, handle, view } = await placeToEnd();
 
   expect(view.status).toBe('CONFIRMED');
   expect((await eventTypes(handle)).slice(0, 4)).toEqual([
@@ -76,10 +81,7 @@ test('an order whose systems all answer reaches its payment link in one call, re
 });
 
 test('a call that lost its answer is followed by the steps one by one, which find its work instead of doing it twice', async () => {
-  const request = makeOrder({ orderId: `${ANSWER_LOST}${Date.now()}` });
-  const stockBefore = stockOf('SKU-TEE');
-  const handle = await stack.startOrder(request);
-  const view = await stack.result(handle);
+  const { request, stockBefore, handle, view } = await placeToEnd(ANSWER_LOST);
 
   expect(view.status).toBe('CONFIRMED');
   expect((await localCallSummaries(handle)).slice(0, 4)).toEqual([
@@ -95,10 +97,7 @@ test('a call that lost its answer is followed by the steps one by one, which fin
 });
 
 test('what a call that lost its answer did is undone when the steps one by one end the order another way', async () => {
-  const request = makeOrder({ orderId: `${THEN_REFUSED}${Date.now()}` });
-  const stockBefore = stockOf('SKU-TEE');
-  const handle = await stack.startOrder(request);
-  const view = await stack.result(handle);
+  const { request, stockBefore, view } = await placeToEnd(THEN_REFUSED);
 
   expect(view.status).toBe('REJECTED');
   expect(view.reason?.code).toBe(Reason.UNKNOWN_SKU);
