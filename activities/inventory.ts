@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import type { OrderItem } from '../domain/order-request';
 import { priceOrder, quantitiesBySku } from '../domain/pricing';
-import { createdSinceQuery } from '../domain/paging';
+import { createdSinceQuery } from '../domain/schemas/paging';
 import { Reason } from '../domain/reasons';
 import { contractError, expectAnswer, type HttpClient } from './http';
 
@@ -14,7 +14,7 @@ export const ReservationRequest = z.object({
   orderId: z.string(),
   items: z.array(z.object({ sku: z.string(), quantity: z.int().positive() })).min(1),
 });
-/** `GET /inventory/reservations?createdFrom=` (domain/paging.ts): a page of the reservations made since a time. */
+/** `GET /inventory/reservations?createdFrom=` (domain/schemas/paging.ts): a page of the reservations made since a time. */
 export const ReservationPage = z.object({
   reservations: z.array(z.object({ orderId: z.string(), status: z.enum(['reserved', 'released']) })),
   nextCursor: z.string().nullable(),

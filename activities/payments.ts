@@ -9,7 +9,7 @@ import {
   PaymentPage,
   PaymentRecord,
 } from '../payment-provider/protocol';
-import { createdSinceQuery } from '../domain/paging';
+import { createdSinceQuery } from '../domain/schemas/paging';
 import { contractError, expectAnswer, UpstreamError, type HttpClient, type HttpResponse } from './http';
 
 export interface PaymentProviderEndpoint {

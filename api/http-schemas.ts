@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import 'zod-openapi';
-import { StatusEventType } from '../domain/status-events';
-import { OrderEvent } from '../domain/order-events';
-import { CancelRequest, OperatorRequest } from '../domain/contract';
-import { CustomerId, OrderId, OrderRequest } from '../domain/order-request';
-import { OrderStatus, OrderView } from '../domain/order-state';
+import { CancelRequest, OperatorRequest } from '../domain/schemas/contract';
+import { OrderEvent } from '../domain/schemas/order-events';
+import { CustomerId, OrderId, OrderRequest } from '../domain/schemas/order-request';
+import { OrderStatus, OrderView } from '../domain/schemas/order-state';
+import { StatusEventType } from '../domain/schemas/status-events';
 
 /**
  * The HTTP contract's schemas (docs/API.md, "Placing an order" to "Payment webhooks"), on top of the domain's. The routes parse with them and the

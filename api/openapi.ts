@@ -6,7 +6,8 @@ import {
 } from 'zod-openapi';
 import { z } from 'zod';
 import { PaymentWebhookEvent } from '../payment-provider/protocol';
-import { StatusEvent, WebhookHeader } from '../domain/status-events';
+import { StatusEvent } from '../domain/schemas/status-events';
+import { WebhookHeader } from '../domain/status-events';
 import {
   CancelBody,
   CodecPayloads,

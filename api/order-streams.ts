@@ -1,6 +1,6 @@
 import type { Response } from 'express';
 import { foldEvents } from '../domain/evolve';
-import type { OrderEvent } from '../domain/order-events';
+import type { OrderEvent } from '../domain/schemas/order-events';
 import { isTerminal, toOrderView, type OrderStatus, type OrderView } from '../domain/order-state';
 import { statusEventSeq, statusEventsOf, type StatusEvent } from '../domain/status-events';
 

@@ -1,8 +1,8 @@
 import { Router, type Response } from 'express';
 import type { z } from 'zod';
 import type { ApiKeys } from '../config';
-import { OperatorActionKind } from '../domain/order-events';
-import { OrderRequest } from '../domain/order-request';
+import { OperatorActionKind } from '../domain/schemas/order-events';
+import { OrderRequest } from '../domain/schemas/order-request';
 import { callerOf, requireScope } from './auth';
 import { CancelBody, LastEventId, ListOrdersQuery, OperatorBody, OrderIdParam } from './http-schemas';
 import { jsonBody } from './json-body';

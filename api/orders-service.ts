@@ -31,10 +31,12 @@ import {
   type SagaSettings,
 } from '../domain/contract';
 import { OperatorAction } from '../domain/operator-actions';
-import { OrderEvent, type OperatorActionKind } from '../domain/order-events';
-import { MemoKey, readView, viewInMemo } from '../domain/order-record';
+import { OrderEvent, type OperatorActionKind } from '../domain/schemas/order-events';
+import { MemoKey } from '../domain/order-record';
 import type { OrderRequest } from '../domain/order-request';
-import { isCurrentPayment, NOT_CANCELLABLE_STATUSES, OrderView, Status } from '../domain/order-state';
+import { isCurrentPayment, NOT_CANCELLABLE_STATUSES, Status } from '../domain/order-state';
+import { readView, viewInMemo } from '../domain/schemas/order-record';
+import { OrderView } from '../domain/schemas/order-state';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import { OrderSummary, type ListOrdersQuery } from './http-schemas';
 import { orderStartOptions } from './start-order';

@@ -7,7 +7,7 @@ import type { EncryptionKey } from '../codec/encryption-codec';
 import { LOG_LEVELS } from '../observability/logger';
 import { DEFAULT_HTTP_TIMEOUT_MS } from '../activities/http';
 import { errorMessage } from '../domain/errors';
-import { StatusEventType } from '../domain/status-events';
+import { StatusEventType } from '../domain/schemas/status-events';
 import type { WebhookSettings } from '../domain/contract';
 
 /** Dev tokens (docs/API.md, "Authentication"), printed by `npm start`. Never valid unless `API_KEYS` is left unset. */

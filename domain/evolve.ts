@@ -1,5 +1,5 @@
 import { OperatorAction } from './operator-actions';
-import type { OrderEvent, OrderEventBody, OrderEventType } from './order-events';
+import type { OrderEvent, OrderEventBody, OrderEventType } from './schemas/order-events';
 import { Reason } from './reasons';
 import { isCurrentPayment, isTerminal, Status, type OrderState, type OrderStatus } from './order-state';
 import { orderTotal, type OrderRequest } from './order-request';

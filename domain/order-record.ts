@@ -1,8 +1,8 @@
 import type { SearchAttributePair } from '@temporalio/common';
 import { evolve, orderReceived } from './evolve';
-import type { OrderEvent, OrderEventBody } from './order-events';
-import type { OrderRequest } from './order-request';
-import { OrderView, toOrderView } from './order-state';
+import { toOrderView, type OrderView } from './order-state';
+import type { OrderEvent, OrderEventBody } from './schemas/order-events';
+import type { OrderRequest } from './schemas/order-request';
 import { OrderSearchAttributes, orderStateSearchAttributes } from './search-attributes';
 
 /**
@@ -46,15 +46,4 @@ export function memoAfterEvent(view: OrderView, event: OrderEvent): Record<strin
 /** The memo written after `events`, in order: the view they led to, and the events. */
 export function memoAfter(view: OrderView, events: OrderEvent[]): Record<string, unknown> {
   return { [MemoKey.order]: view, [MemoKey.events]: events };
-}
-
-/** A view as a memo holds it (decoded), or null when it is not one this code can read. */
-export function readView(decoded: unknown): OrderView | null {
-  const view = OrderView.safeParse(decoded);
-  return view.success ? view.data : null;
-}
-
-/** The view in a described workflow's memo. */
-export function viewInMemo(memo: Record<string, unknown> | undefined): OrderView | null {
-  return readView(memo?.[MemoKey.order]);
 }

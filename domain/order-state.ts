@@ -1,21 +1,30 @@
-import { z } from 'zod';
-import { OrderItem } from './order-request';
-import { ReasonCode } from './reasons';
+import type { OrderState, OrderView } from './schemas/order-state';
+
+export type { OrderPayment, OrderReason, OrderState, OrderView } from './schemas/order-state';
 
 /** Order status (docs/API.md, "Order statuses"). */
-export const OrderStatus = z.enum([
-  'RECEIVED',
-  'RESERVED',
-  'AWAITING_PAYMENT',
-  'PAID',
-  'CONFIRMED',
-  'COMPENSATING',
-  'CANCELLED',
-  'REJECTED',
-  'REQUIRES_ATTENTION',
-]);
-export type OrderStatus = z.infer<typeof OrderStatus>;
-export const Status = OrderStatus.enum;
+export const Status = {
+  RECEIVED: 'RECEIVED',
+  RESERVED: 'RESERVED',
+  AWAITING_PAYMENT: 'AWAITING_PAYMENT',
+  PAID: 'PAID',
+  CONFIRMED: 'CONFIRMED',
+  COMPENSATING: 'COMPENSATING',
+  CANCELLED: 'CANCELLED',
+  REJECTED: 'REJECTED',
+  REQUIRES_ATTENTION: 'REQUIRES_ATTENTION',
+} as const;
+export type OrderStatus = (typeof Status)[keyof typeof Status];
+
+/** A payment's state, as its provider reports it and as the order's view shows it. */
+export const PaymentState = {
+  pending: 'pending',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  refunded: 'refunded',
+  voided: 'voided',
+} as const;
+export type PaymentStatus = (typeof PaymentState)[keyof typeof PaymentState];
 
 export const TERMINAL_STATUSES: readonly OrderStatus[] = [Status.CONFIRMED, Status.CANCELLED, Status.REJECTED];
 /** Cancel is allowed until the order is paid (docs/API.md, "Cancelling an order"). */
@@ -40,45 +49,6 @@ export function isCurrentPayment<S extends { payment: { provider: string; paymen
 export function isTerminal(status: OrderStatus): boolean {
   return TERMINAL_STATUSES.includes(status);
 }
-
-export const PaymentStatus = z.enum(['pending', 'succeeded', 'failed', 'refunded', 'voided']);
-export type PaymentStatus = z.infer<typeof PaymentStatus>;
-
-export const OrderPayment = z.object({
-  provider: z.string(),
-  paymentId: z.string(),
-  status: PaymentStatus,
-  checkoutUrl: z.string(),
-});
-export type OrderPayment = z.infer<typeof OrderPayment>;
-
-export const OrderReason = z.object({ code: ReasonCode, message: z.string() });
-export type OrderReason = z.infer<typeof OrderReason>;
-
-/** What checkout services and support read (docs/API.md, "The order view"). No email, no address. */
-export const OrderView = z.object({
-  orderId: z.string(),
-  status: OrderStatus,
-  customerId: z.string(),
-  currency: z.string(),
-  items: z.array(OrderItem),
-  total: z.int(),
-  payment: OrderPayment.nullable(),
-  reason: OrderReason.nullable(),
-  needsAttention: z.boolean(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-});
-export type OrderView = z.infer<typeof OrderView>;
-
-/**
- * The state the reducer folds: the view plus what the saga needs to resume compensation after an
- * operator retry (the reason it started compensating for).
- */
-export const OrderState = OrderView.extend({
-  compensationReason: OrderReason.nullable(),
-});
-export type OrderState = z.infer<typeof OrderState>;
 
 /** The view of a state: drops what is internal to the saga. */
 export function toOrderView(state: OrderState): OrderView {

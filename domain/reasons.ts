@@ -1,32 +1,34 @@
-import { z } from 'zod';
-
 /**
  * Why an order is where it is: the closed list of the contract, then the codes added since (only ever
  * added, never changed). Also the `type` of business `ApplicationFailure`s.
  */
-export const ReasonCode = z.enum([
-  'UNKNOWN_SKU',
-  'PRICE_MISMATCH',
-  'INVALID_ORDER',
-  'OUT_OF_STOCK',
-  'PAYMENT_DECLINED',
-  'PAYMENT_TIMEOUT',
-  'PAYMENT_UNAVAILABLE',
-  'CANCELLED_BY_CUSTOMER',
-  'CANCELLED_BY_SUPPORT',
-  'CONFIRMATION_FAILED',
-  'COMPENSATION_FAILED',
+export const Reason = {
+  UNKNOWN_SKU: 'UNKNOWN_SKU',
+  PRICE_MISMATCH: 'PRICE_MISMATCH',
+  INVALID_ORDER: 'INVALID_ORDER',
+  OUT_OF_STOCK: 'OUT_OF_STOCK',
+  PAYMENT_DECLINED: 'PAYMENT_DECLINED',
+  PAYMENT_TIMEOUT: 'PAYMENT_TIMEOUT',
+  PAYMENT_UNAVAILABLE: 'PAYMENT_UNAVAILABLE',
+  CANCELLED_BY_CUSTOMER: 'CANCELLED_BY_CUSTOMER',
+  CANCELLED_BY_SUPPORT: 'CANCELLED_BY_SUPPORT',
+  CONFIRMATION_FAILED: 'CONFIRMATION_FAILED',
+  COMPENSATION_FAILED: 'COMPENSATION_FAILED',
   /** Inventory could not be reached for the reservation's whole retry budget: compensated, `CANCELLED`. */
-  'INVENTORY_UNAVAILABLE',
+  INVENTORY_UNAVAILABLE: 'INVENTORY_UNAVAILABLE',
   /** A system answered what the saga has no meaning for (a final 4xx, a body off its contract): `REQUIRES_ATTENTION`. */
-  'UNEXPECTED_ANSWER',
+  UNEXPECTED_ANSWER: 'UNEXPECTED_ANSWER',
   /** A step with nothing of its own to undo could not reach its system for its whole retry budget: `REQUIRES_ATTENTION`. */
-  'RETRIES_EXHAUSTED',
+  RETRIES_EXHAUSTED: 'RETRIES_EXHAUSTED',
   /** The order's workflow was closed other than through its own story (terminated, failed, timed out). */
-  'WORKFLOW_CLOSED',
-]);
-export type ReasonCode = z.infer<typeof ReasonCode>;
-export const Reason = ReasonCode.enum;
+  WORKFLOW_CLOSED: 'WORKFLOW_CLOSED',
+} as const;
+export type ReasonCode = (typeof Reason)[keyof typeof Reason];
+
+/** Whether a failure's type is one of the reason codes (a refusal in the saga's own terms). */
+export function isReasonCode(type: string | null | undefined): type is ReasonCode {
+  return typeof type === 'string' && Object.hasOwn(Reason, type);
+}
 
 /** Reason codes that end an order as `REJECTED` at validation or reservation: no money has moved. */
 export const REJECTION_CODES: readonly ReasonCode[] = [

@@ -1,22 +1,24 @@
-import { z } from 'zod';
 import { evolve } from './evolve';
-import type { OrderEvent } from './order-events';
-import { OrderView, Status, toOrderView, type OrderState, type OrderStatus } from './order-state';
+import { Status, toOrderView, type OrderState, type OrderStatus, type OrderView } from './order-state';
+import type { OrderEvent } from './schemas/order-events';
+import type { StatusEvent } from './schemas/status-events';
+
+export type { StatusEvent } from './schemas/status-events';
 
 /**
  * What a checkout hears about its orders (docs/API.md, "Order webhooks" and "Following an order live"):
  * one event each time an order's status changes to one a checkout acts on. The same events go out as
  * signed webhooks (from the workflow) and down an order's live stream (from the API).
  */
-export const StatusEventType = z.enum([
+export const STATUS_EVENT_TYPES = [
   'order.awaiting_payment',
   'order.paid',
   'order.confirmed',
   'order.cancelled',
   'order.rejected',
   'order.requires_attention',
-]);
-export type StatusEventType = z.infer<typeof StatusEventType>;
+] as const;
+export type StatusEventType = (typeof STATUS_EVENT_TYPES)[number];
 
 /** Standard Webhooks' headers (https://www.standardwebhooks.com): the event id, the time signed, the signature. */
 export const WebhookHeader = {
@@ -34,19 +36,6 @@ const EVENT_TYPE_OF: Partial<Record<OrderStatus, StatusEventType>> = {
   [Status.REJECTED]: 'order.rejected',
   [Status.REQUIRES_ATTENTION]: 'order.requires_attention',
 };
-
-export const StatusEvent = z
-  .object({
-    /** Unique per order and change, the same at every delivery: a receiver drops one it has seen. */
-    id: z.string(),
-    type: StatusEventType,
-    /** When the order's status changed (the workflow's time, not the delivery's). */
-    createdAt: z.string(),
-    /** The order as that change left it. */
-    data: OrderView,
-  })
-  .meta({ id: 'OrderStatusEvent', description: "An order's status changed" });
-export type StatusEvent = z.infer<typeof StatusEvent>;
 
 /** The event of the order's `seq`-th domain event, when that event moved it to a status a checkout hears about. */
 export function statusEvent(seq: number, at: string, view: OrderView): StatusEvent | null {

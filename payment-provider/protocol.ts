@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { PaymentEventType } from '../domain/contract';
-import { Currency, OrderId } from '../domain/order-request';
-import { PaymentStatus } from '../domain/order-state';
+import { PaymentEventType } from '../domain/schemas/contract';
+import { Currency, OrderId } from '../domain/schemas/order-request';
+import { PaymentStatus } from '../domain/schemas/order-state';
 
 /**
  * What a payment provider and this project say to each other, in one place: the API takes its webhooks,
@@ -42,7 +42,7 @@ export type PaymentRecord = z.infer<typeof PaymentRecord>;
 /** A provider's answer to `GET /payments?orderId=`. */
 export const PaymentList = z.object({ payments: z.array(PaymentRecord) });
 
-/** `GET /payments?createdFrom=` (domain/paging.ts): a page of the payments opened since a time, and the next page's cursor. */
+/** `GET /payments?createdFrom=` (domain/schemas/paging.ts): a page of the payments opened since a time, and the next page's cursor. */
 export const PaymentPage = z.object({ payments: z.array(PaymentRecord), nextCursor: z.string().nullable() });
 export type PaymentPage = z.infer<typeof PaymentPage>;
 

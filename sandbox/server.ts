@@ -2,7 +2,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { z } from 'zod';
 import { PaymentEvent } from '../domain/contract';
 import { CreatePaymentRequest, type PaymentRecord } from '../payment-provider/protocol';
-import { CreatedSinceQuery } from '../domain/paging';
+import { CreatedSinceQuery } from '../domain/schemas/paging';
 import { ReservationRequest } from '../activities/inventory';
 import { FulfillmentRequest } from '../activities/fulfillment';
 import { NotificationRequest } from '../activities/notifications';

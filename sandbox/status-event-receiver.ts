@@ -1,5 +1,6 @@
 import { Webhook } from 'standardwebhooks';
-import { StatusEvent, statusEventSeq } from '../domain/status-events';
+import { StatusEvent } from '../domain/schemas/status-events';
+import { statusEventSeq } from '../domain/status-events';
 
 /**
  * The secret the sandbox's endpoint checks signatures with unless told another

@@ -17,7 +17,7 @@ import { throwawayStackEnv } from '../stack/local-stack';
 import { judgeOrders, judgeStatusEvents, judgeWorkflows, waitForOrdersToEnd } from './order-checks';
 import { DEV_ORDER_WEBHOOK_SECRET, ORDER_WEBHOOKS_PATH } from '../sandbox/status-event-receiver';
 import { statusEventsOf } from '../domain/status-events';
-import type { OrderEvent } from '../domain/order-events';
+import type { OrderEvent } from '../domain/schemas/order-events';
 import { runScript, supervisedEntry, type EntryPoint } from '../stack/children';
 import { createLogger, TemporalPinoLogger } from '../observability/logger';
 import { ensureTemporalCli } from '../stack/temporal-cli';

@@ -7,7 +7,7 @@ import { createInventoryActivities, createReservationLister, type ReservationPag
 import { createPaymentActivities, createPaymentLister, type SettleOutcome } from '../activities/payments';
 import type { PaymentRecord } from '../payment-provider/protocol';
 import { orderWorkflowId } from '../domain/contract';
-import { viewInMemo } from '../domain/order-record';
+import { viewInMemo } from '../domain/schemas/order-record';
 import { isTerminal } from '../domain/order-state';
 import { errorMessage } from '../domain/errors';
 import { formatAmount } from '../domain/money';

@@ -1,5 +1,5 @@
 import { evolve, foldEvents, IllegalTransitionError } from '../domain/evolve';
-import type { OrderEvent, OrderEventBody } from '../domain/order-events';
+import type { OrderEvent, OrderEventBody } from '../domain/schemas/order-events';
 import type { OrderState } from '../domain/order-state';
 
 const at = '2026-01-01T00:00:00.000Z';

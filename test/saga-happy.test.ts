@@ -2,7 +2,7 @@ import type { temporal } from '@temporalio/proto';
 import { orderStartOptions } from '../api/start-order';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import { MemoKey } from '../domain/order-record';
-import type { OrderEvent } from '../domain/order-events';
+import type { OrderEvent } from '../domain/schemas/order-events';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { CONFIRMED_ORDER_EVENTS, makeOrder, startStack, type TestStack } from './helpers/stack';
 

@@ -1,4 +1,5 @@
-import { MAX_UNIT_PRICE, OrderRequest, orderTotal } from '../domain/order-request';
+import { orderTotal } from '../domain/order-request';
+import { MAX_UNIT_PRICE, OrderRequest } from '../domain/schemas/order-request';
 import { makeOrder } from './helpers/stack';
 
 const pathsOf = (input: unknown) => {

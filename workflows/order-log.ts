@@ -1,6 +1,6 @@
 import * as wf from '@temporalio/workflow';
 import { evolve } from '../domain/evolve';
-import type { OrderEvent, OrderEventBody } from '../domain/order-events';
+import type { OrderEvent, OrderEventBody } from '../domain/schemas/order-events';
 import { memoAfter, memoAfterEvent, recordedEvent } from '../domain/order-record';
 import { toOrderView, type OrderState, type OrderView } from '../domain/order-state';
 import { orderStateSearchAttributes } from '../domain/search-attributes';

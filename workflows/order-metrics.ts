@@ -1,7 +1,7 @@
 import { proxySinks } from '@temporalio/workflow';
 import type { SettleOutcome } from '../activities/payments';
 import type { BusinessMetricsSinks } from '../domain/business-metrics';
-import type { OrderEvent } from '../domain/order-events';
+import type { OrderEvent } from '../domain/schemas/order-events';
 import { isTerminal, type OrderState, type OrderStatus } from '../domain/order-state';
 
 const { businessMetrics } = proxySinks<BusinessMetricsSinks>();

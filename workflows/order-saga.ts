@@ -2,19 +2,19 @@ import * as wf from '@temporalio/workflow';
 import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import type { NotificationTemplate } from '../activities/notifications';
 import {
-  AcceptanceRequest,
-  CancelRequest,
-  OperatorRequest,
   ORDER_CONFLICT,
-  PaymentCallback,
   PaymentEvent,
+  type AcceptanceRequest,
+  type CancelRequest,
+  type OperatorRequest,
   type OrderWorkflowInput,
+  type PaymentCallback,
 } from '../domain/contract';
 import { orderReceived } from '../domain/evolve';
 import { formatAmount } from '../domain/money';
 import { orderTotal, type OrderItem } from '../domain/order-request';
 import { OperatorAction } from '../domain/operator-actions';
-import type { OperatorActionKind } from '../domain/order-events';
+import type { OperatorActionKind } from '../domain/schemas/order-events';
 import {
   CANCELLABLE_STATUSES,
   CANCELLATION_SETTLED_STATUSES,
@@ -31,6 +31,7 @@ import { OrderLog } from './order-log';
 import { StatusWebhooks } from './status-webhooks';
 import { recordDuplicateCallback } from './order-metrics';
 import { Compensations } from './saga';
+import { signalSchemas } from './signal-payloads';
 import { stepFailure, type StepFailure } from './step-failure';
 import { LocalAttempts, SystemCalls, type ActivityArgs, type ActivityName, type ActivityResult } from './system-calls';
 import { errorMessage } from '../domain/errors';
@@ -227,7 +228,7 @@ export class OrderSaga {
 
   /** A provider's callback; providers retry, so a repeated event id changes nothing. */
   takeCallback(raw: unknown): void {
-    const callback = PaymentCallback.safeParse(raw);
+    const callback = signalSchemas().PaymentCallback.safeParse(raw);
     if (!callback.success) return wf.log.warn('ignored a malformed payment callback', { orderId: this.orderId });
     const { eventId, provider } = callback.data;
     if (this.callbacks.has(eventId)) {
@@ -240,8 +241,8 @@ export class OrderSaga {
 
   /** The validator of the checkout's wait for acceptance: the same order id with another body is a conflict. */
   refuseOtherBody(raw: unknown): void {
-    const request = AcceptanceRequest.safeParse(raw);
-    if (!request.success || request.data.requestHash !== this.input.requestHash) {
+    // The hash is the whole check: whatever does not carry the order's own hash is refused.
+    if ((raw as Partial<AcceptanceRequest> | null | undefined)?.requestHash !== this.input.requestHash) {
       throw ApplicationFailure.nonRetryable('this order id was placed with another body', ORDER_CONFLICT);
     }
   }
@@ -254,7 +255,7 @@ export class OrderSaga {
 
   /** A cancel from the customer or support, taken while the order can still be cancelled, once. */
   requestCancel(raw: unknown): void {
-    const request = CancelRequest.safeParse(raw);
+    const request = signalSchemas().CancelRequest.safeParse(raw);
     if (!request.success) return wf.log.warn('ignored a malformed cancel request', { orderId: this.orderId });
     this.cancel(request.data);
   }
@@ -281,7 +282,7 @@ export class OrderSaga {
 
   /** An operator's retry or resolve, taken only while the order waits for one. */
   operatorActs(action: OperatorActionKind, raw: unknown): void {
-    const request = OperatorRequest.safeParse(raw);
+    const request = signalSchemas().OperatorRequest.safeParse(raw);
     const { status } = this.log.state;
     if (!request.success || status !== Status.REQUIRES_ATTENTION || this.operatorRequest) {
       return wf.log.warn('ignored an operator action', { orderId: this.orderId, action, status });

@@ -7,9 +7,9 @@ import {
   getEventsQuery,
   getOrderQuery,
   markResolvedSignal,
-  OrderWorkflowInput,
   paymentCallbackSignal,
   retryCompensationSignal,
+  type OrderWorkflowInput,
 } from '../domain/contract';
 import { OperatorAction } from '../domain/operator-actions';
 import type { OrderView } from '../domain/order-state';
@@ -19,12 +19,11 @@ import { OrderSaga } from './order-saga';
  * One customer order as a saga: validate → reserve stock → request payment → await the provider's
  * callback (reconciling when it never comes) → confirm; on any failure, compensate in reverse order.
  */
-export async function orderWorkflow(rawInput: OrderWorkflowInput): Promise<OrderView> {
-  const input = OrderWorkflowInput.safeParse(rawInput);
-  // The API parsed this input with the same schema: a mismatch is our bug. It fails the workflow task, so
-  // Temporal retries it until a fix is deployed, instead of failing the order.
-  if (!input.success) throw new TypeError(`invalid order input: ${input.error.message}`);
-  const order = new OrderSaga(input.data);
+export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderView> {
+  // The API built this input from a request it parsed, and the workflow takes it as it is: reading it again
+  // would evaluate zod and the contract's schemas in every new order's first task (docs/DESIGN.md,
+  // "Decisions", 32).
+  const order = new OrderSaga(input);
 
   // The handlers, before the first await: callbacks and requests may already be waiting in history.
   wf.setHandler(getOrderQuery, () => order.view);

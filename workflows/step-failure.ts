@@ -1,6 +1,6 @@
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import type { OrderReason } from '../domain/order-state';
-import { FailureType, ReasonCode } from '../domain/reasons';
+import { FailureType, isReasonCode } from '../domain/reasons';
 import { errorMessage } from '../domain/errors';
 
 /** What a step's failure means for the order. */
@@ -25,8 +25,8 @@ export function stepFailure(err: unknown): StepFailure {
     throw err;
   const last = lastApplicationFailure(err);
   const message = errorMessage(err);
-  const code = ReasonCode.safeParse(last?.type);
-  if (code.success) return { kind: 'refused', reason: { code: code.data, message }, message };
+  const code = last?.type;
+  if (isReasonCode(code)) return { kind: 'refused', reason: { code, message }, message };
   if (!last || TRANSIENT_TYPES.includes(last.type ?? '')) return { kind: 'unavailable', message };
   return { kind: 'unexpected', message };
 }

@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { OperatorAction } from './operator-actions';
+import { OperatorAction } from '../operator-actions';
 import { OrderItem } from './order-request';
-import { OrderReason, PaymentStatus } from './order-state';
-import { ReasonCode } from './reasons';
+import { OrderReason, PaymentStatus, ReasonCode } from './order-state';
 
 /** The operator actions support staff can take on an order in `REQUIRES_ATTENTION`. */
 export const OperatorActionKind = z.enum(OperatorAction);
