@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { orderStartOptions } from '../api/start-order';
-import { cancelOrderSignal, getEventsQuery, getOrderQuery, paymentCallbackSignal } from '../domain/contract';
+import {
+  awaitAcceptanceUpdate,
+  cancelOrderSignal,
+  getEventsQuery,
+  getOrderQuery,
+  markResolvedSignal,
+  ORDER_CONFLICT,
+  paymentCallbackSignal,
+} from '../domain/contract';
 import { businessMetricsSinks } from '../observability/worker-runtime';
 import { testTemporalAddress } from './helpers/test-env';
 import { MemoKey } from '../domain/order-record';
@@ -173,5 +181,34 @@ describe('stray money', () => {
     expect(events.filter((event) => event.type === 'PaymentNotFound').map((event) => event.data)).toEqual([
       { provider: 'backup', paymentId: 'pay_unknown_to_backup' },
     ]);
+  });
+});
+
+describe('messages whose payload is off the contract (sent by hand, not through the API)', () => {
+  test('are ignored or refused, and the order goes on to answer the ones that are not', async () => {
+    const handle = await stack.startOrder(makeOrder({ payment: LOST_PAYMENT }));
+    await eventually(
+      () => handle.query(getOrderQuery),
+      (view) => view.status === 'AWAITING_PAYMENT',
+    );
+    await expect(handle.executeUpdate(awaitAcceptanceUpdate, { args: [{} as never] })).rejects.toMatchObject({
+      cause: { type: ORDER_CONFLICT },
+    });
+    await handle.signal(paymentCallbackSignal, { provider: 'primary', type: 'payment.succeeded' } as never);
+    await handle.signal(cancelOrderSignal, { by: 'someone' } as never);
+    await handle.signal(markResolvedSignal, { operator: '' } as never);
+    await handle.signal(cancelOrderSignal, { by: 'customer' });
+
+    expect(await stack.result(handle)).toMatchObject({
+      status: 'CANCELLED',
+      reason: { code: 'CANCELLED_BY_CUSTOMER', message: 'cancelled by customer' },
+    });
+    const types = await eventTypes(handle);
+    expect(types).not.toContain('PaymentSucceeded');
+    expect(types).not.toContain('OperatorAction');
+    const failedTasks = ((await handle.fetchHistory()).events ?? []).filter(
+      (event) => event.workflowTaskFailedEventAttributes,
+    );
+    expect(failedTasks).toEqual([]);
   });
 });
