@@ -1,6 +1,7 @@
 import { temporal } from '@temporalio/proto';
 import { OrderSearchAttributes } from '../domain/search-attributes';
-import { isTerminal, Status, TERMINAL_STATUSES, type OrderStatus, type OrderView } from '../domain/order-state';
+import { isTerminal, TERMINAL_STATUSES, type OrderView } from '../domain/order-state';
+import { Status, type OrderStatus } from '../domain/statuses';
 import { Reason } from '../domain/reasons';
 
 /**

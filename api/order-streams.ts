@@ -1,7 +1,8 @@
 import type { Response } from 'express';
 import { foldEvents } from '../domain/evolve';
 import type { OrderEvent } from '../domain/schemas/order-events';
-import { isTerminal, toOrderView, type OrderStatus, type OrderView } from '../domain/order-state';
+import { isTerminal, toOrderView, type OrderView } from '../domain/order-state';
+import { type OrderStatus } from '../domain/statuses';
 import { statusEventSeq, statusEventsOf, type StatusEvent } from '../domain/status-events';
 
 /** What the streams read of Temporal: an order's event log (history), and how far a set of orders has come. */

@@ -33,10 +33,6 @@ export function orderWorkflowId(orderId: string): string {
   return `order-${orderId}`;
 }
 
-/** What a payment provider calls back about: a payment that succeeded, or one that failed. */
-export const PaymentEvent = { 'payment.succeeded': 'payment.succeeded', 'payment.failed': 'payment.failed' } as const;
-export type PaymentEventType = (typeof PaymentEvent)[keyof typeof PaymentEvent];
-
 /** Signal: a payment provider called back. Durable even while no worker runs. */
 export const paymentCallbackSignal = defineSignal<[PaymentCallback]>('paymentCallback');
 /** Signal: an operator asks to run the failed compensations again. */

@@ -1,7 +1,8 @@
 import { OperatorAction } from './operator-actions';
 import type { OrderEvent, OrderEventBody, OrderEventType } from './schemas/order-events';
 import { Reason } from './reasons';
-import { isCurrentPayment, isTerminal, Status, type OrderState, type OrderStatus } from './order-state';
+import { isCurrentPayment, isTerminal, type OrderState } from './order-state';
+import { Status, type OrderStatus } from './statuses';
 import { orderTotal, type OrderRequest } from './order-request';
 
 /** Raised by {@link evolve} for an event the order's current status does not allow: always a bug in the caller. */

@@ -1,30 +1,7 @@
 import type { OrderState, OrderView } from './schemas/order-state';
+import { Status, type OrderStatus } from './statuses';
 
 export type { OrderPayment, OrderReason, OrderState, OrderView } from './schemas/order-state';
-
-/** Order status (docs/API.md, "Order statuses"). */
-export const Status = {
-  RECEIVED: 'RECEIVED',
-  RESERVED: 'RESERVED',
-  AWAITING_PAYMENT: 'AWAITING_PAYMENT',
-  PAID: 'PAID',
-  CONFIRMED: 'CONFIRMED',
-  COMPENSATING: 'COMPENSATING',
-  CANCELLED: 'CANCELLED',
-  REJECTED: 'REJECTED',
-  REQUIRES_ATTENTION: 'REQUIRES_ATTENTION',
-} as const;
-export type OrderStatus = (typeof Status)[keyof typeof Status];
-
-/** A payment's state, as its provider reports it and as the order's view shows it. */
-export const PaymentState = {
-  pending: 'pending',
-  succeeded: 'succeeded',
-  failed: 'failed',
-  refunded: 'refunded',
-  voided: 'voided',
-} as const;
-export type PaymentStatus = (typeof PaymentState)[keyof typeof PaymentState];
 
 export const TERMINAL_STATUSES: readonly OrderStatus[] = [Status.CONFIRMED, Status.CANCELLED, Status.REJECTED];
 /** Cancel is allowed until the order is paid (docs/API.md, "Cancelling an order"). */

@@ -1,5 +1,6 @@
 import { evolve } from './evolve';
-import { Status, toOrderView, type OrderState, type OrderStatus, type OrderView } from './order-state';
+import { toOrderView, type OrderState, type OrderView } from './order-state';
+import { Status, type OrderStatus, type StatusEventType } from './statuses';
 import type { OrderEvent } from './schemas/order-events';
 import type { StatusEvent } from './schemas/status-events';
 
@@ -10,15 +11,6 @@ export type { StatusEvent } from './schemas/status-events';
  * one event each time an order's status changes to one a checkout acts on. The same events go out as
  * signed webhooks (from the workflow) and down an order's live stream (from the API).
  */
-export const STATUS_EVENT_TYPES = [
-  'order.awaiting_payment',
-  'order.paid',
-  'order.confirmed',
-  'order.cancelled',
-  'order.rejected',
-  'order.requires_attention',
-] as const;
-export type StatusEventType = (typeof STATUS_EVENT_TYPES)[number];
 
 /** Standard Webhooks' headers (https://www.standardwebhooks.com): the event id, the time signed, the signature. */
 export const WebhookHeader = {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { PaymentStatus } from '../domain/order-state';
+import type { PaymentStatus } from '../domain/statuses';
 import { OUT_OF_STOCK_CODE } from '../activities/inventory';
 import { NOT_FOUND_CODE, NOT_PENDING_CODE } from '../payment-provider/protocol';
 

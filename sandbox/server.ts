@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { PaymentEvent } from '../domain/contract';
+import { PaymentEvent } from '../domain/statuses';
 import { CreatePaymentRequest, type PaymentRecord } from '../payment-provider/protocol';
 import { CreatedSinceQuery } from '../domain/schemas/paging';
 import { ReservationRequest } from '../activities/inventory';

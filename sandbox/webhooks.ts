@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
-import type { PaymentEventType } from '../domain/contract';
+import type { PaymentEventType } from '../domain/statuses';
 import type { PaymentWebhookEvent } from '../payment-provider/protocol';
 import { SIGNATURE_HEADER, signWebhook } from '../payment-provider/signature';
 import { traceHeaders } from '../observability/trace-context';

@@ -2,7 +2,8 @@ import { proxySinks } from '@temporalio/workflow';
 import type { SettleOutcome } from '../activities/payments';
 import type { BusinessMetricsSinks } from '../domain/business-metrics';
 import type { OrderEvent } from '../domain/schemas/order-events';
-import { isTerminal, type OrderState, type OrderStatus } from '../domain/order-state';
+import { isTerminal, type OrderState } from '../domain/order-state';
+import { type OrderStatus } from '../domain/statuses';
 
 const { businessMetrics } = proxySinks<BusinessMetricsSinks>();
 

@@ -3,13 +3,13 @@ import { ApplicationFailure, CancellationScope, isCancellation } from '@temporal
 import type { NotificationTemplate } from '../activities/notifications';
 import {
   ORDER_CONFLICT,
-  PaymentEvent,
   type AcceptanceRequest,
   type CancelRequest,
   type OperatorRequest,
   type OrderWorkflowInput,
   type PaymentCallback,
 } from '../domain/contract';
+import { PaymentEvent } from '../domain/statuses';
 import { orderReceived } from '../domain/evolve';
 import { formatAmount } from '../domain/money';
 import { orderTotal, type OrderItem } from '../domain/order-request';
@@ -20,11 +20,10 @@ import {
   CANCELLATION_SETTLED_STATUSES,
   isCurrentPayment,
   isTerminal,
-  Status,
   type OrderReason,
-  type OrderStatus,
   type OrderView,
 } from '../domain/order-state';
+import { Status, type OrderStatus } from '../domain/statuses';
 import { Reason, REJECTION_CODES } from '../domain/reasons';
 import { LATE_MONEY_OPTIONS, untilSettled } from './late-refund';
 import { OrderLog } from './order-log';

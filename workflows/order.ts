@@ -21,8 +21,8 @@ import { OrderSaga } from './order-saga';
  */
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderView> {
   // The API built this input from a request it parsed, and the workflow takes it as it is: reading it again
-  // would evaluate zod and the contract's schemas in every new order's first task (docs/DESIGN.md,
-  // "Decisions", 32).
+  // would evaluate zod and the contract's schemas in every new order's first task.
+  // See docs/DESIGN.md, "Decisions", 32.
   const order = new OrderSaga(input);
 
   // The handlers, before the first await: callbacks and requests may already be waiting in history.

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PaymentEvent } from '../contract';
+import { PaymentEvent } from '../statuses';
 import { OrderRequest } from './order-request';
 import { StatusEventType } from './status-events';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PaymentState, Status } from '../order-state';
+import { PaymentState, Status } from '../statuses';
 import { Reason } from '../reasons';
 import { OrderItem } from './order-request';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { STATUS_EVENT_TYPES } from '../status-events';
+import { STATUS_EVENT_TYPES } from '../statuses';
 import { OrderView } from './order-state';
 
 /** The schemas of what a checkout hears about its orders (domain/status-events.ts makes the events). */

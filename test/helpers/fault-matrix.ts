@@ -1,6 +1,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { cancelOrderSignal, getOrderQuery } from '../../domain/contract';
-import type { OrderStatus, OrderView } from '../../domain/order-state';
+import type { OrderView } from '../../domain/order-state';
+import type { OrderStatus } from '../../domain/statuses';
 import type { ReasonCode } from '../../domain/reasons';
 import type { RouteFaultSetting, SandboxRoute } from '../../sandbox/route-faults';
 import { auth, eventually, makeOrder, netMoney, startStack, type SystemName } from './stack';

@@ -26,7 +26,7 @@ import { PaymentToken } from '../../sandbox/ledger';
 import { createSandbox } from '../../sandbox/server';
 import { DEV_ORDER_WEBHOOK_SECRET, ORDER_WEBHOOKS_PATH } from '../../sandbox/status-event-receiver';
 import type { WebhookEndpoint } from '../../activities/status-webhooks';
-import type { StatusEventType } from '../../domain/status-events';
+import type { StatusEventType } from '../../domain/statuses';
 import { createOrderWorker, type OrderWorker } from '../../worker/worker';
 import { EncryptionCodec } from '../../codec';
 import { createOrdersClient, type OrdersClient } from '../../client';
