@@ -2,7 +2,7 @@ import type { Response } from 'express';
 import { foldEvents } from '../domain/evolve';
 import type { OrderEvent } from '../domain/schemas/order-events';
 import { isTerminal, toOrderView, type OrderView } from '../domain/order-state';
-import { type OrderStatus } from '../domain/statuses';
+import type { OrderStatus } from '../domain/statuses';
 import { statusEventSeq, statusEventsOf, type StatusEvent } from '../domain/status-events';
 
 /** What the streams read of Temporal: an order's event log (history), and how far a set of orders has come. */
@@ -25,7 +25,7 @@ export interface OrderStreamSettings {
  * A client that has not read this much of what was written to it has stopped reading: its stream is ended
  * (it resumes with `Last-Event-ID` when it reads again) instead of growing in the API's memory.
  */
-const STALLED_BYTES = 64 * 1024;
+export const STALLED_BYTES = 64 * 1024;
 
 /** What {@link OrderStreams.open} did: no such order, too many streams open, or the stream is open. */
 export type StreamOpening = 'not-found' | 'full' | 'open';

@@ -3,7 +3,7 @@ import type { SettleOutcome } from '../activities/payments';
 import type { BusinessMetricsSinks } from '../domain/business-metrics';
 import type { OrderEvent } from '../domain/schemas/order-events';
 import { isTerminal, type OrderState } from '../domain/order-state';
-import { type OrderStatus } from '../domain/statuses';
+import type { OrderStatus } from '../domain/statuses';
 
 const { businessMetrics } = proxySinks<BusinessMetricsSinks>();
 
