@@ -29,13 +29,12 @@ import {
   type PaymentCallback,
   type SagaSettings,
 } from '../domain/contract';
-import { PaymentEvent } from '../domain/statuses';
 import { OperatorAction } from '../domain/operator-actions';
 import { OrderEvent, type OperatorActionKind } from '../domain/schemas/order-events';
 import { MemoKey } from '../domain/order-record';
 import type { OrderRequest } from '../domain/order-request';
 import { isCurrentPayment, NOT_CANCELLABLE_STATUSES } from '../domain/order-state';
-import { Status } from '../domain/statuses';
+import { PaymentEvent, Status } from '../domain/statuses';
 import { readView, viewInMemo } from '../domain/schemas/order-record';
 import { OrderView } from '../domain/schemas/order-state';
 import { OrderSearchAttributes } from '../domain/search-attributes';

@@ -9,7 +9,6 @@ import {
   type OrderWorkflowInput,
   type PaymentCallback,
 } from '../domain/contract';
-import { PaymentEvent } from '../domain/statuses';
 import { orderReceived } from '../domain/evolve';
 import { formatAmount } from '../domain/money';
 import { orderTotal, type OrderItem } from '../domain/order-request';
@@ -23,7 +22,7 @@ import {
   type OrderReason,
   type OrderView,
 } from '../domain/order-state';
-import { Status, type OrderStatus } from '../domain/statuses';
+import { PaymentEvent, Status, type OrderStatus } from '../domain/statuses';
 import { Reason, REJECTION_CODES } from '../domain/reasons';
 import { LATE_MONEY_OPTIONS, untilSettled } from './late-refund';
 import { OrderLog } from './order-log';
