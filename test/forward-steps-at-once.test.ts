@@ -1,8 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
-import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { Reason } from '../domain/reasons';
-import { eventTypes, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
+import { callSummaries, eventTypes, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
 
 /**
  * A new order first takes the steps up to its payment link in one local activity
@@ -39,17 +38,20 @@ afterAll(async () => {
 const stockOf = (sku: string) => stack.ledger.snapshot().stock[sku]!;
 const paymentsOf = (orderId: string) => stack.ledger.snapshot().payments.filter((p) => p.orderId === orderId);
 
-/** The summaries of the calls an order made in the worker (local activities: markers with a summary), in order. */
+/** The summaries of the calls an order made in the worker, in order. */
 async function localCallSummaries(handle: WorkflowHandle): Promise<string[]> {
-  const { events } = await handle.fetchHistory();
-  const summaries: string[] = [];
-  for (const event of events ?? []) {
-    const payload = event.userMetadata?.summary;
-    if (event.markerRecordedEventAttributes && payload) {
-      summaries.push(await decodeFromPayloadsAtIndex<string>(stack.client.options.loadedDataConverter, 0, [payload]));
-    }
-  }
-  return summaries;
+  return callSummaries(stack, (await handle.fetchHistory()).events ?? [], { localOnly: true });
+}
+
+/** The one call's summary: the three steps it takes, named as each step names its own. */
+const ONE_CALL =
+  'check 1 line(s) against the catalog, reserve stock at inventory and request payment of 39.98 EUR at primary';
+
+/** The order's stock was reserved once and its payment opened once, and it holds what it was paid. */
+function expectReservedAndPaidOnce({ request, stockBefore, view }: Awaited<ReturnType<typeof placeToEnd>>) {
+  expect(stockOf('SKU-TEE')).toBe(stockBefore - 2);
+  expect(paymentsOf(request.orderId)).toHaveLength(1);
+  expect(netMoney(stack, request.orderId)).toBe(view.total);
 }
 
 /** Places an order (its id starting with `prefix`, when given) and waits for its end; notes the stock before. */
@@ -61,7 +63,8 @@ async function placeToEnd(prefix?: string) {
 }
 
 test('an order whose systems all answer reaches its payment link in one call, recorded step by step', async () => {
-  const { request, stockBefore, handle, view } = await placeToEnd();
+  const placed = await placeToEnd();
+  const { handle, view } = placed;
 
   expect(view.status).toBe('CONFIRMED');
   expect((await eventTypes(handle)).slice(0, 4)).toEqual([
@@ -71,29 +74,26 @@ test('an order whose systems all answer reaches its payment link in one call, re
     'PaymentRequested',
   ]);
   expect(await localCallSummaries(handle)).toEqual([
-    'check 1 line(s) against the catalog, reserve stock at inventory and request payment of 39.98 EUR at primary',
+    ONE_CALL,
     'submit the order to fulfillment',
     'notify the customer (order-confirmed)',
   ]);
-  expect(stockOf('SKU-TEE')).toBe(stockBefore - 2);
-  expect(paymentsOf(request.orderId)).toHaveLength(1);
-  expect(netMoney(stack, request.orderId)).toBe(view.total);
+  expectReservedAndPaidOnce(placed);
 });
 
 test('a call that lost its answer is followed by the steps one by one, which find its work instead of doing it twice', async () => {
-  const { request, stockBefore, handle, view } = await placeToEnd(ANSWER_LOST);
+  const placed = await placeToEnd(ANSWER_LOST);
+  const { handle, view } = placed;
 
   expect(view.status).toBe('CONFIRMED');
   expect((await localCallSummaries(handle)).slice(0, 4)).toEqual([
-    'check 1 line(s) against the catalog, reserve stock at inventory and request payment of 39.98 EUR at primary',
+    ONE_CALL,
     'check 1 line(s) against the catalog',
     'reserve stock at inventory',
     'request payment of 39.98 EUR at primary',
   ]);
-  // Reserved once and paid once: the second reservation and payment were the first ones, found again.
-  expect(stockOf('SKU-TEE')).toBe(stockBefore - 2);
-  expect(paymentsOf(request.orderId)).toHaveLength(1);
-  expect(netMoney(stack, request.orderId)).toBe(view.total);
+  // The second reservation and payment were the first ones, found again.
+  expectReservedAndPaidOnce(placed);
 });
 
 test('what a call that lost its answer did is undone when the steps one by one end the order another way', async () => {

@@ -63,7 +63,7 @@ class FlakyReader implements OrderReader {
   }
 }
 
-/** The parts of an express response a stream uses; `unread` is what the client has not taken yet. */
+/** The parts of an express response a stream uses; `writableLength` is what the client has not read yet. */
 class ClientResponse extends EventEmitter {
   text = '';
   ended = false;

@@ -201,10 +201,18 @@ describe('with fulfillment or refunds down', () => {
       (view) => view?.status === 'REQUIRES_ATTENTION',
       30_000,
     );
+    // One sent by hand that is off the contract (no operator named) is ignored, not taken as the action.
+    await handle.signal(markResolvedSignal, { operator: '' } as never);
     await handle.signal(markResolvedSignal, { operator: 'grace', note: 'voided at the provider by hand' });
     const view = await stack.result(handle);
     expect(view).toMatchObject({ status: 'CANCELLED', needsAttention: false, reason: { code: 'COMPENSATION_FAILED' } });
-    expect((await eventTypes(handle)).slice(-1)).toEqual(['OperatorAction']);
+    const events = await handle.query(getEventsQuery);
+    expect(events.slice(-1)).toEqual([
+      expect.objectContaining({
+        type: 'OperatorAction',
+        data: { action: 'mark-resolved', operator: 'grace', note: 'voided at the provider by hand' },
+      }),
+    ]);
   });
 });
 

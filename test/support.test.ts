@@ -1,6 +1,5 @@
 import request from 'supertest';
 import type { WorkflowHandle } from '@temporalio/client';
-import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { getOrderQuery } from '../domain/contract';
@@ -8,6 +7,7 @@ import { OrderSearchAttributes } from '../domain/search-attributes';
 import type { ListOrdersQuery, OrdersClient } from '../client';
 import {
   auth,
+  callSummaries,
   eventually,
   LOST_PAYMENT,
   makeOrder,
@@ -79,16 +79,7 @@ test('support reads a summary, details, the live step and a summary on each exte
   await stack.result(handle);
   expect((await metadata()).currentDetails).toBe('Cancelled: PAYMENT_TIMEOUT (no payment within 3000 ms)');
   const { history } = await rawHistory(handle);
-  const summaries: string[] = [];
-  for (const event of history.events ?? []) {
-    const payload = event.userMetadata?.summary;
-    // A call is a regular activity, or a local one (the first attempt of a forward step), recorded as a marker.
-    const isCall = event.activityTaskScheduledEventAttributes || event.markerRecordedEventAttributes;
-    if (isCall && payload) {
-      summaries.push(await decodeFromPayloadsAtIndex<string>(stack.client.options.loadedDataConverter, 0, [payload]));
-    }
-  }
-  expect(summaries).toEqual([
+  expect(await callSummaries(stack, history.events ?? [])).toEqual([
     'check 1 line(s) against the catalog, reserve stock at inventory and request payment of 39.98 EUR at primary',
     expect.stringMatching(/^reconcile pay_\w+ at primary$/),
     expect.stringMatching(/^refund or void pay_\w+ at primary$/),

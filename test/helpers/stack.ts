@@ -4,6 +4,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import type { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime, type RuntimeOptions } from '@temporalio/worker';
 import { createHardenedServer } from '../../api/http-server';
 import { EXAMPLE_ORDER } from '../../api/http-schemas';
@@ -410,6 +412,27 @@ export function netMoney(stack: TestStack, orderId: string): number {
     .snapshot()
     .payments.filter((p) => p.orderId === orderId)
     .reduce((sum, p) => sum + p.captured - p.refunded, 0);
+}
+
+/**
+ * The summaries support reads beside an order's calls in the Web UI, oldest first: a regular activity's
+ * (scheduled) and a local one's (a step's first attempt in the worker, recorded as a marker); with
+ * `localOnly`, the local ones alone.
+ */
+export async function callSummaries(
+  stack: TestStack,
+  events: readonly temporal.api.history.v1.IHistoryEvent[],
+  { localOnly = false } = {},
+): Promise<string[]> {
+  const summaries: string[] = [];
+  for (const event of events) {
+    const payload = event.userMetadata?.summary;
+    const isCall = event.markerRecordedEventAttributes || (!localOnly && event.activityTaskScheduledEventAttributes);
+    if (isCall && payload) {
+      summaries.push(await decodeFromPayloadsAtIndex<string>(stack.client.options.loadedDataConverter, 0, [payload]));
+    }
+  }
+  return summaries;
 }
 
 /** The order's domain event types, oldest first. */
