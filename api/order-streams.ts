@@ -5,11 +5,20 @@ import { isTerminal, toOrderView, type OrderView } from '../domain/order-state';
 import type { OrderStatus } from '../domain/statuses';
 import { statusEventSeq, statusEventsOf, type StatusEvent } from '../domain/status-events';
 
-/** What the streams read of Temporal: an order's event log (history), and how far a set of orders has come. */
+/** Where an order stands as visibility knows it: its last written status, and whether its workflow still runs. */
+export interface OrderProgress {
+  status: OrderStatus;
+  running: boolean;
+}
+
+/** What the streams read of Temporal: an order's event log (history), and which of a set of orders have moved. */
 export interface OrderReader {
   events(orderId: string): Promise<OrderEvent[] | null>;
-  /** The orders whose history has grown past the length given, with their new lengths, in one call. */
-  progress(known: ReadonlyMap<string, number>): Promise<Map<string, number>>;
+  /**
+   * In one call, the orders of `known` whose status is no longer the one given (any status, for null), or
+   * whose workflow has closed, with where they stand now.
+   */
+  progress(known: ReadonlyMap<string, OrderStatus | null>): Promise<Map<string, OrderProgress>>;
 }
 
 export interface OrderStreamSettings {
@@ -44,8 +53,8 @@ interface Stream {
 
 interface Watch {
   streams: Set<Stream>;
-  /** The history length last read: a different one means news. */
-  progress: number;
+  /** The status visibility gave when the history was last read (null: read at the next poll); another means news. */
+  status: OrderStatus | null;
   reading: boolean;
 }
 
@@ -55,7 +64,11 @@ interface Watch {
  * domain event behind it as the SSE id, so a client that reconnects with `Last-Event-ID` gets what it
  * missed. Nothing is held in Temporal per stream: every watched order is checked with one visibility call
  * per hundred orders each `pollMs`, and an order's history is read only when it has news, once for all
- * its streams. A stream ends when its order reaches a terminal status.
+ * its streams. News is a status other than the one last read, as the order's `OrderStatus` search
+ * attribute says (written with every status change), or its workflow closed: visibility's `HistoryLength`
+ * is written only when a workflow closes, so an order that stays open after its last status change (its
+ * webhooks still being delivered) would tell nothing. A stream ends when its order reaches a terminal
+ * status, or its workflow closes.
  */
 export class OrderStreams {
   private readonly watched = new Map<string, Watch>();
@@ -107,12 +120,12 @@ export class OrderStreams {
   }
 
   private watch(orderId: string, stream: Stream): void {
-    const watch = this.watched.get(orderId) ?? { streams: new Set<Stream>(), progress: -1, reading: false };
+    const watch = this.watched.get(orderId) ?? { streams: new Set<Stream>(), status: null, reading: false };
     this.watched.set(orderId, watch);
     watch.streams.add(stream);
     // Read again at the next poll: news the order's other streams got while this one read its history
     // would otherwise reach it only with the next change.
-    watch.progress = -1;
+    watch.status = null;
     stream.res.on('close', () => {
       watch.streams.delete(stream);
       if (watch.streams.size === 0 && this.watched.get(orderId) === watch) this.watched.delete(orderId);
@@ -165,38 +178,37 @@ export class OrderStreams {
     this.polling = true;
     const watched = [...this.watched].filter(([, watch]) => !watch.reading);
     for (let at = 0; at < watched.length; at += PROGRESS_BATCH) {
-      const known = new Map(
-        watched.slice(at, at + PROGRESS_BATCH).map(([orderId, watch]) => [orderId, watch.progress]),
-      );
-      let progress: Map<string, number>;
+      const known = new Map(watched.slice(at, at + PROGRESS_BATCH).map(([orderId, watch]) => [orderId, watch.status]));
+      let progress: Map<string, OrderProgress>;
       try {
         progress = await this.reader.progress(known);
       } catch {
         // Temporal did not answer: these streams stay open, with their heartbeats, and the next poll asks again.
         continue;
       }
-      for (const [orderId, length] of progress) {
+      for (const [orderId, now] of progress) {
         const watch = this.watched.get(orderId);
-        if (watch && !watch.reading) void this.readNews(orderId, watch, length);
+        if (watch && !watch.reading) void this.readNews(orderId, watch, now);
       }
     }
     this.polling = false;
   }
 
-  private async readNews(orderId: string, watch: Watch, length: number): Promise<void> {
+  private async readNews(orderId: string, watch: Watch, now: OrderProgress): Promise<void> {
     watch.reading = true;
     try {
       const events = await this.reader.events(orderId);
       // Gone (its history deleted past retention): nothing more will come.
       if (!events || events.length === 0) return this.end(orderId, watch);
-      watch.progress = length;
+      // History is written before visibility: it holds at least the status visibility gave.
+      watch.status = now.status;
       // Built once for all of the order's streams; each gets what it has not seen.
       const news = newsOf(events);
       for (const stream of watch.streams) this.sendNews(stream, news);
-      // A terminal status is always a status change, and the last one.
-      if (news.length > 0 && isTerminal(news[news.length - 1]!.status)) this.end(orderId, watch);
+      // A terminal status is always a status change, and the last one; a closed workflow writes nothing more.
+      if ((news.length > 0 && isTerminal(news[news.length - 1]!.status)) || !now.running) this.end(orderId, watch);
     } catch {
-      // Read again at the next poll: `progress` still differs.
+      // Read again at the next poll: `status` still differs.
     } finally {
       watch.reading = false;
     }

@@ -8,10 +8,12 @@ import {
   type Client,
 } from '@temporalio/client';
 import { createHash } from 'node:crypto';
+import { temporal } from '@temporalio/proto';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { optionalTsToDate } from '@temporalio/common/lib/time';
+import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import {
   awaitAcceptanceUpdate,
   awaitCancellationUpdate,
@@ -34,14 +36,15 @@ import { OrderEvent, type OperatorActionKind } from '../domain/schemas/order-eve
 import { MemoKey } from '../domain/order-record';
 import type { OrderRequest } from '../domain/order-request';
 import { isCurrentPayment, NOT_CANCELLABLE_STATUSES } from '../domain/order-state';
-import { PaymentEvent, Status } from '../domain/statuses';
+import { PaymentEvent, Status, type OrderStatus as OrderStatusName } from '../domain/statuses';
 import { readView, viewInMemo } from '../domain/schemas/order-record';
-import { OrderView } from '../domain/schemas/order-state';
+import { OrderStatus, OrderView } from '../domain/schemas/order-state';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import { OrderSummary, type ListOrdersQuery } from './http-schemas';
 import { orderStartOptions } from './start-order';
 import { needsAttentionClause, shownView, statusClause } from './closed-orders';
 import { isTemporalUnavailable } from './temporal-unavailable';
+import type { OrderProgress } from './order-streams';
 
 /** `unknown`: Temporal could not say within the deadline whether the order was recorded (it may yet be). */
 export type PlaceOutcome =
@@ -57,6 +60,9 @@ export type CancelOutcome =
 export type CallbackOutcome = 'signalled' | 'refund-started' | 'refund-exists' | 'already-settled' | 'ignored';
 export type OperatorOutcome =
   { kind: 'signalled' | 'not-in-attention' | 'closed'; view: OrderView } | { kind: 'not-found' };
+
+/** Visibility's execution status of a workflow that has not closed. */
+const RUNNING = temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING;
 
 /** A stored order as the server knows it, with no worker involved. */
 interface StoredOrder {
@@ -313,21 +319,24 @@ export class OrdersService {
   }
 
   /**
-   * The orders of `known` whose history has grown past the length given, with their new lengths, as
-   * visibility knows it (it changes with every write of an order's record): one list call for all of them,
-   * answering only those with news (the live streams' poll).
+   * The orders of `known` whose `OrderStatus` is no longer the one given (any, for null) or whose workflow
+   * has closed, as visibility knows it: one list call for all of them, answering only those with news (the
+   * live streams' poll).
    */
-  async progress(known: ReadonlyMap<string, number>): Promise<Map<string, number>> {
+  async progress(known: ReadonlyMap<string, OrderStatusName | null>): Promise<Map<string, OrderProgress>> {
     const byWorkflowId = new Map([...known.keys()].map((orderId) => [orderWorkflowId(orderId), orderId]));
-    // Order ids are letters, digits, dots, dashes and underscores: nothing to escape in a query.
-    const grown = [...known].map(
-      ([orderId, length]) => `(WorkflowId = '${orderWorkflowId(orderId)}' AND HistoryLength > ${length})`,
-    );
-    const query = `WorkflowType = '${ORDER_WORKFLOW_TYPE}' AND (${grown.join(' OR ')})`;
-    const progress = new Map<string, number>();
+    // Order ids are letters, digits, dots, dashes and underscores, statuses an enum: nothing to escape.
+    const moved = [...known].map(([orderId, status]) => {
+      const workflow = `WorkflowId = '${orderWorkflowId(orderId)}'`;
+      return status === null
+        ? `(${workflow})`
+        : `(${workflow} AND (${OrderSearchAttributes.status.name} != '${status}' OR ExecutionStatus != 'Running'))`;
+    });
+    const query = `WorkflowType = '${ORDER_WORKFLOW_TYPE}' AND (${moved.join(' OR ')})`;
+    const progress = new Map<string, OrderProgress>();
     let nextPageToken: Uint8Array | undefined;
     do {
-      // The raw call: the lengths are all it needs, and the SDK's list would decrypt every memo.
+      // The raw call: the status is all it needs, and the SDK's list would decrypt every memo.
       const page = await this.withinDeadline(() =>
         this.client.workflowService.listWorkflowExecutions({
           namespace: this.client.options.namespace,
@@ -338,7 +347,11 @@ export class OrdersService {
       );
       for (const run of page.executions ?? []) {
         const orderId = byWorkflowId.get(run.execution?.workflowId ?? '');
-        if (orderId !== undefined) progress.set(orderId, Number(run.historyLength ?? 0));
+        const status = OrderStatus.safeParse(
+          decodeTypedSearchAttributes(run.searchAttributes?.indexedFields).get(OrderSearchAttributes.status),
+        );
+        if (orderId === undefined || !status.success) continue;
+        progress.set(orderId, { status: status.data, running: run.status === RUNNING });
       }
       nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
     } while (nextPageToken);

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { Response } from 'express';
-import { OrderStreams, STALLED_BYTES, type OrderReader } from '../api/order-streams';
+import { OrderStreams, STALLED_BYTES, type OrderProgress, type OrderReader } from '../api/order-streams';
+import { foldEvents } from '../domain/evolve';
+import type { OrderStatus } from '../domain/statuses';
 import type { OrderEvent, OrderEventBody } from '../domain/schemas/order-events';
 import { eventually } from './helpers/stack';
 
@@ -36,6 +38,8 @@ const CONFIRMED: OrderEventBody = { type: 'OrderConfirmed', data: { fulfillmentI
 class FlakyReader implements OrderReader {
   readonly log: OrderEvent[] = [];
   temporalDown = false;
+  /** False once the workflow has closed, whatever its last status (terminated by an operator, say). */
+  running = true;
   failedHistoryReads = 0;
   historyReadsToFail = 0;
 
@@ -57,9 +61,15 @@ class FlakyReader implements OrderReader {
     return orderId === ORDER_ID ? [...this.log] : null;
   }
 
-  async progress(known: ReadonlyMap<string, number>): Promise<Map<string, number>> {
+  /** As visibility answers: the order, when its last status is not the one known. */
+  async progress(known: ReadonlyMap<string, OrderStatus | null>): Promise<Map<string, OrderProgress>> {
     if (this.temporalDown) throw new Error('14 UNAVAILABLE: connection refused');
-    return new Map([...known].filter(([, length]) => length !== this.log.length).map(([id]) => [id, this.log.length]));
+    const now = foldEvents(this.log)!.status;
+    return new Map(
+      [...known]
+        .filter(([, status]) => status !== now || !this.running)
+        .map(([id]) => [id, { status: now, running: this.running }]),
+    );
   }
 }
 
@@ -165,4 +175,19 @@ test('a client that stops reading is cut off at the next heartbeat, and its plac
     (count) => count > 1,
   );
   expect(reading.destroyed).toBe(false);
+});
+
+test('a workflow that closed at a status that is not terminal (terminated) ends its streams: nothing more will come', async () => {
+  const reader = new FlakyReader(AT_PAYMENT_LINK);
+  streams = streamsOver(reader);
+  const client = new ClientResponse();
+  expect(await streams.open(ORDER_ID, null, client.asResponse())).toBe('open');
+  await sleep(POLL_MS * 5);
+  expect(client.ended).toBe(false);
+
+  reader.running = false;
+  await eventually(
+    async () => client.ended,
+    (ended) => ended,
+  );
 });

@@ -113,7 +113,7 @@ export function installTestRuntime(options: RuntimeOptions = { logger: new Defau
 }
 
 /** Listens on 127.0.0.1 on any free port and answers with the server's URL. */
-async function listenAt(server: http.Server): Promise<string> {
+export async function listenAt(server: http.Server): Promise<string> {
   return `http://127.0.0.1:${await listen(server, 0)}`;
 }
 
