@@ -1,28 +1,28 @@
 import type { Response } from 'express';
 import { foldEvents } from '../domain/evolve';
 import type { OrderEvent } from '../domain/schemas/order-events';
-import { isTerminal, toOrderView, type OrderView } from '../domain/order-state';
-import type { OrderStatus } from '../domain/statuses';
+import { isTerminal, toOrderView, type OrderState, type OrderView } from '../domain/order-state';
+import { Status, type OrderStatus } from '../domain/statuses';
 import { statusEventSeq, statusEventsOf, type StatusEvent } from '../domain/status-events';
 
-/** Where an order stands as visibility knows it: its last written status, and whether its workflow still runs. */
-export interface OrderProgress {
-  status: OrderStatus;
-  running: boolean;
-}
-
-/** What the streams read of Temporal: an order's event log (history), and which of a set of orders have moved. */
+/** What the streams read of Temporal: an order's event log (history), and which orders have moved. */
 export interface OrderReader {
   events(orderId: string): Promise<OrderEvent[] | null>;
   /**
-   * In one call, the orders of `known` whose status is no longer the one given (any status, for null), or
-   * whose workflow has closed, with where they stand now.
+   * In one call, the orders whose status changed at `since` or later, each with when it last did (the time
+   * of the last event written with the change, by the workflow's clock).
    */
-  progress(known: ReadonlyMap<string, OrderStatus | null>): Promise<Map<string, OrderProgress>>;
+  statusChangedSince(since: Date): Promise<Map<string, Date>>;
+  /** In one call, the orders whose workflow closed at `since` or later other than by completing (terminated). */
+  closedOtherwiseSince(since: Date): Promise<Set<string>>;
 }
 
+/** What visibility told of a watched order: when its status last changed, or that its workflow was closed. */
+type Move = Date | typeof CLOSED;
+const CLOSED = 'closed';
+
 export interface OrderStreamSettings {
-  /** How often the watched orders are checked for news: one visibility call per {@link PROGRESS_BATCH} orders. */
+  /** How often the watched orders are checked for news: one visibility call for all of them. */
   pollMs: number;
   /** How often an idle stream gets a comment line, so proxies and browsers keep it open. */
   heartbeatMs: number;
@@ -39,8 +39,26 @@ export const STALLED_BYTES = 64 * 1024;
 /** What {@link OrderStreams.open} did: no such order, too many streams open, or the stream is open. */
 export type StreamOpening = 'not-found' | 'full' | 'open';
 
-/** Orders per visibility call: a query of this many ids stays well inside the server's limits. */
-const PROGRESS_BATCH = 100;
+/**
+ * How far before the last poll a poll asks from. The times asked about are the workflow's (the server's
+ * clock when a workflow task began), and visibility has them once the task has completed: the task's own
+ * length, visibility's lag behind history and a difference between the API's clock and the server's must
+ * all fit in it, or a change is missed until the order's next one.
+ */
+export const LOOKBACK_MS = 5_000;
+
+/**
+ * The statuses an order passes in its first workflow task, on the way to its payment link: that task's one
+ * call may take up to 10 s, longer than the lookback, so the history of a watched order still at one of
+ * them is read at every poll instead (a few orders at a time: those whose POST was answered 202).
+ */
+const FIRST_TASK_STATUSES: readonly OrderStatus[] = [Status.RECEIVED, Status.RESERVED];
+
+/**
+ * How often visibility is asked which orders were closed by hand (terminated): rare, and the dearer query of
+ * the two on the dev server's SQLite, so not at every poll. Their streams end within this.
+ */
+const CLOSES_EVERY_MS = 10_000;
 
 /** The SSE event of the order as it is now; status changes go out under their own types. */
 const CURRENT_VIEW_EVENT = 'order';
@@ -51,10 +69,16 @@ interface Stream {
   seenSeq: number;
 }
 
+/** Where a history read left an order: its status, and the time of its last event (ms). */
+interface Read {
+  status: OrderStatus;
+  updatedAt: number;
+}
+
 interface Watch {
   streams: Set<Stream>;
-  /** The status visibility gave when the history was last read (null: read at the next poll); another means news. */
-  status: OrderStatus | null;
+  /** Where the history last read left the order; null: to be read at the next poll (its read failed, say). */
+  read: Read | null;
   reading: boolean;
 }
 
@@ -62,13 +86,11 @@ interface Watch {
  * The live order streams (`GET /orders/{id}/stream`, docs/API.md, "Following an order live") of one API
  * process. Each stream gets the order as it is at once, then each status change, with the number of the
  * domain event behind it as the SSE id, so a client that reconnects with `Last-Event-ID` gets what it
- * missed. Nothing is held in Temporal per stream: every watched order is checked with one visibility call
- * per hundred orders each `pollMs`, and an order's history is read only when it has news, once for all
- * its streams. News is a status other than the one last read, as the order's `OrderStatus` search
- * attribute says (written with every status change), or its workflow closed: visibility's `HistoryLength`
- * is written only when a workflow closes, so an order that stays open after its last status change (its
- * webhooks still being delivered) would tell nothing. A stream ends when its order reaches a terminal
- * status, or its workflow closes.
+ * missed. Nothing is held in Temporal per stream, and the cost does not grow with the streams: each `pollMs`
+ * one visibility query asks which orders changed status since the last poll (their `StatusChangedAt`
+ * search attribute, written with every status change), and the history of a watched order among them is
+ * read, once for all its streams. A stream ends when its order reaches a terminal status, or its workflow
+ * is closed by hand.
  */
 export class OrderStreams {
   private readonly watched = new Map<string, Watch>();
@@ -76,6 +98,10 @@ export class OrderStreams {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   /** A poll still running when the next is due is not doubled (a slow server gets no more calls). */
   private polling = false;
+  /** When the last poll that visibility answered began: the next asks what changed since then. */
+  private polledAt = 0;
+  /** The same for the orders closed by hand, asked about every {@link CLOSES_EVERY_MS}. */
+  private closesPolledAt = 0;
 
   constructor(
     private readonly reader: OrderReader,
@@ -108,7 +134,7 @@ export class OrderStreams {
     this.send(stream, message(latest, CURRENT_VIEW_EVENT, toOrderView(state), state.status));
     if (isTerminal(state.status)) res.end();
     // A client gone while its history was read has nothing to watch.
-    else if (!res.destroyed) this.watch(orderId, stream);
+    else if (!res.destroyed) this.watch(orderId, stream, readOf(state));
     return 'open';
   }
 
@@ -119,13 +145,15 @@ export class OrderStreams {
     return count;
   }
 
-  private watch(orderId: string, stream: Stream): void {
-    const watch = this.watched.get(orderId) ?? { streams: new Set<Stream>(), status: null, reading: false };
+  /** Watches `orderId` for `stream`, which has been told the order up to `read`. */
+  private watch(orderId: string, stream: Stream, read: Read): void {
+    const known = this.watched.get(orderId);
+    const watch = known ?? { streams: new Set<Stream>(), read, reading: false };
     this.watched.set(orderId, watch);
     watch.streams.add(stream);
-    // Read again at the next poll: news the order's other streams got while this one read its history
-    // would otherwise reach it only with the next change.
-    watch.status = null;
+    // Read again at the next poll when the order's other streams were told another moment of it: news they
+    // got while this one read its history would otherwise reach it only with the next change.
+    if (known && known.read?.updatedAt !== read.updatedAt) watch.read = null;
     stream.res.on('close', () => {
       watch.streams.delete(stream);
       if (watch.streams.size === 0 && this.watched.get(orderId) === watch) this.watched.delete(orderId);
@@ -136,6 +164,8 @@ export class OrderStreams {
 
   private startTimers(): void {
     if (this.pollTimer) return;
+    // Nothing was watched before: what changed earlier is in the histories the streams read as they opened.
+    this.polledAt = this.closesPolledAt = Date.now();
     this.pollTimer = setInterval(() => void this.poll(), this.settings.pollMs).unref();
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.settings.heartbeatMs).unref();
   }
@@ -172,43 +202,54 @@ export class OrderStreams {
     if (this.watched.size === 0) this.stopTimers();
   }
 
-  /** Asks visibility which watched orders have news, and reads the history of those. */
+  /** Asks visibility which orders have moved since the last poll, and reads the history of those watched. */
   private async poll(): Promise<void> {
     if (this.polling) return;
     this.polling = true;
-    const watched = [...this.watched].filter(([, watch]) => !watch.reading);
-    for (let at = 0; at < watched.length; at += PROGRESS_BATCH) {
-      const known = new Map(watched.slice(at, at + PROGRESS_BATCH).map(([orderId, watch]) => [orderId, watch.status]));
-      let progress: Map<string, OrderProgress>;
-      try {
-        progress = await this.reader.progress(known);
-      } catch {
-        // Temporal did not answer: these streams stay open, with their heartbeats, and the next poll asks again.
-        continue;
-      }
-      for (const [orderId, now] of progress) {
-        const watch = this.watched.get(orderId);
-        if (watch && !watch.reading) void this.readNews(orderId, watch, now);
-      }
+    const moves = await this.moves();
+    for (const [orderId, watch] of this.watched) {
+      const move = moves.get(orderId);
+      if (!watch.reading && hasNews(watch, move)) void this.readNews(orderId, watch, move === CLOSED);
     }
     this.polling = false;
   }
 
-  private async readNews(orderId: string, watch: Watch, now: OrderProgress): Promise<void> {
+  /** The orders that moved since the last poll visibility answered (none when it does not answer). */
+  private async moves(): Promise<Map<string, Move>> {
+    const moves = new Map<string, Move>();
+    const startedAt = Date.now();
+    try {
+      const changed = await this.reader.statusChangedSince(new Date(this.polledAt - LOOKBACK_MS));
+      for (const [orderId, at] of changed) moves.set(orderId, at);
+      this.polledAt = startedAt;
+      if (startedAt - this.closesPolledAt >= CLOSES_EVERY_MS) {
+        const closed = await this.reader.closedOtherwiseSince(new Date(this.closesPolledAt - LOOKBACK_MS));
+        for (const orderId of closed) moves.set(orderId, CLOSED);
+        this.closesPolledAt = startedAt;
+      }
+    } catch {
+      // Temporal did not answer: the streams stay open, with their heartbeats, and the next poll asks from
+      // the same moment, so nothing that moved meanwhile is missed.
+    }
+    return moves;
+  }
+
+  private async readNews(orderId: string, watch: Watch, closed: boolean): Promise<void> {
     watch.reading = true;
     try {
       const events = await this.reader.events(orderId);
       // Gone (its history deleted past retention): nothing more will come.
       if (!events || events.length === 0) return this.end(orderId, watch);
-      // History is written before visibility: it holds at least the status visibility gave.
-      watch.status = now.status;
+      const state = foldEvents(events)!;
+      watch.read = readOf(state);
       // Built once for all of the order's streams; each gets what it has not seen.
       const news = newsOf(events);
       for (const stream of watch.streams) this.sendNews(stream, news);
       // A terminal status is always a status change, and the last one; a closed workflow writes nothing more.
-      if ((news.length > 0 && isTerminal(news[news.length - 1]!.status)) || !now.running) this.end(orderId, watch);
+      if (isTerminal(state.status) || closed) this.end(orderId, watch);
     } catch {
-      // Read again at the next poll: `status` still differs.
+      // Read again at the next poll.
+      watch.read = null;
     } finally {
       watch.reading = false;
     }
@@ -239,4 +280,17 @@ function message(seq: number, type: string, data: OrderView | StatusEvent, statu
 /** The status changes in an order's event log, as messages. */
 function newsOf(events: readonly OrderEvent[]): Message[] {
   return statusEventsOf(events).map((event) => message(statusEventSeq(event.id), event.type, event, event.data.status));
+}
+
+/**
+ * Whether a watched order's history must be read: never read yet (or the read failed), still in its first
+ * task's statuses, or visibility has a status change later than the history last read, or its close.
+ */
+function hasNews(watch: Watch, move: Move | undefined): boolean {
+  if (!watch.read || FIRST_TASK_STATUSES.includes(watch.read.status)) return true;
+  return move === CLOSED || (move !== undefined && move.getTime() > watch.read.updatedAt);
+}
+
+function readOf(state: OrderState): Read {
+  return { status: state.status, updatedAt: Date.parse(state.updatedAt) };
 }

@@ -8,8 +8,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import { createHash } from 'node:crypto';
-import { temporal } from '@temporalio/proto';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, type TypedSearchAttributes } from '@temporalio/common';
 import { z } from 'zod';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { optionalTsToDate } from '@temporalio/common/lib/time';
@@ -36,15 +35,14 @@ import { OrderEvent, type OperatorActionKind } from '../domain/schemas/order-eve
 import { MemoKey } from '../domain/order-record';
 import type { OrderRequest } from '../domain/order-request';
 import { isCurrentPayment, NOT_CANCELLABLE_STATUSES } from '../domain/order-state';
-import { PaymentEvent, Status, type OrderStatus as OrderStatusName } from '../domain/statuses';
+import { PaymentEvent, Status } from '../domain/statuses';
 import { readView, viewInMemo } from '../domain/schemas/order-record';
-import { OrderStatus, OrderView } from '../domain/schemas/order-state';
+import { OrderView } from '../domain/schemas/order-state';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import { OrderSummary, type ListOrdersQuery } from './http-schemas';
 import { orderStartOptions } from './start-order';
-import { needsAttentionClause, shownView, statusClause } from './closed-orders';
+import { closedOtherwise, needsAttentionClause, shownView, statusClause } from './closed-orders';
 import { isTemporalUnavailable } from './temporal-unavailable';
-import type { OrderProgress } from './order-streams';
 
 /** `unknown`: Temporal could not say within the deadline whether the order was recorded (it may yet be). */
 export type PlaceOutcome =
@@ -60,9 +58,6 @@ export type CancelOutcome =
 export type CallbackOutcome = 'signalled' | 'refund-started' | 'refund-exists' | 'already-settled' | 'ignored';
 export type OperatorOutcome =
   { kind: 'signalled' | 'not-in-attention' | 'closed'; view: OrderView } | { kind: 'not-found' };
-
-/** Visibility's execution status of a workflow that has not closed. */
-const RUNNING = temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING;
 
 /** A stored order as the server knows it, with no worker involved. */
 interface StoredOrder {
@@ -319,43 +314,48 @@ export class OrdersService {
   }
 
   /**
-   * The orders of `known` whose `OrderStatus` is no longer the one given (any, for null) or whose workflow
-   * has closed, as visibility knows it: one list call for all of them, answering only those with news (the
-   * live streams' poll).
+   * The orders whose status changed at `since` or later (`StatusChangedAt`), each with when, as visibility
+   * knows it: one query however many orders a caller watches (the live streams' poll), answering every
+   * order that moved, watched or not.
    */
-  async progress(known: ReadonlyMap<string, OrderStatusName | null>): Promise<Map<string, OrderProgress>> {
-    const byWorkflowId = new Map([...known.keys()].map((orderId) => [orderWorkflowId(orderId), orderId]));
-    // Order ids are letters, digits, dots, dashes and underscores, statuses an enum: nothing to escape.
-    const moved = [...known].map(([orderId, status]) => {
-      const workflow = `WorkflowId = '${orderWorkflowId(orderId)}'`;
-      return status === null
-        ? `(${workflow})`
-        : `(${workflow} AND (${OrderSearchAttributes.status.name} != '${status}' OR ExecutionStatus != 'Running'))`;
-    });
-    const query = `WorkflowType = '${ORDER_WORKFLOW_TYPE}' AND (${moved.join(' OR ')})`;
-    const progress = new Map<string, OrderProgress>();
+  async statusChangedSince(since: Date): Promise<Map<string, Date>> {
+    const changed = new Map<string, Date>();
+    const query = `${OrderSearchAttributes.statusChangedAt.name} >= '${since.toISOString()}'`;
+    for await (const attributes of this.searchAttributesOf(query)) {
+      const orderId = attributes.get(OrderSearchAttributes.orderId);
+      const at = attributes.get(OrderSearchAttributes.statusChangedAt);
+      if (orderId !== undefined && at !== undefined) changed.set(orderId, at);
+    }
+    return changed;
+  }
+
+  /** The orders whose workflow closed at `since` or later other than by completing (terminated, failed…). */
+  async closedOtherwiseSince(since: Date): Promise<Set<string>> {
+    const closed = new Set<string>();
+    const query = `WorkflowType = '${ORDER_WORKFLOW_TYPE}' AND CloseTime >= '${since.toISOString()}' AND ${closedOtherwise}`;
+    for await (const attributes of this.searchAttributesOf(query)) {
+      const orderId = attributes.get(OrderSearchAttributes.orderId);
+      if (orderId !== undefined) closed.add(orderId);
+    }
+    return closed;
+  }
+
+  /** The search attributes of every workflow `query` finds, page after page. */
+  private async *searchAttributesOf(query: string): AsyncGenerator<TypedSearchAttributes> {
     let nextPageToken: Uint8Array | undefined;
     do {
-      // The raw call: the status is all it needs, and the SDK's list would decrypt every memo.
+      // The raw call: the search attributes are all it needs, and the SDK's list would decrypt every memo.
       const page = await this.withinDeadline(() =>
         this.client.workflowService.listWorkflowExecutions({
           namespace: this.client.options.namespace,
           query,
-          pageSize: known.size,
+          pageSize: CHANGES_PAGE_SIZE,
           nextPageToken,
         }),
       );
-      for (const run of page.executions ?? []) {
-        const orderId = byWorkflowId.get(run.execution?.workflowId ?? '');
-        const status = OrderStatus.safeParse(
-          decodeTypedSearchAttributes(run.searchAttributes?.indexedFields).get(OrderSearchAttributes.status),
-        );
-        if (orderId === undefined || !status.success) continue;
-        progress.set(orderId, { status: status.data, running: run.status === RUNNING });
-      }
+      for (const run of page.executions ?? []) yield decodeTypedSearchAttributes(run.searchAttributes?.indexedFields);
       nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
     } while (nextPageToken);
-    return progress;
   }
 
   /** Whether the Temporal server answers (GET /readyz). */
@@ -401,6 +401,8 @@ const FALLBACK_READ_DEADLINE_MS = 2_000;
 /** gRPC's standard NOT_FOUND status code (the history of a workflow that never existed). */
 const GRPC_NOT_FOUND = 5;
 const GRPC_INVALID_ARGUMENT = 3;
+/** Orders per page of the live streams' poll: a poll is normally one page (the orders that moved in a few seconds). */
+const CHANGES_PAGE_SIZE = 1_000;
 
 /**
  * Page tokens wrap the server's opaque token with the query it belongs to: a token from another query, or

@@ -338,12 +338,13 @@ async function main(): Promise<void> {
       order,
     });
     const file = writeResults('streams', new Date(), measured);
-    const { withoutStreams: without, withStreams: streaming, newsMs } = measured;
+    const { withoutStreams: without, withStreams: streaming, heardPaidMs } = measured;
+    const signed = (n: number) => `${n < 0 ? '' : '+'}${n}`;
+    const points = Number((streaming.serverCpuPct - without.serverCpuPct).toFixed(1));
     console.log(
-      `${STREAMS} orders idle at their payment links, with no stream / with one stream each: API RSS ` +
-        `${without.apiRssMb} / ${streaming.apiRssMb} MB, API CPU ${without.apiCpuPct} / ${streaming.apiCpuPct}%, ` +
-        `server CPU ${without.serverCpuPct} / ${streaming.serverCpuPct}%; payment to its stream's ` +
-        `order.confirmed: p50 ${newsMs.p50} ms, p95 ${newsMs.p95} ms, p99 ${newsMs.p99} ms`,
+      `streams ${STREAMS}: server CPU ${signed(points)} points over idle, ` +
+        `API RSS ${signed(streaming.apiRssMb - without.apiRssMb)} MB, ` +
+        `heard paid p99 ${heardPaidMs.p99} ms`,
     );
     console.log(`results in ${path.relative(process.cwd(), file)}.json`);
   } else if (SOAK_ORDERS > 0) {

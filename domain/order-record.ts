@@ -3,7 +3,7 @@ import { evolve, orderReceived } from './evolve';
 import { toOrderView, type OrderView } from './order-state';
 import type { OrderEvent, OrderEventBody } from './schemas/order-events';
 import type { OrderRequest } from './schemas/order-request';
-import { OrderSearchAttributes, orderStateSearchAttributes } from './search-attributes';
+import { OrderSearchAttributes, orderStateSearchAttributes, statusChangeSearchAttributes } from './search-attributes';
 
 /**
  * The order's record in Temporal besides its history: how an event is enveloped, what the memo holds and
@@ -33,6 +33,7 @@ export function recordAtStart(request: OrderRequest, requestHash: string, receiv
     { key: OrderSearchAttributes.orderId, value: request.orderId },
     { key: OrderSearchAttributes.customerId, value: request.customer.id },
     ...orderStateSearchAttributes(view),
+    ...statusChangeSearchAttributes(receivedAt),
   ];
   const memo = { [MemoKey.requestHash]: requestHash, ...memoAfterEvent(view, firstEvent) };
   return { view, memo, searchAttributes };

@@ -13,6 +13,12 @@ export const OrderSearchAttributes = {
   needsAttention: defineSearchAttributeKey('NeedsAttention', SearchAttributeType.BOOL),
   /** Set while a webhook endpoint fails to take the order's status events (docs/SUPPORT.md); the order itself is fine. */
   webhooksFailing: defineSearchAttributeKey('WebhooksFailing', SearchAttributeType.BOOL),
+  /**
+   * When the order's status last changed (the time of the event that changed it), written with the status:
+   * one visibility query finds the orders that moved since a moment, however many are watched (the live
+   * streams' poll).
+   */
+  statusChangedAt: defineSearchAttributeKey('StatusChangedAt', SearchAttributeType.DATETIME),
 } as const;
 
 /**
@@ -32,6 +38,15 @@ export function orderStateSearchAttributes(state: {
     { key: OrderSearchAttributes.needsAttention, value: state.needsAttention },
     ...(state.payment ? [{ key: OrderSearchAttributes.paymentProvider, value: state.payment.provider }] : []),
   ];
+}
+
+/**
+ * What goes with a write that changes the status: when it changed (`at`, the time of the last event
+ * written). Not part of {@link orderStateSearchAttributes}, which are written when their values differ:
+ * this one differs at every event, and is written only with a new status.
+ */
+export function statusChangeSearchAttributes(at: string): SearchAttributePair[] {
+  return [{ key: OrderSearchAttributes.statusChangedAt, value: new Date(at) }];
 }
 
 /** Every key, for registering them on a server. */

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createHardenedServer } from '../api/http-server';
 import { createApp } from '../api/server';
+import { orderWorkflowId } from '../domain/contract';
 import type { OrderView } from '../domain/order-state';
 import { DevServerProcess } from '../stack/dev-server-process';
 import { closeServer, freePort } from '../stack/parts';
@@ -124,6 +125,14 @@ describe('with the stack’s own faults', () => {
     }
     await expectPaidConfirmedEnd(stream);
   });
+
+  test('an order whose workflow is terminated by hand: its stream ends, as nothing more will come', async () => {
+    const { view, stream } = await placeAndFollow(stack);
+    expect((await stream.nextEvent())?.event).toBe('order');
+    await stack.client.workflow.getHandle(orderWorkflowId(view.orderId)).terminate('a test of its stream');
+    // Closes are asked about every 10 s (api/order-streams.ts), and the stream's heartbeats go on meanwhile.
+    expect(await stream.nextEvent(15_000)).toBeNull();
+  }, 30_000);
 
   test('API restarted: its streams end with it, and a client that resumes with Last-Event-ID on another gets what it missed', async () => {
     const { view, stream } = await placeAndFollow(stack);

@@ -1,8 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Response } from 'express';
-import { OrderStreams, STALLED_BYTES, type OrderProgress, type OrderReader } from '../api/order-streams';
-import { foldEvents } from '../domain/evolve';
-import type { OrderStatus } from '../domain/statuses';
+import { LOOKBACK_MS, OrderStreams, STALLED_BYTES, type OrderReader } from '../api/order-streams';
+import { statusEventsOf } from '../domain/status-events';
 import type { OrderEvent, OrderEventBody } from '../domain/schemas/order-events';
 import { eventually } from './helpers/stack';
 
@@ -15,7 +14,6 @@ import { eventually } from './helpers/stack';
 const POLL_MS = 20;
 const HEARTBEAT_MS = 20;
 const ORDER_ID = 'A-1';
-const at = '2026-01-01T00:00:00.000Z';
 const payment = { provider: 'primary', paymentId: 'pay_1' };
 const AT_PAYMENT_LINK: OrderEventBody[] = [
   {
@@ -38,8 +36,7 @@ const CONFIRMED: OrderEventBody = { type: 'OrderConfirmed', data: { fulfillmentI
 class FlakyReader implements OrderReader {
   readonly log: OrderEvent[] = [];
   temporalDown = false;
-  /** False once the workflow has closed, whatever its last status (terminated by an operator, say). */
-  running = true;
+  private closedAt: Date | null = null;
   failedHistoryReads = 0;
   historyReadsToFail = 0;
 
@@ -47,7 +44,10 @@ class FlakyReader implements OrderReader {
     for (const body of bodies) this.append(body);
   }
 
+  /** Appends an event at the clock's time, a millisecond after the last at least (a workflow's event times increase). */
   append(body: OrderEventBody): void {
+    const last = this.log.length > 0 ? Date.parse(this.log[this.log.length - 1]!.at) : 0;
+    const at = new Date(Math.max(Date.now(), last + 1)).toISOString();
     this.log.push({ seq: this.log.length + 1, at, ...body } as OrderEvent);
   }
 
@@ -61,15 +61,21 @@ class FlakyReader implements OrderReader {
     return orderId === ORDER_ID ? [...this.log] : null;
   }
 
-  /** As visibility answers: the order, when its last status is not the one known. */
-  async progress(known: ReadonlyMap<string, OrderStatus | null>): Promise<Map<string, OrderProgress>> {
+  /** As visibility answers: the order, when its status last changed at `since` or later. */
+  async statusChangedSince(since: Date): Promise<Map<string, Date>> {
     if (this.temporalDown) throw new Error('14 UNAVAILABLE: connection refused');
-    const now = foldEvents(this.log)!.status;
-    return new Map(
-      [...known]
-        .filter(([, status]) => status !== now || !this.running)
-        .map(([id]) => [id, { status: now, running: this.running }]),
-    );
+    const changedAt = new Date(statusEventsOf(this.log).at(-1)!.createdAt);
+    return new Map(changedAt >= since ? [[ORDER_ID, changedAt]] : []);
+  }
+
+  async closedOtherwiseSince(since: Date): Promise<Set<string>> {
+    if (this.temporalDown) throw new Error('14 UNAVAILABLE: connection refused');
+    return new Set(this.closedAt && this.closedAt >= since ? [ORDER_ID] : []);
+  }
+
+  /** Closes the workflow, whatever its last status (terminated by an operator, say). */
+  close(): void {
+    this.closedAt = new Date();
   }
 }
 
@@ -117,9 +123,12 @@ test('Temporal lost mid-stream: the stream stays open on its heartbeats, and tel
   const client = new ClientResponse();
   expect(await streams.open(ORDER_ID, null, client.asResponse())).toBe('open');
 
+  // A few polls first: the stream's watch has read the history and now waits for visibility's news.
+  await sleep(POLL_MS * 5);
   reader.temporalDown = true;
   reader.append(PAID);
-  await sleep(POLL_MS * 10);
+  // Down for longer than a poll looks back: the first poll it answers must still ask from before the outage.
+  await sleep(LOOKBACK_MS + POLL_MS * 10);
   expect(client.text).not.toContain('event: order.paid');
   expect(client.ended || client.destroyed).toBe(false);
   expect(heartbeats(client)).toBeGreaterThan(0);
@@ -177,7 +186,7 @@ test('a client that stops reading is cut off at the next heartbeat, and its plac
   expect(reading.destroyed).toBe(false);
 });
 
-test('a workflow that closed at a status that is not terminal (terminated) ends its streams: nothing more will come', async () => {
+test('a workflow closed by hand at a status that is not terminal (terminated) ends its streams: nothing more will come', async () => {
   const reader = new FlakyReader(AT_PAYMENT_LINK);
   streams = streamsOver(reader);
   const client = new ClientResponse();
@@ -185,9 +194,11 @@ test('a workflow that closed at a status that is not terminal (terminated) ends 
   await sleep(POLL_MS * 5);
   expect(client.ended).toBe(false);
 
-  reader.running = false;
+  reader.close();
+  // Closes are asked about every 10 s, not at every poll.
   await eventually(
     async () => client.ended,
     (ended) => ended,
+    15_000,
   );
 });

@@ -4,6 +4,7 @@ import { OrderSearchAttributes } from '../domain/search-attributes';
 import { MemoKey } from '../domain/order-record';
 import type { OrderEvent } from '../domain/schemas/order-events';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { CONFIRMED_ORDER_EVENTS, makeOrder, startStack, type TestStack } from './helpers/stack';
 
 let stack: TestStack;
@@ -41,6 +42,24 @@ test('what the start already wrote is not written again; the rest is written onc
   ]);
   // And the attributes that changed in it (status): the total and the attention flag were set at start.
   expect(orderAttributeWrites(events!)).toBe(2);
+});
+
+test('each write of a new status says when it changed: the live streams find the orders that moved by it', async () => {
+  const handle = await stack.startOrder(makeOrder());
+  const view = await stack.result(handle);
+  const { events } = await handle.fetchHistory();
+  // The order's own writes: a patch marker's write of `TemporalChangeVersion` aside.
+  const writes = events!.flatMap((event) => {
+    const fields = event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
+    return fields && Object.keys(fields).some((name) => name !== 'TemporalChangeVersion')
+      ? [decodeTypedSearchAttributes(fields)]
+      : [];
+  });
+  expect(writes.map((write) => write.get(OrderSearchAttributes.status))).toEqual(['AWAITING_PAYMENT', 'CONFIRMED']);
+  for (const write of writes) expect(write.get(OrderSearchAttributes.statusChangedAt)).toBeInstanceOf(Date);
+  expect((await handle.describe()).typedSearchAttributes.get(OrderSearchAttributes.statusChangedAt)).toEqual(
+    new Date(view.updatedAt),
+  );
 });
 
 test('an order started before the input said what the start wrote writes its first event again, as it did then', async () => {

@@ -3,7 +3,7 @@ import { evolve } from '../domain/evolve';
 import type { OrderEvent, OrderEventBody } from '../domain/schemas/order-events';
 import { memoAfter, memoAfterEvent, recordedEvent } from '../domain/order-record';
 import { toOrderView, type OrderState, type OrderView } from '../domain/order-state';
-import { orderStateSearchAttributes } from '../domain/search-attributes';
+import { orderStateSearchAttributes, statusChangeSearchAttributes } from '../domain/search-attributes';
 import { statusEvent, type StatusEvent } from '../domain/status-events';
 import { recordEventMetrics } from './order-metrics';
 
@@ -22,6 +22,8 @@ export class OrderLog {
   private current: OrderState | null = null;
   private readonly indexed = new Map<string, unknown>();
   private statusChanges = 0;
+  /** The status changes `StatusChangedAt` was last written for (the start's first event, when it wrote it). */
+  private indexedStatusChanges: number;
   /** Events not yet in the memo. */
   private unwritten: OrderEvent[] = [];
   private readonly writePerTask: boolean;
@@ -43,6 +45,7 @@ export class OrderLog {
     private readonly tell: ((event: StatusEvent) => void) | null = null,
   ) {
     this.writePerTask = taskBusy !== null;
+    this.indexedStatusChanges = startWroteFirstEvent ? 1 : 0;
     // Started before any event: a condition is checked once as it is set, then only once the task's code
     // has run, which is when this one must be.
     if (taskBusy) void wf.CancellationScope.nonCancellable(() => this.writeWhenIdle(taskBusy));
@@ -120,8 +123,12 @@ export class OrderLog {
 
   private index(state: OrderState): void {
     const changed = orderStateSearchAttributes(state).filter(({ key, value }) => this.indexed.get(key.name) !== value);
-    if (changed.length === 0) return;
     for (const { key, value } of changed) this.indexed.set(key.name, value);
-    wf.upsertSearchAttributes(changed);
+    // Counted, not compared: a status that changed and changed back within one task still moved.
+    if (this.statusChanges !== this.indexedStatusChanges) {
+      changed.push(...statusChangeSearchAttributes(state.updatedAt));
+      this.indexedStatusChanges = this.statusChanges;
+    }
+    if (changed.length > 0) wf.upsertSearchAttributes(changed);
   }
 }
