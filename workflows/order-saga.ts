@@ -296,6 +296,13 @@ export class OrderSaga {
     const slaMs = this.input.settings.stateSlaMs;
     let seen = this.log.transitions;
     while (!isTerminal(this.log.state.status)) {
+      // An order that waits for a person is on support's list already: no timer runs until it moves on
+      // (one per period would add five history events an hour to a month's wait for an operator).
+      if (this.log.state.needsAttention) {
+        await wf.condition(() => !this.log.state.needsAttention);
+        seen = this.log.transitions;
+        continue;
+      }
       await wf.sleep(slaMs);
       const moved = this.log.transitions !== seen;
       seen = this.log.transitions;

@@ -1,0 +1,202 @@
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { OrderActivities } from '../activities';
+import { loadConfig } from '../config';
+import { getOrderQuery, retryCompensationSignal, type SagaSettings } from '../domain/contract';
+import type { OrderView } from '../domain/order-state';
+import { FailureType } from '../domain/reasons';
+import { OrderSearchAttributes } from '../domain/search-attributes';
+import type { PaymentRecord } from '../payment-provider/protocol';
+import { LOST_PAYMENT, makeOrder } from './helpers/stack';
+import { PRODUCTION_SETTINGS, startOrderIn, startTimeSkipping, timeSkippingWorker } from './helpers/time-skipping';
+
+/**
+ * The saga's timers at their production defaults (config/index.ts), in skipped time: the SDK's
+ * time-skipping test server, the real workflow code, and its activities stood in for (the systems are not
+ * what is under test here; the saga-* suites run them for real). Each test says how the order ends, how
+ * much time passed, and how long its history grew.
+ */
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await startTimeSkipping();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+/** A provider's record of the order's payment, as the activities return it. */
+function paymentOf(orderId: string, status: PaymentRecord['status'] = 'pending'): PaymentRecord {
+  const captured = status === 'succeeded' ? 3998 : 0;
+  return {
+    paymentId: `pay_${orderId}`,
+    orderId,
+    amount: 3998,
+    currency: 'EUR',
+    status,
+    captured,
+    refunded: 0,
+    checkoutUrl: 'http://pay',
+  };
+}
+
+/** Systems that answer at once: the forward steps go through, the order waits at its payment link. */
+function answeringSystems(overrides: Partial<OrderActivities> = {}): Partial<OrderActivities> {
+  return {
+    async validateReserveAndRequestPayment({ orderId }) {
+      return { total: 3998, payment: paymentOf(orderId) };
+    },
+    async validateOrder() {
+      return { total: 3998 };
+    },
+    async reserveStock() {},
+    async releaseStock() {},
+    async createPayment({ orderId }) {
+      return paymentOf(orderId);
+    },
+    async getPaymentStatus({ paymentId }) {
+      return paymentOf(paymentId.slice('pay_'.length));
+    },
+    async settlePayment({ paymentId }) {
+      return { outcome: 'voided', paymentId: paymentId ?? 'none' };
+    },
+    async submitFulfillment() {
+      return { fulfillmentId: 'ful_1' };
+    },
+    async notifyCustomer() {},
+    async deliverStatusEvent() {},
+    ...overrides,
+  } as Partial<OrderActivities>;
+}
+
+const unavailable = (system: string) =>
+  ApplicationFailure.retryable(`${system} is down`, FailureType.UPSTREAM_UNAVAILABLE);
+
+/** Runs `story` with the order worker on `activities`, on a task queue of its own. */
+async function withWorker<T>(
+  activities: Partial<OrderActivities>,
+  story: (taskQueue: string) => Promise<T>,
+): Promise<T> {
+  const taskQueue = `timers-${randomUUID()}`;
+  const worker = await timeSkippingWorker(env, taskQueue, activities);
+  const running = worker.run();
+  try {
+    return await story(taskQueue);
+  } finally {
+    worker.shutdown();
+    await running;
+  }
+}
+
+async function historyLength(workflowId: string): Promise<number> {
+  const { events } = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  return events?.length ?? 0;
+}
+
+test('the payment window (15 min): the provider is asked, the payment voided, the stock released, the order cancelled', async () => {
+  const calls: string[] = [];
+  const activities = answeringSystems({
+    async getPaymentStatus({ paymentId }) {
+      calls.push('asked the provider');
+      return paymentOf(paymentId.slice('pay_'.length));
+    },
+    async settlePayment({ provider, paymentId }) {
+      calls.push(`voided at ${provider}`);
+      return { outcome: 'voided', paymentId: paymentId ?? 'none' };
+    },
+    async releaseStock() {
+      calls.push('released');
+    },
+  });
+  const startedAt = await env.currentTimeMs();
+  const view = await withWorker(activities, async (taskQueue) => {
+    const handle = await startOrderIn(env, taskQueue, makeOrder({ payment: LOST_PAYMENT }));
+    return { view: (await handle.result()) as OrderView, id: handle.workflowId };
+  });
+  expect(view.view).toMatchObject({ status: 'CANCELLED', reason: { code: 'PAYMENT_TIMEOUT' } });
+  // Last, the provider the order never used is asked to void anything of it, in case a lost task made one.
+  expect(calls).toEqual(['asked the provider', 'voided at primary', 'released', 'voided at backup']);
+  expect((await env.currentTimeMs()) - startedAt).toBeGreaterThanOrEqual(PRODUCTION_SETTINGS.paymentWindowMs);
+  expect(await historyLength(view.id)).toBeLessThan(60);
+});
+
+test('the payment window: a payment the provider took but never told is found, and the order confirmed', async () => {
+  const activities = answeringSystems({
+    async getPaymentStatus({ paymentId }) {
+      return paymentOf(paymentId.slice('pay_'.length), 'succeeded');
+    },
+  });
+  const { view, id } = await withWorker(activities, async (taskQueue) => {
+    const handle = await startOrderIn(env, taskQueue, makeOrder({ payment: LOST_PAYMENT }));
+    return { view: (await handle.result()) as OrderView, id: handle.workflowId };
+  });
+  expect(view).toMatchObject({ status: 'CONFIRMED', payment: { status: 'succeeded' } });
+  expect(await historyLength(id)).toBeLessThan(60);
+});
+
+test('a compensation that keeps failing goes to an operator after 10 min; one who answers 30 days later settles it', async () => {
+  let refundsDown = true;
+  const activities = answeringSystems({
+    async settlePayment({ paymentId }) {
+      if (refundsDown) throw unavailable('the provider');
+      return { outcome: 'voided', paymentId: paymentId ?? 'none' };
+    },
+  });
+  const { view, waitedFor, id } = await withWorker(activities, async (taskQueue) => {
+    const handle = await startOrderIn(env, taskQueue, makeOrder({ payment: LOST_PAYMENT }));
+    // The window closes at 15 min, the void is given up on 10 min later.
+    await env.sleep(PRODUCTION_SETTINGS.paymentWindowMs + PRODUCTION_SETTINGS.compensationGiveUpMs + MINUTE);
+    const waiting = await handle.query(getOrderQuery);
+    const attentionAt = await env.currentTimeMs();
+    await env.sleep(30 * DAY);
+    refundsDown = false;
+    await handle.signal(retryCompensationSignal, { operator: 'ops-1', note: 'the provider is back' });
+    return {
+      view: { waiting, end: (await handle.result()) as OrderView },
+      waitedFor: (await env.currentTimeMs()) - attentionAt,
+      id: handle.workflowId,
+    };
+  });
+  expect(view.waiting).toMatchObject({ status: 'REQUIRES_ATTENTION', needsAttention: true });
+  expect(view.end).toMatchObject({ status: 'CANCELLED', needsAttention: false });
+  expect(waitedFor).toBeGreaterThanOrEqual(30 * DAY);
+  // A month of waiting for a person writes nothing: no timer runs while the order is on support's list.
+  expect(await historyLength(id)).toBeLessThan(150);
+});
+
+test('an endpoint that never answers: the order is flagged after a minute of failing, given up on after 24 h, and completes', async () => {
+  const webhookSettings: SagaSettings = loadConfig({
+    ORDER_WEBHOOKS: JSON.stringify([
+      { url: 'https://checkout.example/hooks', secret: `whsec_${Buffer.alloc(32, 7).toString('base64')}` },
+    ]),
+  }).saga;
+  // Paid, as the provider says when the window closes; the endpoint refuses every delivery.
+  const activities = answeringSystems({
+    async getPaymentStatus({ paymentId }) {
+      return paymentOf(paymentId.slice('pay_'.length), 'succeeded');
+    },
+    async deliverStatusEvent() {
+      throw unavailable('the checkout');
+    },
+  });
+  const startedAt = await env.currentTimeMs();
+  const { view, flagged, id } = await withWorker(activities, async (taskQueue) => {
+    const handle = await startOrderIn(env, taskQueue, makeOrder({ payment: LOST_PAYMENT }), webhookSettings);
+    await env.sleep(PRODUCTION_SETTINGS.paymentWindowMs + 2 * MINUTE);
+    const flaggedNow = (await handle.describe()).typedSearchAttributes.get(OrderSearchAttributes.webhooksFailing);
+    return { view: (await handle.result()) as OrderView, flagged: flaggedNow, id: handle.workflowId };
+  });
+  expect(flagged).toBe(true);
+  expect(view.status).toBe('CONFIRMED');
+  // Given up within one backoff (5 min at most) of the budget: the server stops the retries once the next
+  // would start past it.
+  const tookMs = (await env.currentTimeMs()) - startedAt;
+  expect(tookMs).toBeGreaterThan(webhookSettings.webhooks!.giveUpMs - 5 * MINUTE);
+  expect(tookMs).toBeLessThan(webhookSettings.webhooks!.giveUpMs + PRODUCTION_SETTINGS.paymentWindowMs + 5 * MINUTE);
+  expect(await historyLength(id)).toBeLessThan(100);
+});
