@@ -54,6 +54,13 @@ export const BusinessMetrics = {
     unit: 'payments',
     help: 'Late payments settled, by outcome',
   },
+  /** By `provider`: late refunds the provider kept refusing, handed to support (the refund is still tried). */
+  lateRefundsRefused: {
+    name: 'orders_late_refunds_refused',
+    kind: 'counter',
+    unit: 'payments',
+    help: 'Late refunds the provider kept refusing, handed to support',
+  },
   /** By `endpoint` (its id): order webhooks that kept failing long enough to flag their order. */
   webhooksFailing: {
     name: 'orders_webhooks_failing',

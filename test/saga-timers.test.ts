@@ -3,7 +3,16 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { OrderActivities } from '../activities';
 import { loadConfig } from '../config';
-import { getOrderQuery, retryCompensationSignal, type SagaSettings } from '../domain/contract';
+import {
+  getOrderQuery,
+  LATE_REFUND_WORKFLOW_TYPE,
+  latePaymentRefundWorkflowId,
+  retryCompensationSignal,
+  type LatePayment,
+  type SagaSettings,
+} from '../domain/contract';
+import type { SettleOutcome } from '../activities/payments';
+import { TRIES_PER_RUN } from '../workflows/late-refund';
 import type { OrderView } from '../domain/order-state';
 import { FailureType } from '../domain/reasons';
 import { OrderSearchAttributes } from '../domain/search-attributes';
@@ -199,4 +208,54 @@ test('an endpoint that never answers: the order is flagged after a minute of fai
   expect(tookMs).toBeGreaterThan(webhookSettings.webhooks!.giveUpMs - 5 * MINUTE);
   expect(tookMs).toBeLessThan(webhookSettings.webhooks!.giveUpMs + PRODUCTION_SETTINGS.paymentWindowMs + 5 * MINUTE);
   expect(await historyLength(id)).toBeLessThan(100);
+});
+
+test('late money its provider keeps refusing: support is told after 3 tries, and a year of refusals keeps every run short', async () => {
+  let refusing = true;
+  const activities = answeringSystems({
+    async settlePayment({ paymentId }) {
+      if (refusing)
+        throw ApplicationFailure.nonRetryable('the provider refused the refund: 422', FailureType.UPSTREAM_CONTRACT);
+      return { outcome: 'refunded', paymentId: paymentId ?? 'none', amount: 3998 };
+    },
+  });
+  const payment: LatePayment = {
+    provider: 'primary',
+    paymentId: 'pay_late',
+    orderId: `late-${randomUUID().slice(0, 8)}`,
+    retryEveryMs: PRODUCTION_SETTINGS.compensationGiveUpMs,
+  };
+  const seen = await withWorker(activities, async (taskQueue) => {
+    const handle = await env.client.workflow.start(LATE_REFUND_WORKFLOW_TYPE, {
+      workflowId: latePaymentRefundWorkflowId(payment),
+      taskQueue,
+      args: [payment],
+    });
+    const firstRun = handle.firstExecutionRunId;
+    // Tried at once, then after 10 and 20 minutes: the third refusal tells support.
+    await env.sleep(31 * MINUTE);
+    const flagged = (await handle.describe()).typedSearchAttributes;
+    await env.sleep(60 * DAY);
+    const after60Days = { runId: (await handle.describe()).runId, events: await historyLength(handle.workflowId) };
+    await env.sleep(305 * DAY);
+    const afterAYear = await handle.describe();
+    const events = (await handle.fetchHistory()).events!;
+    const carried = (await env.client.options.loadedDataConverter.payloadConverter.fromPayload(
+      events[0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!,
+    )) as LatePayment;
+    refusing = false;
+    const outcome = (await handle.result()) as SettleOutcome;
+    return { firstRun, flagged, after60Days, afterAYear, lastRunEvents: events.length, carried, outcome, handle };
+  });
+  expect(seen.flagged.get(OrderSearchAttributes.needsAttention)).toBe(true);
+  expect(seen.flagged.get(OrderSearchAttributes.orderId)).toBe(payment.orderId);
+  // 60 days: about 70 tries, the wait doubling to a day, in the first run still.
+  expect(seen.after60Days.runId).toBe(seen.firstRun);
+  expect(seen.after60Days.events).toBeLessThan(1_000);
+  // A year: past 100 tries the workflow went on as new, carrying its count, each run well inside the limits.
+  expect(seen.afterAYear.runId).not.toBe(seen.firstRun);
+  expect(seen.carried.refusedTries).toBeGreaterThanOrEqual(TRIES_PER_RUN);
+  expect(seen.lastRunEvents).toBeLessThan(1_500);
+  expect(seen.outcome).toMatchObject({ outcome: 'refunded' });
+  expect((await seen.handle.describe()).typedSearchAttributes.get(OrderSearchAttributes.needsAttention)).toBe(false);
 });

@@ -3,7 +3,8 @@ import { ActivityFailure } from '@temporalio/workflow';
 import type { OrderActivities } from '../activities';
 import type { SettleOutcome } from '../activities/payments';
 import type { LatePayment } from '../domain/contract';
-import { recordLateRefund } from './order-metrics';
+import { recordLateRefund, recordLateRefundRefused } from './order-metrics';
+import { OrderSearchAttributes } from '../domain/search-attributes';
 import { errorMessage } from '../domain/errors';
 
 /** Late or stray money is refunded however long the refund service is down: it is never ours to keep. */
@@ -12,8 +13,17 @@ export const LATE_MONEY_OPTIONS: wf.ActivityOptions = {
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 };
 
-/** How often a refund that got an answer nobody expected is tried again, unless the payment says otherwise. */
+/** How often a refund that got an answer nobody expected is tried again at first, unless the payment says otherwise. */
 const DEFAULT_RETRY_EVERY_MS = 10 * 60_000;
+/** The longest wait between two tries of a refused refund: a refusal is seldom lifted within minutes. */
+const LONGEST_RETRY_MS = 24 * 60 * 60_000;
+/** Refused tries after which support is told: the workflow is flagged, and its live step says what to do. */
+export const TRIES_BEFORE_SUPPORT = 3;
+/**
+ * Tries in one run of the workflow: then it continues as new, carrying its count. A try is about 11
+ * history events, so a run stays near 1,100 however many years the refusal lasts.
+ */
+export const TRIES_PER_RUN = 100;
 
 const { settlePayment } = wf.proxyActivities<OrderActivities>(LATE_MONEY_OPTIONS);
 
@@ -29,16 +39,18 @@ export async function untilSettled<T>(what: string, retryEveryMs: number, settle
       return await settle();
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
-      const message = errorMessage(err);
-      wf.log.warn('late money could not be returned: trying again', {
-        payment: what,
-        error: message,
-        retryInMs: retryEveryMs,
-      });
-      wf.setCurrentDetails(`Returning ${what} failed (${message}); trying again every ${retryEveryMs} ms`);
+      sayNotReturned(what, err, retryEveryMs);
       await wf.sleep(retryEveryMs);
     }
   }
+}
+
+/** One warning per failed try, and the live step: what could not be returned, why, and when it is tried again. */
+function sayNotReturned(what: string, err: ActivityFailure, retryInMs: number): string {
+  const message = errorMessage(err);
+  wf.log.warn('late money could not be returned: trying again', { payment: what, error: message, retryInMs });
+  wf.setCurrentDetails(`Returning ${what} failed (${message}); trying again in ${retryInMs} ms`);
+  return message;
 }
 
 /**
@@ -46,17 +58,64 @@ export async function untilSettled<T>(what: string, retryEveryMs: number, settle
  * once per payment (its workflow id is the payment's), and settling is idempotent at the provider, so
  * money the saga already refunded is not refunded again. A payment the provider has no record of has
  * nothing to refund: the workflow completes saying so.
+ *
+ * A refund the provider refuses is tried again, the wait doubling from `retryEveryMs` to a day at most.
+ * After {@link TRIES_BEFORE_SUPPORT} refusals support is told: the workflow carries `NeedsAttention`,
+ * `OrderId` and `PaymentProvider` (the Web UI lists it beside the order) and its live step says what the
+ * provider holds. Every {@link TRIES_PER_RUN} tries it continues as new: its history never nears
+ * Temporal's limits, however long the refusal lasts.
  */
 export async function latePaymentRefundWorkflow(payment: LatePayment): Promise<SettleOutcome> {
   const { provider, paymentId, orderId } = payment;
-  const outcome = await untilSettled(
-    `${paymentId} at ${provider}`,
-    payment.retryEveryMs ?? DEFAULT_RETRY_EVERY_MS,
-    () => settlePayment({ provider, orderId, paymentId }),
-  );
-  recordLateRefund(outcome.outcome);
-  if (outcome.outcome === 'not-found')
-    wf.log.info('late payment unknown to its provider: nothing to refund', { provider, paymentId, orderId });
-  wf.setCurrentDetails(`Late payment ${paymentId} at ${provider}: ${outcome.outcome}`);
-  return outcome;
+  const what = `${paymentId} at ${provider}`;
+  let refused = payment.refusedTries ?? 0;
+  if (refused >= TRIES_BEFORE_SUPPORT) flagForSupport(payment);
+  for (let inRun = 0; ; inRun++) {
+    if (inRun === TRIES_PER_RUN) {
+      return wf.continueAsNew<typeof latePaymentRefundWorkflow>({ ...payment, refusedTries: refused });
+    }
+    try {
+      const outcome = await settlePayment({ provider, orderId, paymentId });
+      recordLateRefund(outcome.outcome);
+      if (outcome.outcome === 'not-found')
+        wf.log.info('late payment unknown to its provider: nothing to refund', { provider, paymentId, orderId });
+      wf.setCurrentDetails(`Late payment ${paymentId} at ${provider}: ${outcome.outcome}`);
+      if (refused >= TRIES_BEFORE_SUPPORT) unflag();
+      return outcome;
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      refused++;
+      const waitMs = Math.min(LONGEST_RETRY_MS, (payment.retryEveryMs ?? DEFAULT_RETRY_EVERY_MS) * 2 ** (refused - 1));
+      const message = sayNotReturned(what, err, waitMs);
+      if (refused === TRIES_BEFORE_SUPPORT) {
+        flagForSupport(payment);
+        recordLateRefundRefused(provider, paymentId);
+        wf.log.error('late money kept being refused: support must settle it with the provider', {
+          payment: what,
+          orderId,
+          tries: refused,
+          error: message,
+        });
+      }
+      if (refused >= TRIES_BEFORE_SUPPORT) {
+        wf.setCurrentDetails(
+          `Needs support: ${provider} still holds ${paymentId} for order ${orderId} and refused its refund ${refused} times ` +
+            `(${message}). Settle it with the provider; this workflow tries again in ${waitMs} ms and ends once the refund goes through.`,
+        );
+      }
+      await wf.sleep(waitMs);
+    }
+  }
+}
+
+function flagForSupport({ provider, orderId }: LatePayment): void {
+  wf.upsertSearchAttributes([
+    { key: OrderSearchAttributes.orderId, value: orderId },
+    { key: OrderSearchAttributes.paymentProvider, value: provider },
+    { key: OrderSearchAttributes.needsAttention, value: true },
+  ]);
+}
+
+function unflag(): void {
+  wf.upsertSearchAttributes([{ key: OrderSearchAttributes.needsAttention, value: false }]);
 }

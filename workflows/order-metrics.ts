@@ -43,6 +43,11 @@ export function recordLateRefund(outcome: SettleOutcome['outcome']): void {
   businessMetrics.record('lateRefunds', 1, { outcome }, 'end');
 }
 
+/** A late refund its provider kept refusing, handed to support: once per payment. */
+export function recordLateRefundRefused(provider: string, paymentId: string): void {
+  businessMetrics.record('lateRefundsRefused', 1, { provider }, `refused ${paymentId}`);
+}
+
 /** An order webhook that failed long enough to flag the order, or was given up on: once per endpoint and event. */
 export function recordWebhookTrouble(kind: 'failing' | 'givenUp', endpoint: string, eventId: string): void {
   businessMetrics.record(

@@ -90,7 +90,9 @@ export const LatePayment = z.object({
   provider: z.string(),
   paymentId: z.string(),
   orderId: z.string(),
-  /** How often a refund that got an unexpected answer is tried again (absent in refunds started before it existed). */
+  /** How often a refund that got an unexpected answer is tried again at first (absent in refunds started before it existed). */
   retryEveryMs: z.int().positive().optional(),
+  /** The tries refused in the workflow's earlier runs, carried when it continues as new. */
+  refusedTries: z.int().nonnegative().optional(),
 });
 export type LatePayment = z.infer<typeof LatePayment>;
