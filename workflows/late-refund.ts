@@ -39,17 +39,20 @@ export async function untilSettled<T>(what: string, retryEveryMs: number, settle
       return await settle();
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
-      sayNotReturned(what, err, retryEveryMs);
+      sayNotReturned(what, err, retryEveryMs, `every ${retryEveryMs} ms`);
       await wf.sleep(retryEveryMs);
     }
   }
 }
 
-/** One warning per failed try, and the live step: what could not be returned, why, and when it is tried again. */
-function sayNotReturned(what: string, err: ActivityFailure, retryInMs: number): string {
+/**
+ * One warning per failed try, and the live step: what could not be returned, why, and when it is tried
+ * again (`again`, in words: "every 600000 ms", "in 1200000 ms").
+ */
+function sayNotReturned(what: string, err: ActivityFailure, retryInMs: number, again: string): string {
   const message = errorMessage(err);
   wf.log.warn('late money could not be returned: trying again', { payment: what, error: message, retryInMs });
-  wf.setCurrentDetails(`Returning ${what} failed (${message}); trying again in ${retryInMs} ms`);
+  wf.setCurrentDetails(`Returning ${what} failed (${message}); trying again ${again}`);
   return message;
 }
 
@@ -86,7 +89,7 @@ export async function latePaymentRefundWorkflow(payment: LatePayment): Promise<S
       if (!(err instanceof ActivityFailure)) throw err;
       refused++;
       const waitMs = Math.min(LONGEST_RETRY_MS, (payment.retryEveryMs ?? DEFAULT_RETRY_EVERY_MS) * 2 ** (refused - 1));
-      const message = sayNotReturned(what, err, waitMs);
+      const message = sayNotReturned(what, err, waitMs, `in ${waitMs} ms`);
       if (refused === TRIES_BEFORE_SUPPORT) {
         flagForSupport(payment);
         recordLateRefundRefused(provider, paymentId);
