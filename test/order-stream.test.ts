@@ -27,15 +27,6 @@ async function orderAtPaymentLink(): Promise<OrderView> {
   return data as OrderView;
 }
 
-/** The customer pays at the link (the sandbox's provider takes the money and calls back). */
-async function pay(view: OrderView): Promise<void> {
-  const response = await stack.callSandbox(
-    `/providers/${view.payment!.provider}/checkout/${view.payment!.paymentId}`,
-    'POST',
-  );
-  expect(response.status).toBe(200);
-}
-
 async function openStream(orderId: string, headers: Record<string, string> = {}) {
   const opened = await SseReader.open(`${stack.apiUrl}/orders/${orderId}/stream`, {
     ...auth('dev-checkout'),
@@ -63,7 +54,7 @@ test('the order as it is at once, then each status change as it happens; the str
   expect(current).toMatchObject({ event: 'order' });
   expect(data<OrderView>(current)).toMatchObject({ orderId: view.orderId, status: 'AWAITING_PAYMENT' });
 
-  await pay(view);
+  await stack.payAtLink(view);
   const paid = await stream!.nextEvent();
   const confirmed = await stream!.nextEvent();
   expect([paid?.event, confirmed?.event]).toEqual(['order.paid', 'order.confirmed']);
@@ -78,7 +69,7 @@ test('a client that reconnects with Last-Event-ID gets the changes it missed, th
   const view = await orderAtPaymentLink();
   const seen = await firstEventThenGone(view.orderId);
 
-  await pay(view);
+  await stack.payAtLink(view);
   // Until the order has ended, so the resumed stream has two changes to catch up on.
   const { stream } = await eventuallyTerminal(view.orderId).then(() =>
     openStream(view.orderId, { 'last-event-id': seen!.id! }),
@@ -96,7 +87,7 @@ test('a client that reconnects while the order goes on gets the order as it is, 
   const { stream } = await openStream(view.orderId, { 'last-event-id': seen!.id! });
   const current = await stream!.nextEvent();
   expect(current).toMatchObject({ event: 'order', id: seen!.id });
-  await pay(view);
+  await stack.payAtLink(view);
   expect([(await stream!.nextEvent())?.event, (await stream!.nextEvent())?.event]).toEqual([
     'order.paid',
     'order.confirmed',
@@ -113,7 +104,7 @@ test('an idle stream gets a heartbeat comment', async () => {
 
 test('a stream of an order that has ended gives its view and ends', async () => {
   const view = await orderAtPaymentLink();
-  await pay(view);
+  await stack.payAtLink(view);
   await eventuallyTerminal(view.orderId);
   const { stream } = await openStream(view.orderId);
   expect(data<OrderView>(await stream!.nextEvent()).status).toBe('CONFIRMED');

@@ -175,7 +175,7 @@ test('a delivery signed with another secret is refused by the receiver; the orde
   const view = (
     await stack.api('dev-checkout').GET('/orders/{orderId}', { params: { path: { orderId: request.orderId } } })
   ).data!;
-  await stack.callSandbox(`/providers/${view.payment!.provider}/checkout/${view.payment!.paymentId}`, 'POST');
+  await stack.payAtLink(view);
   expect((await stack.result(handle)).status).toBe('CONFIRMED');
   expect((await receiver(stack)).rejected).toBe(refusedBefore);
   expect(await receivedFor(stack, request.orderId)).toEqual([]);

@@ -338,6 +338,15 @@ export async function startStack({
 
     callSandbox,
 
+    /** The customer pays at the order's link: the sandbox's provider takes the money and calls the API back. */
+    async payAtLink(view: OrderView): Promise<void> {
+      const paid = await callSandbox(
+        `/providers/${view.payment!.provider}/checkout/${view.payment!.paymentId}`,
+        'POST',
+      );
+      if (paid.status !== 200) throw new Error(`paying ${view.orderId} at its link answered ${paid.status}`);
+    },
+
     /** Flips a sandbox outage switch, as the operator of a real outage would experience it. */
     async outage(target: 'primary' | 'backup' | 'fulfillment' | 'refunds', down: boolean): Promise<void> {
       const path =
