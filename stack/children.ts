@@ -65,7 +65,7 @@ export interface ScriptOptions {
 
 /**
  * Calls `stop` on the first SIGINT or SIGTERM and on none after it. Every signal is handled, not only the
- * first: a terminal's Ctrl-C or a supervisor signals the whole process group, and tsx relays it to the
+ * first: a terminal's Ctrl-C or a supervisor signals the whole process group, and npm relays it to the
  * script too, so it often comes twice; with a one-shot handler the second one kills the process halfway
  * through its stop (it left `npm start`'s dev server running on its port).
  */
