@@ -62,22 +62,6 @@ test('each write of a new status says when it changed: the live streams find the
   );
 });
 
-test('an order started before the input said what the start wrote writes its first event again, as it did then', async () => {
-  // Attributes and memo set at start, but no flag: the shape of every order started before the flag.
-  const { workflowType, options, input } = orderStartOptions(makeOrder(), stack.settings, stack.taskQueue);
-  const handle = await stack.client.workflow.start(workflowType, {
-    ...options,
-    args: [{ ...input, startWroteFirstEvent: undefined }],
-  });
-  await stack.result(handle);
-  const { events } = await handle.fetchHistory();
-  expect(await memoWrites(events!)).toEqual([
-    ['OrderReceived', 'OrderValidated', 'StockReserved', 'PaymentRequested'],
-    ['PaymentSucceeded', 'OrderConfirmed'],
-  ]);
-  expect(orderAttributeWrites(events!)).toBe(2);
-});
-
 test('a start that did not write the first event (not through the API) gets it written by the workflow', async () => {
   const { workflowType, options, input } = orderStartOptions(makeOrder(), stack.settings, stack.taskQueue);
   const handle = await stack.client.workflow.start(workflowType, {

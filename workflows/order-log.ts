@@ -1,7 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import { evolve } from '../domain/evolve';
 import type { OrderEvent, OrderEventBody } from '../domain/schemas/order-events';
-import { memoAfter, memoAfterEvent, recordedEvent } from '../domain/order-record';
+import { memoAfter, recordedEvent } from '../domain/order-record';
 import { toOrderView, type OrderState, type OrderView } from '../domain/order-state';
 import { orderStateSearchAttributes, statusChangeSearchAttributes } from '../domain/search-attributes';
 import { statusEvent, type StatusEvent } from '../domain/status-events';
@@ -9,13 +9,10 @@ import { recordEventMetrics } from './order-metrics';
 
 /**
  * The order's event log inside the workflow: the only way its state changes. Every event goes through
- * `evolve`, then into the memo (the new view, and the event itself, so the history alone holds the event
- * log) and, where they changed, into the search attributes, so support can read the order without a worker.
- *
- * Orders started before `fewer-round-trips` write both at every event. Later ones write them once per
- * workflow task, with every event since the last write (see {@link OrderLog.writeWhenIdle}): what the
- * server stores when the task completes is the same, in one memo and one attribute write instead of one per
- * event.
+ * `evolve`, then into the memo (the new view, and the events themselves, so the history alone holds the
+ * event log) and, where they changed, into the search attributes, so support can read the order without a
+ * worker. Both are written once per workflow task, with every event since the last write (see
+ * {@link OrderLog.writeWhenIdle}): one memo and one attribute write instead of one per event.
  */
 export class OrderLog {
   private readonly recorded: OrderEvent[] = [];
@@ -26,29 +23,25 @@ export class OrderLog {
   private indexedStatusChanges: number;
   /** Events not yet in the memo. */
   private unwritten: OrderEvent[] = [];
-  private readonly writePerTask: boolean;
 
   /**
    * @param startWroteFirstEvent the start request already put the first event in the memo and set the
    *   search attributes (the input says so): what it wrote needs no second write, each upsert being a
    *   history event and a visibility write. The attributes it set come from the start event, so replay
-   *   sees the same values. Without the flag (orders started before it existed) both are written again,
-   *   as they were then, so those histories replay unchanged.
-   * @param taskBusy null to write the memo and the attributes at every event (orders started before
-   *   `fewer-round-trips`); otherwise they are written once per workflow task, when this says that nothing
-   *   more runs in it (no local activity in flight).
+   *   sees the same values. Without the flag (a start not made by the API) both are written again.
+   * @param taskBusy says whether something more runs in the workflow task (a local activity in flight):
+   *   the memo and the attributes are written once it says no.
    * @param tell hears each status change a checkout hears about (the order's webhooks), as it is appended.
    */
   constructor(
     private readonly startWroteFirstEvent: boolean,
-    taskBusy: (() => boolean) | null,
+    taskBusy: () => boolean,
     private readonly tell: ((event: StatusEvent) => void) | null = null,
   ) {
-    this.writePerTask = taskBusy !== null;
     this.indexedStatusChanges = startWroteFirstEvent ? 1 : 0;
     // Started before any event: a condition is checked once as it is set, then only once the task's code
     // has run, which is when this one must be.
-    if (taskBusy) void wf.CancellationScope.nonCancellable(() => this.writeWhenIdle(taskBusy));
+    void wf.CancellationScope.nonCancellable(() => this.writeWhenIdle(taskBusy));
     if (!startWroteFirstEvent) return;
     for (const { key, value } of wf.workflowInfo().typedSearchAttributes.getAll()) this.indexed.set(key.name, value);
   }
@@ -94,7 +87,6 @@ export class OrderLog {
     recordEventMetrics(event, before, this.current);
     // What the start wrote is not written again.
     if (!(this.recorded.length === 1 && this.startWroteFirstEvent)) this.unwritten.push(event);
-    if (!this.writePerTask) this.write();
     return this.current;
   }
 
@@ -113,9 +105,7 @@ export class OrderLog {
   /** Writes what is unwritten now: the memo and the changed search attributes (before the workflow completes). */
   write(): void {
     if (this.unwritten.length > 0) {
-      const view = toOrderView(this.state);
-      // Orders of before the patch wrote one event per memo; their histories must replay the same commands.
-      wf.upsertMemo(this.writePerTask ? memoAfter(view, this.unwritten) : memoAfterEvent(view, this.unwritten[0]!));
+      wf.upsertMemo(memoAfter(toOrderView(this.state), this.unwritten));
       this.unwritten = [];
     }
     if (this.current) this.index(this.current);

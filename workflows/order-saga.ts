@@ -34,24 +34,6 @@ import { stepFailure, type StepFailure } from './step-failure';
 import { LocalAttempts, SystemCalls, type ActivityArgs, type ActivityName, type ActivityResult } from './system-calls';
 import { errorMessage } from '../domain/errors';
 
-/** The patch that orders started from this version on carry (docs/EVOLVING.md). */
-export const FEWER_ROUND_TRIPS_PATCH = 'fewer-round-trips';
-/**
- * The patch under which an ended order undoes what a first attempt may have done in a workflow task the
- * server never recorded (see {@link OrderSaga.undoWhatLostTasksMayHaveDone}). Read only where that changes
- * the commands: an order that ends other than confirmed, or confirmed after failing over.
- */
-export const UNDO_LOST_TASKS_PATCH = 'undo-lost-tasks';
-
-/** The patch under which an order with webhook endpoints in its settings tells them (docs/EVOLVING.md). */
-export const ORDER_WEBHOOKS_PATCH = 'order-webhooks';
-
-/**
- * The patch under which an order first tries the steps up to its payment link in one local activity
- * (see {@link OrderSaga.forwardStepsAtOnce}; docs/EVOLVING.md).
- */
-export const FORWARD_STEPS_AT_ONCE_PATCH = 'forward-steps-at-once';
-
 /** Catalog and inventory: retried while they are down, for the step's retry budget (see {@link withinBudget}). */
 const INVENTORY_OPTIONS: wf.ActivityOptions = {
   startToCloseTimeout: '10 seconds',
@@ -163,8 +145,8 @@ export class OrderSaga {
   private operatorRequest: { action: OperatorActionKind; request: OperatorRequest } | null = null;
   // Each call's summary is the line support reads beside it in the Web UI's history: keep them stable, as
   // support searches for them.
-  /** The steps up to the payment link in one attempt (null for orders started before it existed). */
-  private readonly forwardAtOnce: SystemCalls | null;
+  /** The steps up to the payment link in one attempt. */
+  private readonly forwardAtOnce: SystemCalls;
   private readonly catalogAndInventory: SystemCalls;
   private readonly paymentCreation: SystemCalls;
   private readonly reconciliation: SystemCalls;
@@ -177,26 +159,16 @@ export class OrderSaga {
 
   constructor(private readonly input: OrderWorkflowInput) {
     const { settings } = input;
-    // Orders started from this version on take the steps up to the payment link in one call first
-    // (forwardStepsAtOnce). Their marker stands for `fewer-round-trips` too, which they include: one
-    // marker, and one attribute upsert with it, instead of two.
-    const atOnce = wf.patched(FORWARD_STEPS_AT_ONCE_PATCH);
-    // Orders started from `fewer-round-trips` on ask the server for less: the steps an order takes when
-    // all goes well try here first (see SystemCalls), and the record is written once per workflow task
-    // (OrderLog). Orders started before recorded neither marker and replay as they ran.
-    const fewerRoundTrips = atOnce || wf.patched(FEWER_ROUND_TRIPS_PATCH);
-    const here = fewerRoundTrips ? new LocalAttempts() : null;
-    this.forwardAtOnce =
-      here && atOnce ? new SystemCalls(withinBudget(FORWARD_AT_ONCE_OPTIONS, settings.stepGiveUpMs), here) : null;
-    // The endpoints come from the input; the patch keeps an order that a worker without webhooks began (a
-    // rolling deploy) from scheduling deliveries when a newer worker replays it. Read only for orders that
-    // have endpoints, so the others record no marker.
-    this.webhooks =
-      settings.webhooks && wf.patched(ORDER_WEBHOOKS_PATCH) ? new StatusWebhooks(settings.webhooks) : null;
+    // The steps an order takes when all goes well try here first (see SystemCalls), and the record is
+    // written once per workflow task, when none of them is running (OrderLog).
+    const here = new LocalAttempts();
+    this.forwardAtOnce = new SystemCalls(withinBudget(FORWARD_AT_ONCE_OPTIONS, settings.stepGiveUpMs), here);
+    // The endpoints come from the input: fixed for the order's life.
+    this.webhooks = settings.webhooks ? new StatusWebhooks(settings.webhooks) : null;
     const webhooks = this.webhooks;
     this.log = new OrderLog(
       input.startWroteFirstEvent === true,
-      here && (() => here.busy),
+      () => here.busy,
       webhooks && ((event) => webhooks.tell(event)),
     );
     this.catalogAndInventory = new SystemCalls(withinBudget(INVENTORY_OPTIONS, settings.stepGiveUpMs), here);
@@ -353,7 +325,6 @@ export class OrderSaga {
    * ({@link undoWhatLostTasksMayHaveDone}). A cancel is a cancel here as anywhere.
    */
   async forwardStepsAtOnce(): Promise<boolean> {
-    if (!this.forwardAtOnce) return false;
     const { orderId } = this;
     const { items, currency, payment } = this.input.request;
     const provider = this.input.settings.paymentProviders[0]!;
@@ -643,7 +614,7 @@ export class OrderSaga {
     const confirmed = this.log.state.status === Status.CONFIRMED;
     const providers = confirmed ? this.providersFailedOver() : this.providersNeverSettled();
     const release = !confirmed && !this.compensations.wasAdded(RELEASE_STOCK);
-    if ((!release && providers.length === 0) || !wf.patched(UNDO_LOST_TASKS_PATCH)) return;
+    if (!release && providers.length === 0) return;
     const giveUpMs = this.input.settings.compensationGiveUpMs;
     if (release) {
       const summary = 'release stock at inventory, in case a lost workflow task reserved it';
