@@ -3,8 +3,10 @@ import { createFulfillmentActivities } from './fulfillment';
 import { createHttpClient, type HttpClient } from './http';
 import { createInventoryActivities } from './inventory';
 import { createNotificationActivities } from './notifications';
+import { createOrderRecordActivities } from './order-record';
 import { createPaymentActivities, type PaymentProviderEndpoint } from './payments';
 import { createStatusWebhookActivities, type WebhookEndpoint } from './status-webhooks';
+import type { OrderStore } from '../store/order-store';
 
 /** Where the external systems are. In the local stack all but the providers are the sandbox. */
 export interface ActivityEndpoints {
@@ -17,8 +19,12 @@ export interface ActivityEndpoints {
   orderWebhooks?: readonly WebhookEndpoint[];
 }
 
-/** Every activity the order saga uses, wired to real HTTP (or to the `http` a test hands in). */
-export function createActivities(endpoints: ActivityEndpoints, http: HttpClient = createHttpClient()) {
+/** Every activity the order saga uses, wired to real HTTP (or to the `http` a test hands in) and to the store of record. */
+export function createActivities(
+  endpoints: ActivityEndpoints,
+  store: OrderStore,
+  http: HttpClient = createHttpClient(),
+) {
   const inventory = createInventoryActivities(http, {
     catalogUrl: endpoints.catalogUrl,
     inventoryUrl: endpoints.inventoryUrl,
@@ -31,6 +37,7 @@ export function createActivities(endpoints: ActivityEndpoints, http: HttpClient 
     ...createFulfillmentActivities(http, { baseUrl: endpoints.fulfillmentUrl }),
     ...createNotificationActivities(http, { baseUrl: endpoints.notificationsUrl }),
     ...createStatusWebhookActivities(http, endpoints.orderWebhooks ?? []),
+    ...createOrderRecordActivities(store),
   };
 }
 

@@ -43,6 +43,8 @@ import { OrderSummary, type ListOrdersQuery } from './http-schemas';
 import { orderStartOptions } from './start-order';
 import { closedOtherwise, needsAttentionClause, shownView, statusClause } from './closed-orders';
 import { isTemporalUnavailable } from './temporal-unavailable';
+import type { OrderStore, StoredOrder as KeptOrder } from '../store/order-store';
+import type { PinoLogger } from '../observability/logger';
 
 /** `unknown`: Temporal could not say within the deadline whether the order was recorded (it may yet be). */
 export type PlaceOutcome =
@@ -79,6 +81,13 @@ export interface OrdersServiceOptions {
    * does not answer.
    */
   acceptTimeoutMs: number;
+  /** Where a store of record that does not answer is told (the API's logger). */
+  logger: PinoLogger;
+}
+
+/** The store of record did not answer, and Temporal no longer holds the order: nobody can say what it is. */
+export class OrderStoreUnavailableError extends Error {
+  override readonly name = 'OrderStoreUnavailableError';
 }
 
 /**
@@ -88,6 +97,7 @@ export interface OrdersServiceOptions {
 export class OrdersService {
   constructor(
     private readonly client: Client,
+    private readonly store: OrderStore,
     private readonly options: OrdersServiceOptions,
   ) {}
 
@@ -97,7 +107,21 @@ export class OrdersService {
    * request created it, and the workflow refuses the update when the body differs (409).
    */
   async place(request: OrderRequest): Promise<PlaceOutcome> {
-    const { workflowType, options, input } = orderStartOptions(request, this.options.saga, this.options.taskQueue);
+    const { workflowType, options, input, firstEvent, initialView } = orderStartOptions(
+      request,
+      this.options.saga,
+      this.options.taskQueue,
+    );
+    // An id is used once, ever: the store of record knows every order Temporal has forgotten.
+    const known = await this.claimInStore({
+      orderId: request.orderId,
+      requestHash: input.requestHash,
+      events: [firstEvent],
+      view: initialView,
+      lastSeq: firstEvent.seq,
+    });
+    if (known && known.requestHash !== input.requestHash) return { kind: 'conflict' };
+    if (known?.closed) return { kind: 'existing', view: known.view };
     const startWorkflowOperation = new WithStartWorkflowOperation(workflowType, {
       ...options,
       workflowIdConflictPolicy: 'USE_EXISTING',
@@ -180,16 +204,31 @@ export class OrdersService {
     return (await this.stored(orderId))?.view ?? null;
   }
 
-  /** GET /orders/{id}/events: the events folded out of the history's memo updates, oldest first. */
+  /**
+   * GET /orders/{id}/events, oldest first: from the store once the workflow recorded its end there, else
+   * folded out of the history's memo updates; from the store again when Temporal no longer has the order.
+   */
   async events(orderId: string): Promise<OrderEvent[] | null> {
+    let kept: KeptOrder | null = null;
+    let storeDown = false;
+    try {
+      kept = await this.store.find(orderId);
+      if (kept?.closed) return await this.store.events(orderId);
+    } catch (err) {
+      storeDown = true;
+      this.storeFailed(err, 'reading the order from Temporal alone');
+    }
     let history;
     try {
       history = await this.withinDeadline(() =>
         this.client.workflow.getHandle(orderWorkflowId(orderId)).fetchHistory(),
       );
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND)) return null;
-      throw err;
+      if (!(err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND)))
+        throw err;
+      if (storeDown)
+        throw new OrderStoreUnavailableError('the order store did not answer, and Temporal does not hold the order');
+      return kept ? this.store.events(orderId) : null;
     }
     // Only the events: the view beside them in the same memo update is not needed here (and is encrypted).
     // A memo update holds one event (`event`: the start's, and every write of an order started before
@@ -368,12 +407,49 @@ export class OrdersService {
     }
   }
 
+  /**
+   * Places a new order's id in the store, or what the store holds for it. A store that does not answer
+   * does not stop the order: Temporal still refuses an id it holds, and the workflow records the order
+   * once the store is back.
+   */
+  private async claimInStore(record: Parameters<OrderStore['claim']>[0]): Promise<KeptOrder | null> {
+    try {
+      return await this.store.claim(record);
+    } catch (err) {
+      this.storeFailed(err, 'placing the order on Temporal alone');
+      return null;
+    }
+  }
+
+  private storeFailed(err: unknown, instead: string): void {
+    // The error's own message only: a driver's cause may quote a statement's values.
+    this.options.logger.warn(
+      { error: err instanceof Error ? err.message : String(err) },
+      `order store unavailable: ${instead}`,
+    );
+  }
+
   /** `call` bounded by the accept timeout (or `deadlineMs`): past it, Temporal is unavailable to this request. */
   private withinDeadline<T>(call: () => Promise<T>, deadlineMs = this.options.acceptTimeoutMs): Promise<T> {
     return this.client.withDeadline(Date.now() + deadlineMs, call);
   }
 
+  /**
+   * The order as it stands: from the store once its workflow has recorded its end there (Temporal may
+   * have forgotten it since), else from its workflow's memo; from the store again when Temporal does not
+   * know the order (its workflow was deleted before it could record its end: terminated, say).
+   */
   private async stored(orderId: string, deadlineMs = this.options.acceptTimeoutMs): Promise<StoredOrder | null> {
+    let kept: KeptOrder | null = null;
+    let storeDown = false;
+    try {
+      kept = await this.store.find(orderId);
+    } catch (err) {
+      storeDown = true;
+      this.storeFailed(err, 'reading the order from Temporal alone');
+    }
+    const fromStore = kept && { view: kept.view, requestHash: kept.requestHash, running: false };
+    if (fromStore && kept!.closed) return fromStore;
     let description;
     try {
       description = await this.withinDeadline(
@@ -381,8 +457,10 @@ export class OrdersService {
         deadlineMs,
       );
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return null;
-      throw err;
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      if (storeDown)
+        throw new OrderStoreUnavailableError('the order store did not answer, and Temporal does not hold the order');
+      return fromStore;
     }
     if (description.type !== ORDER_WORKFLOW_TYPE) return null;
     const view = viewInMemo(description.memo);

@@ -9,7 +9,8 @@ import { createApiMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 import { ordersRouter } from './orders-routes';
 import { OrderStreams } from './order-streams';
-import { OrdersService } from './orders-service';
+import { OrdersService, OrderStoreUnavailableError } from './orders-service';
+import type { OrderStore } from '../store/order-store';
 import { problem, serviceUnavailable } from './problem';
 import { admitStarts, StartAdmission } from './admission';
 import { isTemporalUnavailable } from './temporal-unavailable';
@@ -20,6 +21,8 @@ import { traceRequests } from '../observability/trace-context';
 
 export interface AppOptions {
   client: Client;
+  /** The store of record: where an order's id is placed first, and what the API reads once Temporal forgot it. */
+  store: OrderStore;
   config: Pick<
     Config,
     | 'paymentProviders'
@@ -53,15 +56,17 @@ export type ApiApp = express.Express & { endStreams(): void };
 /** The API as an express app, without listening: `bin/api.ts` serves it, tests drive it with supertest. */
 export function createApp({
   client,
+  store,
   config,
   codec,
   taskQueue = ORDER_TASK_QUEUE,
   logger = createLogger({ level: 'silent' }),
 }: AppOptions): ApiApp {
-  const service = new OrdersService(client, {
+  const service = new OrdersService(client, store, {
     taskQueue,
     saga: config.saga,
     acceptTimeoutMs: config.orderAcceptTimeoutMs,
+    logger: logger.child({ component: 'api' }),
   });
   const metrics = createApiMetrics();
   const admission = new StartAdmission(config.maxStartsInFlight, metrics.registry);
@@ -100,6 +105,9 @@ export function createApp({
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const known = CLIENT_ERRORS[(err as { type?: string }).type ?? ''];
     if (known) return problem(res, known.status, known.title, err instanceof Error ? err.message : known.title);
+    if (err instanceof OrderStoreUnavailableError) {
+      return serviceUnavailable(res, 'Order store unavailable', `${err.message}: retry after Retry-After`);
+    }
     if (isTemporalUnavailable(err)) {
       return serviceUnavailable(
         res,

@@ -6,6 +6,7 @@ import type { OrderRequest } from '../domain/order-request';
 import { formatAmount } from '../domain/money';
 import { recordAtStart } from '../domain/order-record';
 import type { OrderView } from '../domain/order-state';
+import type { OrderEvent } from '../domain/schemas/order-events';
 
 /** A hash of the parsed request that ignores key order: the same order sent twice hashes the same. */
 export function canonicalRequestHash(request: OrderRequest): string {
@@ -50,6 +51,7 @@ export function orderStartOptions(
 ): {
   workflowType: string;
   input: OrderWorkflowInput;
+  firstEvent: OrderEvent;
   initialView: OrderView;
   options: WorkflowStartOptions<(input: OrderWorkflowInput) => Promise<unknown>>;
 } {
@@ -66,6 +68,7 @@ export function orderStartOptions(
   return {
     workflowType: ORDER_WORKFLOW_TYPE,
     input,
+    firstEvent: record.firstEvent,
     initialView,
     options: {
       workflowId: orderWorkflowId(request.orderId),

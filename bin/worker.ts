@@ -6,6 +6,7 @@ import { loggerFromConfig, type PinoLogger } from '../observability/logger';
 import { startTracing } from '../observability/tracing';
 import { installWorkerRuntime } from '../observability/worker-runtime';
 import { orderWorker } from '../stack/parts';
+import { OrderStore } from '../store/order-store';
 import { tracedBundlePath } from '../worker/worker';
 
 /**
@@ -25,7 +26,8 @@ async function main(config: Config, logger: PinoLogger): Promise<void> {
       );
     }
     const codec = new EncryptionCodec(encryptionKeys(config).keys);
-    const worker = await orderWorker(config, connection, codec, { tracing, ...bundle });
+    const store = await OrderStore.open(config.orderStoreUrl);
+    const worker = await orderWorker(config, connection, codec, store, { tracing, ...bundle });
     logger.info(
       {
         address: temporalAddress(config),
@@ -36,6 +38,7 @@ async function main(config: Config, logger: PinoLogger): Promise<void> {
       'worker polling its task queue',
     );
     await worker.run();
+    await store.close();
   } finally {
     try {
       await connection.close();

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 import { z } from 'zod';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
@@ -9,6 +10,7 @@ import { DEFAULT_HTTP_TIMEOUT_MS } from '../activities/http';
 import { errorMessage } from '../domain/errors';
 import { StatusEventType } from '../domain/schemas/status-events';
 import type { WebhookSettings } from '../domain/contract';
+import { isStoreUrl } from '../store/dialects';
 
 /** Dev tokens (docs/API.md, "Authentication"), printed by `npm start`. Never valid unless `API_KEYS` is left unset. */
 export const DEV_API_KEYS = {
@@ -60,6 +62,9 @@ export function webhookEndpointId(url: string): string {
   return `wh_${createHash('sha256').update(url).digest('hex').slice(0, 16)}`;
 }
 
+/** The embedded store of record's file in DATA_DIR (SQLite). */
+export const ORDER_STORE_FILE = 'orders.db';
+
 /** Measured on this project's reference machine: the number of starts in flight at its best throughput (docs/PERFORMANCE.md). */
 export const DEFAULT_MAX_STARTS_IN_FLIGHT = 32;
 
@@ -90,6 +95,14 @@ const Env = z.object({
   /** The worker's metrics listen on loopback; a container sets 0.0.0.0 for Prometheus to reach it. */
   WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   DATA_DIR: z.string().min(1).default('.data'),
+  /**
+   * The store of record, where every order is kept after Temporal forgets it: `postgres://…` for
+   * PostgreSQL, `sqlite:<path>` for a file; unset: `orders.db` in DATA_DIR.
+   */
+  ORDER_STORE_URL: z
+    .string()
+    .refine((url) => isStoreUrl(url), { message: 'must be sqlite:<path> or a postgres:// URL' })
+    .optional(),
   /** `npm start` backs up its dev server's database this often (docs/OPERATIONS.md); unset: never. */
   BACKUP_INTERVAL_MS: z.coerce.number().int().positive().optional(),
   /** How many of those scheduled backups `npm start` keeps, newest first. */
@@ -230,6 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     workerMetricsHost: e.WORKER_METRICS_HOST,
     workflowBundle: e.WORKFLOW_BUNDLE ?? null,
     dataDir: e.DATA_DIR,
+    orderStoreUrl: e.ORDER_STORE_URL ?? `sqlite:${path.join(e.DATA_DIR, ORDER_STORE_FILE)}`,
     backups: { intervalMs: e.BACKUP_INTERVAL_MS ?? null, keep: e.BACKUP_KEEP },
     orderAcceptTimeoutMs: e.ORDER_ACCEPT_TIMEOUT_MS,
     maxStartsInFlight: e.MAX_STARTS_IN_FLIGHT,

@@ -61,6 +61,13 @@ export const BusinessMetrics = {
     unit: 'payments',
     help: 'Late refunds the provider kept refusing, handed to support',
   },
+  /** Orders whose writes to the store of record kept failing long enough to flag them `StoreBehind`. */
+  storeBehind: {
+    name: 'orders_store_behind',
+    kind: 'counter',
+    unit: 'orders',
+    help: 'Orders whose record the store of record kept refusing long enough to flag them',
+  },
   /** By `endpoint` (its id): order webhooks that kept failing long enough to flag their order. */
   webhooksFailing: {
     name: 'orders_webhooks_failing',

@@ -36,7 +36,7 @@ export function recordAtStart(request: OrderRequest, requestHash: string, receiv
     ...statusChangeSearchAttributes(receivedAt),
   ];
   const memo = { [MemoKey.requestHash]: requestHash, ...memoAfterEvent(view, firstEvent) };
-  return { view, memo, searchAttributes };
+  return { firstEvent, view, memo, searchAttributes };
 }
 
 /** The memo written by one event: the new view, and the event that made it. */

@@ -13,6 +13,8 @@ export const OrderSearchAttributes = {
   needsAttention: defineSearchAttributeKey('NeedsAttention', SearchAttributeType.BOOL),
   /** Set while a webhook endpoint fails to take the order's status events (docs/SUPPORT.md); the order itself is fine. */
   webhooksFailing: defineSearchAttributeKey('WebhooksFailing', SearchAttributeType.BOOL),
+  /** Set while the order's writes to the store of record keep failing (docs/OPERATIONS.md); the order itself goes on. */
+  storeBehind: defineSearchAttributeKey('StoreBehind', SearchAttributeType.BOOL),
   /**
    * When the order's status last changed (the time of the event that changed it), written with the status:
    * one visibility query finds the orders that moved since a moment, however many are watched (the live

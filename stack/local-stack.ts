@@ -12,6 +12,7 @@ import type { SandboxOptions } from '../sandbox/server';
 import { DevServerProcess } from './dev-server-process';
 import { closeServer, connectClient, freePort, listen, orderWorker, serveApi, serveSandbox } from './parts';
 import { ensureOrderSearchAttributes } from './search-attributes';
+import { OrderStore } from '../store/order-store';
 import { ensureTemporalCli } from './temporal-cli';
 
 /** How a stack's processes log and trace; silent and untraced unless given. */
@@ -105,7 +106,8 @@ export async function serveApiAndSandbox(
 ) {
   const { sandbox, close: closeSandbox } = await serveSandbox(config, sandboxOptions, logger);
   const temporal = await connectClient(config, keys, tracing);
-  const api = await serveApi(config, temporal, logger);
+  const store = await OrderStore.open(config.orderStoreUrl);
+  const api = await serveApi(config, temporal, store, logger);
   return {
     ...temporal,
     sandbox,
@@ -113,6 +115,7 @@ export async function serveApiAndSandbox(
     sandboxUrl: config.sandboxUrl,
     async close(): Promise<void> {
       await api.close();
+      await store.close();
       await closeSandbox();
       await temporal.connection.close();
     },
@@ -161,14 +164,16 @@ export async function startLocalStack(
     const address = temporalAddress(config);
     const nativeConnection = await NativeConnection.connect(temporalConnectionOptions(config));
     started.push(() => nativeConnection.close());
-    const worker = await orderWorker(config, nativeConnection, temporal.codec, { tracing });
+    const store = await OrderStore.open(config.orderStoreUrl);
+    started.push(() => store.close());
+    const worker = await orderWorker(config, nativeConnection, temporal.codec, store, { tracing });
     const workerRun = worker.run();
     started.push(() => {
       worker.shutdown();
       return workerRun;
     });
 
-    const api = await serveApi(config, temporal, logger);
+    const api = await serveApi(config, temporal, store, logger);
     started.push(() => api.close());
     const health = await fetch(`${api.apiUrl}/healthz`);
     if (!health.ok) throw new Error(`the API answered ${health.status} on /healthz`);

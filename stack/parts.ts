@@ -10,6 +10,7 @@ import { temporalConnectionOptions, type Config } from '../config';
 import { createLogger, type PinoLogger } from '../observability/logger';
 import type { Tracing } from '../observability/tracing';
 import { createSandbox, type SandboxOptions } from '../sandbox/server';
+import type { OrderStore } from '../store/order-store';
 import { configuredActivities, createOrderWorker, type OrderWorker } from '../worker/worker';
 
 /**
@@ -69,10 +70,11 @@ export async function connectClient(config: Config, keys: readonly EncryptionKey
 export async function serveApi(
   config: Config,
   { client, codec }: { client: Client; codec: EncryptionCodec },
+  store: OrderStore,
   logger: PinoLogger = createLogger({ level: 'silent' }),
   listening: ListenOptions = {},
 ) {
-  const app = createApp({ client, config, codec, logger: logger.child({ component: 'api' }) });
+  const app = createApp({ client, store, config, codec, logger: logger.child({ component: 'api' }) });
   const server = createHardenedServer(app);
   await listen(server, config.apiPort, listening);
   return {
@@ -109,11 +111,12 @@ export async function serveSandbox(
   };
 }
 
-/** The order worker of the configured namespace: its activities reach the configured systems. */
+/** The order worker of the configured namespace: its activities reach the configured systems and `store`. */
 export function orderWorker(
   config: Config,
   connection: NativeConnection,
   codec: EncryptionCodec,
+  store: OrderStore,
   {
     tracing = null,
     workflowBundle,
@@ -122,7 +125,7 @@ export function orderWorker(
   return createOrderWorker({
     connection,
     namespace: config.temporal.namespace,
-    activities: configuredActivities(config),
+    activities: configuredActivities(config, store),
     dataConverter: { payloadCodecs: [codec] },
     tracing,
     workflowBundle,

@@ -69,6 +69,7 @@ describe('with Temporal unreachable, every route answers 503 with Retry-After, n
   const app = () =>
     createApp({
       client: new Client({ connection }),
+      store: stack.store,
       config: { ...stack.settingsForApp(), apiKeys: TEST_API_KEYS },
       codec: stack.codec,
     });

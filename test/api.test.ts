@@ -76,6 +76,7 @@ function appWithoutTemporal() {
   const connection = Connection.lazy({ address: '127.0.0.1:1' });
   const app = createApp({
     client: new Client({ connection }),
+    store: stack.store,
     config: { ...stack.settingsForApp(), apiKeys: TEST_API_KEYS },
     codec: stack.codec,
   });
@@ -549,6 +550,7 @@ describe('service routes', () => {
     } as unknown as Client;
     const app = createApp({
       client,
+      store: stack.store,
       config: { ...stack.settingsForApp(), apiKeys: TEST_API_KEYS },
       codec: stack.codec,
       logger,

@@ -137,6 +137,7 @@ describe('with the stack’s own faults', () => {
     const server = createHardenedServer(
       createApp({
         client: stack.client,
+        store: stack.store,
         config: { ...stack.settingsForApp(), apiKeys: TEST_API_KEYS },
         codec: stack.codec,
       }),

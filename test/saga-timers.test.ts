@@ -83,6 +83,7 @@ function answeringSystems(overrides: Partial<OrderActivities> = {}): Partial<Ord
     },
     async notifyCustomer() {},
     async deliverStatusEvent() {},
+    async recordOrder() {},
     ...overrides,
   } as Partial<OrderActivities>;
 }

@@ -12,6 +12,7 @@ import { createActivities, type ActivityEndpoints, type OrderActivities } from '
 import { createHttpClient } from '../activities/http';
 import { ORDER_TASK_QUEUE, webhookTaskQueue } from '../domain/contract';
 import type { Config } from '../config';
+import type { OrderStore } from '../store/order-store';
 import { TRACING_WORKFLOW_INTERCEPTORS, type Tracing } from '../observability/tracing';
 import { businessMetricsSinks } from '../observability/worker-runtime';
 
@@ -43,9 +44,9 @@ export function tracedBundlePath(bundle: string): string {
   return bundle.replace(/\.js$/, '.traced.js');
 }
 
-/** The saga's activities as configured: where each system is, and how long to wait for its answer. */
-export function configuredActivities(config: Config): OrderActivities {
-  return createActivities(activityEndpoints(config), createHttpClient(config.httpTimeoutMs));
+/** The saga's activities as configured: where each system is, how long to wait for its answer, the store. */
+export function configuredActivities(config: Config, store: OrderStore): OrderActivities {
+  return createActivities(activityEndpoints(config), store, createHttpClient(config.httpTimeoutMs));
 }
 
 /** Where the activities reach the external systems, from configuration. */

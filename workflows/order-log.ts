@@ -64,6 +64,10 @@ export class OrderLog {
     return [...this.recorded];
   }
 
+  get size(): number {
+    return this.recorded.length;
+  }
+
   /** Records one event at workflow time (or at `at`, for a moment fixed by the input). */
   append(body: OrderEventBody, at: string = new Date().toISOString()): OrderState {
     const event = recordedEvent(this.recorded.length + 1, body, at);

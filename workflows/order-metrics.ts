@@ -57,3 +57,8 @@ export function recordWebhookTrouble(kind: 'failing' | 'givenUp', endpoint: stri
     `webhook ${kind} ${endpoint} ${eventId}`,
   );
 }
+
+/** An order whose writes to the store of record kept failing long enough to flag it: once per write that did. */
+export function recordStoreBehind(lastSeq: number): void {
+  businessMetrics.record('storeBehind', 1, {}, `store behind at event ${lastSeq}`);
+}

@@ -31,6 +31,7 @@ import { recordDuplicateCallback } from './order-metrics';
 import { Compensations } from './saga';
 import { signalSchemas } from './signal-payloads';
 import { stepFailure, type StepFailure } from './step-failure';
+import { StoreRecord } from './store-record';
 import { LocalAttempts, SystemCalls, type ActivityArgs, type ActivityName, type ActivityResult } from './system-calls';
 import { errorMessage } from '../domain/errors';
 
@@ -132,6 +133,7 @@ const ACCEPTED_STATUSES: readonly OrderStatus[] = Object.values(Status).filter(
  */
 export class OrderSaga {
   private readonly log: OrderLog;
+  private readonly storeRecord: StoreRecord;
   private readonly compensations = new Compensations();
   /** The story runs shielded from a cancellation asked of Temporal itself: it is taken as a support cancel. */
   private readonly storyScope = new CancellationScope({ cancellable: false });
@@ -171,6 +173,7 @@ export class OrderSaga {
       () => here.busy,
       webhooks && ((event) => webhooks.tell(event)),
     );
+    this.storeRecord = new StoreRecord(this.log, input.request.orderId, input.requestHash, () => here.busy);
     this.catalogAndInventory = new SystemCalls(withinBudget(INVENTORY_OPTIONS, settings.stepGiveUpMs), here);
     this.paymentCreation = new SystemCalls(CREATE_PAYMENT_OPTIONS, here);
     this.fulfillment = new SystemCalls(CONFIRM_OPTIONS, here);
@@ -566,6 +569,7 @@ export class OrderSaga {
     liveStep(endedAs(this.log.view));
     // Before the workflow completes: nothing may follow its completion in the task.
     this.log.write();
+    await this.storeRecord.close();
     return this.log.view;
   }
 

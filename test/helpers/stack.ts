@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
@@ -17,6 +19,7 @@ import {
   DEFAULT_MAX_STARTS_IN_FLIGHT,
   DEV_API_KEYS,
   devPaymentProviders,
+  ORDER_STORE_FILE,
   webhookEndpointId,
   type ApiKeys,
   type Config,
@@ -38,6 +41,7 @@ import { killChild, tracked } from '../../stack/children';
 import { WORKER_POLLING, type WorkerProcessOptions } from './worker-process';
 import { closeServer, listen, temporalClient } from '../../stack/parts';
 import { loopbackAddressOfItsOwn } from './loopback';
+import { OrderStore } from '../../store/order-store';
 
 export const NAMESPACE = 'default';
 /** The Web UI origin the test API allows to call its codec endpoints. */
@@ -182,6 +186,10 @@ export async function startStack({
   const client = temporalClient(connection, NAMESPACE, encryptPayloads ? codec : null, tracing);
   const nativeConnection = await NativeConnection.connect({ address });
 
+  // The store of record, a SQLite file of this stack's own, as `npm start` keeps one in DATA_DIR.
+  const storeDir = mkdtempSync(path.join(os.tmpdir(), 'order-store-'));
+  const storeUrl = `sqlite:${path.join(storeDir, ORDER_STORE_FILE)}`;
+  const store = await OrderStore.open(storeUrl);
   const apiServer = createHardenedServer(undefined, requestTimeoutMs);
   const sandboxServer = http.createServer();
   const apiUrl = await listenAt(apiServer);
@@ -229,6 +237,7 @@ export async function startStack({
   };
   const app = createApp({
     client,
+    store,
     config: { ...appConfig, apiKeys: TEST_API_KEYS },
     codec,
     taskQueue,
@@ -244,7 +253,7 @@ export async function startStack({
     paymentProviders: providers,
     orderWebhooks: webhookEndpoint ? [webhookEndpoint] : [],
   };
-  const activities = createActivities(endpoints, createHttpClient(httpTimeoutMs));
+  const activities = createActivities(endpoints, store, createHttpClient(httpTimeoutMs));
   let running: { worker: OrderWorker; run: Promise<void> } | null = null;
   async function startWorker(): Promise<void> {
     const worker = await createOrderWorker({
@@ -275,7 +284,7 @@ export async function startStack({
    * completed, and the server hands it out again once the task's timeout passes.
    */
   async function startWorkerProcess(): Promise<{ crash(): Promise<void> }> {
-    const options: WorkerProcessOptions = { namespace: NAMESPACE, taskQueue, endpoints, httpTimeoutMs };
+    const options: WorkerProcessOptions = { namespace: NAMESPACE, taskQueue, endpoints, storeUrl, httpTimeoutMs };
     const child = tracked(
       spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'worker-process.ts')], {
         env: { ...process.env, [TEST_ENV.workerProcess]: JSON.stringify(options) },
@@ -305,6 +314,8 @@ export async function startStack({
   return {
     client,
     app,
+    /** The store of record the API and the workers of this stack share. */
+    store,
     taskQueue,
     sandboxUrl,
     apiUrl,
@@ -364,6 +375,8 @@ export async function startStack({
       await Promise.all(Object.values(systems).map((system) => system.refuse()));
       await nativeConnection.close();
       await connection.close();
+      await store.close();
+      rmSync(storeDir, { recursive: true, force: true });
       apiServer.closeAllConnections();
       sandboxServer.closeAllConnections();
       await Promise.all([

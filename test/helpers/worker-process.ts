@@ -8,12 +8,15 @@ import { createActivities, type ActivityEndpoints } from '../../activities';
 import { createHttpClient } from '../../activities/http';
 import { EncryptionCodec } from '../../codec';
 import { createOrderWorker } from '../../worker/worker';
+import { OrderStore } from '../../store/order-store';
 import { TEST_ENV, testEncryptionKeys, testTemporalAddress, testWorkflowBundlePath } from './test-env';
 
 export interface WorkerProcessOptions {
   namespace: string;
   taskQueue: string;
   endpoints: ActivityEndpoints;
+  /** The stack's store of record. */
+  storeUrl: string;
   httpTimeoutMs?: number;
 }
 
@@ -28,7 +31,11 @@ async function main(): Promise<void> {
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     workflowBundle: { codePath: testWorkflowBundlePath() },
-    activities: createActivities(options.endpoints, createHttpClient(options.httpTimeoutMs)),
+    activities: createActivities(
+      options.endpoints,
+      await OrderStore.open(options.storeUrl),
+      createHttpClient(options.httpTimeoutMs),
+    ),
     dataConverter: { payloadCodecs: [new EncryptionCodec(testEncryptionKeys())] },
     deliversWebhooks: (options.endpoints.orderWebhooks?.length ?? 0) > 0,
   });

@@ -1,0 +1,196 @@
+import type { Kysely } from 'kysely';
+import type { OrderEvent } from '../domain/schemas/order-events';
+import { OrderView } from '../domain/schemas/order-state';
+import { openDatabase, storeLocation } from './dialects';
+import { migrateToLatest } from './migrations';
+import type { StoreTables } from './tables';
+
+/** An order as the store holds it. */
+export interface StoredOrder {
+  view: OrderView;
+  requestHash: string | null;
+  /** The workflow recorded its last view: Temporal may have forgotten the order since, the store has not. */
+  closed: boolean;
+}
+
+/** One write of the workflow's record: the events since its last write, the view they led to. */
+export interface OrderRecord {
+  orderId: string;
+  requestHash: string | null;
+  events: OrderEvent[];
+  view: OrderView;
+  /** The seq of the newest event folded into `view` (the log's length: `events` may be none of them). */
+  lastSeq: number;
+  /** The last write, made just before the workflow completes. */
+  closed: boolean;
+}
+
+/** How often a migration that met another process's is tried again (the API and the worker start together). */
+const MIGRATION_TRIES = 5;
+const MIGRATION_RETRY_MS = 200;
+
+/**
+ * The store of record: every order's view and event log, kept for good beside Temporal, which forgets a
+ * closed workflow after its namespace's retention. The workflow writes it (activities/order-record.ts), the
+ * API places an order's id in it first and reads from it what Temporal no longer holds.
+ *
+ * Every write is idempotent: events are keyed by order and seq, and a view never replaces a newer one, so a
+ * write made again (a retried activity, a workflow task run twice) changes nothing.
+ */
+export class OrderStore {
+  private constructor(private readonly db: Kysely<StoreTables>) {}
+
+  /** Opens the store at `url` (`ORDER_STORE_URL`) and brings its schema to the latest version. */
+  static async open(url: string): Promise<OrderStore> {
+    const db = openDatabase(storeLocation(url));
+    try {
+      for (let tries = 1; ; tries++) {
+        try {
+          await migrateToLatest(db as Kysely<unknown>);
+          break;
+        } catch (err) {
+          if (tries === MIGRATION_TRIES) throw err;
+          await new Promise((resolve) => setTimeout(resolve, MIGRATION_RETRY_MS * tries));
+        }
+      }
+    } catch (err) {
+      await db.destroy();
+      throw err;
+    }
+    return new OrderStore(db);
+  }
+
+  /**
+   * Places a new order's id and first event, unless the id is known: then what the store holds for it. An
+   * id is used once, ever: this is what says so after Temporal has forgotten the order.
+   */
+  async claim(record: Omit<OrderRecord, 'closed'>): Promise<StoredOrder | null> {
+    return this.db.transaction().execute(async (tx) => {
+      const inserted = await tx
+        .insertInto('orders')
+        .values(orderRow({ ...record, closed: false }))
+        .onConflict((conflict) => conflict.column('order_id').doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return findIn(tx, record.orderId);
+      await insertEvents(tx, record.orderId, record.events);
+      return null;
+    });
+  }
+
+  /**
+   * Writes one record of the workflow's: its new events, and its view unless the store holds a newer one.
+   * The workflow's events replace what a claim wrote for the same seq (the first event of a start that
+   * failed, with the time of that attempt).
+   */
+  async record(record: OrderRecord): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await insertEvents(tx, record.orderId, record.events, 'replace');
+      const row = orderRow(record);
+      await tx
+        .insertInto('orders')
+        .values(row)
+        .onConflict((conflict) =>
+          conflict
+            .column('order_id')
+            .doUpdateSet({
+              status: row.status,
+              needs_attention: row.needs_attention,
+              updated_at: row.updated_at,
+              last_seq: row.last_seq,
+              closed: row.closed,
+              view: row.view,
+            })
+            .where((eb) =>
+              eb.or([
+                eb('orders.last_seq', '<=', row.last_seq),
+                eb.and([eb('orders.last_seq', '=', row.last_seq), eb('orders.closed', '<', row.closed)]),
+              ]),
+            ),
+        )
+        .execute();
+    });
+  }
+
+  async find(orderId: string): Promise<StoredOrder | null> {
+    return findIn(this.db, orderId);
+  }
+
+  /** The order's event log, oldest first; null when the store does not know the order. */
+  async events(orderId: string): Promise<OrderEvent[] | null> {
+    const rows = await this.db
+      .selectFrom('order_events')
+      .select(['seq', 'type', 'at', 'data'])
+      .where('order_id', '=', orderId)
+      .orderBy('seq')
+      .execute();
+    if (rows.length === 0) return null;
+    return rows.map(
+      (row) => ({ seq: Number(row.seq), type: row.type, at: row.at, data: JSON.parse(row.data) }) as OrderEvent,
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}
+
+function orderRow(record: OrderRecord): StoreTables['orders'] {
+  const { view } = record;
+  return {
+    order_id: record.orderId,
+    customer_id: view.customerId,
+    status: view.status,
+    needs_attention: view.needsAttention ? 1 : 0,
+    request_hash: record.requestHash,
+    created_at: view.createdAt,
+    updated_at: view.updatedAt,
+    last_seq: record.lastSeq,
+    closed: record.closed ? 1 : 0,
+    view: JSON.stringify(view),
+  };
+}
+
+async function insertEvents(
+  db: Kysely<StoreTables>,
+  orderId: string,
+  events: OrderEvent[],
+  known: 'keep' | 'replace' = 'keep',
+): Promise<void> {
+  if (events.length === 0) return;
+  await db
+    .insertInto('order_events')
+    .values(
+      events.map((event) => ({
+        order_id: orderId,
+        seq: event.seq,
+        type: event.type,
+        at: event.at,
+        data: JSON.stringify(event.data),
+      })),
+    )
+    .onConflict((conflict) => {
+      const key = conflict.columns(['order_id', 'seq']);
+      return known === 'keep'
+        ? key.doNothing()
+        : key.doUpdateSet((eb) => ({
+            type: eb.ref('excluded.type'),
+            at: eb.ref('excluded.at'),
+            data: eb.ref('excluded.data'),
+          }));
+    })
+    .execute();
+}
+
+async function findIn(db: Kysely<StoreTables>, orderId: string): Promise<StoredOrder | null> {
+  const row = await db
+    .selectFrom('orders')
+    .select(['view', 'request_hash', 'closed'])
+    .where('order_id', '=', orderId)
+    .executeTakeFirst();
+  if (!row) return null;
+  return {
+    view: OrderView.parse(JSON.parse(row.view)),
+    requestHash: row.request_hash,
+    closed: Number(row.closed) === 1,
+  };
+}

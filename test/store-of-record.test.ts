@@ -1,0 +1,146 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { DEV_PROVIDER_SECRETS } from '../config';
+import { latePaymentRefundWorkflowId, orderWorkflowId } from '../domain/contract';
+import type { OrderView } from '../domain/order-state';
+import { signWebhook } from '../payment-provider/signature';
+import { PaymentToken } from '../sandbox/ledger';
+import { eventually, makeOrder, NAMESPACE, netMoney, startStack, type TestStack } from './helpers/stack';
+
+/**
+ * The store of record through the real stack: an order outlives its workflow. Each test ends an order,
+ * deletes its workflow as the namespace's retention does, and asks the API what a checkout, support and a
+ * payment provider would ask after that.
+ */
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startStack({ paymentWindowMs: 2_000 });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const checkout = () => stack.api('dev-checkout');
+const support = () => stack.api('dev-support');
+
+async function placed(order = makeOrder()): Promise<OrderView> {
+  const { data, response } = await checkout().POST('/orders', { body: order });
+  if (response.status !== 201) throw new Error(`POST /orders answered ${response.status}`);
+  return data as OrderView;
+}
+
+/** Waits for the order's workflow to complete, then deletes it as retention does, and waits until Temporal has forgotten it. */
+async function forgottenByTemporal(orderId: string): Promise<void> {
+  const handle = stack.client.workflow.getHandle(orderWorkflowId(orderId));
+  await handle.result();
+  await stack.client.workflowService.deleteWorkflowExecution({
+    namespace: NAMESPACE,
+    workflowExecution: { workflowId: orderWorkflowId(orderId) },
+  });
+  await eventually(
+    () =>
+      handle.describe().then(
+        () => 'still there',
+        (err: unknown) => (err instanceof WorkflowNotFoundError ? 'gone' : `unexpected: ${String(err)}`),
+      ),
+    (state) => state === 'gone',
+    90_000,
+  );
+}
+
+/** Resends a payment event the provider sent for the order, signed anew, as a provider resends on request. */
+async function resendPaymentEvent(orderId: string, type: string): Promise<number> {
+  const sent = (await (await stack.callSandbox('/_sandbox/webhooks', 'GET')).json()) as {
+    webhooks: { provider: 'primary' | 'backup'; event: { type: string; data: { orderId: string } } }[];
+  };
+  const original = sent.webhooks.find(({ event }) => event.type === type && event.data.orderId === orderId);
+  if (!original) throw new Error(`the provider sent no ${type} for ${orderId}`);
+  const body = JSON.stringify(original.event);
+  const response = await fetch(`${stack.apiUrl}/webhooks/payments/${original.provider}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'Payment-Signature': signWebhook(DEV_PROVIDER_SECRETS[original.provider], body, Math.floor(Date.now() / 1000)),
+    },
+    body,
+  });
+  return response.status;
+}
+
+/** Whether a late refund was started for the order's payment (its workflow id is the payment's). */
+async function lateRefundStarted(orderId: string): Promise<boolean> {
+  const payment = stack.ledger.snapshot().payments.find((p) => p.orderId === orderId);
+  if (!payment) throw new Error(`the provider holds no payment for ${orderId}`);
+  try {
+    await stack.client.workflow.getHandle(latePaymentRefundWorkflowId(payment)).describe();
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+test('a confirmed order whose workflow Temporal forgot still answers its view, its events and its one id', async () => {
+  const order = makeOrder();
+  await placed(order);
+  // tok_ok: the provider takes the money on its own, a moment after the link.
+  const confirmed = await stack.result(stack.client.workflow.getHandle(orderWorkflowId(order.orderId)));
+  const events = (await support().GET('/orders/{orderId}/events', { params: { path: { orderId: order.orderId } } }))
+    .data!;
+  expect(confirmed.status).toBe('CONFIRMED');
+
+  await forgottenByTemporal(order.orderId);
+
+  const read = await support().GET('/orders/{orderId}', { params: { path: { orderId: order.orderId } } });
+  expect({ status: read.response.status, view: read.data }).toEqual({ status: 200, view: confirmed });
+  const readEvents = await support().GET('/orders/{orderId}/events', { params: { path: { orderId: order.orderId } } });
+  expect({ status: readEvents.response.status, events: readEvents.data }).toEqual({ status: 200, events });
+
+  // The checkout's retry of the same body: the order as recorded, and nothing started again.
+  const again = await checkout().POST('/orders', { body: order });
+  expect({ status: again.response.status, view: again.data }).toEqual({ status: 200, view: confirmed });
+  const other = await checkout().POST('/orders', { body: { ...order, items: [{ ...order.items[0]!, quantity: 9 }] } });
+  expect(other.response.status).toBe(409);
+  await expect(stack.client.workflow.getHandle(orderWorkflowId(order.orderId)).describe()).rejects.toThrow(
+    WorkflowNotFoundError,
+  );
+
+  // The provider resends the order's own success: the money stays, nothing is refunded.
+  expect(await resendPaymentEvent(order.orderId, 'payment.succeeded')).toBe(200);
+  expect(await lateRefundStarted(order.orderId)).toBe(false);
+  expect(netMoney(stack, order.orderId)).toBe(confirmed.total);
+}, 180_000);
+
+test('money that arrives for a cancelled order Temporal forgot is returned once', async () => {
+  // The provider takes the money only after the window closed: the order was cancelled meanwhile.
+  const order = makeOrder({ payment: { method: 'card', token: PaymentToken.LATE } });
+  await placed(order);
+  const cancelled = await stack.result(stack.client.workflow.getHandle(orderWorkflowId(order.orderId)));
+  expect(cancelled.status).toBe('CANCELLED');
+  await forgottenByTemporal(order.orderId);
+  const late = await eventually(
+    () => stack.ledger.snapshot().payments.find((p) => p.orderId === order.orderId),
+    (payment) => payment !== undefined && payment.captured > 0,
+    30_000,
+  );
+  // The provider's own delivery may have come before or after the deletion; a resend always comes after.
+  expect(await resendPaymentEvent(order.orderId, 'payment.succeeded')).toBe(200);
+  await eventually(
+    () => netMoney(stack, order.orderId),
+    (net) => net === 0,
+    30_000,
+  );
+  expect(late!.captured).toBe(cancelled.total);
+  expect(await lateRefundStarted(order.orderId)).toBe(true);
+}, 180_000);
+
+test('every order the API placed is in the store as Temporal ended it: its view and its event log', async () => {
+  const order = makeOrder({ payment: { method: 'card', token: PaymentToken.DECLINE } });
+  await placed(order);
+  const handle = stack.client.workflow.getHandle(orderWorkflowId(order.orderId));
+  const ended = await stack.result(handle);
+  const fromTemporal = await support().GET('/orders/{orderId}/events', {
+    params: { path: { orderId: order.orderId } },
+  });
+  expect(await stack.store.find(order.orderId)).toEqual({ view: ended, requestHash: expect.any(String), closed: true });
+  expect(await stack.store.events(order.orderId)).toEqual(fromTemporal.data!.events);
+});
