@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
 import { Reason } from '../domain/reasons';
+import { STORE_RECORD_SUMMARY } from '../workflows/store-record';
 import { callSummaries, eventTypes, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
 
 /**
@@ -73,10 +74,13 @@ test('an order whose systems all answer reaches its payment link in one call, re
     'StockReserved',
     'PaymentRequested',
   ]);
+  // One write to the store of record per workflow task: after the link, and the order's end.
   expect(await localCallSummaries(handle)).toEqual([
     ONE_CALL,
+    STORE_RECORD_SUMMARY,
     'submit the order to fulfillment',
     'notify the customer (order-confirmed)',
+    STORE_RECORD_SUMMARY,
   ]);
   expectReservedAndPaidOnce(placed);
 });

@@ -19,7 +19,8 @@ const RECORD_OPTIONS: wf.ActivityOptions = {
 };
 /** How long a write may keep failing before the order is flagged `StoreBehind` for operations. */
 export const STORE_FLAG_AFTER_MS = 60_000;
-const SUMMARY = 'record the order in the store of record';
+/** The summary support reads beside each write in the Web UI's history. */
+export const STORE_RECORD_SUMMARY = 'record the order in the store of record';
 
 /** What the record needs of the order's log. */
 export interface RecordedLog {
@@ -86,20 +87,20 @@ export class StoreRecord {
 
   private async write(record: Parameters<OrderActivities['recordOrder']>[0]): Promise<void> {
     try {
-      return await this.firstHere.attemptHere('recordOrder', SUMMARY, record);
+      return await this.firstHere.attemptHere('recordOrder', STORE_RECORD_SUMMARY, record);
     } catch (err) {
       if (isCancellation(err)) throw err;
     }
     try {
       return await this.recordOrder.executeWithOptions(
-        { summary: SUMMARY, scheduleToCloseTimeout: STORE_FLAG_AFTER_MS },
+        { summary: STORE_RECORD_SUMMARY, scheduleToCloseTimeout: STORE_FLAG_AFTER_MS },
         [record],
       );
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
       this.flag(true, record.lastSeq, errorMessage(err));
     }
-    await this.recordOrder.executeWithOptions({ summary: SUMMARY }, [record]);
+    await this.recordOrder.executeWithOptions({ summary: STORE_RECORD_SUMMARY }, [record]);
     this.flag(false, record.lastSeq);
   }
 
