@@ -1,14 +1,15 @@
 import { temporal } from '@temporalio/proto';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import { isTerminal, TERMINAL_STATUSES, type OrderView } from '../domain/order-state';
-import { Status, type OrderStatus } from '../domain/statuses';
+import { Status } from '../domain/statuses';
 import { Reason } from '../domain/reasons';
 
 /**
  * Orders whose workflow was closed other than through its own story: terminated by an operator, failed
  * by a bug of an older deployment, timed out. Such a workflow can no longer write its memo or search
  * attributes, so what it last wrote looks alive (`AWAITING_PAYMENT`, `needsAttention: false`) forever.
- * The API corrects what it shows: every read of such an order, and every filter over them.
+ * The API corrects what it shows: every read of such an order, and, once {@link ClosedOrdersSweep} has
+ * written the corrected view into the store of record, every list.
  */
 
 type ExecutionStatus = temporal.api.enums.v1.WorkflowExecutionStatus;
@@ -54,23 +55,45 @@ export function shownView(
 const closedStatuses = `(${[...CLOSED_OTHERWISE.values()].map(({ query }) => `'${query}'`).join(', ')})`;
 /** Visibility: the workflows closed other than by completing. */
 export const closedOtherwise = `ExecutionStatus IN ${closedStatuses}`;
-const notClosedOtherwise = `ExecutionStatus NOT IN ${closedStatuses}`;
 /** Visibility: the orders whose last written status is not terminal. */
 export const notTerminal = `${OrderSearchAttributes.status.name} NOT IN (${TERMINAL_STATUSES.map((status) => `'${status}'`).join(', ')})`;
 
-/** The visibility clause that finds what {@link shownView} shows with `needsAttention`. */
-export function needsAttentionClause(needsAttention: boolean): string {
-  const attribute = OrderSearchAttributes.needsAttention.name;
-  return needsAttention
-    ? `(${attribute} = true OR ${closedOtherwise})`
-    : `(${attribute} = false AND ${notClosedOtherwise})`;
-}
+/** How often each API process writes the orders closed otherwise since its last sweep into the store. */
+const SWEEP_EVERY_MS = 5_000;
+/** How far back a process's first sweep looks: what was terminated while no API ran. */
+const FIRST_SWEEP_LOOKBACK_MS = 24 * 60 * 60_000;
+/** Each sweep asks from a little before the last one began: visibility records a close a moment late. */
+const SWEEP_OVERLAP_MS = 5_000;
 
-/** The visibility clause that finds what {@link shownView} shows with `status`. */
-export function statusClause(status: OrderStatus): string {
-  const attribute = OrderSearchAttributes.status.name;
-  if (isTerminal(status)) return `${attribute} = '${status}'`;
-  if (status === Status.REQUIRES_ATTENTION)
-    return `(${attribute} = '${status}' OR (${closedOtherwise} AND ${notTerminal}))`;
-  return `(${attribute} = '${status}' AND ${notClosedOtherwise})`;
+/**
+ * Writes the view the API shows for orders closed otherwise (see {@link shownView}) into the store of
+ * record, which lists answer from: their workflow never writes its end there. One visibility query every
+ * few seconds per API process; the writes are idempotent, so processes that sweep the same orders agree.
+ */
+export class ClosedOrdersSweep {
+  private sweptFrom = Date.now() - FIRST_SWEEP_LOOKBACK_MS;
+  private sweeping = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly orders: { recordClosedOtherwiseSince(since: Date): Promise<number> }) {
+    this.timer = setInterval(() => void this.sweep(), SWEEP_EVERY_MS).unref();
+  }
+
+  async sweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    const startedAt = Date.now();
+    try {
+      await this.orders.recordClosedOtherwiseSince(new Date(this.sweptFrom - SWEEP_OVERLAP_MS));
+      this.sweptFrom = startedAt;
+    } catch {
+      // Temporal or the store did not answer: the next sweep asks from the same moment.
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
 }

@@ -11,7 +11,6 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure, type TypedSearchAttributes } from '@temporalio/common';
 import { z } from 'zod';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
-import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import {
   awaitAcceptanceUpdate,
@@ -36,14 +35,14 @@ import { MemoKey } from '../domain/order-record';
 import type { OrderRequest } from '../domain/order-request';
 import { isCurrentPayment, NOT_CANCELLABLE_STATUSES } from '../domain/order-state';
 import { PaymentEvent, Status } from '../domain/statuses';
-import { readView, viewInMemo } from '../domain/schemas/order-record';
+import { viewInMemo } from '../domain/schemas/order-record';
 import { OrderView } from '../domain/schemas/order-state';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import { OrderSummary, type ListOrdersQuery } from './http-schemas';
 import { orderStartOptions } from './start-order';
-import { closedOtherwise, needsAttentionClause, shownView, statusClause } from './closed-orders';
+import { closedOtherwise, shownView } from './closed-orders';
 import { isTemporalUnavailable } from './temporal-unavailable';
-import type { OrderStore, StoredOrder as KeptOrder } from '../store/order-store';
+import type { OrderFilter, OrderStore, PagePosition, StoredOrder as KeptOrder } from '../store/order-store';
 import type { PinoLogger } from '../observability/logger';
 
 /** `unknown`: Temporal could not say within the deadline whether the order was recorded (it may yet be). */
@@ -251,46 +250,44 @@ export class OrdersService {
     return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
   }
 
-  /** GET /orders: a page of Temporal visibility, newest first; it may lag a moment behind. */
+  /**
+   * GET /orders: a page of the store of record, newest first, over every order whatever its age. The store
+   * is written as each workflow task ends, before visibility would be.
+   */
   async list(query: ListOrdersQuery): Promise<{ orders: OrderSummary[]; nextPageToken: string | null }> {
-    // Every value below was parsed against an enum or the customer-id charset: nothing needs quoting.
-    const clauses = [`WorkflowType = '${ORDER_WORKFLOW_TYPE}'`];
-    if (query.status) clauses.push(statusClause(query.status));
-    if (query.customerId) clauses.push(`${OrderSearchAttributes.customerId.name} = '${query.customerId}'`);
-    if (query.needsAttention) clauses.push(needsAttentionClause(query.needsAttention === 'true'));
-    const visibilityQuery = clauses.join(' AND ');
-    const serverToken = query.pageToken ? openPageToken(query.pageToken, visibilityQuery) : undefined;
-    let response;
+    const filter: OrderFilter = {
+      ...(query.customerId !== undefined ? { customerId: query.customerId } : {}),
+      ...(query.status !== undefined ? { status: query.status } : {}),
+      ...(query.needsAttention !== undefined ? { needsAttention: query.needsAttention === 'true' } : {}),
+    };
+    const after = query.pageToken ? openPageToken(query.pageToken, filter) : null;
+    let page;
     try {
-      response = await this.withinDeadline(() =>
-        this.client.workflowService.listWorkflowExecutions({
-          namespace: this.client.options.namespace,
-          query: visibilityQuery,
-          pageSize: query.limit,
-          nextPageToken: serverToken,
-        }),
-      );
+      page = await this.store.list(filter, query.limit, after);
     } catch (err) {
-      // A token that passed our envelope but that the server refuses (tampered inside) is still the caller's
-      // error; any other failure of the server (unavailable, internal, denied) is not.
-      if (serverToken && isGrpcServiceError(err) && err.code === GRPC_INVALID_ARGUMENT)
-        throw new InvalidPageTokenError('pageToken is not one this API gave out');
-      throw err;
+      this.storeFailed(err, 'no list of orders without it');
+      throw new OrderStoreUnavailableError('the order store did not answer');
     }
-    // Only each order's view, all in one decode: not the event and request hash stored beside it.
-    const withViews = (response.executions ?? []).filter((execution) => execution.memo?.fields?.[MemoKey.order]);
-    const payloads = withViews.map((execution) => execution.memo!.fields![MemoKey.order]!);
-    const decoded = await decodeArrayFromPayloads(this.client.options.loadedDataConverter, payloads);
-    const orders: OrderSummary[] = [];
-    for (const [i, execution] of withViews.entries()) {
-      const view = readView(decoded[i]);
-      if (!view) continue;
-      orders.push(OrderSummary.parse(shownView(view, execution.status, optionalTsToDate(execution.closeTime))));
+    return {
+      orders: page.views.map((view) => OrderSummary.parse(view)),
+      nextPageToken: page.next && sealPageToken(page.next, filter),
+    };
+  }
+
+  /**
+   * Writes the view the API shows for each order whose workflow closed other than by completing since
+   * `since` (terminated by hand) into the store, as its last record: such a workflow cannot write its end.
+   * Returns how many it wrote.
+   */
+  async recordClosedOtherwiseSince(since: Date): Promise<number> {
+    let written = 0;
+    for (const orderId of await this.closedOtherwiseSince(since)) {
+      const shown = await this.fromTemporal(orderId);
+      if (!shown) continue;
+      await this.store.recordClosedOtherwise(shown.view);
+      written++;
     }
-    const token = response.nextPageToken?.length
-      ? sealPageToken(Buffer.from(response.nextPageToken), visibilityQuery)
-      : null;
-    return { orders, nextPageToken: token };
+    return written;
   }
 
   /**
@@ -450,6 +447,15 @@ export class OrdersService {
     }
     const fromStore = kept && { view: kept.view, requestHash: kept.requestHash, running: false };
     if (fromStore && kept!.closed) return fromStore;
+    const fromTemporal = await this.fromTemporal(orderId, deadlineMs);
+    if (fromTemporal) return fromTemporal;
+    if (storeDown)
+      throw new OrderStoreUnavailableError('the order store did not answer, and Temporal does not hold the order');
+    return fromStore;
+  }
+
+  /** The order as its workflow's memo holds it; null when Temporal holds no such order. */
+  private async fromTemporal(orderId: string, deadlineMs = this.options.acceptTimeoutMs): Promise<StoredOrder | null> {
     let description;
     try {
       description = await this.withinDeadline(
@@ -457,10 +463,8 @@ export class OrdersService {
         deadlineMs,
       );
     } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-      if (storeDown)
-        throw new OrderStoreUnavailableError('the order store did not answer, and Temporal does not hold the order');
-      return fromStore;
+      if (err instanceof WorkflowNotFoundError) return null;
+      throw err;
     }
     if (description.type !== ORDER_WORKFLOW_TYPE) return null;
     const view = viewInMemo(description.memo);
@@ -478,40 +482,47 @@ export class OrdersService {
 const FALLBACK_READ_DEADLINE_MS = 2_000;
 /** gRPC's standard NOT_FOUND status code (the history of a workflow that never existed). */
 const GRPC_NOT_FOUND = 5;
-const GRPC_INVALID_ARGUMENT = 3;
 /** Orders per page of the live streams' poll: a poll is normally one page (the orders that moved in a few seconds). */
 const CHANGES_PAGE_SIZE = 1_000;
 
 /**
- * Page tokens wrap the server's opaque token with the query it belongs to: a token from another query, or
- * one that is not ours at all, is refused at once instead of reaching the server.
+ * Page tokens carry where the next page starts and the filter they belong to: a token from another query,
+ * or one that is not ours at all, is refused at once.
  */
-const PageTokenEnvelope = z.object({ v: z.literal(1), q: z.string(), s: z.string().min(1) });
+const PageTokenEnvelope = z.object({
+  v: z.literal(2),
+  q: z.string(),
+  c: z.iso.datetime(),
+  o: z.string().min(1),
+});
 
-function queryDigest(visibilityQuery: string): string {
-  return createHash('sha256').update(visibilityQuery).digest('base64url').slice(0, 16);
+/** The filter a token belongs to, in a few characters: a token is refused for any other. */
+function filterDigest(filter: OrderFilter): string {
+  const canonical = JSON.stringify([filter.customerId ?? null, filter.status ?? null, filter.needsAttention ?? null]);
+  return createHash('sha256').update(canonical).digest('base64url').slice(0, 16);
 }
 
-function sealPageToken(serverToken: Buffer, visibilityQuery: string): string {
+function sealPageToken(position: PagePosition, filter: OrderFilter): string {
   const envelope: z.infer<typeof PageTokenEnvelope> = {
-    v: 1,
-    q: queryDigest(visibilityQuery),
-    s: serverToken.toString('base64'),
+    v: 2,
+    q: filterDigest(filter),
+    c: position.createdAt,
+    o: position.orderId,
   };
   return Buffer.from(JSON.stringify(envelope)).toString('base64url');
 }
 
-function openPageToken(token: string, visibilityQuery: string): Buffer {
+function openPageToken(token: string, filter: OrderFilter): PagePosition {
   let envelope;
   try {
     envelope = PageTokenEnvelope.safeParse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8')));
   } catch {
     envelope = null;
   }
-  if (!envelope?.success || envelope.data.q !== queryDigest(visibilityQuery)) {
+  if (!envelope?.success || envelope.data.q !== filterDigest(filter)) {
     throw new InvalidPageTokenError('pageToken is not one this API gave out for this query');
   }
-  return Buffer.from(envelope.data.s, 'base64');
+  return { createdAt: envelope.data.c, orderId: envelope.data.o };
 }
 
 function failureType(err: unknown): string | undefined {

@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import { requireScope } from './auth';
 import { codecRouter } from './codec-routes';
+import { ClosedOrdersSweep } from './closed-orders';
 import { ORDER_TASK_QUEUE } from '../domain/contract';
 import type { Config } from '../config';
 import { createApiMetrics } from './metrics';
@@ -50,8 +51,8 @@ const CLIENT_ERRORS: Record<string, { status: number; title: string }> = {
   'request.aborted': { status: 400, title: 'Request aborted' },
 };
 
-/** The API's express app, and how to end its live streams when the process stops. */
-export type ApiApp = express.Express & { endStreams(): void };
+/** The API's express app, and how to stop its background work (live streams, the closed-orders sweep) when the process stops. */
+export type ApiApp = express.Express & { stopBackground(): void };
 
 /** The API as an express app, without listening: `bin/api.ts` serves it, tests drive it with supertest. */
 export function createApp({
@@ -99,6 +100,7 @@ export function createApp({
     codecRouter({ codec, corsOrigins: config.codecCorsOrigins, auth: requireScope(config.apiKeys, 'orders:operate') }),
   );
   const streams = new OrderStreams(service, config.orderStreams);
+  const sweep = new ClosedOrdersSweep(service);
   app.use(ordersRouter(service, streams, config.apiKeys));
 
   app.use((_req, res) => problem(res, 404, 'Not found', 'no such route'));
@@ -127,5 +129,10 @@ export function createApp({
     );
     problem(res, 500, 'Internal error', 'the request could not be handled; it is safe to retry');
   });
-  return Object.assign(app, { endStreams: () => streams.endAll() });
+  return Object.assign(app, {
+    stopBackground: () => {
+      streams.endAll();
+      sweep.stop();
+    },
+  });
 }

@@ -21,8 +21,8 @@ async function main(config: Config, logger: PinoLogger): Promise<void> {
   // Before the port opens: a supervisor may signal as soon as it answers, before the code after the listen runs.
   onStopSignals(
     () =>
-      void serving.then(({ server, endStreams }) => {
-        endStreams();
+      void serving.then(({ server, stopBackground }) => {
+        stopBackground();
         server.close(
           () =>
             void Promise.all([temporal.connection.close(), store.close(), tracing?.shutdown()]).then(() =>

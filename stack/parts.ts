@@ -81,8 +81,11 @@ export async function serveApi(
     server,
     apiUrl: `http://127.0.0.1:${config.apiPort}`,
     /** Ends the live streams, which a graceful close would otherwise wait on for as long as their orders run. */
-    endStreams: () => app.endStreams(),
-    close: () => closeServer(server),
+    stopBackground: () => app.stopBackground(),
+    close: () => {
+      app.stopBackground();
+      return closeServer(server);
+    },
   };
 }
 

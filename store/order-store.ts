@@ -13,6 +13,19 @@ export interface StoredOrder {
   closed: boolean;
 }
 
+/** What a list of orders is filtered by (docs/API.md, "GET /orders"). */
+export interface OrderFilter {
+  customerId?: string;
+  status?: string;
+  needsAttention?: boolean;
+}
+
+/** Where a page of a list starts: after this order, newest first. */
+export interface PagePosition {
+  createdAt: string;
+  orderId: string;
+}
+
 /** One write of the workflow's record: the events since its last write, the view they led to. */
 export interface OrderRecord {
   orderId: string;
@@ -109,6 +122,54 @@ export class OrderStore {
         )
         .execute();
     });
+  }
+
+  /**
+   * The view of an order whose workflow closed other than by completing (terminated by hand): it can no
+   * longer write its end, so the API writes the view it shows for it, as the order's last record.
+   */
+  async recordClosedOtherwise(view: OrderView): Promise<void> {
+    await this.db
+      .updateTable('orders')
+      .set({
+        status: view.status,
+        needs_attention: view.needsAttention ? 1 : 0,
+        closed: 1,
+        view: JSON.stringify(view),
+      })
+      .where('order_id', '=', view.orderId)
+      .where('closed', '=', 0)
+      .execute();
+  }
+
+  /** A page of orders, newest first: `limit` views, and where the next page starts (null: the last page). */
+  async list(
+    filter: OrderFilter,
+    limit: number,
+    after: PagePosition | null,
+  ): Promise<{ views: OrderView[]; next: PagePosition | null }> {
+    let query = this.db.selectFrom('orders').select(['view', 'created_at', 'order_id']);
+    if (filter.customerId !== undefined) query = query.where('customer_id', '=', filter.customerId);
+    if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+    if (filter.needsAttention !== undefined) query = query.where('needs_attention', '=', filter.needsAttention ? 1 : 0);
+    if (after)
+      query = query.where((eb) =>
+        eb.or([
+          eb('created_at', '<', after.createdAt),
+          eb.and([eb('created_at', '=', after.createdAt), eb('order_id', '<', after.orderId)]),
+        ]),
+      );
+    const rows = await query
+      .orderBy('created_at', 'desc')
+      .orderBy('order_id', 'desc')
+      .limit(limit + 1)
+      .execute();
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      views: page.map((row) => OrderView.parse(JSON.parse(row.view))),
+      next: rows.length > limit && last ? { createdAt: last.created_at, orderId: last.order_id } : null,
+    };
   }
 
   async find(orderId: string): Promise<StoredOrder | null> {

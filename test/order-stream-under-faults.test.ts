@@ -129,7 +129,7 @@ describe('with the stack’s own faults', () => {
     const { view, stream } = await placeAndFollow(stack);
     const first = await stream.nextEvent();
     expect(first?.event).toBe('order');
-    stack.app.endStreams();
+    stack.app.stopBackground();
     expect(await stream.nextEvent()).toBeNull();
 
     await stack.payAtLink(view);

@@ -4,7 +4,23 @@ import { latePaymentRefundWorkflowId, orderWorkflowId } from '../domain/contract
 import type { OrderView } from '../domain/order-state';
 import { signWebhook } from '../payment-provider/signature';
 import { PaymentToken } from '../sandbox/ledger';
-import { eventually, makeOrder, NAMESPACE, netMoney, startStack, type TestStack } from './helpers/stack';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import request from 'supertest';
+import { createApp } from '../api/server';
+import { OrderStore } from '../store/order-store';
+import { expectProblem } from './helpers/problems';
+import {
+  auth,
+  eventually,
+  makeOrder,
+  NAMESPACE,
+  netMoney,
+  startStack,
+  TEST_API_KEYS,
+  type TestStack,
+} from './helpers/stack';
 
 /**
  * The store of record through the real stack: an order outlives its workflow. Each test ends an order,
@@ -94,6 +110,10 @@ test('a confirmed order whose workflow Temporal forgot still answers its view, i
   expect({ status: read.response.status, view: read.data }).toEqual({ status: 200, view: confirmed });
   const readEvents = await support().GET('/orders/{orderId}/events', { params: { path: { orderId: order.orderId } } });
   expect({ status: readEvents.response.status, events: readEvents.data }).toEqual({ status: 200, events });
+  const customersList = await checkout().GET('/orders', { params: { query: { customerId: order.customer.id } } });
+  expect(customersList.data!.orders.map(({ orderId, status }) => `${orderId} ${status}`)).toContain(
+    `${order.orderId} CONFIRMED`,
+  );
 
   // The checkout's retry of the same body: the order as recorded, and nothing started again.
   const again = await checkout().POST('/orders', { body: order });
@@ -143,4 +163,41 @@ test('every order the API placed is in the store as Temporal ended it: its view 
   });
   expect(await stack.store.find(order.orderId)).toEqual({ view: ended, requestHash: expect.any(String), closed: true });
   expect(await stack.store.events(order.orderId)).toEqual(fromTemporal.data!.events);
+});
+
+describe('with the store of record unavailable', () => {
+  /** The API over a store that no longer answers (its connection closed), Temporal and the worker up. */
+  async function appWithoutStore() {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'order-store-down-'));
+    const store = await OrderStore.open(`sqlite:${path.join(dir, 'orders.db')}`);
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+    return createApp({
+      client: stack.client,
+      store,
+      config: { ...stack.settingsForApp(), apiKeys: TEST_API_KEYS },
+      codec: stack.codec,
+      taskQueue: stack.taskQueue,
+    });
+  }
+
+  test('an order is still placed and read through Temporal; a list, which only the store holds, is a 503', async () => {
+    const app = await appWithoutStore();
+    try {
+      const order = makeOrder();
+      const placedRes = await request(app).post('/orders').set(auth('dev-checkout')).send(order);
+      expect(placedRes.status).toBe(201);
+      const read = await request(app).get(`/orders/${order.orderId}`).set(auth('dev-support'));
+      expect({ status: read.status, orderId: read.body.orderId }).toEqual({ status: 200, orderId: order.orderId });
+      expectProblem(await request(app).get('/orders').set(auth('dev-support')), 503, 'Order store unavailable');
+      // Nobody can tell an order Temporal does not hold from one it forgot: 503, not 404.
+      expectProblem(
+        await request(app).get('/orders/T-never-placed').set(auth('dev-support')),
+        503,
+        'Order store unavailable',
+      );
+    } finally {
+      app.stopBackground();
+    }
+  });
 });

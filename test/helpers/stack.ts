@@ -369,6 +369,7 @@ export async function startStack({
     },
 
     async stop(): Promise<void> {
+      app.stopBackground();
       await Promise.all([...workerProcesses].map(killChild));
       await stopWorker();
       sandbox.close();
