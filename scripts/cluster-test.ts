@@ -53,6 +53,7 @@ async function main(): Promise<number> {
     ...process.env,
     TEMPORAL_ADDRESS: cluster.address,
     TEMPORAL_NAMESPACE: NAMESPACE,
+    ORDER_STORE_URL: cluster.orderStoreUrl,
     ENCRYPTION_KEYS: JSON.stringify(keys),
     SANDBOX_URL: sandboxUrl,
     PAYMENT_PROVIDERS: JSON.stringify(providers),

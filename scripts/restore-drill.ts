@@ -338,6 +338,7 @@ async function clusterServer(env: NodeJS.ProcessEnv): Promise<DrillServer> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'order-saga-restore-drill-cluster-'));
   const cluster = await startTemporalCluster({ workDir, log, say });
   env.TEMPORAL_ADDRESS = cluster.address;
+  env.ORDER_STORE_URL = cluster.orderStoreUrl;
   await Promise.race([setupTemporal(loadConfig(env), say), cluster.exited]);
   const dumps = path.join(workDir, 'backup');
   return {

@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from './parts';
 import { startLogged, stopChild } from './children';
 import { goInstall, TOOLS_BIN } from './temporal-cli';
 import { SERVER_DYNAMIC_CONFIG, withoutOtelVariables } from './dev-server-process';
+import { ensurePostgres, runLogged, startPostgres, type PostgresOptions } from './postgres';
 
 /**
  * The production shape of Temporal on this machine, for `npm run test:cluster` and
@@ -24,6 +25,8 @@ const PASSWORD = 'temporal';
 export interface TemporalCluster {
   /** The frontend's gRPC address. */
   address: string;
+  /** The store of record on the same PostgreSQL (`ORDER_STORE_URL`). */
+  orderStoreUrl: string;
   /** The server's process and PostgreSQL's main one, whose children are its backends. */
   serverPid: number;
   postgresPid: number;
@@ -37,22 +40,24 @@ export interface TemporalCluster {
   stopServer(): Promise<void>;
   startServer(): void;
   /**
-   * Backs up both of Temporal's databases with pg_dump into `dir` (visibility first, then the main one:
-   * see docs/OPERATIONS.md); returns the files' total size.
+   * Backs up Temporal's two databases and the store of record with pg_dump into `dir` (visibility first,
+   * then the main one, then the store: see docs/OPERATIONS.md); returns the files' total size.
    */
   dumpDatabases(dir: string): number;
-  /** Drops both databases and restores them from `dir` (the server must be stopped). */
+  /** Drops the databases and restores them from `dir` (the server must be stopped). */
   restoreDatabases(dir: string): void;
 }
 
-/** Temporal's two databases, in the order they are dumped: visibility, then the main store. */
-const DATABASES = ['temporal_visibility', 'temporal'] as const;
+/** The store of record's database, beside Temporal's on the same PostgreSQL. */
+const ORDER_STORE_DATABASE = 'orders';
+/**
+ * The databases, in the order they are dumped: visibility, then Temporal's main store, then the store of
+ * record, whose every order Temporal's end was written to before it completed.
+ */
+const DATABASES = ['temporal_visibility', 'temporal', ORDER_STORE_DATABASE] as const;
 
-export interface ClusterOptions {
-  workDir: string;
-  log: WriteStream;
-  say: (line: string) => void;
-}
+/** Where the cluster lives and tells what it does: its PostgreSQL's options. */
+export type ClusterOptions = PostgresOptions;
 
 /** The server's configuration: PostgreSQL for persistence and visibility, every service on a free loopback port. */
 async function writeServerConfig(workDir: string, postgresPort: number): Promise<{ frontend: number; file: string }> {
@@ -124,16 +129,6 @@ dynamicConfigClient:
   return { frontend: ports.frontend, file };
 }
 
-/** Runs a command to its end; its output goes to the log, and a failure names its last line. */
-function runLogged(log: WriteStream, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
-  const result = spawnSync(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
-  log.write(`$ ${command} ${args.join(' ')}\n${result.stdout}${result.stderr}`);
-  if (result.status !== 0)
-    throw new Error(
-      `${path.basename(command)} ${args[0] ?? ''} exited ${result.status ?? result.signal}: ${result.stderr.trim().split('\n').pop()}`,
-    );
-}
-
 /** The full server and its SQL tool, built once with Go into .tools/bin; and the schema files of the same version. */
 function ensureServer(say: (line: string) => void): { server: string; sql: string; schemaDir: string } {
   const server = path.join(SERVER_BIN, 'server');
@@ -159,75 +154,11 @@ function ensureServer(say: (line: string) => void): { server: string; sql: strin
   return { server, sql, schemaDir };
 }
 
-/** Debian's PostgreSQL binaries, installed with apt-get when missing. */
-function ensurePostgres({ log, say }: ClusterOptions): string {
-  const find = () => {
-    const root = '/usr/lib/postgresql';
-    const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
-    const found = versions
-      .map((version) => path.join(root, version, 'bin'))
-      .find((bin) => existsSync(path.join(bin, 'initdb')));
-    return found ?? null;
-  };
-  const found = find();
-  if (found) return found;
-  say('PostgreSQL is not installed: installing it from the Debian packages...');
-  runLogged(log, 'apt-get', ['update', '-qq']);
-  runLogged(log, 'apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'postgresql'], {
-    ...process.env,
-    DEBIAN_FRONTEND: 'noninteractive',
-  });
-  const installed = find();
-  if (!installed) throw new Error('postgresql installed, but no initdb under /usr/lib/postgresql');
-  return installed;
-}
-
-/** A private PostgreSQL on a free loopback port, in the run's directory; as the `postgres` user when we are root. */
-async function startPostgres(
-  bin: string,
-  { workDir, log }: ClusterOptions,
-): Promise<{ port: number; pid: number; stop: () => void; tool: (name: string, args: string[]) => void }> {
-  const dataDir = path.join(workDir, 'postgres');
-  mkdirSync(dataDir);
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) runLogged(log, 'chown', ['-R', 'postgres:postgres', workDir]);
-  const as = (command: string, args: string[]): [string, string[]] =>
-    asRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
-  runLogged(log, ...as(path.join(bin, 'initdb'), ['-D', dataDir, '-U', 'temporal', '--auth=trust', '-E', 'UTF8']));
-  const port = await freePort();
-  // pg_ctl starts it in the background and waits until it takes connections; it is also the one way it stops.
-  // A throwaway database: durability traded for speed.
-  const options = `-p ${port} -h 127.0.0.1 -k ${dataDir} -c fsync=off -c synchronous_commit=off -c max_connections=200`;
-  const stop = () =>
-    void spawnSync(...as(path.join(bin, 'pg_ctl'), ['-D', dataDir, 'stop', '-m', 'fast', '-w', '-t', '20']), {
-      stdio: 'ignore',
-    });
-  runLogged(
-    log,
-    ...as(path.join(bin, 'pg_ctl'), [
-      '-D',
-      dataDir,
-      '-l',
-      path.join(workDir, 'postgres.log'),
-      '-o',
-      options,
-      'start',
-      '-w',
-      '-t',
-      '60',
-    ]),
-  );
-  // The postmaster's pid is the first line of its lock file.
-  const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  const tool = (name: string, args: string[]) =>
-    runLogged(log, ...as(path.join(bin, name), ['-h', '127.0.0.1', '-p', String(port), '-U', 'temporal', ...args]));
-  return { port, pid, stop, tool };
-}
-
 export async function startTemporalCluster(options: ClusterOptions): Promise<TemporalCluster> {
   const { workDir, log, say } = options;
   const { server, sql, schemaDir } = ensureServer(say);
   const postgres = await startPostgres(ensurePostgres(options), options);
+  postgres.tool('createdb', [ORDER_STORE_DATABASE]);
   say(`PostgreSQL on 127.0.0.1:${postgres.port}; laying the schemas with deploy/temporal/setup-schema.sh`);
   runLogged(log, 'sh', [path.resolve(__dirname, '..', 'deploy', 'temporal', 'setup-schema.sh')], {
     ...process.env,
@@ -258,6 +189,7 @@ export async function startTemporalCluster(options: ClusterOptions): Promise<Tem
   };
   return {
     address: `127.0.0.1:${frontend}`,
+    orderStoreUrl: `postgres://temporal@127.0.0.1:${postgres.port}/${ORDER_STORE_DATABASE}`,
     serverPid: temporal.child.pid!,
     postgresPid: postgres.pid,
     exited: temporal.exited,

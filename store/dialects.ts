@@ -29,10 +29,14 @@ const POSTGRES_POOL_SIZE = 10;
 
 export function openDatabase(location: StoreLocation): Kysely<StoreTables> {
   if (location.kind === 'postgres') {
+    const pool = new Pool({ connectionString: location.url, max: POSTGRES_POOL_SIZE, allowExitOnIdle: true });
+    // A connection the server closed (a restart, a failover) fails the query that holds it, and the pool
+    // drops it. Its error events, the pool's for an idle one and the connection's own for one in use, must
+    // be heard: unheard, an error event ends the process.
+    pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined));
     return new Kysely({
-      dialect: new PostgresDialect({
-        pool: new Pool({ connectionString: location.url, max: POSTGRES_POOL_SIZE, allowExitOnIdle: true }),
-      }),
+      dialect: new PostgresDialect({ pool }),
     });
   }
   mkdirSync(path.dirname(path.resolve(location.file)), { recursive: true });

@@ -1,0 +1,173 @@
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { OrderEvent } from '../domain/schemas/order-events';
+import type { OrderView } from '../domain/order-state';
+import { ensurePostgres, startPostgres } from '../stack/postgres';
+import { OrderStore } from '../store/order-store';
+import { eventually } from './helpers/stack';
+
+/**
+ * The store of record's contract, on both of its databases: SQLite (the embedded default) and a private
+ * PostgreSQL (the production shape's), each with its schema laid by the migrations.
+ */
+const workDir = mkdtempSync(path.join(os.tmpdir(), 'order-store-test-'));
+// A folder of its own for PostgreSQL, which runs as its own user when the tests run as root.
+const postgresDir = mkdtempSync(path.join(os.tmpdir(), 'order-store-postgres-'));
+const log = createWriteStream(path.join(workDir, 'postgres.log'));
+let postgres: Awaited<ReturnType<typeof startPostgres>> | undefined;
+const urls: Record<'sqlite' | 'postgres', () => string> = {
+  sqlite: () => `sqlite:${path.join(workDir, 'orders.db')}`,
+  postgres: () => `postgres://temporal@127.0.0.1:${postgres!.port}/orders`,
+};
+
+beforeAll(async () => {
+  const options = { workDir: postgresDir, log, say: () => undefined };
+  postgres = await startPostgres(ensurePostgres(options), options);
+  postgres.tool('createdb', ['orders']);
+}, 120_000);
+afterAll(() => {
+  postgres?.stop();
+  log.end();
+  rmSync(workDir, { recursive: true, force: true });
+  rmSync(postgresDir, { recursive: true, force: true });
+});
+
+let sequence = 0;
+function order(): { view: OrderView; event: (seq: number, type?: string) => OrderEvent } {
+  const orderId = `S-${++sequence}-${Date.now()}`;
+  const view: OrderView = {
+    orderId,
+    status: 'RECEIVED',
+    customerId: `c-store-${sequence}`,
+    currency: 'EUR',
+    items: [{ sku: 'SKU-TEE', quantity: 1, unitPrice: 1999 }],
+    total: 0,
+    payment: null,
+    reason: null,
+    needsAttention: false,
+    createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, sequence)).toISOString(),
+    updatedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, sequence)).toISOString(),
+  };
+  const event = (seq: number, type = 'OrderValidated') =>
+    ({ seq, type, at: view.createdAt, data: { total: 1999 } }) as unknown as OrderEvent;
+  return { view, event };
+}
+
+describe.each(['sqlite', 'postgres'] as const)('the store of record on %s', (kind) => {
+  let store: OrderStore;
+  beforeAll(async () => {
+    store = await OrderStore.open(urls[kind]());
+  });
+  afterAll(() => store.close());
+
+  test('its migrations run again at every start, changing nothing', async () => {
+    const again = await OrderStore.open(urls[kind]());
+    await again.close();
+    const { view, event } = order();
+    expect(await store.claim({ orderId: view.orderId, requestHash: 'h', events: [event(1)], view, lastSeq: 1 })).toBe(
+      null,
+    );
+  });
+
+  test('an id is claimed once: a second claim gets what the store holds, whatever it brings', async () => {
+    const { view, event } = order();
+    const claim = {
+      orderId: view.orderId,
+      requestHash: 'first',
+      events: [event(1, 'OrderReceived')],
+      view,
+      lastSeq: 1,
+    };
+    expect(await store.claim(claim)).toBeNull();
+    expect(await store.claim({ ...claim, requestHash: 'other' })).toEqual({
+      view,
+      requestHash: 'first',
+      closed: false,
+    });
+  });
+
+  test('a write made again, or late, never replaces a newer view; the last one closes the order', async () => {
+    const { view, event } = order();
+    const base = { orderId: view.orderId, requestHash: 'h' };
+    const reserved = { ...view, status: 'RESERVED' as const };
+    const paid = { ...view, status: 'PAID' as const };
+    await store.record({ ...base, events: [event(1), event(2)], view: reserved, lastSeq: 2, closed: false });
+    await store.record({ ...base, events: [event(3)], view: paid, lastSeq: 3, closed: false });
+    // The first write again (a retried activity whose answer was lost): nothing moves back.
+    await store.record({ ...base, events: [event(1), event(2)], view: reserved, lastSeq: 2, closed: false });
+    expect(await store.find(view.orderId)).toEqual({ view: paid, requestHash: 'h', closed: false });
+    await store.record({ ...base, events: [], view: paid, lastSeq: 3, closed: true });
+    expect(await store.find(view.orderId)).toEqual({ view: paid, requestHash: 'h', closed: true });
+    expect((await store.events(view.orderId))!.map(({ seq }) => seq)).toEqual([1, 2, 3]);
+  });
+
+  test("the workflow's first event replaces the claim's (a start that failed, placed again later)", async () => {
+    const { view, event } = order();
+    await store.claim({
+      orderId: view.orderId,
+      requestHash: 'h',
+      events: [event(1, 'OrderReceived')],
+      view,
+      lastSeq: 1,
+    });
+    const later = { ...event(1, 'OrderReceived'), at: '2026-02-02T00:00:00.000Z' };
+    await store.record({ orderId: view.orderId, requestHash: 'h', events: [later], view, lastSeq: 1, closed: false });
+    expect((await store.events(view.orderId))![0]!.at).toBe(later.at);
+  });
+
+  test('lists page newest first through every order of a filter once', async () => {
+    const customerId = `c-list-${kind}-${Date.now()}`;
+    const placed = [order(), order(), order()].map(({ view, event }) => ({ view: { ...view, customerId }, event }));
+    for (const { view, event } of placed)
+      await store.claim({ orderId: view.orderId, requestHash: 'h', events: [event(1)], view, lastSeq: 1 });
+    const first = await store.list({ customerId }, 2, null);
+    const second = await store.list({ customerId }, 2, first.next);
+    expect([...first.views, ...second.views].map(({ orderId }) => orderId)).toEqual(
+      placed.map(({ view }) => view.orderId).reverse(),
+    );
+    expect(second.next).toBeNull();
+    expect((await store.list({ customerId, status: 'CONFIRMED' }, 10, null)).views).toEqual([]);
+    expect((await store.list({ customerId, needsAttention: false }, 10, null)).views).toHaveLength(3);
+  });
+
+  test("an order closed otherwise takes the API's view of it once, never over the workflow's own end", async () => {
+    const { view, event } = order();
+    await store.claim({ orderId: view.orderId, requestHash: 'h', events: [event(1)], view, lastSeq: 1 });
+    const shown = { ...view, status: 'REQUIRES_ATTENTION' as const, needsAttention: true };
+    await store.recordClosedOtherwise(shown);
+    expect(await store.find(view.orderId)).toEqual({ view: shown, requestHash: 'h', closed: true });
+    expect((await store.list({ needsAttention: true, customerId: view.customerId }, 10, null)).views).toEqual([shown]);
+
+    const ended = order();
+    await store.record({
+      orderId: ended.view.orderId,
+      requestHash: 'h',
+      events: [ended.event(1)],
+      view: ended.view,
+      lastSeq: 1,
+      closed: true,
+    });
+    await store.recordClosedOtherwise({ ...ended.view, status: 'REQUIRES_ATTENTION' });
+    expect((await store.find(ended.view.orderId))!.view).toEqual(ended.view);
+  });
+});
+
+test('a PostgreSQL that restarts under the store is used again once it is back', async () => {
+  const store = await OrderStore.open(urls.postgres());
+  try {
+    const { view, event } = order();
+    await store.claim({ orderId: view.orderId, requestHash: 'h', events: [event(1)], view, lastSeq: 1 });
+    postgres!.stop();
+    await expect(store.find(view.orderId)).rejects.toThrow();
+    postgres!.start();
+    // Each pooled connection the restart closed fails its next query once; then the store answers again.
+    const found = await eventually(
+      () => store.find(view.orderId).catch(() => null),
+      (stored) => stored !== null,
+    );
+    expect(found!.view).toEqual(view);
+  } finally {
+    await store.close();
+  }
+}, 60_000);
