@@ -40,6 +40,11 @@ export interface AppOptions {
   taskQueue?: string;
   /** Where request lines go; silent when not given (tests), `bin/api.ts` gives the process's logger. */
   logger?: PinoLogger;
+  /**
+   * Runs the sweep that writes orders closed otherwise into the store (see {@link ClosedOrdersSweep}): what
+   * an API process does. A second app over the same store, as some tests make, needs none.
+   */
+  sweepClosedOrders?: boolean;
 }
 
 /** Body-parser errors that are the caller's: they get their own status, never a 500. */
@@ -62,6 +67,7 @@ export function createApp({
   codec,
   taskQueue = ORDER_TASK_QUEUE,
   logger = createLogger({ level: 'silent' }),
+  sweepClosedOrders = false,
 }: AppOptions): ApiApp {
   const service = new OrdersService(client, store, {
     taskQueue,
@@ -100,7 +106,7 @@ export function createApp({
     codecRouter({ codec, corsOrigins: config.codecCorsOrigins, auth: requireScope(config.apiKeys, 'orders:operate') }),
   );
   const streams = new OrderStreams(service, config.orderStreams);
-  const sweep = new ClosedOrdersSweep(service);
+  const sweep = sweepClosedOrders ? new ClosedOrdersSweep(service) : null;
   app.use(ordersRouter(service, streams, config.apiKeys));
 
   app.use((_req, res) => problem(res, 404, 'Not found', 'no such route'));
@@ -132,7 +138,7 @@ export function createApp({
   return Object.assign(app, {
     stopBackground: () => {
       streams.endAll();
-      sweep.stop();
+      sweep?.stop();
     },
   });
 }

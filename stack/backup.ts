@@ -17,18 +17,21 @@ import path from 'node:path';
 import { backup, DatabaseSync } from 'node:sqlite';
 import { z } from 'zod';
 import { DEV_KEYS_FILE } from '../codec/keys';
+import { ORDER_STORE_FILE } from '../config';
 import { errorMessage } from '../domain/errors';
 
 /**
- * Backups of the embedded stack (`npm start`): the dev server's SQLite database, copied online through
- * SQLite's backup API while the server writes, and the dev payload keys beside it. A backup is a folder
+ * Backups of the embedded stack (`npm start`): the dev server's SQLite database and the store of record's
+ * (`orders.db`, when the store is the embedded default), each copied online through SQLite's backup API
+ * while the stack writes, and the dev payload keys beside them. A backup is a folder
  * with a manifest that names each file with its size and digest; a restore refuses a folder whose files
  * do not match it (docs/OPERATIONS.md).
  */
 
 /** The dev server's database in DATA_DIR (and its write-ahead log and shared memory beside it). */
 export const DATABASE_FILE = 'temporal.db';
-const DATABASE_SIDE_FILES = ['-wal', '-shm'].map((suffix) => `${DATABASE_FILE}${suffix}`);
+/** A SQLite database's write-ahead log and shared memory: stale ones beside a restored file would corrupt it. */
+const sideFiles = (database: string) => ['-wal', '-shm'].map((suffix) => `${database}${suffix}`);
 const MANIFEST_FILE = 'backup.json';
 const MANIFEST_FORMAT = 'order-saga-backup/1';
 /** A backup step's page count that covers any database (Node wants a positive 32-bit integer). */
@@ -74,21 +77,20 @@ export async function takeBackup(dataDir: string, to: string): Promise<BackupRes
   // and the copy holds no order that began after its start.
   const startedAt = new Date();
   try {
-    // Not read-only: a read-only connection cannot open a database in WAL mode whose server has stopped
-    // (it would have to create the shared-memory file). Nothing is written through it.
-    const source = new DatabaseSync(database, { timeout: 10_000 });
-    try {
-      // All pages in one step: a step holds one read transaction, so the copy is the database at one
-      // instant, however much the server writes meanwhile (a copy in several steps restarts whenever
-      // another process writes between them).
-      await backup(source, path.join(to, DATABASE_FILE), { rate: ALL_PAGES });
-    } finally {
-      source.close();
-    }
+    await copyDatabase(database, path.join(to, DATABASE_FILE));
+    // After Temporal's: a workflow completes only once the store holds its end, so the store's copy holds
+    // every order that Temporal's copy holds ended, and more.
+    const store = path.resolve(dataDir, ORDER_STORE_FILE);
+    const storeIncluded = existsSync(store);
+    if (storeIncluded) await copyDatabase(store, path.join(to, ORDER_STORE_FILE));
     const keysFile = path.resolve(dataDir, DEV_KEYS_FILE);
     const keysIncluded = existsSync(keysFile);
     if (keysIncluded) copyFileSync(keysFile, path.join(to, DEV_KEYS_FILE));
-    const names = keysIncluded ? [DATABASE_FILE, DEV_KEYS_FILE] : [DATABASE_FILE];
+    const names = [
+      DATABASE_FILE,
+      ...(storeIncluded ? [ORDER_STORE_FILE] : []),
+      ...(keysIncluded ? [DEV_KEYS_FILE] : []),
+    ];
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
       createdAt: startedAt.toISOString(),
@@ -100,6 +102,21 @@ export async function takeBackup(dataDir: string, to: string): Promise<BackupRes
   } catch (err) {
     rmSync(to, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/** Copies a SQLite database that another process may be writing, as it is at one instant. */
+async function copyDatabase(file: string, to: string): Promise<void> {
+  // Not read-only: a read-only connection cannot open a database in WAL mode whose writer has stopped (it
+  // would have to create the shared-memory file). Nothing is written through it.
+  const source = new DatabaseSync(file, { timeout: 10_000 });
+  try {
+    // All pages in one step: a step holds one read transaction, so the copy is the database at one instant,
+    // however much is written meanwhile (a copy in several steps restarts whenever another process writes
+    // between them).
+    await backup(source, to, { rate: ALL_PAGES });
+  } finally {
+    source.close();
   }
 }
 
@@ -161,9 +178,12 @@ export async function restoreBackup(
     for (const file of incoming) rmSync(file.temporary, { force: true });
     throw err;
   }
-  const replacing = [DATABASE_FILE, ...DATABASE_SIDE_FILES, ...manifest.files.map((file) => file.name)].filter(
-    (name, i, all) => all.indexOf(name) === i && existsSync(path.join(dataDir, name)),
-  );
+  const replacing = [
+    DATABASE_FILE,
+    ...sideFiles(DATABASE_FILE),
+    ...sideFiles(ORDER_STORE_FILE),
+    ...manifest.files.map((file) => file.name),
+  ].filter((name, i, all) => all.indexOf(name) === i && existsSync(path.join(dataDir, name)));
   let replacedDir: string | null = null;
   if (replacing.length > 0) {
     replacedDir = path.join(dataDir, `replaced-${timestamp(new Date())}`);

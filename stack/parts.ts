@@ -74,7 +74,14 @@ export async function serveApi(
   logger: PinoLogger = createLogger({ level: 'silent' }),
   listening: ListenOptions = {},
 ) {
-  const app = createApp({ client, store, config, codec, logger: logger.child({ component: 'api' }) });
+  const app = createApp({
+    client,
+    store,
+    config,
+    codec,
+    logger: logger.child({ component: 'api' }),
+    sweepClosedOrders: true,
+  });
   const server = createHardenedServer(app);
   await listen(server, config.apiPort, listening);
   return {

@@ -158,7 +158,6 @@ export async function startTemporalCluster(options: ClusterOptions): Promise<Tem
   const { workDir, log, say } = options;
   const { server, sql, schemaDir } = ensureServer(say);
   const postgres = await startPostgres(ensurePostgres(options), options);
-  postgres.tool('createdb', [ORDER_STORE_DATABASE]);
   say(`PostgreSQL on 127.0.0.1:${postgres.port}; laying the schemas with deploy/temporal/setup-schema.sh`);
   runLogged(log, 'sh', [path.resolve(__dirname, '..', 'deploy', 'temporal', 'setup-schema.sh')], {
     ...process.env,

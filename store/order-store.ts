@@ -13,7 +13,7 @@ export interface StoredOrder {
   closed: boolean;
 }
 
-/** What a list of orders is filtered by (docs/API.md, "GET /orders"). */
+/** What a list of orders is filtered by (docs/API.md, "Listing orders"). */
 export interface OrderFilter {
   customerId?: string;
   status?: string;

@@ -5,6 +5,10 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Client, Connection } from '@temporalio/client';
 import { DEV_KEYS_FILE } from '../codec/keys';
+import { ORDER_STORE_FILE } from '../config';
+import type { OrderView } from '../domain/order-state';
+import type { OrderEvent } from '../domain/schemas/order-events';
+import { OrderStore } from '../store/order-store';
 import {
   BACKUPS_FOLDER,
   DATABASE_FILE,
@@ -179,6 +183,59 @@ test('npm run restore refuses a running stack, a folder that is not a backup, an
   expect(missing.code).toBe(1);
   expect(missing.stderr).toContain(`is not a complete backup: ${DATABASE_FILE} is missing`);
   unchanged();
+});
+
+test('a backup carries the store of record, copied at one instant while orders are written to it', async () => {
+  const dataDir = tempDir();
+  databaseIn(dataDir);
+  const store = await OrderStore.open(`sqlite:${path.join(dataDir, ORDER_STORE_FILE)}`);
+  const place = (orderId: string) => {
+    const view: OrderView = {
+      orderId,
+      status: 'RECEIVED',
+      customerId: 'c-backup',
+      currency: 'EUR',
+      items: [{ sku: 'SKU-TEE', quantity: 1, unitPrice: 1999 }],
+      total: 0,
+      payment: null,
+      reason: null,
+      needsAttention: false,
+      createdAt: new Date().toISOString(),
+      updatedAt: new Date().toISOString(),
+    };
+    const first = { seq: 1, type: 'OrderReceived', at: view.createdAt, data: {} } as unknown as OrderEvent;
+    return store.claim({ orderId, requestHash: 'h', events: [first], view, lastSeq: 1 });
+  };
+  const before = Array.from({ length: 50 }, (_, i) => `before-${i}`);
+  for (const orderId of before) await place(orderId);
+  let writing = true;
+  let during = 0;
+  const writer = (async () => {
+    while (writing) {
+      await place(`during-${during++}`);
+      // SQLite answers this process at once: without a turn of the event loop the backup's exit is never heard.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  })();
+  const backup = await npmRun('backup', [], { DATA_DIR: dataDir });
+  writing = false;
+  await writer;
+  await store.close();
+  expect(backup.code).toBe(0);
+  expect(backup.stdout).toContain(`${ORDER_STORE_FILE}: `);
+
+  const restoredDir = tempDir();
+  const [backupDir] = listBackups(path.join(dataDir, BACKUPS_FOLDER));
+  expect((await npmRun('restore', [backupDir!], { DATA_DIR: restoredDir })).code).toBe(0);
+  const restored = await OrderStore.open(`sqlite:${path.join(restoredDir, ORDER_STORE_FILE)}`);
+  try {
+    for (const orderId of before) expect(await restored.find(orderId)).not.toBeNull();
+    const { views } = await restored.list({ customerId: 'c-backup' }, 100, null);
+    expect(views.length).toBeGreaterThanOrEqual(before.length);
+    expect(views.length).toBeLessThanOrEqual(before.length + during);
+  } finally {
+    await restored.close();
+  }
 });
 
 test('a restore moves what it replaces aside instead of deleting it', async () => {

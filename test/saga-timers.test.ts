@@ -19,6 +19,7 @@ import type { OrderView } from '../domain/order-state';
 import { FailureType } from '../domain/reasons';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import type { PaymentRecord } from '../payment-provider/protocol';
+import type { OrderRecord } from '../store/order-store';
 import { LOST_PAYMENT, makeOrder } from './helpers/stack';
 import { PRODUCTION_SETTINGS, startOrderIn, startTimeSkipping, timeSkippingWorker } from './helpers/time-skipping';
 
@@ -217,6 +218,48 @@ test('an endpoint that never answers: the order is flagged after a minute of fai
   expect(tookMs).toBeGreaterThan(webhookSettings.webhooks!.giveUpMs - 5 * MINUTE);
   expect(tookMs).toBeLessThan(webhookSettings.webhooks!.giveUpMs + 5 * MINUTE);
   expect(events!.length).toBeLessThan(100);
+});
+
+test('a store of record down for 3 hours: the order is not delayed, is flagged after a minute, and completes once the store holds its end', async () => {
+  let storeDown = true;
+  const writes: OrderRecord[] = [];
+  const activities = answeringSystems({
+    async getPaymentStatus({ paymentId }) {
+      return paymentOf(paymentId.slice('pay_'.length), 'succeeded');
+    },
+    async recordOrder(record) {
+      if (storeDown) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+      writes.push(record);
+    },
+  });
+  const seen = await withWorker(activities, async (taskQueue) => {
+    const handle = await startOrderIn(env, taskQueue, makeOrder({ payment: LOST_PAYMENT }));
+    await env.sleep(PRODUCTION_SETTINGS.paymentWindowMs + 5 * MINUTE);
+    const whileDown = await handle.describe();
+    const confirmedWhileDown = await handle.query(getOrderQuery);
+    await env.sleep(3 * HOUR);
+    storeDown = false;
+    const end = (await handle.result()) as OrderView;
+    return {
+      whileDown: {
+        status: confirmedWhileDown.status,
+        running: whileDown.status.name,
+        flagged: whileDown.typedSearchAttributes.get(OrderSearchAttributes.storeBehind),
+      },
+      end,
+      after: (await handle.describe()).typedSearchAttributes.get(OrderSearchAttributes.storeBehind),
+      id: handle.workflowId,
+    };
+  });
+  // The steps went on while the store was down: confirmed at the window, but kept open until the store took it.
+  expect(seen.whileDown).toEqual({ status: 'CONFIRMED', running: 'RUNNING', flagged: true });
+  expect(seen.after).toBe(false);
+  expect(seen.end.status).toBe('CONFIRMED');
+  // Every event once, the last write closing the order with the view it ended with.
+  expect(writes.flatMap((write) => write.events.map((event) => event.seq))).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  expect(writes.at(-1)).toMatchObject({ closed: true, view: seen.end, lastSeq: 7 });
+  // Hours of retries of one write add nothing to history.
+  expect(await historyLength(seen.id)).toBeLessThan(60);
 });
 
 test('late money its provider keeps refusing: support is told after 3 tries, and a year of refusals keeps every run short', async () => {

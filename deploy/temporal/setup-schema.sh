@@ -1,6 +1,7 @@
 #!/bin/sh
-# Creates, or upgrades, Temporal's two PostgreSQL databases: persistence and visibility. Compose runs it
-# in temporalio/admin-tools; `npm run test:cluster` runs it with the Go-built tool and the module's schema
+# Creates, or upgrades, Temporal's two PostgreSQL databases: persistence and visibility; and creates the
+# store of record's, `orders`, whose tables the API and the workers migrate at start. Compose runs it in
+# temporalio/admin-tools; `npm run test:cluster` runs it with the Go-built tool and the module's schema
 # files (the variables below).
 set -eu
 SQL_TOOL="${SQL_TOOL:-temporal-sql-tool}"
@@ -21,4 +22,6 @@ setup() {
 
 setup temporal "$SCHEMA_DIR/temporal/versioned"
 setup temporal_visibility "$SCHEMA_DIR/visibility/versioned"
+"$SQL_TOOL" --plugin postgres12 --ep "$SQL_HOST" -p "$SQL_PORT" -u "$SQL_USER" --db orders create-database 2>/dev/null ||
+  echo "database orders exists"
 echo "schemas ready"

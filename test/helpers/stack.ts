@@ -238,6 +238,7 @@ export async function startStack({
   const app = createApp({
     client,
     store,
+    sweepClosedOrders: true,
     config: { ...appConfig, apiKeys: TEST_API_KEYS },
     codec,
     taskQueue,
