@@ -9,7 +9,8 @@ import type { OrderView } from '../domain/order-state';
 import type { OrderRequest } from '../domain/order-request';
 import { createSandbox } from '../sandbox/server';
 import { connectClient, freePort, waitUntilAnswers } from '../stack/parts';
-import { judgeOrders, judgeWorkflows, waitForOrdersToEnd } from './order-checks';
+import { judgeOrders, judgeStore, judgeWorkflows, waitForOrdersToEnd } from './order-checks';
+import { OrderStore } from '../store/order-store';
 import { entryCompiled, runScript, startLogged, type EntryPoint } from '../stack/children';
 import { CLUSTER_SERVER_VERSION, startTemporalCluster, type TemporalCluster } from '../stack/temporal-cluster';
 import { errorMessage } from '../domain/errors';
@@ -170,18 +171,27 @@ async function main(): Promise<number> {
   const visibility = await connectClient(config, encryptionKeys(config).keys);
   const workflows = await judgeWorkflows(visibility.client, { timeoutMs: 60_000 });
   for (const problem of workflows.problems) say(problem);
+  const store = await OrderStore.open(config.orderStoreUrl);
+  const { storeMismatches, problems: storeProblems } = await judgeStore(visibility.client, store, placed.keys());
+  for (const problem of storeProblems) say(problem);
+  await store.close();
   await visibility.connection.close();
 
   sandbox.close();
   sandboxServer.closeAllConnections();
   await new Promise((resolve) => sandboxServer.close(resolve));
   const ok =
-    lost === 0 && workflows.failed === 0 && workflows.stale === 0 && moneyMismatches === 0 && doubleCharges === 0;
+    lost === 0 &&
+    workflows.failed === 0 &&
+    workflows.stale === 0 &&
+    moneyMismatches === 0 &&
+    doubleCharges === 0 &&
+    storeMismatches === 0;
   if (!ok) say(`logs kept in ${workDir}`);
   say(`${byStatus}; ${Math.round((Date.now() - started) / 1000)} s`);
   console.log(
     `[cluster] orders ${ORDERS}, terminal ${terminal.length}, lost ${lost}, failed workflows ${workflows.failed}, stale statuses ${workflows.stale}, ` +
-      `money mismatches ${moneyMismatches}, double charges ${doubleCharges}` +
+      `money mismatches ${moneyMismatches}, double charges ${doubleCharges}, store mismatches ${storeMismatches}` +
       ` (Temporal ${CLUSTER_SERVER_VERSION} on PostgreSQL, 2 APIs, 2 workers, 1 killed)`,
   );
   return ok ? 0 : 1;

@@ -1,6 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
 import type { Client } from '@temporalio/client';
-import { ORDER_WORKFLOW_TYPE } from '../domain/contract';
+import { getEventsQuery, ORDER_WORKFLOW_TYPE, orderWorkflowId } from '../domain/contract';
+import { viewInMemo } from '../domain/schemas/order-record';
+import type { OrderStore } from '../store/order-store';
 import { closedOtherwise, notTerminal } from '../api/closed-orders';
 import { isTerminal, type OrderView } from '../domain/order-state';
 import { OrderSearchAttributes } from '../domain/search-attributes';
@@ -137,4 +140,39 @@ export function judgeStatusEvents(expected: Map<string, StatusEvent[]>, received
   }
   const repeats = received.reduce((sum, event) => sum + event.copies - 1, 0);
   return { told, taken: received.length, repeats, missing, outOfOrder, problems };
+}
+
+/**
+ * Every ended order in the store of record as Temporal ended it: recorded as closed, with the view its
+ * workflow's memo holds and the event log the workflow itself holds (asked of it: a worker must poll).
+ * Orders whose workflow is not completed (still running, or closed otherwise) are not judged.
+ */
+export async function judgeStore(client: Client, store: OrderStore, orderIds: Iterable<string>) {
+  const problems: string[] = [];
+  let storeMismatches = 0;
+  for (const orderId of orderIds) {
+    const handle = client.workflow.getHandle(orderWorkflowId(orderId));
+    const description = await handle.describe();
+    if (description.status.name !== 'COMPLETED') continue;
+    const [kept, keptEvents, events] = await Promise.all([
+      store.find(orderId),
+      store.events(orderId),
+      handle.query(getEventsQuery),
+    ]);
+    const view = viewInMemo(description.memo);
+    const differs = !kept
+      ? 'not in the store'
+      : !kept.closed
+        ? 'not recorded as ended'
+        : !isDeepStrictEqual(kept.view, view)
+          ? `its view is ${kept.view.status}, Temporal's ${view?.status}`
+          : !isDeepStrictEqual(keptEvents, events)
+            ? `its event log has ${keptEvents?.length ?? 0} events, Temporal's ${events.length}`
+            : null;
+    if (differs) {
+      storeMismatches++;
+      problems.push(`store mismatch: ${orderId} ${differs}`);
+    }
+  }
+  return { storeMismatches, problems };
 }
