@@ -42,7 +42,13 @@ import { OrderSummary, type ListOrdersQuery } from './http-schemas';
 import { orderStartOptions } from './start-order';
 import { closedOtherwise, shownView } from './closed-orders';
 import { isTemporalUnavailable } from './temporal-unavailable';
-import type { OrderFilter, OrderStore, PagePosition, StoredOrder as KeptOrder } from '../store/order-store';
+import type {
+  OrderFilter,
+  OrderRecord,
+  OrderStore,
+  PagePosition,
+  StoredOrder as KeptOrder,
+} from '../store/order-store';
 import type { PinoLogger } from '../observability/logger';
 
 /** `unknown`: Temporal could not say within the deadline whether the order was recorded (it may yet be). */
@@ -126,14 +132,21 @@ export class OrdersService {
       workflowIdConflictPolicy: 'USE_EXISTING',
     });
     try {
-      const view = OrderView.parse(
-        await this.withinDeadline(() =>
-          this.client.workflow.executeUpdateWithStart(awaitAcceptanceUpdate, {
-            args: [{ requestHash: input.requestHash }],
-            startWorkflowOperation,
-          }),
-        ),
+      const accepted = await this.withinDeadline(() =>
+        this.client.workflow.executeUpdateWithStart(awaitAcceptanceUpdate, {
+          args: [{ requestHash: input.requestHash }],
+          startWorkflowOperation,
+        }),
       );
+      const view = OrderView.parse(accepted.view);
+      await this.recordInStore({
+        orderId: request.orderId,
+        requestHash: input.requestHash,
+        events: accepted.events,
+        view,
+        lastSeq: accepted.events.length,
+        closed: false,
+      });
       if (view.createdAt !== input.receivedAt) return { kind: 'existing', view };
       return { kind: view.status === Status.REJECTED ? 'rejected' : 'created', view };
     } catch (err) {
@@ -217,21 +230,26 @@ export class OrdersService {
       storeDown = true;
       this.storeFailed(err, 'reading the order from Temporal alone');
     }
+    const inHistory = await this.eventsInHistory(orderId);
+    if (inHistory) return inHistory;
+    if (storeDown)
+      throw new OrderStoreUnavailableError('the order store did not answer, and Temporal does not hold the order');
+    return kept ? this.store.events(orderId) : null;
+  }
+
+  /** The order's events folded out of its history's memo updates, oldest first; null when Temporal does not hold it. */
+  private async eventsInHistory(orderId: string): Promise<OrderEvent[] | null> {
     let history;
     try {
       history = await this.withinDeadline(() =>
         this.client.workflow.getHandle(orderWorkflowId(orderId)).fetchHistory(),
       );
     } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND)))
-        throw err;
-      if (storeDown)
-        throw new OrderStoreUnavailableError('the order store did not answer, and Temporal does not hold the order');
-      return kept ? this.store.events(orderId) : null;
+      if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND)) return null;
+      throw err;
     }
     // Only the events: the view beside them in the same memo update is not needed here (and is encrypted).
-    // A memo update holds one event (`event`: the start's, and every write of an order started before
-    // `fewer-round-trips`) or the events of one workflow task (`events`).
+    // A memo update holds one event (`event`: the start's) or the events of one workflow task (`events`).
     const payloads = (history.events ?? []).flatMap((event) => {
       const fields =
         event.workflowExecutionStartedEventAttributes?.memo?.fields ??
@@ -282,9 +300,17 @@ export class OrdersService {
   async recordClosedOtherwiseSince(since: Date): Promise<number> {
     let written = 0;
     for (const orderId of await this.closedOtherwiseSince(since)) {
-      const shown = await this.fromTemporal(orderId);
-      if (!shown) continue;
-      await this.store.recordClosedOtherwise(shown.view);
+      const [shown, events] = await Promise.all([this.fromTemporal(orderId), this.eventsInHistory(orderId)]);
+      if (!shown || !events) continue;
+      // The whole record: an order not placed through the API may have none in the store yet.
+      await this.store.record({
+        orderId,
+        requestHash: shown.requestHash,
+        events,
+        view: shown.view,
+        lastSeq: events.length,
+        closed: true,
+      });
       written++;
     }
     return written;
@@ -415,6 +441,19 @@ export class OrdersService {
     } catch (err) {
       this.storeFailed(err, 'placing the order on Temporal alone');
       return null;
+    }
+  }
+
+  /**
+   * Writes what the order answered its checkout with: the workflow writes its first task's events only with
+   * its next task's, so that its answer waits for nothing more. Best effort: the workflow's next write
+   * holds them too.
+   */
+  private async recordInStore(record: OrderRecord): Promise<void> {
+    try {
+      await this.store.record(record);
+    } catch (err) {
+      this.storeFailed(err, 'the workflow records the order at its next step');
     }
   }
 

@@ -55,8 +55,17 @@ export interface AcceptanceRequest {
 }
 /** Failure type of an acceptance whose request hash differs from the order's (the API answers 409). */
 export const ORDER_CONFLICT = 'ORDER_CONFLICT';
+/**
+ * What the acceptance update answers: the view, and the events that led to it, which the API writes to the
+ * store of record as it answers the checkout (the workflow writes its first task's events with its next
+ * task's, so that its first answer waits for nothing more).
+ */
+export interface AcceptedOrder {
+  view: OrderView;
+  events: OrderEvent[];
+}
 /** Update: wait until the order has a payment link or has ended (used with update-with-start). */
-export const awaitAcceptanceUpdate = defineUpdate<OrderView, [AcceptanceRequest]>('awaitAcceptance');
+export const awaitAcceptanceUpdate = defineUpdate<AcceptedOrder, [AcceptanceRequest]>('awaitAcceptance');
 /** Query: the current view. */
 export const getOrderQuery = defineQuery<OrderView>('getOrder');
 /** Query: the domain events so far. */

@@ -41,8 +41,14 @@ export function openDatabase(location: StoreLocation): Kysely<StoreTables> {
   }
   mkdirSync(path.dirname(path.resolve(location.file)), { recursive: true });
   const database = new DatabaseSync(location.file);
-  // Write-ahead logging: readers (the API) never wait for the writer (the worker), and neither blocks the other.
-  database.exec(`PRAGMA journal_mode = WAL; PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+  // Write-ahead logging: readers (the API) never wait for the writer (the worker), and neither blocks the
+  // other. `synchronous = NORMAL` syncs the log at checkpoints, not at every commit: a write that commits
+  // survives the process, and only the machine's own crash may lose the last ones, which the workflow and
+  // the API write again (the API places an id before the start; the workflow completes after its last
+  // write). A sync per commit would block the process's one thread for each (SQLite is synchronous here).
+  database.exec(
+    `PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`,
+  );
   return new Kysely({ dialect: new SqliteDialect({ database: asKyselySqlite(database) }) });
 }
 

@@ -91,7 +91,8 @@ export class OrderStore {
   }
 
   /**
-   * Writes one record of the workflow's: its new events, and its view unless the store holds a newer one.
+   * Writes one record of the order's: its new events, and its view unless the store holds a newer one or
+   * the order's end. The workflow writes them; the API writes what the order answered its checkout with.
    * The workflow's events replace what a claim wrote for the same seq (the first event of a start that
    * failed, with the time of that attempt).
    */
@@ -113,33 +114,11 @@ export class OrderStore {
               closed: row.closed,
               view: row.view,
             })
-            .where((eb) =>
-              eb.or([
-                eb('orders.last_seq', '<=', row.last_seq),
-                eb.and([eb('orders.last_seq', '=', row.last_seq), eb('orders.closed', '<', row.closed)]),
-              ]),
-            ),
+            // A closed order's record is final; an open one takes any write as new as what it holds.
+            .where((eb) => eb.and([eb('orders.closed', '=', 0), eb('orders.last_seq', '<=', row.last_seq)])),
         )
         .execute();
     });
-  }
-
-  /**
-   * The view of an order whose workflow closed other than by completing (terminated by hand): it can no
-   * longer write its end, so the API writes the view it shows for it, as the order's last record.
-   */
-  async recordClosedOtherwise(view: OrderView): Promise<void> {
-    await this.db
-      .updateTable('orders')
-      .set({
-        status: view.status,
-        needs_attention: view.needsAttention ? 1 : 0,
-        closed: 1,
-        view: JSON.stringify(view),
-      })
-      .where('order_id', '=', view.orderId)
-      .where('closed', '=', 0)
-      .execute();
   }
 
   /** A page of orders, newest first: `limit` views, and where the next page starts (null: the last page). */

@@ -74,10 +74,9 @@ test('an order whose systems all answer reaches its payment link in one call, re
     'StockReserved',
     'PaymentRequested',
   ]);
-  // One write to the store of record per workflow task: after the link, and the order's end.
+  // One write to the store of record, at the order's end: the API wrote the link's events with its answer.
   expect(await localCallSummaries(handle)).toEqual([
     ONE_CALL,
-    STORE_RECORD_SUMMARY,
     'submit the order to fulfillment',
     'notify the customer (order-confirmed)',
     STORE_RECORD_SUMMARY,
@@ -107,6 +106,8 @@ test('what a call that lost its answer did is undone when the steps one by one e
   expect(view.reason?.code).toBe(Reason.UNKNOWN_SKU);
   // The lost call reserved stock and opened a payment that the record never held: both are undone.
   expect(stockOf('SKU-TEE')).toBe(stockBefore);
-  expect(paymentsOf(request.orderId).map((p) => p.status)).toEqual(['voided']);
+  // The sandbox takes a tok_ok payment 100 ms after it opens: on a busy machine the undo comes later and
+  // returns the money instead of voiding the payment. Undone either way, once.
+  expect(paymentsOf(request.orderId).map((p) => p.status)).toEqual([expect.stringMatching(/^(voided|refunded)$/)]);
   expect(netMoney(stack, request.orderId)).toBe(0);
 });

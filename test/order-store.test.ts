@@ -99,6 +99,9 @@ describe.each(['sqlite', 'postgres'] as const)('the store of record on %s', (kin
     expect(await store.find(view.orderId)).toEqual({ view: paid, requestHash: 'h', closed: false });
     await store.record({ ...base, events: [], view: paid, lastSeq: 3, closed: true });
     expect(await store.find(view.orderId)).toEqual({ view: paid, requestHash: 'h', closed: true });
+    // The API's write of what the order answered its checkout, arriving after the end: the end stays.
+    await store.record({ ...base, events: [event(1), event(2)], view: reserved, lastSeq: 3, closed: false });
+    expect(await store.find(view.orderId)).toEqual({ view: paid, requestHash: 'h', closed: true });
     expect((await store.events(view.orderId))!.map(({ seq }) => seq)).toEqual([1, 2, 3]);
   });
 
@@ -131,25 +134,14 @@ describe.each(['sqlite', 'postgres'] as const)('the store of record on %s', (kin
     expect((await store.list({ customerId, needsAttention: false }, 10, null)).views).toHaveLength(3);
   });
 
-  test("an order closed otherwise takes the API's view of it once, never over the workflow's own end", async () => {
+  test('an order the store never heard of is recorded whole by one write, as the sweep of terminated orders makes', async () => {
     const { view, event } = order();
-    await store.claim({ orderId: view.orderId, requestHash: 'h', events: [event(1)], view, lastSeq: 1 });
     const shown = { ...view, status: 'REQUIRES_ATTENTION' as const, needsAttention: true };
-    await store.recordClosedOtherwise(shown);
-    expect(await store.find(view.orderId)).toEqual({ view: shown, requestHash: 'h', closed: true });
+    const events = [event(1, 'OrderReceived'), event(2)];
+    await store.record({ orderId: view.orderId, requestHash: null, events, view: shown, lastSeq: 2, closed: true });
+    expect(await store.find(view.orderId)).toEqual({ view: shown, requestHash: null, closed: true });
+    expect(await store.events(view.orderId)).toEqual(events);
     expect((await store.list({ needsAttention: true, customerId: view.customerId }, 10, null)).views).toEqual([shown]);
-
-    const ended = order();
-    await store.record({
-      orderId: ended.view.orderId,
-      requestHash: 'h',
-      events: [ended.event(1)],
-      view: ended.view,
-      lastSeq: 1,
-      closed: true,
-    });
-    await store.recordClosedOtherwise({ ...ended.view, status: 'REQUIRES_ATTENTION' });
-    expect((await store.find(ended.view.orderId))!.view).toEqual(ended.view);
   });
 });
 

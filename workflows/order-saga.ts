@@ -4,6 +4,7 @@ import type { NotificationTemplate } from '../activities/notifications';
 import {
   ORDER_CONFLICT,
   type AcceptanceRequest,
+  type AcceptedOrder,
   type CancelRequest,
   type OperatorRequest,
   type OrderWorkflowInput,
@@ -173,7 +174,14 @@ export class OrderSaga {
       () => here.busy,
       webhooks && ((event) => webhooks.tell(event)),
     );
-    this.storeRecord = new StoreRecord(this.log, input.request.orderId, input.requestHash, () => here.busy);
+    this.storeRecord = new StoreRecord(
+      this.log,
+      input.request.orderId,
+      input.requestHash,
+      () => here.busy,
+      // Asked from the first activation, before the first event is appended.
+      () => this.log.size > 0 && ACCEPTED_STATUSES.includes(this.log.state.status),
+    );
     this.catalogAndInventory = new SystemCalls(withinBudget(INVENTORY_OPTIONS, settings.stepGiveUpMs), here);
     this.paymentCreation = new SystemCalls(CREATE_PAYMENT_OPTIONS, here);
     this.fulfillment = new SystemCalls(CONFIRM_OPTIONS, here);
@@ -220,10 +228,10 @@ export class OrderSaga {
     }
   }
 
-  /** The view once the order has answered its checkout: a payment link, or its end. */
-  async accepted(): Promise<OrderView> {
+  /** The order once it has answered its checkout (a payment link, or its end): its view and its events. */
+  async accepted(): Promise<AcceptedOrder> {
     await wf.condition(() => ACCEPTED_STATUSES.includes(this.log.state.status));
-    return this.log.view;
+    return { view: this.log.view, events: this.log.events };
   }
 
   /** A cancel from the customer or support, taken while the order can still be cancelled, once. */

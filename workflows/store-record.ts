@@ -33,9 +33,12 @@ export interface RecordedLog {
 /**
  * Keeps the store of record up with the order's log (store/order-store.ts), beside the saga's steps and
  * never in their way: once per workflow task that appended events, when nothing else runs in it (as the
- * memo is written), with every event since the last write. The first event alone is never written: the
- * API placed it in the store with the order's id. The last write, {@link close}, says the order ended; the
- * workflow completes only after it, so Temporal never forgets an order the store does not hold whole.
+ * memo is written), with every event since the last write. Not until the order has answered its checkout
+ * (a payment link, or its end), and not for the events that answer holds, so that the answer waits for no
+ * write: the API placed the first event with the order's id, and writes the events of the answer (the
+ * acceptance update's); the first write after it holds them again. The
+ * last write, {@link close}, says the order ended; the workflow completes only after it, so Temporal never
+ * forgets an order the store does not hold whole.
  *
  * A write that keeps failing past {@link STORE_FLAG_AFTER_MS} flags the order `StoreBehind`, is counted
  * and logged, and goes on until the store takes it; the flag is cleared then.
@@ -48,15 +51,20 @@ export class StoreRecord {
   private readonly firstHere: SystemCalls;
   private readonly recordOrder: wf.ActivityInterfaceFor<OrderActivities>['recordOrder'];
 
+  /**
+   * @param taskBusy whether something more runs in the workflow task (a local activity in flight).
+   * @param answered whether the order has answered its checkout.
+   */
   constructor(
     private readonly log: RecordedLog,
     private readonly orderId: string,
     private readonly requestHash: string,
     taskBusy: () => boolean,
+    answered: () => boolean,
   ) {
     this.firstHere = new SystemCalls(RECORD_OPTIONS, new LocalAttempts());
     this.recordOrder = wf.proxyActivities<OrderActivities>(RECORD_OPTIONS).recordOrder;
-    void wf.CancellationScope.nonCancellable(() => this.keepUp(taskBusy));
+    void wf.CancellationScope.nonCancellable(() => this.keepUp(taskBusy, answered));
   }
 
   /** Writes the order's last record, and returns once the store holds it. */
@@ -65,10 +73,13 @@ export class StoreRecord {
     await wf.condition(() => this.closed);
   }
 
-  private async keepUp(taskBusy: () => boolean): Promise<never> {
+  private async keepUp(taskBusy: () => boolean, answered: () => boolean): Promise<never> {
+    await wf.condition(() => answered() || this.closing);
+    // The events the API writes with the checkout's answer.
+    const answeredWith = this.log.size;
     for (;;) {
       await wf.condition(
-        () => !taskBusy() && ((this.closing && !this.closed) || this.log.size > Math.max(this.written, 1)),
+        () => !taskBusy() && ((this.closing && !this.closed) || this.log.size > Math.max(this.written, answeredWith)),
       );
       const closing = this.closing;
       const events = this.log.events;
