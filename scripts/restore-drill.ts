@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Runtime } from '@temporalio/worker';
 import { createHttpClient } from '../activities/http';
-import { loadConfig } from '../config';
+import { loadConfig, ORDER_STORE_FILE } from '../config';
 import type { OrderRequest } from '../domain/order-request';
 import type { OrderView } from '../domain/order-state';
 import { createLogger, TemporalPinoLogger } from '../observability/logger';
@@ -69,7 +69,7 @@ async function main(): Promise<number> {
     // Long enough for a compensation to wait out the refund outage across the restore.
     COMPENSATION_GIVE_UP_MS: '120000',
   };
-  const server = SERVER_KIND === 'cluster' ? await clusterServer(env) : await devServer(cli, temporalPort);
+  const server = SERVER_KIND === 'cluster' ? await clusterServer(env) : await devServer(cli, temporalPort, env);
   const config = loadConfig(env);
   const bundlePath = path.join(logDir, 'workflows.js');
   await writeWorkflowBundle(bundlePath);
@@ -300,8 +300,11 @@ interface DrillServer {
   stop(): Promise<void>;
 }
 
-/** The local stack's dev server on SQLite; lost with its machine, restored onto a new one. */
-async function devServer(cli: string, port: number): Promise<DrillServer> {
+/**
+ * The local stack's dev server on SQLite, and the store of record beside it (`orders.db`, as `npm start`
+ * keeps them both in DATA_DIR); lost with their machine, restored onto a new one. Points `env` at the store.
+ */
+async function devServer(cli: string, port: number, env: NodeJS.ProcessEnv): Promise<DrillServer> {
   const start = async (dataDir: string) => {
     mkdirSync(dataDir, { recursive: true });
     const server = new DevServerProcess(cli, {
@@ -314,6 +317,8 @@ async function devServer(cli: string, port: number): Promise<DrillServer> {
   };
   const lost = path.join(logDir, 'lost-machine');
   const backupDir = path.join(logDir, 'backup');
+  const storeIn = (dataDir: string) => `sqlite:${path.join(dataDir, ORDER_STORE_FILE)}`;
+  env.ORDER_STORE_URL = storeIn(lost);
   let server = await start(lost);
   return {
     what: `the dev server on ${lost}`,
@@ -326,6 +331,7 @@ async function devServer(cli: string, port: number): Promise<DrillServer> {
     async restore() {
       const restored = path.join(logDir, 'new-machine');
       await restoreBackup(backupDir, restored);
+      env.ORDER_STORE_URL = storeIn(restored);
       server = await start(restored);
     },
     stop: () => server.stop(),
