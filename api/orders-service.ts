@@ -451,7 +451,7 @@ export class OrdersService {
    */
   private async recordInStore(record: OrderRecord): Promise<void> {
     try {
-      await this.store.record(record);
+      await this.store.recordAnswer(record);
     } catch (err) {
       this.storeFailed(err, 'the workflow records the order at its next step');
     }

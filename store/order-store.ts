@@ -91,33 +91,27 @@ export class OrderStore {
   }
 
   /**
-   * Writes one record of the order's: its new events, and its view unless the store holds a newer one or
-   * the order's end. The workflow writes them; the API writes what the order answered its checkout with.
-   * The workflow's events replace what a claim wrote for the same seq (the first event of a start that
-   * failed, with the time of that attempt).
+   * Writes one record of the workflow's: its events since its last write, and the view they led to, unless
+   * the store holds a newer one. The workflow's record is the order's truth: a workflow task whose worker
+   * was lost may have written before the task ran again, with other times, so what it writes replaces what
+   * the store holds for the same seqs, even the end. (A run again that took another way with fewer events
+   * would leave the lost run's later ones: not seen yet.)
    */
   async record(record: OrderRecord): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
       await insertEvents(tx, record.orderId, record.events, 'replace');
-      const row = orderRow(record);
-      await tx
-        .insertInto('orders')
-        .values(row)
-        .onConflict((conflict) =>
-          conflict
-            .column('order_id')
-            .doUpdateSet({
-              status: row.status,
-              needs_attention: row.needs_attention,
-              updated_at: row.updated_at,
-              last_seq: row.last_seq,
-              closed: row.closed,
-              view: row.view,
-            })
-            // A closed order's record is final; an open one takes any write as new as what it holds.
-            .where((eb) => eb.and([eb('orders.closed', '=', 0), eb('orders.last_seq', '<=', row.last_seq)])),
-        )
-        .execute();
+      await upsertOrder(tx, record, 'workflow');
+    });
+  }
+
+  /**
+   * Writes what the order answered its checkout with (the API, as it answers): its events and view, unless
+   * the workflow has written as much or more since, or the order's end.
+   */
+  async recordAnswer(record: OrderRecord): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await insertEvents(tx, record.orderId, record.events, 'keep');
+      await upsertOrder(tx, record, 'answer');
     });
   }
 
@@ -188,6 +182,32 @@ function orderRow(record: OrderRecord): StoreTables['orders'] {
     closed: record.closed ? 1 : 0,
     view: JSON.stringify(view),
   };
+}
+
+/** The order's row: inserted, or updated unless the store holds a newer view (or, for an answer, the end). */
+async function upsertOrder(db: Kysely<StoreTables>, record: OrderRecord, by: 'workflow' | 'answer'): Promise<void> {
+  const row = orderRow(record);
+  await db
+    .insertInto('orders')
+    .values(row)
+    .onConflict((conflict) =>
+      conflict
+        .column('order_id')
+        .doUpdateSet({
+          status: row.status,
+          needs_attention: row.needs_attention,
+          updated_at: row.updated_at,
+          last_seq: row.last_seq,
+          closed: row.closed,
+          view: row.view,
+        })
+        .where((eb) =>
+          by === 'workflow'
+            ? eb('orders.last_seq', '<=', row.last_seq)
+            : eb.and([eb('orders.closed', '=', 0), eb('orders.last_seq', '<', row.last_seq)]),
+        ),
+    )
+    .execute();
 }
 
 async function insertEvents(

@@ -100,8 +100,20 @@ describe.each(['sqlite', 'postgres'] as const)('the store of record on %s', (kin
     await store.record({ ...base, events: [], view: paid, lastSeq: 3, closed: true });
     expect(await store.find(view.orderId)).toEqual({ view: paid, requestHash: 'h', closed: true });
     // The API's write of what the order answered its checkout, arriving after the end: the end stays.
-    await store.record({ ...base, events: [event(1), event(2)], view: reserved, lastSeq: 3, closed: false });
+    await store.recordAnswer({ ...base, events: [event(1), event(2)], view: reserved, lastSeq: 2, closed: false });
     expect(await store.find(view.orderId)).toEqual({ view: paid, requestHash: 'h', closed: true });
+  });
+
+  test('a workflow task run again after its worker was lost replaces what the lost run wrote, even the end', async () => {
+    const { view, event } = order();
+    const base = { orderId: view.orderId, requestHash: 'h' };
+    const lostEnd = { ...view, status: 'CONFIRMED' as const, updatedAt: '2026-03-03T00:00:00.000Z' };
+    await store.record({ ...base, events: [event(1), event(2), event(3)], view: lostEnd, lastSeq: 3, closed: true });
+    const end = { ...view, status: 'CONFIRMED' as const, updatedAt: '2026-03-03T00:00:01.000Z' };
+    const again = [event(1), event(2), { ...event(3), at: '2026-03-03T00:00:01.000Z' }];
+    await store.record({ ...base, events: again, view: end, lastSeq: 3, closed: true });
+    expect(await store.find(view.orderId)).toEqual({ view: end, requestHash: 'h', closed: true });
+    expect(await store.events(view.orderId)).toEqual(again);
     expect((await store.events(view.orderId))!.map(({ seq }) => seq)).toEqual([1, 2, 3]);
   });
 
