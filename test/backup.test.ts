@@ -6,9 +6,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { Client, Connection } from '@temporalio/client';
 import { DEV_KEYS_FILE } from '../codec/keys';
 import { ORDER_STORE_FILE } from '../config';
-import type { OrderView } from '../domain/order-state';
-import type { OrderEvent } from '../domain/schemas/order-events';
 import { OrderStore } from '../store/order-store';
+import { placedOrder } from './helpers/stored-orders';
 import {
   BACKUPS_FOLDER,
   DATABASE_FILE,
@@ -190,21 +189,8 @@ test('a backup carries the store of record, copied at one instant while orders a
   databaseIn(dataDir);
   const store = await OrderStore.open(`sqlite:${path.join(dataDir, ORDER_STORE_FILE)}`);
   const place = (orderId: string) => {
-    const view: OrderView = {
-      orderId,
-      status: 'RECEIVED',
-      customerId: 'c-backup',
-      currency: 'EUR',
-      items: [{ sku: 'SKU-TEE', quantity: 1, unitPrice: 1999 }],
-      total: 0,
-      payment: null,
-      reason: null,
-      needsAttention: false,
-      createdAt: new Date().toISOString(),
-      updatedAt: new Date().toISOString(),
-    };
-    const first = { seq: 1, type: 'OrderReceived', at: view.createdAt, data: {} } as unknown as OrderEvent;
-    return store.claim({ orderId, requestHash: 'h', events: [first], view, lastSeq: 1 });
+    const { view, event } = placedOrder({ orderId, customer: { id: 'c-backup', email: 'ada@example.com' } });
+    return store.claim({ orderId, requestHash: 'h', events: [event(1)], view, lastSeq: 1 });
   };
   const before = Array.from({ length: 50 }, (_, i) => `before-${i}`);
   for (const orderId of before) await place(orderId);

@@ -1,11 +1,10 @@
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { OrderEvent } from '../domain/schemas/order-events';
-import type { OrderView } from '../domain/order-state';
 import { ensurePostgres, startPostgres } from '../stack/postgres';
 import { OrderStore } from '../store/order-store';
 import { eventually } from './helpers/stack';
+import { placedOrder } from './helpers/stored-orders';
 
 /**
  * The store of record's contract, on both of its databases: SQLite (the embedded default) and a private
@@ -34,24 +33,13 @@ afterAll(() => {
 });
 
 let sequence = 0;
-function order(): { view: OrderView; event: (seq: number, type?: string) => OrderEvent } {
-  const orderId = `S-${++sequence}-${Date.now()}`;
-  const view: OrderView = {
-    orderId,
-    status: 'RECEIVED',
-    customerId: `c-store-${sequence}`,
-    currency: 'EUR',
-    items: [{ sku: 'SKU-TEE', quantity: 1, unitPrice: 1999 }],
-    total: 0,
-    payment: null,
-    reason: null,
-    needsAttention: false,
-    createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, sequence)).toISOString(),
-    updatedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, sequence)).toISOString(),
-  };
-  const event = (seq: number, type = 'OrderValidated') =>
-    ({ seq, type, at: view.createdAt, data: { total: 1999 } }) as unknown as OrderEvent;
-  return { view, event };
+/** A new order of its own customer, each placed a second after the last (lists are newest first). */
+function order() {
+  sequence++;
+  return placedOrder(
+    { customer: { id: `c-store-${sequence}`, email: 'ada@example.com' } },
+    new Date(Date.UTC(2026, 0, 1, 0, 0, sequence)),
+  );
 }
 
 describe.each(['sqlite', 'postgres'] as const)('the store of record on %s', (kind) => {
@@ -75,7 +63,7 @@ describe.each(['sqlite', 'postgres'] as const)('the store of record on %s', (kin
     const claim = {
       orderId: view.orderId,
       requestHash: 'first',
-      events: [event(1, 'OrderReceived')],
+      events: [event(1)],
       view,
       lastSeq: 1,
     };
@@ -122,11 +110,11 @@ describe.each(['sqlite', 'postgres'] as const)('the store of record on %s', (kin
     await store.claim({
       orderId: view.orderId,
       requestHash: 'h',
-      events: [event(1, 'OrderReceived')],
+      events: [event(1)],
       view,
       lastSeq: 1,
     });
-    const later = { ...event(1, 'OrderReceived'), at: '2026-02-02T00:00:00.000Z' };
+    const later = { ...event(1), at: '2026-02-02T00:00:00.000Z' };
     await store.record({ orderId: view.orderId, requestHash: 'h', events: [later], view, lastSeq: 1, closed: false });
     expect((await store.events(view.orderId))![0]!.at).toBe(later.at);
   });
@@ -149,7 +137,7 @@ describe.each(['sqlite', 'postgres'] as const)('the store of record on %s', (kin
   test('an order the store never heard of is recorded whole by one write, as the sweep of terminated orders makes', async () => {
     const { view, event } = order();
     const shown = { ...view, status: 'REQUIRES_ATTENTION' as const, needsAttention: true };
-    const events = [event(1, 'OrderReceived'), event(2)];
+    const events = [event(1), event(2)];
     await store.record({ orderId: view.orderId, requestHash: null, events, view: shown, lastSeq: 2, closed: true });
     expect(await store.find(view.orderId)).toEqual({ view: shown, requestHash: null, closed: true });
     expect(await store.events(view.orderId)).toEqual(events);
