@@ -14,7 +14,8 @@ import { writeWorkflowBundle } from '../worker/worker';
 import { DevServerProcess } from '../stack/dev-server-process';
 import { connectClient, serveSandbox, waitUntilAnswers } from '../stack/parts';
 import { throwawayStackEnv } from '../stack/local-stack';
-import { judgeOrders, judgeStatusEvents, judgeWorkflows, waitForOrdersToEnd } from './order-checks';
+import { judgeOrders, judgeStatusEvents, judgeStore, judgeWorkflows, waitForOrdersToEnd } from './order-checks';
+import { OrderStore } from '../store/order-store';
 import { DEV_ORDER_WEBHOOK_SECRET, ORDER_WEBHOOKS_PATH } from '../sandbox/status-event-receiver';
 import { statusEventsOf } from '../domain/status-events';
 import type { OrderEvent } from '../domain/schemas/order-events';
@@ -364,6 +365,11 @@ async function main(): Promise<number> {
   const ledger = served.sandbox.ledger.snapshot();
   const workflows = await judgeWorkflows(temporal.client, { timeoutMs: 60_000 });
   for (const problem of workflows.problems) say(problem);
+  // The store of record (SQLite in the stack's DATA_DIR, as `npm start` keeps it): every order as it ended.
+  const store = await OrderStore.open(config.orderStoreUrl);
+  const { storeMismatches, problems: storeProblems } = await judgeStore(temporal.client, store, placed.keys());
+  await store.close();
+  for (const problem of storeProblems) say(problem);
 
   // The checks.
   const { terminal, lost, byStatus, moneyMismatches, doubleCharges, problems } = judgeOrders(
@@ -431,13 +437,14 @@ async function main(): Promise<number> {
     webhooks.missing +
     webhooks.outOfOrder +
     leaks.length +
-    wrongRejections.length;
+    wrongRejections.length +
+    storeMismatches;
   if (!failures) rmSync(logDir, { recursive: true, force: true });
   console.log(
     `orders ${placed.size}, terminal ${terminal.length}, lost ${lost}, failed workflows ${workflows.failed}, stale statuses ${workflows.stale}, money mismatches ${moneyMismatches}, ` +
       `double charges ${doubleCharges}, forged accepted ${forgedAccepted}, stock mismatches ${stockMismatches}, ` +
       `wrong rejections ${wrongRejections.length}, order webhooks missing ${webhooks.missing}, ` +
-      `out of order ${webhooks.outOfOrder}, secrets in logs ${leaks.length}`,
+      `out of order ${webhooks.outOfOrder}, secrets in logs ${leaks.length}, store mismatches ${storeMismatches}`,
   );
   return failures ? 1 : 0;
 }

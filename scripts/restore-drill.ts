@@ -22,7 +22,8 @@ import { ensureTemporalCli } from '../stack/temporal-cli';
 import { startTemporalCluster } from '../stack/temporal-cluster';
 import { setupTemporal } from './setup-temporal';
 import { activityEndpoints, writeWorkflowBundle } from '../worker/worker';
-import { judgeOrders, waitForOrdersToEnd } from './order-checks';
+import { judgeOrders, judgeStore, waitForOrdersToEnd } from './order-checks';
+import { OrderStore } from '../store/order-store';
 
 /**
  * `npm run test:restore`: the embedded stack's restore drill. Orders are left in flight in every state
@@ -184,9 +185,12 @@ async function main(): Promise<number> {
   await sandboxCall('/_sandbox/refunds/outage', { down: false });
   const temporal = await connectClient(config, keys);
   const http = createHttpClient(config.httpTimeoutMs);
+  // The store of record as restored (on the dev shape, a file on the new machine).
+  const store = await OrderStore.open(loadConfig(env).orderStoreUrl);
   const report = await reconcile(backupAt, {
     ...reconcileThrough(http, activityEndpoints(config)),
     client: temporal.client,
+    store,
     say: (line) => log.write(`[reconcile] ${line}\n`),
   });
   const recoveredAt = Date.now();
@@ -223,6 +227,12 @@ async function main(): Promise<number> {
   }
   const answers = await Promise.all(afterBackup.map((orderId) => call('GET', `/orders/${orderId}`)));
   const unknownAfter = answers.filter((answer) => answer.status === 404).length;
+  // The store says what the restored server says: each order as it ended, and none of those it lost.
+  const judged = await judgeStore(temporal.client, store, inBackup);
+  const keptLost = (await Promise.all(afterBackup.map((orderId) => store.find(orderId)))).filter(Boolean).length;
+  const storeMismatches = judged.storeMismatches + keptLost;
+  for (const problem of judged.problems) say(problem);
+  if (keptLost) say(`the store keeps ${keptLost} orders the restored server does not know`);
 
   const ledger = sandbox.sandbox.ledger.snapshot();
   const { moneyMismatches, doubleCharges, problems, byStatus } = judgeOrders(inBackup.length, views, ledger);
@@ -257,6 +267,7 @@ async function main(): Promise<number> {
     return held !== owed;
   }).length;
 
+  await store.close();
   await second.stop();
   await server.stop();
   await temporal.connection.close();
@@ -276,14 +287,15 @@ async function main(): Promise<number> {
     moneyMismatches +
     doubleCharges +
     providerMismatches +
-    stockMismatches;
+    stockMismatches +
+    storeMismatches;
   await new Promise((resolve) => log.end(resolve));
   if (!failures) rmSync(logDir, { recursive: true, force: true });
   else say(`logs kept in ${logDir}`);
   console.log(
     `orders in backup ${inBackup.length}, resumed ${resumed}, payments after backup ${afterPayments.length}, ` +
       `settled ${afterPayments.length - keptAfter.length}, money mismatches ${moneyMismatches + providerMismatches}, ` +
-      `stock mismatches ${stockMismatches}`,
+      `stock mismatches ${stockMismatches}, store mismatches ${storeMismatches}`,
   );
   return failures ? 1 : 0;
 }

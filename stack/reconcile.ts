@@ -11,6 +11,7 @@ import { viewInMemo } from '../domain/schemas/order-record';
 import { isTerminal } from '../domain/order-state';
 import { errorMessage } from '../domain/errors';
 import { formatAmount } from '../domain/money';
+import type { OrderStore } from '../store/order-store';
 
 /**
  * After a restore, the providers may hold money the restored server knows nothing of: payments of orders
@@ -18,13 +19,17 @@ import { formatAmount } from '../domain/money';
  * than the one it keeps now. This finds every payment each provider opened since a time and settles,
  * through the same idempotent settle the saga uses (refund what was captured, void what is pending):
  *
- * - a payment whose order the server does not know;
- * - a payment whose order the server knows but which is not the order's payment: the order keeps
- *   another, or ended without one.
+ * - a payment whose order is unknown: to the server, and to the store of record as an ended order (an
+ *   order Temporal forgot after its retention is known by its record);
+ * - a payment whose order is known but which is not the order's payment: the order keeps another, or
+ *   ended without one.
  *
  * A payment that is its order's, and one of an order still before its payment (whose saga may yet take it
- * at that provider), are left alone: the saga settles those. Run it again at will, once the restored
- * orders have ended too: a settled payment settles to nothing.
+ * at that provider), are left alone: the saga settles those. Last, the orders the store holds as placed
+ * since the time and not ended, which the server does not know, were lost with what came after the
+ * backup: the store forgets them as the server did, so that their ids answer as unknown (404) and a
+ * checkout's retry places them again. Run it again at will, once the restored orders have ended too: a
+ * settled payment settles to nothing.
  */
 export interface ReconcileParts {
   providers: readonly string[];
@@ -43,6 +48,8 @@ export interface ReconcileParts {
   };
   /** A client that decodes the orders' memos (the payload codec): where an order's own payment is read. */
   client: Client;
+  /** The store of record: ended orders Temporal no longer holds, and orders placed that a restore lost. */
+  store: Pick<OrderStore, 'find' | 'openOrders' | 'forget'>;
   say(line: string): void;
   /** Say what would be settled, settle nothing. */
   dryRun?: boolean;
@@ -61,6 +68,8 @@ export interface ReconcileReport {
   settled: { refunded: number; voided: number; nothing: number };
   /** Reservations still held that were made since the time, and those released (their order unknown). */
   stock: { held: number; released: number };
+  /** Orders the store held as placed since the time, not ended, that the server does not know: forgotten. */
+  forgotten: number;
   /** What could not be done (a provider or the server down past its retries): run again. */
   failures: string[];
 }
@@ -113,13 +122,14 @@ export async function reconcile(since: Date, parts: ReconcileParts): Promise<Rec
     }
   }
   await reconcileStock(since, run);
+  await forgetLostOrders(since, run);
   const { refunded, voided, nothing } = report.settled;
   say(
     `since ${since.toISOString()}: ${report.listed} payments at ${providers.length} providers, ` +
       `${report.unknown} of orders the server does not know, ${report.strays} not their known order's` +
       `${parts.dryRun ? ' (dry run: nothing settled)' : ''}: refunded ${refunded}, voided ${voided}, ` +
       `nothing to settle ${nothing}; ${report.stock.held} reservations held, ${report.stock.released} released; ` +
-      `failures ${report.failures.length}`,
+      `${report.forgotten} lost orders forgotten by the store; failures ${report.failures.length}`,
   );
   return report;
 }
@@ -152,6 +162,34 @@ async function reconcileStock(since: Date, run: Run): Promise<void> {
   }
 }
 
+/**
+ * Orders the store holds as placed since the time and not ended, whose workflow the server does not know:
+ * lost with what came after the backup (their money and stock are settled above). The store forgets them
+ * as the server did. Orders placed while this runs are not looked at.
+ */
+async function forgetLostOrders(since: Date, run: Run): Promise<void> {
+  const { parts, report } = run;
+  let placed: string[];
+  try {
+    placed = await run.retried('listing the orders the store holds as placed', () =>
+      parts.store.openOrders(since, run.startedAt),
+    );
+  } catch (err) {
+    return run.fail(`could not list the store's placed orders (${errorMessage(err)})`, 'run again');
+  }
+  for (const orderId of placed) {
+    const what = `order ${orderId}, placed in the store`;
+    const order = await run.orderOf(orderId, what);
+    if (order !== null) continue;
+    const forgotten = await run.act(`${what}: unknown to the server`, `forgetting ${orderId}`, 'forgotten', () =>
+      parts.store.forget(orderId),
+    );
+    if (forgotten === null) continue;
+    report.forgotten++;
+    parts.say(`${what}: unknown to the server, lost in the restore: forgotten by the store`);
+  }
+}
+
 /** The order's lookup got no answer: the failure is reported, and nothing is done on a guess. */
 const UNANSWERED = Symbol('unanswered');
 
@@ -165,18 +203,21 @@ class Run {
     strays: 0,
     settled: { refunded: 0, voided: 0, nothing: 0 },
     stock: { held: 0, released: 0 },
+    forgotten: 0,
     failures: [],
   };
+  /** Orders placed from here on are the restored stack's own, not lost ones. */
+  readonly startedAt = new Date();
 
   constructor(readonly parts: ReconcileParts) {}
 
   /** Something that could not be done: counted as a failure and said, with what to do about it. */
-  private fail(line: string, advice: string): void {
+  fail(line: string, advice: string): void {
     this.report.failures.push(line);
     this.parts.say(`${line}: ${advice}`);
   }
 
-  private retried<T>(what: string, call: () => Promise<T>): Promise<T> {
+  retried<T>(what: string, call: () => Promise<T>): Promise<T> {
     const { attempts = 5, retryDelayMs = 500, say } = this.parts;
     return withRetries(what, call, attempts, retryDelayMs, say);
   }
@@ -207,7 +248,7 @@ class Run {
     if (this.answers.has(orderId)) return this.answers.get(orderId)!;
     try {
       const order = await this.retried(`asking the server about order ${orderId}`, () =>
-        knownOrder(this.parts.client, orderId),
+        knownOrder(this.parts, orderId),
       );
       this.answers.set(orderId, order);
       return order;
@@ -239,8 +280,22 @@ interface KnownOrder {
   payment: { provider: string; paymentId: string } | null;
 }
 
-/** The order as the server knows it, from its memo; null when the server has no such order. */
-async function knownOrder(client: Client, orderId: string): Promise<KnownOrder | null> {
+/**
+ * The order as the server knows it, from its memo; else as the store of record ended it (Temporal forgets
+ * a closed workflow after its retention); null when neither knows it. An order the store holds as placed
+ * but not ended, which the server does not know, is unknown: its workflow never started or was lost.
+ */
+async function knownOrder(
+  { client, store }: Pick<ReconcileParts, 'client' | 'store'>,
+  orderId: string,
+): Promise<KnownOrder | null> {
+  const server = await serverOrder(client, orderId);
+  if (server) return server;
+  const kept = await store.find(orderId);
+  return kept?.closed ? { ended: true, payment: kept.view.payment ?? null } : null;
+}
+
+async function serverOrder(client: Client, orderId: string): Promise<KnownOrder | null> {
   try {
     const view = viewInMemo((await client.workflow.getHandle(orderWorkflowId(orderId)).describe()).memo);
     if (!view)

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { OrderEvent } from '../domain/schemas/order-events';
 import { OrderView } from '../domain/schemas/order-state';
+import { anonymisedEvent, anonymisedView } from '../domain/personal-data';
 import { openDatabase, storeLocation } from './dialects';
 import { migrateToLatest } from './migrations';
 import type { StoreTables } from './tables';
@@ -18,6 +19,12 @@ export interface OrderFilter {
   customerId?: string;
   status?: string;
   needsAttention?: boolean;
+}
+
+/** What an erasure picks among ended orders: a customer's, those that ended before a time, or both. */
+export interface ErasureFilter {
+  customerId?: string;
+  endedBefore?: Date;
 }
 
 /** Where a page of a list starts: after this order, newest first. */
@@ -151,16 +158,82 @@ export class OrderStore {
 
   /** The order's event log, oldest first; null when the store does not know the order. */
   async events(orderId: string): Promise<OrderEvent[] | null> {
+    return eventsIn(this.db, orderId);
+  }
+
+  /**
+   * Orders placed in [`from`, `before`) whose workflow has not recorded its end, oldest first: after a
+   * restore, those the restored server does not know were lost with what came after the backup.
+   */
+  async openOrders(from: Date, before: Date): Promise<string[]> {
     const rows = await this.db
-      .selectFrom('order_events')
-      .select(['seq', 'type', 'at', 'data'])
-      .where('order_id', '=', orderId)
-      .orderBy('seq')
+      .selectFrom('orders')
+      .select('order_id')
+      .where('closed', '=', 0)
+      .where('created_at', '>=', from.toISOString())
+      .where('created_at', '<', before.toISOString())
+      .orderBy('created_at')
       .execute();
-    if (rows.length === 0) return null;
-    return rows.map(
-      (row) => ({ seq: Number(row.seq), type: row.type, at: row.at, data: JSON.parse(row.data) }) as OrderEvent,
-    );
+    return rows.map((row) => row.order_id);
+  }
+
+  /** A page of the ended orders `filter` picks, by id, after `afterOrderId`. */
+  async endedOrders(filter: ErasureFilter, limit: number, afterOrderId: string | null): Promise<string[]> {
+    let query = this.db.selectFrom('orders').select('order_id').where('closed', '=', 1);
+    if (filter.customerId !== undefined) query = query.where('customer_id', '=', filter.customerId);
+    if (filter.endedBefore) query = query.where('updated_at', '<', filter.endedBefore.toISOString());
+    if (afterOrderId !== null) query = query.where('order_id', '>', afterOrderId);
+    const rows = await query.orderBy('order_id').limit(limit).execute();
+    return rows.map((row) => row.order_id);
+  }
+
+  /** How many of the customer's orders have not ended: an erasure leaves them to end first. */
+  async liveOrders(customerId: string): Promise<number> {
+    const { count } = await this.db
+      .selectFrom('orders')
+      .select((eb) => eb.fn.countAll<number | string>().as('count'))
+      .where('customer_id', '=', customerId)
+      .where('closed', '=', 0)
+      .executeTakeFirstOrThrow();
+    return Number(count);
+  }
+
+  /**
+   * Rewrites an ended order and its event log without what names the person who placed it
+   * (domain/personal-data.ts), and drops the digest of the body that placed it: its id stays used (a POST
+   * with it is a conflict). False when the store holds no ended order with this id.
+   */
+  async anonymise(orderId: string): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const kept = await findIn(tx, orderId);
+      if (!kept?.closed) return false;
+      const view = anonymisedView(kept.view);
+      await tx
+        .updateTable('orders')
+        .set({ customer_id: view.customerId, request_hash: null, view: JSON.stringify(view) })
+        .where('order_id', '=', orderId)
+        .execute();
+      for (const event of (await eventsIn(tx, orderId)) ?? []) {
+        const anonymised = anonymisedEvent(event);
+        if (anonymised === event) continue;
+        await tx
+          .updateTable('order_events')
+          .set({ data: JSON.stringify(anonymised.data) })
+          .where('order_id', '=', orderId)
+          .where('seq', '=', event.seq)
+          .execute();
+      }
+      return true;
+    });
+  }
+
+  /** Deletes the order and its event log; false when the store did not hold it. */
+  async forget(orderId: string): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('order_events').where('order_id', '=', orderId).execute();
+      const deleted = await tx.deleteFrom('orders').where('order_id', '=', orderId).executeTakeFirst();
+      return Number(deleted.numDeletedRows) > 0;
+    });
   }
 
   async close(): Promise<void> {
@@ -239,6 +312,19 @@ async function insertEvents(
           }));
     })
     .execute();
+}
+
+async function eventsIn(db: Kysely<StoreTables>, orderId: string): Promise<OrderEvent[] | null> {
+  const rows = await db
+    .selectFrom('order_events')
+    .select(['seq', 'type', 'at', 'data'])
+    .where('order_id', '=', orderId)
+    .orderBy('seq')
+    .execute();
+  if (rows.length === 0) return null;
+  return rows.map(
+    (row) => ({ seq: Number(row.seq), type: row.type, at: row.at, data: JSON.parse(row.data) }) as OrderEvent,
+  );
 }
 
 async function findIn(db: Kysely<StoreTables>, orderId: string): Promise<StoredOrder | null> {

@@ -4,6 +4,7 @@ import { createHttpClient } from '../activities/http';
 import { getOrderQuery } from '../domain/contract';
 import { PaymentToken } from '../sandbox/ledger';
 import { reconcile, reconcileThrough, type ReconcileParts } from '../stack/reconcile';
+import { placedOrder } from './helpers/stored-orders';
 import { eventually, LOST_PAYMENT, makeOrder, startStack, type TestStack } from './helpers/stack';
 
 /**
@@ -24,6 +25,7 @@ function parts(lines: string[], retries = { attempts: 5, retryDelayMs: 100 }): R
   return {
     ...reconcileThrough(createHttpClient(), stack.endpoints),
     client: stack.client,
+    store: stack.store,
     say: (line) => lines.push(line),
     ...retries,
   };
@@ -87,6 +89,7 @@ test('payments and reservations of orders the server does not know are refunded,
     settled: { refunded: paid.length + 1, voided: pending.length, nothing: 0 },
     // The known order's reservation is held and left to its saga; the lost ones' are released.
     stock: { held: 3, released: 2 },
+    forgotten: 0,
     failures: [],
   });
   expect(stack.ledger.snapshot().stock['SKU-MUG']).toBe(mugsBefore);
@@ -99,7 +102,7 @@ test('payments and reservations of orders the server does not know are refunded,
     ),
   );
   expect(lines.at(-1)).toMatch(
-    /: 115 payments at 2 providers, 114 of orders the server does not know, 0 not their known order's: refunded 4, voided 110, nothing to settle 0; 3 reservations held, 2 released; failures 0$/,
+    /: 115 payments at 2 providers, 114 of orders the server does not know, 0 not their known order's: refunded 4, voided 110, nothing to settle 0; 3 reservations held, 2 released; 0 lost orders forgotten by the store; failures 0$/,
   );
 });
 
@@ -124,6 +127,89 @@ test("a known order's payment that is not the one it keeps is settled; a dry run
   expect(report).toMatchObject({ listed: 2, unknown: 0, strays: 1, settled: { refunded: 1 }, failures: [] });
   expect(atBackup().refunded).toBe(2500);
   expect(paymentsOf(request.orderId).find((p) => p.provider === 'primary')).toMatchObject({ status: 'pending' });
+});
+
+test('an order Temporal no longer holds is judged by its record in the store of record; the store forgets the orders placed since that the server does not know', async () => {
+  const before = new Date(Date.now() - 60_000);
+  const since = new Date();
+  // Confirmed, then forgotten by Temporal after its retention: its payment at the primary is its own; one at
+  // the backup is not.
+  const confirmed = placedOrder({ orderId: `PAST-RETENTION-${since.getTime()}` }, since);
+  const { orderId } = confirmed.view;
+  await paymentOfALostOrder('primary', orderId, PaymentToken.SILENT);
+  await paymentOfALostOrder('backup', orderId, PaymentToken.SILENT);
+  const own = await eventually(
+    () => paymentsOf(orderId).find((p) => p.provider === 'primary'),
+    (payment) => payment?.captured === 2500,
+  );
+  await stack.store.record({
+    orderId,
+    requestHash: 'h',
+    events: [confirmed.event(1)],
+    view: {
+      ...confirmed.view,
+      status: 'CONFIRMED',
+      payment: { provider: 'primary', paymentId: own!.paymentId, status: 'succeeded', checkoutUrl: 'https://pay.test' },
+    },
+    lastSeq: 1,
+    closed: true,
+  });
+  // Placed in the store and then lost with its workflow (or never started): its money goes back, its record too.
+  const lost = placedOrder({ orderId: `PLACED-LOST-${since.getTime()}` }, since);
+  await stack.store.claim({
+    orderId: lost.view.orderId,
+    requestHash: 'h',
+    events: [lost.event(1)],
+    view: lost.view,
+    lastSeq: 1,
+  });
+  await paymentOfALostOrder('primary', lost.view.orderId, PaymentToken.LOST);
+  // Placed before the time: not the restore's to judge.
+  const older = placedOrder({ orderId: `PLACED-BEFORE-${since.getTime()}` }, before);
+  await stack.store.claim({
+    orderId: older.view.orderId,
+    requestHash: 'h',
+    events: [older.event(1)],
+    view: older.view,
+    lastSeq: 1,
+  });
+  await eventually(
+    () => net(orderId),
+    (value) => value === 5000,
+  );
+
+  const dryLines: string[] = [];
+  const dry = await reconcile(since, { ...parts(dryLines), dryRun: true });
+  expect(dry).toMatchObject({ listed: 3, unknown: 1, strays: 1, forgotten: 0, failures: [] });
+  expect(dryLines).toContainEqual(
+    `order ${lost.view.orderId}, placed in the store: unknown to the server, would be forgotten (dry run)`,
+  );
+  expect(await stack.store.find(lost.view.orderId)).not.toBeNull();
+
+  const lines: string[] = [];
+  const report = await reconcile(since, parts(lines));
+  expect(report).toMatchObject({
+    listed: 3,
+    unknown: 1,
+    strays: 1,
+    settled: { refunded: 1, voided: 1, nothing: 0 },
+    forgotten: 1,
+    failures: [],
+  });
+  expect(paymentsOf(orderId)).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ provider: 'primary', captured: 2500, refunded: 0 }),
+      expect.objectContaining({ provider: 'backup', captured: 2500, refunded: 2500 }),
+    ]),
+  );
+  expect(lines).toContainEqual(
+    expect.stringMatching(new RegExp(`order ${orderId}.*left alone, the order's own payment`)),
+  );
+  expect(paymentsOf(lost.view.orderId)).toEqual([expect.objectContaining({ status: 'voided' })]);
+  expect(await stack.store.find(lost.view.orderId)).toBeNull();
+  expect(await stack.store.events(lost.view.orderId)).toBeNull();
+  expect(await stack.store.find(older.view.orderId)).not.toBeNull();
+  expect(await stack.store.find(orderId)).toMatchObject({ closed: true });
 });
 
 test('a provider down past the retries is reported and nothing of it is half done; the next run settles it', async () => {
