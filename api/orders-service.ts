@@ -41,7 +41,7 @@ import { OrderSearchAttributes } from '../domain/search-attributes';
 import { OrderSummary, type ListOrdersQuery } from './http-schemas';
 import { orderStartOptions } from './start-order';
 import { closedOtherwise, shownView } from './closed-orders';
-import { isTemporalUnavailable } from './temporal-unavailable';
+import { GrpcCode, isTemporalUnavailable } from './temporal-unavailable';
 import type {
   OrderFilter,
   OrderRecord,
@@ -245,7 +245,8 @@ export class OrdersService {
         this.client.workflow.getHandle(orderWorkflowId(orderId)).fetchHistory(),
       );
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND)) return null;
+      if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === GrpcCode.NOT_FOUND))
+        return null;
       throw err;
     }
     // Only the events: the view beside them in the same memo update is not needed here (and is encrypted).
@@ -519,8 +520,6 @@ export class OrdersService {
 
 /** The read after a start or cancel that got no answer: short, the caller has already waited its accept timeout. */
 const FALLBACK_READ_DEADLINE_MS = 2_000;
-/** gRPC's standard NOT_FOUND status code (the history of a workflow that never existed). */
-const GRPC_NOT_FOUND = 5;
 /** Orders per page of the live streams' poll: a poll is normally one page (the orders that moved in a few seconds). */
 const CHANGES_PAGE_SIZE = 1_000;
 

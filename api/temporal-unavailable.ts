@@ -1,11 +1,21 @@
 import { isGrpcServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 
-/** gRPC's standard codes that say "not now" about Temporal: down, out of capacity, or too slow for the deadline. */
+/** The gRPC status codes Temporal's answers are read by (grpc.io's standard list). */
+export const GrpcCode = {
+  CANCELLED: 1,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  RESOURCE_EXHAUSTED: 8,
+  UNAVAILABLE: 14,
+} as const;
+
+/** The codes that say "not now" about Temporal: down, out of capacity, or too slow for the deadline. */
 const NOT_NOW_CODES: readonly number[] = [
-  1, // CANCELLED: our deadline cut the call
-  4, // DEADLINE_EXCEEDED
-  8, // RESOURCE_EXHAUSTED: the server's own rate limits
-  14, // UNAVAILABLE: down, restarting, or unreachable
+  GrpcCode.CANCELLED, // our deadline cut the call
+  GrpcCode.DEADLINE_EXCEEDED,
+  GrpcCode.RESOURCE_EXHAUSTED, // the server's own rate limits
+  GrpcCode.UNAVAILABLE, // down, restarting, or unreachable
 ];
 
 /**

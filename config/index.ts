@@ -91,6 +91,11 @@ const Env = z.object({
   TEMPORAL_PORT: port(7233),
   TEMPORAL_UI_PORT: port(8233),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /**
+   * How many days the namespace keeps a closed order's workflow before Temporal forgets it (the store of
+   * record keeps the order for good): set by `npm start` on its dev server and by the cluster's setup.
+   */
+  TEMPORAL_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   WORKER_METRICS_PORT: port(9464),
   /** The worker's metrics listen on loopback; a container sets 0.0.0.0 for Prometheus to reach it. */
   WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
@@ -238,6 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       devServerPort: e.TEMPORAL_PORT,
       uiPort: e.TEMPORAL_UI_PORT,
       namespace: temporalConnection.namespace ?? e.TEMPORAL_NAMESPACE,
+      retentionDays: e.TEMPORAL_RETENTION_DAYS,
     },
     workerMetricsPort: e.WORKER_METRICS_PORT,
     workerMetricsHost: e.WORKER_METRICS_HOST,

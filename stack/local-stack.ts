@@ -12,6 +12,8 @@ import type { SandboxOptions } from '../sandbox/server';
 import { DevServerProcess } from './dev-server-process';
 import { closeServer, connectClient, freePort, listen, orderWorker, serveApi, serveSandbox } from './parts';
 import { ensureOrderSearchAttributes } from './search-attributes';
+import { ensureRetention, retentionDays } from './retention';
+import { describeStore } from '../store/dialects';
 import { OrderStore } from '../store/order-store';
 import { ensureTemporalCli } from './temporal-cli';
 
@@ -148,10 +150,18 @@ export async function startLocalStack(
     started.push(() => served.close());
     const temporal = await connectClient(config, keys.keys, tracing);
     started.push(() => temporal.connection.close());
+    const { namespace, retentionDays: days } = config.temporal;
     if (devServer) {
-      const added = await ensureOrderSearchAttributes(temporal.connection, config.temporal.namespace);
+      const added = await ensureOrderSearchAttributes(temporal.connection, namespace);
       if (added.length) say(`registered search attributes ${added.join(', ')} on the existing database`);
+      const had = await ensureRetention(temporal.connection, namespace, days);
+      if (had !== days) say(`retention of namespace ${namespace} set to ${days} days (it was ${had ?? 'unset'})`);
     }
+    const kept = await retentionDays(temporal.connection, namespace);
+    say(
+      `Temporal keeps a closed order ${kept ?? 'an unknown number of'} days (TEMPORAL_RETENTION_DAYS); ` +
+        `the store of record keeps it for good (${describeStore(config.orderStoreUrl)})`,
+    );
     // The local Web UI's codec endpoint: loopback only and without a token, like the dev server itself.
     const devCodec = express().use(
       codecRouter({ codec: temporal.codec, corsOrigins: config.codecCorsOrigins, auth: null }),

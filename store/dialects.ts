@@ -22,6 +22,14 @@ export function storeLocation(url: string): StoreLocation {
   throw new Error('the order store must be sqlite:<path> or a postgres:// URL');
 }
 
+/** Where the store is, to say to a person: its file, or PostgreSQL's host and database (never the credentials). */
+export function describeStore(url: string): string {
+  const location = storeLocation(url);
+  if (location.kind === 'sqlite') return `SQLite ${path.resolve(location.file)}`;
+  const { host, pathname } = new URL(location.url);
+  return `PostgreSQL ${host}${pathname}`;
+}
+
 /** How long a SQLite writer waits for another process's write (the worker and the API share the file). */
 const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 /** PostgreSQL connections per process: writes are short, one per workflow task or request. */

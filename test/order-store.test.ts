@@ -5,6 +5,9 @@ import { ensurePostgres, startPostgres } from '../stack/postgres';
 import { OrderStore } from '../store/order-store';
 import { eventually } from './helpers/stack';
 import { placedOrder } from './helpers/stored-orders';
+import { recordedEvent } from '../domain/order-record';
+import { ANONYMISED_CUSTOMER_ID } from '../domain/personal-data';
+import type { OrderEvent } from '../domain/schemas/order-events';
 
 /**
  * The store of record's contract, on both of its databases: SQLite (the embedded default) and a private
@@ -142,6 +145,83 @@ describe.each(['sqlite', 'postgres'] as const)('the store of record on %s', (kin
     expect(await store.find(view.orderId)).toEqual({ view: shown, requestHash: null, closed: true });
     expect(await store.events(view.orderId)).toEqual(events);
     expect((await store.list({ needsAttention: true, customerId: view.customerId }, 10, null)).views).toEqual([shown]);
+  });
+
+  test("an erasure picks a customer's ended orders, or those that ended before a time; anonymised, they name nobody and keep the books", async () => {
+    const customerId = `c-erase-${kind}-${Date.now()}`;
+    const [ended, live] = [order(), order()].map(({ view, event }) => ({ view: { ...view, customerId }, event }));
+    const note = recordedEvent(
+      2,
+      {
+        type: 'OperatorAction',
+        data: { action: 'retry-compensation', operator: 'sam', note: 'Ada called from 555-0100' },
+      },
+      ended!.view.createdAt,
+    );
+    const endedView = { ...ended!.view, status: 'CANCELLED' as const, updatedAt: '2026-01-02T00:00:00.000Z' };
+    const events = [{ ...ended!.event(1), data: { ...ended!.event(1).data, customerId } } as OrderEvent, note];
+    await store.record({
+      orderId: ended!.view.orderId,
+      requestHash: 'h',
+      events,
+      view: endedView,
+      lastSeq: 2,
+      closed: true,
+    });
+    await store.claim({
+      orderId: live!.view.orderId,
+      requestHash: 'h',
+      events: [live!.event(1)],
+      view: live!.view,
+      lastSeq: 1,
+    });
+
+    expect(await store.endedOrders({ customerId }, 10, null)).toEqual([ended!.view.orderId]);
+    expect(
+      await store.endedOrders({ customerId, endedBefore: new Date('2026-01-02T00:00:00.000Z') }, 10, null),
+    ).toEqual([]);
+    expect(
+      await store.endedOrders({ customerId, endedBefore: new Date('2026-01-03T00:00:00.000Z') }, 10, null),
+    ).toEqual([ended!.view.orderId]);
+    expect(await store.endedOrders({ customerId }, 10, ended!.view.orderId)).toEqual([]);
+    expect(await store.liveOrders(customerId)).toBe(1);
+
+    expect(await store.anonymise(live!.view.orderId)).toBe(false);
+    expect(await store.anonymise(ended!.view.orderId)).toBe(true);
+    expect(await store.find(ended!.view.orderId)).toEqual({
+      view: { ...endedView, customerId: ANONYMISED_CUSTOMER_ID },
+      requestHash: null,
+      closed: true,
+    });
+    const kept = await store.events(ended!.view.orderId);
+    expect(JSON.stringify(kept)).not.toMatch(new RegExp(`${customerId}|555-0100`));
+    expect(kept).toEqual([
+      { ...events[0], data: { ...events[0]!.data, customerId: ANONYMISED_CUSTOMER_ID } },
+      { ...note, data: { ...note.data, note: '(anonymised)' } },
+    ]);
+    expect(await store.endedOrders({ customerId }, 10, null)).toEqual([]);
+
+    expect(await store.forget(ended!.view.orderId)).toBe(true);
+    expect(await store.forget(ended!.view.orderId)).toBe(false);
+    expect([await store.find(ended!.view.orderId), await store.events(ended!.view.orderId)]).toEqual([null, null]);
+  });
+
+  test('the orders placed in a span of time that have not ended, oldest first', async () => {
+    const [first, second, closed] = [order(), order(), order()];
+    for (const { view, event } of [first!, second!, closed!])
+      await store.claim({ orderId: view.orderId, requestHash: 'h', events: [event(1)], view, lastSeq: 1 });
+    await store.record({
+      orderId: closed!.view.orderId,
+      requestHash: 'h',
+      events: [],
+      view: closed!.view,
+      lastSeq: 1,
+      closed: true,
+    });
+    const from = new Date(first!.view.createdAt);
+    const until = new Date(new Date(closed!.view.createdAt).getTime() + 1);
+    expect(await store.openOrders(from, until)).toEqual([first!.view.orderId, second!.view.orderId]);
+    expect(await store.openOrders(from, new Date(second!.view.createdAt))).toEqual([first!.view.orderId]);
   });
 });
 

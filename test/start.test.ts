@@ -32,7 +32,8 @@ const answers = (port: number) =>
   });
 
 /**
- * `npm start` stopped as a terminal's Ctrl-C or a supervisor stops it: the signal reaches the whole process
+ * `npm start` says how long Temporal and the store of record keep an order, having set the dev namespace's
+ * retention from configuration; stopped as a terminal's Ctrl-C or a supervisor stops it: the signal reaches the whole process
  * group (npm, and the script, which npm relays it to as well, so the script often gets it twice), but not the dev server, which runs in a process group of its own so that the script can stop the
  * parts in order. The script must see the stop through: with a one-shot signal handler the second signal
  * killed it halfway, and the dev server stayed behind on its port (2 of 8 runs of this test).
@@ -53,6 +54,7 @@ test.each(['SIGINT', 'SIGTERM'] as const)(
       DEV_CODEC_PORT: String(await freePort()),
       WORKER_METRICS_PORT: String(await freePort()),
       LOG_LEVEL: 'warn',
+      TEMPORAL_RETENTION_DAYS: '7',
     };
     const start = spawn(process.execPath, nodeArgumentsOf('start'), { cwd: ROOT, env, detached: true });
     let output = '';
@@ -65,6 +67,12 @@ test.each(['SIGINT', 'SIGTERM'] as const)(
         await sleep(100);
       }
       expect(await answers(ports.temporal)).toBe(true);
+      // The dev server creates its namespace keeping closed workflows a day; npm start sets it from configuration
+      // and says what the server reports after that.
+      expect(output).toContain('[start] retention of namespace default set to 7 days (it was 1)');
+      expect(output).toMatch(
+        /\[start\] Temporal keeps a closed order 7 days \(TEMPORAL_RETENTION_DAYS\); the store of record keeps it for good \(SQLite .*orders\.db\)/,
+      );
       process.kill(-start.pid!, signal);
       await exited;
       // The dev server is gone with it, not orphaned on its port.

@@ -8,6 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
+import { spawnSync } from 'node:child_process';
+import { ANONYMISED_CUSTOMER_ID } from '../domain/personal-data';
+import { testTemporalAddress } from './helpers/test-env';
 import { createApp } from '../api/server';
 import { OrderStore } from '../store/order-store';
 import { expectProblem } from './helpers/problems';
@@ -163,6 +166,94 @@ test('every order the API placed is in the store as Temporal ended it: its view 
   });
   expect(await stack.store.find(order.orderId)).toEqual({ view: ended, requestHash: expect.any(String), closed: true });
   expect(await stack.store.events(order.orderId)).toEqual(fromTemporal.data!.events);
+});
+
+/** `npm run erase-orders` with `args`, against this stack's Temporal and store of record. */
+function eraseOrders(...args: string[]) {
+  const script = path.resolve(__dirname, '..', 'scripts', 'erase-orders.ts');
+  return spawnSync(process.execPath, ['--import', 'tsx', script, ...args], {
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: testTemporalAddress(),
+      TEMPORAL_NAMESPACE: NAMESPACE,
+      ORDER_STORE_URL: stack.storeUrl,
+    },
+  });
+}
+
+describe('npm run erase-orders', () => {
+  test("anonymises a customer's ended orders everywhere they are read, keeps the books, and leaves the one still running", async () => {
+    const customer = { id: `c-erase-${Date.now()}`, email: 'erase@example.com' };
+    const ended = makeOrder({ customer });
+    const running = makeOrder({ customer, payment: { method: 'card', token: PaymentToken.LOST } });
+    const other = makeOrder();
+    await placed(ended);
+    await placed(other);
+    const confirmed = await stack.result(stack.client.workflow.getHandle(orderWorkflowId(ended.orderId)));
+    await stack.result(stack.client.workflow.getHandle(orderWorkflowId(other.orderId)));
+    await placed(running);
+
+    const dry = eraseOrders('--anonymise', '--customer', customer.id, '--dry-run');
+    expect(dry.stdout).toContain(`[erase-orders] ${ended.orderId}: would be anonymised (dry run)`);
+    expect((await stack.store.find(ended.orderId))!.view.customerId).toBe(customer.id);
+
+    const run = eraseOrders('--anonymise', '--customer', customer.id);
+    expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(run.stdout).toContain(`[erase-orders] ${ended.orderId}: anonymised, and its workflow deleted from Temporal`);
+    expect(run.stdout).toContain(
+      "[erase-orders] 1 ended orders anonymised; 1 of the customer's orders have not ended: run again once they have",
+    );
+    await eventually(
+      () =>
+        stack.client.workflow
+          .getHandle(orderWorkflowId(ended.orderId))
+          .describe()
+          .then(
+            () => 'still there',
+            (err: unknown) => (err instanceof WorkflowNotFoundError ? 'gone' : String(err)),
+          ),
+      (state) => state === 'gone',
+      90_000,
+    );
+
+    const read = await support().GET('/orders/{orderId}', { params: { path: { orderId: ended.orderId } } });
+    expect(read.data).toEqual({ ...confirmed, customerId: ANONYMISED_CUSTOMER_ID });
+    const events = (await support().GET('/orders/{orderId}/events', { params: { path: { orderId: ended.orderId } } }))
+      .data!.events;
+    expect(JSON.stringify(events)).not.toContain(customer.id);
+    expect(events[0]).toMatchObject({ type: 'OrderReceived', data: { customerId: ANONYMISED_CUSTOMER_ID } });
+    const list = await checkout().GET('/orders', { params: { query: { customerId: customer.id } } });
+    expect(list.data!.orders.map((order) => order.orderId)).toEqual([running.orderId]);
+    // Its id stays used; the other customer's order and the running one are untouched.
+    expect((await checkout().POST('/orders', { body: ended })).response.status).toBe(409);
+    expect((await stack.store.find(other.orderId))!.view.customerId).toBe(other.customer.id);
+    expect((await stack.store.find(running.orderId))!.view.customerId).toBe(customer.id);
+  }, 180_000);
+
+  test('deletes the ended orders a retention policy names, and refuses what it cannot read', async () => {
+    const order = makeOrder();
+    await placed(order);
+    await stack.result(stack.client.workflow.getHandle(orderWorkflowId(order.orderId)));
+    const endedBefore = new Date(Date.now() + 1_000).toISOString();
+    const run = eraseOrders('--delete', '--customer', order.customer.id, '--ended-before', endedBefore);
+    expect(run.stdout).toContain(`[erase-orders] ${order.orderId}: deleted, and its workflow deleted from Temporal`);
+    expect(await stack.store.find(order.orderId)).toBeNull();
+    expect(await stack.store.events(order.orderId)).toBeNull();
+
+    for (const [args, message] of [
+      [['--customer', 'c-1'], 'say either --anonymise or --delete'],
+      [['--delete', '--anonymise', '--customer', 'c-1'], 'say either --anonymise or --delete'],
+      [['--delete'], 'say whose orders'],
+      [['--delete', '--ended-before', 'last year'], '--ended-before "last year" is not an ISO 8601 time with a zone'],
+    ] as const) {
+      const refused = eraseOrders(...args);
+      expect({ status: refused.status, message: refused.stderr.includes(message) }).toEqual({
+        status: 2,
+        message: true,
+      });
+    }
+  }, 120_000);
 });
 
 describe('with the store of record unavailable', () => {

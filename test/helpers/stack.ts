@@ -315,8 +315,9 @@ export async function startStack({
   return {
     client,
     app,
-    /** The store of record the API and the workers of this stack share. */
+    /** The store of record the API and the workers of this stack share, and its ORDER_STORE_URL. */
     store,
+    storeUrl,
     taskQueue,
     sandboxUrl,
     apiUrl,
