@@ -20,13 +20,19 @@ import { errorMessage } from '../domain/errors';
  * the full server built with Go, on PostgreSQL), running what the image runs, from `dist/`
  * (`npm run build`): the setup one-shot (namespace, search attributes), two workers on the prebuilt
  * bundle and two API instances, as separate processes. It places orders across both APIs, kills one
- * worker mid-run, and checks every order ends with its money right. Loopback only, bounded in time, and
- * it removes what it started. Last line: the summary.
+ * worker a third of the way, stops PostgreSQL (Temporal's databases and the store of record) for a while
+ * two thirds of the way, and checks every order ends with its money right and the store of record as
+ * Temporal ended it. Loopback only, bounded in time, and it removes what it started. Last line: the
+ * summary.
  */
 const ORDERS = Number(process.env.CLUSTER_ORDERS ?? 240);
 const CONCURRENCY = 12;
 const RUN_TIMEOUT_MS = 30 * 60_000;
 const SETTLE_TIMEOUT_MS = 5 * 60_000;
+/** How long PostgreSQL stays stopped: longer than a checkout's first retries, shorter than its patience. */
+const POSTGRES_DOWN_MS = 10_000;
+/** A checkout's tries at placing an order while the stack does not answer, waits growing to 5 s. */
+const CHECKOUT_TRIES = 20;
 const NAMESPACE = 'orders';
 const DIST = path.resolve(__dirname, '..', 'dist');
 /** Mostly paid orders, some declined, some whose provider sends its callback three times. */
@@ -99,6 +105,14 @@ async function main(): Promise<number> {
   const runId = randomBytes(3).toString('hex');
   let next = 0;
   let killed = false;
+  let outage: Promise<void> | null = null;
+  const postgresOutage = async () => {
+    say(`stopping PostgreSQL for ${POSTGRES_DOWN_MS / 1000} s with ${placed.size} orders placed`);
+    cluster!.stopPostgres();
+    await sleep(POSTGRES_DOWN_MS);
+    cluster!.startPostgres();
+    say('PostgreSQL is back');
+  };
   const placeOne = async (index: number) => {
     const order: OrderRequest = {
       orderId: `K-${runId}-${index}`,
@@ -127,8 +141,8 @@ async function main(): Promise<number> {
         throw new Error(`POST /orders answered ${response.status}`);
       } catch (err) {
         // A checkout retries with the same body; the order id makes it the same order.
-        if (attempt >= 5) throw err;
-        await sleep(1_000 * attempt);
+        if (attempt >= CHECKOUT_TRIES) throw err;
+        await sleep(Math.min(1_000 * attempt, 5_000));
       }
     }
     placed.set(order.orderId, order);
@@ -142,10 +156,12 @@ async function main(): Promise<number> {
           say(`killing worker-1 (SIGKILL) with ${placed.size} orders placed`);
           workers[0]!.kill('SIGKILL');
         }
+        if (!outage && index >= (2 * ORDERS) / 3) outage = postgresOutage();
         await placeOne(index);
       }
     }),
   );
+  await outage;
   say(
     `all ${placed.size} orders accepted in ${Math.round((Date.now() - started) / 1000)} s since start; waiting for each to end`,
   );
@@ -192,7 +208,7 @@ async function main(): Promise<number> {
   console.log(
     `[cluster] orders ${ORDERS}, terminal ${terminal.length}, lost ${lost}, failed workflows ${workflows.failed}, stale statuses ${workflows.stale}, ` +
       `money mismatches ${moneyMismatches}, double charges ${doubleCharges}, store mismatches ${storeMismatches}` +
-      ` (Temporal ${CLUSTER_SERVER_VERSION} on PostgreSQL, 2 APIs, 2 workers, 1 killed)`,
+      ` (Temporal ${CLUSTER_SERVER_VERSION} on PostgreSQL, 2 APIs, 2 workers, 1 killed, PostgreSQL stopped ${POSTGRES_DOWN_MS / 1000} s)`,
   );
   return ok ? 0 : 1;
 }

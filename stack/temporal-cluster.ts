@@ -34,8 +34,10 @@ export interface TemporalCluster {
   exited: Promise<never>;
   /** Stops the server, then PostgreSQL. */
   stop(): Promise<void>;
-  /** Stops PostgreSQL alone (once the server and its other clients are gone). */
+  /** Stops PostgreSQL alone (at the end, once the server and its other clients are gone; or as an outage). */
   stopPostgres(): void;
+  /** Starts PostgreSQL again on its data, after {@link stopPostgres}. */
+  startPostgres(): void;
   /** Stops the Temporal server alone, PostgreSQL left running; {@link startServer} starts it again. */
   stopServer(): Promise<void>;
   startServer(): void;
@@ -193,6 +195,7 @@ export async function startTemporalCluster(options: ClusterOptions): Promise<Tem
     postgresPid: postgres.pid,
     exited: temporal.exited,
     stopPostgres: postgres.stop,
+    startPostgres: postgres.start,
     async stop() {
       stopping = true;
       await stopChild(temporal.child);
