@@ -74,13 +74,11 @@ test('an order whose systems all answer reaches its payment link in one call, re
     'StockReserved',
     'PaymentRequested',
   ]);
-  // One write to the store of record, at the order's end: the API wrote the link's events with its answer.
-  expect(await localCallSummaries(handle)).toEqual([
-    ONE_CALL,
-    'submit the order to fulfillment',
-    'notify the customer (order-confirmed)',
-    STORE_RECORD_SUMMARY,
-  ]);
+  // One write to the store of record, at the order's end, beside the customer's notification (either may
+  // finish first): the API wrote the link's events with its answer.
+  const calls = await localCallSummaries(handle);
+  expect(calls.slice(0, 2)).toEqual([ONE_CALL, 'submit the order to fulfillment']);
+  expect(calls.slice(2).sort()).toEqual(['notify the customer (order-confirmed)', STORE_RECORD_SUMMARY].sort());
   expectReservedAndPaidOnce(placed);
 });
 

@@ -82,17 +82,23 @@ test('support reads a summary, details, the live step and a summary on each exte
   const { history } = await rawHistory(handle);
   // The calls to the order's systems; the writes to the store of record between them have their own tests.
   const systemCalls = (await callSummaries(stack, history.events ?? [])).filter((s) => s !== STORE_RECORD_SUMMARY);
-  expect(systemCalls).toEqual([
+  expect(systemCalls.slice(0, 4)).toEqual([
     'check 1 line(s) against the catalog, reserve stock at inventory and request payment of 39.98 EUR at primary',
     expect.stringMatching(/^reconcile pay_\w+ at primary$/),
     expect.stringMatching(/^refund or void pay_\w+ at primary$/),
     'release stock at inventory',
-    'notify the customer (order-cancelled)',
-    // The provider the order never asked, settled in case a lost workflow task made a payment there.
-    expect.stringMatching(
-      /^refund or void the payment of order \S+ at backup \(in case a lost workflow task made one\)$/,
-    ),
   ]);
+  // The customer is told beside what follows: the provider the order never asked, settled in case a lost
+  // workflow task made a payment there. Either may come first.
+  expect(systemCalls.slice(4)).toEqual(
+    expect.arrayContaining([
+      'notify the customer (order-cancelled)',
+      expect.stringMatching(
+        /^refund or void the payment of order \S+ at backup \(in case a lost workflow task made one\)$/,
+      ),
+    ]),
+  );
+  expect(systemCalls).toHaveLength(6);
 });
 
 test('visibility finds orders by each search attribute', async () => {

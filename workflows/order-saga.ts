@@ -155,6 +155,8 @@ export class OrderSaga {
   private readonly reconciliation: SystemCalls;
   private readonly fulfillment: SystemCalls;
   private readonly notifications: SystemCalls;
+  /** The customer's notifications on their way, beside the order's last steps: its end waits for them. */
+  private readonly telling: Promise<void>[] = [];
   private readonly undoing: SystemCalls;
   private readonly lateMoney: SystemCalls;
   /** Null when the order has no webhook endpoint to tell. */
@@ -507,7 +509,7 @@ export class OrderSaga {
       return this.compensate({ code: Reason.CONFIRMATION_FAILED, message: `fulfillment failed: ${failure.message}` });
     }
     this.log.append({ type: 'OrderConfirmed', data: { fulfillmentId } });
-    await this.notify('order-confirmed');
+    this.tellCustomer('order-confirmed');
   }
 
   reject(reason: OrderReason): void {
@@ -577,7 +579,8 @@ export class OrderSaga {
     liveStep(endedAs(this.log.view));
     // Before the workflow completes: nothing may follow its completion in the task.
     this.log.write();
-    await this.storeRecord.close();
+    // The last record goes beside the customer's notification, which adds nothing to the order's log.
+    await Promise.all([this.storeRecord.close(), ...this.telling]);
     return this.log.view;
   }
 
@@ -670,7 +673,7 @@ export class OrderSaga {
         if (action === OperatorAction['mark-resolved']) return;
       }
       this.log.append({ type: 'OrderCancelled', data: {} });
-      await this.notify('order-cancelled');
+      this.tellCustomer('order-cancelled');
     });
   }
 
@@ -709,6 +712,11 @@ export class OrderSaga {
     } else if (result.outcome === 'not-found') {
       this.log.append({ type: 'PaymentNotFound', data: { provider, paymentId: result.paymentId } });
     }
+  }
+
+  /** Tells the customer how the order ended, beside what follows; best effort (a failure is logged). */
+  private tellCustomer(template: NotificationTemplate): void {
+    this.telling.push(this.notify(template));
   }
 
   private async notify(template: NotificationTemplate): Promise<void> {

@@ -36,9 +36,9 @@ export interface RecordedLog {
  * memo is written), with every event since the last write. Not until the order has answered its checkout
  * (a payment link, or its end), and not for the events that answer holds, so that the answer waits for no
  * write: the API placed the first event with the order's id, and writes the events of the answer (the
- * acceptance update's); the first write after it holds them again. The
- * last write, {@link close}, says the order ended; the workflow completes only after it, so Temporal never
- * forgets an order the store does not hold whole.
+ * acceptance update's); the first write after it holds them again. The last write, {@link close}, says the
+ * order ended, and goes at once, beside a notification still running (one activation fewer); the workflow
+ * completes only after it, so Temporal never forgets an order the store does not hold whole.
  *
  * A write that keeps failing past {@link STORE_FLAG_AFTER_MS} flags the order `StoreBehind`, is counted
  * and logged, and goes on until the store takes it; the flag is cleared then.
@@ -78,8 +78,9 @@ export class StoreRecord {
     // The events the API writes with the checkout's answer.
     const answeredWith = this.log.size;
     for (;;) {
+      // The last write goes at once, beside whatever still runs (the customer's notification).
       await wf.condition(
-        () => !taskBusy() && ((this.closing && !this.closed) || this.log.size > Math.max(this.written, answeredWith)),
+        () => (this.closing && !this.closed) || (!taskBusy() && this.log.size > Math.max(this.written, answeredWith)),
       );
       const closing = this.closing;
       const events = this.log.events;
