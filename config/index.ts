@@ -259,6 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       compensationGiveUpMs: e.COMPENSATION_GIVE_UP_MS,
       stepGiveUpMs: e.STEP_GIVE_UP_MS,
       stateSlaMs: e.ORDER_STATE_SLA_MS,
+      answerWaitMs: e.ORDER_ACCEPT_TIMEOUT_MS,
       paymentProviders: paymentProviders.map((provider) => provider.name),
       // Left out when none is registered: an order's input then reads as it did before order webhooks.
       ...(webhooks ? { webhooks } : {}),

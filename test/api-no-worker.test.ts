@@ -7,7 +7,8 @@ import { eventually, LOST_PAYMENT, makeOrder, netMoney, startStack, type TestSta
 let stack: TestStack;
 let checkout: OrdersClient;
 beforeAll(async () => {
-  stack = await startStack({ worker: false, orderAcceptTimeoutMs: 1_000 });
+  // Orders left at their payment links wait out the test: what they show is what they are.
+  stack = await startStack({ worker: false, orderAcceptTimeoutMs: 1_000, paymentWindowMs: 120_000 });
   checkout = stack.api('dev-checkout');
 });
 afterAll(async () => {
@@ -95,4 +96,25 @@ test('with no worker a cancel is recorded durably (202) and carried out once a w
   );
   expect(done.data!.reason).toEqual({ code: 'CANCELLED_BY_CUSTOMER', message: 'too slow' });
   expect(stack.ledger.snapshot().payments.filter((p) => p.orderId === order.orderId)).toEqual([]);
+});
+
+test('an order answered 202 is listed as it stands once a worker has run it, though nothing follows its answer', async () => {
+  await stack.stopWorker();
+  const order = makeOrder({ payment: LOST_PAYMENT });
+  expect((await checkout.POST('/orders', { body: order })).response.status).toBe(202);
+  await stack.startWorker();
+  // At its payment link for the whole window: its answer went to nobody, so the workflow wrote it.
+  await eventually(
+    () =>
+      checkout.GET('/orders', {
+        params: { query: { customerId: order.customer.id, status: 'AWAITING_PAYMENT', limit: 100 } },
+      }),
+    (res) => res.data?.orders.some((o) => o.orderId === order.orderId) ?? false,
+  );
+  expect((await stack.store.events(order.orderId))!.map(({ type }) => type)).toEqual([
+    'OrderReceived',
+    'OrderValidated',
+    'StockReserved',
+    'PaymentRequested',
+  ]);
 });

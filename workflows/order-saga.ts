@@ -178,8 +178,7 @@ export class OrderSaga {
     );
     this.storeRecord = new StoreRecord(
       this.log,
-      input.request.orderId,
-      input.requestHash,
+      input,
       () => here.busy,
       // Asked from the first activation, before the first event is appended.
       () => this.log.size > 0 && ACCEPTED_STATUSES.includes(this.log.state.status),

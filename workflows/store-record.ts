@@ -1,6 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import { ActivityFailure, isCancellation } from '@temporalio/workflow';
 import type { OrderActivities } from '../activities';
+import type { OrderWorkflowInput } from '../domain/contract';
 import { errorMessage } from '../domain/errors';
 import type { OrderEvent } from '../domain/schemas/order-events';
 import type { OrderView } from '../domain/order-state';
@@ -36,7 +37,8 @@ export interface RecordedLog {
  * memo is written), with every event since the last write. Not until the order has answered its checkout
  * (a payment link, or its end), and not for the events that answer holds, so that the answer waits for no
  * write: the API placed the first event with the order's id, and writes the events of the answer (the
- * acceptance update's); the first write after it holds them again. The last write, {@link close}, says the
+ * acceptance update's); the first write after it holds them again. An answer that came after the API
+ * stopped waiting (it answered 202) went to nobody: the workflow writes its events at once. The last write, {@link close}, says the
  * order ended, and goes at once, beside a notification still running (one activation fewer); the workflow
  * completes only after it, so Temporal never forgets an order the store does not hold whole.
  *
@@ -51,17 +53,26 @@ export class StoreRecord {
   private readonly firstHere: SystemCalls;
   private readonly recordOrder: wf.ActivityInterfaceFor<OrderActivities>['recordOrder'];
 
+  private readonly orderId: string;
+  private readonly requestHash: string;
+  /** When the API that placed the order no longer waits for its answer (its clock and the server's may differ). */
+  private readonly apiWaitsUntil: number;
+
   /**
    * @param taskBusy whether something more runs in the workflow task (a local activity in flight).
    * @param answered whether the order has answered its checkout.
    */
   constructor(
     private readonly log: RecordedLog,
-    private readonly orderId: string,
-    private readonly requestHash: string,
+    input: OrderWorkflowInput,
     taskBusy: () => boolean,
     answered: () => boolean,
   ) {
+    this.orderId = input.request.orderId;
+    this.requestHash = input.requestHash;
+    // Half its wait: an answer the API may have missed is written again, which costs one write; one it
+    // missed and nobody wrote would list the order as just placed until its next event.
+    this.apiWaitsUntil = Date.parse(input.receivedAt) + input.settings.answerWaitMs / 2;
     this.firstHere = new SystemCalls(RECORD_OPTIONS, new LocalAttempts());
     this.recordOrder = wf.proxyActivities<OrderActivities>(RECORD_OPTIONS).recordOrder;
     void wf.CancellationScope.nonCancellable(() => this.keepUp(taskBusy, answered));
@@ -75,8 +86,8 @@ export class StoreRecord {
 
   private async keepUp(taskBusy: () => boolean, answered: () => boolean): Promise<never> {
     await wf.condition(() => answered() || this.closing);
-    // The events the API writes with the checkout's answer.
-    const answeredWith = this.log.size;
+    // The events the API writes with the checkout's answer, if it still waits for it.
+    const answeredWith = Date.now() < this.apiWaitsUntil ? this.log.size : 0;
     for (;;) {
       // The last write goes at once, beside whatever still runs (the customer's notification).
       await wf.condition(

@@ -36,6 +36,12 @@ export const SagaSettings = z.object({
   stepGiveUpMs: z.int().positive().optional(),
   /** How long an order may stay in one non-terminal state before it is flagged as stuck; longer than the payment window. */
   stateSlaMs: z.int().positive(),
+  /**
+   * How long the API waits for the order's answer to its checkout (`ORDER_ACCEPT_TIMEOUT_MS`): the API
+   * writes the answer's events into the store of record, unless it came too late and the checkout was
+   * answered 202; the workflow then writes them itself.
+   */
+  answerWaitMs: z.int().positive(),
   /** Payment provider names, primary first; the saga fails over along this list. */
   paymentProviders: z.array(z.string().min(1)).min(1),
   /** Absent when no endpoint is registered, and in orders started before order webhooks existed. */

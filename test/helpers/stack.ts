@@ -56,7 +56,7 @@ export type TestToken = keyof typeof TEST_API_KEYS & string;
 export const auth = (token: TestToken) => ({ authorization: `Bearer ${token}` });
 
 /** Short windows so every path finishes in seconds; a test can shorten or lengthen any of them. */
-export const FAST_SETTINGS: Omit<Config['saga'], 'paymentProviders'> = {
+export const FAST_SETTINGS: Omit<Config['saga'], 'paymentProviders' | 'answerWaitMs'> = {
   paymentWindowMs: 3_000,
   compensationGiveUpMs: 2_000,
   // Longer than any outage these tests stage: only the fault matrix lets a step give up.
@@ -206,6 +206,7 @@ export async function startStack({
     : null;
   const saga: Config['saga'] = {
     ...FAST_SETTINGS,
+    answerWaitMs: orderAcceptTimeoutMs,
     ...settings,
     paymentProviders: providers.map((p) => p.name),
     ...(orderWebhooks && webhookEndpoint
