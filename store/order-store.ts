@@ -101,13 +101,19 @@ export class OrderStore {
    * Writes one record of the workflow's: its events since its last write, and the view they led to, unless
    * the store holds a newer one. The workflow's record is the order's truth: a workflow task whose worker
    * was lost may have written before the task ran again, with other times, so what it writes replaces what
-   * the store holds for the same seqs, even the end. (A run again that took another way with fewer events
-   * would leave the lost run's later ones: not seen yet.)
+   * the store holds for the same seqs, even the end. The last write is the whole truth: a run again that
+   * took another way with fewer events than the lost run wrote leaves none of the lost run's behind.
    */
   async record(record: OrderRecord): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
       await insertEvents(tx, record.orderId, record.events, 'replace');
-      await upsertOrder(tx, record, 'workflow');
+      if (record.closed)
+        await tx
+          .deleteFrom('order_events')
+          .where('order_id', '=', record.orderId)
+          .where('seq', '>', record.lastSeq)
+          .execute();
+      await upsertOrder(tx, record, record.closed ? 'workflow-end' : 'workflow');
     });
   }
 
@@ -257,8 +263,15 @@ function orderRow(record: OrderRecord): StoreTables['orders'] {
   };
 }
 
-/** The order's row: inserted, or updated unless the store holds a newer view (or, for an answer, the end). */
-async function upsertOrder(db: Kysely<StoreTables>, record: OrderRecord, by: 'workflow' | 'answer'): Promise<void> {
+/**
+ * The order's row: inserted, or updated unless the store holds a newer view (or, for an answer, the end);
+ * the workflow's end replaces whatever the store holds.
+ */
+async function upsertOrder(
+  db: Kysely<StoreTables>,
+  record: OrderRecord,
+  by: 'workflow' | 'workflow-end' | 'answer',
+): Promise<void> {
   const row = orderRow(record);
   await db
     .insertInto('orders')
@@ -275,9 +288,11 @@ async function upsertOrder(db: Kysely<StoreTables>, record: OrderRecord, by: 'wo
           view: row.view,
         })
         .where((eb) =>
-          by === 'workflow'
-            ? eb('orders.last_seq', '<=', row.last_seq)
-            : eb.and([eb('orders.closed', '=', 0), eb('orders.last_seq', '<', row.last_seq)]),
+          by === 'workflow-end'
+            ? eb.val(true)
+            : by === 'workflow'
+              ? eb('orders.last_seq', '<=', row.last_seq)
+              : eb.and([eb('orders.closed', '=', 0), eb('orders.last_seq', '<', row.last_seq)]),
         ),
     )
     .execute();

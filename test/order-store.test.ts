@@ -108,6 +108,23 @@ describe.each(['sqlite', 'postgres'] as const)('the store of record on %s', (kin
     expect((await store.events(view.orderId))!.map(({ seq }) => seq)).toEqual([1, 2, 3]);
   });
 
+  test('a run again that took another way with fewer events than the lost run wrote: its end is the whole record', async () => {
+    const { view, event } = order();
+    const base = { orderId: view.orderId, requestHash: 'h' };
+    const lost = { ...view, status: 'PAID' as const };
+    await store.record({
+      ...base,
+      events: [event(1), event(2), event(3), event(4)],
+      view: lost,
+      lastSeq: 4,
+      closed: false,
+    });
+    const end = { ...view, status: 'CANCELLED' as const };
+    await store.record({ ...base, events: [event(1), event(2), event(3)], view: end, lastSeq: 3, closed: true });
+    expect(await store.find(view.orderId)).toEqual({ view: end, requestHash: 'h', closed: true });
+    expect((await store.events(view.orderId))!.map(({ seq }) => seq)).toEqual([1, 2, 3]);
+  });
+
   test("the workflow's first event replaces the claim's (a start that failed, placed again later)", async () => {
     const { view, event } = order();
     await store.claim({
