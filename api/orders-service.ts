@@ -221,20 +221,11 @@ export class OrdersService {
    * folded out of the history's memo updates; from the store again when Temporal no longer has the order.
    */
   async events(orderId: string): Promise<OrderEvent[] | null> {
-    let kept: KeptOrder | null = null;
-    let storeDown = false;
-    try {
-      kept = await this.store.find(orderId);
-      if (kept?.closed) return await this.store.events(orderId);
-    } catch (err) {
-      storeDown = true;
-      this.storeFailed(err, 'reading the order from Temporal alone');
-    }
-    const inHistory = await this.eventsInHistory(orderId);
-    if (inHistory) return inHistory;
-    if (storeDown)
-      throw new OrderStoreUnavailableError('the order store did not answer, and Temporal does not hold the order');
-    return kept ? this.store.events(orderId) : null;
+    return this.storeFirst(
+      orderId,
+      () => this.store.events(orderId),
+      () => this.eventsInHistory(orderId),
+    );
   }
 
   /** The order's events folded out of its history's memo updates, oldest first; null when Temporal does not hold it. */
@@ -477,21 +468,37 @@ export class OrdersService {
    * know the order (its workflow was deleted before it could record its end: terminated, say).
    */
   private async stored(orderId: string, deadlineMs = this.options.acceptTimeoutMs): Promise<StoredOrder | null> {
+    return this.storeFirst(
+      orderId,
+      (kept) => ({ view: kept.view, requestHash: kept.requestHash, running: false }),
+      () => this.fromTemporal(orderId, deadlineMs),
+    );
+  }
+
+  /**
+   * One read of an order, in the order its copies are trusted: the store's once the workflow recorded its
+   * end there, else Temporal's, else the store's again (an order Temporal does not hold). A store that does
+   * not answer leaves Temporal to answer alone; if Temporal does not hold the order either, nobody can say.
+   */
+  private async storeFirst<T>(
+    orderId: string,
+    fromStore: (kept: KeptOrder) => Promise<T | null> | T | null,
+    fromTemporal: () => Promise<T | null>,
+  ): Promise<T | null> {
     let kept: KeptOrder | null = null;
     let storeDown = false;
     try {
       kept = await this.store.find(orderId);
+      if (kept?.closed) return await fromStore(kept);
     } catch (err) {
       storeDown = true;
       this.storeFailed(err, 'reading the order from Temporal alone');
     }
-    const fromStore = kept && { view: kept.view, requestHash: kept.requestHash, running: false };
-    if (fromStore && kept!.closed) return fromStore;
-    const fromTemporal = await this.fromTemporal(orderId, deadlineMs);
-    if (fromTemporal) return fromTemporal;
+    const inTemporal = await fromTemporal();
+    if (inTemporal) return inTemporal;
     if (storeDown)
       throw new OrderStoreUnavailableError('the order store did not answer, and Temporal does not hold the order');
-    return fromStore;
+    return kept && fromStore(kept);
   }
 
   /** The order as its workflow's memo holds it; null when Temporal holds no such order. */
