@@ -156,23 +156,11 @@ test('an order Temporal no longer holds is judged by its record in the store of 
   });
   // Placed in the store and then lost with its workflow (or never started): its money goes back, its record too.
   const lost = placedOrder({ orderId: `PLACED-LOST-${since.getTime()}` }, since);
-  await stack.store.claim({
-    orderId: lost.view.orderId,
-    requestHash: 'h',
-    events: [lost.event(1)],
-    view: lost.view,
-    lastSeq: 1,
-  });
+  await stack.store.claim(lost.claim);
   await paymentOfALostOrder('primary', lost.view.orderId, PaymentToken.LOST);
   // Placed before the time: not the restore's to judge.
   const older = placedOrder({ orderId: `PLACED-BEFORE-${since.getTime()}` }, before);
-  await stack.store.claim({
-    orderId: older.view.orderId,
-    requestHash: 'h',
-    events: [older.event(1)],
-    view: older.view,
-    lastSeq: 1,
-  });
+  await stack.store.claim(older.claim);
   await eventually(
     () => net(orderId),
     (value) => value === 5000,
