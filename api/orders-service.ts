@@ -151,11 +151,12 @@ export class OrdersService {
       return { kind: view.status === Status.REJECTED ? 'rejected' : 'created', view };
     } catch (err) {
       if (failureType(err) === ORDER_CONFLICT) return { kind: 'conflict' };
-      // A closed order with this id, or no answer in time (no worker, say): the stored order decides, if
-      // Temporal can tell. When it cannot, the start may still land: the caller's retry will find out.
+      // A closed order with this id, or no answer in time (no worker, say): the order Temporal holds
+      // decides, if Temporal can tell (the store's claim is no order: its start may have failed). When it
+      // cannot, the start may still land: the caller's retry will find out.
       let stored: StoredOrder | null;
       try {
-        stored = await this.stored(request.orderId, FALLBACK_READ_DEADLINE_MS);
+        stored = await this.fromTemporal(request.orderId, FALLBACK_READ_DEADLINE_MS);
       } catch (readErr) {
         if (isTemporalUnavailable(readErr)) return { kind: 'unknown' };
         throw readErr;
@@ -218,7 +219,7 @@ export class OrdersService {
 
   /**
    * GET /orders/{id}/events, oldest first: from the store once the workflow recorded its end there, else
-   * folded out of the history's memo updates; from the store again when Temporal no longer has the order.
+   * folded out of the history's memo updates.
    */
   async events(orderId: string): Promise<OrderEvent[] | null> {
     return this.storeFirst(
@@ -464,8 +465,7 @@ export class OrdersService {
 
   /**
    * The order as it stands: from the store once its workflow has recorded its end there (Temporal may
-   * have forgotten it since), else from its workflow's memo; from the store again when Temporal does not
-   * know the order (its workflow was deleted before it could record its end: terminated, say).
+   * have forgotten it since), else from its workflow's memo.
    */
   private async stored(orderId: string, deadlineMs = this.options.acceptTimeoutMs): Promise<StoredOrder | null> {
     return this.storeFirst(
@@ -477,18 +477,18 @@ export class OrdersService {
 
   /**
    * One read of an order, in the order its copies are trusted: the store's once the workflow recorded its
-   * end there, else Temporal's, else the store's again (an order Temporal does not hold). A store that does
-   * not answer leaves Temporal to answer alone; if Temporal does not hold the order either, nobody can say.
+   * end there (Temporal may have forgotten it since), else Temporal's. A claim in the store that Temporal
+   * does not hold is no order (its start failed, or a restore lost it): not found. A store that does not
+   * answer leaves Temporal to answer alone; if Temporal does not hold the order either, nobody can say.
    */
   private async storeFirst<T>(
     orderId: string,
     fromStore: (kept: KeptOrder) => Promise<T | null> | T | null,
     fromTemporal: () => Promise<T | null>,
   ): Promise<T | null> {
-    let kept: KeptOrder | null = null;
     let storeDown = false;
     try {
-      kept = await this.store.find(orderId);
+      const kept = await this.store.find(orderId);
       if (kept?.closed) return await fromStore(kept);
     } catch (err) {
       storeDown = true;
@@ -498,7 +498,7 @@ export class OrdersService {
     if (inTemporal) return inTemporal;
     if (storeDown)
       throw new OrderStoreUnavailableError('the order store did not answer, and Temporal does not hold the order');
-    return kept && fromStore(kept);
+    return null;
   }
 
   /** The order as its workflow's memo holds it; null when Temporal holds no such order. */

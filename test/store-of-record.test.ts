@@ -1,4 +1,4 @@
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { DEV_PROVIDER_SECRETS } from '../config';
 import { latePaymentRefundWorkflowId, orderWorkflowId } from '../domain/contract';
 import type { OrderView } from '../domain/order-state';
@@ -254,6 +254,59 @@ describe('npm run erase-orders', () => {
       });
     }
   }, 120_000);
+});
+
+/**
+ * The production-shape test found it with PostgreSQL restarting under Temporal: the frontend answered
+ * reads (no such workflow) while the history shard refused the start, and the API took the store's claim
+ * for the order, answering 202, then 200 to the retry, for an order that never started.
+ */
+test("a start Temporal refused leaves no order behind: the id answers 404, and the checkout's retry places it", async () => {
+  const shardUnavailable = () =>
+    Object.assign(new Error('MultiOperation could not be executed: Start failed: shard status unknown'), {
+      code: 14,
+      details: 'shard status unknown',
+      metadata: {},
+    });
+  // The stack's own client, but for the start: Temporal's reads answer, its start does not.
+  const workflow = Object.create(stack.client.workflow, {
+    executeUpdateWithStart: { value: () => Promise.reject(shardUnavailable()) },
+  }) as Client['workflow'];
+  const client = Object.create(stack.client, { workflow: { value: workflow } }) as Client;
+  const app = createApp({
+    client,
+    store: stack.store,
+    config: { ...stack.settingsForApp(), apiKeys: TEST_API_KEYS },
+    codec: stack.codec,
+    taskQueue: stack.taskQueue,
+  });
+  const order = makeOrder();
+  try {
+    expectProblem(
+      await request(app).post('/orders').set(auth('dev-checkout')).send(order),
+      503,
+      'Order outcome unknown',
+    );
+    expectProblem(
+      await request(app).post('/orders').set(auth('dev-checkout')).send(order),
+      503,
+      'Order outcome unknown',
+    );
+  } finally {
+    app.stopBackground();
+  }
+  expect(
+    (await support().GET('/orders/{orderId}', { params: { path: { orderId: order.orderId } } })).response.status,
+  ).toBe(404);
+  expect(
+    (await support().GET('/orders/{orderId}/events', { params: { path: { orderId: order.orderId } } })).response.status,
+  ).toBe(404);
+
+  const placedNow = await checkout().POST('/orders', { body: order });
+  expect(placedNow.response.status).toBe(201);
+  expect((await stack.result(stack.client.workflow.getHandle(orderWorkflowId(order.orderId)))).status).toBe(
+    'CONFIRMED',
+  );
 });
 
 describe('with the store of record unavailable', () => {
