@@ -14,6 +14,12 @@ import { OrderStore } from '../store/order-store';
 import { entryCompiled, runScript, startLogged, type EntryPoint } from '../stack/children';
 import { CLUSTER_SERVER_VERSION, startTemporalCluster, type TemporalCluster } from '../stack/temporal-cluster';
 import { errorMessage } from '../domain/errors';
+import { isDeepStrictEqual } from 'node:util';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { orderWorkflowId } from '../domain/contract';
+import { signWebhook } from '../payment-provider/signature';
+import type { PaymentProviderConfig } from '../config';
+import type { Ledger } from '../sandbox/ledger';
 
 /**
  * `npm run test:cluster`: the same code on a real Temporal cluster, on this machine (stack/temporal-cluster.ts:
@@ -35,6 +41,8 @@ const POSTGRES_DOWN_MS = 10_000;
 const CHECKOUT_TRIES = 20;
 const NAMESPACE = 'orders';
 const DIST = path.resolve(__dirname, '..', 'dist');
+/** Confirmed orders whose workflow is then deleted as the namespace's retention deletes it. */
+const PAST_RETENTION = 5;
 /** Mostly paid orders, some declined, some whose provider sends its callback three times. */
 const TOKENS = ['tok_ok', 'tok_ok', 'tok_ok', 'tok_ok', 'tok_ok', 'tok_ok', 'tok_decline', 'tok_duplicate'] as const;
 
@@ -191,6 +199,14 @@ async function main(): Promise<number> {
   const { storeMismatches, problems: storeProblems } = await judgeStore(visibility.client, store, placed.keys());
   for (const problem of storeProblems) say(problem);
   await store.close();
+  const confirmed = [...views.values()].filter((view) => view.status === 'CONFIRMED').slice(0, PAST_RETENTION);
+  const retentionMismatches = await afterRetention(visibility.client, {
+    apiUrl: apiUrls[0]!,
+    sandboxUrl,
+    providers,
+    orders: confirmed.map((view) => ({ view, request: placed.get(view.orderId)! })),
+    ledger: () => sandbox.ledger.snapshot(),
+  });
   await visibility.connection.close();
 
   sandbox.close();
@@ -202,15 +218,104 @@ async function main(): Promise<number> {
     workflows.stale === 0 &&
     moneyMismatches === 0 &&
     doubleCharges === 0 &&
-    storeMismatches === 0;
+    storeMismatches === 0 &&
+    retentionMismatches === 0;
   if (!ok) say(`logs kept in ${workDir}`);
   say(`${byStatus}; ${Math.round((Date.now() - started) / 1000)} s`);
   console.log(
     `[cluster] orders ${ORDERS}, terminal ${terminal.length}, lost ${lost}, failed workflows ${workflows.failed}, stale statuses ${workflows.stale}, ` +
-      `money mismatches ${moneyMismatches}, double charges ${doubleCharges}, store mismatches ${storeMismatches}` +
+      `money mismatches ${moneyMismatches}, double charges ${doubleCharges}, store mismatches ${storeMismatches}, ` +
+      `past retention ${confirmed.length}, retention mismatches ${retentionMismatches}` +
       ` (Temporal ${CLUSTER_SERVER_VERSION} on PostgreSQL, 2 APIs, 2 workers, 1 killed, PostgreSQL stopped ${POSTGRES_DOWN_MS / 1000} s)`,
   );
   return ok ? 0 : 1;
+}
+
+/**
+ * Some confirmed orders after Temporal forgot them: each workflow deleted as the namespace's retention
+ * deletes it; then the order must still answer its view and events as before, the checkout's retry of the
+ * same body must place nothing (200, the same view), and the provider's resent success must refund nothing.
+ * Returns how many orders did not.
+ */
+async function afterRetention(
+  client: Client,
+  parts: {
+    apiUrl: string;
+    sandboxUrl: string;
+    providers: PaymentProviderConfig[];
+    orders: { view: OrderView; request: OrderRequest }[];
+    ledger: () => ReturnType<Ledger['snapshot']>;
+  },
+): Promise<number> {
+  const api = (route: string, init: RequestInit = {}, token = 'dev-support') =>
+    fetch(`${parts.apiUrl}${route}`, {
+      ...init,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers },
+    });
+  const before = new Map<string, unknown>();
+  for (const { view } of parts.orders)
+    before.set(view.orderId, await (await api(`/orders/${view.orderId}/events`)).json());
+  for (const { view } of parts.orders)
+    await client.workflowService.deleteWorkflowExecution({
+      namespace: NAMESPACE,
+      workflowExecution: { workflowId: orderWorkflowId(view.orderId) },
+    });
+  const deadline = Date.now() + 120_000;
+  for (const { view } of parts.orders) {
+    const handle = client.workflow.getHandle(orderWorkflowId(view.orderId));
+    while (
+      await handle.describe().then(
+        () => true,
+        (err: unknown) => !(err instanceof WorkflowNotFoundError),
+      )
+    ) {
+      if (Date.now() > deadline) throw new Error(`Temporal did not forget ${view.orderId} in 120 s`);
+      await sleep(1_000);
+    }
+  }
+  const { webhooks } = (await (await fetch(`${parts.sandboxUrl}/_sandbox/webhooks`)).json()) as {
+    webhooks: { provider: string; event: { type: string; data: { orderId: string } } }[];
+  };
+  let mismatches = 0;
+  for (const { view, request } of parts.orders) {
+    const problems: string[] = [];
+    const read = await api(`/orders/${view.orderId}`);
+    if (read.status !== 200 || !isDeepStrictEqual(await read.json(), view))
+      problems.push(`GET answered ${read.status}`);
+    const events = await api(`/orders/${view.orderId}/events`);
+    if (!isDeepStrictEqual(await events.json(), before.get(view.orderId))) problems.push('its events differ');
+    const again = await api('/orders', { method: 'POST', body: JSON.stringify(request) }, 'dev-checkout');
+    if (again.status !== 200 || !isDeepStrictEqual(await again.json(), view))
+      problems.push(`the same POST answered ${again.status}`);
+    const success = webhooks.find(
+      ({ event }) => event.type === 'payment.succeeded' && event.data.orderId === view.orderId,
+    );
+    const secret = parts.providers.find(({ name }) => name === success?.provider)?.webhookSecret;
+    if (!success || !secret) problems.push('the provider sent no success to resend');
+    else {
+      const body = JSON.stringify(success.event);
+      const resent = await fetch(`${parts.apiUrl}/webhooks/payments/${success.provider}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'payment-signature': signWebhook(secret, body, Math.floor(Date.now() / 1000)),
+        },
+        body,
+      });
+      if (resent.status !== 200) problems.push(`the resent success answered ${resent.status}`);
+    }
+    await sleep(2_000);
+    const net = parts
+      .ledger()
+      .payments.filter((payment) => payment.orderId === view.orderId)
+      .reduce((sum, payment) => sum + payment.captured - payment.refunded, 0);
+    if (net !== view.total) problems.push(`the provider holds ${net} of ${view.total}`);
+    if (problems.length) {
+      mismatches++;
+      say(`past retention, ${view.orderId}: ${problems.join('; ')}`);
+    }
+  }
+  return mismatches;
 }
 
 runScript(
