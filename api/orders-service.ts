@@ -167,6 +167,8 @@ export class OrdersService {
       }
       if (stored.requestHash !== input.requestHash) return { kind: 'conflict' };
       const ours = stored.view.createdAt === input.receivedAt;
+      // Temporal holds the order: the store's claim is an order now, listed though its answer is not written.
+      await this.markPlacedInStore(request.orderId);
       return {
         kind: ours && !(err instanceof WorkflowExecutionAlreadyStartedError) ? 'accepted' : 'existing',
         view: stored.view,
@@ -442,6 +444,14 @@ export class OrdersService {
    * its next task's, so that its answer waits for nothing more. Best effort: the workflow's next write
    * holds them too.
    */
+  private async markPlacedInStore(orderId: string): Promise<void> {
+    try {
+      await this.store.markPlaced(orderId);
+    } catch (err) {
+      this.storeFailed(err, 'the order is listed once its workflow records it');
+    }
+  }
+
   private async recordInStore(record: OrderRecord): Promise<void> {
     try {
       await this.store.recordAnswer(record);

@@ -40,6 +40,15 @@ const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002-orders-placed': {
+    async up(db: Kysely<unknown>) {
+      // The orders already kept were all written by their workflows or their answers: placed.
+      await db.schema
+        .alterTable('orders')
+        .addColumn('placed', 'integer', (column) => column.notNull().defaultTo(1))
+        .execute();
+    },
+  },
 };
 
 /** Brings the schema to the latest version; throws with the migration that failed. */

@@ -88,7 +88,7 @@ export class OrderStore {
     return this.db.transaction().execute(async (tx) => {
       const inserted = await tx
         .insertInto('orders')
-        .values(orderRow({ ...record, closed: false }))
+        .values(orderRow({ ...record, closed: false }, false))
         .onConflict((conflict) => conflict.column('order_id').doNothing())
         .executeTakeFirst();
       if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return findIn(tx, record.orderId);
@@ -128,13 +128,18 @@ export class OrderStore {
     });
   }
 
-  /** A page of orders, newest first: `limit` views, and where the next page starts (null: the last page). */
+  /** Temporal holds the claimed order (its start landed, though its answer was not waited for): lists show it. */
+  async markPlaced(orderId: string): Promise<void> {
+    await this.db.updateTable('orders').set({ placed: 1 }).where('order_id', '=', orderId).execute();
+  }
+
+  /** A page of the orders Temporal took, newest first: `limit` views, and where the next page starts (null: the last page). */
   async list(
     filter: OrderFilter,
     limit: number,
     after: PagePosition | null,
   ): Promise<{ views: OrderView[]; next: PagePosition | null }> {
-    let query = this.db.selectFrom('orders').select(['view', 'created_at', 'order_id']);
+    let query = this.db.selectFrom('orders').select(['view', 'created_at', 'order_id']).where('placed', '=', 1);
     if (filter.customerId !== undefined) query = query.where('customer_id', '=', filter.customerId);
     if (filter.status !== undefined) query = query.where('status', '=', filter.status);
     if (filter.needsAttention !== undefined) query = query.where('needs_attention', '=', filter.needsAttention ? 1 : 0);
@@ -247,7 +252,8 @@ export class OrderStore {
   }
 }
 
-function orderRow(record: OrderRecord): StoreTables['orders'] {
+/** The row of `record`; `placed` false for the API's claim of the id, which is not yet an order. */
+function orderRow(record: OrderRecord, placed = true): StoreTables['orders'] {
   const { view } = record;
   return {
     order_id: record.orderId,
@@ -259,6 +265,7 @@ function orderRow(record: OrderRecord): StoreTables['orders'] {
     updated_at: view.updatedAt,
     last_seq: record.lastSeq,
     closed: record.closed ? 1 : 0,
+    placed: placed ? 1 : 0,
     view: JSON.stringify(view),
   };
 }
@@ -285,6 +292,7 @@ async function upsertOrder(
           updated_at: row.updated_at,
           last_seq: row.last_seq,
           closed: row.closed,
+          placed: row.placed,
           view: row.view,
         })
         .where((eb) =>

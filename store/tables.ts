@@ -18,6 +18,11 @@ export interface StoreTables {
     last_seq: number;
     /** 1 once the workflow recorded its last view, just before it completed. */
     closed: number;
+    /**
+     * 0 while the row is only the API's claim of the id, 1 once Temporal holds the order (its answer, or
+     * its workflow, wrote it): a claim whose start failed is no order, and lists leave it out.
+     */
+    placed: number;
     view: string;
   };
   /** The order's event log, as `GET /orders/{id}/events` answers it. */

@@ -190,7 +190,7 @@ test('a backup carries the store of record, copied at one instant while orders a
   const store = await OrderStore.open(`sqlite:${path.join(dataDir, ORDER_STORE_FILE)}`);
   const place = (orderId: string) => {
     const { view, event } = placedOrder({ orderId, customer: { id: 'c-backup', email: 'ada@example.com' } });
-    return store.claim({ orderId, requestHash: 'h', events: [event(1)], view, lastSeq: 1 });
+    return store.record({ orderId, requestHash: 'h', events: [event(1)], view, lastSeq: 1, closed: false });
   };
   const before = Array.from({ length: 50 }, (_, i) => `before-${i}`);
   for (const orderId of before) await place(orderId);

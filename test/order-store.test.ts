@@ -139,11 +139,29 @@ describe.each(['sqlite', 'postgres'] as const)('the store of record on %s', (kin
     expect((await store.events(view.orderId))![0]!.at).toBe(later.at);
   });
 
-  test('lists page newest first through every order of a filter once', async () => {
+  test('lists page newest first through every order of a filter once, and leave out a claim Temporal never took', async () => {
     const customerId = `c-list-${kind}-${Date.now()}`;
     const placed = [order(), order(), order()].map(({ view, event }) => ({ view: { ...view, customerId }, event }));
     for (const { view, event } of placed)
       await store.claim({ orderId: view.orderId, requestHash: 'h', events: [event(1)], view, lastSeq: 1 });
+    expect((await store.list({ customerId }, 10, null)).views).toEqual([]);
+    await store.markPlaced(placed[0]!.view.orderId);
+    await store.recordAnswer({
+      orderId: placed[1]!.view.orderId,
+      requestHash: 'h',
+      events: [placed[1]!.event(1), placed[1]!.event(2)],
+      view: placed[1]!.view,
+      lastSeq: 2,
+      closed: false,
+    });
+    await store.record({
+      orderId: placed[2]!.view.orderId,
+      requestHash: 'h',
+      events: [placed[2]!.event(2)],
+      view: placed[2]!.view,
+      lastSeq: 2,
+      closed: false,
+    });
     const first = await store.list({ customerId }, 2, null);
     const second = await store.list({ customerId }, 2, first.next);
     expect([...first.views, ...second.views].map(({ orderId }) => orderId)).toEqual(

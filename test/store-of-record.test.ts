@@ -295,6 +295,11 @@ test("a start Temporal refused leaves no order behind: the id answers 404, and t
   } finally {
     app.stopBackground();
   }
+  const listed = async () =>
+    (await checkout().GET('/orders', { params: { query: { customerId: order.customer.id } } })).data!.orders.map(
+      ({ orderId }) => orderId,
+    );
+  expect(await listed()).toEqual([]);
   expect(
     (await support().GET('/orders/{orderId}', { params: { path: { orderId: order.orderId } } })).response.status,
   ).toBe(404);
@@ -307,6 +312,7 @@ test("a start Temporal refused leaves no order behind: the id answers 404, and t
   expect((await stack.result(stack.client.workflow.getHandle(orderWorkflowId(order.orderId)))).status).toBe(
     'CONFIRMED',
   );
+  expect(await listed()).toEqual([order.orderId]);
 });
 
 describe('with the store of record unavailable', () => {
