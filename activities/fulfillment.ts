@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { OrderItem, ShippingAddress } from '../domain/order-request';
-import { expectAnswer, type HttpClient } from './http';
+import { contractError, expectAnswer, type HttpClient } from './http';
 
 /** The fulfillment system's wire contract. */
 export const FulfillmentRequest = z.object({
@@ -9,8 +9,19 @@ export const FulfillmentRequest = z.object({
   shippingAddress: z.object({}).passthrough(),
 });
 export const FulfillmentAnswer = z.object({ fulfillmentId: z.string(), orderId: z.string() });
+export const CancelledFulfillment = z.object({ orderId: z.string(), status: z.literal('cancelled') });
+/** A cancel's 409: the goods have left the warehouse, and the order can only go forward. */
+export const ALREADY_SHIPPED_CODE = 'ALREADY_SHIPPED';
+/** A cancel's 404: fulfillment never took the order, so nothing of it can ship. */
+export const FULFILLMENT_NOT_FOUND_CODE = 'FULFILLMENT_NOT_FOUND';
 
-/** Activities against fulfillment: hand a paid order over for shipping, idempotent per order. */
+/**
+ * What a cancel found: the order's fulfillment `cancelled` (nothing will ship), its goods `shipped`, or the
+ * order `not-taken` by fulfillment at all.
+ */
+export type FulfillmentCancelOutcome = 'cancelled' | 'shipped' | 'not-taken';
+
+/** Activities against fulfillment: hand a paid order over for shipping, or cancel it; both idempotent per order. */
 export function createFulfillmentActivities(http: HttpClient, { baseUrl }: { baseUrl: string }) {
   return {
     async submitFulfillment(input: {
@@ -30,6 +41,23 @@ export function createFulfillmentActivities(http: HttpClient, { baseUrl }: { bas
       });
       const { fulfillmentId } = expectAnswer(FulfillmentAnswer, response, 'fulfillment');
       return { fulfillmentId };
+    },
+
+    /**
+     * Cancels the order's fulfillment, whether or not its submission was ever answered: what fulfillment
+     * holds of the order decides whether its money may go back (only when nothing can ship).
+     */
+    async cancelFulfillment(input: { orderId: string }): Promise<{ outcome: FulfillmentCancelOutcome }> {
+      const response = await http.send({
+        method: 'POST',
+        url: `${baseUrl}/fulfillment/orders/${encodeURIComponent(input.orderId)}/cancel`,
+        body: {},
+        idempotencyKey: `cancel-fulfil-${input.orderId}`,
+      });
+      if (contractError(response, 409, ALREADY_SHIPPED_CODE)) return { outcome: 'shipped' };
+      if (contractError(response, 404, FULFILLMENT_NOT_FOUND_CODE)) return { outcome: 'not-taken' };
+      expectAnswer(CancelledFulfillment, response, 'fulfillment');
+      return { outcome: 'cancelled' };
     },
   };
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PaymentStatus } from '../domain/statuses';
 import { OUT_OF_STOCK_CODE } from '../activities/inventory';
+import { ALREADY_SHIPPED_CODE, FULFILLMENT_NOT_FOUND_CODE } from '../activities/fulfillment';
 import { NOT_FOUND_CODE, NOT_PENDING_CODE } from '../payment-provider/protocol';
 
 /** The sandbox catalog (docs/API.md, "The sandbox"): SKU, unit price in minor units, stock at start. */
@@ -75,6 +76,9 @@ export class Ledger {
   private readonly payments = new Map<string, SandboxPayment>();
   private readonly paymentByOrder = new Map<string, string>();
   private readonly fulfillments = new Map<string, string>();
+  /** Orders whose fulfillment was cancelled, and those whose goods left the warehouse. */
+  private readonly cancelledFulfillments = new Set<string>();
+  private readonly shipped = new Set<string>();
   private readonly notifications = new Map<string, string>();
 
   constructor() {
@@ -88,6 +92,8 @@ export class Ledger {
     this.payments.clear();
     this.paymentByOrder.clear();
     this.fulfillments.clear();
+    this.cancelledFulfillments.clear();
+    this.shipped.clear();
     this.notifications.clear();
   }
 
@@ -214,6 +220,26 @@ export class Ledger {
     return id;
   }
 
+  /**
+   * Cancels the order's fulfillment, again and again alike: refused once its goods have shipped, and for an
+   * order fulfillment never took. A submission after the cancel answers the same id and ships nothing.
+   */
+  cancelFulfillment(orderId: string): void {
+    if (!this.fulfillments.has(orderId))
+      throw new SandboxError(404, FULFILLMENT_NOT_FOUND_CODE, `fulfillment never took order ${orderId}`);
+    if (this.shipped.has(orderId)) throw new SandboxError(409, ALREADY_SHIPPED_CODE, `order ${orderId} has shipped`);
+    this.cancelledFulfillments.add(orderId);
+  }
+
+  /** The warehouse ships the order's goods (`POST /_sandbox/fulfillment/orders/{orderId}/ship`). */
+  ship(orderId: string): void {
+    if (!this.fulfillments.has(orderId))
+      throw new SandboxError(404, FULFILLMENT_NOT_FOUND_CODE, `fulfillment never took order ${orderId}`);
+    if (this.cancelledFulfillments.has(orderId))
+      throw new SandboxError(409, 'FULFILLMENT_CANCELLED', `order ${orderId}'s fulfillment was cancelled`);
+    this.shipped.add(orderId);
+  }
+
   /** Records that a customer was told; the address is not kept, only that a message went out. */
   notify(orderId: string, template: string): string {
     const key = `${template}/${orderId}`;
@@ -240,6 +266,8 @@ export class Ledger {
       ),
       stock: Object.fromEntries(this.stock),
       fulfillments: Object.fromEntries(this.fulfillments),
+      cancelledFulfillments: [...this.cancelledFulfillments],
+      shipped: [...this.shipped],
       notifications: [...this.notifications.keys()],
     };
   }

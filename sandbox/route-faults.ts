@@ -12,6 +12,7 @@ export const SandboxRoute = z.enum([
   'refund',
   'void',
   'fulfillment',
+  'cancel-fulfillment',
   'notifications',
   'order-webhooks',
 ]);

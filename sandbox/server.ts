@@ -258,6 +258,17 @@ export function createSandbox(options: SandboxOptions) {
     const { orderId } = FulfillmentRequest.parse(req.body);
     res.status(201).json({ fulfillmentId: ledger.fulfil(orderId), orderId });
   });
+  app.post('/fulfillment/orders/:orderId/cancel', faultable('cancel-fulfillment'), (req, res) => {
+    if (outages.fulfillment) throw new SandboxError(503, 'FULFILLMENT_DOWN', 'fulfillment is down');
+    const orderId = String(req.params.orderId);
+    ledger.cancelFulfillment(orderId);
+    res.json({ orderId, status: 'cancelled' });
+  });
+  app.post('/_sandbox/fulfillment/orders/:orderId/ship', (req, res) => {
+    const orderId = String(req.params.orderId);
+    ledger.ship(orderId);
+    res.json({ orderId, shipped: true });
+  });
 
   app.post('/notifications', faultable('notifications'), (req, res) => {
     const { orderId, template } = NotificationRequest.parse(req.body);
