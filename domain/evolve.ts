@@ -31,6 +31,7 @@ const ALLOWED_FROM: Record<Exclude<OrderEventType, 'OrderReceived'>, readonly Or
   PaymentWindowExpired: [Status.AWAITING_PAYMENT],
   PaymentReconciled: [Status.AWAITING_PAYMENT],
   OrderConfirmed: [Status.PAID],
+  FulfillmentCancelled: [Status.PAID],
   CompensationStarted: [Status.RECEIVED, Status.RESERVED, Status.AWAITING_PAYMENT, Status.PAID],
   // Money facts: a refund or void can follow any status (late or stray payments are settled after the end).
   PaymentRefunded: ANY_RECEIVED,
@@ -121,6 +122,7 @@ function apply(state: OrderState, event: Exclude<OrderEvent, { type: 'OrderRecei
       return isCurrentPayment(state, event.data) ? { ...state, payment: withStatus(state, 'voided') } : state;
     case 'StockReleased':
     case 'PaymentNotFound':
+    case 'FulfillmentCancelled':
       return state;
     case 'OrderCancelled':
       return { ...state, status: Status.CANCELLED, reason: state.compensationReason ?? state.reason };

@@ -57,10 +57,12 @@ function pageAfter<T>(all: T[], idOf: (item: T) => string, cursor: string | null
 }
 
 export class SandboxError extends Error {
+  /** @param details more of the answer's body, beside its code and message. */
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly details: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -227,7 +229,10 @@ export class Ledger {
   cancelFulfillment(orderId: string): void {
     if (!this.fulfillments.has(orderId))
       throw new SandboxError(404, FULFILLMENT_NOT_FOUND_CODE, `fulfillment never took order ${orderId}`);
-    if (this.shipped.has(orderId)) throw new SandboxError(409, ALREADY_SHIPPED_CODE, `order ${orderId} has shipped`);
+    if (this.shipped.has(orderId))
+      throw new SandboxError(409, ALREADY_SHIPPED_CODE, `order ${orderId} has shipped`, {
+        fulfillmentId: this.fulfillments.get(orderId)!,
+      });
     this.cancelledFulfillments.add(orderId);
   }
 

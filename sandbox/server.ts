@@ -337,7 +337,8 @@ export function createSandbox(options: SandboxOptions) {
     res.status(404).json({ code: 'NOT_FOUND', message: 'no such route' });
   });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof SandboxError) return void res.status(err.status).json({ code: err.code, message: err.message });
+    if (err instanceof SandboxError)
+      return void res.status(err.status).json({ code: err.code, message: err.message, ...err.details });
     if (err instanceof z.ZodError)
       return void res.status(400).json({ code: 'INVALID_REQUEST', message: z.prettifyError(err) });
     const status = (err as { status?: number }).status;

@@ -63,7 +63,10 @@ test('a taken order is cancelled, and cancelled again alike; nothing of it ships
 test('an order whose goods left is "shipped"; one fulfillment never took is "not-taken"', async () => {
   await submitted('F-2');
   expect((await fetch(`${baseUrl}/_sandbox/fulfillment/orders/F-2/ship`, { method: 'POST' })).status).toBe(200);
-  expect(await env.run(cancel, { orderId: 'F-2' })).toEqual({ outcome: 'shipped' });
+  expect(await env.run(cancel, { orderId: 'F-2' })).toEqual({
+    outcome: 'shipped',
+    fulfillmentId: sandbox.ledger.snapshot().fulfillments['F-2'],
+  });
   expect(await env.run(cancel, { orderId: 'F-never' })).toEqual({ outcome: 'not-taken' });
 });
 

@@ -124,30 +124,6 @@ describe('with fulfillment or refunds down', () => {
     await stack.outage('refunds', false);
   });
 
-  test('a confirmation that keeps failing is refunded: CANCELLED with CONFIRMATION_FAILED, money back', async () => {
-    await stack.outage('fulfillment', true);
-    const request = makeOrder();
-    const handle = await stack.startOrder(request);
-    const view = await stack.result(handle);
-    expect(view.status).toBe('CANCELLED');
-    expect(view.reason?.code).toBe('CONFIRMATION_FAILED');
-    expect(view.payment?.status).toBe('refunded');
-    const payment = stack.ledger.snapshot().payments.find((p) => p.orderId === request.orderId)!;
-    expect(payment).toMatchObject({ captured: view.total, refunded: view.total });
-    // Undone last step first: the money back, then the stock.
-    expect(await eventTypes(handle)).toEqual([
-      'OrderReceived',
-      'OrderValidated',
-      'StockReserved',
-      'PaymentRequested',
-      'PaymentSucceeded',
-      'CompensationStarted',
-      'PaymentRefunded',
-      'StockReleased',
-      'OrderCancelled',
-    ]);
-  });
-
   test('a compensation that keeps failing needs an operator; their retry finishes it and is recorded', async () => {
     await stack.outage('refunds', true);
     const request = makeOrder({ payment: LOST_PAYMENT });

@@ -1,6 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import type { NotificationTemplate } from '../activities/notifications';
+import type { FulfillmentCancelOutcome } from '../activities/fulfillment';
 import {
   ORDER_CONFLICT,
   type AcceptanceRequest,
@@ -88,6 +89,9 @@ const COMPENSATION_OPTIONS: wf.ActivityOptions = {
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '500 milliseconds', maximumInterval: '30 seconds' },
 };
+
+/** The fulfillment step's label: the live step support sees, and its call's summary in history. */
+const SUBMIT_LABEL = 'submit the order to fulfillment';
 
 /** The compensations' names: what support reads in a prompt, and how the saga knows which it added. */
 const RELEASE_STOCK = 'release stock';
@@ -489,24 +493,48 @@ export class OrderSaga {
   }
 
   /**
-   * Hands the paid order to fulfillment and tells the customer. A fulfillment that cannot be reached is
-   * refunded; one that answers what the saga cannot read may have taken the order, so an operator decides.
+   * Hands the paid order to fulfillment and tells the customer. Fulfillment is the pivot: once it may have
+   * taken the order, its goods may ship, and money is never returned for goods that left. So a submission
+   * that failed, however it failed (a timeout, a 5xx, an answer the saga cannot read), is cancelled at
+   * fulfillment first: cancelled, or never taken, and nothing will ship, so the order compensates; shipped,
+   * and the order goes forward; no answer, and an operator decides, the money held meanwhile.
    */
   async confirm(): Promise<void> {
-    const { items, shippingAddress } = this.input.request;
-    const label = 'submit the order to fulfillment';
-    let fulfillmentId: string;
+    let failure: StepFailure;
     try {
-      ({ fulfillmentId } = await this.step(this.fulfillment, 'submitFulfillment', label, {
-        orderId: this.orderId,
-        items,
-        shippingAddress,
-      }));
+      return this.confirmed(await this.submitToFulfillment());
     } catch (err) {
-      const failure = stepFailure(err);
-      if (failure.kind !== 'unavailable') return this.askOperator(label, failure);
-      return this.compensate({ code: Reason.CONFIRMATION_FAILED, message: `fulfillment failed: ${failure.message}` });
+      failure = stepFailure(err);
     }
+    const label = 'cancel the order at fulfillment, in case it took it';
+    let cancelled: FulfillmentCancelOutcome;
+    try {
+      cancelled = await this.step(this.undoing, 'cancelFulfillment', label, { orderId: this.orderId });
+    } catch (err) {
+      const cancel = stepFailure(err);
+      return this.askOperator(
+        label,
+        { ...cancel, message: `${cancel.message}, after the submission failed: ${failure.message}` },
+        'Fulfillment may have taken the order: ask it before a refund.',
+      );
+    }
+    // Its goods left: the order goes forward.
+    if (cancelled.outcome === 'shipped') return this.confirmed(cancelled.fulfillmentId);
+    this.log.append({ type: 'FulfillmentCancelled', data: { taken: cancelled.outcome === 'cancelled' } });
+    return this.compensate({ code: Reason.CONFIRMATION_FAILED, message: `fulfillment failed: ${failure.message}` });
+  }
+
+  private async submitToFulfillment(): Promise<string> {
+    const { items, shippingAddress } = this.input.request;
+    const { fulfillmentId } = await this.step(this.fulfillment, 'submitFulfillment', SUBMIT_LABEL, {
+      orderId: this.orderId,
+      items,
+      shippingAddress,
+    });
+    return fulfillmentId;
+  }
+
+  private confirmed(fulfillmentId: string): void {
     this.log.append({ type: 'OrderConfirmed', data: { fulfillmentId } });
     this.tellCustomer('order-confirmed');
   }
@@ -524,9 +552,10 @@ export class OrderSaga {
 
   /**
    * A step the saga cannot give a meaning to: the order waits in `REQUIRES_ATTENTION` until an operator
-   * has it compensated (retry compensation) or settles it by hand (mark resolved).
+   * has it compensated (retry compensation) or settles it by hand (mark resolved). `caution`: what the
+   * operator must know before compensating.
    */
-  async askOperator(step: string, failure: StepFailure): Promise<void> {
+  async askOperator(step: string, failure: StepFailure, caution?: string): Promise<void> {
     const code = failure.kind === 'unavailable' ? Reason.RETRIES_EXHAUSTED : Reason.UNEXPECTED_ANSWER;
     this.log.append({ type: 'StepFailed', data: { step, code, message: failure.message } });
     const what = failure.kind === 'unavailable' ? 'gave up on its system' : 'got an answer the saga cannot read';
@@ -535,7 +564,7 @@ export class OrderSaga {
       ? `undo what the order did (${pending.join(', ')}) and cancel it`
       : 'cancel it (nothing to undo)';
     const action = await this.operatorDecides(
-      `Needs an operator: "${step}" ${what} (${failure.message}). Retry compensation to ${undo}, or mark resolved once settled by hand.`,
+      `Needs an operator: "${step}" ${what} (${failure.message}).${caution ? ` ${caution}` : ''} Retry compensation to ${undo}, or mark resolved once settled by hand.`,
     );
     if (action === OperatorAction['retry-compensation']) await this.undoAll();
   }

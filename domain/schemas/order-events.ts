@@ -37,6 +37,8 @@ const EVENT_BODIES = [
   z.object({ type: z.literal('PaymentWindowExpired'), data: z.object({ windowMs: z.int() }) }),
   z.object({ type: z.literal('PaymentReconciled'), data: z.object({ ...PaymentRef, providerStatus: PaymentStatus }) }),
   z.object({ type: z.literal('OrderConfirmed'), data: z.object({ fulfillmentId: z.string() }) }),
+  /** A submission that failed, cancelled at fulfillment: nothing of the order will ship (`taken`: it had the order). */
+  z.object({ type: z.literal('FulfillmentCancelled'), data: z.object({ taken: z.boolean() }) }),
   z.object({ type: z.literal('CompensationStarted'), data: OrderReason }),
   z.object({
     type: z.literal('PaymentRefunded'),

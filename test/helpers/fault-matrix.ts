@@ -126,12 +126,17 @@ export const EXPECTED: Record<CallName, Record<FaultName, Outcome>> = {
     hang: ATTENTION_COMPENSATION,
     refused: ATTENTION_COMPENSATION,
   },
+  // Each failed submission is cancelled at fulfillment (whose cancel route answers): cancelled, or never
+  // taken, and the order is refunded. Refused, the cancel is refused too: nobody can say, an operator decides.
   fulfillment: {
     '503': 'CANCELLED CONFIRMATION_FAILED',
-    ...UNEXPECTED_4XX,
-    'bad body': ATTENTION_UNEXPECTED,
+    '400': 'CANCELLED CONFIRMATION_FAILED',
+    '404': 'CANCELLED CONFIRMATION_FAILED',
+    '409': 'CANCELLED CONFIRMATION_FAILED',
+    '422': 'CANCELLED CONFIRMATION_FAILED',
+    'bad body': 'CANCELLED CONFIRMATION_FAILED',
     hang: 'CANCELLED CONFIRMATION_FAILED',
-    refused: 'CANCELLED CONFIRMATION_FAILED',
+    refused: ATTENTION_EXHAUSTED,
   },
   notification: {
     '503': 'CONFIRMED',
@@ -253,6 +258,11 @@ export async function runCell({ call: callName, fault, expected, route: faultRou
       (stock) => stock === stockBefore - (confirmed ? sku.quantity : 0),
       20_000,
     );
+    // Money never goes back for goods that may ship: fulfillment holds exactly the confirmed orders.
+    const { fulfillments, cancelledFulfillments } = stack.ledger.snapshot();
+    const heldByFulfillment =
+      fulfillments[request.orderId] !== undefined && !cancelledFulfillments.includes(request.orderId);
+    expect(heldByFulfillment).toBe(confirmed);
 
     // So does every other workflow of this stack (late refunds): once none runs, none ended otherwise than completing.
     const runs = await eventually(

@@ -103,6 +103,11 @@ const SCENARIOS: Record<string, Scenario> = {
     await handle.result();
     return single('compensation-failure-operator-retry', handle);
   },
+  'fulfillment-cancelled': async (stack, id) =>
+    withRouteFault(stack, 'fulfillment', { kind: 'status', status: 503 }, async (faultOn) => {
+      await faultOn();
+      return single('fulfillment-cancelled', await placeAndFinish(stack, orderWith(id, 'tok_ok')));
+    }),
   'unexpected-answer-operator-retry': async (stack, id) => {
     await withRouteFault(stack, 'reserve', { kind: 'status', status: 400 }, async (faultOn) => {
       await faultOn();
