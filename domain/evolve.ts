@@ -37,6 +37,7 @@ const ALLOWED_FROM: Record<Exclude<OrderEventType, 'OrderReceived'>, readonly Or
   PaymentRefunded: ANY_RECEIVED,
   PaymentVoided: ANY_RECEIVED,
   PaymentNotFound: ANY_RECEIVED,
+  LateMoneyRefused: ANY_RECEIVED,
   StockReleased: [Status.COMPENSATING],
   OrderCancelled: [Status.COMPENSATING],
   CompensationFailed: [Status.COMPENSATING],
@@ -82,6 +83,14 @@ export function foldEvents(events: readonly OrderEvent[]): OrderState | null {
   return events.reduce<OrderState | null>(evolve, null);
 }
 
+/**
+ * Money settled after the order ended: support has nothing more to settle (see LateMoneyRefused). Before its
+ * end, the order's own status says whether it needs someone.
+ */
+function settledAfterEnd(state: OrderState, next: OrderState): OrderState {
+  return isTerminal(state.status) ? { ...next, needsAttention: false } : next;
+}
+
 function apply(state: OrderState, event: Exclude<OrderEvent, { type: 'OrderReceived' }>): OrderState {
   switch (event.type) {
     case 'OrderValidated':
@@ -117,11 +126,25 @@ function apply(state: OrderState, event: Exclude<OrderEvent, { type: 'OrderRecei
     case 'CompensationStarted':
       return { ...state, status: Status.COMPENSATING, reason: event.data, compensationReason: event.data };
     case 'PaymentRefunded':
-      return isCurrentPayment(state, event.data) ? { ...state, payment: withStatus(state, 'refunded') } : state;
+      return settledAfterEnd(
+        state,
+        isCurrentPayment(state, event.data) ? { ...state, payment: withStatus(state, 'refunded') } : state,
+      );
+    case 'LateMoneyRefused':
+      // The provider holds the money: the view says so, and the order is on support's list.
+      return {
+        ...state,
+        needsAttention: true,
+        payment: isCurrentPayment(state, event.data) ? withStatus(state, 'succeeded') : state.payment,
+      };
     case 'PaymentVoided':
-      return isCurrentPayment(state, event.data) ? { ...state, payment: withStatus(state, 'voided') } : state;
-    case 'StockReleased':
+      return settledAfterEnd(
+        state,
+        isCurrentPayment(state, event.data) ? { ...state, payment: withStatus(state, 'voided') } : state,
+      );
     case 'PaymentNotFound':
+      return settledAfterEnd(state, state);
+    case 'StockReleased':
     case 'FulfillmentCancelled':
       return state;
     case 'OrderCancelled':

@@ -5,7 +5,8 @@ import { getEventsQuery, ORDER_WORKFLOW_TYPE, orderWorkflowId } from '../domain/
 import { viewInMemo } from '../domain/schemas/order-record';
 import type { OrderStore } from '../store/order-store';
 import { closedOtherwise, notTerminal } from '../api/closed-orders';
-import { isTerminal, type OrderView } from '../domain/order-state';
+import { isTerminal, toOrderView, type OrderView } from '../domain/order-state';
+import { foldEvents } from '../domain/evolve';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import type { Ledger } from '../sandbox/ledger';
 import type { StatusEvent } from '../domain/status-events';
@@ -142,9 +143,13 @@ export function judgeStatusEvents(expected: Map<string, StatusEvent[]>, received
   return { told, taken: received.length, repeats, missing, outOfOrder, problems };
 }
 
+/** What may follow an order's end in the store of record: its late money, told by the late refund. */
+const AFTER_END: readonly string[] = ['LateMoneyRefused', 'PaymentRefunded', 'PaymentVoided', 'PaymentNotFound'];
+
 /**
  * Every ended order in the store of record as Temporal ended it: recorded as closed, with the view its
- * workflow's memo holds and the event log the workflow itself holds (asked of it: a worker must poll).
+ * workflow's memo holds and the event log the workflow itself holds (asked of it: a worker must poll), or
+ * that log followed by what its late money did since, and the view it folds to.
  * Orders whose workflow is not completed (still running, or closed otherwise) are not judged.
  */
 export async function judgeStore(client: Client, store: OrderStore, orderIds: Iterable<string>) {
@@ -159,14 +164,16 @@ export async function judgeStore(client: Client, store: OrderStore, orderIds: It
       store.events(orderId),
       handle.query(getEventsQuery),
     ]);
-    const view = viewInMemo(description.memo);
+    const afterEnd = keptEvents?.slice(events.length) ?? [];
+    const view = afterEnd.length ? toOrderView(foldEvents(keptEvents!)!) : viewInMemo(description.memo);
     const differs = !kept
       ? 'not in the store'
       : !kept.closed
         ? 'not recorded as ended'
         : !isDeepStrictEqual(kept.view, view)
           ? `its view is ${kept.view.status}, Temporal's ${view?.status}`
-          : !isDeepStrictEqual(keptEvents, events)
+          : !isDeepStrictEqual(keptEvents?.slice(0, events.length), events) ||
+              afterEnd.some((event) => !AFTER_END.includes(event.type))
             ? `its event log has ${keptEvents?.length ?? 0} events, Temporal's ${events.length}`
             : null;
     if (differs) {

@@ -1,5 +1,8 @@
 import type { Kysely } from 'kysely';
-import type { OrderEvent } from '../domain/schemas/order-events';
+import type { OrderEvent, OrderEventBody } from '../domain/schemas/order-events';
+import { foldEvents } from '../domain/evolve';
+import { recordedEvent } from '../domain/order-record';
+import { toOrderView } from '../domain/order-state';
 import { OrderView } from '../domain/schemas/order-state';
 import { anonymisedEvent, anonymisedView } from '../domain/personal-data';
 import { openDatabase, storeLocation } from './dialects';
@@ -125,6 +128,44 @@ export class OrderStore {
     await this.db.transaction().execute(async (tx) => {
       await insertEvents(tx, record.orderId, record.events, 'keep');
       await upsertOrder(tx, record, 'answer');
+    });
+  }
+
+  /**
+   * Adds an event to an ended order's record, after its workflow: what happened to its money since (a late
+   * refund, or its refusal). Once per event (the same type and data again changes nothing), its view folded
+   * again from the whole log. `no-order` when the store does not know the order; `not-ended` while its
+   * workflow still writes its own record (then the caller tries again).
+   */
+  async appendAfterEnd(
+    orderId: string,
+    body: OrderEventBody,
+    at: string,
+  ): Promise<'appended' | 'no-order' | 'not-ended'> {
+    return this.db.transaction().execute(async (tx) => {
+      const kept = await findIn(tx, orderId);
+      if (!kept) return 'no-order';
+      if (!kept.closed) return 'not-ended';
+      const events = (await eventsIn(tx, orderId)) ?? [];
+      const same = JSON.stringify(body.data);
+      if (events.some((event) => event.type === body.type && JSON.stringify(event.data) === same)) return 'appended';
+      const event = recordedEvent(events.length + 1, body, at);
+      const state = foldEvents([...events, event]);
+      if (!state) return 'no-order';
+      await insertEvents(tx, orderId, [event]);
+      const view = toOrderView(state);
+      await tx
+        .updateTable('orders')
+        .set({
+          status: view.status,
+          needs_attention: view.needsAttention ? 1 : 0,
+          updated_at: view.updatedAt,
+          last_seq: event.seq,
+          view: JSON.stringify(view),
+        })
+        .where('order_id', '=', orderId)
+        .execute();
+      return 'appended';
     });
   }
 

@@ -6,6 +6,8 @@ import { OrderStore } from '../store/order-store';
 import { eventually } from './helpers/stack';
 import { placedOrder } from './helpers/stored-orders';
 import { recordedEvent } from '../domain/order-record';
+import { foldEvents } from '../domain/evolve';
+import { toOrderView } from '../domain/order-state';
 import { ANONYMISED_CUSTOMER_ID } from '../domain/personal-data';
 import type { OrderEvent } from '../domain/schemas/order-events';
 
@@ -239,6 +241,52 @@ describe.each(['sqlite', 'postgres'] as const)('the store of record on %s', (kin
     expect(await store.forget(ended!.view.orderId)).toBe(true);
     expect(await store.forget(ended!.view.orderId)).toBe(false);
     expect([await store.find(ended!.view.orderId), await store.events(ended!.view.orderId)]).toEqual([null, null]);
+  });
+
+  test("what an ended order's money did since is added to its record once, its view folded again; not before its end", async () => {
+    const { view, event, claim } = order();
+    await store.claim(claim);
+    const refused = {
+      type: 'LateMoneyRefused',
+      data: { provider: 'primary', paymentId: 'pay_late', message: 'refused' },
+    } as const;
+    const at = '2026-02-01T00:00:00.000Z';
+    expect(await store.appendAfterEnd('T-unknown', refused, at)).toBe('no-order');
+    expect(await store.appendAfterEnd(view.orderId, refused, at)).toBe('not-ended');
+    const cancelled = [
+      event(1),
+      recordedEvent(2, { type: 'CompensationStarted', data: { code: 'CANCELLED_BY_CUSTOMER', message: 'c' } }, at),
+      recordedEvent(3, { type: 'OrderCancelled', data: {} }, at),
+    ];
+    const end = toOrderView(foldEvents(cancelled)!);
+    await store.record({
+      orderId: view.orderId,
+      requestHash: 'h',
+      events: cancelled,
+      view: end,
+      lastSeq: 3,
+      closed: true,
+    });
+
+    expect(await store.appendAfterEnd(view.orderId, refused, at)).toBe('appended');
+    expect(await store.appendAfterEnd(view.orderId, refused, '2026-02-02T00:00:00.000Z')).toBe('appended');
+    expect((await store.events(view.orderId))!.map(({ seq, type }) => `${seq} ${type}`)).toEqual([
+      '1 OrderReceived',
+      '2 CompensationStarted',
+      '3 OrderCancelled',
+      '4 LateMoneyRefused',
+    ]);
+    expect(await store.find(view.orderId)).toMatchObject({
+      view: { status: 'CANCELLED', needsAttention: true },
+      closed: true,
+    });
+    expect((await store.list({ customerId: view.customerId, needsAttention: true }, 10, null)).views).toHaveLength(1);
+    const refund = {
+      type: 'PaymentRefunded',
+      data: { provider: 'primary', paymentId: 'pay_late', amount: 3998, late: true },
+    } as const;
+    expect(await store.appendAfterEnd(view.orderId, refund, at)).toBe('appended');
+    expect(await store.find(view.orderId)).toMatchObject({ view: { needsAttention: false, updatedAt: at } });
   });
 
   test('the orders placed in a span of time that have not ended, oldest first', async () => {

@@ -264,11 +264,15 @@ test('a store of record down for 3 hours: the order is not delayed, is flagged a
 
 test('late money its provider keeps refusing: support is told after 3 tries, and a year of refusals keeps every run short', async () => {
   let refusing = true;
+  const toldTheOrder: { type: string; at: string }[] = [];
   const activities = answeringSystems({
     async settlePayment({ paymentId }) {
       if (refusing)
         throw ApplicationFailure.nonRetryable('the provider refused the refund: 422', FailureType.UPSTREAM_CONTRACT);
       return { outcome: 'refunded', paymentId: paymentId ?? 'none', amount: 3998 };
+    },
+    async recordAfterEnd({ event, at }) {
+      toldTheOrder.push({ type: event.type, at });
     },
   });
   const payment: LatePayment = {
@@ -284,6 +288,7 @@ test('late money its provider keeps refusing: support is told after 3 tries, and
       args: [payment],
     });
     const firstRun = handle.firstExecutionRunId;
+    const startedAt = (await handle.describe()).startTime.getTime();
     // Tried at once, then after 10 and 20 minutes: the third refusal tells support.
     await env.sleep(31 * MINUTE);
     const flagged = (await handle.describe()).typedSearchAttributes;
@@ -297,8 +302,21 @@ test('late money its provider keeps refusing: support is told after 3 tries, and
     )) as LatePayment;
     refusing = false;
     const outcome = (await handle.result()) as SettleOutcome;
-    return { firstRun, flagged, after60Days, afterAYear, lastRunEvents: events.length, carried, outcome, handle };
+    return {
+      firstRun,
+      startedAt,
+      flagged,
+      after60Days,
+      afterAYear,
+      lastRunEvents: events.length,
+      carried,
+      outcome,
+      handle,
+    };
   });
+  // The order is told once when support must act (its third refusal, 30 minutes in), and once when it is settled.
+  expect(toldTheOrder.map(({ type }) => type)).toEqual(['LateMoneyRefused', 'PaymentRefunded']);
+  expect(Math.round((Date.parse(toldTheOrder[0]!.at) - seen.startedAt) / MINUTE)).toBe(30);
   expect(seen.flagged.get(OrderSearchAttributes.needsAttention)).toBe(true);
   expect(seen.flagged.get(OrderSearchAttributes.orderId)).toBe(payment.orderId);
   // 60 days: about 70 tries, the wait doubling to a day, in the first run still.

@@ -156,6 +156,40 @@ test('money that arrives for a cancelled order Temporal forgot is returned once'
   expect(await lateRefundStarted(order.orderId)).toBe(true);
 }, 180_000);
 
+test('late money its provider keeps refusing after the order ended: the order tells support, then that it was settled', async () => {
+  // The order's own void is another route: only the late refund is refused.
+  await stack.callSandbox('/_sandbox/faults/refund', 'PUT', { kind: 'status', status: 422, code: 'REFUND_REFUSED' });
+  const order = makeOrder({
+    customer: { id: `c-late-${Date.now()}`, email: 'late@example.com' },
+    payment: { method: 'card', token: PaymentToken.LATE },
+  });
+  const read = () => support().GET('/orders/{orderId}', { params: { path: { orderId: order.orderId } } });
+  try {
+    await placed(order);
+    expect((await stack.result(stack.client.workflow.getHandle(orderWorkflowId(order.orderId)))).status).toBe(
+      'CANCELLED',
+    );
+    const flagged = await eventually(read, (res) => res.data?.needsAttention === true, 60_000);
+    expect(flagged.data).toMatchObject({ status: 'CANCELLED', payment: { status: 'succeeded' } });
+    const attention = await support().GET('/orders', {
+      params: { query: { customerId: order.customer.id, needsAttention: 'true' } },
+    });
+    expect(attention.data!.orders.map(({ orderId }) => orderId)).toEqual([order.orderId]);
+    expect(netMoney(stack, order.orderId)).toBe(flagged.data!.total);
+  } finally {
+    await stack.callSandbox('/_sandbox/faults/refund', 'DELETE');
+  }
+  const settled = await eventually(read, (res) => res.data?.needsAttention === false, 60_000);
+  expect(settled.data).toMatchObject({ status: 'CANCELLED', payment: { status: 'refunded' } });
+  expect(netMoney(stack, order.orderId)).toBe(0);
+  const events = (await support().GET('/orders/{orderId}/events', { params: { path: { orderId: order.orderId } } }))
+    .data!.events;
+  expect(events.slice(-2)).toEqual([
+    expect.objectContaining({ type: 'LateMoneyRefused', data: expect.objectContaining({ provider: 'primary' }) }),
+    expect.objectContaining({ type: 'PaymentRefunded', data: expect.objectContaining({ late: true }) }),
+  ]);
+}, 120_000);
+
 test('every order the API placed is in the store as Temporal ended it: its view and its event log', async () => {
   const order = makeOrder({ payment: { method: 'card', token: PaymentToken.DECLINE } });
   await placed(order);

@@ -6,6 +6,7 @@ import type { LatePayment } from '../domain/contract';
 import { recordLateRefund, recordLateRefundRefused } from './order-metrics';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import { errorMessage } from '../domain/errors';
+import type { OrderEventBody } from '../domain/schemas/order-events';
 
 /** Late or stray money is refunded however long the refund service is down: it is never ours to keep. */
 export const LATE_MONEY_OPTIONS: wf.ActivityOptions = {
@@ -25,7 +26,7 @@ export const TRIES_BEFORE_SUPPORT = 3;
  */
 export const TRIES_PER_RUN = 100;
 
-const { settlePayment } = wf.proxyActivities<OrderActivities>(LATE_MONEY_OPTIONS);
+const { settlePayment, recordAfterEnd } = wf.proxyActivities<OrderActivities>(LATE_MONEY_OPTIONS);
 
 /**
  * Settles late money, however long it takes. Unavailability is retried by the activity's own policy; an
@@ -83,7 +84,11 @@ export async function latePaymentRefundWorkflow(payment: LatePayment): Promise<S
       if (outcome.outcome === 'not-found')
         wf.log.info('late payment unknown to its provider: nothing to refund', { provider, paymentId, orderId });
       wf.setCurrentDetails(`Late payment ${paymentId} at ${provider}: ${outcome.outcome}`);
-      if (refused >= TRIES_BEFORE_SUPPORT) unflag();
+      if (refused >= TRIES_BEFORE_SUPPORT) {
+        unflag();
+        // The order told support; it now tells that the money is settled.
+        await recordAfterEnd({ orderId, event: settledEvent(payment, outcome), at: new Date().toISOString() });
+      }
       return outcome;
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
@@ -92,6 +97,12 @@ export async function latePaymentRefundWorkflow(payment: LatePayment): Promise<S
       const message = sayNotReturned(what, err, waitMs, `in ${waitMs} ms`);
       if (refused === TRIES_BEFORE_SUPPORT) {
         flagForSupport(payment);
+        // On the order too, past its end: listed under needsAttention, its payment as the provider holds it.
+        await recordAfterEnd({
+          orderId,
+          event: { type: 'LateMoneyRefused', data: { provider, paymentId, message } },
+          at: new Date().toISOString(),
+        });
         recordLateRefundRefused(provider, paymentId);
         wf.log.error('late money kept being refused: support must settle it with the provider', {
           payment: what,
@@ -108,6 +119,19 @@ export async function latePaymentRefundWorkflow(payment: LatePayment): Promise<S
       }
       await wf.sleep(waitMs);
     }
+  }
+}
+
+/** The order's event for a late payment settled at last. */
+function settledEvent({ provider, paymentId }: LatePayment, outcome: SettleOutcome): OrderEventBody {
+  switch (outcome.outcome) {
+    case 'refunded':
+      return { type: 'PaymentRefunded', data: { provider, paymentId, amount: outcome.amount, late: true } };
+    case 'voided':
+      return { type: 'PaymentVoided', data: { provider, paymentId } };
+    case 'nothing-to-settle':
+    case 'not-found':
+      return { type: 'PaymentNotFound', data: { provider, paymentId } };
   }
 }
 

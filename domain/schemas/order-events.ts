@@ -45,6 +45,11 @@ const EVENT_BODIES = [
     data: z.object({ ...PaymentRef, amount: z.int(), late: z.boolean() }),
   }),
   z.object({ type: z.literal('PaymentVoided'), data: z.object(PaymentRef) }),
+  /**
+   * Money the order does not keep, whose refund its provider kept refusing after the order ended: support
+   * must settle it (recorded by the late refund, which goes on trying; its refund clears it).
+   */
+  z.object({ type: z.literal('LateMoneyRefused'), data: z.object({ ...PaymentRef, message: z.string() }) }),
   /** The provider has no record of the payment: nothing was paid, nothing is there to return. */
   z.object({ type: z.literal('PaymentNotFound'), data: z.object(PaymentRef) }),
   z.object({ type: z.literal('StockReleased'), data: z.object({}) }),
