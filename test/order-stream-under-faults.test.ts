@@ -163,7 +163,9 @@ test('Temporal restarted: the stream stays open through the outage and tells the
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'stream-restart-'));
   const server = new DevServerProcess(cli, { port: await freePort(), dbFile: path.join(dataDir, 'temporal.db') });
   await server.start();
-  const stack = await startStack({ temporalAddress: server.address, streamHeartbeatMs: 300 });
+  // The order waits at its payment link through the outage: with the stacks' 3 s window, a restart that
+  // took longer on a busy machine let the window close first, and the payment was voided before it was made.
+  const stack = await startStack({ temporalAddress: server.address, streamHeartbeatMs: 300, paymentWindowMs: 120_000 });
   try {
     const { view, stream } = await placeAndFollow(stack);
     expect((await stream.nextEvent())?.event).toBe('order');
