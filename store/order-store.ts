@@ -134,8 +134,8 @@ export class OrderStore {
   /**
    * Adds an event to an ended order's record, after its workflow: what happened to its money since (a late
    * refund, or its refusal). Once per event (the same type and data again changes nothing), its view folded
-   * again from the whole log. `no-order` when the store does not know the order; `not-ended` while its
-   * workflow still writes its own record (then the caller tries again).
+   * again from the whole log. `no-order` when the store holds no order with this id (a claim whose start
+   * failed is none); `not-ended` while its workflow still writes its own record (then the caller tries again).
    */
   async appendAfterEnd(
     orderId: string,
@@ -143,28 +143,28 @@ export class OrderStore {
     at: string,
   ): Promise<'appended' | 'no-order' | 'not-ended'> {
     return this.db.transaction().execute(async (tx) => {
-      const kept = await findIn(tx, orderId);
-      if (!kept) return 'no-order';
-      if (!kept.closed) return 'not-ended';
-      const events = (await eventsIn(tx, orderId)) ?? [];
+      const row = await tx
+        .selectFrom('orders')
+        .select(['request_hash', 'closed', 'placed'])
+        .where('order_id', '=', orderId)
+        .executeTakeFirst();
+      if (!row || Number(row.placed) === 0) return 'no-order';
+      if (Number(row.closed) === 0) return 'not-ended';
+      const events = (await eventsIn(tx, orderId))!;
       const same = JSON.stringify(body.data);
       if (events.some((event) => event.type === body.type && JSON.stringify(event.data) === same)) return 'appended';
       const event = recordedEvent(events.length + 1, body, at);
-      const state = foldEvents([...events, event]);
-      if (!state) return 'no-order';
+      const view = toOrderView(foldEvents([...events, event])!);
       await insertEvents(tx, orderId, [event]);
-      const view = toOrderView(state);
-      await tx
-        .updateTable('orders')
-        .set({
-          status: view.status,
-          needs_attention: view.needsAttention ? 1 : 0,
-          updated_at: view.updatedAt,
-          last_seq: event.seq,
-          view: JSON.stringify(view),
-        })
-        .where('order_id', '=', orderId)
-        .execute();
+      const record = {
+        orderId,
+        requestHash: row.request_hash,
+        events: [event],
+        view,
+        lastSeq: event.seq,
+        closed: true,
+      };
+      await upsertOrder(tx, record, 'workflow-end');
       return 'appended';
     });
   }

@@ -252,6 +252,9 @@ describe.each(['sqlite', 'postgres'] as const)('the store of record on %s', (kin
     } as const;
     const at = '2026-02-01T00:00:00.000Z';
     expect(await store.appendAfterEnd('T-unknown', refused, at)).toBe('no-order');
+    // A claim whose start failed is no order; once Temporal holds it, the order has not ended yet.
+    expect(await store.appendAfterEnd(view.orderId, refused, at)).toBe('no-order');
+    await store.markPlaced(view.orderId);
     expect(await store.appendAfterEnd(view.orderId, refused, at)).toBe('not-ended');
     const cancelled = [
       event(1),
