@@ -329,3 +329,49 @@ test('late money its provider keeps refusing: support is told after 3 tries, and
   expect(seen.outcome).toMatchObject({ outcome: 'refunded' });
   expect((await seen.handle.describe()).typedSearchAttributes.get(OrderSearchAttributes.needsAttention)).toBe(false);
 });
+
+test("late money refused while the order's record cannot be told: the refund is never held up, and the order is told at a later refusal", async () => {
+  let refusing = true;
+  let storeUp = false;
+  const tries: number[] = [];
+  const toldTheOrder: { type: string; at: string }[] = [];
+  const activities = answeringSystems({
+    async settlePayment({ paymentId }) {
+      tries.push(Date.now());
+      if (refusing)
+        throw ApplicationFailure.nonRetryable('the provider refused the refund: 422', FailureType.UPSTREAM_CONTRACT);
+      return { outcome: 'refunded', paymentId: paymentId ?? 'none', amount: 3998 };
+    },
+    async recordAfterEnd({ event, at }) {
+      if (!storeUp) throw unavailable('the store of record');
+      toldTheOrder.push({ type: event.type, at });
+    },
+  });
+  const payment: LatePayment = {
+    provider: 'primary',
+    paymentId: 'pay_late_untold',
+    orderId: `late-${randomUUID().slice(0, 8)}`,
+    retryEveryMs: PRODUCTION_SETTINGS.compensationGiveUpMs,
+  };
+  const seen = await withWorker(activities, async (taskQueue) => {
+    const handle = await env.client.workflow.start(LATE_REFUND_WORKFLOW_TYPE, {
+      workflowId: latePaymentRefundWorkflowId(payment),
+      taskQueue,
+      args: [payment],
+    });
+    const startedAt = (await handle.describe()).startTime.getTime();
+    // Refused at 0, 10 and 30 minutes; the store stays down for 4 hours, through two tries of telling.
+    await env.sleep(4 * HOUR);
+    const triesWhileDown = tries.length;
+    storeUp = true;
+    await env.sleep(3 * HOUR);
+    refusing = false;
+    const outcome = (await handle.result()) as SettleOutcome;
+    return { startedAt, triesWhileDown, outcome };
+  });
+  // The refund went on while the order could not be told: each telling gave up after its hour.
+  expect(seen.triesWhileDown).toBeGreaterThanOrEqual(4);
+  expect(toldTheOrder.map(({ type }) => type)).toEqual(['LateMoneyRefused', 'PaymentRefunded']);
+  expect(Date.parse(toldTheOrder[0]!.at) - seen.startedAt).toBeGreaterThan(4 * HOUR);
+  expect(seen.outcome).toMatchObject({ outcome: 'refunded' });
+});

@@ -26,7 +26,16 @@ export const TRIES_BEFORE_SUPPORT = 3;
  */
 export const TRIES_PER_RUN = 100;
 
-const { settlePayment, recordAfterEnd } = wf.proxyActivities<OrderActivities>(LATE_MONEY_OPTIONS);
+const { settlePayment } = wf.proxyActivities<OrderActivities>(LATE_MONEY_OPTIONS);
+/**
+ * How long telling the order may take (its record's store down, or the order's own end not yet written):
+ * the refund never waits longer on it, and a refused refund tells the order again at its next refusal.
+ */
+const TELL_ORDER_PATIENCE = '1 hour';
+const { recordAfterEnd } = wf.proxyActivities<OrderActivities>({
+  ...LATE_MONEY_OPTIONS,
+  scheduleToCloseTimeout: TELL_ORDER_PATIENCE,
+});
 
 /**
  * Settles late money, however long it takes. Unavailability is retried by the activity's own policy; an
@@ -65,18 +74,24 @@ function sayNotReturned(what: string, err: ActivityFailure, retryInMs: number, a
  *
  * A refund the provider refuses is tried again, the wait doubling from `retryEveryMs` to a day at most.
  * After {@link TRIES_BEFORE_SUPPORT} refusals support is told: the workflow carries `NeedsAttention`,
- * `OrderId` and `PaymentProvider` (the Web UI lists it beside the order) and its live step says what the
- * provider holds. Every {@link TRIES_PER_RUN} tries it continues as new: its history never nears
+ * `OrderId` and `PaymentProvider` (the Web UI lists it beside the order), its live step says what the
+ * provider holds, and so does the order's record in the store of record (`LateMoneyRefused`), which is told
+ * again when the money is settled. Every {@link TRIES_PER_RUN} tries it continues as new: its history never nears
  * Temporal's limits, however long the refusal lasts.
  */
 export async function latePaymentRefundWorkflow(payment: LatePayment): Promise<SettleOutcome> {
   const { provider, paymentId, orderId } = payment;
   const what = `${paymentId} at ${provider}`;
   let refused = payment.refusedTries ?? 0;
+  let toldOrder = payment.orderTold ?? false;
   if (refused >= TRIES_BEFORE_SUPPORT) flagForSupport(payment);
   for (let inRun = 0; ; inRun++) {
     if (inRun === TRIES_PER_RUN) {
-      return wf.continueAsNew<typeof latePaymentRefundWorkflow>({ ...payment, refusedTries: refused });
+      return wf.continueAsNew<typeof latePaymentRefundWorkflow>({
+        ...payment,
+        refusedTries: refused,
+        orderTold: toldOrder,
+      });
     }
     try {
       const outcome = await settlePayment({ provider, orderId, paymentId });
@@ -84,11 +99,9 @@ export async function latePaymentRefundWorkflow(payment: LatePayment): Promise<S
       if (outcome.outcome === 'not-found')
         wf.log.info('late payment unknown to its provider: nothing to refund', { provider, paymentId, orderId });
       wf.setCurrentDetails(`Late payment ${paymentId} at ${provider}: ${outcome.outcome}`);
-      if (refused >= TRIES_BEFORE_SUPPORT) {
-        unflag();
-        // The order told support; it now tells that the money is settled.
-        await recordAfterEnd({ orderId, event: settledEvent(payment, outcome), at: new Date().toISOString() });
-      }
+      if (refused >= TRIES_BEFORE_SUPPORT) unflag();
+      // The order told support; it now tells that the money is settled.
+      if (toldOrder) await tellOrder(orderId, settledEvent(payment, outcome));
       return outcome;
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
@@ -97,12 +110,6 @@ export async function latePaymentRefundWorkflow(payment: LatePayment): Promise<S
       const message = sayNotReturned(what, err, waitMs, `in ${waitMs} ms`);
       if (refused === TRIES_BEFORE_SUPPORT) {
         flagForSupport(payment);
-        // On the order too, past its end: listed under needsAttention, its payment as the provider holds it.
-        await recordAfterEnd({
-          orderId,
-          event: { type: 'LateMoneyRefused', data: { provider, paymentId, message } },
-          at: new Date().toISOString(),
-        });
         recordLateRefundRefused(provider, paymentId);
         wf.log.error('late money kept being refused: support must settle it with the provider', {
           payment: what,
@@ -111,6 +118,9 @@ export async function latePaymentRefundWorkflow(payment: LatePayment): Promise<S
           error: message,
         });
       }
+      // On the order too, past its end: listed under needsAttention, its payment as the provider holds it.
+      if (refused >= TRIES_BEFORE_SUPPORT && !toldOrder)
+        toldOrder = await tellOrder(orderId, { type: 'LateMoneyRefused', data: { provider, paymentId, message } });
       if (refused >= TRIES_BEFORE_SUPPORT) {
         wf.setCurrentDetails(
           `Needs support: ${provider} still holds ${paymentId} for order ${orderId} and refused its refund ${refused} times ` +
@@ -119,6 +129,25 @@ export async function latePaymentRefundWorkflow(payment: LatePayment): Promise<S
       }
       await wf.sleep(waitMs);
     }
+  }
+}
+
+/**
+ * Adds `event` to the order's record in the store of record; false, and a warning, when it could not within
+ * {@link TELL_ORDER_PATIENCE}.
+ */
+async function tellOrder(orderId: string, event: OrderEventBody): Promise<boolean> {
+  try {
+    await recordAfterEnd({ orderId, event, at: new Date().toISOString() });
+    return true;
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    wf.log.warn("the order's record did not take what its late money did", {
+      orderId,
+      event: event.type,
+      error: errorMessage(err),
+    });
+    return false;
   }
 }
 

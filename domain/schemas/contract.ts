@@ -100,5 +100,7 @@ export const LatePayment = z.object({
   retryEveryMs: z.int().positive().optional(),
   /** The tries refused in the workflow's earlier runs, carried when it continues as new. */
   refusedTries: z.int().nonnegative().optional(),
+  /** Whether an earlier run told the order's record that support must settle the payment. */
+  orderTold: z.boolean().optional(),
 });
 export type LatePayment = z.infer<typeof LatePayment>;
