@@ -439,11 +439,7 @@ export class OrdersService {
     }
   }
 
-  /**
-   * Writes what the order answered its checkout with: the workflow writes its first task's events only with
-   * its next task's, so that its answer waits for nothing more. Best effort: the workflow's next write
-   * holds them too.
-   */
+  /** Lists the claimed order, which Temporal holds. Best effort: the workflow's first write lists it too. */
   private async markPlacedInStore(orderId: string): Promise<void> {
     try {
       await this.store.markPlaced(orderId);
@@ -452,6 +448,10 @@ export class OrdersService {
     }
   }
 
+  /**
+   * Writes what the order answered its checkout with: the workflow does not, so that its answer waits for
+   * no write. Best effort: the workflow's next write holds them too.
+   */
   private async recordInStore(record: OrderRecord): Promise<void> {
     try {
       await this.store.recordAnswer(record);

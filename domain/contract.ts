@@ -57,8 +57,8 @@ export interface AcceptanceRequest {
 export const ORDER_CONFLICT = 'ORDER_CONFLICT';
 /**
  * What the acceptance update answers: the view, and the events that led to it, which the API writes to the
- * store of record as it answers the checkout (the workflow writes its first task's events with its next
- * task's, so that its first answer waits for nothing more).
+ * store of record as it answers the checkout (the workflow does not, so that its answer waits for no write;
+ * it does when the answer came after the API stopped waiting).
  */
 export interface AcceptedOrder {
   view: OrderView;

@@ -184,8 +184,7 @@ export class OrderSaga {
       this.log,
       input,
       () => here.busy,
-      // Asked from the first activation, before the first event is appended.
-      () => this.log.size > 0 && ACCEPTED_STATUSES.includes(this.log.state.status),
+      () => this.answered,
     );
     this.catalogAndInventory = new SystemCalls(withinBudget(INVENTORY_OPTIONS, settings.stepGiveUpMs), here);
     this.paymentCreation = new SystemCalls(CREATE_PAYMENT_OPTIONS, here);
@@ -235,8 +234,13 @@ export class OrderSaga {
 
   /** The order once it has answered its checkout (a payment link, or its end): its view and its events. */
   async accepted(): Promise<AcceptedOrder> {
-    await wf.condition(() => ACCEPTED_STATUSES.includes(this.log.state.status));
+    await wf.condition(() => this.answered);
     return { view: this.log.view, events: this.log.events };
+  }
+
+  /** Whether the order has its answer for the checkout. Asked from the first activation, before the first event. */
+  private get answered(): boolean {
+    return this.log.size > 0 && ACCEPTED_STATUSES.includes(this.log.state.status);
   }
 
   /** A cancel from the customer or support, taken while the order can still be cancelled, once. */

@@ -38,9 +38,10 @@ export interface RecordedLog {
  * (a payment link, or its end), and not for the events that answer holds, so that the answer waits for no
  * write: the API placed the first event with the order's id, and writes the events of the answer (the
  * acceptance update's); the first write after it holds them again. An answer that came after the API
- * stopped waiting (it answered 202) went to nobody: the workflow writes its events at once. The last write, {@link close}, says the
- * order ended, and goes at once, beside a notification still running (one activation fewer); the workflow
- * completes only after it, so Temporal never forgets an order the store does not hold whole.
+ * stopped waiting (it answered 202) went to nobody: the workflow writes its events at once. The last
+ * write, {@link close}, says the order ended, and goes at once, beside a notification still running (one
+ * activation fewer); the workflow completes only after it, so Temporal never forgets an order the store
+ * does not hold whole.
  *
  * A write that keeps failing past {@link STORE_FLAG_AFTER_MS} flags the order `StoreBehind`, is counted
  * and logged, and goes on until the store takes it; the flag is cleared then.
