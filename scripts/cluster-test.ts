@@ -277,8 +277,10 @@ async function afterRetention(
     webhooks: { provider: string; event: { type: string; data: { orderId: string } } }[];
   };
   let mismatches = 0;
+  const problemsOf = new Map<string, string[]>();
   for (const { view, request } of parts.orders) {
     const problems: string[] = [];
+    problemsOf.set(view.orderId, problems);
     const read = await api(`/orders/${view.orderId}`);
     if (read.status !== 200 || !isDeepStrictEqual(await read.json(), view))
       problems.push(`GET answered ${read.status}`);
@@ -304,7 +306,11 @@ async function afterRetention(
       });
       if (resent.status !== 200) problems.push(`the resent success answered ${resent.status}`);
     }
-    await sleep(2_000);
+  }
+  // Any refund a resent success started has landed by then.
+  await sleep(2_000);
+  for (const { view } of parts.orders) {
+    const problems = problemsOf.get(view.orderId)!;
     const net = parts
       .ledger()
       .payments.filter((payment) => payment.orderId === view.orderId)
