@@ -57,10 +57,7 @@ describe.each(['sqlite', 'postgres'] as const)('the store of record on %s', (kin
   test('its migrations run again at every start, changing nothing', async () => {
     const again = await OrderStore.open(urls[kind]());
     await again.close();
-    const { view, event } = order();
-    expect(await store.claim({ orderId: view.orderId, requestHash: 'h', events: [event(1)], view, lastSeq: 1 })).toBe(
-      null,
-    );
+    expect(await store.claim(order().claim)).toBe(null);
   });
 
   test('an id is claimed once: a second claim gets what the store holds, whatever it brings', async () => {
@@ -128,14 +125,8 @@ describe.each(['sqlite', 'postgres'] as const)('the store of record on %s', (kin
   });
 
   test("the workflow's first event replaces the claim's (a start that failed, placed again later)", async () => {
-    const { view, event } = order();
-    await store.claim({
-      orderId: view.orderId,
-      requestHash: 'h',
-      events: [event(1)],
-      view,
-      lastSeq: 1,
-    });
+    const { view, event, claim } = order();
+    await store.claim(claim);
     const later = { ...event(1), at: '2026-02-02T00:00:00.000Z' };
     await store.record({ orderId: view.orderId, requestHash: 'h', events: [later], view, lastSeq: 1, closed: false });
     expect((await store.events(view.orderId))![0]!.at).toBe(later.at);
@@ -294,8 +285,7 @@ describe.each(['sqlite', 'postgres'] as const)('the store of record on %s', (kin
 
   test('the orders placed in a span of time that have not ended, oldest first', async () => {
     const [first, second, closed] = [order(), order(), order()];
-    for (const { view, event } of [first!, second!, closed!])
-      await store.claim({ orderId: view.orderId, requestHash: 'h', events: [event(1)], view, lastSeq: 1 });
+    for (const { claim } of [first!, second!, closed!]) await store.claim(claim);
     await store.record({
       orderId: closed!.view.orderId,
       requestHash: 'h',
@@ -314,8 +304,8 @@ describe.each(['sqlite', 'postgres'] as const)('the store of record on %s', (kin
 test('a PostgreSQL that restarts under the store is used again once it is back', async () => {
   const store = await OrderStore.open(urls.postgres());
   try {
-    const { view, event } = order();
-    await store.claim({ orderId: view.orderId, requestHash: 'h', events: [event(1)], view, lastSeq: 1 });
+    const { view, claim } = order();
+    await store.claim(claim);
     postgres!.stop();
     await expect(store.find(view.orderId)).rejects.toThrow();
     postgres!.start();
