@@ -61,6 +61,13 @@ export const BusinessMetrics = {
     unit: 'payments',
     help: 'Late refunds the provider kept refusing, handed to support',
   },
+  /** Stock releases after an order's end that inventory kept refusing, handed to support (the release is still tried). */
+  lateReleasesRefused: {
+    name: 'orders_late_releases_refused',
+    kind: 'counter',
+    unit: 'orders',
+    help: "Stock releases after an order's end that inventory kept refusing, handed to support",
+  },
   /** Orders whose writes to the store of record kept failing long enough to flag them `StoreBehind`. */
   storeBehind: {
     name: 'orders_store_behind',

@@ -6,6 +6,7 @@ import type { OrderEvent } from './schemas/order-events';
 export type {
   CancelRequest,
   LatePayment,
+  LateRelease,
   OperatorRequest,
   OrderWorkflowInput,
   PaymentCallback,
@@ -73,7 +74,19 @@ export const getEventsQuery = defineQuery<OrderEvent[]>('getEvents');
 
 export const LATE_REFUND_WORKFLOW_TYPE = 'latePaymentRefundWorkflow';
 
-/** One refund workflow per payment, ever: the id makes "refunded exactly once" the server's job. */
-export function latePaymentRefundWorkflowId(payment: Pick<LatePayment, 'provider' | 'paymentId'>): string {
-  return `refund-${payment.provider}-${payment.paymentId}`;
+/**
+ * One refund workflow per payment, ever: the id makes "refunded exactly once" the server's job. A payment
+ * found by order id has one per order and provider.
+ */
+export function latePaymentRefundWorkflowId({
+  provider,
+  paymentId,
+  orderId,
+}: Pick<LatePayment, 'provider' | 'paymentId'> & Partial<Pick<LatePayment, 'orderId'>>): string {
+  return `refund-${provider}-${paymentId ?? `order-${orderId}`}`;
+}
+
+/** One late stock release per order, ever. */
+export function lateStockReleaseWorkflowId(orderId: string): string {
+  return `release-${orderId}`;
 }

@@ -18,6 +18,7 @@ export class IllegalTransitionError extends Error {
 
 const NON_TERMINAL: readonly OrderStatus[] = Object.values(Status).filter((s) => !isTerminal(s));
 const ANY_RECEIVED: readonly OrderStatus[] = Object.values(Status);
+const TERMINAL: readonly OrderStatus[] = Object.values(Status).filter(isTerminal);
 
 /** The statuses each event may follow: the one place where transitions are checked. */
 const ALLOWED_FROM: Record<Exclude<OrderEventType, 'OrderReceived'>, readonly OrderStatus[]> = {
@@ -38,7 +39,8 @@ const ALLOWED_FROM: Record<Exclude<OrderEventType, 'OrderReceived'>, readonly Or
   PaymentVoided: ANY_RECEIVED,
   PaymentNotFound: ANY_RECEIVED,
   LateMoneyRefused: ANY_RECEIVED,
-  StockReleased: [Status.COMPENSATING],
+  StockReleased: [Status.COMPENSATING, ...TERMINAL],
+  StockReleaseRefused: TERMINAL,
   OrderCancelled: [Status.COMPENSATING],
   CompensationFailed: [Status.COMPENSATING],
   OperatorAction: [Status.REQUIRES_ATTENTION],
@@ -84,8 +86,8 @@ export function foldEvents(events: readonly OrderEvent[]): OrderState | null {
 }
 
 /**
- * Money settled after the order ended: support has nothing more to settle (see LateMoneyRefused). Before its
- * end, the order's own status says whether it needs someone.
+ * Money settled or stock released after the order ended: support has nothing more to settle (see
+ * LateMoneyRefused, StockReleaseRefused). Before its end, the order's own status says whether it needs someone.
  */
 function settledAfterEnd(state: OrderState, next: OrderState): OrderState {
   return isTerminal(state.status) ? { ...next, needsAttention: false } : next;
@@ -130,6 +132,8 @@ function apply(state: OrderState, event: Exclude<OrderEvent, { type: 'OrderRecei
         state,
         isCurrentPayment(state, event.data) ? { ...state, payment: withStatus(state, 'refunded') } : state,
       );
+    case 'StockReleaseRefused':
+      return { ...state, needsAttention: true };
     case 'LateMoneyRefused':
       // The provider holds the money: the view says so, and the order is on support's list.
       return {
@@ -145,6 +149,7 @@ function apply(state: OrderState, event: Exclude<OrderEvent, { type: 'OrderRecei
     case 'PaymentNotFound':
       return settledAfterEnd(state, state);
     case 'StockReleased':
+      return settledAfterEnd(state, state);
     case 'FulfillmentCancelled':
       return state;
     case 'OrderCancelled':

@@ -18,7 +18,7 @@ export const CANCELLATION_SETTLED_STATUSES: readonly OrderStatus[] = [
 /** Whether `ref` names the order's current payment (not one it failed over from, nor a stray). */
 export function isCurrentPayment<S extends { payment: { provider: string; paymentId: string } | null }>(
   state: S,
-  ref: { provider: string; paymentId: string },
+  ref: { provider: string; paymentId: string | null },
 ): state is S & { payment: NonNullable<S['payment']> } {
   return state.payment?.provider === ref.provider && state.payment.paymentId === ref.paymentId;
 }

@@ -7,9 +7,12 @@ import {
   cancelOrderSignal,
   getEventsQuery,
   getOrderQuery,
+  latePaymentRefundWorkflowId,
   ORDER_CONFLICT,
   paymentCallbackSignal,
 } from '../domain/contract';
+import type { OrderView } from '../domain/order-state';
+import { OrderSearchAttributes } from '../domain/search-attributes';
 import { businessMetricsSinks } from '../observability/worker-runtime';
 import { testTemporalAddress } from './helpers/test-env';
 import { MemoKey } from '../domain/order-record';
@@ -113,8 +116,9 @@ test('a bug in the workflow code fails its workflow task, not the order: it wait
 });
 
 describe('stray money', () => {
-  test('a stray payment whose refund is refused is tried again until it goes through; the order never fails', async () => {
+  test("a stray payment whose refund keeps being refused: the order ends on support's list, late refunds take the money over, and their refunds clear it", async () => {
     const request = makeOrder({ payment: LOST_PAYMENT });
+    const { orderId } = request;
     const handle = await stack.startOrder(request);
     await eventually(
       () => handle.query(getOrderQuery),
@@ -122,40 +126,64 @@ describe('stray money', () => {
     );
     // The customer also paid at the backup (a second checkout tab): its success webhook reaches the order as a stray.
     const stray = await stack.callSandbox('/providers/backup/payments', 'POST', {
-      orderId: request.orderId,
+      orderId,
       amount: 3998,
       currency: 'EUR',
       token: 'tok_ok',
     });
     expect(stray.status).toBe(201);
+    const { paymentId } = (await stray.json()) as { paymentId: string };
     await eventually(
-      () => netMoney(stack, request.orderId),
+      () => netMoney(stack, orderId),
       (net) => net === 3998,
     );
+    const refused = `payment provider backup answered 400 (INJECTED_FAULT: the sandbox's refund fault switch answered 400)`;
+    const lateRefunds = [
+      latePaymentRefundWorkflowId({ provider: 'backup', orderId }),
+      latePaymentRefundWorkflowId({ provider: 'backup', paymentId }),
+    ].map((id) => stack.client.workflow.getHandle(id));
     await stack.callSandbox('/_sandbox/faults/refund', 'PUT', { kind: 'status', status: 400 });
+    let ended: OrderView;
     try {
       await handle.signal(cancelOrderSignal, { by: 'customer' });
       // The order never asked the backup, so it settles there once it has ended, in case a lost workflow
-      // task made a payment: that finds the customer's, before the stray's own settlement does.
+      // task made a payment: that finds the customer's, before the stray's own settlement does. Each is
+      // tried 3 times, then handed over.
       const details = await eventually(
         () => metadata(handle),
-        (m) => m.currentDetails?.startsWith('Returning ') ?? false,
+        (m) => m.currentDetails?.startsWith('the payment of order') ?? false,
       );
       expect(details.currentDetails).toBe(
-        `Returning the payment of order ${request.orderId} at backup failed (payment provider backup answered 400 (INJECTED_FAULT: the sandbox's refund fault switch answered 400)); trying again every 2000 ms`,
+        `the payment of order ${orderId} at backup was refused (${refused}); trying again in 2000 ms`,
       );
-      expect((await handle.query(getOrderQuery)).status).toBe('CANCELLED');
-      expect((await handle.describe()).status.name).toBe('RUNNING');
+      ended = await stack.result(handle);
+      expect(ended).toMatchObject({
+        status: 'CANCELLED',
+        reason: { code: 'CANCELLED_BY_CUSTOMER' },
+        needsAttention: true,
+      });
+      expect((await handle.query(getEventsQuery)).slice(-2).map((event) => event.data)).toEqual([
+        { provider: 'backup', paymentId: null, message: refused },
+        { provider: 'backup', paymentId, message: refused },
+      ]);
+      // Support finds the order, and each late refund beside it, flagged; the provider still holds the money.
+      const listed = await stack.api('dev-support').GET('/orders', { params: { query: { needsAttention: 'true' } } });
+      expect(listed.data!.orders.map((order) => order.orderId)).toContain(orderId);
+      for (const run of lateRefunds) {
+        const { typedSearchAttributes } = await run.describe();
+        expect(typedSearchAttributes.get(OrderSearchAttributes.needsAttention)).toBe(true);
+      }
+      expect(netMoney(stack, orderId)).toBe(3998);
     } finally {
       await stack.callSandbox('/_sandbox/faults/refund', 'DELETE');
     }
-    expect(await stack.result(handle)).toMatchObject({
-      status: 'CANCELLED',
-      reason: { code: 'CANCELLED_BY_CUSTOMER' },
-    });
-    expect(netMoney(stack, request.orderId)).toBe(0);
-    expect((await handle.describe()).status.name).toBe('COMPLETED');
-  });
+    // Let through, the first refunds the money and the second finds nothing left; the order's record says so.
+    const outcomes = await Promise.all(lateRefunds.map((run) => run.result()));
+    expect(outcomes.map((outcome) => outcome.outcome).sort()).toEqual(['nothing-to-settle', 'refunded']);
+    expect(netMoney(stack, orderId)).toBe(0);
+    const read = await stack.api('dev-support').GET('/orders/{orderId}', { params: { path: { orderId } } });
+    expect(read.data).toMatchObject({ status: 'CANCELLED', needsAttention: false });
+  }, 120_000);
 
   test('a stray success for a payment its provider does not know: nothing to return, recorded, no retries', async () => {
     const request = makeOrder({ payment: LOST_PAYMENT });

@@ -7,16 +7,18 @@ import type { OrderActivities } from '../activities';
 import { loadConfig } from '../config';
 import {
   getOrderQuery,
+  getEventsQuery,
   LATE_REFUND_WORKFLOW_TYPE,
   latePaymentRefundWorkflowId,
+  lateStockReleaseWorkflowId,
   retryCompensationSignal,
   type LatePayment,
   type SagaSettings,
 } from '../domain/contract';
 import type { SettleOutcome } from '../activities/payments';
-import { TRIES_PER_RUN } from '../workflows/late-refund';
+import { TRIES_PER_RUN } from '../workflows/after-end';
 import type { OrderView } from '../domain/order-state';
-import { FailureType } from '../domain/reasons';
+import { FailureType, Reason } from '../domain/reasons';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import type { PaymentRecord } from '../payment-provider/protocol';
 import type { OrderRecord } from '../store/order-store';
@@ -131,11 +133,14 @@ test('the payment window (15 min): the provider is asked, the payment voided, th
   const startedAt = await env.currentTimeMs();
   const view = await withWorker(activities, async (taskQueue) => {
     const handle = await startOrderIn(env, taskQueue, makeOrder({ payment: LOST_PAYMENT }));
-    return { view: (await handle.result()) as OrderView, id: handle.workflowId };
+    const end = (await handle.result()) as OrderView;
+    return { view: end, id: handle.workflowId, events: await handle.query(getEventsQuery) };
   });
   expect(view.view).toMatchObject({ status: 'CANCELLED', reason: { code: 'PAYMENT_TIMEOUT' } });
   // Last, the provider the order never used is asked to void anything of it, in case a lost task made one.
   expect(calls).toEqual(['asked the provider', 'voided at primary', 'released', 'voided at backup']);
+  // Every wait at the production defaults is shorter than the state SLA: the order is never flagged.
+  expect(view.events.map((event) => event.type)).not.toContain('OrderFlaggedStuck');
   expect((await env.currentTimeMs()) - startedAt).toBeGreaterThanOrEqual(PRODUCTION_SETTINGS.paymentWindowMs);
   expect(await historyLength(view.id)).toBeLessThan(60);
 });
@@ -152,6 +157,25 @@ test('the payment window: a payment the provider took but never told is found, a
   });
   expect(view).toMatchObject({ status: 'CONFIRMED', payment: { status: 'succeeded' } });
   expect(await historyLength(id)).toBeLessThan(60);
+});
+
+test('the state SLA (1 h): an order that waits longer in one status is flagged once, and cleared when it moves on', async () => {
+  // A shop whose customers get 3 hours to pay: longer than the SLA, so the wait at the link is flagged.
+  const settings: SagaSettings = { ...PRODUCTION_SETTINGS, paymentWindowMs: 3 * HOUR };
+  const { waiting, end, id, log } = await withWorker(answeringSystems(), async (taskQueue) => {
+    const handle = await startOrderIn(env, taskQueue, makeOrder({ payment: LOST_PAYMENT }), settings);
+    await env.sleep(2 * HOUR + 30 * MINUTE);
+    const waitingNow = await handle.query(getOrderQuery);
+    const ended = (await handle.result()) as OrderView;
+    return { waiting: waitingNow, end: ended, id: handle.workflowId, log: await handle.query(getEventsQuery) };
+  });
+  // One SLA period with no transition flags it, within two.
+  expect(waiting).toMatchObject({ status: 'AWAITING_PAYMENT', needsAttention: true });
+  expect(end).toMatchObject({ status: 'CANCELLED', reason: { code: 'PAYMENT_TIMEOUT' }, needsAttention: false });
+  expect(log.filter((event) => event.type === 'OrderFlaggedStuck')).toHaveLength(1);
+  const { events } = await env.client.workflow.getHandle(id).fetchHistory();
+  // One timer per period, none per status: three hours add a few events.
+  expect(events!.length).toBeLessThan(80);
 });
 
 test('a compensation that keeps failing goes to an operator after 10 min; one who answers 30 days later settles it', async () => {
@@ -374,4 +398,71 @@ test("late money refused while the order's record cannot be told: the refund is 
   expect(toldTheOrder.map(({ type }) => type)).toEqual(['LateMoneyRefused', 'PaymentRefunded']);
   expect(Date.parse(toldTheOrder[0]!.at) - seen.startedAt).toBeGreaterThan(4 * HOUR);
   expect(seen.outcome).toMatchObject({ outcome: 'refunded' });
+});
+
+test('what a rejected order owes, refused at its end: it ends flagged within 2 hours, hands each to a workflow that stays small for 60 days and ends once it goes through', async () => {
+  let refusing = true;
+  const toldTheOrder: string[] = [];
+  const refusal = (system: string) =>
+    ApplicationFailure.nonRetryable(`${system} answered 422`, FailureType.UPSTREAM_CONTRACT);
+  const activities = answeringSystems({
+    // The catalog refuses the order: nothing is reserved or paid, as far as the order knows.
+    async validateReserveAndRequestPayment() {
+      throw unavailable('the catalog');
+    },
+    async validateOrder() {
+      throw ApplicationFailure.nonRetryable('no such sku', Reason.UNKNOWN_SKU);
+    },
+    // What a lost workflow task might have done is undone at the end, and refused there.
+    async releaseStock() {
+      if (refusing) throw refusal('inventory');
+    },
+    async settlePayment() {
+      if (refusing) throw refusal('the provider');
+      return { outcome: 'nothing-to-settle', paymentId: null };
+    },
+    async recordAfterEnd({ event }) {
+      toldTheOrder.push(event.type);
+    },
+  });
+  const request = makeOrder();
+  const { orderId } = request;
+  const seen = await withWorker(activities, async (taskQueue) => {
+    const handle = await startOrderIn(env, taskQueue, request);
+    const startedAt = await env.currentTimeMs();
+    const view = (await handle.result()) as OrderView;
+    const endedAfterMs = (await env.currentTimeMs()) - startedAt;
+    const events = await handle.query(getEventsQuery);
+    const late = [
+      lateStockReleaseWorkflowId(orderId),
+      latePaymentRefundWorkflowId({ provider: 'primary', orderId }),
+      latePaymentRefundWorkflowId({ provider: 'backup', orderId }),
+    ].map((id) => env.client.workflow.getHandle(id));
+    const flagged = await Promise.all(
+      late.map(async (run) => (await run.describe()).typedSearchAttributes.get(OrderSearchAttributes.needsAttention)),
+    );
+    await env.sleep(60 * DAY);
+    const lengths = await Promise.all([handle, ...late].map((run) => historyLength(run.workflowId)));
+    refusing = false;
+    // The release tries again within a day of its last refusal. (Only one: once a workflow whose parent has
+    // closed completes, the test server's clock stops skipping, sdk-java#1618; the refunds' ends are the
+    // late-money tests' above.)
+    await late[0]!.result();
+    const cleared = (await late[0]!.describe()).typedSearchAttributes.get(OrderSearchAttributes.needsAttention);
+    return { view, endedAfterMs, events, flagged, lengths, cleared };
+  });
+  // Three tries each (at 0, 10 and 30 minutes), one after the other; then the order ends on support's list.
+  expect(seen.view).toMatchObject({ status: 'REJECTED', needsAttention: true });
+  expect(seen.endedAfterMs).toBeLessThan(2 * HOUR);
+  expect(seen.events.slice(-3).map((event) => [event.type, event.data])).toEqual([
+    ['StockReleaseRefused', { message: expect.stringContaining('inventory answered 422') }],
+    ['LateMoneyRefused', { provider: 'primary', paymentId: null, message: expect.stringContaining('422') }],
+    ['LateMoneyRefused', { provider: 'backup', paymentId: null, message: expect.stringContaining('422') }],
+  ]);
+  expect(seen.flagged).toEqual([true, true, true]);
+  // Sixty days of tries, the wait doubling to a day: no history anywhere near Temporal's limits.
+  expect(Math.max(...seen.lengths)).toBeLessThan(1_000);
+  // Once through, it tells the order's record (which already said support must act) and clears its flag.
+  expect(toldTheOrder).toEqual(['StockReleased']);
+  expect(seen.cleared).toBe(false);
 });

@@ -48,6 +48,11 @@ export function recordLateRefundRefused(provider: string, paymentId: string): vo
   businessMetrics.record('lateRefundsRefused', 1, { provider }, `refused ${paymentId}`);
 }
 
+/** A stock release after an order's end that inventory kept refusing, handed to support: once per order. */
+export function recordLateReleaseRefused(orderId: string): void {
+  businessMetrics.record('lateReleasesRefused', 1, {}, `release refused ${orderId}`);
+}
+
 /** An order webhook that failed long enough to flag the order, or was given up on: once per endpoint and event. */
 export function recordWebhookTrouble(kind: 'failing' | 'givenUp', endpoint: string, eventId: string): void {
   businessMetrics.record(

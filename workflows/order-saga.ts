@@ -2,11 +2,15 @@ import * as wf from '@temporalio/workflow';
 import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import type { NotificationTemplate } from '../activities/notifications';
 import type { FulfillmentCancelOutcome } from '../activities/fulfillment';
+import type { SettleOutcome } from '../activities/payments';
 import {
   ORDER_CONFLICT,
   type AcceptanceRequest,
   type AcceptedOrder,
   type CancelRequest,
+  type LatePayment,
+  latePaymentRefundWorkflowId,
+  lateStockReleaseWorkflowId,
   type OperatorRequest,
   type OrderWorkflowInput,
   type PaymentCallback,
@@ -26,10 +30,12 @@ import {
 } from '../domain/order-state';
 import { PaymentEvent, Status, type OrderStatus } from '../domain/statuses';
 import { Reason, REJECTION_CODES } from '../domain/reasons';
-import { LATE_MONEY_OPTIONS, untilSettled } from './late-refund';
+import { AFTER_END_OPTIONS, handOver, TRIES_BEFORE_SUPPORT, triedBeforeSupport, type Owed } from './after-end';
+import { lateMoney, latePaymentRefundWorkflow } from './late-refund';
+import { lateRelease, lateStockReleaseWorkflow } from './late-release';
 import { OrderLog } from './order-log';
 import { StatusWebhooks } from './status-webhooks';
-import { recordDuplicateCallback } from './order-metrics';
+import { recordDuplicateCallback, recordLateRefundRefused, recordLateReleaseRefused } from './order-metrics';
 import { Compensations } from './saga';
 import { signalSchemas } from './signal-payloads';
 import { stepFailure, type StepFailure } from './step-failure';
@@ -69,6 +75,11 @@ const CONFIRM_OPTIONS: wf.ActivityOptions = {
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '500 milliseconds', maximumAttempts: 5 },
 };
+/**
+ * How a workflow that takes over what the order owes starts: its order's refused tries counted, and the
+ * order's record already saying that support must act (the order wrote it).
+ */
+const HANDED_OVER = { refusedTries: TRIES_BEFORE_SUPPORT, orderTold: true } as const;
 /** Notifications are best effort: an order never fails because an email could not be sent. */
 const NOTIFY_OPTIONS: wf.ActivityOptions = {
   startToCloseTimeout: '10 seconds',
@@ -162,7 +173,8 @@ export class OrderSaga {
   /** The customer's notifications on their way, beside the order's last steps: its end waits for them. */
   private readonly telling: Promise<void>[] = [];
   private readonly undoing: SystemCalls;
-  private readonly lateMoney: SystemCalls;
+  /** What the order owes once it has ended: each try within the compensation's budget. */
+  private readonly afterEnd: SystemCalls;
   /** Null when the order has no webhook endpoint to tell. */
   private readonly webhooks: StatusWebhooks | null;
 
@@ -192,7 +204,7 @@ export class OrderSaga {
     this.notifications = new SystemCalls(NOTIFY_OPTIONS, here);
     this.reconciliation = new SystemCalls(withinBudget(RECONCILE_OPTIONS, settings.stepGiveUpMs), null);
     this.undoing = new SystemCalls(withinBudget(COMPENSATION_OPTIONS, settings.compensationGiveUpMs), null);
-    this.lateMoney = new SystemCalls(LATE_MONEY_OPTIONS, null);
+    this.afterEnd = new SystemCalls(withinBudget(AFTER_END_OPTIONS, settings.compensationGiveUpMs), null);
     // The first event before any handler: a buffered update (update-with-start) runs as soon as its handler is set.
     this.log.append(orderReceived(input.request), input.receivedAt);
   }
@@ -582,10 +594,7 @@ export class OrderSaga {
       const stray = this.unsettledStray();
       if (!stray) return;
       this.settledStrays.add(strayKey(stray));
-      // The order has ended: money that cannot be returned yet is tried again, never a reason to fail it.
-      await untilSettled(`${stray.paymentId} at ${stray.provider}`, this.input.settings.compensationGiveUpMs, () =>
-        this.settle(stray.provider, stray.paymentId, { late: true }),
-      );
+      await this.settleAfterEnd({ provider: stray.provider, paymentId: stray.paymentId });
     }
   }
 
@@ -638,7 +647,9 @@ export class OrderSaga {
 
   /** When it runs, the order usually knows the payment; otherwise settle finds it by order id. */
   private addSettlePayment(provider: string): void {
-    this.compensations.add(settlePaymentAt(provider), () => this.settle(provider, this.paymentIdAt(provider)));
+    this.compensations.add(settlePaymentAt(provider), async () => {
+      await this.settle(provider, this.paymentIdAt(provider));
+    });
   }
 
   /**
@@ -652,28 +663,58 @@ export class OrderSaga {
    * - A confirmed order settles at each provider it failed over from, whatever they hold for it.
    *
    * These undos are speculative: each is harmless where nothing happened (releasing what was never
-   * reserved, settling where no payment exists). So they run as late money does, retried until they go
-   * through and never a reason to fail the order or call an operator: a system down at the end of an
-   * order that never reached it must not put the order in front of a person. A release records no event,
-   * since the inventory cannot say whether it held anything; a settlement that finds money records it.
+   * reserved, settling where no payment exists). So they run as late money does, never a reason to fail the
+   * order or call an operator: a system down at the end of an order that never reached it must not put the
+   * order in front of a person. A release records no event, since the inventory cannot say whether it held
+   * anything; a settlement that finds money records it.
    */
   async undoWhatLostTasksMayHaveDone(): Promise<void> {
     const confirmed = this.log.state.status === Status.CONFIRMED;
     const providers = confirmed ? this.providersFailedOver() : this.providersNeverSettled();
     const release = !confirmed && !this.compensations.wasAdded(RELEASE_STOCK);
     if (!release && providers.length === 0) return;
-    const giveUpMs = this.input.settings.compensationGiveUpMs;
-    if (release) {
-      const summary = 'release stock at inventory, in case a lost workflow task reserved it';
-      await untilSettled(`the stock of order ${this.orderId}`, giveUpMs, () =>
-        this.lateMoney.call('releaseStock', summary, { orderId: this.orderId }),
-      );
-    }
-    for (const provider of providers) {
-      await untilSettled(`the payment of order ${this.orderId} at ${provider}`, giveUpMs, () =>
-        this.settle(provider, undefined, { late: true, why: 'in case a lost workflow task made one' }),
-      );
-    }
+    if (release) await this.releaseAfterEnd();
+    for (const provider of providers) await this.settleAfterEnd({ provider }, 'in case a lost workflow task made one');
+  }
+
+  /**
+   * Returns money the order does not keep, once it has ended. A provider that keeps refusing puts the order
+   * on support's list (`LateMoneyRefused`), and a late refund takes the money over: the order ends.
+   */
+  private async settleAfterEnd(payment: Pick<LatePayment, 'provider' | 'paymentId'>, why?: string): Promise<void> {
+    const { provider, paymentId } = payment;
+    const late: LatePayment = {
+      ...payment,
+      orderId: this.orderId,
+      retryEveryMs: this.input.settings.compensationGiveUpMs,
+    };
+    const owed = lateMoney(late, () => this.settle(provider, paymentId, { late: true, why }));
+    if (!(await this.triedUntilSupport(owed))) return;
+    recordLateRefundRefused(provider, paymentId ?? `order ${this.orderId}`);
+    await handOver(latePaymentRefundWorkflow, latePaymentRefundWorkflowId(late), { ...late, ...HANDED_OVER });
+  }
+
+  /**
+   * Gives back stock a lost workflow task may have reserved, once the order has ended. An inventory that
+   * keeps refusing puts the order on support's list (`StockReleaseRefused`), and a late release takes it
+   * over: the order ends.
+   */
+  private async releaseAfterEnd(): Promise<void> {
+    const { orderId } = this;
+    const summary = 'release stock at inventory, in case a lost workflow task reserved it';
+    const release = { orderId, retryEveryMs: this.input.settings.compensationGiveUpMs };
+    const owed = lateRelease(release, () => this.afterEnd.call('releaseStock', summary, { orderId }));
+    if (!(await this.triedUntilSupport(owed))) return;
+    recordLateReleaseRefused(orderId);
+    await handOver(lateStockReleaseWorkflow, lateStockReleaseWorkflowId(orderId), { ...release, ...HANDED_OVER });
+  }
+
+  /** Tries what the order owes; true when it kept being refused, and the order's log now tells support. */
+  private async triedUntilSupport(owed: Owed<unknown>): Promise<boolean> {
+    const tried = await triedBeforeSupport(owed);
+    if ('done' in tried) return false;
+    this.log.append(owed.refusedEvent(tried.refused));
+    return true;
   }
 
   private providersNeverSettled(): string[] {
@@ -727,11 +768,11 @@ export class OrderSaga {
     provider: string,
     paymentId?: string,
     options: { late: boolean; why?: string } = { late: false },
-  ): Promise<void> {
+  ): Promise<SettleOutcome> {
     const { orderId } = this;
     const why = options.why ?? (options.late ? 'late money' : null);
     const summary = `refund or void ${paymentId ?? `the payment of order ${orderId}`} at ${provider}${why ? ` (${why})` : ''}`;
-    const calls = options.late ? this.lateMoney : this.undoing;
+    const calls = options.late ? this.afterEnd : this.undoing;
     const result = await calls.call('settlePayment', summary, { provider, orderId, paymentId });
     if (result.outcome === 'refunded') {
       const { amount } = result;
@@ -744,6 +785,7 @@ export class OrderSaga {
     } else if (result.outcome === 'not-found') {
       this.log.append({ type: 'PaymentNotFound', data: { provider, paymentId: result.paymentId } });
     }
+    return result;
   }
 
   /** Tells the customer how the order ended, beside what follows; best effort (a failure is logged). */

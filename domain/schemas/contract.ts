@@ -94,7 +94,8 @@ export type OperatorRequest = z.infer<typeof OperatorRequest>;
 /** A payment that succeeded where no open order takes it. */
 export const LatePayment = z.object({
   provider: z.string(),
-  paymentId: z.string(),
+  /** Absent: the order's payment at the provider, found by order id (its order never learnt the payment's id). */
+  paymentId: z.string().optional(),
   orderId: z.string(),
   /** How often a refund that got an unexpected answer is tried again at first (absent in refunds started before it existed). */
   retryEveryMs: z.int().positive().optional(),
@@ -104,3 +105,14 @@ export const LatePayment = z.object({
   orderTold: z.boolean().optional(),
 });
 export type LatePayment = z.infer<typeof LatePayment>;
+
+/** Stock a lost workflow task may have reserved for an ended order, which inventory kept refusing to release. */
+export interface LateRelease {
+  orderId: string;
+  /** How long the wait after the first refused try is; it doubles with each. */
+  retryEveryMs: number;
+  /** The tries refused so far, carried when the workflow continues as new. */
+  refusedTries?: number | undefined;
+  /** Whether the order's record says that support must release it. */
+  orderTold?: boolean | undefined;
+}

@@ -8,6 +8,11 @@ export const OperatorActionKind = z.enum(OperatorAction);
 export type OperatorActionKind = z.infer<typeof OperatorActionKind>;
 
 const PaymentRef = { provider: z.string(), paymentId: z.string() };
+/**
+ * A payment after the order's end, which a lost workflow task may have made without the order learning its
+ * id: null then, the order's payment at that provider, found by order id.
+ */
+const LatePaymentRef = { provider: z.string(), paymentId: z.string().nullable() };
 
 /**
  * Domain events: the order's history in business terms. The saga appends them; its state is only
@@ -46,13 +51,19 @@ const EVENT_BODIES = [
   }),
   z.object({ type: z.literal('PaymentVoided'), data: z.object(PaymentRef) }),
   /**
-   * Money the order does not keep, whose refund its provider kept refusing after the order ended: support
-   * must settle it (recorded by the late refund, which goes on trying; its refund clears it).
+   * Money the order does not keep, whose refund its provider kept refusing at the order's end or after:
+   * support must settle it (the late refund goes on trying; its settlement clears it).
    */
-  z.object({ type: z.literal('LateMoneyRefused'), data: z.object({ ...PaymentRef, message: z.string() }) }),
-  /** The provider has no record of the payment: nothing was paid, nothing is there to return. */
-  z.object({ type: z.literal('PaymentNotFound'), data: z.object(PaymentRef) }),
+  z.object({ type: z.literal('LateMoneyRefused'), data: z.object({ ...LatePaymentRef, message: z.string() }) }),
+  /** The provider has no record of the payment, or none outstanding: nothing is there to return. */
+  z.object({ type: z.literal('PaymentNotFound'), data: z.object(LatePaymentRef) }),
+  /** Reserved stock given back: in the compensation, or after the end once a refused release went through. */
   z.object({ type: z.literal('StockReleased'), data: z.object({}) }),
+  /**
+   * Stock a lost workflow task may have reserved, whose release inventory kept refusing at the order's end:
+   * support must release it (the late release goes on trying; its release clears it).
+   */
+  z.object({ type: z.literal('StockReleaseRefused'), data: z.object({ message: z.string() }) }),
   z.object({ type: z.literal('OrderCancelled'), data: z.object({}) }),
   z.object({ type: z.literal('CompensationFailed'), data: z.object({ step: z.string(), message: z.string() }) }),
   z.object({
