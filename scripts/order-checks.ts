@@ -143,8 +143,17 @@ export function judgeStatusEvents(expected: Map<string, StatusEvent[]>, received
   return { told, taken: received.length, repeats, missing, outOfOrder, problems };
 }
 
-/** What may follow an order's end in the store of record: its late money, told by the late refund. */
-const AFTER_END: readonly string[] = ['LateMoneyRefused', 'PaymentRefunded', 'PaymentVoided', 'PaymentNotFound'];
+/**
+ * What may follow an order's end in the store of record, told by the workflows that took over what it owed:
+ * its late money, and stock a lost task may have reserved (workflows/after-end.ts).
+ */
+const AFTER_END: readonly string[] = [
+  'LateMoneyRefused',
+  'PaymentRefunded',
+  'PaymentVoided',
+  'PaymentNotFound',
+  'StockReleased',
+];
 
 /**
  * Every ended order in the store of record as Temporal ended it: recorded as closed, with the view its

@@ -29,6 +29,7 @@ const E = {
   refunded: { type: 'PaymentRefunded', data: { ...pay, amount: 3998, late: false } },
   voided: { type: 'PaymentVoided', data: pay },
   released: { type: 'StockReleased', data: {} },
+  releaseRefused: { type: 'StockReleaseRefused', data: { message: 'inventory answered 422' } },
   cancelled: { type: 'OrderCancelled', data: {} },
   compensationFailed: { type: 'CompensationFailed', data: { step: 'settle payment at primary', message: '503' } },
   retry: { type: 'OperatorAction', data: { action: 'retry-compensation', operator: 'grace', note: 'ok' } },
@@ -253,6 +254,23 @@ describe('evolve: every legal transition', () => {
     const stuck = fold(E.received, E.reserved, E.requested, E.stuckAwaiting);
     expect(step(stuck, E.succeeded).needsAttention).toBe(false);
   });
+
+  test('a release refused at the end flags the ended order; the release going through at last clears it', () => {
+    const refused = step(fold(E.received, E.rejected), E.releaseRefused);
+    expect(refused).toMatchObject({ status: 'REJECTED', needsAttention: true });
+    expect(step(refused, E.released)).toMatchObject({ status: 'REJECTED', needsAttention: false });
+  });
+
+  test('money refused by order id (its payment unknown to the order) flags it and leaves its own payment alone', () => {
+    const cancelled = fold(E.received, E.reserved, E.requested, E.compensating, E.voided, E.released, E.cancelled);
+    const refused = step(cancelled, {
+      type: 'LateMoneyRefused',
+      data: { provider: 'backup', paymentId: null, message: 'answered 400' },
+    });
+    expect(refused).toMatchObject({ status: 'CANCELLED', needsAttention: true, payment: { status: 'voided' } });
+    const nothingThere = step(refused, { type: 'PaymentNotFound', data: { provider: 'backup', paymentId: null } });
+    expect(nothingThere.needsAttention).toBe(false);
+  });
 });
 
 describe('evolve: illegal transitions are rejected', () => {
@@ -283,6 +301,7 @@ describe('evolve: illegal transitions are rejected', () => {
     ['OrderFlaggedStuck for a status the order has left', [E.received, E.reserved], E.stuckAwaiting],
     ['StepFailed on a CONFIRMED order', [E.received, E.reserved, E.requested, E.succeeded, E.confirmed], E.stepFailed],
     ['StepFailed while compensating', [E.received, E.compensating], E.stepFailed],
+    ['StockReleaseRefused before the end', [E.received, E.reserved], E.releaseRefused],
   ] as [string, OrderEventBody[], OrderEventBody][])('%s', (_name, history, event) => {
     const state = history.length ? fold(...history) : null;
     expect(() => step(state, event)).toThrow(IllegalTransitionError);
