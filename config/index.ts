@@ -11,6 +11,7 @@ import { errorMessage } from '../domain/errors';
 import { StatusEventType } from '../domain/schemas/status-events';
 import type { WebhookSettings } from '../domain/contract';
 import { isStoreUrl } from '../store/dialects';
+import { reminderSchedule } from '../domain/payment-reminders';
 
 /** Dev tokens (docs/API.md, "Authentication"), printed by `npm start`. Never valid unless `API_KEYS` is left unset. */
 export const DEV_API_KEYS = {
@@ -122,6 +123,11 @@ const Env = z.object({
   /** How long the worker waits for an external system's whole answer before the attempt counts as failed. */
   HTTP_TIMEOUT_MS: millis(DEFAULT_HTTP_TIMEOUT_MS),
   ORDER_STATE_SLA_MS: millis(3_600_000),
+  /**
+   * When an order waiting for its payment reminds the customer, with the payment link: shares of the
+   * window (`50%`) or times after the link (`10m`), as a JSON array; `[]` for none (docs/API.md, "Payment reminders").
+   */
+  PAYMENT_REMINDERS: json(z.array(z.string().min(1))).default(['50%']),
   API_KEYS: json(ApiKeys).optional(),
   PAYMENT_PROVIDERS: json(
     z
@@ -218,6 +224,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;
+  let paymentReminders;
+  try {
+    paymentReminders = reminderSchedule(e.PAYMENT_REMINDERS, e.PAYMENT_WINDOW_MS);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: PAYMENT_REMINDERS: ${errorMessage(err)}`);
+  }
   const temporalConnection = connectionFromEnvconfig(vars);
   const sandboxUrl = e.SANDBOX_URL ?? `http://127.0.0.1:${e.SANDBOX_PORT}`;
   const paymentProviders = e.PAYMENT_PROVIDERS ?? devPaymentProviders(sandboxUrl);
@@ -259,6 +271,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       compensationGiveUpMs: e.COMPENSATION_GIVE_UP_MS,
       stepGiveUpMs: e.STEP_GIVE_UP_MS,
       stateSlaMs: e.ORDER_STATE_SLA_MS,
+      paymentReminders,
       answerWaitMs: e.ORDER_ACCEPT_TIMEOUT_MS,
       paymentProviders: paymentProviders.map((provider) => provider.name),
       // Left out when none is registered: an order's input then reads as it did before order webhooks.

@@ -40,6 +40,20 @@ export const BusinessMetrics = {
     unit: 'steps',
     help: 'Compensation steps handed to an operator',
   },
+  /** By `point` (as `PAYMENT_REMINDERS` names it): customers reminded to pay, with the payment link. */
+  paymentReminders: {
+    name: 'orders_payment_reminders',
+    kind: 'counter',
+    unit: 'reminders',
+    help: 'Customers reminded to pay before the payment window closed',
+  },
+  /** Orders paid after their customer was reminded: over `orders_payment_reminders_total`, how well reminders work. */
+  paidAfterReminder: {
+    name: 'orders_paid_after_reminder',
+    kind: 'counter',
+    unit: 'orders',
+    help: 'Orders paid after a payment reminder',
+  },
   /** By `provider`: payment callbacks the order had already taken (providers retry). */
   duplicateCallbacks: {
     name: 'orders_duplicate_payment_callbacks',

@@ -30,6 +30,8 @@ const ALLOWED_FROM: Record<Exclude<OrderEventType, 'OrderReceived'>, readonly Or
   PaymentSucceeded: [Status.AWAITING_PAYMENT],
   PaymentFailed: [Status.AWAITING_PAYMENT],
   PaymentWindowExpired: [Status.AWAITING_PAYMENT],
+  // Sent while the order waited; its answer may come once the order has moved on.
+  PaymentReminderSent: ANY_RECEIVED,
   PaymentReconciled: [Status.AWAITING_PAYMENT],
   OrderConfirmed: [Status.PAID],
   FulfillmentCancelled: [Status.PAID],
@@ -103,6 +105,7 @@ function apply(state: OrderState, event: Exclude<OrderEvent, { type: 'OrderRecei
       return { ...state, status: Status.RESERVED };
     case 'PaymentProviderUnavailable':
     case 'PaymentWindowExpired':
+    case 'PaymentReminderSent':
       return state;
     case 'PaymentRequested': {
       const { provider, paymentId, checkoutUrl } = event.data;

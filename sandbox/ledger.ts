@@ -245,9 +245,11 @@ export class Ledger {
     this.shipped.add(orderId);
   }
 
-  /** Records that a customer was told; the address is not kept, only that a message went out. */
-  notify(orderId: string, template: string): string {
-    const key = `${template}/${orderId}`;
+  /**
+   * Records that a customer was told, under its key (`order-confirmed/A-1`, `payment-reminder/A-1/50%`);
+   * the address is not kept, only that a message went out.
+   */
+  notify(key: string): string {
     const existing = this.notifications.get(key);
     if (existing) return existing;
     const id = `ntf_${randomBytes(6).toString('hex')}`;

@@ -5,7 +5,7 @@ import { CreatePaymentRequest, type PaymentRecord } from '../payment-provider/pr
 import { CreatedSinceQuery } from '../domain/schemas/paging';
 import { ReservationRequest } from '../activities/inventory';
 import { FulfillmentRequest } from '../activities/fulfillment';
-import { NotificationRequest } from '../activities/notifications';
+import { notificationKey, NotificationRequest } from '../activities/notifications';
 import { Ledger, PaymentToken, SandboxError, type SandboxPayment } from './ledger';
 import { WebhookSender } from './webhooks';
 import { DEV_ORDER_WEBHOOK_SECRET, ORDER_WEBHOOKS_PATH, StatusEventReceiver } from './status-event-receiver';
@@ -271,8 +271,8 @@ export function createSandbox(options: SandboxOptions) {
   });
 
   app.post('/notifications', faultable('notifications'), (req, res) => {
-    const { orderId, template } = NotificationRequest.parse(req.body);
-    res.status(201).json({ notificationId: ledger.notify(orderId, template) });
+    const notification = NotificationRequest.parse(req.body);
+    res.status(201).json({ notificationId: ledger.notify(notificationKey(notification)) });
   });
 
   app.post('/_sandbox/providers/:provider/outage', (req, res) => {

@@ -78,3 +78,28 @@ function refusalOf(load: () => unknown): string {
   }
   throw new Error('the configuration was accepted');
 }
+
+describe('PAYMENT_REMINDERS', () => {
+  test('half the window by default; shares and durations, earliest first; [] for none', () => {
+    expect(loadConfig({}).saga.paymentReminders).toEqual([{ point: '50%', afterMs: 450_000 }]);
+    expect(
+      loadConfig({ PAYMENT_WINDOW_MS: '3600000', PAYMENT_REMINDERS: '["75%", "10m", "12.5%"]' }).saga.paymentReminders,
+    ).toEqual([
+      { point: '12.5%', afterMs: 450_000 },
+      { point: '10m', afterMs: 600_000 },
+      { point: '75%', afterMs: 2_700_000 },
+    ]);
+    expect(loadConfig({ PAYMENT_REMINDERS: '[]' }).saga.paymentReminders).toEqual([]);
+  });
+
+  test.each([
+    ['a point at or past the window', '["20m"]', /PAYMENT_REMINDERS: 20m does not fall inside the payment window/],
+    ['a share of nothing', '["0%"]', /PAYMENT_REMINDERS: 0% does not fall inside/],
+    ['neither a share nor a duration', '["soon"]', /PAYMENT_REMINDERS: soon is neither a share of the window/],
+    ['two points at one time', '["50%", "7.5m"]', /PAYMENT_REMINDERS: two points fall at the same time/],
+    ['not a list of strings', '[50]', /PAYMENT_REMINDERS/],
+    ['not JSON', '50%', /PAYMENT_REMINDERS: is not valid JSON/],
+  ])('%s is refused, naming the variable and the point', (_name, value, error) => {
+    expect(() => loadConfig({ PAYMENT_REMINDERS: value })).toThrow(error);
+  });
+});

@@ -159,6 +159,33 @@ test('the payment window: a payment the provider took but never told is found, a
   expect(await historyLength(id)).toBeLessThan(60);
 });
 
+test('the payment reminder (at 50% of the window): the customer who has not paid is reminded once, with the link, at 7.5 min', async () => {
+  const reminders: { template: string; reminder?: unknown }[] = [];
+  const activities = answeringSystems({
+    async notifyCustomer({ template, reminder }) {
+      reminders.push({ template, reminder });
+    },
+  });
+  const { view, events } = await withWorker(activities, async (taskQueue) => {
+    const handle = await startOrderIn(env, taskQueue, makeOrder({ payment: LOST_PAYMENT }));
+    const end = (await handle.result()) as OrderView;
+    return { view: end, events: await handle.query(getEventsQuery) };
+  });
+  expect(view.status).toBe('CANCELLED');
+  expect(reminders.map(({ template }) => template)).toEqual(['payment-reminder', 'order-cancelled']);
+  expect(reminders[0]!.reminder).toEqual({
+    point: '50%',
+    checkoutUrl: 'http://pay',
+    amount: 3998,
+    currency: 'EUR',
+    closesAt: expect.any(String),
+  });
+  const at = (type: string) => Date.parse(events.find((event) => event.type === type)!.at);
+  expect(Math.round((at('PaymentReminderSent') - at('PaymentRequested')) / 1000)).toBe(
+    PRODUCTION_SETTINGS.paymentWindowMs / 2 / 1000,
+  );
+});
+
 test('the state SLA (1 h): an order that waits longer in one status is flagged once, and cleared when it moves on', async () => {
   // A shop whose customers get 3 hours to pay: longer than the SLA, so the wait at the link is flagged.
   const settings: SagaSettings = { ...PRODUCTION_SETTINGS, paymentWindowMs: 3 * HOUR };
@@ -279,9 +306,9 @@ test('a store of record down for 3 hours: the order is not delayed, is flagged a
   expect(seen.whileDown).toEqual({ status: 'CONFIRMED', running: 'RUNNING', flagged: true });
   expect(seen.after).toBe(false);
   expect(seen.end.status).toBe('CONFIRMED');
-  // Every event once, the last write closing the order with the view it ended with.
-  expect(writes.flatMap((write) => write.events.map((event) => event.seq))).toEqual([1, 2, 3, 4, 5, 6, 7]);
-  expect(writes.at(-1)).toMatchObject({ closed: true, view: seen.end, lastSeq: 7 });
+  // Every event once (the payment reminder's among them), the last write closing the order with the view it ended with.
+  expect(writes.flatMap((write) => write.events.map((event) => event.seq))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  expect(writes.at(-1)).toMatchObject({ closed: true, view: seen.end, lastSeq: 8 });
   // Hours of retries of one write add nothing to history.
   expect(await historyLength(seen.id)).toBeLessThan(60);
 });

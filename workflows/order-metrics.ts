@@ -23,6 +23,9 @@ export function recordEventMetrics(event: OrderEvent, before: OrderStatus | unde
     case 'CompensationFailed':
       businessMetrics.record('compensationFailures', 1, { step: event.data.step }, occurrence);
       break;
+    case 'PaymentReminderSent':
+      businessMetrics.record('paymentReminders', 1, { point: event.data.point }, occurrence);
+      break;
   }
   // Once, when the order ends: late money settled after the end changes no status.
   if (isTerminal(state.status) && state.status !== before) {
@@ -31,6 +34,11 @@ export function recordEventMetrics(event: OrderEvent, before: OrderStatus | unde
     const seconds = Math.max(0, (Date.parse(event.at) - Date.parse(state.createdAt)) / 1000);
     businessMetrics.record('timeToTerminal', seconds, { status: state.status }, occurrence);
   }
+}
+
+/** An order paid after its customer was reminded: once per order. */
+export function recordPaidAfterReminder(): void {
+  businessMetrics.record('paidAfterReminder', 1, {}, 'paid after reminder');
 }
 
 /** A callback the order had already taken: its `copy`-th repeat (1, 2…) of the provider's event. */

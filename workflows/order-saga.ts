@@ -35,7 +35,12 @@ import { lateMoney, latePaymentRefundWorkflow } from './late-refund';
 import { lateRelease, lateStockReleaseWorkflow } from './late-release';
 import { OrderLog } from './order-log';
 import { StatusWebhooks } from './status-webhooks';
-import { recordDuplicateCallback, recordLateRefundRefused, recordLateReleaseRefused } from './order-metrics';
+import {
+  recordDuplicateCallback,
+  recordLateRefundRefused,
+  recordLateReleaseRefused,
+  recordPaidAfterReminder,
+} from './order-metrics';
 import { Compensations } from './saga';
 import { signalSchemas } from './signal-payloads';
 import { stepFailure, type StepFailure } from './step-failure';
@@ -172,6 +177,8 @@ export class OrderSaga {
   private readonly notifications: SystemCalls;
   /** The customer's notifications on their way, beside the order's last steps: its end waits for them. */
   private readonly telling: Promise<void>[] = [];
+  /** Payment reminders on their way: their events go in the order's log before its last record. */
+  private readonly reminding: Promise<void>[] = [];
   private readonly undoing: SystemCalls;
   /** What the order owes once it has ended: each try within the compensation's budget. */
   private readonly afterEnd: SystemCalls;
@@ -468,13 +475,12 @@ export class OrderSaga {
     const { paymentWindowMs } = this.input.settings;
     const deadline = new Date(Date.now() + paymentWindowMs).toISOString();
     liveStep(`Waiting for ${provider}'s payment callback for ${paymentId} until ${deadline}`);
-    const arrived = await wf.condition(() => this.currentCallback() !== undefined, paymentWindowMs);
-    if (arrived) {
+    if (await this.callbackWithinWindow(deadline)) {
       const callback = this.currentCallback()!;
       const { eventId } = callback;
       if (callback.type === PaymentEvent['payment.succeeded']) {
         this.log.append({ type: 'PaymentSucceeded', data: { provider, paymentId, eventId } });
-        return { kind: 'paid' };
+        return this.paid();
       }
       const failureReason = callback.failureReason ?? 'payment failed';
       this.log.append({ type: 'PaymentFailed', data: { provider, paymentId, eventId, failureReason } });
@@ -482,6 +488,55 @@ export class OrderSaga {
     }
     this.log.append({ type: 'PaymentWindowExpired', data: { windowMs: paymentWindowMs } });
     return this.reconcile(provider, paymentId);
+  }
+
+  /**
+   * Waits for the payment's callback until the window closes at `closesAt`, reminding the customer at each
+   * of its points meanwhile; true when the callback came.
+   */
+  private async callbackWithinWindow(closesAt: string): Promise<boolean> {
+    const linkAt = Date.now();
+    const callbackCame = () => this.currentCallback() !== undefined;
+    for (const { point, afterMs } of this.input.settings.paymentReminders) {
+      const waitMs = afterMs - (Date.now() - linkAt);
+      // A point already past (the workflow ran late, its worker down) is skipped: one reminder, not a burst.
+      if (waitMs <= 0) continue;
+      if (await wf.condition(callbackCame, waitMs)) return true;
+      this.remind(point, closesAt);
+    }
+    const leftMs = Date.parse(closesAt) - Date.now();
+    return leftMs > 0 ? wf.condition(callbackCame, leftMs) : callbackCame();
+  }
+
+  /**
+   * Reminds the customer to pay, with the payment link, beside the wait: best effort, never holding the
+   * order up (a failure is logged). Its event follows the notification service's answer.
+   */
+  private remind(point: string, closesAt: string): void {
+    const { orderId } = this;
+    const { provider, paymentId, checkoutUrl } = this.log.state.payment!;
+    const { currency } = this.input.request;
+    const reminder = { point, checkoutUrl, amount: this.log.state.total, currency, closesAt };
+    const sending = (async () => {
+      try {
+        await this.notifications.call('notifyCustomer', `remind the customer to pay (${point} of the window)`, {
+          orderId,
+          email: this.input.request.customer.email,
+          template: 'payment-reminder',
+          reminder,
+        });
+      } catch (err) {
+        return wf.log.warn('payment reminder failed', { orderId, point, error: errorMessage(err) });
+      }
+      this.log.append({ type: 'PaymentReminderSent', data: { provider, paymentId, point, closesAt } });
+    })();
+    this.reminding.push(sending);
+  }
+
+  /** The order is paid; counted among those paid after a reminder when one was sent. */
+  private paid(): ForwardOutcome {
+    if (this.log.events.some((event) => event.type === 'PaymentReminderSent')) recordPaidAfterReminder();
+    return { kind: 'paid' };
   }
 
   /** Asks the provider what became of a payment whose callback never came. */
@@ -500,7 +555,7 @@ export class OrderSaga {
       return { kind: 'compensate', reason: { code: Reason.PAYMENT_TIMEOUT, message } };
     }
     this.log.append({ type: 'PaymentReconciled', data: { provider, paymentId, providerStatus: status.status } });
-    if (status.status === 'succeeded') return { kind: 'paid' };
+    if (status.status === 'succeeded') return this.paid();
     if (status.status === 'failed') {
       const message = 'the provider reports the payment failed';
       return { kind: 'compensate', reason: { code: Reason.PAYMENT_DECLINED, message } };
@@ -616,7 +671,7 @@ export class OrderSaga {
 
   /** Waits for the handlers still running, says how the order ended, and returns its view. */
   async end(): Promise<OrderView> {
-    await wf.condition(wf.allHandlersFinished);
+    await Promise.all([wf.condition(wf.allHandlersFinished), ...this.reminding]);
     liveStep(endedAs(this.log.view));
     // Before the workflow completes: nothing may follow its completion in the task.
     this.log.write();

@@ -42,6 +42,11 @@ export const SagaSettings = z.object({
    * answered 202; the workflow then writes them itself.
    */
   answerWaitMs: z.int().positive(),
+  /**
+   * When the order reminds a customer who has not paid (`PAYMENT_REMINDERS`), earliest first: each point as
+   * configuration named it, and its time after the payment link.
+   */
+  paymentReminders: z.array(z.object({ point: z.string().min(1), afterMs: z.int().positive() })),
   /** Payment provider names, primary first; the saga fails over along this list. */
   paymentProviders: z.array(z.string().min(1)).min(1),
   /** Absent when no endpoint is registered, and in orders started before order webhooks existed. */

@@ -39,6 +39,14 @@ const EVENT_BODIES = [
     type: z.literal('PaymentFailed'),
     data: z.object({ ...PaymentRef, eventId: z.string(), failureReason: z.string() }),
   }),
+  /**
+   * The customer, who had not paid, was reminded with the payment link at a point of the window (`point` as
+   * `PAYMENT_REMINDERS` names it), before the window closes at `closesAt`.
+   */
+  z.object({
+    type: z.literal('PaymentReminderSent'),
+    data: z.object({ ...PaymentRef, point: z.string(), closesAt: z.string() }),
+  }),
   z.object({ type: z.literal('PaymentWindowExpired'), data: z.object({ windowMs: z.int() }) }),
   z.object({ type: z.literal('PaymentReconciled'), data: z.object({ ...PaymentRef, providerStatus: PaymentStatus }) }),
   z.object({ type: z.literal('OrderConfirmed'), data: z.object({ fulfillmentId: z.string() }) }),

@@ -62,6 +62,8 @@ export const FAST_SETTINGS: Omit<Config['saga'], 'paymentProviders' | 'answerWai
   // Longer than any outage these tests stage: only the fault matrix lets a step give up.
   stepGiveUpMs: 20_000,
   stateSlaMs: 60_000,
+  // None unless a test asks: a reminder is a notification and an event more in every order's story.
+  paymentReminders: [],
 };
 
 /**

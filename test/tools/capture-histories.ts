@@ -6,6 +6,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { latePaymentRefundWorkflowId, orderWorkflowId } from '../../domain/contract';
 import type { OrderRequest } from '../../domain/order-request';
 import type { OrderView } from '../../domain/order-state';
+import { reminderSchedule } from '../../domain/payment-reminders';
 import { eventually, makeOrder, installTestRuntime, startStack, type TestStack } from '../helpers/stack';
 import { writeWorkflowBundle } from '../../worker/worker';
 import { startEphemeralServer } from '../../stack/ephemeral-server';
@@ -200,6 +201,8 @@ async function main(): Promise<void> {
     workflowBundlePath: bundlePath,
     encryptPayloads: false,
     paymentWindowMs: 3_000,
+    // As production does by default: an order left at its link is reminded at half its window.
+    paymentReminders: reminderSchedule(['50%'], 3_000),
     compensationGiveUpMs: 2_000,
   };
   const stack = await startStack(settings);

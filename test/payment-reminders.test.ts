@@ -1,0 +1,84 @@
+import { getEventsQuery, getOrderQuery } from '../domain/contract';
+import type { OrderView } from '../domain/order-state';
+import { reminderSchedule } from '../domain/payment-reminders';
+import { eventTypes, eventually, LOST_PAYMENT, makeOrder, startStack, type TestStack } from './helpers/stack';
+
+/**
+ * Payment reminders through the real stack: the saga, the worker, the sandbox's notification service. The
+ * window is 4 s, the reminder at its half.
+ */
+const WINDOW_MS = 4_000;
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startStack({ paymentWindowMs: WINDOW_MS, paymentReminders: reminderSchedule(['50%'], WINDOW_MS) });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const notificationsOf = (orderId: string) =>
+  stack.ledger.snapshot().notifications.filter((key) => key.includes(`/${orderId}`));
+
+test('an order left at its payment link is reminded once, at its point, with the link, then cancelled', async () => {
+  const request = makeOrder({ payment: LOST_PAYMENT });
+  const handle = await stack.startOrder(request);
+  const view = await stack.result(handle);
+  expect(view).toMatchObject({ status: 'CANCELLED', reason: { code: 'PAYMENT_TIMEOUT' } });
+  const events = await handle.query(getEventsQuery);
+  const reminders = events.filter((event) => event.type === 'PaymentReminderSent');
+  expect(reminders.map((event) => event.data)).toEqual([
+    {
+      provider: 'primary',
+      paymentId: view.payment!.paymentId,
+      point: '50%',
+      closesAt: expect.any(String),
+    },
+  ]);
+  // At half the window after the link, and before the window closed.
+  const at = (type: string) => Date.parse(events.find((event) => event.type === type)!.at);
+  const afterLinkMs = Date.parse(reminders[0]!.at) - at('PaymentRequested');
+  expect(afterLinkMs).toBeGreaterThanOrEqual(WINDOW_MS / 2);
+  expect(afterLinkMs).toBeLessThan(WINDOW_MS);
+  expect(Date.parse(reminders[0]!.at)).toBeLessThan(at('PaymentWindowExpired'));
+  expect(notificationsOf(request.orderId).sort()).toEqual(
+    [`order-cancelled/${request.orderId}`, `payment-reminder/${request.orderId}/50%`].sort(),
+  );
+});
+
+test('an order paid at once is never reminded', async () => {
+  const request = makeOrder();
+  const view = await stack.result(await stack.startOrder(request));
+  expect(view.status).toBe('CONFIRMED');
+  expect(notificationsOf(request.orderId)).toEqual([`order-confirmed/${request.orderId}`]);
+});
+
+test('a customer who pays after the reminder gets the order confirmed, and is not reminded again', async () => {
+  const request = makeOrder({ payment: LOST_PAYMENT });
+  const handle = await stack.startOrder(request);
+  await eventually(
+    () => eventTypes(handle),
+    (types) => types.includes('PaymentReminderSent'),
+  );
+  await stack.payAtLink((await handle.query(getOrderQuery)) as OrderView);
+  const view = await stack.result(handle);
+  expect(view.status).toBe('CONFIRMED');
+  expect((await eventTypes(handle)).filter((type) => type === 'PaymentReminderSent')).toHaveLength(1);
+});
+
+test('a notification service that is down: no reminder, and the order ends as it would have, on time', async () => {
+  const request = makeOrder({ payment: LOST_PAYMENT });
+  await stack.refuseConnections('notifications', true);
+  try {
+    const handle = await stack.startOrder(request);
+    const view = await stack.result(handle);
+    expect(view).toMatchObject({ status: 'CANCELLED', reason: { code: 'PAYMENT_TIMEOUT' } });
+    const events = await handle.query(getEventsQuery);
+    expect(events.map((event) => event.type)).not.toContain('PaymentReminderSent');
+    // The window closed when it was due: the reminder's retries held nothing up.
+    const at = (type: string) => Date.parse(events.find((event) => event.type === type)!.at);
+    expect(at('PaymentWindowExpired') - at('PaymentRequested')).toBeLessThan(WINDOW_MS + 1_000);
+  } finally {
+    await stack.refuseConnections('notifications', false);
+  }
+  expect(notificationsOf(request.orderId)).toEqual([]);
+});
