@@ -29,10 +29,22 @@ const EVENT_TYPE_OF: Partial<Record<OrderStatus, StatusEventType>> = {
   [Status.REQUIRES_ATTENTION]: 'order.requires_attention',
 };
 
-/** The event of the order's `seq`-th domain event, when that event moved it to a status a checkout hears about. */
-export function statusEvent(seq: number, at: string, view: OrderView): StatusEvent | null {
-  const type = EVENT_TYPE_OF[view.status];
-  return type ? { id: statusEventId(view.orderId, seq), type, createdAt: at, data: view } : null;
+/**
+ * What a checkout hears of a domain event of type `event` that left the order in `status`: a move to a
+ * status it acts on (when `statusChanged`), or a payment reminder sent to its customer; nothing otherwise.
+ */
+export function heardAs(
+  event: OrderEvent['type'],
+  status: OrderStatus,
+  statusChanged: boolean,
+): StatusEventType | null {
+  if (event === 'PaymentReminderSent') return 'order.payment_reminder_sent';
+  return (statusChanged && EVENT_TYPE_OF[status]) || null;
+}
+
+/** The event a checkout hears of the order's `seq`-th domain event, which left the order at `view`. */
+export function statusEvent(seq: number, at: string, type: StatusEventType, view: OrderView): StatusEvent {
+  return { id: statusEventId(view.orderId, seq), type, createdAt: at, data: view };
 }
 
 /**
@@ -45,8 +57,8 @@ export function statusEventsOf(events: readonly OrderEvent[]): StatusEvent[] {
   for (const event of events) {
     const before: OrderStatus | undefined = state?.status;
     state = evolve(state, event);
-    const changed = state.status !== before ? statusEvent(event.seq, event.at, toOrderView(state)) : null;
-    if (changed) told.push(changed);
+    const type = heardAs(event.type, state.status, state.status !== before);
+    if (type) told.push(statusEvent(event.seq, event.at, type, toOrderView(state)));
   }
   return told;
 }

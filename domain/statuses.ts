@@ -34,7 +34,8 @@ export type PaymentEventType = (typeof PaymentEvent)[keyof typeof PaymentEvent];
 
 /**
  * What a checkout hears about its orders (docs/API.md, "Order webhooks" and "Following an order live"):
- * one event each time an order's status changes to one a checkout acts on (status-events.ts).
+ * one event each time an order's status changes to one a checkout acts on, and one for each payment
+ * reminder its customer was sent (status-events.ts).
  */
 export const STATUS_EVENT_TYPES = [
   'order.awaiting_payment',
@@ -43,5 +44,6 @@ export const STATUS_EVENT_TYPES = [
   'order.cancelled',
   'order.rejected',
   'order.requires_attention',
+  'order.payment_reminder_sent',
 ] as const;
 export type StatusEventType = (typeof STATUS_EVENT_TYPES)[number];

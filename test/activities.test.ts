@@ -259,7 +259,7 @@ describe('order webhook activity', () => {
     createdAt: '2026-11-30T10:00:00.000Z',
     updatedAt: '2026-11-30T10:00:01.000Z',
   };
-  const event = statusEvent(5, '2026-11-30T10:00:01.000Z', view)!;
+  const event = statusEvent(5, '2026-11-30T10:00:01.000Z', 'order.paid', view);
   const signedAt = new Date('2026-11-30T10:05:00.000Z');
 
   test('sends the event signed the Standard Webhooks way: a receiver with the secret verifies it', async () => {

@@ -1,16 +1,22 @@
 import { getEventsQuery, getOrderQuery } from '../domain/contract';
 import type { OrderView } from '../domain/order-state';
 import { reminderSchedule } from '../domain/payment-reminders';
-import { eventTypes, eventually, LOST_PAYMENT, makeOrder, startStack, type TestStack } from './helpers/stack';
+import type { StatusEvent } from '../domain/status-events';
+import { auth, eventTypes, eventually, LOST_PAYMENT, makeOrder, startStack, type TestStack } from './helpers/stack';
+import { SseReader } from './helpers/sse';
 
 /**
- * Payment reminders through the real stack: the saga, the worker, the sandbox's notification service. The
- * window is 4 s, the reminder at its half.
+ * Payment reminders through the real stack: the saga, the worker, the sandbox's notification service and
+ * its checkout's webhook endpoint, the API's live stream. The window is 4 s, the reminder at its half.
  */
 const WINDOW_MS = 4_000;
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startStack({ paymentWindowMs: WINDOW_MS, paymentReminders: reminderSchedule(['50%'], WINDOW_MS) });
+  stack = await startStack({
+    paymentWindowMs: WINDOW_MS,
+    paymentReminders: reminderSchedule(['50%'], WINDOW_MS),
+    orderWebhooks: {},
+  });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -81,4 +87,28 @@ test('a notification service that is down: no reminder, and the order ends as it
     await stack.refuseConnections('notifications', false);
   }
   expect(notificationsOf(request.orderId)).toEqual([]);
+});
+
+test("the checkout hears of the reminder: its order webhook and the order's live stream, between the link and the end", async () => {
+  const request = makeOrder({ payment: LOST_PAYMENT });
+  const placed = await stack.api('dev-checkout').POST('/orders', { body: request });
+  expect(placed.response.status).toBe(201);
+  const { stream } = await SseReader.open(`${stack.apiUrl}/orders/${request.orderId}/stream`, auth('dev-checkout'));
+  const heard: string[] = [];
+  try {
+    for (let block = await stream!.nextEvent(); block; block = await stream!.nextEvent()) heard.push(block.event!);
+  } finally {
+    stream!.close();
+  }
+  expect(heard).toEqual(['order', 'order.payment_reminder_sent', 'order.cancelled']);
+  const received = await eventually(
+    async () => {
+      const { received } = (await (await stack.callSandbox('/_sandbox/order-webhooks', 'GET')).json()) as {
+        received: (Pick<StatusEvent, 'type'> & { orderId: string })[];
+      };
+      return received.filter((event) => event.orderId === request.orderId).map((event) => event.type);
+    },
+    (types) => types.includes('order.cancelled'),
+  );
+  expect(received).toEqual(['order.awaiting_payment', 'order.payment_reminder_sent', 'order.cancelled']);
 });

@@ -4,7 +4,7 @@ import type { OrderEvent, OrderEventBody } from '../domain/schemas/order-events'
 import { memoAfter, recordedEvent } from '../domain/order-record';
 import { toOrderView, type OrderState, type OrderView } from '../domain/order-state';
 import { orderStateSearchAttributes, statusChangeSearchAttributes } from '../domain/search-attributes';
-import { statusEvent, type StatusEvent } from '../domain/status-events';
+import { heardAs, statusEvent, type StatusEvent } from '../domain/status-events';
 import { recordEventMetrics } from './order-metrics';
 
 /**
@@ -76,11 +76,10 @@ export class OrderLog {
     // Temporal retries until a fix is deployed; the order is never failed by it.
     this.current = evolve(this.current, event);
     this.recorded.push(event);
-    if (this.current.status !== before) {
-      this.statusChanges++;
-      const told = this.tell && statusEvent(event.seq, at, toOrderView(this.current));
-      if (told) this.tell!(told);
-    }
+    const statusChanged = this.current.status !== before;
+    if (statusChanged) this.statusChanges++;
+    const heard = this.tell && heardAs(event.type, this.current.status, statusChanged);
+    if (heard) this.tell!(statusEvent(event.seq, at, heard, toOrderView(this.current)));
     // The workflow logger is replay-safe, and adds the workflow id and run id to the line.
     wf.log.info('order event', {
       orderId: this.current.orderId,
