@@ -1,4 +1,4 @@
-import { getEventsQuery, getOrderQuery } from '../domain/contract';
+import { cancelOrderSignal, getEventsQuery, getOrderQuery } from '../domain/contract';
 import type { OrderView } from '../domain/order-state';
 import { reminderSchedule } from '../domain/payment-reminders';
 import type { StatusEvent } from '../domain/status-events';
@@ -111,4 +111,19 @@ test("the checkout hears of the reminder: its order webhook and the order's live
     (types) => types.includes('order.cancelled'),
   );
   expect(received).toEqual(['order.awaiting_payment', 'order.payment_reminder_sent', 'order.cancelled']);
+});
+
+test('an order cancelled before its reminder is due is never reminded', async () => {
+  const request = makeOrder({ payment: LOST_PAYMENT });
+  const handle = await stack.startOrder(request);
+  await eventually(
+    () => handle.query(getOrderQuery),
+    (view) => view.status === 'AWAITING_PAYMENT',
+  );
+  await handle.signal(cancelOrderSignal, { by: 'customer' });
+  expect((await stack.result(handle)).status).toBe('CANCELLED');
+  // Past the point the reminder would have fallen on.
+  await new Promise((resolve) => setTimeout(resolve, WINDOW_MS / 2));
+  expect(await eventTypes(handle)).not.toContain('PaymentReminderSent');
+  expect(notificationsOf(request.orderId)).toEqual([`order-cancelled/${request.orderId}`]);
 });
