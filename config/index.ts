@@ -155,8 +155,16 @@ const Env = z.object({
   ORDER_STREAMS_MAX: z.coerce.number().int().positive().default(10_000),
   /** How long an order webhook's delivery is retried before that endpoint hears nothing more of the order. */
   ORDER_WEBHOOK_GIVE_UP_MS: millis(86_400_000),
-  /** Where the catalog/inventory, fulfillment and notification services are; the sandbox by default. */
+  /** Where the sandbox is: every system below is reached there unless given an address of its own. */
   SANDBOX_URL: z.url().optional(),
+  /** The catalog (`GET /catalog`); the sandbox by default. */
+  CATALOG_URL: z.url().optional(),
+  /** Inventory's reservations (`/inventory/reservations`); the sandbox by default. */
+  INVENTORY_URL: z.url().optional(),
+  /** Fulfillment (`/fulfillment/orders`); the sandbox by default. */
+  FULFILLMENT_URL: z.url().optional(),
+  /** The customer notification service (`POST /notifications`); the sandbox by default. */
+  NOTIFICATIONS_URL: z.url().optional(),
   /** Payload encryption keys, first encrypts (codec/keys.ts); unset: a dev key generated into DATA_DIR. */
   ENCRYPTION_KEYS: json(EncryptionKeysJson).optional(),
   /** The loopback-only codec listener `npm start` runs for the local Web UI. */
@@ -247,6 +255,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     sandboxPort: e.SANDBOX_PORT,
     sandboxHost: e.SANDBOX_HOST,
     sandboxUrl,
+    /** Where the worker reaches each system the saga calls besides the payment providers. */
+    systems: {
+      catalogUrl: e.CATALOG_URL ?? sandboxUrl,
+      inventoryUrl: e.INVENTORY_URL ?? sandboxUrl,
+      fulfillmentUrl: e.FULFILLMENT_URL ?? sandboxUrl,
+      notificationsUrl: e.NOTIFICATIONS_URL ?? sandboxUrl,
+    },
     temporal: {
       /** Set when an existing server is used (`TEMPORAL_ADDRESS`, or a profile's address); then no dev server is started. */
       address: temporalConnection.connectionOptions.address ?? null,

@@ -1,4 +1,5 @@
 import { loadConfig } from '../config';
+import { activityEndpoints } from '../worker/worker';
 
 /** The variables the new operations read: a value that does not parse stops the process with the variable named. */
 const provider = (name: string) => ({ name, baseUrl: 'http://127.0.0.1:4000/p', webhookSecret: 'whsec_test' });
@@ -102,4 +103,27 @@ describe('PAYMENT_REMINDERS', () => {
   ])('%s is refused, naming the variable and the point', (_name, value, error) => {
     expect(() => loadConfig({ PAYMENT_REMINDERS: value })).toThrow(error);
   });
+});
+
+test('each system the worker calls is at its own address when given one, else at the sandbox', () => {
+  const sandbox = 'http://sandbox.internal:4000';
+  expect(activityEndpoints(loadConfig({ SANDBOX_URL: sandbox }))).toMatchObject({
+    catalogUrl: sandbox,
+    inventoryUrl: sandbox,
+    fulfillmentUrl: sandbox,
+    notificationsUrl: sandbox,
+  });
+  const own = {
+    CATALOG_URL: 'https://catalog.shop.example',
+    INVENTORY_URL: 'https://stock.shop.example/v2',
+    FULFILLMENT_URL: 'https://warehouse.example',
+    NOTIFICATIONS_URL: 'http://mailer.internal:8025',
+  };
+  expect(activityEndpoints(loadConfig({ SANDBOX_URL: sandbox, ...own }))).toMatchObject({
+    catalogUrl: own.CATALOG_URL,
+    inventoryUrl: own.INVENTORY_URL,
+    fulfillmentUrl: own.FULFILLMENT_URL,
+    notificationsUrl: own.NOTIFICATIONS_URL,
+  });
+  expect(() => loadConfig({ FULFILLMENT_URL: 'warehouse' })).toThrow(/FULFILLMENT_URL/);
 });

@@ -52,10 +52,7 @@ export function configuredActivities(config: Config, store: OrderStore): OrderAc
 /** Where the activities reach the external systems, from configuration. */
 export function activityEndpoints(config: Config): ActivityEndpoints {
   return {
-    catalogUrl: config.sandboxUrl,
-    inventoryUrl: config.sandboxUrl,
-    fulfillmentUrl: config.sandboxUrl,
-    notificationsUrl: config.sandboxUrl,
+    ...config.systems,
     paymentProviders: config.paymentProviders,
     orderWebhooks: config.orderWebhooks,
   };
