@@ -127,3 +127,34 @@ test('an order cancelled before its reminder is due is never reminded', async ()
   expect(await eventTypes(handle)).not.toContain('PaymentReminderSent');
   expect(notificationsOf(request.orderId)).toEqual([`order-cancelled/${request.orderId}`]);
 });
+
+test('a reminder whose answer comes after the order was paid is still heard by the checkout before the order completes', async () => {
+  const request = makeOrder({ payment: LOST_PAYMENT });
+  // The notification service takes the reminder (due at 2 s) but answers it 2.5 s later; the order's other
+  // notifications, once it is paid, are answered at once.
+  await stack.callSandbox('/_sandbox/faults/notifications', 'PUT', { kind: 'hang', ms: 2_500 });
+  let handle;
+  try {
+    handle = await stack.startOrder(request);
+    await eventually(
+      () => handle!.query(getOrderQuery),
+      (view) => view.status === 'AWAITING_PAYMENT',
+    );
+    await new Promise((resolve) => setTimeout(resolve, WINDOW_MS / 2 + 300));
+  } finally {
+    await stack.callSandbox('/_sandbox/faults/notifications', 'DELETE');
+  }
+  await stack.payAtLink((await handle.query(getOrderQuery)) as OrderView);
+  expect((await stack.result(handle)).status).toBe('CONFIRMED');
+  const events = await handle.query(getEventsQuery);
+  expect(events.map((event) => event.type).slice(-2)).toEqual(['OrderConfirmed', 'PaymentReminderSent']);
+  const { received } = (await (await stack.callSandbox('/_sandbox/order-webhooks', 'GET')).json()) as {
+    received: (Pick<StatusEvent, 'type'> & { orderId: string })[];
+  };
+  expect(received.filter((event) => event.orderId === request.orderId).map((event) => event.type)).toEqual([
+    'order.awaiting_payment',
+    'order.paid',
+    'order.confirmed',
+    'order.payment_reminder_sent',
+  ]);
+});

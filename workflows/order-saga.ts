@@ -175,9 +175,14 @@ export class OrderSaga {
   private readonly reconciliation: SystemCalls;
   private readonly fulfillment: SystemCalls;
   private readonly notifications: SystemCalls;
+  /**
+   * Payment reminders: regular activities throughout. A first attempt here would hold the workflow task
+   * open while the notification service answers, and a payment callback would wait for it.
+   */
+  private readonly reminders: SystemCalls;
   /** The customer's notifications on their way, beside the order's last steps: its end waits for them. */
   private readonly telling: Promise<void>[] = [];
-  /** Payment reminders on their way: their events go in the order's log before its last record. */
+  /** Payment reminders on their way: their events go in the order's log before its webhooks are waited for. */
   private readonly reminding: Promise<void>[] = [];
   private readonly undoing: SystemCalls;
   /** What the order owes once it has ended: each try within the compensation's budget. */
@@ -209,6 +214,7 @@ export class OrderSaga {
     this.paymentCreation = new SystemCalls(CREATE_PAYMENT_OPTIONS, here);
     this.fulfillment = new SystemCalls(CONFIRM_OPTIONS, here);
     this.notifications = new SystemCalls(NOTIFY_OPTIONS, here);
+    this.reminders = new SystemCalls(NOTIFY_OPTIONS, null);
     this.reconciliation = new SystemCalls(withinBudget(RECONCILE_OPTIONS, settings.stepGiveUpMs), null);
     this.undoing = new SystemCalls(withinBudget(COMPENSATION_OPTIONS, settings.compensationGiveUpMs), null);
     this.afterEnd = new SystemCalls(withinBudget(AFTER_END_OPTIONS, settings.compensationGiveUpMs), null);
@@ -519,7 +525,7 @@ export class OrderSaga {
     const reminder = { point, checkoutUrl, amount: this.log.state.total, currency, closesAt };
     const sending = (async () => {
       try {
-        await this.notifications.call('notifyCustomer', `remind the customer to pay (${point} of the window)`, {
+        await this.reminders.call('notifyCustomer', `remind the customer to pay (${point} of the window)`, {
           orderId,
           email: this.input.request.customer.email,
           template: 'payment-reminder',
@@ -657,8 +663,10 @@ export class OrderSaga {
    * Waits until the order's webhook endpoints have taken its status events (or been given up on), which
    * can take as long as an endpoint stays down. The workflow stays open for them and takes callbacks
    * meanwhile: stray money that arrives is settled at once, never held until a checkout's endpoint is back.
+   * First, any payment reminder still on its way: its event is one the endpoints are told.
    */
   async webhooksDelivered(): Promise<void> {
+    await Promise.all(this.reminding);
     const webhooks = this.webhooks;
     if (!webhooks) return;
     liveStep(`${endedAs(this.log.view)}; telling its webhooks`);
@@ -671,7 +679,7 @@ export class OrderSaga {
 
   /** Waits for the handlers still running, says how the order ended, and returns its view. */
   async end(): Promise<OrderView> {
-    await Promise.all([wf.condition(wf.allHandlersFinished), ...this.reminding]);
+    await wf.condition(wf.allHandlersFinished);
     liveStep(endedAs(this.log.view));
     // Before the workflow completes: nothing may follow its completion in the task.
     this.log.write();
