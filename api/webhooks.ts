@@ -1,8 +1,7 @@
 import express, { Router, type Request, type Response } from 'express';
 import type { PaymentProviderConfig } from '../config';
 import type { OrdersService } from './orders-service';
-import { PaymentWebhookEvent } from '../payment-provider/protocol';
-import { SIGNATURE_HEADER, verifyWebhookSignature } from '../payment-provider/signature';
+import { paymentWebhookReader } from '../payment-provider/gateways';
 import { problem } from './problem';
 import type { ApiMetrics, WebhookOutcome } from './metrics';
 import { noteOrder, orderIds } from '../observability/request-log';
@@ -19,7 +18,10 @@ const OUTCOME_OF_CALLBACK: Record<CallbackOutcome, WebhookOutcome> = {
 
 const WEBHOOK_BODY_LIMIT = '100kb';
 
-/** POST /webhooks/payments/{provider}: signature over the raw body first, then parse, then hand to the order. */
+/**
+ * POST /webhooks/payments/{provider}: read by the provider's gateway (its signature over the raw body
+ * first, then the body), then handed to the order.
+ */
 export function webhookRouter(options: {
   orders: OrdersService;
   providers: readonly PaymentProviderConfig[];
@@ -43,33 +45,16 @@ export function webhookRouter(options: {
         return problem(res, 404, 'Unknown provider', `no payment provider is called ${req.params.provider}`);
       }
       const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const check = verifyWebhookSignature(
-        provider.webhookSecret,
-        rawBody,
-        req.get(SIGNATURE_HEADER),
-        Math.floor(Date.now() / 1000),
-      );
-      if (!check.ok) {
-        count('refused_signature');
-        return problem(res, 401, 'Invalid signature', check.problem);
+      const reading = paymentWebhookReader(provider)(rawBody, (name) => req.get(name), Math.floor(Date.now() / 1000));
+      if (!reading.ok) {
+        count(reading.status === 401 ? 'refused_signature' : 'malformed');
+        return problem(res, reading.status, reading.title, reading.detail, reading.error);
       }
-      let json: unknown;
-      try {
-        json = JSON.parse(rawBody.toString('utf8'));
-      } catch {
-        count('malformed');
-        return problem(res, 400, 'Malformed webhook', 'the body is not JSON');
-      }
-      const event = PaymentWebhookEvent.safeParse(json);
-      if (!event.success) {
-        count('malformed');
-        return problem(res, 400, 'Malformed webhook', 'the body does not match the webhook schema', event.error);
-      }
-      const { id, type, data } = event.data;
-      noteOrder(res, data.orderId);
+      const { callback } = reading;
+      noteOrder(res, callback.orderId);
       let outcome: CallbackOutcome;
       try {
-        outcome = await options.orders.paymentCallback({ provider: provider.name, eventId: id, type, ...data });
+        outcome = await options.orders.paymentCallback({ provider: provider.name, ...callback });
       } catch (err) {
         // Not taken (Temporal unreachable, say): the provider gets a 5xx and retries.
         count('error');
