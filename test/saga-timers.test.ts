@@ -142,7 +142,8 @@ test('the payment window (15 min): the provider is asked, the payment voided, th
   // Every wait at the production defaults is shorter than the state SLA: the order is never flagged.
   expect(view.events.map((event) => event.type)).not.toContain('OrderFlaggedStuck');
   expect((await env.currentTimeMs()) - startedAt).toBeGreaterThanOrEqual(PRODUCTION_SETTINGS.paymentWindowMs);
-  expect(await historyLength(view.id)).toBeLessThan(60);
+  // The whole window, its reminder at half of it and the compensation: a few dozen events.
+  expect(await historyLength(view.id)).toBeLessThan(70);
 });
 
 test('the payment window: a payment the provider took but never told is found, and the order confirmed', async () => {
