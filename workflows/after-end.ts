@@ -18,6 +18,11 @@ export const AFTER_END_OPTIONS: wf.ActivityOptions = {
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 };
+/**
+ * Each try of a workflow that took the work over: an outage of a day counts as a refused try, so that
+ * support hears of money or stock held that long.
+ */
+export const TAKEN_OVER_OPTIONS: wf.ActivityOptions = { ...AFTER_END_OPTIONS, scheduleToCloseTimeout: '1 day' };
 
 /** How long the wait after a first refused try is, unless the work names its own. */
 const DEFAULT_RETRY_EVERY_MS = 10 * 60_000;
@@ -57,6 +62,8 @@ export interface Owed<T> {
   support: { holds: string; does: string };
   /** The order's event once support must act, with the last refusal. */
   refusedEvent(message: string): OrderEventBody;
+  /** Once, when support is told: the metric support watches. */
+  countRefused(): void;
 }
 
 /**
@@ -79,18 +86,21 @@ export async function triedBeforeSupport<T>(owed: Owed<T>): Promise<{ done: T } 
 }
 
 /**
- * Starts the workflow that takes `owed` over from its order, and lets the order end: it outlives its
- * parent. One per piece of work, ever: its id was used already when another took it over first.
+ * Starts the workflow that takes `work` over from its order, and lets the order end: it outlives its
+ * parent. It starts where the order left off: the order's refused tries counted, and the order's record
+ * already saying that support must act. One per piece of work, ever: its id was used already when another
+ * took it over first.
  */
 export async function handOver<A extends AfterEndProgress>(
   workflow: (work: A) => Promise<unknown>,
   workflowId: string,
-  work: A,
+  work: Omit<A, keyof AfterEndProgress>,
 ): Promise<void> {
+  const handedOver: AfterEndProgress = { refusedTries: TRIES_BEFORE_SUPPORT, orderTold: true };
   try {
     await wf.startChild(workflow, {
       workflowId,
-      args: [work],
+      args: [{ ...work, ...handedOver } as A],
       parentClosePolicy: ParentClosePolicy.ABANDON,
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
     });
@@ -107,8 +117,6 @@ export interface TakenOver<T> extends Owed<T> {
   doneEvent(outcome: T): OrderEventBody;
   /** Flags the workflow for support (`true`) in the Web UI, or clears the flag. */
   flag(on: boolean): void;
-  /** Once, when the workflow's own refusals reach {@link TRIES_BEFORE_SUPPORT}: the metric support watches. */
-  countRefused(): void;
   /** Starts the next run with `progress`. */
   continueAsNew(progress: AfterEndProgress): Promise<never>;
 }
@@ -130,14 +138,15 @@ export async function untilDone<T>(owed: TakenOver<T>): Promise<T> {
       const outcome = await owed.attempt();
       if (refused >= TRIES_BEFORE_SUPPORT) owed.flag(false);
       // The order told support; it now tells that nothing is left to do.
-      if (orderTold) await tellOrder(owed.orderId, owed.doneEvent(outcome), TELL_DONE_PATIENCE);
+      if (orderTold) await tellOrder(owed.orderId, owed.doneEvent(outcome), doneTeller);
       return outcome;
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
       refused++;
       const waitMs = waitAfterRefusal(owed.retryEveryMs, refused);
       const message = errorMessage(err);
-      sayRefused(owed, message, waitMs);
+      const supportTold = refused >= TRIES_BEFORE_SUPPORT;
+      sayRefused(owed, message, waitMs, supportTold ? supportMustAct(owed, refused, message, waitMs) : undefined);
       if (refused === TRIES_BEFORE_SUPPORT) {
         owed.flag(true);
         owed.countRefused();
@@ -149,45 +158,50 @@ export async function untilDone<T>(owed: TakenOver<T>): Promise<T> {
         });
       }
       // On the order too, past its end: listed under needsAttention, saying what is held.
-      if (refused >= TRIES_BEFORE_SUPPORT && !orderTold)
-        orderTold = await tellOrder(owed.orderId, owed.refusedEvent(message), TELL_REFUSED_PATIENCE);
-      if (refused >= TRIES_BEFORE_SUPPORT) wf.setCurrentDetails(supportMustAct(owed, refused, message, waitMs));
+      if (supportTold && !orderTold)
+        orderTold = await tellOrder(owed.orderId, owed.refusedEvent(message), refusedTeller);
       await wf.sleep(waitMs);
     }
   }
 }
 
 /** The live step once support is told: who holds what, what they do, and when the workflow tries again. */
-export function supportMustAct(owed: Owed<unknown>, refused: number, message: string, waitMs: number): string {
+function supportMustAct(owed: Owed<unknown>, refused: number, message: string, waitMs: number): string {
   return (
     `Needs support: ${owed.support.holds} ${refused} times (${message}). ${owed.support.does}; ` +
     `this workflow tries again in ${waitMs} ms and ends once it goes through.`
   );
 }
 
-/** One warning per refused try, and the live step: what was refused, why, and when it is tried again. */
-function sayRefused(owed: Owed<unknown>, message: string, waitMs: number): void {
+/**
+ * One warning per refused try, and the live step: `liveStep`, or what was refused, why, and when it is
+ * tried again.
+ */
+function sayRefused(owed: Owed<unknown>, message: string, waitMs: number, liveStep?: string): void {
   wf.log.warn('what an ended order owes was refused: trying again', { owed: owed.what, error: message, waitMs });
-  wf.setCurrentDetails(`${owed.what} was refused (${message}); trying again in ${waitMs} ms`);
+  wf.setCurrentDetails(liveStep ?? `${owed.what} was refused (${message}); trying again in ${waitMs} ms`);
 }
 
+type RecordAfterEnd = OrderActivities['recordAfterEnd'];
 /**
- * How long telling the order that support must act may take (its record's store down, or the order's own
+ * Tells the order that support must act, for an hour at most (its record's store down, or the order's own
  * end not yet written): the work never waits longer on it, and the next refusal tells the order again.
  */
-const TELL_REFUSED_PATIENCE = '1 hour';
+const { recordAfterEnd: refusedTeller } = wf.proxyActivities<OrderActivities>({
+  ...AFTER_END_OPTIONS,
+  scheduleToCloseTimeout: '1 hour',
+});
 /**
- * How long telling the order that the work went through may take: longer than an order stays open after it
+ * Tells the order that the work went through, for two days at most: longer than an order stays open after it
  * handed work over (its webhooks, a day by default), since before its end its record takes nothing more.
  */
-const TELL_DONE_PATIENCE = '2 days';
+const { recordAfterEnd: doneTeller } = wf.proxyActivities<OrderActivities>({
+  ...AFTER_END_OPTIONS,
+  scheduleToCloseTimeout: '2 days',
+});
 
-/** Adds `event` to the order's record in the store of record; false, and a warning, when it could not within `patience`. */
-async function tellOrder(orderId: string, event: OrderEventBody, patience: string): Promise<boolean> {
-  const { recordAfterEnd } = wf.proxyActivities<OrderActivities>({
-    ...AFTER_END_OPTIONS,
-    scheduleToCloseTimeout: patience,
-  });
+/** Adds `event` to the order's record in the store of record with `recordAfterEnd`; false, and a warning, when it could not in its time. */
+async function tellOrder(orderId: string, event: OrderEventBody, recordAfterEnd: RecordAfterEnd): Promise<boolean> {
   try {
     await recordAfterEnd({ orderId, event, at: new Date().toISOString() });
     return true;

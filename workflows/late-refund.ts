@@ -4,14 +4,8 @@ import type { SettleOutcome } from '../activities/payments';
 import type { LatePayment } from '../domain/contract';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import type { OrderEventBody } from '../domain/schemas/order-events';
-import { AFTER_END_OPTIONS, untilDone, type Owed } from './after-end';
+import { TAKEN_OVER_OPTIONS, untilDone, type Owed } from './after-end';
 import { recordLateRefund, recordLateRefundRefused } from './order-metrics';
-
-/**
- * Each try of a workflow that took the work over: an outage of a day counts as a refused try, so that
- * support hears of money held that long.
- */
-export const TAKEN_OVER_OPTIONS: wf.ActivityOptions = { ...AFTER_END_OPTIONS, scheduleToCloseTimeout: '1 day' };
 
 const { settlePayment } = wf.proxyActivities<OrderActivities>(TAKEN_OVER_OPTIONS);
 
@@ -35,6 +29,7 @@ export function lateMoney(payment: LatePayment, settle: () => Promise<SettleOutc
       type: 'LateMoneyRefused',
       data: { provider, paymentId: paymentId ?? null, message },
     }),
+    countRefused: () => recordLateRefundRefused(provider, paymentId ?? `order ${orderId}`),
   };
 }
 
@@ -53,7 +48,6 @@ export async function latePaymentRefundWorkflow(payment: LatePayment): Promise<S
     progress: payment,
     doneEvent: (settled) => settledEvent(payment, settled),
     flag: (on) => flagForSupport(payment, on),
-    countRefused: () => recordLateRefundRefused(provider, paymentId ?? `order ${orderId}`),
     continueAsNew: (progress) => wf.continueAsNew<typeof latePaymentRefundWorkflow>({ ...payment, ...progress }),
   });
   recordLateRefund(outcome.outcome);

@@ -2,8 +2,7 @@ import * as wf from '@temporalio/workflow';
 import type { OrderActivities } from '../activities';
 import type { LateRelease } from '../domain/contract';
 import { OrderSearchAttributes } from '../domain/search-attributes';
-import { untilDone, type Owed } from './after-end';
-import { TAKEN_OVER_OPTIONS } from './late-refund';
+import { TAKEN_OVER_OPTIONS, untilDone, type Owed } from './after-end';
 import { recordLateReleaseRefused } from './order-metrics';
 
 const { releaseStock } = wf.proxyActivities<OrderActivities>(TAKEN_OVER_OPTIONS);
@@ -21,6 +20,7 @@ export function lateRelease(release: LateRelease, attempt: () => Promise<void>):
       does: 'Release it at inventory',
     },
     refusedEvent: (message) => ({ type: 'StockReleaseRefused', data: { message } }),
+    countRefused: () => recordLateReleaseRefused(orderId),
   };
 }
 
@@ -40,7 +40,6 @@ export async function lateStockReleaseWorkflow(release: LateRelease): Promise<vo
         { key: OrderSearchAttributes.orderId, value: orderId },
         { key: OrderSearchAttributes.needsAttention, value: on },
       ]),
-    countRefused: () => recordLateReleaseRefused(orderId),
     continueAsNew: (progress) => wf.continueAsNew<typeof lateStockReleaseWorkflow>({ ...release, ...progress }),
   });
   wf.setCurrentDetails(`The stock of order ${orderId} released`);

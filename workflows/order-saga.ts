@@ -30,17 +30,12 @@ import {
 } from '../domain/order-state';
 import { PaymentEvent, Status, type OrderStatus } from '../domain/statuses';
 import { Reason, REJECTION_CODES } from '../domain/reasons';
-import { AFTER_END_OPTIONS, handOver, TRIES_BEFORE_SUPPORT, triedBeforeSupport, type Owed } from './after-end';
+import { AFTER_END_OPTIONS, handOver, triedBeforeSupport, type Owed } from './after-end';
 import { lateMoney, latePaymentRefundWorkflow } from './late-refund';
 import { lateRelease, lateStockReleaseWorkflow } from './late-release';
 import { OrderLog } from './order-log';
 import { StatusWebhooks } from './status-webhooks';
-import {
-  recordDuplicateCallback,
-  recordLateRefundRefused,
-  recordLateReleaseRefused,
-  recordPaidAfterReminder,
-} from './order-metrics';
+import { recordDuplicateCallback, recordPaidAfterReminder } from './order-metrics';
 import { Compensations } from './saga';
 import { signalSchemas } from './signal-payloads';
 import { stepFailure, type StepFailure } from './step-failure';
@@ -80,11 +75,6 @@ const CONFIRM_OPTIONS: wf.ActivityOptions = {
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '500 milliseconds', maximumAttempts: 5 },
 };
-/**
- * How a workflow that takes over what the order owes starts: its order's refused tries counted, and the
- * order's record already saying that support must act (the order wrote it).
- */
-const HANDED_OVER = { refusedTries: TRIES_BEFORE_SUPPORT, orderTold: true } as const;
 /** Notifications are best effort: an order never fails because an email could not be sent. */
 const NOTIFY_OPTIONS: wf.ActivityOptions = {
   startToCloseTimeout: '10 seconds',
@@ -751,10 +741,10 @@ export class OrderSaga {
       orderId: this.orderId,
       retryEveryMs: this.input.settings.compensationGiveUpMs,
     };
-    const owed = lateMoney(late, () => this.settle(provider, paymentId, { late: true, why }));
-    if (!(await this.triedUntilSupport(owed))) return;
-    recordLateRefundRefused(provider, paymentId ?? `order ${this.orderId}`);
-    await handOver(latePaymentRefundWorkflow, latePaymentRefundWorkflowId(late), { ...late, ...HANDED_OVER });
+    await this.oweAfterEnd(
+      lateMoney(late, () => this.settle(provider, paymentId, { late: true, why })),
+      () => handOver(latePaymentRefundWorkflow, latePaymentRefundWorkflowId(late), late),
+    );
   }
 
   /**
@@ -766,18 +756,22 @@ export class OrderSaga {
     const { orderId } = this;
     const summary = 'release stock at inventory, in case a lost workflow task reserved it';
     const release = { orderId, retryEveryMs: this.input.settings.compensationGiveUpMs };
-    const owed = lateRelease(release, () => this.afterEnd.call('releaseStock', summary, { orderId }));
-    if (!(await this.triedUntilSupport(owed))) return;
-    recordLateReleaseRefused(orderId);
-    await handOver(lateStockReleaseWorkflow, lateStockReleaseWorkflowId(orderId), { ...release, ...HANDED_OVER });
+    await this.oweAfterEnd(
+      lateRelease(release, () => this.afterEnd.call('releaseStock', summary, { orderId })),
+      () => handOver(lateStockReleaseWorkflow, lateStockReleaseWorkflowId(orderId), release),
+    );
   }
 
-  /** Tries what the order owes; true when it kept being refused, and the order's log now tells support. */
-  private async triedUntilSupport(owed: Owed<unknown>): Promise<boolean> {
+  /**
+   * Tries what the order owes; when each try was refused, the order's log tells support, the refusal is
+   * counted, and `takeOver` starts the workflow that goes on trying.
+   */
+  private async oweAfterEnd(owed: Owed<unknown>, takeOver: () => Promise<void>): Promise<void> {
     const tried = await triedBeforeSupport(owed);
-    if ('done' in tried) return false;
+    if ('done' in tried) return;
     this.log.append(owed.refusedEvent(tried.refused));
-    return true;
+    owed.countRefused();
+    await takeOver();
   }
 
   private providersNeverSettled(): string[] {
