@@ -46,8 +46,6 @@ export function createPaymentLister(http: HttpClient, providers: readonly Paymen
 /** Activities against the payment providers, addressed by name, through each one's gateway. */
 export function createPaymentActivities(http: HttpClient, providers: readonly PaymentProviderEndpoint[]) {
   const gatewayOf = gatewaysByName(http, providers);
-  const findPayment = (provider: string, input: { orderId: string; paymentId?: string | undefined }) =>
-    input.paymentId ? gatewayOf(provider).get(input.paymentId) : gatewayOf(provider).findByOrder(input.orderId);
 
   return {
     /**
@@ -77,7 +75,7 @@ export function createPaymentActivities(http: HttpClient, providers: readonly Pa
      */
     async settlePayment(input: { provider: string; orderId: string; paymentId?: string }): Promise<SettleOutcome> {
       const gateway = gatewayOf(input.provider);
-      const payment = await findPayment(input.provider, input);
+      const payment = input.paymentId ? await gateway.get(input.paymentId) : await gateway.findByOrder(input.orderId);
       if (!payment)
         return input.paymentId
           ? { outcome: 'not-found', paymentId: input.paymentId }

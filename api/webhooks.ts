@@ -30,22 +30,26 @@ export function webhookRouter(options: {
 }): Router {
   const router = Router();
   const { metrics, logger } = options;
+  // Each provider's webhook reader, made once: its type decides how its webhooks are read.
+  const readers = new Map(options.providers.map((provider) => [provider.name, paymentWebhookReader(provider)]));
   router.post(
     '/webhooks/payments/:provider',
     express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }),
     async (req: Request<{ provider: string }>, res: Response) => {
-      const provider = options.providers.find((p) => p.name === req.params.provider);
+      const provider = req.params.provider;
+      const read = readers.get(provider);
+      // An unknown provider's name is the caller's text: it is not a label (it would grow the series without bound).
+      const label = read ? provider : 'unknown';
       const count = (outcome: WebhookOutcome) => {
-        // An unknown provider's name is the caller's text: it is not a label (it would grow the series without bound).
-        metrics.webhooks.inc({ provider: provider?.name ?? 'unknown', outcome });
-        logger.info({ provider: provider?.name ?? 'unknown', outcome, ...orderIds(res) }, 'payment webhook');
+        metrics.webhooks.inc({ provider: label, outcome });
+        logger.info({ provider: label, outcome, ...orderIds(res) }, 'payment webhook');
       };
-      if (!provider) {
+      if (!read) {
         count('unknown_provider');
-        return problem(res, 404, 'Unknown provider', `no payment provider is called ${req.params.provider}`);
+        return problem(res, 404, 'Unknown provider', `no payment provider is called ${provider}`);
       }
       const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const reading = paymentWebhookReader(provider)(rawBody, (name) => req.get(name), Math.floor(Date.now() / 1000));
+      const reading = read(rawBody, (name) => req.get(name), Math.floor(Date.now() / 1000));
       if (!reading.ok) {
         count(reading.status === 401 ? 'refused_signature' : 'malformed');
         return problem(res, reading.status, reading.title, reading.detail, reading.error);
@@ -54,7 +58,7 @@ export function webhookRouter(options: {
       noteOrder(res, callback.orderId);
       let outcome: CallbackOutcome;
       try {
-        outcome = await options.orders.paymentCallback({ provider: provider.name, ...callback });
+        outcome = await options.orders.paymentCallback({ provider, ...callback });
       } catch (err) {
         // Not taken (Temporal unreachable, say): the provider gets a 5xx and retries.
         count('error');

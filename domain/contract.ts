@@ -6,7 +6,6 @@ import type { OrderEvent } from './schemas/order-events';
 export type {
   CancelRequest,
   LatePayment,
-  LateRelease,
   OperatorRequest,
   OrderWorkflowInput,
   PaymentCallback,
@@ -84,6 +83,21 @@ export function latePaymentRefundWorkflowId({
   orderId,
 }: Pick<LatePayment, 'provider' | 'paymentId'> & Partial<Pick<LatePayment, 'orderId'>>): string {
   return `refund-${provider}-${paymentId ?? `order-${orderId}`}`;
+}
+
+/**
+ * Stock a lost workflow task may have reserved for an ended order, which inventory kept
+ * refusing to release: the input of the workflow that releases it (only ever started by its order, so
+ * not checked as a schema).
+ */
+export interface LateRelease {
+  orderId: string;
+  /** How long the wait after the first refused try is; it doubles with each. */
+  retryEveryMs: number;
+  /** The tries refused so far, carried when the workflow continues as new. */
+  refusedTries?: number | undefined;
+  /** Whether the order's record says that support must release it. */
+  orderTold?: boolean | undefined;
 }
 
 /** One late stock release per order, ever. */

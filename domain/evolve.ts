@@ -150,7 +150,6 @@ function apply(state: OrderState, event: Exclude<OrderEvent, { type: 'OrderRecei
         isCurrentPayment(state, event.data) ? { ...state, payment: withStatus(state, 'voided') } : state,
       );
     case 'PaymentNotFound':
-      return settledAfterEnd(state, state);
     case 'StockReleased':
       return settledAfterEnd(state, state);
     case 'FulfillmentCancelled':

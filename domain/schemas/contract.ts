@@ -110,14 +110,3 @@ export const LatePayment = z.object({
   orderTold: z.boolean().optional(),
 });
 export type LatePayment = z.infer<typeof LatePayment>;
-
-/** Stock a lost workflow task may have reserved for an ended order, which inventory kept refusing to release. */
-export interface LateRelease {
-  orderId: string;
-  /** How long the wait after the first refused try is; it doubles with each. */
-  retryEveryMs: number;
-  /** The tries refused so far, carried when the workflow continues as new. */
-  refusedTries?: number | undefined;
-  /** Whether the order's record says that support must release it. */
-  orderTold?: boolean | undefined;
-}
