@@ -2,7 +2,17 @@ import { cancelOrderSignal, getEventsQuery, getOrderQuery } from '../domain/cont
 import type { OrderView } from '../domain/order-state';
 import { reminderSchedule } from '../domain/payment-reminders';
 import type { StatusEvent } from '../domain/status-events';
-import { auth, eventTypes, eventually, LOST_PAYMENT, makeOrder, startStack, type TestStack } from './helpers/stack';
+import {
+  auth,
+  eventAt,
+  atPaymentLink,
+  eventTypes,
+  eventually,
+  LOST_PAYMENT,
+  makeOrder,
+  startStack,
+  type TestStack,
+} from './helpers/stack';
 import { SseReader } from './helpers/sse';
 
 /**
@@ -41,11 +51,10 @@ test('an order left at its payment link is reminded once, at its point, with the
     },
   ]);
   // At half the window after the link, and before the window closed.
-  const at = (type: string) => Date.parse(events.find((event) => event.type === type)!.at);
-  const afterLinkMs = Date.parse(reminders[0]!.at) - at('PaymentRequested');
+  const afterLinkMs = Date.parse(reminders[0]!.at) - eventAt(events, 'PaymentRequested');
   expect(afterLinkMs).toBeGreaterThanOrEqual(WINDOW_MS / 2);
   expect(afterLinkMs).toBeLessThan(WINDOW_MS);
-  expect(Date.parse(reminders[0]!.at)).toBeLessThan(at('PaymentWindowExpired'));
+  expect(Date.parse(reminders[0]!.at)).toBeLessThan(eventAt(events, 'PaymentWindowExpired'));
   expect(notificationsOf(request.orderId).sort()).toEqual(
     [`order-cancelled/${request.orderId}`, `payment-reminder/${request.orderId}/50%`].sort(),
   );
@@ -81,8 +90,9 @@ test('a notification service that is down: no reminder, and the order ends as it
     const events = await handle.query(getEventsQuery);
     expect(events.map((event) => event.type)).not.toContain('PaymentReminderSent');
     // The window closed when it was due: the reminder's retries held nothing up.
-    const at = (type: string) => Date.parse(events.find((event) => event.type === type)!.at);
-    expect(at('PaymentWindowExpired') - at('PaymentRequested')).toBeLessThan(WINDOW_MS + 1_000);
+    expect(eventAt(events, 'PaymentWindowExpired') - eventAt(events, 'PaymentRequested')).toBeLessThan(
+      WINDOW_MS + 1_000,
+    );
   } finally {
     await stack.refuseConnections('notifications', false);
   }
@@ -116,15 +126,13 @@ test("the checkout hears of the reminder: its order webhook and the order's live
 test('an order cancelled before its reminder is due is never reminded', async () => {
   const request = makeOrder({ payment: LOST_PAYMENT });
   const handle = await stack.startOrder(request);
-  await eventually(
-    () => handle.query(getOrderQuery),
-    (view) => view.status === 'AWAITING_PAYMENT',
-  );
+  await atPaymentLink(handle);
   await handle.signal(cancelOrderSignal, { by: 'customer' });
   expect((await stack.result(handle)).status).toBe('CANCELLED');
-  // Past the point the reminder would have fallen on.
-  await new Promise((resolve) => setTimeout(resolve, WINDOW_MS / 2));
-  expect(await eventTypes(handle)).not.toContain('PaymentReminderSent');
+  // The workflow completed before the point the reminder would have fallen on: nothing can send it now.
+  const events = await handle.query(getEventsQuery);
+  expect(eventAt(events, 'OrderCancelled') - eventAt(events, 'PaymentRequested')).toBeLessThan(WINDOW_MS / 2);
+  expect(events.map((event) => event.type)).not.toContain('PaymentReminderSent');
   expect(notificationsOf(request.orderId)).toEqual([`order-cancelled/${request.orderId}`]);
 });
 
@@ -136,10 +144,7 @@ test('a reminder whose answer comes after the order was paid is still heard by t
   let handle;
   try {
     handle = await stack.startOrder(request);
-    await eventually(
-      () => handle!.query(getOrderQuery),
-      (view) => view.status === 'AWAITING_PAYMENT',
-    );
+    await atPaymentLink(handle!);
     await new Promise((resolve) => setTimeout(resolve, WINDOW_MS / 2 + 300));
   } finally {
     await stack.callSandbox('/_sandbox/faults/notifications', 'DELETE');

@@ -1,11 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { createHttpClient } from '../activities/http';
-import { getOrderQuery } from '../domain/contract';
 import { PaymentToken } from '../sandbox/ledger';
 import { reconcile, reconcileThrough, type ReconcileParts } from '../stack/reconcile';
 import { placedOrder } from './helpers/stored-orders';
-import { eventually, LOST_PAYMENT, makeOrder, startStack, type TestStack } from './helpers/stack';
+import { atPaymentLink, eventually, LOST_PAYMENT, makeOrder, startStack, type TestStack } from './helpers/stack';
 
 /**
  * What a restore loses, settled: payments the providers opened for orders the server does not know are
@@ -46,10 +45,7 @@ async function paymentOfALostOrder(provider: 'primary' | 'backup', orderId: stri
 async function anOrderAwaitingPayment() {
   const request = makeOrder({ payment: LOST_PAYMENT });
   const handle = await stack.startOrder(request);
-  await eventually(
-    () => handle.query(getOrderQuery),
-    (view) => view.status === 'AWAITING_PAYMENT',
-  );
+  await atPaymentLink(handle);
   return request;
 }
 

@@ -16,7 +16,16 @@ import { OrderSearchAttributes } from '../domain/search-attributes';
 import { businessMetricsSinks } from '../observability/worker-runtime';
 import { testTemporalAddress } from './helpers/test-env';
 import { MemoKey } from '../domain/order-record';
-import { eventTypes, eventually, LOST_PAYMENT, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
+import {
+  atPaymentLink,
+  eventTypes,
+  eventually,
+  LOST_PAYMENT,
+  makeOrder,
+  netMoney,
+  startStack,
+  type TestStack,
+} from './helpers/stack';
 
 /** Answers and requests the saga was not written around, which must still end each order with an answer. */
 let stack: TestStack;
@@ -34,10 +43,7 @@ describe('a cancellation asked of Temporal itself (the Web UI’s Request Cancel
   test('is a support cancel: compensated, CANCELLED_BY_SUPPORT, and the workflow completes', async () => {
     const request = makeOrder({ payment: LOST_PAYMENT });
     const handle = await stack.startOrder(request);
-    await eventually(
-      () => handle.query(getOrderQuery),
-      (view) => view.status === 'AWAITING_PAYMENT',
-    );
+    await atPaymentLink(handle);
     await handle.cancel();
     const view = await stack.result(handle);
     expect(view).toMatchObject({
@@ -120,10 +126,7 @@ describe('stray money', () => {
     const request = makeOrder({ payment: LOST_PAYMENT });
     const { orderId } = request;
     const handle = await stack.startOrder(request);
-    await eventually(
-      () => handle.query(getOrderQuery),
-      (view) => view.status === 'AWAITING_PAYMENT',
-    );
+    await atPaymentLink(handle);
     // The customer also paid at the backup (a second checkout tab): its success webhook reaches the order as a stray.
     const stray = await stack.callSandbox('/providers/backup/payments', 'POST', {
       orderId,
@@ -188,10 +191,7 @@ describe('stray money', () => {
   test('a stray success for a payment its provider does not know: nothing to return, recorded, no retries', async () => {
     const request = makeOrder({ payment: LOST_PAYMENT });
     const handle = await stack.startOrder(request);
-    await eventually(
-      () => handle.query(getOrderQuery),
-      (view) => view.status === 'AWAITING_PAYMENT',
-    );
+    await atPaymentLink(handle);
     await handle.signal(paymentCallbackSignal, {
       provider: 'backup',
       eventId: 'evt_unknown',
@@ -215,10 +215,7 @@ describe('messages whose payload is off the contract (sent by hand, not through 
   // An operator's, which an order heeds only while it waits for one, is in saga-compensation.test.ts.
   test('are ignored or refused, and the order goes on to answer the ones that are not', async () => {
     const handle = await stack.startOrder(makeOrder({ payment: LOST_PAYMENT }));
-    await eventually(
-      () => handle.query(getOrderQuery),
-      (view) => view.status === 'AWAITING_PAYMENT',
-    );
+    await atPaymentLink(handle);
     await expect(handle.executeUpdate(awaitAcceptanceUpdate, { args: [{} as never] })).rejects.toMatchObject({
       cause: { type: ORDER_CONFLICT },
     });

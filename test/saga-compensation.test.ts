@@ -13,7 +13,16 @@ import type { OrderView } from '../domain/order-state';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import { DEV_PROVIDER_SECRETS } from '../config';
 import { MemoKey } from '../domain/order-record';
-import { eventTypes, eventually, LOST_PAYMENT, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
+import {
+  atPaymentLink,
+  eventTypes,
+  eventually,
+  LOST_PAYMENT,
+  makeOrder,
+  netMoney,
+  startStack,
+  type TestStack,
+} from './helpers/stack';
 import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 
@@ -26,11 +35,6 @@ afterAll(async () => {
 });
 
 const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
-const awaitingPayment = (handle: WorkflowHandle) =>
-  eventually(
-    () => handle.query(getOrderQuery),
-    (view) => view.status === 'AWAITING_PAYMENT',
-  );
 /** What the API does: the durable signal, then the wait for its outcome. */
 async function cancel(handle: WorkflowHandle, request: CancelRequest): Promise<OrderView> {
   await handle.signal(cancelOrderSignal, request);
@@ -43,7 +47,7 @@ describe('cancel', () => {
     const request = makeOrder({ payment: LOST_PAYMENT });
     const before = stack.ledger.snapshot().stock['SKU-TEE']!;
     const handle = await stack.startOrder(request);
-    await awaitingPayment(handle);
+    await atPaymentLink(handle);
     const view = await cancel(handle, { by: 'customer', reason: 'changed my mind' });
     expect(view.status).toBe('CANCELLED');
     expect(view.reason).toEqual({ code: 'CANCELLED_BY_CUSTOMER', message: 'changed my mind' });
@@ -93,7 +97,7 @@ describe('cancel', () => {
 
   test('support cancels: the reason says CANCELLED_BY_SUPPORT', async () => {
     const handle = await stack.startOrder(makeOrder({ payment: LOST_PAYMENT }));
-    await awaitingPayment(handle);
+    await atPaymentLink(handle);
     const first = await cancel(handle, { by: 'support' });
     expect(first.reason?.code).toBe('CANCELLED_BY_SUPPORT');
   });

@@ -3,7 +3,15 @@ import { cancelOrderSignal, getOrderQuery, paymentCallbackSignal } from '../doma
 import { Reason } from '../domain/reasons';
 import type { OrderRequest } from '../domain/order-request';
 import { PaymentToken } from '../sandbox/ledger';
-import { eventTypes, eventually, makeOrder, netMoney, startStack, type TestStack } from './helpers/stack';
+import {
+  atPaymentLink,
+  eventTypes,
+  eventually,
+  makeOrder,
+  netMoney,
+  startStack,
+  type TestStack,
+} from './helpers/stack';
 
 /**
  * A worker that dies in the middle of a workflow task. The first attempts it ran there (SystemCalls) may
@@ -120,10 +128,7 @@ test('a cancel that reaches the order after its payment succeeded, in the same t
   await stack.startWorker();
   const request = makeOrder({ payment: SILENT_PAYMENT });
   const handle = await stack.startOrder(request);
-  const { payment } = await eventually(
-    () => handle.query(getOrderQuery),
-    (view) => view.status === 'AWAITING_PAYMENT',
-  );
+  const { payment } = await atPaymentLink(handle);
   await stack.stopWorker();
   await handle.signal(paymentCallbackSignal, {
     provider: payment!.provider,

@@ -22,7 +22,7 @@ import { FailureType, Reason } from '../domain/reasons';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import type { PaymentRecord } from '../payment-provider/protocol';
 import type { OrderRecord } from '../store/order-store';
-import { LOST_PAYMENT, makeOrder } from './helpers/stack';
+import { eventAt, LOST_PAYMENT, makeOrder } from './helpers/stack';
 import { PRODUCTION_SETTINGS, startOrderIn, startTimeSkipping, timeSkippingWorker } from './helpers/time-skipping';
 
 /**
@@ -110,6 +110,25 @@ async function withWorker<T>(
   }
 }
 
+/** A payment that succeeded for an ended order, as the API hands it to a late refund, retried at the production default. */
+function latePayment(paymentId: string): LatePayment {
+  return {
+    provider: 'primary',
+    paymentId,
+    orderId: `late-${randomUUID().slice(0, 8)}`,
+    retryEveryMs: PRODUCTION_SETTINGS.compensationGiveUpMs,
+  };
+}
+
+/** Starts the late refund of `payment` as the API does, on `taskQueue`. */
+function startLateRefund(taskQueue: string, payment: LatePayment) {
+  return env.client.workflow.start(LATE_REFUND_WORKFLOW_TYPE, {
+    workflowId: latePaymentRefundWorkflowId(payment),
+    taskQueue,
+    args: [payment],
+  });
+}
+
 async function historyLength(workflowId: string): Promise<number> {
   const { events } = await env.client.workflow.getHandle(workflowId).fetchHistory();
   return events?.length ?? 0;
@@ -181,8 +200,7 @@ test('the payment reminder (at 50% of the window): the customer who has not paid
     currency: 'EUR',
     closesAt: expect.any(String),
   });
-  const at = (type: string) => Date.parse(events.find((event) => event.type === type)!.at);
-  expect(Math.round((at('PaymentReminderSent') - at('PaymentRequested')) / 1000)).toBe(
+  expect(Math.round((eventAt(events, 'PaymentReminderSent') - eventAt(events, 'PaymentRequested')) / 1000)).toBe(
     PRODUCTION_SETTINGS.paymentWindowMs / 2 / 1000,
   );
 });
@@ -327,18 +345,9 @@ test('late money its provider keeps refusing: support is told after 3 tries, and
       toldTheOrder.push({ type: event.type, at });
     },
   });
-  const payment: LatePayment = {
-    provider: 'primary',
-    paymentId: 'pay_late',
-    orderId: `late-${randomUUID().slice(0, 8)}`,
-    retryEveryMs: PRODUCTION_SETTINGS.compensationGiveUpMs,
-  };
+  const payment = latePayment('pay_late');
   const seen = await withWorker(activities, async (taskQueue) => {
-    const handle = await env.client.workflow.start(LATE_REFUND_WORKFLOW_TYPE, {
-      workflowId: latePaymentRefundWorkflowId(payment),
-      taskQueue,
-      args: [payment],
-    });
+    const handle = await startLateRefund(taskQueue, payment);
     const firstRun = handle.firstExecutionRunId;
     const startedAt = (await handle.describe()).startTime.getTime();
     // Tried at once, then after 10 and 20 minutes: the third refusal tells support.
@@ -399,18 +408,9 @@ test("late money refused while the order's record cannot be told: the refund is 
       toldTheOrder.push({ type: event.type, at });
     },
   });
-  const payment: LatePayment = {
-    provider: 'primary',
-    paymentId: 'pay_late_untold',
-    orderId: `late-${randomUUID().slice(0, 8)}`,
-    retryEveryMs: PRODUCTION_SETTINGS.compensationGiveUpMs,
-  };
+  const payment = latePayment('pay_late_untold');
   const seen = await withWorker(activities, async (taskQueue) => {
-    const handle = await env.client.workflow.start(LATE_REFUND_WORKFLOW_TYPE, {
-      workflowId: latePaymentRefundWorkflowId(payment),
-      taskQueue,
-      args: [payment],
-    });
+    const handle = await startLateRefund(taskQueue, payment);
     const startedAt = (await handle.describe()).startTime.getTime();
     // Refused at 0, 10 and 30 minutes; the store stays down for 4 hours, through two tries of telling.
     await env.sleep(4 * HOUR);

@@ -2,10 +2,10 @@ import request from 'supertest';
 import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { getOrderQuery } from '../domain/contract';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import type { ListOrdersQuery, OrdersClient } from '../client';
 import {
+  atPaymentLink,
   auth,
   callSummaries,
   eventually,
@@ -146,10 +146,7 @@ test('an order whose workflow was terminated (the Web UI’s Terminate) shows it
   });
   const confirmed = personalOrder({ customer: { id: customerId, email: PERSONAL[0]! } });
   const handle = await stack.startOrder(terminated);
-  await eventually(
-    () => handle.query(getOrderQuery),
-    (view) => view.status === 'AWAITING_PAYMENT',
-  );
+  await atPaymentLink(handle);
   await stack.result(await stack.startOrder(confirmed));
   await handle.terminate('stopped by hand in the Web UI');
 

@@ -1,10 +1,10 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import { cancelOrderSignal, getOrderQuery } from '../../domain/contract';
+import { cancelOrderSignal } from '../../domain/contract';
 import type { OrderView } from '../../domain/order-state';
 import type { OrderStatus } from '../../domain/statuses';
 import type { ReasonCode } from '../../domain/reasons';
 import type { RouteFaultSetting, SandboxRoute } from '../../sandbox/route-faults';
-import { auth, eventually, makeOrder, netMoney, startStack, type SystemName } from './stack';
+import { atPaymentLink, auth, eventually, makeOrder, netMoney, startStack, type SystemName } from './stack';
 
 /**
  * Every call the saga makes × every way it can fail. Each cell runs one order on a stack of its own (the
@@ -212,10 +212,7 @@ export async function runCell({ call: callName, fault, expected, route: faultRou
     if (call.armAt === 'start') await arm(true);
     const handle = await stack.startOrder(request);
     if (call.armAt === 'awaiting-payment') {
-      await eventually(
-        () => handle.query(getOrderQuery),
-        (view) => view.status === 'AWAITING_PAYMENT',
-      );
+      await atPaymentLink(handle);
       await arm(true);
     }
     if (call.cancel) await handle.signal(cancelOrderSignal, { by: 'customer' });

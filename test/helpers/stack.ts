@@ -24,7 +24,8 @@ import {
   type ApiKeys,
   type Config,
 } from '../../config';
-import { getEventsQuery } from '../../domain/contract';
+import { getEventsQuery, getOrderQuery } from '../../domain/contract';
+import type { OrderEvent } from '../../domain/schemas/order-events';
 import type { OrderRequest } from '../../domain/order-request';
 import type { OrderView } from '../../domain/order-state';
 import { PaymentToken } from '../../sandbox/ledger';
@@ -464,6 +465,21 @@ export async function callSummaries(
 }
 
 /** The order's domain event types, oldest first. */
+/** When the order recorded its first event of `type`, in ms. */
+export function eventAt(events: readonly OrderEvent[], type: OrderEvent['type']): number {
+  const event = events.find((candidate) => candidate.type === type);
+  if (!event) throw new Error(`the order has no ${type} event`);
+  return Date.parse(event.at);
+}
+
+/** Until the order waits at its payment link; the order as it is then. */
+export function atPaymentLink(handle: WorkflowHandle): Promise<OrderView> {
+  return eventually(
+    () => handle.query(getOrderQuery),
+    (view) => view.status === 'AWAITING_PAYMENT',
+  );
+}
+
 export async function eventTypes(handle: WorkflowHandle): Promise<string[]> {
   return (await handle.query(getEventsQuery)).map((event) => event.type);
 }
