@@ -27,6 +27,8 @@ export interface HttpResponse {
 /** The one thing activities need from HTTP, so tests hand in a fake instead of mocking modules. */
 export interface HttpClient {
   send(request: HttpRequest): Promise<HttpResponse>;
+  /** How long a call may take, for an adapter that calls through a client of its own (Stripe's package). */
+  readonly timeoutMs?: number;
 }
 
 export const DEFAULT_HTTP_TIMEOUT_MS = 5_000;
@@ -40,6 +42,7 @@ export const DEFAULT_HTTP_TIMEOUT_MS = 5_000;
  */
 export function createHttpClient(timeoutMs = DEFAULT_HTTP_TIMEOUT_MS): HttpClient {
   return {
+    timeoutMs,
     async send({ method, url, body, serializedBody, headers: extraHeaders, idempotencyKey }) {
       // The activity's trace goes on into the external system (`traceparent`), when tracing is on.
       const headers: Record<string, string> = { accept: 'application/json', ...traceHeaders(), ...extraHeaders };

@@ -3,12 +3,11 @@ import { FailureType } from '../domain/reasons';
 import type { PaymentGateway } from '../payment-provider/gateway';
 import { paymentGateway } from '../payment-provider/gateways';
 import type { PaymentPage, PaymentRecord } from '../payment-provider/protocol';
+import type { PaymentProviderConfig } from '../payment-provider/providers';
 import type { HttpClient } from './http';
 
-export interface PaymentProviderEndpoint {
-  name: string;
-  baseUrl: string;
-}
+/** A provider as the activities reach it: its name, its type and that type's settings. */
+export type PaymentProviderEndpoint = PaymentProviderConfig;
 
 export type SettleOutcome =
   | { outcome: 'refunded'; paymentId: string; amount: number }

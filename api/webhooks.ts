@@ -54,6 +54,10 @@ export function webhookRouter(options: {
         count(reading.status === 401 ? 'refused_signature' : 'malformed');
         return problem(res, reading.status, reading.title, reading.detail, reading.error);
       }
+      if (reading.callback === null) {
+        count('ignored');
+        return void res.json({ received: true, ignored: reading.ignored });
+      }
       const { callback } = reading;
       noteOrder(res, callback.orderId);
       let outcome: CallbackOutcome;

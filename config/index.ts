@@ -12,6 +12,9 @@ import { StatusEventType } from '../domain/schemas/status-events';
 import type { WebhookSettings } from '../domain/contract';
 import { isStoreUrl } from '../store/dialects';
 import { reminderSchedule } from '../domain/payment-reminders';
+import { PaymentProviderConfig, type HttpProviderConfig } from '../payment-provider/providers';
+
+export type { PaymentProviderConfig };
 
 /** Dev tokens (docs/API.md, "Authentication"), printed by `npm start`. Never valid unless `API_KEYS` is left unset. */
 export const DEV_API_KEYS = {
@@ -27,12 +30,6 @@ export type Scope = z.infer<typeof Scope>;
 export const ApiKeys = z.record(z.string().min(1), z.object({ name: z.string().min(1), scopes: z.array(Scope) }));
 export type ApiKeys = z.infer<typeof ApiKeys>;
 
-export const PaymentProviderConfig = z.object({
-  name: z.string().regex(/^[a-z0-9-]+$/, 'provider names are lowercase letters, digits and dashes'),
-  baseUrl: z.url(),
-  webhookSecret: z.string().min(8),
-});
-export type PaymentProviderConfig = z.infer<typeof PaymentProviderConfig>;
 
 /**
  * A checkout's order webhook endpoint (docs/API.md, "Order webhooks"). The secret is a Standard Webhooks
@@ -207,8 +204,9 @@ export function isReadVariable(name: string): boolean {
 }
 
 /** The sandbox's two providers at `sandboxUrl`, with the dev webhook secrets (docs/API.md, "Configuration"). */
-export function devPaymentProviders(sandboxUrl: string): PaymentProviderConfig[] {
+export function devPaymentProviders(sandboxUrl: string): HttpProviderConfig[] {
   return Object.entries(DEV_PROVIDER_SECRETS).map(([name, webhookSecret]) => ({
+    type: 'http',
     name,
     baseUrl: `${sandboxUrl}/providers/${name}`,
     webhookSecret,

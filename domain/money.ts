@@ -2,7 +2,7 @@
 const digitsByCurrency = new Map<string, number>();
 
 /** Minor units per major unit, from the currency's own digits (JPY has none, most have two). */
-function fractionDigits(currency: string): number {
+export function fractionDigits(currency: string): number {
   let digits = digitsByCurrency.get(currency);
   if (digits === undefined) {
     try {

@@ -46,4 +46,6 @@ export const FailureType = {
   UPSTREAM_CONTRACT: 'UPSTREAM_CONTRACT',
   /** A payment changed state under us (e.g. void raced a success); the next attempt reads it again. */
   PAYMENT_STATE_CHANGED: 'PAYMENT_STATE_CHANGED',
+  /** A provider refused our credentials (Stripe's 401 or 403): no retry mends it, an operator must. */
+  PROVIDER_MISCONFIGURED: 'PROVIDER_MISCONFIGURED',
 } as const;

@@ -28,6 +28,8 @@ export interface PaymentGateway {
 /** A provider's webhook, as read by its gateway's type: the order's callback, or why it was refused. */
 export type WebhookReading =
   | { ok: true; callback: Omit<PaymentCallback, 'provider'> }
+  /** A genuine webhook the saga does not act on (another event type, a payment still on its way): acknowledged. */
+  | { ok: true; callback: null; ignored: string }
   | { ok: false; status: 400 | 401; title: string; detail: string; error?: z.ZodError };
 
 /** Reads a provider's webhook: its signature over the raw body first, then the body. */

@@ -144,14 +144,22 @@ export class Ledger {
   }
 
   /** Idempotent per provider and order: the same order asks twice, it gets the same payment. */
-  createPayment(provider: string, input: { orderId: string; amount: number; currency: string; token: string }) {
-    const existingId = this.paymentByOrder.get(`${provider}/${input.orderId}`);
+  createPayment(
+    provider: string,
+    input: { orderId: string; amount: number; currency: string; token: string },
+    /**
+     * How the provider's ids begin, and whether it keeps one payment per order: the sandbox's Stripe, like
+     * Stripe, opens a session per call and relies on the caller's idempotency key.
+     */
+    { idPrefix = 'pay', onePerOrder = true }: { idPrefix?: string; onePerOrder?: boolean } = {},
+  ) {
+    const existingId = onePerOrder ? this.paymentByOrder.get(`${provider}/${input.orderId}`) : undefined;
     if (existingId) return { payment: this.payments.get(existingId)!, created: false };
     if (!KNOWN_TOKENS.includes(input.token))
       throw new SandboxError(422, 'INVALID_TOKEN', 'the payment token is not one the sandbox knows');
     const payment: SandboxPayment = {
       provider,
-      paymentId: `pay_${randomBytes(9).toString('hex')}`,
+      paymentId: `${idPrefix}_${randomBytes(9).toString('hex')}`,
       ...input,
       status: 'pending',
       captured: 0,
@@ -159,7 +167,7 @@ export class Ledger {
       createdAt: Date.now(),
     };
     this.payments.set(payment.paymentId, payment);
-    this.paymentByOrder.set(`${provider}/${input.orderId}`, payment.paymentId);
+    if (onePerOrder) this.paymentByOrder.set(`${provider}/${input.orderId}`, payment.paymentId);
     return { payment, created: true };
   }
 
@@ -168,6 +176,11 @@ export class Ledger {
     if (!payment || payment.provider !== provider)
       throw new SandboxError(404, NOT_FOUND_CODE, `no payment ${paymentId}`);
     return payment;
+  }
+
+  /** A payment by its id at whichever provider: the id in a checkout link is all the page has. */
+  anyPayment(paymentId: string): SandboxPayment | undefined {
+    return this.payments.get(paymentId);
   }
 
   paymentsOfOrder(provider: string, orderId: string): SandboxPayment[] {

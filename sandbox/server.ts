@@ -8,6 +8,8 @@ import { FulfillmentRequest } from '../activities/fulfillment';
 import { notificationKey, NotificationRequest } from '../activities/notifications';
 import { Ledger, PaymentToken, SandboxError, type SandboxPayment } from './ledger';
 import { WebhookSender } from './webhooks';
+import { stripeRoutes } from './stripe';
+import type { PaymentProviderType } from '../payment-provider/providers';
 import { DEV_ORDER_WEBHOOK_SECRET, ORDER_WEBHOOKS_PATH, StatusEventReceiver } from './status-event-receiver';
 import { RouteFault, RouteFaults, SandboxRoute } from './route-faults';
 import { createLogger, type PinoLogger } from '../observability/logger';
@@ -15,8 +17,11 @@ import { noteOrder, requestLog } from '../observability/request-log';
 import { traceRequests } from '../observability/trace-context';
 
 export interface SandboxOptions {
-  /** The providers to stand in for, by name, with the secret each signs its webhooks with. */
-  providers: readonly { name: string; webhookSecret: string }[];
+  /**
+   * The providers to stand in for, by name, with the secret each signs its webhooks with; one of type
+   * `stripe` is played as Stripe, known by its API key.
+   */
+  providers: readonly { name: string; webhookSecret: string; type?: PaymentProviderType; apiKey?: string }[];
   /** Where webhooks go: `${webhookBaseUrl}/webhooks/payments/{provider}`. */
   webhookBaseUrl: string;
   /** `tok_late` payments succeed this long plus two seconds after they are created. */
@@ -108,6 +113,8 @@ export function createSandbox(options: SandboxOptions) {
 
   const app = express();
   app.disable('x-powered-by');
+  // Nested query keys (`created[gte]`, `expand[0]`), as Stripe's clients send them.
+  app.set('query parser', 'extended');
   app.use(traceRequests('sandbox'));
   app.use(requestLog(logger));
   // Bodies are read as they arrive, before any fault: a call the fault switch holds past its caller's
@@ -253,6 +260,18 @@ export function createSandbox(options: SandboxOptions) {
   settlement('void', (payment) => ledger.void(payment));
   app.use('/providers/:provider', providers);
 
+  const stripe = stripeRoutes({
+    accounts: options.providers.flatMap(({ name, type, apiKey }) =>
+      type === 'stripe' && apiKey ? [{ name, apiKey }] : [],
+    ),
+    ledger,
+    webhooks,
+    later,
+    faultable,
+    outages,
+  });
+  app.use(stripe.router);
+
   app.post('/fulfillment/orders', faultable('fulfillment'), (req, res) => {
     if (outages.fulfillment) throw new SandboxError(503, 'FULFILLMENT_DOWN', 'fulfillment is down');
     const { orderId } = FulfillmentRequest.parse(req.body);
@@ -315,6 +334,7 @@ export function createSandbox(options: SandboxOptions) {
     faults = NO_FAULTS;
     routeFaults.clear();
     ledger.reset();
+    stripe.reset();
     outages.providers.clear();
     outages.fulfillment = false;
     outages.refunds = false;

@@ -5,6 +5,8 @@ import type { PaymentWebhookEvent } from '../payment-provider/protocol';
 import { SIGNATURE_HEADER, signWebhook } from '../payment-provider/signature';
 import { traceHeaders } from '../observability/trace-context';
 import type { SandboxPayment } from './ledger';
+import { stripeSignatureHeaders } from './stripe';
+import type { PaymentProviderType } from '../payment-provider/providers';
 import type { PinoLogger } from '../observability/logger';
 import { errorMessage } from '../domain/errors';
 
@@ -19,7 +21,8 @@ const REMEMBERED = 2_000;
 
 /** Sends signed payment webhooks (docs/API.md, "Payment webhooks") the way a provider does: retried, and possibly more than once. */
 export class WebhookSender {
-  private readonly secrets: Map<string, string>;
+  /** Each provider's signature over a body, as its type signs: `Payment-Signature`, or Stripe's own. */
+  private readonly signers: Map<string, (body: string) => Record<string, string>>;
   private readonly pending = new Set<NodeJS.Timeout>();
   /** Bumped by {@link cancelAll}: a delivery on the wire from before it schedules no retry after it. */
   private generation = 0;
@@ -29,10 +32,17 @@ export class WebhookSender {
 
   constructor(
     private readonly baseUrl: string,
-    providers: readonly { name: string; webhookSecret: string }[],
+    providers: readonly { name: string; webhookSecret: string; type?: PaymentProviderType }[],
     private readonly logger: PinoLogger,
   ) {
-    this.secrets = new Map(providers.map((p) => [p.name, p.webhookSecret]));
+    this.signers = new Map(
+      providers.map(({ name, webhookSecret, type }) => [
+        name,
+        type === 'stripe'
+          ? (body: string) => stripeSignatureHeaders(webhookSecret, body)
+          : (body: string) => ({ [SIGNATURE_HEADER]: signWebhook(webhookSecret, body, Math.floor(Date.now() / 1000)) }),
+      ]),
+    );
   }
 
   /** Sends one event about the payment `copies` times (the same event id each time). */
@@ -50,10 +60,14 @@ export class WebhookSender {
         failureReason,
       },
     };
-    const body = JSON.stringify(event);
-    this.sent.push({ provider: payment.provider, body });
+    this.sendEvent(payment.provider, payment.orderId, JSON.stringify(event), copies);
+  }
+
+  /** Sends an event body already made in the provider's own shape (the sandbox's Stripe makes Stripe's). */
+  sendEvent(provider: string, orderId: string, body: string, copies = 1): void {
+    this.sent.push({ provider, body });
     if (this.sent.length > REMEMBERED) this.sent.shift();
-    for (let copy = 0; copy < copies; copy++) void this.deliver(payment.provider, payment.orderId, body, 1);
+    for (let copy = 0; copy < copies; copy++) void this.deliver(provider, orderId, body, 1);
   }
 
   /** Drops every retry, waiting or yet to be scheduled by a delivery on the wire (which itself finishes). */
@@ -78,13 +92,12 @@ export class WebhookSender {
     generation = this.generation,
   ): Promise<void> {
     if (this.closed) return;
-    const secret = this.secrets.get(provider)!;
     try {
       const response = await request(`${this.baseUrl}/webhooks/payments/${provider}`, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          [SIGNATURE_HEADER]: signWebhook(secret, body, Math.floor(Date.now() / 1000)),
+          ...this.signers.get(provider)!(body),
           // The provider's call goes on in the trace of the payment request that caused it, when tracing is on.
           ...traceHeaders(),
         },

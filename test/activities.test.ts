@@ -103,7 +103,9 @@ describe('payment activities', () => {
     checkoutUrl: 'http://pay',
     ...over,
   });
-  const providers = [{ name: 'primary', baseUrl: `${base}/providers/primary` }];
+  const providers = [
+    { type: 'http' as const, name: 'primary', baseUrl: `${base}/providers/primary`, webhookSecret: 'whsec_unused' },
+  ];
 
   test('createPayment sends the order id as idempotency key; the provider’s refusal (422) is a non-retryable PAYMENT_DECLINED', async () => {
     const ok = fakeHttp({ 'POST /providers/primary/payments': () => ({ status: 201, body: record({}) }) });

@@ -12,6 +12,33 @@ test('two payment providers of one name are refused, naming the variable', () =>
   ).toEqual(['a', 'b']);
 });
 
+test('a provider is of type http unless it says stripe; a stripe one needs its key, secret and success URL, and no key is echoed', () => {
+  const stripe = {
+    name: 'card',
+    type: 'stripe',
+    apiKey: 'sk_test_do_not_echo',
+    webhookSecret: 'whsec_test',
+    successUrl: 'https://shop.example/paid',
+  };
+  const config = loadConfig({ PAYMENT_PROVIDERS: JSON.stringify([stripe, provider('backup')]) });
+  expect(config.paymentProviders.map((p) => p.type)).toEqual(['stripe', 'http']);
+  expect(config.saga.paymentProviders).toEqual(['card', 'backup']);
+
+  const { successUrl: _left, ...noSuccessUrl } = stripe;
+  expect(() => loadConfig({ PAYMENT_PROVIDERS: JSON.stringify([noSuccessUrl]) })).toThrow(
+    /PAYMENT_PROVIDERS.0.successUrl/,
+  );
+  const typo = { ...stripe, type: 'strype' };
+  expect(() => loadConfig({ PAYMENT_PROVIDERS: JSON.stringify([typo]) })).toThrow(/PAYMENT_PROVIDERS.0.type/);
+  // A stripe entry carries no baseUrl, an http one no apiKey: a field of the other type is a mistake to say.
+  expect(() => loadConfig({ PAYMENT_PROVIDERS: JSON.stringify([{ ...stripe, baseUrl: 'http://x.example' }]) })).toThrow(
+    /PAYMENT_PROVIDERS/,
+  );
+  const badBase = () => loadConfig({ PAYMENT_PROVIDERS: JSON.stringify([{ ...stripe, apiBase: 'not a url' }]) });
+  expect(badBase).toThrow(/PAYMENT_PROVIDERS.0.apiBase/);
+  expect(badBase).not.toThrow(/sk_test_do_not_echo/);
+});
+
 test('backups on a schedule: off by default, an interval that is not a positive whole number refused', () => {
   expect(loadConfig({}).backups).toEqual({ intervalMs: null, keep: 24 });
   expect(loadConfig({ BACKUP_INTERVAL_MS: '60000', BACKUP_KEEP: '3' }).backups).toEqual({

@@ -42,6 +42,19 @@ import { killChild, tracked } from '../../stack/children';
 import { WORKER_POLLING, type WorkerProcessOptions } from './worker-process';
 import { closeServer, listen, temporalClient } from '../../stack/parts';
 import { loopbackAddressOfItsOwn } from './loopback';
+import type { HttpProviderConfig, PaymentProviderType, StripeProviderConfig } from '../../payment-provider/providers';
+
+/** A dev provider as the sandbox's Stripe: its name and secret, an API key of its own, the sandbox as Stripe's API. */
+export function sandboxStripeProvider(provider: HttpProviderConfig, sandboxUrl: string): StripeProviderConfig {
+  return {
+    type: 'stripe',
+    name: provider.name,
+    apiKey: `sk_test_sandbox_${provider.name}`,
+    webhookSecret: provider.webhookSecret,
+    apiBase: sandboxUrl,
+    successUrl: `${sandboxUrl}/paid?session={CHECKOUT_SESSION_ID}`,
+  };
+}
 import { OrderStore } from '../../store/order-store';
 
 export const NAMESPACE = 'default';
@@ -155,6 +168,11 @@ export interface StackOptions extends Partial<Omit<Config['saga'], 'paymentProvi
   streamHeartbeatMs?: number;
   /** How many live streams the API keeps open at once. */
   maxStreams?: number;
+  /**
+   * Each provider's type, primary first (both `http` by default): a `stripe` one is the sandbox playing
+   * Stripe, reached through the real `stripe` adapter.
+   */
+  providerTypes?: readonly [PaymentProviderType, PaymentProviderType];
   orderWebhooks?: {
     secret?: string;
     events?: StatusEventType[];
@@ -177,6 +195,7 @@ export async function startStack({
   orderWebhooks,
   streamHeartbeatMs = 15_000,
   maxStreams = 10_000,
+  providerTypes = ['http', 'http'],
   ...settings
 }: StackOptions = {}) {
   installTestRuntime();
@@ -202,7 +221,9 @@ export async function startStack({
   const systems = Object.fromEntries(
     await Promise.all(SYSTEMS.map(async (name) => [name, await SystemPort.open(sandboxApp)] as const)),
   ) as Record<SystemName, SystemPort>;
-  const providers = devPaymentProviders(systems.payments.url);
+  const providers = devPaymentProviders(systems.payments.url).map((provider, i) =>
+    providerTypes[i] === 'stripe' ? sandboxStripeProvider(provider, systems.payments.url) : provider,
+  );
   const webhookUrl = `${systems.checkout.url}${ORDER_WEBHOOKS_PATH}`;
   const webhookEndpoint: WebhookEndpoint | null = orderWebhooks
     ? { id: webhookEndpointId(webhookUrl), url: webhookUrl, secret: orderWebhooks.secret ?? DEV_ORDER_WEBHOOK_SECRET }
@@ -357,10 +378,7 @@ export async function startStack({
 
     /** The customer pays at the order's link: the sandbox's provider takes the money and calls the API back. */
     async payAtLink(view: OrderView): Promise<void> {
-      const paid = await callSandbox(
-        `/providers/${view.payment!.provider}/checkout/${view.payment!.paymentId}`,
-        'POST',
-      );
+      const paid = await fetch(view.payment!.checkoutUrl, { method: 'POST' });
       if (paid.status !== 200) throw new Error(`paying ${view.orderId} at its link answered ${paid.status}`);
     },
 
