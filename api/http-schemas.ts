@@ -107,7 +107,15 @@ export const Readiness = Health.extend({
   startsInFlight: z.int(),
   maxStartsInFlight: z.int(),
 }).meta({ id: 'Readiness' });
-export const WebhookReceived = z.object({ received: z.literal(true) }).meta({ id: 'WebhookReceived' });
+export const WebhookReceived = z
+  .object({
+    received: z.literal(true),
+    ignored: z
+      .string()
+      .optional()
+      .meta({ description: 'Why a genuine event was not acted on (a Stripe event type the saga does not use, say)' }),
+  })
+  .meta({ id: 'WebhookReceived' });
 
 /** Temporal's codec-server body: payloads in proto3 JSON, bytes as base64. */
 export const CodecPayloads = z

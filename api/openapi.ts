@@ -269,7 +269,7 @@ export function openApiDocument() {
       '/webhooks/payments/{provider}': {
         post: {
           operationId: 'receivePaymentWebhook',
-          summary: 'Payment provider callback, authenticated by its Payment-Signature',
+          summary: 'Payment provider callback, authenticated by its signature (Stripe-Signature for a stripe provider)',
           security: open,
           requestParams: {
             path: z.object({
@@ -280,10 +280,17 @@ export function openApiDocument() {
                 .string()
                 .optional()
                 .meta({ description: 't=<unix s>,v1=<hex HMAC-SHA256(secret, t.rawBody)>' }),
+              'Stripe-Signature': z
+                .string()
+                .optional()
+                .meta({ description: "A stripe provider's: Stripe's own scheme, checked by the stripe package" }),
             }),
           },
           requestBody: requiredJson(
-            PaymentWebhookEvent.meta({ id: 'PaymentWebhookEvent', description: "A payment provider's callback" }),
+            PaymentWebhookEvent.meta({
+              id: 'PaymentWebhookEvent',
+              description: "An http provider's callback; a stripe provider posts Stripe's own events",
+            }),
           ),
           responses: {
             '200': { description: 'Accepted (also for duplicates)', ...json(WebhookReceived) },

@@ -6,7 +6,7 @@ import { createStripeGateway, stripeWebhookReader } from './stripe-gateway';
 
 /**
  * The one place a provider's type picks its adapter: the gateway the worker's activities call, and the
- * webhook reader the API's endpoint uses (docs/API.md, "Adding a provider type").
+ * webhook reader the API's endpoint uses (docs/SYSTEMS.md, "Adding a provider type").
  */
 export function paymentGateway(http: HttpClient, provider: PaymentProviderConfig): PaymentGateway {
   switch (provider.type) {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import Stripe from 'stripe';
 import { z } from 'zod';
+import { formatAmount } from '../domain/money';
 import { fromStripeAmount, toStripeAmount } from '../payment-provider/stripe-amounts';
 import { STRIPE_API_VERSION, STRIPE_SIGNATURE_HEADER } from '../payment-provider/stripe-gateway';
 import { PaymentToken, SandboxError, type Ledger, type SandboxPayment } from './ledger';
@@ -86,6 +87,8 @@ export function stripeRoutes(options: {
   const refunds = new Map<string, SandboxRefund>();
   /** Stripe answers a repeated idempotency key with the first answer, for a day: so does this, for its run. */
   const answered = new Map<string, { status: number; body: unknown }>();
+  /** Where each session sends the customer once paid, as its creator asked. */
+  const successUrls = new Map<string, string>();
   const router = Router();
   router.use(express.urlencoded({ extended: true, limit: '200kb' }));
 
@@ -229,6 +232,7 @@ export function stripeRoutes(options: {
         },
         { idPrefix: 'cs_test', onePerOrder: false },
       );
+      successUrls.set(payment.paymentId, body.success_url);
       return { body: sessionObject(req, payment, expansions(req)) };
     }),
   );
@@ -331,35 +335,48 @@ export function stripeRoutes(options: {
     }),
   );
 
-  const pending = (sessionId: string): SandboxPayment => {
+  /** The session's page: the form while it is open, where it ended after. A person's view of the sandbox's Stripe. */
+  const page = (payment: SandboxPayment, note = '') => {
+    const title = `Order ${escapeHtml(payment.orderId)}: ${escapeHtml(formatAmount(payment.amount, payment.currency))}`;
+    const body =
+      payment.status === 'pending'
+        ? `<form method="post"><button name="card" value="ok">Pay</button> ` +
+          `<button name="card" value="declined">Pay with a declined card</button></form>`
+        : `<p>This checkout session is ${payment.captured > 0 ? 'paid' : 'expired'}.</p>`;
+    return `<!doctype html><title>${title}</title><h1>Sandbox Stripe Checkout</h1><p>${title}</p>${note}${body}`;
+  };
+  const sessionAt = (sessionId: string): SandboxPayment => {
     const payment = ledger.anyPayment(sessionId);
-    if (!payment) throw new SandboxError(404, 'NOT_FOUND', 'no such checkout session');
-    if (payment.status !== 'pending') {
-      throw new SandboxError(409, 'SESSION_NOT_OPEN', 'this checkout session has ended: there is nothing to pay');
+    if (!payment || !payment.paymentId.startsWith('cs_')) {
+      throw new SandboxError(404, 'NOT_FOUND', 'no such checkout session');
     }
     return payment;
   };
   router.get(`${STRIPE_CHECKOUT_PATH}/:sessionId`, (req: Request<{ sessionId: string }>, res: Response) => {
-    const payment = pending(req.params.sessionId);
-    const amount = `${(payment.amount / 100).toFixed(2)} ${payment.currency}`;
-    res
-      .type('html')
-      .send(
-        `<!doctype html><title>Pay order ${escapeHtml(payment.orderId)}</title><h1>Sandbox Stripe Checkout</h1>` +
-          `<p>Order ${escapeHtml(payment.orderId)}: ${escapeHtml(amount)}</p>` +
-          `<form method="post"><button name="card" value="ok">Pay</button>` +
-          `<button name="card" value="declined">Pay with a declined card</button></form>`,
-      );
+    res.type('html').send(page(sessionAt(req.params.sessionId)));
   });
+  // The page's form posts here (a browser then follows the redirect to the shop's success URL); a test posts JSON.
   router.post(`${STRIPE_CHECKOUT_PATH}/:sessionId`, express.json(), (req: Request<{ sessionId: string }>, res) => {
-    const payment = pending(req.params.sessionId);
+    const payment = sessionAt(req.params.sessionId);
+    const fromPage = typeof req.is('application/x-www-form-urlencoded') === 'string';
+    if (payment.status !== 'pending') {
+      throw new SandboxError(409, 'SESSION_NOT_OPEN', 'this checkout session has ended: there is nothing to pay');
+    }
     const { card, event } = PayAtPage.parse(req.body ?? {});
     // A declined card is not the end at Stripe Checkout: the page says so and the customer tries another.
     if (card === 'declined') {
+      if (fromPage)
+        return void res
+          .status(402)
+          .type('html')
+          .send(page(payment, '<p>Your card was declined. Try another card.</p>'));
       throw new StripeAnswer(402, 'card_error', 'Your card was declined. Try another card.', 'card_declined');
     }
     ledger.succeed(payment);
     if (event === 'sent') announce(req, payment, 'checkout.session.completed');
+    const successUrl = successUrls.get(payment.paymentId);
+    if (fromPage && successUrl)
+      return void res.redirect(303, successUrl.replace('{CHECKOUT_SESSION_ID}', payment.paymentId));
     res.json({ paid: true, orderId: payment.orderId });
   });
 
@@ -376,6 +393,7 @@ export function stripeRoutes(options: {
     reset() {
       refunds.clear();
       answered.clear();
+      successUrls.clear();
     },
   };
 }
