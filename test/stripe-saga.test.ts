@@ -82,6 +82,23 @@ test('a cancel expires the session: nobody can pay it after, no money moves', as
   expect(netMoney(stack, request.orderId)).toBe(0);
 });
 
+test('a session Stripe expires while the order waits (its Dashboard, its own clock) cancels the order', async () => {
+  const request = makeOrder({ payment: { method: 'card', token: 'tok_lost' } });
+  const handle = await stack.startOrder(request);
+  const view = await atPaymentLink(handle);
+  const apiBase = new URL(view.payment!.checkoutUrl).origin;
+  const expired = await fetch(`${apiBase}/v1/checkout/sessions/${view.payment!.paymentId}/expire`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer sk_test_sandbox_primary' },
+  });
+  expect(expired.status).toBe(200);
+  const done = await stack.result(handle);
+  expect(done.status).toBe('CANCELLED');
+  expect(done.reason).toEqual({ code: 'PAYMENT_DECLINED', message: 'the checkout session expired unpaid' });
+  expect(done.payment?.status).toBe('failed');
+  expect(netMoney(stack, request.orderId)).toBe(0);
+});
+
 test('a forged or stale Stripe-Signature is refused with 401 and the order hears nothing', async () => {
   const request = makeOrder({ payment: { method: 'card', token: 'tok_lost' } });
   const handle = await stack.startOrder(request);

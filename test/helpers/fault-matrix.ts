@@ -4,7 +4,16 @@ import type { OrderView } from '../../domain/order-state';
 import type { OrderStatus } from '../../domain/statuses';
 import type { ReasonCode } from '../../domain/reasons';
 import type { RouteFaultSetting, SandboxRoute } from '../../sandbox/route-faults';
-import { atPaymentLink, auth, eventually, makeOrder, netMoney, startStack, type SystemName } from './stack';
+import {
+  atPaymentLink,
+  auth,
+  eventually,
+  makeOrder,
+  netMoney,
+  startStack,
+  type StackOptions,
+  type SystemName,
+} from './stack';
 
 /**
  * Every call the saga makes × every way it can fail. Each cell runs one order on a stack of its own (the
@@ -191,13 +200,22 @@ export interface Cell {
   route?: SandboxRoute;
   /** More to check once the order has ended. */
   check?: (view: OrderView, handle: WorkflowHandle) => Promise<void>;
+  /** The providers' types, primary first (both `http` unless given). */
+  providerTypes?: StackOptions['providerTypes'];
 }
 
 /** Runs one order into `fault` at `call` and checks where it ends, its money and its stock. */
-export async function runCell({ call: callName, fault, expected, route: faultRoute, check }: Cell): Promise<void> {
+export async function runCell({
+  call: callName,
+  fault,
+  expected,
+  route: faultRoute,
+  check,
+  providerTypes,
+}: Cell): Promise<void> {
   const call: Call = CALLS[callName];
   const route = faultRoute ?? call.route;
-  const stack = await startStack(MATRIX_SETTINGS);
+  const stack = await startStack({ ...MATRIX_SETTINGS, ...(providerTypes ? { providerTypes } : {}) });
   try {
     const arm = async (on: boolean) => {
       if (fault === 'refused') return stack.refuseConnections(call.system, on);
