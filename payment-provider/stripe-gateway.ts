@@ -368,11 +368,10 @@ const StripeEvent = z.object({
  * and every other event are acknowledged and ignored: Stripe sends what the account subscribes to.
  */
 export function stripeWebhookReader(provider: StripeProviderConfig): PaymentWebhookReader {
-  const stripe = new Stripe(provider.apiKey, { apiVersion: STRIPE_API_VERSION });
   return (rawBody, header, nowSeconds) => {
     let json: unknown;
     try {
-      json = stripe.webhooks.constructEvent(
+      json = Stripe.webhooks.constructEvent(
         rawBody,
         header(STRIPE_SIGNATURE_HEADER) ?? '',
         provider.webhookSecret,
