@@ -30,7 +30,6 @@ export type Scope = z.infer<typeof Scope>;
 export const ApiKeys = z.record(z.string().min(1), z.object({ name: z.string().min(1), scopes: z.array(Scope) }));
 export type ApiKeys = z.infer<typeof ApiKeys>;
 
-
 /**
  * A checkout's order webhook endpoint (docs/API.md, "Order webhooks"). The secret is a Standard Webhooks
  * one: `whsec_` and the base64 of 24 to 64 random bytes, shared with the receiver.
