@@ -48,7 +48,7 @@ export function ordersRouter(service: OrdersService, streams: OrderStreams, apiK
     const request = parse(OrderRequest, req.body, res, 'order');
     if (!request) return;
     noteOrder(res, request.orderId);
-    const outcome = await service.place(request);
+    const outcome = await service.place(request, { answerOnceStarted: res.locals.answerOnceStarted === true });
     switch (outcome.kind) {
       case 'created':
         return void res.status(201).json(outcome.view);

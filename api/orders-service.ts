@@ -110,8 +110,12 @@ export class OrdersService {
    * POST /orders: one order per id (update-with-start), waiting a bounded time for its payment link. One
    * round trip in the common case: the order's `createdAt` is this request's `receivedAt` only if this
    * request created it, and the workflow refuses the update when the body differs (409).
+   *
+   * `answerOnceStarted`: the API is busy (the start waited in line), so the order is only started, a
+   * durable entry in Temporal's queue, and answered 202 at once; its payment link comes by stream, webhook
+   * or poll. The line then drains at the rate Temporal takes starts, not the rate orders reach their links.
    */
-  async place(request: OrderRequest): Promise<PlaceOutcome> {
+  async place(request: OrderRequest, { answerOnceStarted = false } = {}): Promise<PlaceOutcome> {
     const { workflowType, options, input, firstEvent, initialView } = orderStartOptions(
       request,
       this.options.saga,
@@ -127,6 +131,15 @@ export class OrdersService {
     });
     if (known && known.requestHash !== input.requestHash) return { kind: 'conflict' };
     if (known?.closed) return { kind: 'existing', view: known.view };
+    if (answerOnceStarted) {
+      try {
+        await this.withinDeadline(() => this.client.workflow.start(workflowType, options));
+      } catch (err) {
+        return this.afterFailedStart(request.orderId, input.requestHash, input.receivedAt, err);
+      }
+      await this.markPlacedInStore(request.orderId);
+      return { kind: 'accepted', view: initialView };
+    }
     const startWorkflowOperation = new WithStartWorkflowOperation(workflowType, {
       ...options,
       workflowIdConflictPolicy: 'USE_EXISTING',
@@ -151,29 +164,41 @@ export class OrdersService {
       return { kind: view.status === Status.REJECTED ? 'rejected' : 'created', view };
     } catch (err) {
       if (failureType(err) === ORDER_CONFLICT) return { kind: 'conflict' };
-      // A closed order with this id, or no answer in time (no worker, say): the order Temporal holds
-      // decides, if Temporal can tell (the store's claim is no order: its start may have failed). When it
-      // cannot, the start may still land: the caller's retry will find out.
-      let stored: StoredOrder | null;
-      try {
-        stored = await this.fromTemporal(request.orderId, FALLBACK_READ_DEADLINE_MS);
-      } catch (readErr) {
-        if (isTemporalUnavailable(readErr)) return { kind: 'unknown' };
-        throw readErr;
-      }
-      if (!stored) {
-        if (isTemporalUnavailable(err)) return { kind: 'unknown' };
-        throw err;
-      }
-      if (stored.requestHash !== input.requestHash) return { kind: 'conflict' };
-      const ours = stored.view.createdAt === input.receivedAt;
-      // Temporal holds the order: the store's claim is an order now, listed though its answer is not written.
-      await this.markPlacedInStore(request.orderId);
-      return {
-        kind: ours && !(err instanceof WorkflowExecutionAlreadyStartedError) ? 'accepted' : 'existing',
-        view: stored.view,
-      };
+      return this.afterFailedStart(request.orderId, input.requestHash, input.receivedAt, err);
     }
+  }
+
+  /**
+   * A start that failed or got no answer in time: a closed order with this id, one already running, no
+   * worker, or a silent server. The order Temporal holds decides, if Temporal can tell (the store's claim
+   * is no order: its start may have failed). When it cannot, the start may still land: the caller's retry
+   * will find out.
+   */
+  private async afterFailedStart(
+    orderId: string,
+    requestHash: string,
+    receivedAt: string,
+    err: unknown,
+  ): Promise<PlaceOutcome> {
+    let stored: StoredOrder | null;
+    try {
+      stored = await this.fromTemporal(orderId, FALLBACK_READ_DEADLINE_MS);
+    } catch (readErr) {
+      if (isTemporalUnavailable(readErr)) return { kind: 'unknown' };
+      throw readErr;
+    }
+    if (!stored) {
+      if (isTemporalUnavailable(err)) return { kind: 'unknown' };
+      throw err;
+    }
+    if (stored.requestHash !== requestHash) return { kind: 'conflict' };
+    const ours = stored.view.createdAt === receivedAt;
+    // Temporal holds the order: the store's claim is an order now, listed though its answer is not written.
+    await this.markPlacedInStore(orderId);
+    return {
+      kind: ours && !(err instanceof WorkflowExecutionAlreadyStartedError) ? 'accepted' : 'existing',
+      view: stored.view,
+    };
   }
 
   /**

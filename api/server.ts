@@ -31,6 +31,7 @@ export interface AppOptions {
     | 'saga'
     | 'orderAcceptTimeoutMs'
     | 'maxStartsInFlight'
+    | 'startQueueWaitMs'
     | 'codecCorsOrigins'
     | 'orderStreams'
   >;
@@ -76,7 +77,7 @@ export function createApp({
     logger: logger.child({ component: 'api' }),
   });
   const metrics = createApiMetrics();
-  const admission = new StartAdmission(config.maxStartsInFlight, metrics.registry);
+  const admission = new StartAdmission(config.maxStartsInFlight, config.startQueueWaitMs, metrics.registry);
   const openApi = openApiDocument();
 
   const app = express();

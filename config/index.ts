@@ -64,6 +64,8 @@ export const ORDER_STORE_FILE = 'orders.db';
 
 /** Measured on this project's reference machine: the number of starts in flight at its best throughput (docs/PERFORMANCE.md). */
 export const DEFAULT_MAX_STARTS_IN_FLIGHT = 32;
+/** How long a start waits in line for a slot at most, by default: well inside a checkout's own 30 s timeout. */
+export const DEFAULT_START_QUEUE_WAIT_MS = 10_000;
 
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65_535).default(fallback);
 const millis = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -113,6 +115,11 @@ const Env = z.object({
   ORDER_ACCEPT_TIMEOUT_MS: millis(10_000),
   /** How many POST /orders may wait on Temporal at once; more are shed with a 503 at once (docs/PERFORMANCE.md). */
   MAX_STARTS_IN_FLIGHT: z.coerce.number().int().positive().default(DEFAULT_MAX_STARTS_IN_FLIGHT),
+  /**
+   * How long a POST /orders may wait in line for one of those slots; one that would wait longer is shed at
+   * once with an honest Retry-After; 0: never wait (docs/API.md, "Load shedding and Temporal outages").
+   */
+  START_QUEUE_WAIT_MS: z.coerce.number().int().min(0).max(25_000).default(DEFAULT_START_QUEUE_WAIT_MS),
   COMPENSATION_GIVE_UP_MS: millis(600_000),
   /** How long a forward step retries a system that does not answer before the order compensates or waits for an operator. */
   STEP_GIVE_UP_MS: millis(600_000),
@@ -277,6 +284,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     backups: { intervalMs: e.BACKUP_INTERVAL_MS ?? null, keep: e.BACKUP_KEEP },
     orderAcceptTimeoutMs: e.ORDER_ACCEPT_TIMEOUT_MS,
     maxStartsInFlight: e.MAX_STARTS_IN_FLIGHT,
+    startQueueWaitMs: e.START_QUEUE_WAIT_MS,
     httpTimeoutMs: e.HTTP_TIMEOUT_MS,
     saga: {
       paymentWindowMs: e.PAYMENT_WINDOW_MS,

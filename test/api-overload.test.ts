@@ -6,10 +6,18 @@ import { DEV_PROVIDER_SECRETS } from '../config';
 import { expectProblem } from './helpers/problems';
 import { auth, eventually, makeOrder, startStack, TEST_API_KEYS, type TestStack } from './helpers/stack';
 
-/** No worker: every admitted start waits out its accept timeout, so the API's two slots stay taken. */
+/**
+ * No worker: every start admitted at once waits out its accept timeout, so the API's two slots stay taken.
+ * Two slots drain two starts a second (nothing measured yet), so a line of one second holds two.
+ */
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startStack({ worker: false, orderAcceptTimeoutMs: 3_000, maxStartsInFlight: 2 });
+  stack = await startStack({
+    worker: false,
+    orderAcceptTimeoutMs: 3_000,
+    maxStartsInFlight: 2,
+    startQueueWaitMs: 1_000,
+  });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -31,35 +39,55 @@ const signedWebhook = (orderId: string) => {
     .send(body);
 };
 
-test('beyond its starts in flight the API sheds at once with a 503 and Retry-After, starting nothing; reads and webhooks go on', async () => {
-  const [first, second, third] = [makeOrder(), makeOrder(), makeOrder()];
+test('beyond its slots a start waits in line, first come first served; beyond the line it is shed at once with an honest Retry-After, starting nothing; reads and webhooks go on', async () => {
+  const [first, second, third, fourth, fifth] = [makeOrder(), makeOrder(), makeOrder(), makeOrder(), makeOrder()];
   const answered: string[] = [];
-  const inFlight = [first, second].map((order) => place(order).then((res) => (answered.push(order.orderId), res)));
+  const placing = (order: ReturnType<typeof makeOrder>) =>
+    place(order).then((res) => (answered.push(order.orderId), res));
+  const inFlight = [first, second].map(placing);
   // Both are admitted and waiting on Temporal once the gauge says so.
-  await eventually(
-    async () => (await request(stack.app).get('/metrics')).text,
-    (metrics) => /^orders_api_starts_in_flight 2$/m.test(metrics),
-  );
+  const metricsSay = (pattern: RegExp) =>
+    eventually(
+      async () => (await request(stack.app).get('/metrics')).text,
+      (metrics) => pattern.test(metrics),
+    );
+  await metricsSay(/^orders_api_starts_in_flight 2$/m);
+  const inLine = [third, fourth].map(placing);
+  await metricsSay(/^orders_api_starts_waiting 2$/m);
 
-  const shed = await place(third);
+  const shed = await place(fifth);
   expect(answered).toEqual([]);
   expectProblem(shed, 503, 'Too many orders in flight');
-  expect(shed.headers['retry-after']).toBe('2');
+  // A third in line would wait 1.5 s: back when the line is at half a second, in one second.
+  expect(shed.headers['retry-after']).toBe('1');
   expect(shed.body.detail).toContain('nothing was started');
-  expect((await request(stack.app).get(`/orders/${third.orderId}`).set(checkout)).status).toBe(404);
+  expect((await request(stack.app).get(`/orders/${fifth.orderId}`).set(checkout)).status).toBe(404);
 
   const ready = await request(stack.app).get('/readyz');
   expect(ready.status).toBe(200);
-  expect(ready.body).toEqual({ status: 'ready', shedding: true, startsInFlight: 2, maxStartsInFlight: 2 });
+  expect(ready.body).toEqual({
+    status: 'ready',
+    shedding: true,
+    startsInFlight: 2,
+    startsWaiting: 2,
+    maxStartsInFlight: 2,
+  });
   expect((await request(stack.app).get(`/orders/${first.orderId}`).set(checkout)).status).toBe(200);
   expect((await signedWebhook(first.orderId)).status).toBe(200);
 
   expect((await Promise.all(inFlight)).map((res) => res.status)).toEqual([202, 202]);
-  // The checkout retries with the same body once a slot is free: the order is placed.
-  expect((await place(third)).status).toBe(202);
+  // Those in line were answered as soon as their order was started (first come, first served: test/admission.test.ts).
+  const lined = await Promise.all(inLine);
+  expect(lined.map((res) => [res.status, res.body.status, res.body.payment])).toEqual([
+    [202, 'RECEIVED', null],
+    [202, 'RECEIVED', null],
+  ]);
+  // The shed checkout retries with the same body once a slot is free: the order is placed.
+  expect((await place(fifth)).status).toBe(202);
   const metrics = (await request(stack.app).get('/metrics')).text;
   expect(metrics).toMatch(/^orders_api_starts_total\{outcome="shed"\} 1$/m);
   expect(metrics).toMatch(/^orders_api_starts_total\{outcome="admitted"\} 3$/m);
+  expect(metrics).toMatch(/^orders_api_starts_total\{outcome="queued"\} 2$/m);
   expect(metrics).toMatch(/^orders_api_starts_in_flight 0$/m);
 });
 

@@ -17,6 +17,7 @@ import { createHttpClient } from '../../activities/http';
 import { orderStartOptions } from '../../api/start-order';
 import {
   DEFAULT_MAX_STARTS_IN_FLIGHT,
+  DEFAULT_START_QUEUE_WAIT_MS,
   DEV_API_KEYS,
   devPaymentProviders,
   ORDER_STORE_FILE,
@@ -151,6 +152,8 @@ export interface StackOptions extends Partial<Omit<Config['saga'], 'paymentProvi
   orderAcceptTimeoutMs?: number;
   /** The API's limit of starts in flight (a shedding test lowers it). */
   maxStartsInFlight?: number;
+  /** How long a start may wait in line for a slot before it is shed. */
+  startQueueWaitMs?: number;
   /** False to keep payloads plaintext (recorded histories are test data, meant to be read). */
   encryptPayloads?: boolean;
   /** The API server's deadline for receiving a whole request (slow-body tests shorten it). */
@@ -186,6 +189,7 @@ export async function startStack({
   worker: withWorker = true,
   orderAcceptTimeoutMs = 10_000,
   maxStartsInFlight = DEFAULT_MAX_STARTS_IN_FLIGHT,
+  startQueueWaitMs = DEFAULT_START_QUEUE_WAIT_MS,
   encryptPayloads = true,
   temporalAddress,
   workflowBundlePath,
@@ -256,6 +260,7 @@ export async function startStack({
     saga,
     orderAcceptTimeoutMs,
     maxStartsInFlight,
+    startQueueWaitMs,
     codecCorsOrigins: [TEST_UI_ORIGIN],
     // News reaches a stream within a quarter second: tests wait on it.
     orderStreams: { pollMs: 250, heartbeatMs: streamHeartbeatMs, max: maxStreams },
