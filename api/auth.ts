@@ -18,15 +18,19 @@ export function apiKeyOf(apiKeys: ApiKeys): (req: Request) => ApiKeys[string] | 
 }
 
 /** Bearer-token auth (docs/API.md, "Authentication"): 401 without a known token, 403 without the route's scope. */
-export function requireScope(apiKeys: ApiKeys, scope: Scope) {
+/** A route's guard: a valid token holding `scope`, or one of `scope` when it is a list. */
+export function requireScope(apiKeys: ApiKeys, scope: Scope | readonly Scope[]) {
   const keyOf = apiKeyOf(apiKeys);
+  const allowed: readonly Scope[] = typeof scope === 'string' ? [scope] : scope;
   return (req: Request, res: Response, next: NextFunction): void => {
     const key = keyOf(req);
     if (!key) {
       res.set('WWW-Authenticate', 'Bearer');
       return problem(res, 401, 'Unauthorized', 'a valid bearer token is required');
     }
-    if (!key.scopes.includes(scope)) return problem(res, 403, 'Forbidden', `this token lacks the ${scope} scope`);
+    if (!allowed.some((s) => key.scopes.includes(s))) {
+      return problem(res, 403, 'Forbidden', `this token lacks the ${allowed.join(' or ')} scope`);
+    }
     res.locals.caller = { name: key.name, scopes: key.scopes } satisfies Caller;
     next();
   };

@@ -42,6 +42,8 @@ export function ordersRouter(service: OrdersService, streams: OrderStreams, apiK
   const write = requireScope(apiKeys, 'orders:write');
   const read = requireScope(apiKeys, 'orders:read');
   const operate = requireScope(apiKeys, 'orders:operate');
+  // A checkout cancels for its customer; support cancels with its own token.
+  const cancel = requireScope(apiKeys, ['orders:write', 'orders:operate']);
 
   // Admitted (or shed) before it gets here: api/admission.ts.
   router.post('/orders', write, ...json, async (req, res) => {
@@ -115,12 +117,12 @@ export function ordersRouter(service: OrdersService, streams: OrderStreams, apiK
     }
   });
 
-  router.post('/orders/:orderId/cancel', write, ...json, async (req, res) => {
+  router.post('/orders/:orderId/cancel', cancel, ...json, async (req, res) => {
     const orderId = orderIdOr404(req.params.orderId, res);
     if (!orderId) return;
     const body = parse(CancelBody, req.body, res, 'cancel request');
     if (!body) return;
-    const by = callerOf(res).name === 'support' ? 'support' : 'customer';
+    const by = callerOf(res).scopes.includes('orders:operate') ? 'support' : 'customer';
     const outcome = await service.cancel(orderId, { by, ...(body.reason ? { reason: body.reason } : {}) });
     switch (outcome.kind) {
       case 'not-found':

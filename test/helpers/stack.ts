@@ -62,10 +62,10 @@ export const NAMESPACE = 'default';
 /** The Web UI origin the test API allows to call its codec endpoints. */
 export const TEST_UI_ORIGIN = 'http://127.0.0.1:8233';
 
-/** The dev tokens, plus a support token that may also cancel (cancel needs orders:write). */
+/** The dev tokens, plus one that may only read (a dashboard's, say). */
 export const TEST_API_KEYS: ApiKeys = {
   ...(DEV_API_KEYS as unknown as ApiKeys),
-  'test-support-writer': { name: 'support', scopes: ['orders:write', 'orders:read', 'orders:operate'] },
+  'test-reader': { name: 'dashboard', scopes: ['orders:read'] },
 };
 export type TestToken = keyof typeof TEST_API_KEYS & string;
 export const auth = (token: TestToken) => ({ authorization: `Bearer ${token}` });
