@@ -83,21 +83,28 @@ const json = <T extends z.ZodType>(schema: T) =>
     .pipe(schema);
 
 const Env = z.object({
+  /** Where the orders API listens. */
   API_PORT: port(3000),
+  /** Where the sandbox listens (`npm start`, `npm run sandbox`). */
   SANDBOX_PORT: port(4000),
   /** The sandbox listens on loopback; in a container it sets 0.0.0.0 for the worker and API to reach it. */
   SANDBOX_HOST: z.string().min(1).default('127.0.0.1'),
+  /** The dev server's gRPC port, when `npm start` runs one (no `TEMPORAL_ADDRESS`). */
   TEMPORAL_PORT: port(7233),
+  /** The dev server's Web UI port. */
   TEMPORAL_UI_PORT: port(8233),
+  /** The namespace every workflow runs in (also read by `@temporalio/envconfig`). */
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   /**
    * How many days the namespace keeps a closed order's workflow before Temporal forgets it (the store of
    * record keeps the order for good): set by `npm start` on its dev server and by the cluster's setup.
    */
   TEMPORAL_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /** Where the worker serves its Prometheus metrics. */
   WORKER_METRICS_PORT: port(9464),
   /** The worker's metrics listen on loopback; a container sets 0.0.0.0 for Prometheus to reach it. */
   WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Where `npm start` keeps the dev server's database, the store of record and the dev encryption key. */
   DATA_DIR: z.string().min(1).default('.data'),
   /**
    * The store of record, where every order is kept after Temporal forgets it: `postgres://…` for
@@ -111,7 +118,9 @@ const Env = z.object({
   BACKUP_INTERVAL_MS: z.coerce.number().int().positive().optional(),
   /** How many of those scheduled backups `npm start` keeps, newest first. */
   BACKUP_KEEP: z.coerce.number().int().positive().default(24),
+  /** How long an order waits for its payment callback before it asks the provider (reconciliation). */
   PAYMENT_WINDOW_MS: millis(900_000),
+  /** How long POST /orders waits for the payment link before it answers 202; and any call to Temporal before a 503. */
   ORDER_ACCEPT_TIMEOUT_MS: millis(10_000),
   /** How many POST /orders may wait on Temporal at once; more are shed with a 503 at once (docs/PERFORMANCE.md). */
   MAX_STARTS_IN_FLIGHT: z.coerce.number().int().positive().default(DEFAULT_MAX_STARTS_IN_FLIGHT),
@@ -120,18 +129,22 @@ const Env = z.object({
    * once with an honest Retry-After; 0: never wait (docs/API.md, "Load shedding and Temporal outages").
    */
   START_QUEUE_WAIT_MS: z.coerce.number().int().min(0).max(25_000).default(DEFAULT_START_QUEUE_WAIT_MS),
+  /** How long an undo (refund, void, release) is retried before the order waits for an operator. */
   COMPENSATION_GIVE_UP_MS: millis(600_000),
   /** How long a forward step retries a system that does not answer before the order compensates or waits for an operator. */
   STEP_GIVE_UP_MS: millis(600_000),
   /** How long the worker waits for an external system's whole answer before the attempt counts as failed. */
   HTTP_TIMEOUT_MS: millis(DEFAULT_HTTP_TIMEOUT_MS),
+  /** An order whose status does not move for this long is flagged for support; keep it longer than the payment window. */
   ORDER_STATE_SLA_MS: millis(3_600_000),
   /**
    * When an order waiting for its payment reminds the customer, with the payment link: shares of the
    * window (`50%`) or times after the link (`10m`), as a JSON array; `[]` for none (docs/API.md, "Payment reminders").
    */
   PAYMENT_REMINDERS: json(z.array(z.string().min(1))).default(['50%']),
+  /** Bearer tokens: JSON of token → `{ name, scopes }`; unset: the dev tokens `npm start` prints. */
   API_KEYS: json(ApiKeys).optional(),
+  /** The payment providers, primary first, each of a type (docs/SYSTEMS.md); unset: the sandbox's two. */
   PAYMENT_PROVIDERS: json(
     z
       .array(PaymentProviderConfig)
@@ -141,6 +154,7 @@ const Env = z.object({
         message: 'each provider needs a name of its own',
       }),
   ).optional(),
+  /** Where the sandbox's providers send their webhooks: the API's base URL. */
   WEBHOOK_BASE_URL: z.url().optional(),
   /** Where checkouts hear of their orders' status changes: a JSON list of `{ url, secret, events? }`. */
   ORDER_WEBHOOKS: json(
@@ -176,6 +190,7 @@ const Env = z.object({
   CODEC_CORS_ORIGINS: z.string().optional(),
   /** The prebuilt workflow bundle (`npm run build`); unset, the worker bundles the workflows at start. */
   WORKFLOW_BUNDLE: z.string().min(1).optional(),
+  /** pino's level for every part. */
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   /** `json` (one object per line) or `pretty`; unset: pretty when `npm start` runs on a terminal, else JSON. */
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
