@@ -105,6 +105,7 @@ export const Health = z.object({ status: z.string() }).meta({ id: 'Health' });
 export const Readiness = Health.extend({
   shedding: z.boolean().meta({ description: 'Whether POST /orders was refused for load in the last few seconds' }),
   startsInFlight: z.int(),
+  startsWaiting: z.int().meta({ description: 'POST /orders waiting in line for a slot' }),
   maxStartsInFlight: z.int(),
 }).meta({ id: 'Readiness' });
 export const WebhookReceived = z
