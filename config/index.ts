@@ -82,7 +82,8 @@ const json = <T extends z.ZodType>(schema: T) =>
     })
     .pipe(schema);
 
-const Env = z.object({
+/** The application's variables, each with its comment: docs/CONFIGURATION.md is generated from them. */
+export const ConfigEnv = z.object({
   /** Where the orders API listens. */
   API_PORT: port(3000),
   /** Where the sandbox listens (`npm start`, `npm run sandbox`). */
@@ -122,7 +123,7 @@ const Env = z.object({
   PAYMENT_WINDOW_MS: millis(900_000),
   /** How long POST /orders waits for the payment link before it answers 202; and any call to Temporal before a 503. */
   ORDER_ACCEPT_TIMEOUT_MS: millis(10_000),
-  /** How many POST /orders may wait on Temporal at once; more are shed with a 503 at once (docs/PERFORMANCE.md). */
+  /** How many POST /orders work on Temporal at once in one API; more wait in line (docs/PERFORMANCE.md). */
   MAX_STARTS_IN_FLIGHT: z.coerce.number().int().positive().default(DEFAULT_MAX_STARTS_IN_FLIGHT),
   /**
    * How long a POST /orders may wait in line for one of those slots; one that would wait longer is shed at
@@ -197,7 +198,7 @@ const Env = z.object({
 });
 
 /** The variables `loadConfig` reads itself. */
-export const CONFIG_VARIABLES: readonly string[] = Object.keys(Env.shape);
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(ConfigEnv.shape);
 
 /** The connection variables `@temporalio/envconfig` reads, besides one `TEMPORAL_GRPC_META_<key>` per header. */
 const ENVCONFIG_VARIABLES: readonly string[] = [
@@ -245,7 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   const vars = Object.fromEntries(
     Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''),
   );
-  const parsed = Env.safeParse(vars);
+  const parsed = ConfigEnv.safeParse(vars);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
