@@ -84,68 +84,108 @@ const json = <T extends z.ZodType>(schema: T) =>
 
 /** The application's variables, each with its comment: docs/CONFIGURATION.md is generated from them. */
 export const ConfigEnv = z.object({
-  /** Where the orders API listens. */
+  /** Port of the orders API. */
   API_PORT: port(3000),
-  /** Where the sandbox listens (`npm start`, `npm run sandbox`). */
+  /** Port of the sandbox (`npm start`, `npm run sandbox`). */
   SANDBOX_PORT: port(4000),
-  /** The sandbox listens on loopback; in a container it sets 0.0.0.0 for the worker and API to reach it. */
+  /**
+   * Address the stand-alone sandbox (`npm run sandbox`, the image) listens on: loopback, or `0.0.0.0` in a
+   * container for the worker and API to reach it.
+   */
   SANDBOX_HOST: z.string().min(1).default('127.0.0.1'),
-  /** The dev server's gRPC port, when `npm start` runs one (no `TEMPORAL_ADDRESS`). */
+  /** gRPC port of the dev server `npm start` runs (not used when `TEMPORAL_ADDRESS` is set). */
   TEMPORAL_PORT: port(7233),
-  /** The dev server's Web UI port. */
+  /** Port of the dev server's Web UI. */
   TEMPORAL_UI_PORT: port(8233),
-  /** The namespace every workflow runs in (also read by `@temporalio/envconfig`). */
+  /** The Temporal namespace every workflow runs in (also read by `@temporalio/envconfig`). */
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   /**
-   * How many days the namespace keeps a closed order's workflow before Temporal forgets it (the store of
-   * record keeps the order for good): set by `npm start` on its dev server and by the cluster's setup.
+   * How many days (1 to 3650) the namespace keeps a closed order's workflow: `npm start` sets it on its dev
+   * server, the cluster's setup on its namespace. The store of record keeps the order after that
+   * (docs/OPERATIONS.md, "How long an order is kept").
    */
   TEMPORAL_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
-  /** Where the worker serves its Prometheus metrics. */
+  /** Port of the worker's Prometheus endpoint. */
   WORKER_METRICS_PORT: port(9464),
-  /** The worker's metrics listen on loopback; a container sets 0.0.0.0 for Prometheus to reach it. */
+  /** Address of the worker's Prometheus endpoint: loopback, or `0.0.0.0` in a container for Prometheus to reach it. */
   WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
-  /** Where `npm start` keeps the dev server's database, the store of record and the dev encryption key. */
+  /**
+   * Where `npm start` keeps the dev server's SQLite database, the store of record (`orders.db`) and the dev
+   * encryption key.
+   */
   DATA_DIR: z.string().min(1).default('.data'),
   /**
-   * The store of record, where every order is kept after Temporal forgets it: `postgres://…` for
-   * PostgreSQL, `sqlite:<path>` for a file; unset: `orders.db` in DATA_DIR.
+   * The store of record, where every order is kept after Temporal forgets it: `sqlite:<path>`, or
+   * `postgres://user:password@host:port/database`; unset: `sqlite:$DATA_DIR/orders.db`. Its schema is created
+   * and migrated at start by every API and worker.
    */
   ORDER_STORE_URL: z
     .string()
     .refine((url) => isStoreUrl(url), { message: 'must be sqlite:<path> or a postgres:// URL' })
     .optional(),
-  /** `npm start` backs up its dev server's database this often (docs/OPERATIONS.md); unset: never. */
+  /**
+   * `npm start` backs up the dev server's database and the dev key this often into `DATA_DIR/backups/`
+   * (docs/OPERATIONS.md); unset: never.
+   */
   BACKUP_INTERVAL_MS: z.coerce.number().int().positive().optional(),
   /** How many of those scheduled backups `npm start` keeps, newest first. */
   BACKUP_KEEP: z.coerce.number().int().positive().default(24),
-  /** How long an order waits for its payment callback before it asks the provider (reconciliation). */
+  /**
+   * The payment window (15 min by default): after it, an order without a callback asks its provider where the
+   * payment stands. The sandbox's `tok_late` pays just after it.
+   */
   PAYMENT_WINDOW_MS: millis(900_000),
-  /** How long POST /orders waits for the payment link before it answers 202; and any call to Temporal before a 503. */
+  /**
+   * How long `POST /orders` and cancels wait before answering 202, and the bound on every call the API makes to
+   * Temporal.
+   */
   ORDER_ACCEPT_TIMEOUT_MS: millis(10_000),
-  /** How many POST /orders work on Temporal at once in one API; more wait in line (docs/PERFORMANCE.md). */
+  /**
+   * Per API instance: how many `POST /orders` work on Temporal at once, a default measured in
+   * docs/PERFORMANCE.md; more wait in line (docs/API.md, "Load shedding and Temporal outages").
+   */
   MAX_STARTS_IN_FLIGHT: z.coerce.number().int().positive().default(DEFAULT_MAX_STARTS_IN_FLIGHT),
   /**
-   * How long a POST /orders may wait in line for one of those slots; one that would wait longer is shed at
-   * once with an honest Retry-After; 0: never wait (docs/API.md, "Load shedding and Temporal outages").
+   * Per API instance: how long a `POST /orders` may expect to wait in line (at most 25 s, inside a checkout's
+   * usual 30 s timeout); one that would wait longer is shed with a 503 and an honest `Retry-After`; `0`: never
+   * wait.
    */
   START_QUEUE_WAIT_MS: z.coerce.number().int().min(0).max(25_000).default(DEFAULT_START_QUEUE_WAIT_MS),
-  /** How long an undo (refund, void, release) is retried before the order waits for an operator. */
+  /**
+   * Retry budget of each compensation (10 min by default); past it the order goes to `REQUIRES_ATTENTION`. Also
+   * how often a refund that got an unexpected answer is tried again.
+   */
   COMPENSATION_GIVE_UP_MS: millis(600_000),
-  /** How long a forward step retries a system that does not answer before the order compensates or waits for an operator. */
+  /**
+   * How long the catalog check, the reservation and reconciliation retry a system that does not answer (10 min
+   * by default) before the order compensates or waits for an operator.
+   */
   STEP_GIVE_UP_MS: millis(600_000),
-  /** How long the worker waits for an external system's whole answer before the attempt counts as failed. */
+  /** Bound on each call the worker makes to an external system, answer included. */
   HTTP_TIMEOUT_MS: millis(DEFAULT_HTTP_TIMEOUT_MS),
-  /** An order whose status does not move for this long is flagged for support; keep it longer than the payment window. */
+  /**
+   * An order whose status does not move for a whole period of this length (1 h by default) is flagged
+   * `needsAttention`; keep it longer than the payment window.
+   */
   ORDER_STATE_SLA_MS: millis(3_600_000),
   /**
-   * When an order waiting for its payment reminds the customer, with the payment link: shares of the
-   * window (`50%`) or times after the link (`10m`), as a JSON array; `[]` for none (docs/API.md, "Payment reminders").
+   * When a customer who has not paid is reminded with the payment link: shares of the window (`50%`) or
+   * durations after the link (`10m`), as a JSON array; `[]` for none (docs/API.md, "Payment reminders").
    */
   PAYMENT_REMINDERS: json(z.array(z.string().min(1))).default(['50%']),
-  /** Bearer tokens: JSON of token → `{ name, scopes }`; unset: the dev tokens `npm start` prints. */
+  /**
+   * Bearer tokens, JSON: token → `{ "name": string, "scopes": string[] }` (docs/API.md, "Authentication");
+   * unset: the dev tokens `npm start` prints.
+   */
   API_KEYS: json(ApiKeys).optional(),
-  /** The payment providers, primary first, each of a type (docs/SYSTEMS.md); unset: the sandbox's two. */
+  /**
+   * The payment providers, tried in this order (the first is the primary), as a JSON array of `{ "type":
+   * "http", "name", "baseUrl", "webhookSecret" }` (`type` may be left out) or `{ "type": "stripe", "name",
+   * "apiKey", "webhookSecret", "successUrl", "cancelUrl"?, "apiBase"? }` (docs/SYSTEMS.md). Names are lowercase
+   * letters, digits and dashes; secrets at least 8 characters; an unknown field is refused. Unset: the
+   * sandbox's `primary` and `backup` at `$SANDBOX_URL/providers/<name>`, secrets `whsec_dev_primary` and
+   * `whsec_dev_backup`.
+   */
   PAYMENT_PROVIDERS: json(
     z
       .array(PaymentProviderConfig)
@@ -155,43 +195,66 @@ export const ConfigEnv = z.object({
         message: 'each provider needs a name of its own',
       }),
   ).optional(),
-  /** Where the sandbox's providers send their webhooks: the API's base URL. */
+  /** Where the sandbox's providers send their webhooks; unset: `http://127.0.0.1:$API_PORT`. */
   WEBHOOK_BASE_URL: z.url().optional(),
-  /** Where checkouts hear of their orders' status changes: a JSON list of `{ url, secret, events? }`. */
+  /**
+   * The checkouts' order webhook endpoints, as a JSON array of `{ "url", "secret", "events"? }`
+   * (docs/API.md, "Order webhooks") : `url` http or https, each once; `secret` `whsec_` and the base64 of 24 to
+   * 64 bytes; `events` a non-empty list of event types (all when left out). Unset: none.
+   */
   ORDER_WEBHOOKS: json(
     z.array(OrderWebhookConfig).refine((hooks) => new Set(hooks.map((hook) => hook.url)).size === hooks.length, {
       message: 'each endpoint is registered once (one URL, one entry)',
     }),
   ).optional(),
-  /** How long an order webhook's delivery fails before support sees the order flagged (`WebhooksFailing`). */
+  /** How long an order webhook's delivery fails before its order is flagged `WebhooksFailing`. */
   ORDER_WEBHOOK_FLAG_AFTER_MS: millis(60_000),
   /** How often the API checks the orders its live streams watch for news (one visibility call per 100 orders). */
   ORDER_STREAM_POLL_MS: millis(1_000),
   /** How often an idle live stream gets a heartbeat comment. */
   ORDER_STREAM_HEARTBEAT_MS: millis(15_000),
-  /** How many live streams one API process keeps open at once (about 24 kB each, docs/PERFORMANCE.md). */
+  /**
+   * How many live streams one API process keeps open at once (about 24 kB each, docs/PERFORMANCE.md); more get
+   * 503 with `Retry-After`.
+   */
   ORDER_STREAMS_MAX: z.coerce.number().int().positive().default(10_000),
-  /** How long an order webhook's delivery is retried before that endpoint hears nothing more of the order. */
+  /**
+   * How long an order webhook's delivery is retried (24 h by default) before that endpoint hears nothing more
+   * of the order.
+   */
   ORDER_WEBHOOK_GIVE_UP_MS: millis(86_400_000),
-  /** Where the sandbox is: every system below is reached there unless given an address of its own. */
+  /**
+   * Where the sandbox is: the default address of every system below and of the payment providers; unset:
+   * `http://127.0.0.1:$SANDBOX_PORT`.
+   */
   SANDBOX_URL: z.url().optional(),
-  /** The catalog (`GET /catalog`); the sandbox by default. */
+  /** Where the worker reaches the catalog (`GET /catalog`); unset: `$SANDBOX_URL` (docs/SYSTEMS.md). */
   CATALOG_URL: z.url().optional(),
-  /** Inventory's reservations (`/inventory/reservations`); the sandbox by default. */
+  /** Where the worker reaches inventory's reservations (`/inventory/reservations`); unset: `$SANDBOX_URL`. */
   INVENTORY_URL: z.url().optional(),
-  /** Fulfillment (`/fulfillment/orders`); the sandbox by default. */
+  /** Where the worker reaches fulfillment (`/fulfillment/orders`); unset: `$SANDBOX_URL`. */
   FULFILLMENT_URL: z.url().optional(),
-  /** The customer notification service (`POST /notifications`); the sandbox by default. */
+  /** Where the worker reaches the customer notification service (`POST /notifications`); unset: `$SANDBOX_URL`. */
   NOTIFICATIONS_URL: z.url().optional(),
-  /** Payload encryption keys, first encrypts (codec/keys.ts); unset: a dev key generated into DATA_DIR. */
+  /**
+   * Payload encryption keys, a JSON array `[{ "id", "key" }]`: `key` 32 bytes in base64, `id` 1–64 characters
+   * of `A-Z a-z 0-9 . _ -`; the first key encrypts, every key decrypts. Required in production, the same list
+   * in every API and worker; unset: a dev key generated into `$DATA_DIR/encryption-keys.json`.
+   */
   ENCRYPTION_KEYS: json(EncryptionKeysJson).optional(),
   /** The loopback-only codec listener `npm start` runs for the local Web UI. */
   DEV_CODEC_PORT: port(8234),
-  /** Comma-separated origins allowed to call the codec endpoints from a browser (the Web UI's). */
+  /**
+   * Comma-separated origins allowed to call the codec endpoints from a browser; unset: the local Web UI's,
+   * `http://localhost:$TEMPORAL_UI_PORT,http://127.0.0.1:$TEMPORAL_UI_PORT`.
+   */
   CODEC_CORS_ORIGINS: z.string().optional(),
-  /** The prebuilt workflow bundle (`npm run build`); unset, the worker bundles the workflows at start. */
+  /**
+   * Path of a prebuilt workflow bundle (`npm run build`); with tracing on, the worker loads its `.traced.js`
+   * twin. Unset: the worker bundles the workflows at start.
+   */
   WORKFLOW_BUNDLE: z.string().min(1).optional(),
-  /** pino's level for every part. */
+  /** pino's level for every part: `trace`, `debug`, `info`, `warn`, `error`, `fatal` or `silent`. */
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   /** `json` (one object per line) or `pretty`; unset: pretty when `npm start` runs on a terminal, else JSON. */
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
