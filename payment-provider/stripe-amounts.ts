@@ -67,8 +67,11 @@ function stripeDigits(currency: string): number {
 
 export type StripeAmount = { ok: true; amount: number } | { ok: false; problem: string };
 
-/** An order's amount (ISO minor units) in Stripe's units, or why Stripe would refuse it. */
-export function toStripeAmount(minor: number, currency: string): StripeAmount {
+/**
+ * An amount (ISO minor units) in Stripe's units, or why Stripe cannot take it in any call: a fraction of
+ * its unit, or a three-decimal amount not ending in 0.
+ */
+export function toStripeUnits(minor: number, currency: string): StripeAmount {
   const code = currency.toUpperCase();
   const shift = stripeDigits(code) - fractionDigits(code);
   const amount = shift >= 0 ? minor * 10 ** shift : minor / 10 ** -shift;
@@ -77,15 +80,22 @@ export function toStripeAmount(minor: number, currency: string): StripeAmount {
   if (THREE_DECIMAL.has(code) && amount % 10 !== 0) {
     return { ok: false, problem: `Stripe takes ${code} amounts ending in 0, not ${shown}` };
   }
-  const minimum = MINIMUM_CHARGE[code];
-  if (minimum !== undefined && amount < minimum) {
-    return {
-      ok: false,
-      problem: `${shown} is below Stripe's minimum charge of ${formatAmount(fromStripeAmount(minimum, code), code)}`,
-    };
-  }
-  if (amount > MAXIMUM_CHARGE) return { ok: false, problem: `${shown} is above Stripe's maximum charge` };
   return { ok: true, amount };
+}
+
+/** An order's charge in Stripe's units, or why Stripe would refuse it: its units, then its limits for a charge. */
+export function toStripeCharge(minor: number, currency: string): StripeAmount {
+  const units = toStripeUnits(minor, currency);
+  if (!units.ok) return units;
+  const code = currency.toUpperCase();
+  const shown = formatAmount(minor, code);
+  const minimum = MINIMUM_CHARGE[code];
+  if (minimum !== undefined && units.amount < minimum) {
+    const least = formatAmount(fromStripeAmount(minimum, code), code);
+    return { ok: false, problem: `${shown} is below Stripe's minimum charge of ${least}` };
+  }
+  if (units.amount > MAXIMUM_CHARGE) return { ok: false, problem: `${shown} is above Stripe's maximum charge` };
+  return units;
 }
 
 /** A Stripe amount back in the currency's ISO minor units, as the saga counts. */

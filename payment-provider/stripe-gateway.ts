@@ -7,7 +7,7 @@ import { PaymentEvent, type PaymentEventType } from '../domain/statuses';
 import type { PaymentGateway, PaymentWebhookReader } from './gateway';
 import type { PaymentRecord } from './protocol';
 import type { StripeProviderConfig } from './providers';
-import { fromStripeAmount, toStripeAmount } from './stripe-amounts';
+import { fromStripeAmount, toStripeCharge, toStripeUnits } from './stripe-amounts';
 
 /**
  * The Stripe API version this adapter is written and tested against: the one the pinned `stripe` package
@@ -137,7 +137,7 @@ export function createStripeGateway(provider: StripeProviderConfig, timeoutMs: n
 
   return {
     async create({ orderId, amount, currency }) {
-      const charge = toStripeAmount(amount, currency);
+      const charge = toStripeCharge(amount, currency);
       if (!charge.ok) {
         throw ApplicationFailure.nonRetryable(
           `${provider.name} cannot take the payment: ${charge.problem}`,
@@ -208,7 +208,8 @@ export function createStripeGateway(provider: StripeProviderConfig, timeoutMs: n
     },
 
     async refund(payment, amount) {
-      const units = toStripeAmount(amount, payment.currency);
+      // A refund has no minimum: only its units must be ones Stripe takes.
+      const units = toStripeUnits(amount, payment.currency);
       const session = await retrieve(payment.paymentId);
       const paymentIntent = idOf(session.payment_intent);
       if (!units.ok || !paymentIntent) {

@@ -3,7 +3,7 @@ import express, { Router, type Request, type RequestHandler, type Response } fro
 import Stripe from 'stripe';
 import { z } from 'zod';
 import { formatAmount } from '../domain/money';
-import { fromStripeAmount, toStripeAmount } from '../payment-provider/stripe-amounts';
+import { fromStripeAmount, toStripeUnits } from '../payment-provider/stripe-amounts';
 import { STRIPE_API_VERSION, STRIPE_SIGNATURE_HEADER } from '../payment-provider/stripe-gateway';
 import { PaymentToken, SandboxError, type Ledger, type SandboxPayment } from './ledger';
 import type { SandboxRoute } from './route-faults';
@@ -133,8 +133,10 @@ export function stripeRoutes(options: {
 
   const refundsOf = (payment: SandboxPayment) => [...refunds.values()].filter((r) => r.paymentId === payment.paymentId);
   const units = (payment: SandboxPayment, minor: number) => {
-    const amount = toStripeAmount(minor, payment.currency);
-    return amount.ok ? amount.amount : minor;
+    // The ledger's amounts came from Stripe's units, so they always go back.
+    const amount = toStripeUnits(minor, payment.currency);
+    if (!amount.ok) throw new Error(`the sandbox's Stripe holds an amount it cannot show: ${amount.problem}`);
+    return amount.amount;
   };
   const refundObject = (payment: SandboxPayment, refund: SandboxRefund) => ({
     id: refund.id,

@@ -4,7 +4,7 @@ import Stripe from 'stripe';
 import { FailureType, Reason } from '../domain/reasons';
 import type { PaymentGateway } from '../payment-provider/gateway';
 import type { StripeProviderConfig } from '../payment-provider/providers';
-import { fromStripeAmount, toStripeAmount } from '../payment-provider/stripe-amounts';
+import { fromStripeAmount, toStripeCharge, toStripeUnits } from '../payment-provider/stripe-amounts';
 import {
   createStripeGateway,
   STRIPE_API_VERSION,
@@ -217,6 +217,13 @@ describe("against the sandbox's Stripe: state, refusals and faults", () => {
     }
   });
 
+  test('a refund smaller than Stripe’s minimum charge goes through: the minimum is for charges, not refunds', async () => {
+    const created = await gateway.create({ orderId: 'R-0', amount: 1000, currency: 'EUR', token: 'unused' });
+    await fetch(created.checkoutUrl, { method: 'POST' });
+    const paid = (await gateway.get(created.paymentId))!;
+    expect(await gateway.refund(paid, 30)).toMatchObject({ captured: 1000, refunded: 30, status: 'succeeded' });
+  });
+
   test('a refund that fails in flight is retried; one refused by Stripe is not', async () => {
     const created = await gateway.create({ orderId: 'R-1', amount: 1000, currency: 'EUR', token: 'unused' });
     await fetch(created.checkoutUrl, { method: 'POST' });
@@ -406,7 +413,7 @@ describe("amounts in Stripe's units", () => {
     [5120, 'KWD', 5120],
     [250_000, 'HUF', 25_000_000],
   ])('%d %s is %d', (minor, currency, units) => {
-    expect(toStripeAmount(minor, currency)).toEqual({ ok: true, amount: units });
+    expect(toStripeCharge(minor, currency)).toEqual({ ok: true, amount: units });
     expect(fromStripeAmount(units, currency)).toBe(minor);
   });
 
@@ -415,9 +422,15 @@ describe("amounts in Stripe's units", () => {
     [49, 'USD', "below Stripe's minimum charge of 0.50 USD"],
     [49, 'JPY', "below Stripe's minimum charge of 50 JPY"],
     [100_000_000, 'EUR', "above Stripe's maximum charge"],
-  ])('%d %s is refused (%s)', (minor, currency, problem) => {
-    const amount = toStripeAmount(minor, currency);
+  ])('%d %s is refused as a charge (%s)', (minor, currency, problem) => {
+    const amount = toStripeCharge(minor, currency);
     expect(amount.ok).toBe(false);
     expect(amount.ok ? '' : amount.problem).toContain(problem);
+  });
+
+  test('the limits are a charge’s: any amount in whole units is one Stripe takes, the smallest included', () => {
+    expect(toStripeUnits(30, 'EUR')).toEqual({ ok: true, amount: 30 });
+    expect(toStripeUnits(49, 'JPY')).toEqual({ ok: true, amount: 49 });
+    expect(toStripeUnits(5124, 'KWD')).toMatchObject({ ok: false });
   });
 });
