@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import Stripe from 'stripe';
 import { z } from 'zod';
+import { expectAnswer } from '../activities/http';
 import { FailureType, Reason } from '../domain/reasons';
 import { PaymentEvent, type PaymentEventType } from '../domain/statuses';
 import type { PaymentGateway, PaymentWebhookReader } from './gateway';
@@ -105,21 +106,8 @@ export function createStripeGateway(provider: StripeProviderConfig, timeoutMs: n
     if (status >= 500 || status === 429) {
       throw ApplicationFailure.retryable(`${what} is unavailable (${status})`, FailureType.UPSTREAM_UNAVAILABLE);
     }
-    if (status >= 300) {
-      throw ApplicationFailure.nonRetryable(
-        `${what} answered ${status} without Stripe's error`,
-        FailureType.UPSTREAM_CONTRACT,
-      );
-    }
-    const parsed = schema.safeParse(answer);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);
-      throw ApplicationFailure.retryable(
-        `${what}: unexpected answer: ${problems.join('; ')}`,
-        FailureType.UPSTREAM_CONTRACT,
-      );
-    }
-    return parsed.data;
+    // Read as any system's answer is: another status, or a body off the contract, is unexpected.
+    return expectAnswer(schema, { status, body: answer }, what);
   };
   const retrieve = (sessionId: string) =>
     call(() => stripe.checkout.sessions.retrieve(sessionId, { expand: [EXPAND_PAYMENT] }), StripeSession);

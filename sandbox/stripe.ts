@@ -18,6 +18,8 @@ export interface StripeAccount {
 /** Where the customer pays a session: `GET` shows the page, `POST` pays (or declines, with `{ "card": "declined" }`). */
 export const STRIPE_CHECKOUT_PATH = '/stripe/checkout';
 
+/** How the sandbox's session ids begin, as test-mode sessions' do at Stripe. */
+const SESSION_ID_PREFIX = 'cs_test';
 /** How long a refund stays `pending` before it succeeds, as Stripe's do for a moment. */
 const REFUND_PENDING_MS = 300;
 const SESSION_LIFETIME_SECONDS = 24 * 60 * 60;
@@ -232,7 +234,7 @@ export function stripeRoutes(options: {
           currency,
           token: PaymentToken.LOST,
         },
-        { idPrefix: 'cs_test', onePerOrder: false },
+        { idPrefix: SESSION_ID_PREFIX, onePerOrder: false },
       );
       successUrls.set(payment.paymentId, body.success_url);
       return { body: sessionObject(req, payment, expansions(req)) };
@@ -285,10 +287,9 @@ export function stripeRoutes(options: {
     api((req, provider) => {
       if (outages.refunds) throw new StripeAnswer(503, 'api_error', 'refunds are down');
       const body = CreateRefund.parse(req.body);
-      const payment = ledger
-        .paymentsCreatedSince(provider, 0, null, Number.MAX_SAFE_INTEGER)
-        .payments.find((p) => intentId(p) === body.payment_intent);
-      if (!payment) {
+      // A session's PaymentIntent is named after it, and exists once the session is paid.
+      const payment = ledger.anyPayment(`${SESSION_ID_PREFIX}_${body.payment_intent.replace(/^pi_/, '')}`);
+      if (payment?.provider !== provider || payment.captured === 0) {
         throw new StripeAnswer(
           404,
           'invalid_request_error',
@@ -349,7 +350,7 @@ export function stripeRoutes(options: {
   };
   const sessionAt = (sessionId: string): SandboxPayment => {
     const payment = ledger.anyPayment(sessionId);
-    if (!payment || !payment.paymentId.startsWith('cs_')) {
+    if (!payment || !payment.paymentId.startsWith(`${SESSION_ID_PREFIX}_`)) {
       throw new SandboxError(404, 'NOT_FOUND', 'no such checkout session');
     }
     return payment;
@@ -400,12 +401,12 @@ export function stripeRoutes(options: {
   };
 }
 
-/** A session's payment and charge ids, derived from its own as Stripe links them. */
+/** A session's payment and charge ids, named after its own (`cs_test_X` → `pi_X`, `ch_X`). */
 function intentId(payment: SandboxPayment): string {
-  return `pi_${payment.paymentId.replace(/^cs_test_/, '')}`;
+  return `pi_${payment.paymentId.slice(SESSION_ID_PREFIX.length + 1)}`;
 }
 function chargeId(payment: SandboxPayment): string {
-  return `ch_${payment.paymentId.replace(/^cs_test_/, '')}`;
+  return `ch_${payment.paymentId.slice(SESSION_ID_PREFIX.length + 1)}`;
 }
 
 function escapeHtml(text: string): string {
