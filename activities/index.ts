@@ -4,7 +4,8 @@ import { createHttpClient, type HttpClient } from './http';
 import { createInventoryActivities } from './inventory';
 import { createNotificationActivities } from './notifications';
 import { createOrderRecordActivities } from './order-record';
-import { createPaymentActivities, type PaymentProviderEndpoint } from './payments';
+import { createPaymentActivities } from './payments';
+import type { PaymentProviderConfig } from '../payment-provider/providers';
 import { createStatusWebhookActivities, type WebhookEndpoint } from './status-webhooks';
 import type { OrderStore } from '../store/order-store';
 
@@ -14,7 +15,8 @@ export interface ActivityEndpoints {
   inventoryUrl: string;
   fulfillmentUrl: string;
   notificationsUrl: string;
-  paymentProviders: readonly PaymentProviderEndpoint[];
+  /** Each by its name, type and that type's settings (payment-provider/providers.ts). */
+  paymentProviders: readonly PaymentProviderConfig[];
   /** The checkouts' order webhook endpoints (`ORDER_WEBHOOKS`); none by default. */
   orderWebhooks?: readonly WebhookEndpoint[];
 }

@@ -6,9 +6,6 @@ import type { PaymentPage, PaymentRecord } from '../payment-provider/protocol';
 import type { PaymentProviderConfig } from '../payment-provider/providers';
 import type { HttpClient } from './http';
 
-/** A provider as the activities reach it: its name, its type and that type's settings. */
-export type PaymentProviderEndpoint = PaymentProviderConfig;
-
 export type SettleOutcome =
   | { outcome: 'refunded'; paymentId: string; amount: number }
   | { outcome: 'voided'; paymentId: string }
@@ -20,7 +17,7 @@ export type SettleOutcome =
  * Each configured provider's gateway, by name (payment-provider/gateway.ts): an order's record names the
  * provider that holds its money. A name no longer configured is an answer no retry can change.
  */
-function gatewaysByName(http: HttpClient, providers: readonly PaymentProviderEndpoint[]) {
+function gatewaysByName(http: HttpClient, providers: readonly PaymentProviderConfig[]) {
   const gateways = new Map(providers.map((provider) => [provider.name, paymentGateway(http, provider)]));
   return (provider: string): PaymentGateway => {
     const gateway = gateways.get(provider);
@@ -34,7 +31,7 @@ function gatewaysByName(http: HttpClient, providers: readonly PaymentProviderEnd
  * A provider's payments opened since a time, page by page: not an activity, but what an operator's
  * reconciliation after a restore reads (stack/reconcile.ts).
  */
-export function createPaymentLister(http: HttpClient, providers: readonly PaymentProviderEndpoint[]) {
+export function createPaymentLister(http: HttpClient, providers: readonly PaymentProviderConfig[]) {
   const gatewayOf = gatewaysByName(http, providers);
   return {
     page: (provider: string, createdFrom: Date, cursor: string | null): Promise<PaymentPage> =>
@@ -43,7 +40,7 @@ export function createPaymentLister(http: HttpClient, providers: readonly Paymen
 }
 
 /** Activities against the payment providers, addressed by name, through each one's gateway. */
-export function createPaymentActivities(http: HttpClient, providers: readonly PaymentProviderEndpoint[]) {
+export function createPaymentActivities(http: HttpClient, providers: readonly PaymentProviderConfig[]) {
   const gatewayOf = gatewaysByName(http, providers);
 
   return {

@@ -97,10 +97,10 @@ export class StartAdmission {
   }
 
   /**
-   * Admits one start at once, after its turn in line, or sheds it. `cancelled` resolves when the caller
-   * goes away while waiting: its place is given up.
+   * Admits one start at once, after its turn in line, or sheds it. A start put in line hands `onGone` the
+   * way to give up its place, for when its caller goes away (asked only of those that wait).
    */
-  admit(cancelled?: Promise<unknown>): Admission | Promise<Admission> {
+  admit(onGone?: (leave: () => void) => void): Admission | Promise<Admission> {
     if (this.inFlight < this.limit && this.line.length === 0) {
       this.starts.inc({ outcome: 'admitted' });
       return this.take(this.now() - this.lastBusyAt < BUSY_WINDOW_MS);
@@ -111,7 +111,7 @@ export class StartAdmission {
     return new Promise<Admission>((resolve) => {
       const waiter: Waiter = { admit: resolve };
       this.line.push(waiter);
-      void cancelled?.then(() => {
+      onGone?.(() => {
         const at = this.line.indexOf(waiter);
         if (at >= 0) this.line.splice(at, 1);
       });
@@ -191,8 +191,7 @@ export function admitStarts(admission: StartAdmission, apiKeys: ApiKeys) {
   const keyOf = apiKeyOf(apiKeys);
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     if (!keyOf(req)?.scopes.includes('orders:write')) return next();
-    const gone = new Promise((resolve) => res.once('close', resolve));
-    const decided = await admission.admit(gone);
+    const decided = await admission.admit((leave) => res.once('close', leave));
     if (decided.kind === 'shed') {
       res.set('Retry-After', String(decided.retryAfterS));
       return problem(

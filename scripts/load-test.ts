@@ -65,10 +65,16 @@ interface Checkout {
   placedMs: number | null;
 }
 
-/** For each placed checkout, how many that first came later were placed before it: 0 in a perfect line. */
+/**
+ * For each placed checkout, how many sent after it were placed before it: 0 in a perfect line. `checkouts`
+ * is in the order they were first sent.
+ */
 function overtaken(checkouts: readonly Checkout[]): number[] {
-  const placed = checkouts.filter((c): c is Checkout & { placedMs: number } => c.placedMs !== null);
-  return placed.map((c) => placed.filter((o) => o.firstSentMs > c.firstSentMs && o.placedMs < c.placedMs).length);
+  return checkouts.flatMap(({ placedMs }, i) =>
+    placedMs === null
+      ? []
+      : [checkouts.slice(i + 1).filter((later) => later.placedMs !== null && later.placedMs < placedMs).length],
+  );
 }
 
 async function main(): Promise<number> {
@@ -141,9 +147,9 @@ async function main(): Promise<number> {
     const checkouts: Checkout[] = [];
 
     /** One checkout: POST, and on a 503 wait as it says (plus jitter, never less) and send the same body again. */
-    const checkout = async (order: OrderRequest, index: number) => {
+    const checkout = async (order: OrderRequest) => {
       const body = JSON.stringify(order);
-      const seen: Checkout = { firstSentMs: performance.now() + index * 1e-6, placedMs: null };
+      const seen: Checkout = { firstSentMs: performance.now(), placedMs: null };
       checkouts.push(seen);
       for (let attempt = 1; attempt <= MAX_TRIES; attempt++) {
         const sent = performance.now();
