@@ -126,9 +126,35 @@ test('a forged or stale Stripe-Signature is refused with 401 and the order hears
     expect(answer.status).toBe(401);
     expect(answer.headers.get('content-type')).toMatch(/problem\+json/);
   }
+  expect((await handle.query(getOrderQuery)).status).toBe('AWAITING_PAYMENT');
   // Signed with the provider's own secret, the same event is taken.
   expect((await send(stripeSignatureHeaders('whsec_dev_primary', body))).status).toBe(200);
   expect((await stack.result(handle)).status).toBe('CONFIRMED');
+});
+
+test('a genuine event the saga does not act on is acknowledged with why, and the order goes on waiting', async () => {
+  const request = makeOrder({ payment: { method: 'card', token: 'tok_lost' } });
+  const handle = await stack.startOrder(request);
+  const view = await atPaymentLink(handle);
+  const events = [
+    { type: 'charge.refunded', object: { id: 'ch_1', object: 'charge' } },
+    // Completed with a payment still on its way (a bank debit): not yet the order's success.
+    { type: 'checkout.session.completed', object: { ...(await session(view)), status: 'complete', url: null } },
+  ];
+  for (const { type, object } of events) {
+    const body = JSON.stringify({ id: `evt_${type}`, object: 'event', type, data: { object } });
+    const answer = await fetch(`${stack.apiUrl}/webhooks/payments/primary`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...stripeSignatureHeaders('whsec_dev_primary', body) },
+      body,
+    });
+    expect([type, answer.status, await answer.json()]).toEqual([
+      type,
+      200,
+      { received: true, ignored: expect.any(String) },
+    ]);
+  }
+  expect((await handle.query(getOrderQuery)).status).toBe('AWAITING_PAYMENT');
 });
 
 test('a paid session whose event is lost is found by reconciliation when the window closes', async () => {
