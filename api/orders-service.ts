@@ -269,18 +269,19 @@ export class OrdersService {
       throw err;
     }
     // Only the events: the view beside them in the same memo update is not needed here (and is encrypted).
-    // A memo update holds one event (`event`: the start's) or the events of one workflow task (`events`).
+    // Each memo update holds the events of one workflow task (the start's: the first event).
     const payloads = (history.events ?? []).flatMap((event) => {
       const fields =
         event.workflowExecutionStartedEventAttributes?.memo?.fields ??
         event.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields;
-      return [fields?.[MemoKey.event], fields?.[MemoKey.events]].filter((payload) => payload != null);
+      const events = fields?.[MemoKey.events];
+      return events ? [events] : [];
     });
     const bySeq = new Map<number, OrderEvent>();
     for (const decoded of await decodeArrayFromPayloads(this.client.options.loadedDataConverter, payloads)) {
       // Parsed here, not in domain/order-record.ts: the workflow loads that module, and the event schemas are
       // built again for every workflow that loads them.
-      for (const raw of Array.isArray(decoded) ? decoded : [decoded]) {
+      for (const raw of Array.isArray(decoded) ? (decoded as unknown[]) : []) {
         const event = OrderEvent.safeParse(raw);
         if (event.success) bySeq.set(event.data.seq, event.data);
       }

@@ -13,11 +13,10 @@ import { OrderSearchAttributes, orderStateSearchAttributes, statusChangeSearchAt
  */
 
 /**
- * Memo keys: the current view; the event that produced it (the start's memo, and every write of an order
- * started before `fewer-round-trips`) or the events written with it (later orders, one write per workflow
- * task), so history alone tells the event log; the request's hash.
+ * Memo keys: the current view; the events written with it (the start's first event, then those of each
+ * workflow task), so history alone tells the event log; the request's hash.
  */
-export const MemoKey = { order: 'order', event: 'event', events: 'events', requestHash: 'requestHash' } as const;
+export const MemoKey = { order: 'order', events: 'events', requestHash: 'requestHash' } as const;
 
 /** An event as the log records it: numbered from 1, stamped, with its keys in the order docs/API.md shows. */
 export function recordedEvent(seq: number, body: OrderEventBody, at: string): OrderEvent {
@@ -35,13 +34,8 @@ export function recordAtStart(request: OrderRequest, requestHash: string, receiv
     ...orderStateSearchAttributes(view),
     ...statusChangeSearchAttributes(receivedAt),
   ];
-  const memo = { [MemoKey.requestHash]: requestHash, ...memoAfterEvent(view, firstEvent) };
+  const memo = { [MemoKey.requestHash]: requestHash, ...memoAfter(view, [firstEvent]) };
   return { firstEvent, view, memo, searchAttributes };
-}
-
-/** The memo written by one event: the new view, and the event that made it. */
-export function memoAfterEvent(view: OrderView, event: OrderEvent): Record<string, unknown> {
-  return { [MemoKey.order]: view, [MemoKey.event]: event };
 }
 
 /** The memo written after `events`, in order: the view they led to, and the events. */

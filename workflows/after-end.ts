@@ -24,8 +24,6 @@ export const AFTER_END_OPTIONS: wf.ActivityOptions = {
  */
 export const TAKEN_OVER_OPTIONS: wf.ActivityOptions = { ...AFTER_END_OPTIONS, scheduleToCloseTimeout: '1 day' };
 
-/** How long the wait after a first refused try is, unless the work names its own. */
-const DEFAULT_RETRY_EVERY_MS = 10 * 60_000;
 /** The longest wait between two tries: a refusal is seldom lifted within minutes. */
 const LONGEST_RETRY_MS = 24 * 60 * 60_000;
 /** Refused tries after which support is told: the order and the workflow are flagged, and its live step says what to do. */
@@ -37,8 +35,8 @@ export const TRIES_BEFORE_SUPPORT = 3;
 export const TRIES_PER_RUN = 100;
 
 /** The wait after the `refused`-th refused try: `firstMs` doubling, a day at most. */
-function waitAfterRefusal(firstMs: number | undefined, refused: number): number {
-  return Math.min(LONGEST_RETRY_MS, (firstMs ?? DEFAULT_RETRY_EVERY_MS) * 2 ** (refused - 1));
+function waitAfterRefusal(firstMs: number, refused: number): number {
+  return Math.min(LONGEST_RETRY_MS, firstMs * 2 ** (refused - 1));
 }
 
 /** How far a workflow that took the work over got: carried when it continues as new. */
@@ -55,7 +53,7 @@ export interface Owed<T> {
   /** In words, for warnings and the live step: "pay_1 at primary", "the stock of order o-1". */
   what: string;
   /** The wait after the first refused try; it doubles with each. */
-  retryEveryMs: number | undefined;
+  retryEveryMs: number;
   /** One try. */
   attempt(): Promise<T>;
   /** What support must know and do, for the live step once they are told: who holds what, and what they do. */

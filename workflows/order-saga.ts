@@ -81,12 +81,8 @@ const NOTIFY_OPTIONS: wf.ActivityOptions = {
   retry: { initialInterval: '1 second', maximumAttempts: 3 },
 };
 
-/**
- * A forward step's options bounded by its retry budget (`stepGiveUpMs`; none for orders started before it
- * existed, which retry without end as they did then).
- */
-function withinBudget(options: wf.ActivityOptions, giveUpMs: number | undefined): wf.ActivityOptions {
-  if (giveUpMs === undefined) return options;
+/** A step's options bounded by its retry budget (`stepGiveUpMs` or `compensationGiveUpMs`). */
+function withinBudget(options: wf.ActivityOptions, giveUpMs: number): wf.ActivityOptions {
   return { ...options, startToCloseTimeout: Math.min(10_000, giveUpMs), scheduleToCloseTimeout: giveUpMs };
 }
 

@@ -30,10 +30,9 @@ export const SagaSettings = z.object({
   compensationGiveUpMs: z.int().positive(),
   /**
    * How long a forward step (catalog, reservation, reconciliation) retries a system that does not answer
-   * before the order compensates or waits for an operator. Absent in orders started before it existed:
-   * those retry without end, as they did then.
+   * before the order compensates or waits for an operator.
    */
-  stepGiveUpMs: z.int().positive().optional(),
+  stepGiveUpMs: z.int().positive(),
   /** How long an order may stay in one non-terminal state before it is flagged as stuck; longer than the payment window. */
   stateSlaMs: z.int().positive(),
   /**
@@ -49,7 +48,7 @@ export const SagaSettings = z.object({
   paymentReminders: z.array(z.object({ point: z.string().min(1), afterMs: z.int().positive() })),
   /** Payment provider names, primary first; the saga fails over along this list. */
   paymentProviders: z.array(z.string().min(1)).min(1),
-  /** Absent when no endpoint is registered, and in orders started before order webhooks existed. */
+  /** Absent when no endpoint is registered. */
   webhooks: WebhookSettings.optional(),
 });
 export type SagaSettings = z.infer<typeof SagaSettings>;
@@ -102,8 +101,8 @@ export const LatePayment = z.object({
   /** Absent: the order's payment at the provider, found by order id (its order never learnt the payment's id). */
   paymentId: z.string().optional(),
   orderId: z.string(),
-  /** How often a refund that got an unexpected answer is tried again at first (absent in refunds started before it existed). */
-  retryEveryMs: z.int().positive().optional(),
+  /** How long the wait after the first refused try is; it doubles with each. */
+  retryEveryMs: z.int().positive(),
   /** The tries refused in the workflow's earlier runs, carried when it continues as new. */
   refusedTries: z.int().nonnegative().optional(),
   /** Whether an earlier run told the order's record that support must settle the payment. */
