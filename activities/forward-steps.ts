@@ -14,8 +14,8 @@ export interface ForwardStepsDone {
 }
 
 /**
- * The steps up to the payment link in one call: the saga's first attempt at them (workflows/order-saga.ts,
- * `forwardStepsAtOnce`), so that an order whose systems all answer asks its worker for one local
+ * The steps up to the payment link in one call: the saga's first attempt at them (workflows/order-steps.ts,
+ * `allAtOnce`), so that an order whose systems all answer asks its worker for one local
  * activity instead of three. Each step is the same call its own activity makes, with the same
  * idempotency, in the same order; the first that fails ends the call with its failure, and the saga then
  * takes the steps one by one, as it would have without this call.

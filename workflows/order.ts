@@ -24,39 +24,40 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderVie
   // would evaluate zod and the contract's schemas in every new order's first task.
   // See docs/DESIGN.md, "Decisions", 32.
   const order = new OrderSaga(input);
+  const { requests, steps, payment, compensation, money, delivery } = order;
 
   // The handlers, before the first await: callbacks and requests may already be waiting in history.
   wf.setHandler(getOrderQuery, () => order.view);
   wf.setHandler(getEventsQuery, () => order.events);
-  wf.setHandler(paymentCallbackSignal, (callback) => order.takeCallback(callback));
-  wf.setHandler(awaitAcceptanceUpdate, () => order.accepted(), {
-    validator: (request) => order.refuseOtherBody(request),
+  wf.setHandler(paymentCallbackSignal, (callback) => requests.takeCallback(callback));
+  wf.setHandler(awaitAcceptanceUpdate, () => requests.accepted(), {
+    validator: (request) => requests.refuseOtherBody(request),
   });
-  wf.setHandler(cancelOrderSignal, (request) => order.requestCancel(request));
-  CancellationScope.current().cancelRequested.catch(() => order.cancelAsSupport());
-  wf.setHandler(awaitCancellationUpdate, () => order.cancellationSettled());
+  wf.setHandler(cancelOrderSignal, (request) => requests.requestCancel(request));
+  CancellationScope.current().cancelRequested.catch(() => requests.cancelAsSupport());
+  wf.setHandler(awaitCancellationUpdate, () => requests.cancellationSettled());
   wf.setHandler(retryCompensationSignal, (request) =>
-    order.operatorActs(OperatorAction['retry-compensation'], request),
+    requests.operatorActs(OperatorAction['retry-compensation'], request),
   );
-  wf.setHandler(markResolvedSignal, (request) => order.operatorActs(OperatorAction['mark-resolved'], request));
+  wf.setHandler(markResolvedSignal, (request) => requests.operatorActs(OperatorAction['mark-resolved'], request));
   void CancellationScope.nonCancellable(() => order.flagWhenStuck());
 
   return order.story(async () => {
     const outcome = await order.untilPaid(async () => {
-      if (!(await order.forwardStepsAtOnce())) {
-        const total = await order.validate();
-        await order.reserveStock();
-        await order.requestPayment(total);
+      if (!(await steps.allAtOnce())) {
+        const total = await steps.validate();
+        await steps.reserveStock();
+        await steps.requestPayment(total);
       }
-      return order.awaitPayment();
+      return payment.outcome();
     });
-    if (outcome.kind === 'paid') await order.confirm();
-    else if (outcome.kind === 'rejected') order.reject(outcome.reason);
-    else if (outcome.kind === 'compensate') await order.compensate(outcome.reason);
-    else await order.askOperator(outcome.step, outcome.failure);
-    await order.undoWhatLostTasksMayHaveDone();
-    await order.settleStrayPayments();
-    await order.webhooksDelivered();
+    if (outcome.kind === 'paid') await steps.confirm();
+    else if (outcome.kind === 'rejected') steps.reject(outcome.reason);
+    else if (outcome.kind === 'compensate') await compensation.compensate(outcome.reason);
+    else await compensation.askOperator(outcome.step, outcome.failure);
+    await compensation.undoWhatLostTasksMayHaveDone();
+    await money.settleStrayPayments();
+    await delivery.webhooksDelivered();
     return order.end();
   });
 }
