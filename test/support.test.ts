@@ -1,7 +1,12 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import request from 'supertest';
 import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import { cancelOrderSignal } from '../domain/contract';
 import { OrderSearchAttributes } from '../domain/search-attributes';
 import type { ListOrdersQuery, OrdersClient } from '../client';
 import {
@@ -259,5 +264,94 @@ describe('codec endpoints', () => {
       .set('origin', 'http://evil.example')
       .set('access-control-request-method', 'POST');
     expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
+  });
+});
+
+describe('the support guide', () => {
+  /** The guide's commands, as written in its "Acting on an order" table. */
+  const guide = readFileSync(path.join(__dirname, '..', 'docs', 'SUPPORT.md'), 'utf8');
+  const acting = guide.slice(
+    guide.indexOf('## Acting on an order'),
+    guide.indexOf('\n## ', guide.indexOf('## Acting on an order') + 1),
+  );
+  const commands = [...acting.matchAll(/`(curl [^`]+)`/g)].map(([, command]) => command!);
+  const { host, orderId } = { host: 'http://127.0.0.1:3000', orderId: 'A-1001' };
+
+  /** Runs a command of the guide against this stack, for `order`, with the support token; its status and body. */
+  async function run(command: string, order: string): Promise<{ status: number; body: Record<string, unknown> }> {
+    const script = `${command.replaceAll(host, stack.apiUrl).replaceAll(orderId, order)} -w '\\n%{http_code}'`;
+    const { stdout } = await promisify(execFile)('bash', ['-c', script], {
+      env: { ...process.env, TOKEN: 'dev-support' },
+    });
+    const lines = stdout.trimEnd().split('\n');
+    return { status: Number(lines.pop()), body: JSON.parse(lines.join('\n')) as Record<string, unknown> };
+  }
+  /** The one command whose URL matches `route`. */
+  const command = (route: RegExp) => {
+    const url = (candidate: string) => /(http:\/\/[^\s'"]+)/.exec(candidate)![1]!;
+    const found = commands.filter((candidate) => route.test(url(candidate)));
+    expect(found).toHaveLength(1);
+    return found[0]!;
+  };
+  async function waitingForOperator(): Promise<string> {
+    const order = makeOrder({ payment: LOST_PAYMENT });
+    await atPaymentLink(await stack.startOrder(order));
+    await stack.client.workflow.getHandle(`order-${order.orderId}`).signal(cancelOrderSignal, { by: 'customer' });
+    await eventually(
+      async () =>
+        (await stack.api('dev-support').GET('/orders/{orderId}', { params: { path: { orderId: order.orderId } } }))
+          .data,
+      (view) => view?.status === 'REQUIRES_ATTENTION',
+      30_000,
+    );
+    return order.orderId;
+  }
+  afterAll(async () => {
+    await stack.outage('refunds', false);
+  });
+
+  test('every command of "Acting on an order" works as written with the support token', async () => {
+    expect(commands).toHaveLength(6);
+    const cancelled = makeOrder({ payment: LOST_PAYMENT });
+    await atPaymentLink(await stack.startOrder(cancelled));
+    await stack.outage('refunds', true);
+    const [toRetry, toResolve] = [await waitingForOperator(), await waitingForOperator()];
+    await stack.outage('refunds', false);
+
+    const listed = await run(command(/\/orders\?needsAttention=true$/), cancelled.orderId);
+    expect(listed.status).toBe(200);
+    const ids = (listed.body.orders as { orderId: string }[]).map((order) => order.orderId);
+    expect(ids).toEqual(expect.arrayContaining([toRetry, toResolve]));
+
+    expect(await run(command(/\/orders\/A-1001$/), cancelled.orderId)).toMatchObject({
+      status: 200,
+      body: { orderId: cancelled.orderId, status: 'AWAITING_PAYMENT' },
+    });
+    const events = await run(command(/\/events$/), cancelled.orderId);
+    expect((events.body.events as { type: string }[]).at(-1)?.type).toBe('PaymentRequested');
+
+    expect(await run(command(/\/cancel$/), cancelled.orderId)).toMatchObject({
+      status: 200,
+      body: { status: 'CANCELLED', reason: { code: 'CANCELLED_BY_SUPPORT', message: 'customer asked by phone' } },
+    });
+
+    expect((await run(command(/retry-compensation$/), toRetry)).status).toBe(202);
+    expect((await run(command(/mark-resolved$/), toResolve)).status).toBe(202);
+    for (const [orderId, action] of [
+      [toRetry, 'retry-compensation'],
+      [toResolve, 'mark-resolved'],
+    ] as const) {
+      const params = { params: { path: { orderId } } };
+      await eventually(
+        async () => (await stack.api('dev-support').GET('/orders/{orderId}', params)).data,
+        (view) => view?.status === 'CANCELLED',
+        30_000,
+      );
+      const { events } = (await stack.api('dev-support').GET('/orders/{orderId}/events', params)).data!;
+      expect(events.find((event) => event.type === 'OperatorAction')?.data).toMatchObject({
+        action,
+        operator: 'support',
+      });
+    }
   });
 });

@@ -177,6 +177,8 @@ export interface StackOptions extends Partial<Omit<Config['saga'], 'paymentProvi
    */
   providerTypes?: readonly [PaymentProviderType, PaymentProviderType];
   orderWebhooks?: {
+    /** An endpoint of the test's own (the sandbox's by default). */
+    url?: string;
     secret?: string;
     events?: StatusEventType[];
     flagAfterMs?: number;
@@ -228,7 +230,7 @@ export async function startStack({
   const providers = devPaymentProviders(systems.payments.url).map((provider, i) =>
     providerTypes[i] === 'stripe' ? sandboxStripeProvider(provider, systems.payments.url) : provider,
   );
-  const webhookUrl = `${systems.checkout.url}${ORDER_WEBHOOKS_PATH}`;
+  const webhookUrl = orderWebhooks?.url ?? `${systems.checkout.url}${ORDER_WEBHOOKS_PATH}`;
   const webhookEndpoint: WebhookEndpoint | null = orderWebhooks
     ? { id: webhookEndpointId(webhookUrl), url: webhookUrl, secret: orderWebhooks.secret ?? DEV_ORDER_WEBHOOK_SECRET }
     : null;

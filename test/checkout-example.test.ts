@@ -1,0 +1,169 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { Webhook } from 'standardwebhooks';
+import { createOrdersClient, type components } from '../client';
+import { checkoutBackend, placeOrder } from '../examples/checkout-backend';
+import { closeServer } from '../stack/parts';
+import { SseReader } from './helpers/sse';
+import { LOST_PAYMENT, eventually, listenAt, makeOrder, startStack, type TestStack } from './helpers/stack';
+
+type OrderStatusEvent = components['schemas']['OrderStatusEvent'];
+
+/** The checkout's own endpoint secret, registered with the stack as `ORDER_WEBHOOKS` would. */
+const SECRET = `whsec_${Buffer.from('the example checkout endpoint secret').toString('base64')}`;
+
+let stack: TestStack;
+let backend: http.Server;
+let backendUrl: string;
+const heard: OrderStatusEvent[] = [];
+const heardFor = (orderId: string) => heard.filter((event) => event.data.orderId === orderId);
+
+beforeAll(async () => {
+  // The backend listens first (the stack must know its URL), and is built once the API's URL is known.
+  let app: ReturnType<typeof checkoutBackend> | undefined = undefined;
+  backend = http.createServer((req, res) => app!(req, res));
+  backendUrl = await listenAt(backend);
+  stack = await startStack({
+    orderWebhooks: { url: `${backendUrl}/order-webhooks`, secret: SECRET },
+    paymentWindowMs: 30_000,
+    stateSlaMs: 120_000,
+  });
+  app = checkoutBackend({
+    apiUrl: stack.apiUrl,
+    token: 'dev-checkout',
+    webhookSecret: SECRET,
+    onOrderEvent: (event) => void heard.push(event),
+  });
+});
+afterAll(async () => {
+  await stack?.stop();
+  if (backend) await closeServer(backend);
+});
+
+test('an order is placed, followed live through the backend, paid, and each status heard once, in order', async () => {
+  const request = makeOrder({ payment: LOST_PAYMENT });
+  const placed = await placeOrder(stack.api('dev-checkout'), request);
+  if (placed.kind !== 'pay') throw new Error(`placed as ${placed.kind}`);
+  expect(placed.checkoutUrl).toBe(placed.order.payment!.checkoutUrl);
+
+  // What the checkout page's EventSource reads: no token of its own.
+  const { response, stream } = await SseReader.open(`${backendUrl}/order-stream/${request.orderId}`, {});
+  expect(response.status).toBe(200);
+  const first = await stream!.nextEvent();
+  expect(first?.event).toBe('order');
+  expect(JSON.parse(first!.data!)).toMatchObject({ status: 'AWAITING_PAYMENT' });
+
+  await stack.payAtLink(placed.order);
+  const live: string[] = [];
+  for (let block = await stream!.nextEvent(); block; block = await stream!.nextEvent()) live.push(block.event!);
+  expect(live).toEqual(['order.paid', 'order.confirmed']);
+
+  await eventually(
+    async () => heardFor(request.orderId).map((event) => event.type),
+    (types) => types.length === 3,
+  );
+  expect(heardFor(request.orderId).map((event) => [event.type, event.data.status])).toEqual([
+    ['order.awaiting_payment', 'AWAITING_PAYMENT'],
+    ['order.paid', 'PAID'],
+    ['order.confirmed', 'CONFIRMED'],
+  ]);
+
+  // Placed again, the same body: the order as it stands, nothing new started.
+  expect(await placeOrder(stack.api('dev-checkout'), request)).toMatchObject({
+    kind: 'follow',
+    order: { status: 'CONFIRMED' },
+  });
+  // The same id with another body: a new order needs a new id.
+  const other = { ...request, customer: { ...request.customer, email: 'someone.else@example.com' } };
+  expect(await placeOrder(stack.api('dev-checkout'), other)).toMatchObject({
+    kind: 'conflict',
+    problem: { title: 'Order conflict' },
+  });
+});
+
+test('an order the catalog refuses is told as rejected, with its reason', async () => {
+  const request = makeOrder({ items: [{ sku: 'SKU-NOPE', quantity: 1, unitPrice: 100 }] });
+  const placed = await placeOrder(stack.api('dev-checkout'), request);
+  expect(placed).toMatchObject({ kind: 'rejected', order: { status: 'REJECTED', reason: { code: 'UNKNOWN_SKU' } } });
+  expect(await placeOrder(stack.api('dev-checkout'), request)).toMatchObject({ kind: 'rejected' });
+});
+
+test('a bad request is a problem naming its field', async () => {
+  const request = { ...makeOrder(), currency: 'euros' };
+  const placed = await placeOrder(stack.api('dev-checkout'), request);
+  expect(placed.kind).toBe('problem');
+  expect(JSON.stringify(placed)).toContain('currency');
+});
+
+describe('the webhook endpoint', () => {
+  const event = (orderId: string): OrderStatusEvent => ({
+    id: `evt_${orderId}_4`,
+    type: 'order.awaiting_payment',
+    createdAt: new Date().toISOString(),
+    data: { ...heard[0]!.data, orderId },
+  });
+  const deliver = (body: string, headers: Record<string, string>) =>
+    fetch(`${backendUrl}/order-webhooks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+    });
+  const signed = (body: string, id: string, secret = SECRET) => ({
+    'webhook-id': id,
+    'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+    'webhook-signature': new Webhook(secret).sign(id, new Date(), body),
+  });
+
+  test('a delivery signed with another secret, or with its body changed, is refused and not acted on', async () => {
+    const body = JSON.stringify(event('X-FORGED'));
+    const forged = signed(body, 'msg_forged', `whsec_${Buffer.from('not the secret').toString('base64')}`);
+    expect((await deliver(body, forged)).status).toBe(401);
+    const genuine = signed(body, 'msg_tampered');
+    expect((await deliver(body.replace('X-FORGED', 'X-TAMPERED'), genuine)).status).toBe(401);
+    expect((await deliver(body, {})).status).toBe(401);
+    expect(heard.filter((heardEvent) => heardEvent.data.orderId.startsWith('X-'))).toEqual([]);
+  });
+
+  test('an event delivered twice is acted on once', async () => {
+    const body = JSON.stringify(event('X-TWICE'));
+    expect((await deliver(body, signed(body, 'msg_twice'))).status).toBe(204);
+    expect((await deliver(body, signed(body, 'msg_twice'))).status).toBe(204);
+    expect(heardFor('X-TWICE')).toHaveLength(1);
+  });
+});
+
+test('the checkout guide shows the example as it runs', () => {
+  const read = (file: string) => readFileSync(path.join(__dirname, '..', file), 'utf8');
+  const example = read('examples/checkout-backend.ts');
+  // Every TypeScript block of the guide but the client's setup (which starts with its imports) is an excerpt.
+  const excerpts = [...read('docs/CHECKOUT.md').matchAll(/```ts\n([\s\S]*?)```/g)]
+    .map(([, code]) => code!)
+    .filter((code) => !code.startsWith('import'));
+  expect(excerpts.length).toBeGreaterThanOrEqual(3);
+  for (const excerpt of excerpts) expect(example).toContain(excerpt);
+});
+
+describe('answers the stack does not give on demand', () => {
+  /** A client whose fetch answers `status` with `body`: the API's answers that need a worker down or a burst. */
+  const answering = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+    createOrdersClient('http://127.0.0.1:1', 'dev-checkout', {
+      fetch: async () =>
+        new Response(JSON.stringify(body), {
+          status,
+          headers: { 'content-type': status >= 400 ? 'application/problem+json' : 'application/json', ...headers },
+        }),
+    });
+
+  test('202: the order is followed until its link comes', async () => {
+    const recorded = { ...heard[0]!.data, status: 'RECEIVED', payment: null };
+    const placed = await placeOrder(answering(202, recorded), makeOrder());
+    expect(placed).toMatchObject({ kind: 'follow', order: { status: 'RECEIVED', payment: null } });
+  });
+
+  test('503: tried again after Retry-After', async () => {
+    const problem = { type: 'about:blank', title: 'Too many orders in flight', status: 503 };
+    const placed = await placeOrder(answering(503, problem, { 'retry-after': '7' }), makeOrder());
+    expect(placed).toEqual({ kind: 'retry', retryAfterS: 7 });
+  });
+});
