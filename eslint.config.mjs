@@ -56,7 +56,7 @@ export default tseslint.config(
     },
   },
   {
-    // What a new order's first workflow task evaluates stays free of zod (docs/DESIGN.md, "Decisions", 32).
+    // What a new order's first workflow task evaluates stays free of zod (docs/adr/0032-a-new-order-s-first-workflow-task-evaluates.md).
     files: ['workflows/**/*.ts', 'domain/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [

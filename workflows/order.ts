@@ -22,7 +22,7 @@ import { OrderSaga } from './order-saga';
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderView> {
   // The API built this input from a request it parsed, and the workflow takes it as it is: reading it again
   // would evaluate zod and the contract's schemas in every new order's first task.
-  // See docs/DESIGN.md, "Decisions", 32.
+  // See docs/adr/0032-a-new-order-s-first-workflow-task-evaluates.md.
   const order = new OrderSaga(input);
   const { requests, steps, payment, compensation, money, delivery } = order;
 
