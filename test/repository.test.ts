@@ -50,6 +50,14 @@ test('every relative Markdown link reaches a file of the repository, and its hea
   expect(broken).toEqual([]);
 });
 
+test('every npm script is in the command table of docs/DEVELOPING.md', () => {
+  const scripts = Object.keys((JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts);
+  const table = read('docs/DEVELOPING.md');
+  const listed = (script: string) =>
+    ['start', 'test'].includes(script) ? table.includes(`\`npm ${script}\``) : table.includes(`\`npm run ${script}`);
+  expect(scripts.filter((script) => !listed(script))).toEqual([]);
+});
+
 test('every section of docs/ that the code cites by its heading exists', () => {
   const cited = tracked.flatMap((file) =>
     [...read(file).matchAll(/docs\/([A-Z]+\.md)[,(\s]+"([^"]+)"/g)].map(([, doc, heading]) => ({ file, doc, heading })),
