@@ -6,7 +6,7 @@ import type { OrderView } from '../domain/order-state';
 import { Status } from '../domain/statuses';
 import { AFTER_END_OPTIONS } from './after-end';
 import { OrderLog } from './order-log';
-import { Compensations } from './saga';
+import { CompensationStack } from './compensation-stack';
 import { StatusWebhooks } from './status-webhooks';
 import { LocalAttempts, SystemCalls, type ActivityArgs, type ActivityName, type ActivityResult } from './system-calls';
 
@@ -122,7 +122,7 @@ export class OrderContext {
   readonly orderId: string;
   readonly calls: OrderCalls;
   readonly log: OrderLog;
-  readonly compensations = new Compensations();
+  readonly compensations = new CompensationStack();
   /** Null when the order has no webhook endpoint to tell. */
   readonly webhooks: StatusWebhooks | null;
 

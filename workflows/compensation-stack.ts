@@ -15,7 +15,7 @@ export interface CompensationFailure {
  * still gets undone), runs in reverse order, and stays on the stack until it succeeds, so an operator's
  * retry runs exactly the ones that failed.
  */
-export class Compensations {
+export class CompensationStack {
   private readonly stack: Compensation[] = [];
   /** Every name ever added, whether its undo has run since or not. */
   private readonly added = new Set<string>();
