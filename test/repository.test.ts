@@ -14,6 +14,13 @@ const tracked = execFileSync('git', ['ls-files', '--cached', '--others', '--excl
   .split('\n')
   .filter((file) => TEXT.test(file) && !file.startsWith('test/histories/') && existsSync(path.join(ROOT, file)));
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
+/** Every file and folder a clone has, whatever its kind: what a link may reach (a file ignored here is not there). */
+const inClone = new Set(
+  execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' })
+    .split('\n')
+    .filter((file) => file && existsSync(path.join(ROOT, file)))
+    .flatMap((file) => file.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'))),
+);
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
 const anchorOf = (heading: string) =>
@@ -40,8 +47,8 @@ test('every relative Markdown link reaches a file of the repository, and its hea
     for (const [, target] of read(file).matchAll(/\]\(([^)\s]+)\)/g)) {
       if (/^[a-z]+:/.test(target!)) continue;
       const [relative, anchor] = target!.split('#');
-      const linked = relative ? path.join(path.dirname(file), relative) : file;
-      if (!existsSync(path.join(ROOT, linked))) broken.push(`${file}: ${target} (no such file)`);
+      const linked = path.normalize(relative ? path.join(path.dirname(file), relative) : file).replace(/\/$/, '');
+      if (!inClone.has(linked)) broken.push(`${file}: ${target} (no such file in a clone)`);
       else if (anchor && !headingsOf(linked).some((heading) => anchorOf(heading) === anchor)) {
         broken.push(`${file}: ${target} (no such heading)`);
       }
