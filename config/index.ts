@@ -153,7 +153,8 @@ export const ConfigEnv = z.object({
   START_QUEUE_WAIT_MS: z.coerce.number().int().min(0).max(25_000).default(DEFAULT_START_QUEUE_WAIT_MS),
   /**
    * Retry budget of each compensation (10 min by default); past it the order goes to `REQUIRES_ATTENTION`. Also
-   * how often a refund that got an unexpected answer is tried again.
+   * the first wait after a refused try of what an ended order owes (a late refund, a late stock release),
+   * doubling with each refusal up to a day (docs/SAGA.md, "Money that arrives late or astray").
    */
   COMPENSATION_GIVE_UP_MS: millis(600_000),
   /**
