@@ -33,7 +33,12 @@ beforeAll(async () => {
     apiUrl: stack.apiUrl,
     token: 'dev-checkout',
     webhookSecret: SECRET,
-    onOrderEvent: (event) => void heard.push(event),
+    onOrderEvent: async (event) => {
+      // Slow enough that a second delivery can come while the first is in hand.
+      if (event.data.orderId === 'X-CONCURRENT') await new Promise((resolve) => setTimeout(resolve, 200));
+      heard.push(event);
+    },
+    mayFollow: (req, orderId) => (req.get('cookie') ?? '').split(/;\s*/).includes(`order=${orderId}`),
   });
 });
 afterAll(async () => {
@@ -47,9 +52,13 @@ test('an order is placed, followed live through the backend, paid, and each stat
   if (placed.kind !== 'pay') throw new Error(`placed as ${placed.kind}`);
   expect(placed.checkoutUrl).toBe(placed.order.payment!.checkoutUrl);
 
-  // What the checkout page's EventSource reads: no token of its own.
-  const { response, stream } = await SseReader.open(`${backendUrl}/order-stream/${request.orderId}`, {});
+  // What the checkout page's EventSource reads: no token of its own, its session's cookie; another's order is not found.
+  const streamUrl = `${backendUrl}/order-stream/${request.orderId}`;
+  expect((await SseReader.open(streamUrl, { cookie: 'order=someone-else' })).response.status).toBe(404);
+  const { response, stream } = await SseReader.open(streamUrl, { cookie: `order=${request.orderId}` });
   expect(response.status).toBe(200);
+  expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  expect(response.headers.get('x-accel-buffering')).toBe('no');
   const first = await stream!.nextEvent();
   expect(first?.event).toBe('order');
   expect(JSON.parse(first!.data!)).toMatchObject({ status: 'AWAITING_PAYMENT' });
@@ -97,11 +106,11 @@ test('a bad request is a problem naming its field', async () => {
 });
 
 describe('the webhook endpoint', () => {
-  const event = (orderId: string): OrderStatusEvent => ({
+  const event = (orderId: string) => ({
     id: `evt_${orderId}_4`,
     type: 'order.awaiting_payment',
     createdAt: new Date().toISOString(),
-    data: { ...heard[0]!.data, orderId },
+    data: { orderId, status: 'AWAITING_PAYMENT' },
   });
   const deliver = (body: string, headers: Record<string, string>) =>
     fetch(`${backendUrl}/order-webhooks`, {
@@ -125,11 +134,25 @@ describe('the webhook endpoint', () => {
     expect(heard.filter((heardEvent) => heardEvent.data.orderId.startsWith('X-'))).toEqual([]);
   });
 
-  test('an event delivered twice is acted on once', async () => {
+  test('an event delivered twice is acted on once, one after the other or both at once', async () => {
     const body = JSON.stringify(event('X-TWICE'));
     expect((await deliver(body, signed(body, 'msg_twice'))).status).toBe(204);
     expect((await deliver(body, signed(body, 'msg_twice'))).status).toBe(204);
     expect(heardFor('X-TWICE')).toHaveLength(1);
+    const atOnce = JSON.stringify(event('X-CONCURRENT'));
+    const answers = await Promise.all([1, 2].map(() => deliver(atOnce, signed(atOnce, 'msg_concurrent'))));
+    expect(answers.map((answer) => answer.status)).toEqual([204, 204]);
+    expect(heardFor('X-CONCURRENT')).toHaveLength(1);
+  });
+
+  test('a body that is not JSON is refused before its signature is read', async () => {
+    const body = JSON.stringify(event('X-FORM'));
+    const answer = await fetch(`${backendUrl}/order-webhooks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...signed(body, 'msg_form') },
+      body,
+    });
+    expect(answer.status).toBe(415);
   });
 });
 
@@ -156,7 +179,7 @@ describe('answers the stack does not give on demand', () => {
     });
 
   test('202: the order is followed until its link comes', async () => {
-    const recorded = { ...heard[0]!.data, status: 'RECEIVED', payment: null };
+    const recorded = { orderId: 'A-202', status: 'RECEIVED', payment: null };
     const placed = await placeOrder(answering(202, recorded), makeOrder());
     expect(placed).toMatchObject({ kind: 'follow', order: { status: 'RECEIVED', payment: null } });
   });
@@ -165,5 +188,16 @@ describe('answers the stack does not give on demand', () => {
     const problem = { type: 'about:blank', title: 'Too many orders in flight', status: 503 };
     const placed = await placeOrder(answering(503, problem, { 'retry-after': '7' }), makeOrder());
     expect(placed).toEqual({ kind: 'retry', retryAfterS: 7 });
+  });
+
+  test('any other 5xx, or no answer at all, is tried again too: the order may exist', async () => {
+    const gateway = { type: 'about:blank', title: 'Bad Gateway', status: 502 };
+    expect(await placeOrder(answering(502, gateway), makeOrder())).toEqual({ kind: 'retry', retryAfterS: 1 });
+    const unreachable = createOrdersClient('http://127.0.0.1:1', 'dev-checkout', {
+      fetch: async () => {
+        throw new TypeError('fetch failed');
+      },
+    });
+    expect(await placeOrder(unreachable, makeOrder())).toEqual({ kind: 'retry', retryAfterS: 1 });
   });
 });
