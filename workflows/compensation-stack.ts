@@ -1,6 +1,6 @@
 import { errorMessage } from '../domain/errors';
 /** One compensating action: a name for the record and an idempotent undo. */
-export interface Compensation {
+export interface StackedUndo {
   name: string;
   undo: () => Promise<void>;
 }
@@ -16,7 +16,7 @@ export interface CompensationFailure {
  * retry runs exactly the ones that failed.
  */
 export class CompensationStack {
-  private readonly stack: Compensation[] = [];
+  private readonly stack: StackedUndo[] = [];
   /** Every name ever added, whether its undo has run since or not. */
   private readonly added = new Set<string>();
 
@@ -38,7 +38,7 @@ export class CompensationStack {
   /** Runs every pending compensation, last added first; returns the failures (empty when all succeeded). */
   async run(): Promise<CompensationFailure[]> {
     const failures: CompensationFailure[] = [];
-    const failed: Compensation[] = [];
+    const failed: StackedUndo[] = [];
     while (this.stack.length > 0) {
       const next = this.stack.pop()!;
       try {

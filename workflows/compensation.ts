@@ -11,6 +11,8 @@ import type { StepFailure } from './step-failure';
 
 /** The compensations' names: what support reads in a prompt, and how the saga knows which it added. */
 const RELEASE_STOCK = 'release stock';
+/** The release's summary in history, where support reads it. */
+export const RELEASE_STOCK_SUMMARY = 'release stock at inventory';
 const settlePaymentAt = (provider: string) => `settle payment at ${provider}`;
 
 /**
@@ -20,7 +22,7 @@ const settlePaymentAt = (provider: string) => `settle payment at ${provider}`;
  */
 export class Compensation {
   constructor(
-    private readonly order: OrderContext,
+    private readonly context: OrderContext,
     private readonly requests: OrderRequests,
     private readonly money: MoneySettlement,
     private readonly delivery: EventDelivery,
@@ -28,9 +30,9 @@ export class Compensation {
 
   /** Registers the release of the order's stock, before its reservation. */
   addReleaseStock(): void {
-    const { orderId, calls, log } = this.order;
-    this.order.compensations.add(RELEASE_STOCK, async () => {
-      await calls.undoing.call('releaseStock', 'release stock at inventory', { orderId });
+    const { orderId, calls, log } = this.context;
+    this.context.compensations.add(RELEASE_STOCK, async () => {
+      await calls.undoing.call('releaseStock', RELEASE_STOCK_SUMMARY, { orderId });
       log.append({ type: 'StockReleased', data: {} });
     });
   }
@@ -40,14 +42,14 @@ export class Compensation {
    * order usually knows the payment; otherwise settle finds it by order id.
    */
   addSettlePayment(provider: string): void {
-    this.order.compensations.add(settlePaymentAt(provider), async () => {
+    this.context.compensations.add(settlePaymentAt(provider), async () => {
       await this.money.settle(provider, this.paymentIdAt(provider));
     });
   }
 
   /** Runs the compensations in reverse; if some keep failing, waits for an operator to retry or resolve. */
   async compensate(reason: OrderReason): Promise<void> {
-    this.order.log.append({ type: 'CompensationStarted', data: reason });
+    this.context.log.append({ type: 'CompensationStarted', data: reason });
     liveStep(`Compensating (${reason.code}): undoing the steps taken, last first`);
     await this.undoAll();
   }
@@ -59,9 +61,9 @@ export class Compensation {
    */
   async askOperator(step: string, failure: StepFailure, caution?: string): Promise<void> {
     const code = failure.kind === 'unavailable' ? Reason.RETRIES_EXHAUSTED : Reason.UNEXPECTED_ANSWER;
-    this.order.log.append({ type: 'StepFailed', data: { step, code, message: failure.message } });
+    this.context.log.append({ type: 'StepFailed', data: { step, code, message: failure.message } });
     const what = failure.kind === 'unavailable' ? 'gave up on its system' : 'got an answer the saga cannot read';
-    const pending = this.order.compensations.pending;
+    const pending = this.context.compensations.pending;
     const undo = pending.length
       ? `undo what the order did (${pending.join(', ')}) and cancel it`
       : 'cancel it (nothing to undo)';
@@ -88,9 +90,9 @@ export class Compensation {
    * anything; a settlement that finds money records it.
    */
   async undoWhatLostTasksMayHaveDone(): Promise<void> {
-    const confirmed = this.order.log.state.status === Status.CONFIRMED;
+    const confirmed = this.context.log.state.status === Status.CONFIRMED;
     const providers = confirmed ? this.providersFailedOver() : this.providersNeverSettled();
-    const release = !confirmed && !this.order.compensations.wasAdded(RELEASE_STOCK);
+    const release = !confirmed && !this.context.compensations.wasAdded(RELEASE_STOCK);
     if (!release && providers.length === 0) return;
     if (release) await this.money.releaseAfterEnd();
     for (const provider of providers) {
@@ -100,7 +102,7 @@ export class Compensation {
 
   /** Runs the compensations until all succeed or an operator marks the order resolved; then it is cancelled. */
   private async undoAll(): Promise<void> {
-    const { compensations, log } = this.order;
+    const { compensations, log } = this.context;
     await CancellationScope.nonCancellable(async () => {
       for (;;) {
         const failures = await compensations.run();
@@ -118,13 +120,13 @@ export class Compensation {
   }
 
   private providersNeverSettled(): string[] {
-    return this.order.input.settings.paymentProviders.filter(
-      (provider) => !this.order.compensations.wasAdded(settlePaymentAt(provider)),
+    return this.context.input.settings.paymentProviders.filter(
+      (provider) => !this.context.compensations.wasAdded(settlePaymentAt(provider)),
     );
   }
 
   private providersFailedOver(): string[] {
-    const { log } = this.order;
+    const { log } = this.context;
     const kept = log.state.payment?.provider;
     const failedOver = new Set<string>();
     for (const event of log.events) {
@@ -136,7 +138,7 @@ export class Compensation {
   }
 
   private paymentIdAt(provider: string): string | undefined {
-    const payment = this.order.log.state.payment;
+    const payment = this.context.log.state.payment;
     return payment?.provider === provider ? payment.paymentId : undefined;
   }
 }

@@ -16,7 +16,7 @@ export class EventDelivery {
   private readonly reminding: Promise<void>[] = [];
 
   constructor(
-    private readonly order: OrderContext,
+    private readonly context: OrderContext,
     private readonly money: MoneySettlement,
   ) {}
 
@@ -35,7 +35,7 @@ export class EventDelivery {
    * order up (a failure is logged). Its event follows the notification service's answer.
    */
   remind(point: string, closesAt: string): void {
-    const { orderId, log, input, calls } = this.order;
+    const { orderId, log, input, calls } = this.context;
     const { provider, paymentId, checkoutUrl } = log.state.payment!;
     const { currency } = input.request;
     const reminder = { point, checkoutUrl, amount: log.state.total, currency, closesAt };
@@ -63,7 +63,7 @@ export class EventDelivery {
    */
   async webhooksDelivered(): Promise<void> {
     await Promise.all(this.reminding);
-    const { webhooks, log } = this.order;
+    const { webhooks, log } = this.context;
     if (!webhooks) return;
     liveStep(`${endedAs(log.view)}; telling its webhooks`);
     for (;;) {
@@ -74,7 +74,7 @@ export class EventDelivery {
   }
 
   private async notify(template: NotificationTemplate): Promise<void> {
-    const { orderId, calls, input } = this.order;
+    const { orderId, calls, input } = this.context;
     try {
       const summary = `notify the customer (${template})`;
       await calls.notifications.call('notifyCustomer', summary, {

@@ -10,6 +10,7 @@ import { PaymentEvent, Status } from '../domain/statuses';
 import { handOver, triedBeforeSupport, type Owed } from './after-end';
 import { lateMoney, latePaymentRefundWorkflow } from './late-refund';
 import { lateRelease, lateStockReleaseWorkflow } from './late-release';
+import { RELEASE_STOCK_SUMMARY } from './compensation';
 import type { OrderContext } from './order-context';
 import type { OrderRequests } from './order-requests';
 
@@ -23,7 +24,7 @@ export class MoneySettlement {
   private readonly settledStrays = new Set<string>();
 
   constructor(
-    private readonly order: OrderContext,
+    private readonly context: OrderContext,
     private readonly requests: OrderRequests,
   ) {}
 
@@ -37,7 +38,7 @@ export class MoneySettlement {
     paymentId?: string,
     options: { late: boolean; why?: string | undefined } = { late: false },
   ): Promise<SettleOutcome> {
-    const { orderId, calls, log } = this.order;
+    const { orderId, calls, log } = this.context;
     const why = options.why ?? (options.late ? 'late money' : null);
     const summary = `refund or void ${paymentId ?? `the payment of order ${orderId}`} at ${provider}${why ? ` (${why})` : ''}`;
     const system = options.late ? calls.afterEnd : calls.undoing;
@@ -85,8 +86,8 @@ export class MoneySettlement {
     const { provider, paymentId } = payment;
     const late: LatePayment = {
       ...payment,
-      orderId: this.order.orderId,
-      retryEveryMs: this.order.input.settings.compensationGiveUpMs,
+      orderId: this.context.orderId,
+      retryEveryMs: this.context.input.settings.compensationGiveUpMs,
     };
     await this.oweAfterEnd(
       lateMoney(late, () => this.settle(provider, paymentId, { late: true, why })),
@@ -100,9 +101,9 @@ export class MoneySettlement {
    * over: the order ends.
    */
   async releaseAfterEnd(): Promise<void> {
-    const { orderId, calls } = this.order;
-    const summary = 'release stock at inventory, in case a lost workflow task reserved it';
-    const release = { orderId, retryEveryMs: this.order.input.settings.compensationGiveUpMs };
+    const { orderId, calls } = this.context;
+    const summary = `${RELEASE_STOCK_SUMMARY}, in case a lost workflow task reserved it`;
+    const release = { orderId, retryEveryMs: this.context.input.settings.compensationGiveUpMs };
     await this.oweAfterEnd(
       lateRelease(release, () => calls.afterEnd.call('releaseStock', summary, { orderId })),
       () => handOver(lateStockReleaseWorkflow, lateStockReleaseWorkflowId(orderId), release),
@@ -116,14 +117,14 @@ export class MoneySettlement {
   private async oweAfterEnd(owed: Owed<unknown>, takeOver: () => Promise<void>): Promise<void> {
     const tried = await triedBeforeSupport(owed);
     if ('done' in tried) return;
-    this.order.log.append(owed.refusedEvent(tried.refused));
+    this.context.log.append(owed.refusedEvent(tried.refused));
     owed.countRefused();
     await takeOver();
   }
 
   private isStray(callback: PaymentCallback): boolean {
     if (callback.type !== PaymentEvent['payment.succeeded']) return false;
-    const state = this.order.log.state;
+    const state = this.context.log.state;
     if (!isCurrentPayment(state, callback)) return true;
     return state.status !== Status.CONFIRMED && state.payment.status !== 'refunded';
   }

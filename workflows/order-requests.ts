@@ -41,14 +41,15 @@ export class OrderRequests {
 
   /** @param onCancel stops the steps up to a paid order, once a cancel is taken. */
   constructor(
-    private readonly order: OrderContext,
+    private readonly context: OrderContext,
     private readonly onCancel: () => void,
   ) {}
 
   /** A provider's callback; providers retry, so a repeated event id changes nothing. */
   takeCallback(raw: unknown): void {
     const callback = signalSchemas().PaymentCallback.safeParse(raw);
-    if (!callback.success) return wf.log.warn('ignored a malformed payment callback', { orderId: this.order.orderId });
+    if (!callback.success)
+      return wf.log.warn('ignored a malformed payment callback', { orderId: this.context.orderId });
     const { eventId, provider } = callback.data;
     if (this.callbacks.has(eventId)) {
       const copy = (this.repeats.get(eventId) ?? 0) + 1;
@@ -61,7 +62,7 @@ export class OrderRequests {
   /** The validator of the checkout's wait for acceptance: the same order id with another body is a conflict. */
   refuseOtherBody(raw: unknown): void {
     // The hash is the whole check: whatever does not carry the order's own hash is refused.
-    if ((raw as Partial<AcceptanceRequest> | null | undefined)?.requestHash !== this.order.input.requestHash) {
+    if ((raw as Partial<AcceptanceRequest> | null | undefined)?.requestHash !== this.context.input.requestHash) {
       throw ApplicationFailure.nonRetryable('this order id was placed with another body', ORDER_CONFLICT);
     }
   }
@@ -69,19 +70,19 @@ export class OrderRequests {
   /** The order once it has answered its checkout (a payment link, or its end): its view and its events. */
   async accepted(): Promise<AcceptedOrder> {
     await wf.condition(() => this.answered);
-    return { view: this.order.log.view, events: this.order.log.events };
+    return { view: this.context.log.view, events: this.context.log.events };
   }
 
   /** Whether the order has its answer for the checkout. Asked from the first activation, before the first event. */
   get answered(): boolean {
-    const { log } = this.order;
+    const { log } = this.context;
     return log.size > 0 && ACCEPTED_STATUSES.includes(log.state.status);
   }
 
   /** A cancel from the customer or support, taken while the order can still be cancelled, once. */
   requestCancel(raw: unknown): void {
     const request = signalSchemas().CancelRequest.safeParse(raw);
-    if (!request.success) return wf.log.warn('ignored a malformed cancel request', { orderId: this.order.orderId });
+    if (!request.success) return wf.log.warn('ignored a malformed cancel request', { orderId: this.context.orderId });
     this.cancel(request.data);
   }
 
@@ -91,9 +92,9 @@ export class OrderRequests {
   }
 
   private cancel(request: CancelRequest): void {
-    const { status } = this.order.log.state;
+    const { status } = this.context.log.state;
     if (!CANCELLABLE_STATUSES.includes(status) || this.cancelRequest) {
-      return wf.log.warn('ignored a cancel request', { orderId: this.order.orderId, status });
+      return wf.log.warn('ignored a cancel request', { orderId: this.context.orderId, status });
     }
     this.cancelRequest = request;
     this.onCancel();
@@ -109,16 +110,16 @@ export class OrderRequests {
 
   /** The view once a cancel has run its course (or the order could no longer be cancelled). */
   async cancellationSettled(): Promise<OrderView> {
-    await wf.condition(() => CANCELLATION_SETTLED_STATUSES.includes(this.order.log.state.status));
-    return this.order.log.view;
+    await wf.condition(() => CANCELLATION_SETTLED_STATUSES.includes(this.context.log.state.status));
+    return this.context.log.view;
   }
 
   /** An operator's retry or resolve, taken only while the order waits for one. */
   operatorActs(action: OperatorActionKind, raw: unknown): void {
     const request = signalSchemas().OperatorRequest.safeParse(raw);
-    const { status } = this.order.log.state;
+    const { status } = this.context.log.state;
     if (!request.success || status !== Status.REQUIRES_ATTENTION || this.operatorRequest) {
-      return wf.log.warn('ignored an operator action', { orderId: this.order.orderId, action, status });
+      return wf.log.warn('ignored an operator action', { orderId: this.context.orderId, action, status });
     }
     this.operatorRequest = { action, request: request.data };
   }
@@ -132,7 +133,7 @@ export class OrderRequests {
       action === OperatorAction['mark-resolved'] ? 'Operator marked it resolved' : 'Operator acted: compensating',
     );
     this.operatorRequest = null;
-    this.order.log.append({
+    this.context.log.append({
       type: 'OperatorAction',
       data: { action, operator: operator.operator, note: operator.note },
     });
@@ -142,7 +143,7 @@ export class OrderRequests {
   /** The first callback about the payment the order is waiting on; others are strays, settled at the end. */
   currentCallback(): PaymentCallback | undefined {
     for (const callback of this.callbacks.values()) {
-      if (isCurrentPayment(this.order.log.state, callback)) return callback;
+      if (isCurrentPayment(this.context.log.state, callback)) return callback;
     }
     return undefined;
   }

@@ -21,11 +21,11 @@ import { StoreRecord } from './store-record';
 export class OrderSaga {
   readonly requests: OrderRequests;
   readonly steps: OrderSteps;
-  readonly payment: PaymentWait;
+  readonly paymentWait: PaymentWait;
   readonly compensation: Compensation;
   readonly money: MoneySettlement;
   readonly delivery: EventDelivery;
-  private readonly order: OrderContext;
+  private readonly context: OrderContext;
   private readonly storeRecord: StoreRecord;
   /** The story runs shielded from a cancellation asked of Temporal itself: it is taken as a support cancel. */
   private readonly storyScope = new CancellationScope({ cancellable: false });
@@ -33,29 +33,29 @@ export class OrderSaga {
   private readonly forwardScope = new CancellationScope({ parent: this.storyScope, cancellable: true });
 
   constructor(input: OrderWorkflowInput) {
-    const order = new OrderContext(input);
-    this.order = order;
-    this.requests = new OrderRequests(order, () => this.forwardScope.cancel());
+    const context = new OrderContext(input);
+    this.context = context;
+    this.requests = new OrderRequests(context, () => this.forwardScope.cancel());
     this.storeRecord = new StoreRecord(
-      order.log,
+      context.log,
       input,
-      () => order.calls.here.busy,
+      () => context.calls.here.busy,
       () => this.requests.answered,
     );
-    this.money = new MoneySettlement(order, this.requests);
-    this.delivery = new EventDelivery(order, this.money);
-    this.compensation = new Compensation(order, this.requests, this.money, this.delivery);
-    this.steps = new OrderSteps(order, this.compensation, this.delivery);
-    this.payment = new PaymentWait(order, this.requests, this.delivery);
-    order.receive();
+    this.money = new MoneySettlement(context, this.requests);
+    this.delivery = new EventDelivery(context, this.money);
+    this.compensation = new Compensation(context, this.requests, this.money, this.delivery);
+    this.steps = new OrderSteps(context, this.compensation, this.delivery);
+    this.paymentWait = new PaymentWait(context, this.requests, this.delivery);
+    context.receive();
   }
 
   get view(): OrderView {
-    return this.order.log.view;
+    return this.context.log.view;
   }
 
   get events() {
-    return this.order.log.events;
+    return this.context.log.events;
   }
 
   /** Runs the story, which Temporal's own cancellation does not interrupt (see {@link OrderRequests.cancelAsSupport}). */
@@ -91,7 +91,7 @@ export class OrderSaga {
    * not one per status: a fast order costs one timer, a stuck one is flagged within one to two periods.
    */
   async flagWhenStuck(): Promise<void> {
-    const { log, input } = this.order;
+    const { log, input } = this.context;
     const slaMs = input.settings.stateSlaMs;
     let seen = log.transitions;
     while (!isTerminal(log.state.status)) {
@@ -114,7 +114,7 @@ export class OrderSaga {
 
   /** Waits for the handlers still running, says how the order ended, and returns its view. */
   async end(): Promise<OrderView> {
-    const { log } = this.order;
+    const { log } = this.context;
     await wf.condition(wf.allHandlersFinished);
     liveStep(endedAs(log.view));
     // Before the workflow completes: nothing may follow its completion in the task.

@@ -38,7 +38,7 @@ const paymentRequest = (amount: number, currency: string, provider: string) =>
  */
 export class OrderSteps {
   constructor(
-    private readonly order: OrderContext,
+    private readonly context: OrderContext,
     private readonly compensation: Compensation,
     private readonly delivery: EventDelivery,
   ) {}
@@ -54,7 +54,7 @@ export class OrderSteps {
    * ({@link Compensation.undoWhatLostTasksMayHaveDone}). A cancel is a cancel here as anywhere.
    */
   async allAtOnce(): Promise<boolean> {
-    const { orderId, input, calls, log } = this.order;
+    const { orderId, input, calls, log } = this.context;
     const { items, currency, payment } = input.request;
     const provider = input.settings.paymentProviders[0]!;
     // The lines' own total: the catalog refuses any other price, so it is the amount the payment is for.
@@ -86,12 +86,12 @@ export class OrderSteps {
 
   /** Checks the lines against the catalog and returns the total it prices them at. */
   async validate(): Promise<number> {
-    const { orderId, input, calls, log } = this.order;
+    const { orderId, input, calls, log } = this.context;
     const { items } = input.request;
     const label = catalogCheck(items);
     let total: number;
     try {
-      ({ total } = await this.order.step(calls.catalogAndInventory, 'validateOrder', label, { orderId, items }));
+      ({ total } = await this.context.step(calls.catalogAndInventory, 'validateOrder', label, { orderId, items }));
     } catch (err) {
       const failure = stepFailure(err);
       // What the catalog refuses ends the order before anything has moved; anything else waits for an operator.
@@ -105,11 +105,14 @@ export class OrderSteps {
   }
 
   async reserveStock(): Promise<void> {
-    const { orderId, input, calls, log } = this.order;
+    const { orderId, input, calls, log } = this.context;
     this.compensation.addReleaseStock();
     const label = RESERVE_STOCK_LABEL;
     try {
-      await this.order.step(calls.catalogAndInventory, 'reserveStock', label, { orderId, items: input.request.items });
+      await this.context.step(calls.catalogAndInventory, 'reserveStock', label, {
+        orderId,
+        items: input.request.items,
+      });
     } catch (err) {
       const failure = stepFailure(err);
       // Out of stock reserves nothing (all or nothing), so there is nothing to undo: the order is simply rejected.
@@ -130,14 +133,14 @@ export class OrderSteps {
    * a refusal compensates, an answer the saga cannot read waits for an operator.
    */
   async requestPayment(amount: number): Promise<void> {
-    const { orderId, input, calls, log } = this.order;
+    const { orderId, input, calls, log } = this.context;
     const { currency, payment } = input.request;
     for (const provider of input.settings.paymentProviders) {
       // Registered before the call: a payment created behind a timed-out answer is still undone.
       this.compensation.addSettlePayment(provider);
       const label = paymentRequest(amount, currency, provider);
       try {
-        const created = await this.order.step(calls.paymentCreation, 'createPayment', label, {
+        const created = await this.context.step(calls.paymentCreation, 'createPayment', label, {
           provider,
           orderId,
           amount,
@@ -168,7 +171,7 @@ export class OrderSteps {
    * and the order goes forward; no answer, and an operator decides, the money held meanwhile.
    */
   async confirm(): Promise<void> {
-    const { orderId, calls, log } = this.order;
+    const { orderId, calls, log } = this.context;
     let failure: StepFailure;
     try {
       return this.confirmed(await this.submitToFulfillment());
@@ -178,7 +181,7 @@ export class OrderSteps {
     const label = 'cancel the order at fulfillment, in case it took it';
     let cancelled: FulfillmentCancelOutcome;
     try {
-      cancelled = await this.order.step(calls.undoing, 'cancelFulfillment', label, { orderId });
+      cancelled = await this.context.step(calls.undoing, 'cancelFulfillment', label, { orderId });
     } catch (err) {
       const cancel = stepFailure(err);
       return this.compensation.askOperator(
@@ -195,13 +198,13 @@ export class OrderSteps {
   }
 
   reject(reason: OrderReason): void {
-    this.order.log.append({ type: 'OrderRejected', data: reason });
+    this.context.log.append({ type: 'OrderRejected', data: reason });
   }
 
   private async submitToFulfillment(): Promise<string> {
-    const { orderId, input, calls } = this.order;
+    const { orderId, input, calls } = this.context;
     const { items, shippingAddress } = input.request;
-    const { fulfillmentId } = await this.order.step(calls.fulfillment, 'submitFulfillment', SUBMIT_LABEL, {
+    const { fulfillmentId } = await this.context.step(calls.fulfillment, 'submitFulfillment', SUBMIT_LABEL, {
       orderId,
       items,
       shippingAddress,
@@ -210,7 +213,7 @@ export class OrderSteps {
   }
 
   private confirmed(fulfillmentId: string): void {
-    this.order.log.append({ type: 'OrderConfirmed', data: { fulfillmentId } });
+    this.context.log.append({ type: 'OrderConfirmed', data: { fulfillmentId } });
     this.delivery.tellCustomer('order-confirmed');
   }
 }

@@ -24,7 +24,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderVie
   // would evaluate zod and the contract's schemas in every new order's first task.
   // See docs/adr/0032-a-new-order-s-first-workflow-task-evaluates.md.
   const order = new OrderSaga(input);
-  const { requests, steps, payment, compensation, money, delivery } = order;
+  const { requests, steps, paymentWait, compensation, money, delivery } = order;
 
   // The handlers, before the first await: callbacks and requests may already be waiting in history.
   wf.setHandler(getOrderQuery, () => order.view);
@@ -49,7 +49,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderVie
         await steps.reserveStock();
         await steps.requestPayment(total);
       }
-      return payment.outcome();
+      return paymentWait.outcome();
     });
     if (outcome.kind === 'paid') await steps.confirm();
     else if (outcome.kind === 'rejected') steps.reject(outcome.reason);

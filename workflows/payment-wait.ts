@@ -14,14 +14,14 @@ import { stepFailure } from './step-failure';
  */
 export class PaymentWait {
   constructor(
-    private readonly order: OrderContext,
+    private readonly context: OrderContext,
     private readonly requests: OrderRequests,
     private readonly delivery: EventDelivery,
   ) {}
 
   /** Waits for the provider's callback within the payment window, then reconciles if it never came. */
   async outcome(): Promise<ForwardOutcome> {
-    const { log, input } = this.order;
+    const { log, input } = this.context;
     const { provider, paymentId } = log.state.payment!;
     const { paymentWindowMs } = input.settings;
     const deadline = new Date(Date.now() + paymentWindowMs).toISOString();
@@ -48,7 +48,7 @@ export class PaymentWait {
   private async callbackWithinWindow(closesAt: string): Promise<boolean> {
     const linkAt = Date.now();
     const callbackCame = () => this.requests.currentCallback() !== undefined;
-    for (const { point, afterMs } of this.order.input.settings.paymentReminders) {
+    for (const { point, afterMs } of this.context.input.settings.paymentReminders) {
       const waitMs = afterMs - (Date.now() - linkAt);
       // A point already past (the workflow ran late, its worker down) is skipped: one reminder, not a burst.
       if (waitMs <= 0) continue;
@@ -61,17 +61,17 @@ export class PaymentWait {
 
   /** The order is paid; counted among those paid after a reminder when one was sent. */
   private paid(): ForwardOutcome {
-    if (this.order.log.events.some((event) => event.type === 'PaymentReminderSent')) recordPaidAfterReminder();
+    if (this.context.log.events.some((event) => event.type === 'PaymentReminderSent')) recordPaidAfterReminder();
     return { kind: 'paid' };
   }
 
   /** Asks the provider what became of a payment whose callback never came. */
   private async reconcile(provider: string, paymentId: string): Promise<ForwardOutcome> {
-    const { calls, log, input } = this.order;
+    const { calls, log, input } = this.context;
     const label = `reconcile ${paymentId} at ${provider}`;
     let status;
     try {
-      status = await this.order.step(calls.reconciliation, 'getPaymentStatus', label, { provider, paymentId });
+      status = await this.context.step(calls.reconciliation, 'getPaymentStatus', label, { provider, paymentId });
     } catch (err) {
       return { kind: 'attention', step: label, failure: stepFailure(err) };
     }
