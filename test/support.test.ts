@@ -279,7 +279,7 @@ describe('the support guide', () => {
 
   /** Runs a command of the guide against this stack, for `order`, with the support token; its status and body. */
   async function run(command: string, order: string): Promise<{ status: number; body: Record<string, unknown> }> {
-    const script = `${command.replaceAll(host, stack.apiUrl).replaceAll(orderId, order)} -w '\\n%{http_code}'`;
+    const script = `${command.replaceAll(host, guideStack.apiUrl).replaceAll(orderId, order)} -w '\\n%{http_code}'`;
     const { stdout } = await promisify(execFile)('bash', ['-c', script], {
       env: { ...process.env, TOKEN: 'dev-support' },
     });
@@ -295,28 +295,33 @@ describe('the support guide', () => {
   };
   async function waitingForOperator(): Promise<string> {
     const order = makeOrder({ payment: LOST_PAYMENT });
-    await atPaymentLink(await stack.startOrder(order));
-    await stack.client.workflow.getHandle(`order-${order.orderId}`).signal(cancelOrderSignal, { by: 'customer' });
+    await atPaymentLink(await guideStack.startOrder(order));
+    await guideStack.client.workflow.getHandle(`order-${order.orderId}`).signal(cancelOrderSignal, { by: 'customer' });
     await eventually(
       async () =>
-        (await stack.api('dev-support').GET('/orders/{orderId}', { params: { path: { orderId: order.orderId } } }))
+        (await guideStack.api('dev-support').GET('/orders/{orderId}', { params: { path: { orderId: order.orderId } } }))
           .data,
       (view) => view?.status === 'REQUIRES_ATTENTION',
       30_000,
     );
     return order.orderId;
   }
+  // A stack of its own, whose payment window outlasts the test: an order read at its link is still there.
+  let guideStack: TestStack;
+  beforeAll(async () => {
+    guideStack = await startStack({ paymentWindowMs: 60_000, stateSlaMs: 120_000 });
+  });
   afterAll(async () => {
-    await stack.outage('refunds', false);
+    await guideStack?.stop();
   });
 
   test('every command of "Acting on an order" works as written with the support token', async () => {
     expect(commands).toHaveLength(6);
     const cancelled = makeOrder({ payment: LOST_PAYMENT });
-    await atPaymentLink(await stack.startOrder(cancelled));
-    await stack.outage('refunds', true);
+    await atPaymentLink(await guideStack.startOrder(cancelled));
+    await guideStack.outage('refunds', true);
     const [toRetry, toResolve] = [await waitingForOperator(), await waitingForOperator()];
-    await stack.outage('refunds', false);
+    await guideStack.outage('refunds', false);
 
     const listed = await run(command(/\/orders\?needsAttention=true$/), cancelled.orderId);
     expect(listed.status).toBe(200);
@@ -335,8 +340,11 @@ describe('the support guide', () => {
     expect([200, 202]).toContain(cancel.status);
     const byCancel = await eventually(
       async () =>
-        (await stack.api('dev-support').GET('/orders/{orderId}', { params: { path: { orderId: cancelled.orderId } } }))
-          .data,
+        (
+          await guideStack
+            .api('dev-support')
+            .GET('/orders/{orderId}', { params: { path: { orderId: cancelled.orderId } } })
+        ).data,
       (view) => view?.status === 'CANCELLED',
       30_000,
     );
@@ -351,11 +359,11 @@ describe('the support guide', () => {
     ] as const) {
       const params = { params: { path: { orderId } } };
       await eventually(
-        async () => (await stack.api('dev-support').GET('/orders/{orderId}', params)).data,
+        async () => (await guideStack.api('dev-support').GET('/orders/{orderId}', params)).data,
         (view) => view?.status === 'CANCELLED',
         30_000,
       );
-      const { events } = (await stack.api('dev-support').GET('/orders/{orderId}/events', params)).data!;
+      const { events } = (await guideStack.api('dev-support').GET('/orders/{orderId}/events', params)).data!;
       const acted = events.findIndex((event) => event.type === 'OperatorAction');
       expect(events[acted]?.data).toMatchObject({ action, operator: 'support' });
       const after = events.slice(acted + 1).map((event) => event.type);
