@@ -9,10 +9,12 @@ import type { OrderView } from '../../domain/order-state';
 import { startLocalStack, throwawayLocalStackConfig } from '../../stack/local-stack';
 import { closeServer, listen } from '../../stack/parts';
 import { installTestRuntime, LOST_PAYMENT, makeOrder } from '../helpers/stack';
+import { checkoutBackend } from '../../examples/checkout-backend';
+import { DEV_ORDER_WEBHOOK_SECRET } from '../../sandbox/status-event-receiver';
 
 /**
  * What a checkout page does: follows its order live with the browser's own `EventSource`, through the
- * checkout's backend, which holds the API token (a browser's EventSource cannot send one, and a checkout
+ * checkout's backend of docs/CHECKOUT.md, which holds the API token (a browser's EventSource cannot send one, and a checkout
  * never hands its token to a customer's browser). Real stack, headless Chromium.
  */
 
@@ -42,33 +44,29 @@ let checkout: http.Server;
 let checkoutUrl: string;
 let browser: BrowserContext;
 
-/** The checkout's backend: its page, and the order's stream passed through with its token. */
-function checkoutBackend(apiUrl: string): http.Server {
-  return http.createServer((req, res) => {
-    const stream = /^\/order-stream\/([A-Za-z0-9._-]+)$/.exec(req.url ?? '');
-    if (!stream) return void res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
-    const upstream = http.get(
-      `${apiUrl}/orders/${stream[1]}/stream`,
-      {
-        headers: {
-          authorization: 'Bearer dev-checkout',
-          ...(req.headers['last-event-id'] ? { 'last-event-id': req.headers['last-event-id'] } : {}),
-        },
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    req.on('close', () => upstream.destroy());
+/**
+ * The checkout's backend: the guide's own (examples/checkout-backend.ts), which passes the order's stream on
+ * with its token to the visitor whose session placed the order, plus the page, which opens that session.
+ */
+function checkoutPage(apiUrl: string): http.Server {
+  const app = checkoutBackend({
+    apiUrl,
+    token: 'dev-checkout',
+    webhookSecret: DEV_ORDER_WEBHOOK_SECRET,
+    onOrderEvent: () => undefined,
+    mayFollow: (req, orderId) => (req.get('cookie') ?? '').split(/;\s*/).includes(`order=${orderId}`),
   });
+  app.get('/', (req, res) => {
+    res.cookie('order', String(req.query.order), { httpOnly: true, sameSite: 'strict' }).type('html').send(PAGE);
+  });
+  return http.createServer(app);
 }
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'order-saga-stream-'));
   config = await throwawayLocalStackConfig(dataDir);
   stack = await startLocalStack(config);
-  checkout = checkoutBackend(stack.apiUrl);
+  checkout = checkoutPage(stack.apiUrl);
   checkoutUrl = `http://127.0.0.1:${await listen(checkout, 0)}`;
   browser = await launchChromium();
 }, 180_000);
