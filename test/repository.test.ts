@@ -7,19 +7,18 @@ import path from 'node:path';
 const ROOT = path.join(__dirname, '..');
 const TEXT = /\.(ts|js|mjs|json|ya?ml|md|sh)$|(^|\/)(Dockerfile|run|\.\w+ignore|\.nvmrc)$/;
 /** The files a clone has: tracked or about to be (not ignored), as they are on disk now. */
-const tracked = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], {
+const inCloneFiles = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], {
   cwd: ROOT,
   encoding: 'utf8',
 })
   .split('\n')
-  .filter((file) => TEXT.test(file) && !file.startsWith('test/histories/') && existsSync(path.join(ROOT, file)));
+  .filter((file) => file && existsSync(path.join(ROOT, file)));
+/** Their text files, recorded histories aside: what is read for paths, links and citations. */
+const tracked = inCloneFiles.filter((file) => TEXT.test(file) && !file.startsWith('test/histories/'));
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
-/** Every file and folder a clone has, whatever its kind: what a link may reach (a file ignored here is not there). */
+/** Every file and folder of a clone, whatever its kind: what a link may reach (a file ignored here is not there). */
 const inClone = new Set(
-  execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' })
-    .split('\n')
-    .filter((file) => file && existsSync(path.join(ROOT, file)))
-    .flatMap((file) => file.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'))),
+  inCloneFiles.flatMap((file) => file.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'))),
 );
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
