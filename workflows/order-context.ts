@@ -1,4 +1,5 @@
 import * as wf from '@temporalio/workflow';
+import { msToNumber } from '@temporalio/common/lib/time';
 import type { OrderWorkflowInput } from '../domain/contract';
 import { orderReceived } from '../domain/evolve';
 import { formatAmount } from '../domain/money';
@@ -10,16 +11,19 @@ import { CompensationStack } from './compensation-stack';
 import { StatusWebhooks } from './status-webhooks';
 import { LocalAttempts, SystemCalls, type ActivityArgs, type ActivityName, type ActivityResult } from './system-calls';
 
+/** One attempt of a call to a system: above the HTTP call's own bound (`HTTP_TIMEOUT_MS`, 5 s by default). */
+const ATTEMPT_TIMEOUT = '10 seconds';
+
 /** Catalog and inventory: retried while they are down, for the step's retry budget (see {@link withinBudget}). */
 const INVENTORY_OPTIONS: wf.ActivityOptions = {
-  startToCloseTimeout: '10 seconds',
+  startToCloseTimeout: ATTEMPT_TIMEOUT,
   retry: { initialInterval: '500 milliseconds', maximumInterval: '30 seconds' },
   // A reservation in flight lands before its release runs, so a cancel never leaks stock.
   cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 };
 /** Payment creation: a few attempts per provider, then fail over to the next one. */
 const CREATE_PAYMENT_OPTIONS: wf.ActivityOptions = {
-  startToCloseTimeout: '10 seconds',
+  startToCloseTimeout: ATTEMPT_TIMEOUT,
   retry: { initialInterval: '500 milliseconds', maximumAttempts: 3 },
   cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 };
@@ -29,33 +33,34 @@ const CREATE_PAYMENT_OPTIONS: wf.ActivityOptions = {
  * goes on.
  */
 const FORWARD_AT_ONCE_OPTIONS: wf.ActivityOptions = {
-  startToCloseTimeout: '10 seconds',
+  startToCloseTimeout: ATTEMPT_TIMEOUT,
   cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 };
 /** Reconciliation must get an answer: retried while the provider does not answer, for the step's retry budget. */
 const RECONCILE_OPTIONS: wf.ActivityOptions = {
-  startToCloseTimeout: '10 seconds',
+  startToCloseTimeout: ATTEMPT_TIMEOUT,
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 };
 /** Fulfillment: a bounded outage is waited out; a longer one fails the confirmation and the money goes back. */
 const CONFIRM_OPTIONS: wf.ActivityOptions = {
-  startToCloseTimeout: '10 seconds',
+  startToCloseTimeout: ATTEMPT_TIMEOUT,
   retry: { initialInterval: '500 milliseconds', maximumAttempts: 5 },
 };
 /** Notifications are best effort: an order never fails because an email could not be sent. */
 const NOTIFY_OPTIONS: wf.ActivityOptions = {
-  startToCloseTimeout: '10 seconds',
+  startToCloseTimeout: ATTEMPT_TIMEOUT,
   retry: { initialInterval: '1 second', maximumAttempts: 3 },
 };
 /** Compensations retry for their budget (`compensationGiveUpMs`), then the order waits for an operator. */
 const COMPENSATION_OPTIONS: wf.ActivityOptions = {
-  startToCloseTimeout: '10 seconds',
+  startToCloseTimeout: ATTEMPT_TIMEOUT,
   retry: { initialInterval: '500 milliseconds', maximumInterval: '30 seconds' },
 };
 
 /** A step's options bounded by its retry budget (`stepGiveUpMs` or `compensationGiveUpMs`). */
 function withinBudget(options: wf.ActivityOptions, giveUpMs: number): wf.ActivityOptions {
-  return { ...options, startToCloseTimeout: Math.min(10_000, giveUpMs), scheduleToCloseTimeout: giveUpMs };
+  const attemptMs = Math.min(msToNumber(options.startToCloseTimeout ?? ATTEMPT_TIMEOUT), giveUpMs);
+  return { ...options, startToCloseTimeout: attemptMs, scheduleToCloseTimeout: giveUpMs };
 }
 
 /**
