@@ -6,7 +6,15 @@ import { createOrdersClient, type components } from '../client';
 import { checkoutBackend, placeOrder } from '../examples/checkout-backend';
 import { closeServer } from '../stack/parts';
 import { SseReader } from './helpers/sse';
-import { LOST_PAYMENT, eventually, listenAt, makeOrder, startStack, type TestStack } from './helpers/stack';
+import {
+  LOST_PAYMENT,
+  eventually,
+  listenAt,
+  makeOrder,
+  orderInCookie,
+  startStack,
+  type TestStack,
+} from './helpers/stack';
 
 type OrderStatusEvent = components['schemas']['OrderStatusEvent'];
 
@@ -38,7 +46,7 @@ beforeAll(async () => {
       if (event.data.orderId === 'X-CONCURRENT') await new Promise((resolve) => setTimeout(resolve, 200));
       heard.push(event);
     },
-    mayFollow: (req, orderId) => (req.get('cookie') ?? '').split(/;\s*/).includes(`order=${orderId}`),
+    mayFollow: orderInCookie,
   });
 });
 afterAll(async () => {

@@ -8,7 +8,7 @@ import type { Config } from '../../config';
 import type { OrderView } from '../../domain/order-state';
 import { startLocalStack, throwawayLocalStackConfig } from '../../stack/local-stack';
 import { closeServer, listen } from '../../stack/parts';
-import { installTestRuntime, LOST_PAYMENT, makeOrder } from '../helpers/stack';
+import { installTestRuntime, LOST_PAYMENT, makeOrder, orderInCookie } from '../helpers/stack';
 import { checkoutBackend } from '../../examples/checkout-backend';
 import { DEV_ORDER_WEBHOOK_SECRET } from '../../sandbox/status-event-receiver';
 
@@ -54,7 +54,7 @@ function checkoutPage(apiUrl: string): http.Server {
     token: 'dev-checkout',
     webhookSecret: DEV_ORDER_WEBHOOK_SECRET,
     onOrderEvent: () => undefined,
-    mayFollow: (req, orderId) => (req.get('cookie') ?? '').split(/;\s*/).includes(`order=${orderId}`),
+    mayFollow: orderInCookie,
   });
   app.get('/', (req, res) => {
     res.cookie('order', String(req.query.order), { httpOnly: true, sameSite: 'strict' }).type('html').send(PAGE);

@@ -434,6 +434,14 @@ export const CONFIRMED_ORDER_EVENTS = [
   'OrderConfirmed',
 ];
 
+/**
+ * The tests' stand-in for a checkout's session (the example backend's `mayFollow`): a cookie `order=<id>`
+ * names the order this visitor placed. A real checkout asks its own signed session.
+ */
+export function orderInCookie(req: { get(name: string): string | undefined }, orderId: string): boolean {
+  return (req.get('cookie') ?? '').split(/;\s*/).includes(`order=${orderId}`);
+}
+
 /** A valid order with an id no other test uses: the contract's example order (39.98 EUR), paid. */
 export function makeOrder(overrides: Partial<OrderRequest> = {}): OrderRequest {
   return {
